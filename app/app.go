@@ -1,0 +1,130 @@
+// Package app assembles a hookbook instance from its configuration: store,
+// delivery engine, hub and HTTP handlers. cmd/hookbook and the end-to-end
+// tests both start hookbook through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/hookbook/hookbook/api"
+	"github.com/hookbook/hookbook/config"
+	"github.com/hookbook/hookbook/delivery"
+	"github.com/hookbook/hookbook/hub"
+	"github.com/hookbook/hookbook/ids"
+	"github.com/hookbook/hookbook/store"
+)
+
+// App is one running hookbook instance.
+type App struct {
+	Config     *config.Config
+	Store      *store.Store
+	Hub        *hub.Hub
+	Dispatcher *delivery.Dispatcher
+	API        *api.Server
+	Guard      *delivery.Guard
+	Log        *slog.Logger
+	// InstanceID names this process in leases and logs.
+	InstanceID string
+}
+
+// New opens the database, applies migrations and wires an instance.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if st.Dialect() == store.SQLite {
+		if err := st.ReleaseAllLeases(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	a := &App{Config: cfg, Store: st, Log: log, InstanceID: ids.New("ins")}
+	a.Guard = &delivery.Guard{Enabled: cfg.Production(), Allowed: cfg.AllowedNetworks}
+	sender := delivery.NewSender(a.Guard, cfg.HeaderPrefix, cfg.EndpointConcurrency)
+	a.Dispatcher = &delivery.Dispatcher{
+		Store: st, Sender: sender, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
+		Breaker: delivery.NewBreaker(0, 0), Owner: a.InstanceID, Workers: cfg.Workers, PerEndpoint: cfg.EndpointConcurrency,
+		Lease: cfg.Lease, PollInterval: cfg.PollInterval, Log: log,
+	}
+	st.Notify = a.Dispatcher.Wake
+	a.Hub = &hub.Hub{Store: st, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix,
+		EndpointChanged: a.Dispatcher.Breaker.Reset}
+	a.API = &api.Server{Hub: a.Hub, Store: st, Log: log}
+	return a, nil
+}
+
+// Bootstrap creates the default organization on first start and prints a
+// generated key once to stderr.
+func (a *App) Bootstrap(ctx context.Context) error {
+	org, key, err := a.Store.Bootstrap(ctx, a.Config.BootstrapAPIKey)
+	if err != nil {
+		return err
+	}
+	if org != nil {
+		a.Log.Info("created the default organization", "organization_id", org.ID)
+		if a.Config.BootstrapAPIKey == "" {
+			fmt.Fprintf(os.Stderr, "hookbook: created organization %q (%s); its API key, shown only now: %s\n", org.Name, org.ID, key)
+		}
+	}
+	return nil
+}
+
+// Handler returns the HTTP handler of the instance.
+func (a *App) Handler() http.Handler {
+	return a.API.Handler()
+}
+
+// Serve runs the HTTP server on ln and the delivery engine until ctx is
+// done, then shuts down gracefully: it stops taking requests, lets attempts
+// in flight finish (bounded by their timeouts) and records their outcomes.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	engineDone := make(chan struct{})
+	go func() {
+		a.Dispatcher.Run(engineCtx)
+		close(engineDone)
+	}()
+	a.Dispatcher.Wake()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	a.Log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		a.Log.Error("http shutdown", "err", err)
+	}
+	stopEngine()
+	select {
+	case <-engineDone:
+	case <-shutCtx.Done():
+		a.Log.Error("delivery engine did not stop in time; unfinished deliveries resume after their lease")
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.Store.Close() }

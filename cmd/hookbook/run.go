@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/app"
+	"github.com/hookbook/hookbook/config"
+	"github.com/hookbook/hookbook/store"
+)
+
+const usage = `usage: hookbook <command>
+
+commands:
+  serve                      run the HTTP API, delivery workers and scheduler
+  migrate                    apply database migrations
+  org create --name NAME     create an organization and print its API key
+  version                    print the version
+
+configuration comes from HOOKBOOK_* environment variables (see README).`
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx)
+	case "migrate":
+		return migrate(ctx)
+	case "org":
+		if len(args) < 2 || args[1] != "create" {
+			return errors.New("usage: hookbook org create --name NAME")
+		}
+		return orgCreate(ctx, args[2:], os.Stdout)
+	case "version", "--version", "-v":
+		fmt.Println("hookbook", hookbook.Version)
+		return nil
+	case "help", "--help", "-h":
+		fmt.Println(usage)
+		return nil
+	}
+	fmt.Fprintln(os.Stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func logger(cfg *config.Config) *slog.Logger {
+	var h slog.Handler
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(os.Stderr, nil)
+	} else {
+		h = slog.NewTextHandler(os.Stderr, nil)
+	}
+	return slog.New(h)
+}
+
+func serve(ctx context.Context) error {
+	cfg, err := config.Load(nil)
+	if err != nil {
+		return err
+	}
+	log := logger(cfg)
+	slog.SetDefault(log)
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.Bootstrap(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info("hookbook listening", "addr", ln.Addr().String(), "database", a.Store.Dialect(), "env", cfg.Env, "version", hookbook.Version)
+	return a.Serve(ctx, ln)
+}
+
+func migrate(ctx context.Context) error {
+	cfg, err := config.Load(nil)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "hookbook: migrations applied")
+	return nil
+}
+
+func orgCreate(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("org create", flag.ContinueOnError)
+	name := fs.String("name", "", "organization name")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *name == "" {
+		return errors.New("usage: hookbook org create --name NAME")
+	}
+	cfg, err := config.Load(nil)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	key := store.NewAPIKey()
+	org, err := st.CreateOrganization(ctx, *name, key)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(out).Encode(map[string]string{"organization_id": org.ID, "api_key": key})
+}

@@ -1,0 +1,162 @@
+// Package config reads hookbook's configuration from the environment.
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is hookbook's configuration. Zero values are never used: Load fills
+// every field with its documented default.
+type Config struct {
+	Addr            string          // HOOKBOOK_ADDR
+	DatabaseURL     string          // HOOKBOOK_DATABASE_URL
+	Env             string          // HOOKBOOK_ENV: development or production
+	BootstrapAPIKey string          // HOOKBOOK_BOOTSTRAP_API_KEY
+	HeaderPrefix    string          // HOOKBOOK_HEADER_PREFIX
+	RetrySchedule   []time.Duration // HOOKBOOK_RETRY_SCHEDULE
+	AllowedNetworks []netip.Prefix  // HOOKBOOK_ALLOWED_NETWORKS
+	DisableAfter    time.Duration   // HOOKBOOK_DISABLE_AFTER
+	Retention       time.Duration   // HOOKBOOK_RETENTION
+	LogFormat       string          // HOOKBOOK_LOG_FORMAT: text or json
+
+	// Tuning knobs, documented in the README.
+	SecretOverlap       time.Duration // HOOKBOOK_SECRET_OVERLAP: old secret keeps signing after rotation
+	Workers             int           // HOOKBOOK_WORKERS: concurrent attempts per instance
+	EndpointConcurrency int           // HOOKBOOK_ENDPOINT_CONCURRENCY: concurrent attempts per endpoint
+	Lease               time.Duration // HOOKBOOK_LEASE: how long a claimed delivery stays with its worker
+	PollInterval        time.Duration // HOOKBOOK_POLL_INTERVAL: fallback queue poll
+	ShutdownTimeout     time.Duration // HOOKBOOK_SHUTDOWN_TIMEOUT
+}
+
+// Production reports whether the network guard and https rule apply.
+func (c *Config) Production() bool { return c.Env == "production" }
+
+// DefaultRetrySchedule is the delay before attempts 2, 3, …; the last repeats.
+const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h"
+
+// Load reads the configuration from getenv (os.Getenv when nil).
+func Load(getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		Addr:            get("HOOKBOOK_ADDR", ":8080"),
+		DatabaseURL:     get("HOOKBOOK_DATABASE_URL", "sqlite:hookbook.db"),
+		Env:             get("HOOKBOOK_ENV", "development"),
+		BootstrapAPIKey: get("HOOKBOOK_BOOTSTRAP_API_KEY", ""),
+		HeaderPrefix:    get("HOOKBOOK_HEADER_PREFIX", "X-Hookbook"),
+		LogFormat:       get("HOOKBOOK_LOG_FORMAT", "text"),
+	}
+	if c.Env != "development" && c.Env != "production" {
+		return nil, fmt.Errorf("HOOKBOOK_ENV: %q is neither development nor production", c.Env)
+	}
+	var err error
+	if c.RetrySchedule, err = ParseSchedule(get("HOOKBOOK_RETRY_SCHEDULE", DefaultRetrySchedule)); err != nil {
+		return nil, fmt.Errorf("HOOKBOOK_RETRY_SCHEDULE: %w", err)
+	}
+	if c.AllowedNetworks, err = ParseNetworks(get("HOOKBOOK_ALLOWED_NETWORKS", "")); err != nil {
+		return nil, fmt.Errorf("HOOKBOOK_ALLOWED_NETWORKS: %w", err)
+	}
+	durations := []struct {
+		key string
+		def string
+		dst *time.Duration
+	}{
+		{"HOOKBOOK_DISABLE_AFTER", "120h", &c.DisableAfter},
+		{"HOOKBOOK_RETENTION", "720h", &c.Retention},
+		{"HOOKBOOK_SECRET_OVERLAP", "24h", &c.SecretOverlap},
+		{"HOOKBOOK_LEASE", "90s", &c.Lease},
+		{"HOOKBOOK_POLL_INTERVAL", "1s", &c.PollInterval},
+		{"HOOKBOOK_SHUTDOWN_TIMEOUT", "40s", &c.ShutdownTimeout},
+	}
+	for _, d := range durations {
+		v, err := time.ParseDuration(get(d.key, d.def))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%s: want a positive duration such as %s", d.key, d.def)
+		}
+		*d.dst = v
+	}
+	ints := []struct {
+		key string
+		def int
+		dst *int
+	}{
+		{"HOOKBOOK_WORKERS", 256, &c.Workers},
+		{"HOOKBOOK_ENDPOINT_CONCURRENCY", 16, &c.EndpointConcurrency},
+	}
+	for _, n := range ints {
+		v, err := strconv.Atoi(get(n.key, strconv.Itoa(n.def)))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%s: want a positive whole number", n.key)
+		}
+		*n.dst = v
+	}
+	if !validHeaderPrefix(c.HeaderPrefix) {
+		return nil, fmt.Errorf("HOOKBOOK_HEADER_PREFIX: %q is not a header name prefix", c.HeaderPrefix)
+	}
+	return c, nil
+}
+
+// ParseSchedule parses a comma-separated list of durations.
+func ParseSchedule(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("%q is not a duration", part)
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty schedule")
+	}
+	return out, nil
+}
+
+// ParseNetworks parses comma-separated CIDRs or single addresses.
+func ParseNetworks(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a CIDR", part)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR", part)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func validHeaderPrefix(p string) bool {
+	if p == "" {
+		return false
+	}
+	for _, r := range p {
+		if !(r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}

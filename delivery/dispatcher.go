@@ -1,0 +1,296 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hookbook/hookbook/store"
+)
+
+// Dispatcher runs the delivery workers of one instance. It claims due
+// deliveries in batches, runs at most Workers attempts at once and at most
+// PerEndpoint per endpoint, and records outcomes in group commits.
+//
+// Isolation: an endpoint that has PerEndpoint attempts in flight is left out
+// of further claims, so its backlog never holds workers that other endpoints
+// could use; an endpoint whose circuit is open is left out too.
+type Dispatcher struct {
+	Store        *store.Store
+	Sender       *Sender
+	Policy       Policy
+	Breaker      *Breaker
+	Hooks        Hooks
+	Owner        string        // lease owner: unique per process
+	Workers      int           // attempts in flight per instance
+	PerEndpoint  int           // attempts in flight per endpoint
+	Lease        time.Duration // how long a claim lasts
+	PollInterval time.Duration // fallback wake-up when nothing signals
+	Log          *slog.Logger
+
+	wake    chan struct{}
+	freed   chan struct{}
+	results chan *store.Result
+
+	mu       sync.Mutex
+	inflight int                     // claimed and not yet recorded
+	active   map[string]int          // attempts running, per endpoint
+	queued   map[string][]*store.Job // claimed, waiting for an endpoint slot
+	running  sync.WaitGroup
+	once     sync.Once
+}
+
+// Hooks let the rest of hookbook watch the engine (metrics, auto-disable).
+type Hooks struct {
+	// Attempted is called after each attempt with its job and outcome.
+	Attempted func(j *store.Job, o Outcome)
+	// Recorded is called after a batch of results was committed.
+	Recorded func(results []*store.Result)
+}
+
+func (d *Dispatcher) init() {
+	d.once.Do(func() {
+		d.wake = make(chan struct{}, 1)
+		d.freed = make(chan struct{}, 1)
+		d.results = make(chan *store.Result, 4*d.Workers)
+		d.active = map[string]int{}
+		d.queued = map[string][]*store.Job{}
+		if d.Log == nil {
+			d.Log = slog.Default()
+		}
+		if d.Breaker == nil {
+			d.Breaker = NewBreaker(0, 0)
+		}
+	})
+}
+
+// Wake tells the dispatcher that deliveries may be due now. It never blocks.
+func (d *Dispatcher) Wake() {
+	d.init()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and sends deliveries until ctx is done, then stops claiming,
+// gives back claimed deliveries that had not started, waits for attempts in
+// flight (each bounded by its endpoint's timeout) and records their outcomes.
+func (d *Dispatcher) Run(ctx context.Context) {
+	d.init()
+	writerDone := make(chan struct{})
+	go func() {
+		d.writer()
+		close(writerDone)
+	}()
+	// Attempts run under their own context so that a shutdown lets them finish.
+	attemptCtx, cancelAttempts := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelAttempts()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		full := d.claim(ctx, attemptCtx)
+		if full {
+			continue
+		}
+		timer.Reset(d.sleep(ctx))
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+		case <-d.freed:
+		case <-timer.C:
+		}
+	}
+	d.mu.Lock()
+	var unstarted []*store.Job
+	for ep, q := range d.queued {
+		unstarted = append(unstarted, q...)
+		delete(d.queued, ep)
+	}
+	d.inflight -= len(unstarted)
+	d.mu.Unlock()
+	if len(unstarted) > 0 {
+		if err := d.Store.Release(context.Background(), unstarted); err != nil {
+			d.Log.Error("release unstarted deliveries", "err", err)
+		}
+	}
+	d.running.Wait()
+	close(d.results)
+	<-writerDone
+}
+
+// claim takes one batch of due deliveries and starts them. It reports
+// whether the batch was full, meaning more may be due at once.
+func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
+	d.mu.Lock()
+	free := d.Workers - d.inflight
+	var exclude []string
+	for ep, n := range d.active {
+		if n+len(d.queued[ep]) >= d.PerEndpoint {
+			exclude = append(exclude, ep)
+		}
+	}
+	d.mu.Unlock()
+	exclude = append(exclude, d.Breaker.Open(time.Now())...)
+	if free <= 0 {
+		return false
+	}
+	limit := min(free, 256)
+	jobs, err := d.Store.Claim(ctx, store.ClaimRequest{Owner: d.Owner, Limit: limit, Lease: d.Lease, Exclude: exclude})
+	if err != nil {
+		if ctx.Err() == nil {
+			d.Log.Error("claim deliveries", "err", err)
+		}
+		return false
+	}
+	var excess []*store.Job
+	d.mu.Lock()
+	for _, j := range jobs {
+		ep := j.Endpoint.ID
+		switch {
+		case d.active[ep] < d.PerEndpoint:
+			d.active[ep]++
+			d.inflight++
+			d.start(attemptCtx, j)
+		case len(d.queued[ep]) < d.PerEndpoint:
+			d.queued[ep] = append(d.queued[ep], j)
+			d.inflight++
+		default:
+			excess = append(excess, j)
+		}
+	}
+	d.mu.Unlock()
+	if len(excess) > 0 {
+		if err := d.Store.Release(ctx, excess); err != nil {
+			d.Log.Error("release excess deliveries", "err", err)
+		}
+	}
+	return len(jobs) == limit
+}
+
+// sleep returns how long to wait when nothing signals.
+func (d *Dispatcher) sleep(ctx context.Context) time.Duration {
+	next, ok, err := d.Store.NextDue(ctx)
+	if err != nil || !ok {
+		return d.PollInterval
+	}
+	wait := time.Until(next)
+	if wait <= 0 {
+		// Due but not claimable (saturated endpoint or open circuit):
+		// a freed slot or the poll will bring it.
+		return d.PollInterval
+	}
+	return min(wait+time.Millisecond, d.PollInterval)
+}
+
+// start runs one attempt; called with d.mu held.
+func (d *Dispatcher) start(ctx context.Context, j *store.Job) {
+	d.running.Add(1)
+	go func() {
+		defer d.running.Done()
+		for j != nil {
+			d.attempt(ctx, j)
+			j = d.next(j.Endpoint.ID)
+		}
+	}()
+}
+
+// next returns the endpoint's next queued job, or releases its slot.
+func (d *Dispatcher) next(ep string) *store.Job {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if q := d.queued[ep]; len(q) > 0 {
+		j := q[0]
+		if len(q) == 1 {
+			delete(d.queued, ep)
+		} else {
+			d.queued[ep] = q[1:]
+		}
+		return j
+	}
+	d.active[ep]--
+	if d.active[ep] <= 0 {
+		delete(d.active, ep)
+	}
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (d *Dispatcher) attempt(ctx context.Context, j *store.Job) {
+	o := d.Sender.Send(ctx, j)
+	d.Breaker.Record(j.Endpoint.ID, o, time.Now())
+	if d.Hooks.Attempted != nil {
+		d.Hooks.Attempted(j, o)
+	}
+	r := &store.Result{
+		Job: j, StartedAt: o.StartedAt, Duration: o.Duration, StatusCode: o.StatusCode, Error: o.Err,
+		ResponseBody: o.ResponseBody, RequestURL: j.Endpoint.URL, RequestHeaders: flatten(o.Headers),
+		Success: o.Success, Gone: o.Gone,
+	}
+	if !o.Success && !o.Gone {
+		r.NextAttemptAt = d.Policy.Next(j.Attempt, j.MaxAttempts, o.StartedAt.Add(o.Duration), o.RetryAfter)
+	}
+	d.results <- r
+}
+
+func flatten(h map[string][]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if len(v) > 0 {
+			out[k] = v[0]
+		}
+	}
+	return out
+}
+
+// writer records outcomes in batches: whatever has arrived while the last
+// commit ran goes into the next one.
+func (d *Dispatcher) writer() {
+	batch := make([]*store.Result, 0, 256)
+	for r := range d.results {
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case r, ok := <-d.results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		d.record(batch)
+	}
+}
+
+func (d *Dispatcher) record(batch []*store.Result) {
+	for try := 0; ; try++ {
+		err := d.Store.Complete(context.Background(), batch)
+		if err == nil {
+			break
+		}
+		// The attempts happened; losing their outcome would only repeat
+		// them after the lease, but keep trying for a while first.
+		d.Log.Error("record attempts", "err", err, "count", len(batch), "try", try)
+		if try >= 5 {
+			break
+		}
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
+	if d.Hooks.Recorded != nil {
+		d.Hooks.Recorded(batch)
+	}
+	d.mu.Lock()
+	d.inflight -= len(batch)
+	d.mu.Unlock()
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,90 @@
+package hookbook
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Error kinds. Each maps to one HTTP status at the edge.
+const (
+	EInvalid      = "invalid"      // 400 malformed request
+	EUnauthorized = "unauthorized" // 401
+	EForbidden    = "forbidden"    // 403
+	ENotFound     = "not_found"    // 404
+	EConflict     = "conflict"     // 409
+	ETooLarge     = "too_large"    // 413
+	EValidation   = "validation"   // 422
+	ETooMany      = "too_many"     // 429
+	EInternal     = "internal"     // 500
+)
+
+// Error is an error a client can act on: Kind selects the HTTP status, Code is
+// the stable snake_case code of the JSON answer, Details names the fields at fault.
+type Error struct {
+	Kind    string
+	Code    string
+	Message string
+	Details map[string]string
+}
+
+func (e *Error) Error() string {
+	if len(e.Details) == 0 {
+		return e.Message
+	}
+	keys := make([]string, 0, len(e.Details))
+	for k := range e.Details {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + e.Details[k]
+	}
+	return e.Message + " (" + strings.Join(parts, "; ") + ")"
+}
+
+// Errorf returns an *Error of kind with code and a formatted message.
+func Errorf(kind, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// NotFound returns the 404 error for a resource that does not exist or
+// belongs to another organization.
+func NotFound(what string) *Error {
+	return Errorf(ENotFound, "not_found", "%s not found", what)
+}
+
+// Fields collects validation problems, one message per field.
+type Fields map[string]string
+
+// Add records msg for field unless the field already has a message.
+func (f Fields) Add(field, msg string) {
+	if _, ok := f[field]; !ok {
+		f[field] = msg
+	}
+}
+
+// Err returns a 422 validation error naming the fields, or nil when there are none.
+func (f Fields) Err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return &Error{Kind: EValidation, Code: "validation_failed", Message: "the request has invalid fields", Details: f}
+}
+
+// AsError returns the *Error in err's chain, or nil.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// IsKind reports whether err carries an *Error of the given kind.
+func IsKind(err error, kind string) bool {
+	e := AsError(err)
+	return e != nil && e.Kind == kind
+}

@@ -1,0 +1,107 @@
+// Package event defines hookbook's event catalog (names, descriptions, JSON
+// schemas and example payloads), event-name rules, endpoint filter matching
+// and the envelope that is the body of every delivery.
+package event
+
+import (
+	"encoding/json"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hookbook/hookbook"
+)
+
+// Built-in event type names.
+const (
+	BookingCreated          = "booking.created"
+	BookingConfirmed        = "booking.confirmed"
+	BookingRejected         = "booking.rejected"
+	BookingUpdated          = "booking.updated"
+	BookingRescheduled      = "booking.rescheduled"
+	BookingCancelled        = "booking.cancelled"
+	BookingCompleted        = "booking.completed"
+	BookingNoShow           = "booking.no_show"
+	BookingReminder         = "booking.reminder"
+	BookingFollowUp         = "booking.follow_up"
+	PaymentSucceeded        = "payment.succeeded"
+	PaymentFailed           = "payment.failed"
+	PaymentRefunded         = "payment.refunded"
+	CustomerCreated         = "customer.created"
+	SlotCreated             = "slot.created"
+	ReviewCreated           = "review.created"
+	CommunityEventApproved  = "community_event.approved"
+	CommunityEventActivated = "community_event.activated"
+	EndpointDisabled        = "endpoint.disabled"
+	WebhookTest             = "webhook.test"
+)
+
+var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+
+// ValidName reports whether name is a well-formed event type name such as
+// "lead.qualified".
+func ValidName(name string) bool { return len(name) <= 128 && namePattern.MatchString(name) }
+
+// ValidPattern reports whether p may stand in an endpoint's event filter:
+// an exact name, a prefix wildcard such as "booking.*", or "*".
+func ValidPattern(p string) bool {
+	if p == "*" {
+		return true
+	}
+	if prefix, ok := strings.CutSuffix(p, ".*"); ok {
+		return namePattern.MatchString(prefix+".x") && !strings.Contains(prefix, "*")
+	}
+	return ValidName(p)
+}
+
+// Match reports whether an endpoint filter pattern selects event type name.
+// "*" selects everything; "booking.*" selects every name below "booking.".
+func Match(pattern, name string) bool {
+	if pattern == "*" {
+		return true
+	}
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(name, prefix)
+	}
+	return pattern == name
+}
+
+// MatchAny reports whether one of patterns selects name.
+func MatchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if Match(p, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Builtin returns the built-in catalog, sorted by name.
+func Builtin() []hookbook.EventType {
+	out := make([]hookbook.EventType, 0, len(builtin))
+	for _, t := range builtin {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// LookupBuiltin returns the built-in type called name.
+func LookupBuiltin(name string) (hookbook.EventType, bool) {
+	t, ok := builtin[name]
+	return t, ok
+}
+
+var builtin = map[string]hookbook.EventType{}
+
+func def(name, description string, schema, example map[string]any) {
+	s, err := json.Marshal(schema)
+	if err != nil {
+		panic(err)
+	}
+	e, err := json.Marshal(example)
+	if err != nil {
+		panic(err)
+	}
+	builtin[name] = hookbook.EventType{Name: name, Description: description, Schema: s, Example: e}
+}

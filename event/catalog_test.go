@@ -1,0 +1,74 @@
+package event
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestEveryBuiltinExampleValidates(t *testing.T) {
+	types := Builtin()
+	if len(types) != 20 {
+		t.Fatalf("catalog has %d types, want the contract's 20", len(types))
+	}
+	for _, et := range types {
+		if err := Validate(et.Schema, et.Example); err != nil {
+			t.Errorf("%s: example does not match schema: %v", et.Name, err)
+		}
+		if et.Description == "" {
+			t.Errorf("%s: no description", et.Name)
+		}
+	}
+	// A schema that rejects: a booking without its id.
+	bc, _ := LookupBuiltin(BookingCreated)
+	if err := Validate(bc.Schema, []byte(`{"status":"confirmed"}`)); err == nil {
+		t.Fatal("an incomplete booking passed the schema")
+	}
+}
+
+func TestNames(t *testing.T) {
+	for name, want := range map[string]bool{
+		"lead.qualified": true, "workflow.triggered": true, "a.b.c": true, "a_1.b2": true,
+		"lead": false, "Lead.qualified": false, ".x": false, "a..b": false, "a.1b": false, "a.b.": false, "": false,
+	} {
+		if got := ValidName(name); got != want {
+			t.Errorf("ValidName(%q) = %v, want %v", name, got, want)
+		}
+	}
+	for p, want := range map[string]bool{"*": true, "booking.*": true, "booking.created": true, "a.b.*": true, "booking*": false, "*.created": false, "b.*.*": false} {
+		if got := ValidPattern(p); got != want {
+			t.Errorf("ValidPattern(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestMatch(t *testing.T) {
+	cases := []struct {
+		p, n string
+		want bool
+	}{
+		{"*", "booking.created", true},
+		{"booking.*", "booking.created", true},
+		{"booking.*", "bookings.created", false},
+		{"booking.*", "payment.succeeded", false},
+		{"booking.created", "booking.created", true},
+		{"booking.created", "booking.cancelled", false},
+		{"a.b.*", "a.b.c", true},
+	}
+	for _, c := range cases {
+		if got := Match(c.p, c.n); got != c.want {
+			t.Errorf("Match(%q,%q) = %v", c.p, c.n, got)
+		}
+	}
+}
+
+func TestEnvelopeShape(t *testing.T) {
+	b, err := Envelope("evt_1", "org_1", "booking.created", time.Date(2026, 3, 24, 14, 30, 0, 0, time.FixedZone("x", 3600)), json.RawMessage(`{"a":"<b>"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"evt_1","event":"booking.created","timestamp":"2026-03-24T13:30:00Z","organization_id":"org_1","data":{"a":"<b>"}}`
+	if string(b) != want {
+		t.Fatalf("envelope\n got %s\nwant %s", b, want)
+	}
+}

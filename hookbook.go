@@ -1,0 +1,138 @@
+// Package hookbook holds the domain types shared by every part of hookbook:
+// organizations, endpoints, events, deliveries and attempts, and the error
+// type that carries a machine-readable code to the HTTP edge.
+//
+// Storage (package store), the delivery engine (package delivery) and the
+// HTTP API (package api) all speak in these types; this package depends on
+// nothing but the standard library.
+package hookbook
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Version is the build's version, set with -ldflags "-X github.com/hookbook/hookbook.Version=…".
+var Version = "0.1.0-dev"
+
+// Delivery statuses.
+const (
+	StatusPending   = "pending"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// Signature schemes of the brand signature header.
+const (
+	SchemeTimestamped = "timestamped"
+	SchemeBody        = "body"
+)
+
+// Organization owns every other resource. Its API key is stored hashed.
+type Organization struct {
+	ID              string
+	Name            string
+	OutboundEnabled bool
+	CreatedAt       time.Time
+}
+
+// Endpoint is a URL that receives an organization's events.
+type Endpoint struct {
+	ID             string            `json:"id"`
+	OrganizationID string            `json:"organization_id"`
+	URL            string            `json:"url"`
+	Description    string            `json:"description"`
+	Events         []string          `json:"events"`
+	Enabled        bool              `json:"enabled"`
+	DisabledReason *string           `json:"disabled_reason"`
+	MaxAttempts    int               `json:"max_attempts"`
+	TimeoutSeconds int               `json:"timeout_seconds"`
+	Scheme         string            `json:"signature_scheme"`
+	Headers        map[string]string `json:"headers"`
+
+	LastSuccessAt       *time.Time `json:"last_success_at"`
+	LastFailureAt       *time.Time `json:"last_failure_at"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	// FailingSince is when the current run of failures began (no success since).
+	FailingSince *time.Time `json:"-"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// Secret is the newest signing secret. It is shown only on creation and rotation.
+	Secret string `json:"secret,omitempty"`
+	// PreviousSecret still signs until PreviousSecretExpiresAt (rotation overlap).
+	PreviousSecret          string     `json:"-"`
+	PreviousSecretExpiresAt *time.Time `json:"-"`
+}
+
+// Secrets returns the secrets that sign a message sent at now: the newest
+// first, then the previous one while its overlap lasts.
+func (e *Endpoint) Secrets(now time.Time) []string {
+	s := []string{e.Secret}
+	if e.PreviousSecret != "" && e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt) {
+		s = append(s, e.PreviousSecret)
+	}
+	return s
+}
+
+// Event is something that happened in an organization. Payload is the exact
+// envelope sent as the body of every delivery of the event.
+type Event struct {
+	ID             string          `json:"id"`
+	OrganizationID string          `json:"organization_id"`
+	Type           string          `json:"event"`
+	Timestamp      time.Time       `json:"timestamp"`
+	Data           json.RawMessage `json:"data"`
+	Payload        []byte          `json:"-"`
+}
+
+// Envelope is the JSON body of every delivery.
+type Envelope struct {
+	ID             string          `json:"id"`
+	Event          string          `json:"event"`
+	Timestamp      string          `json:"timestamp"`
+	OrganizationID string          `json:"organization_id"`
+	Data           json.RawMessage `json:"data"`
+}
+
+// Delivery is one event on its way to one endpoint. The deliveries table is
+// also the queue: pending rows whose NextAttemptAt has come are claimed by
+// workers under a lease.
+type Delivery struct {
+	ID             string     `json:"id"`
+	OrganizationID string     `json:"-"`
+	EndpointID     string     `json:"endpoint_id"`
+	EventID        string     `json:"event_id"`
+	EventType      string     `json:"event"`
+	Status         string     `json:"status"`
+	Attempts       int        `json:"attempts"`
+	MaxAttempts    int        `json:"max_attempts"`
+	LastStatusCode *int       `json:"last_status_code"`
+	LastError      *string    `json:"last_error"`
+	NextAttemptAt  *time.Time `json:"next_attempt_at"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+}
+
+// Attempt is one HTTP request of a delivery and what came back.
+type Attempt struct {
+	DeliveryID     string            `json:"-"`
+	Attempt        int               `json:"attempt"`
+	StartedAt      time.Time         `json:"started_at"`
+	DurationMS     int64             `json:"duration_ms"`
+	StatusCode     *int              `json:"status_code"`
+	Error          *string           `json:"error"`
+	ResponseBody   string            `json:"response_body"`
+	RequestURL     string            `json:"request_url"`
+	RequestHeaders map[string]string `json:"request_headers"`
+}
+
+// EventType is an entry of the event catalog.
+type EventType struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema"`
+	Example     json.RawMessage `json:"example"`
+	Custom      bool            `json:"custom"`
+}

@@ -1,0 +1,36 @@
+// Package ids makes hookbook's resource ids: a type prefix such as "evt_"
+// followed by a ULID, so ids sort by creation time and cursors can be ids.
+package ids
+
+import (
+	"crypto/rand"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+var (
+	mu      sync.Mutex
+	entropy = ulid.Monotonic(rand.Reader, 0)
+)
+
+// New returns a new id with the given prefix, e.g. New("evt") → "evt_01J…".
+// Ids made by one process increase strictly.
+func New(prefix string) string {
+	mu.Lock()
+	u := ulid.MustNew(ulid.Timestamp(time.Now()), entropy)
+	mu.Unlock()
+	return prefix + "_" + u.String()
+}
+
+// Valid reports whether s is an id with the given prefix.
+func Valid(prefix, s string) bool {
+	rest, ok := strings.CutPrefix(s, prefix+"_")
+	if !ok {
+		return false
+	}
+	_, err := ulid.ParseStrict(rest)
+	return err == nil
+}

@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookbook/hookbook"
+)
+
+const deliveryColumns = `id, organization_id, endpoint_id, event_id, event_type, status, attempts, max_attempts,
+	last_status_code, last_error, next_attempt_at, created_at, updated_at`
+
+func scanDelivery(row interface{ Scan(...any) error }) (*hookbook.Delivery, error) {
+	var d hookbook.Delivery
+	var code sql.NullInt64
+	var lastErr sql.NullString
+	var next sql.NullInt64
+	var created, updated int64
+	if err := row.Scan(&d.ID, &d.OrganizationID, &d.EndpointID, &d.EventID, &d.EventType, &d.Status, &d.Attempts,
+		&d.MaxAttempts, &code, &lastErr, &next, &created, &updated); err != nil {
+		return nil, err
+	}
+	if code.Valid {
+		c := int(code.Int64)
+		d.LastStatusCode = &c
+	}
+	if lastErr.Valid {
+		d.LastError = &lastErr.String
+	}
+	if d.Status == hookbook.StatusPending {
+		d.NextAttemptAt = fromNullUS(next)
+	}
+	d.CreatedAt, d.UpdatedAt = fromUS(created), fromUS(updated)
+	return &d, nil
+}
+
+func collectDeliveries(rows *sql.Rows, err error) ([]*hookbook.Delivery, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*hookbook.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DeliveryFilter narrows a delivery list.
+type DeliveryFilter struct {
+	EndpointID string
+	Status     string // "" for any
+	EventType  string // "" for any
+}
+
+// Deliveries lists an organization's deliveries, newest first.
+func (s *Store) Deliveries(ctx context.Context, orgID string, f DeliveryFilter, p Page) ([]*hookbook.Delivery, string, error) {
+	out, err := collectDeliveries(s.rdb.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE organization_id = $1 AND ($2 = '' OR endpoint_id = $2) AND ($3 = '' OR status = $3)
+		AND ($4 = '' OR event_type = $4) AND ($5 = '' OR id < $5)
+		ORDER BY id DESC LIMIT $6`, orgID, f.EndpointID, f.Status, f.EventType, p.Cursor, p.Limit+1))
+	if err != nil {
+		return nil, "", err
+	}
+	out, next := trim(out, p.Limit, func(d *hookbook.Delivery) string { return d.ID })
+	return out, next, nil
+}
+
+// DeliveriesOfEvent lists the deliveries of one event.
+func (s *Store) DeliveriesOfEvent(ctx context.Context, orgID, eventID string) ([]*hookbook.Delivery, error) {
+	return collectDeliveries(s.rdb.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE organization_id = $1 AND event_id = $2 ORDER BY id`, orgID, eventID))
+}
+
+// Delivery returns an organization's delivery.
+func (s *Store) Delivery(ctx context.Context, orgID, id string) (*hookbook.Delivery, error) {
+	d, err := scanDelivery(s.rdb.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE id = $1 AND organization_id = $2`, id, orgID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, hookbook.NotFound("delivery")
+	}
+	return d, err
+}
+
+// Attempts returns a delivery's attempts, oldest first.
+func (s *Store) Attempts(ctx context.Context, deliveryID string) ([]*hookbook.Attempt, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT attempt, started_at, duration_ms, status_code, error, response_body,
+		request_url, request_headers FROM attempts WHERE delivery_id = $1 ORDER BY attempt`, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*hookbook.Attempt
+	for rows.Next() {
+		a := &hookbook.Attempt{DeliveryID: deliveryID}
+		var started int64
+		var code sql.NullInt64
+		var errText sql.NullString
+		var headers string
+		if err := rows.Scan(&a.Attempt, &started, &a.DurationMS, &code, &errText, &a.ResponseBody, &a.RequestURL, &headers); err != nil {
+			return nil, err
+		}
+		a.StartedAt = fromUS(started)
+		if code.Valid {
+			c := int(code.Int64)
+			a.StatusCode = &c
+		}
+		if errText.Valid {
+			a.Error = &errText.String
+		}
+		if err := json.Unmarshal([]byte(headers), &a.RequestHeaders); err != nil {
+			return nil, fmt.Errorf("attempt headers: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Redeliver queues one more attempt of a delivery now. It answers a conflict
+// when the endpoint is disabled or deleted.
+func (s *Store) Redeliver(ctx context.Context, orgID, id string) (*hookbook.Delivery, error) {
+	err := s.Tx(ctx, func(tx *Tx) error {
+		var enabled bool
+		var deleted sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT e.enabled, e.deleted_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+			WHERE d.id = $1 AND d.organization_id = $2`, id, orgID).Scan(&enabled, &deleted)
+		if errors.Is(err, sql.ErrNoRows) {
+			return hookbook.NotFound("delivery")
+		}
+		if err != nil {
+			return err
+		}
+		if deleted.Valid {
+			return hookbook.Errorf(hookbook.EConflict, "endpoint_deleted", "the delivery's endpoint was deleted")
+		}
+		if !enabled {
+			return hookbook.Errorf(hookbook.EConflict, "endpoint_disabled", "the delivery's endpoint is disabled; enable it first")
+		}
+		now := us(s.Now())
+		// A pending delivery keeps its schedule but is moved to now; a
+		// finished one gets exactly one more attempt.
+		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1,
+			max_attempts = CASE WHEN status = 'pending' THEN max_attempts ELSE attempts + 1 END
+			WHERE id = $2`, now, id)
+		tx.notify = true
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Delivery(ctx, orgID, id)
+}
+
+// Recover queues one more attempt of every failed delivery of an endpoint
+// created at or after since, and returns how many it queued.
+func (s *Store) Recover(ctx context.Context, orgID, endpointID string, since time.Time) (int, error) {
+	var n int64
+	err := s.Tx(ctx, func(tx *Tx) error {
+		var enabled bool
+		err := tx.QueryRowContext(ctx, `SELECT enabled FROM endpoints WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
+			endpointID, orgID).Scan(&enabled)
+		if errors.Is(err, sql.ErrNoRows) {
+			return hookbook.NotFound("endpoint")
+		}
+		if err != nil {
+			return err
+		}
+		if !enabled {
+			return hookbook.Errorf(hookbook.EConflict, "endpoint_disabled", "the endpoint is disabled; enable it first")
+		}
+		now := us(s.Now())
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1,
+			max_attempts = attempts + 1 WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3`, now, endpointID, us(since))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		tx.notify = n > 0
+		return nil
+	})
+	return int(n), err
+}

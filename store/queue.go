@@ -1,0 +1,305 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookbook/hookbook"
+)
+
+// Job is a claimed delivery with what its attempt needs.
+type Job struct {
+	DeliveryID     string
+	OrganizationID string
+	EventID        string
+	EventType      string
+	Attempt        int // number of the attempt about to be made, from 1
+	MaxAttempts    int
+	Endpoint       *hookbook.Endpoint
+	Payload        []byte
+	Owner          string
+	LeaseUntil     time.Time
+}
+
+// ClaimRequest says which due deliveries a worker pool wants.
+type ClaimRequest struct {
+	Owner   string        // who holds the lease (instance id)
+	Limit   int           // at most this many
+	Lease   time.Duration // how long the claim lasts unless completed
+	Exclude []string      // endpoint ids not to claim for (saturated or circuit open)
+}
+
+// Claim leases up to r.Limit pending deliveries whose time has come, oldest
+// due first. Two claimers never get the same delivery while its lease lasts;
+// a delivery whose lease ran out (its worker died) is claimed again.
+// Deliveries of endpoints that were disabled or deleted meanwhile are marked
+// failed instead of returned.
+func (s *Store) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
+	var jobs []*Job
+	err := s.Tx(ctx, func(tx *Tx) error {
+		now := s.Now()
+		lease := now.Add(r.Lease)
+		args := []any{r.Owner, us(lease), us(now), r.Limit}
+		exclude := ""
+		if len(r.Exclude) > 0 {
+			exclude = ` AND endpoint_id NOT IN (` + placeholders(5, len(r.Exclude)) + `)`
+			for _, id := range r.Exclude {
+				args = append(args, id)
+			}
+		}
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2
+			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $3 AND lease_until <= $3`+exclude+`
+				ORDER BY next_attempt_at LIMIT $4`+s.skipLocked()+`)
+			RETURNING id, organization_id, endpoint_id, event_id, event_type, attempts, max_attempts`, args...)
+		if err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		var endpointIDs, eventIDs []string
+		seenEP, seenEvt := map[string]bool{}, map[string]bool{}
+		epOf := map[*Job]string{}
+		for rows.Next() {
+			j := &Job{Owner: r.Owner, LeaseUntil: lease}
+			var epID string
+			if err := rows.Scan(&j.DeliveryID, &j.OrganizationID, &epID, &j.EventID, &j.EventType, &j.Attempt, &j.MaxAttempts); err != nil {
+				rows.Close()
+				return err
+			}
+			j.Attempt++
+			epOf[j] = epID
+			if !seenEP[epID] {
+				seenEP[epID] = true
+				endpointIDs = append(endpointIDs, epID)
+			}
+			if !seenEvt[j.EventID] {
+				seenEvt[j.EventID] = true
+				eventIDs = append(eventIDs, j.EventID)
+			}
+			jobs = append(jobs, j)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(jobs) == 0 {
+			return nil
+		}
+		endpoints, err := endpointsByID(ctx, tx, endpointIDs)
+		if err != nil {
+			return fmt.Errorf("claim endpoints: %w", err)
+		}
+		payloads, err := payloadsByID(ctx, tx, eventIDs)
+		if err != nil {
+			return fmt.Errorf("claim payloads: %w", err)
+		}
+		kept := jobs[:0]
+		for _, j := range jobs {
+			ep := endpoints[epOf[j]]
+			if ep == nil || !ep.Enabled {
+				reason := "endpoint disabled"
+				if ep != nil && ep.DisabledReason != nil {
+					reason = *ep.DisabledReason
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $1,
+					lease_owner = '', lease_until = 0, updated_at = $2 WHERE id = $3`, reason, us(now), j.DeliveryID); err != nil {
+					return err
+				}
+				continue
+			}
+			j.Endpoint = ep
+			j.Payload = payloads[j.EventID]
+			kept = append(kept, j)
+		}
+		jobs = kept
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+func payloadsByID(ctx context.Context, q queryer, idList []string) (map[string][]byte, error) {
+	args := make([]any, len(idList))
+	for i, id := range idList {
+		args[i] = id
+	}
+	rows, err := q.QueryContext(ctx, `SELECT id, payload FROM events WHERE id IN (`+placeholders(1, len(idList))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string][]byte, len(idList))
+	for rows.Next() {
+		var id, payload string
+		if err := rows.Scan(&id, &payload); err != nil {
+			return nil, err
+		}
+		out[id] = []byte(payload)
+	}
+	return out, rows.Err()
+}
+
+// NextDue returns when the earliest unleased pending delivery is due, and
+// false when none is pending.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND lease_until <= $1
+		ORDER BY next_attempt_at LIMIT 1`, us(s.Now())).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return fromUS(next), true, nil
+}
+
+// Result is the outcome of one attempt, to be recorded by Complete.
+type Result struct {
+	Job            *Job
+	StartedAt      time.Time
+	Duration       time.Duration
+	StatusCode     int    // 0 when no response came
+	Error          string // "" on success
+	ResponseBody   string
+	RequestURL     string
+	RequestHeaders map[string]string
+	Success        bool
+	Gone           bool // the endpoint answered 410 Gone
+	// NextAttemptAt is when to try again after a failure; zero means the
+	// delivery has failed for good.
+	NextAttemptAt time.Time
+}
+
+// Complete records the outcomes of attempts in one transaction (group
+// commit): each attempt row, the delivery's new state and the endpoint's
+// health. A delivery whose lease was lost meanwhile (another worker took it
+// over) keeps the other worker's state; its attempt is still logged.
+func (s *Store) Complete(ctx context.Context, results []*Result) error {
+	if len(results) == 0 {
+		return nil
+	}
+	return s.Tx(ctx, func(tx *Tx) error {
+		now := s.Now()
+		type health struct {
+			success, failure      time.Time
+			failsAfterSuccess     int
+			firstFailAfterSuccess time.Time
+			anySuccess            bool
+		}
+		byEndpoint := map[string]*health{}
+		var order []string
+		for _, r := range results {
+			if err := recordAttempt(ctx, tx, r, now); err != nil {
+				return err
+			}
+			epID := r.Job.Endpoint.ID
+			h := byEndpoint[epID]
+			if h == nil {
+				h = &health{}
+				byEndpoint[epID] = h
+				order = append(order, epID)
+			}
+			end := r.StartedAt.Add(r.Duration)
+			if r.Success {
+				h.anySuccess, h.success = true, end
+				h.failsAfterSuccess, h.firstFailAfterSuccess = 0, time.Time{}
+			} else {
+				h.failure = end
+				if h.failsAfterSuccess == 0 {
+					h.firstFailAfterSuccess = r.StartedAt
+				}
+				h.failsAfterSuccess++
+			}
+		}
+		for _, epID := range order {
+			h := byEndpoint[epID]
+			var err error
+			if h.anySuccess {
+				var failing any
+				if h.failsAfterSuccess > 0 {
+					failing = us(h.firstFailAfterSuccess)
+				}
+				_, err = tx.ExecContext(ctx, `UPDATE endpoints SET last_success_at = $1, consecutive_failures = $2, failing_since = $3,
+					last_failure_at = COALESCE($4, last_failure_at) WHERE id = $5`,
+					us(h.success), h.failsAfterSuccess, failing, nullTime(h.failure), epID)
+			} else {
+				_, err = tx.ExecContext(ctx, `UPDATE endpoints SET last_failure_at = $1, consecutive_failures = consecutive_failures + $2,
+					failing_since = COALESCE(failing_since, $3) WHERE id = $4`,
+					us(h.failure), h.failsAfterSuccess, us(h.firstFailAfterSuccess), epID)
+			}
+			if err != nil {
+				return fmt.Errorf("endpoint health: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return us(t)
+}
+
+func recordAttempt(ctx context.Context, tx *Tx, r *Result, now time.Time) error {
+	j := r.Job
+	var code, errText any
+	if r.StatusCode != 0 {
+		code = r.StatusCode
+	}
+	if r.Error != "" {
+		errText = r.Error
+	}
+	headers, _ := json.Marshal(r.RequestHeaders)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
+		response_body, request_url, request_headers, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+		j.DeliveryID, j.Attempt, us(r.StartedAt), r.Duration.Milliseconds(), code, errText, r.ResponseBody,
+		r.RequestURL, string(headers), j.Owner); err != nil {
+		return fmt.Errorf("record attempt: %w", err)
+	}
+	status, next := hookbook.StatusFailed, any(nil)
+	switch {
+	case r.Success:
+		status = hookbook.StatusSucceeded
+	case !r.NextAttemptAt.IsZero():
+		status, next = hookbook.StatusPending, us(r.NextAttemptAt)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
+		next_attempt_at = $5, lease_owner = '', lease_until = 0, updated_at = $6
+		WHERE id = $7 AND lease_owner = $8 AND status = 'pending'`,
+		status, j.Attempt, code, errText, next, us(now), j.DeliveryID, j.Owner); err != nil {
+		return fmt.Errorf("update delivery: %w", err)
+	}
+	if status == hookbook.StatusPending && !r.NextAttemptAt.After(now) {
+		tx.notify = true
+	}
+	return nil
+}
+
+// Release gives claimed deliveries back to the queue unattempted, due at once.
+func (s *Store) Release(ctx context.Context, jobs []*Job) error {
+	return s.Tx(ctx, func(tx *Tx) error {
+		for _, j := range jobs {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0
+				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ReleaseAllLeases gives every claimed delivery back to the queue. A
+// single-instance SQLite hub calls it at start: no other process can hold a
+// lease, so deliveries claimed by a process that died resume at once.
+func (s *Store) ReleaseAllLeases(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0 WHERE status = 'pending' AND lease_until > 0`)
+	return err
+}
