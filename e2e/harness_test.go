@@ -27,7 +27,7 @@ const testKey = "hk_test_key_0123456789abcdef"
 
 // instance is a running hookbook.
 type instance struct {
-	t      *testing.T
+	t      testing.TB
 	app    *app.App
 	url    string
 	key    string
@@ -37,13 +37,13 @@ type instance struct {
 
 // databaseURL returns the database the suite runs against: a new SQLite
 // file, or a fresh PostgreSQL schema when HOOKBOOK_TEST_BACKEND=postgres.
-func databaseURL(t *testing.T) string {
+func databaseURL(t testing.TB) string {
 	t.Helper()
 	return "sqlite:" + filepath.Join(t.TempDir(), "hookbook.db")
 }
 
 // start runs hookbook with env overrides on a fresh database.
-func start(t *testing.T, env map[string]string) *instance {
+func start(t testing.TB, env map[string]string) *instance {
 	t.Helper()
 	if env == nil {
 		env = map[string]string{}
@@ -106,7 +106,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -115,7 +115,7 @@ func (r response) json(t *testing.T) map[string]any {
 	return m
 }
 
-func (r response) errorCode(t *testing.T) string {
+func (r response) errorCode(t testing.TB) string {
 	t.Helper()
 	e, ok := r.json(t)["error"].(map[string]any)
 	if !ok {
@@ -218,7 +218,7 @@ type receiver struct {
 	respond  func(w http.ResponseWriter, r *http.Request, n int) // n counts requests from 1
 }
 
-func newReceiver(t *testing.T, respond func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
+func newReceiver(t testing.TB, respond func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
 	rc := &receiver{respond: respond}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

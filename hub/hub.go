@@ -328,7 +328,7 @@ func (h *Hub) Publish(ctx context.Context, orgID string, in PublishInput) (*stor
 				Message: "data does not match the event type's schema", Details: map[string]string{"data": err.Error()}}
 		}
 	}
-	return h.Store.Publish(ctx, store.Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey})
+	return h.Store.PublishBatched(ctx, store.Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey})
 }
 
 // EventTypeInput registers an organization's own event type.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hookbook/hookbook"
@@ -156,14 +157,25 @@ func (tx *Tx) Publish(ctx context.Context, p Publication) (*Published, error) {
 		return nil, err
 	}
 	out := &Published{Event: evt}
-	for _, ep := range targets {
-		id := ids.New("dlv")
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
-			max_attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7, $7)`,
-			id, evt.OrganizationID, ep.id, evt.ID, evt.Type, ep.maxAttempts, us(now)); err != nil {
-			return nil, fmt.Errorf("queue delivery: %w", err)
+	if len(targets) > 0 {
+		// One multi-row INSERT for the whole fan-out.
+		var q strings.Builder
+		q.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
+			max_attempts, next_attempt_at, created_at, updated_at) VALUES `)
+		args := []any{evt.OrganizationID, evt.ID, evt.Type, us(now)}
+		for i, ep := range targets {
+			id := ids.New("dlv")
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $1, $%d, $2, $3, 'pending', $%d, $4, $4, $4)", n+1, n+2, n+3)
+			args = append(args, id, ep.id, ep.maxAttempts)
+			out.Deliveries = append(out.Deliveries, id)
 		}
-		out.Deliveries = append(out.Deliveries, id)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return nil, fmt.Errorf("queue deliveries: %w", err)
+		}
 	}
 	if len(out.Deliveries) > 0 {
 		tx.notify = true

@@ -43,6 +43,8 @@ type Store struct {
 	// Notify, when set, is called after a transaction that made deliveries
 	// due now has committed, so that idle workers wake at once.
 	Notify func()
+
+	batch batcher
 }
 
 // Open connects to a database named by a URL: "sqlite:PATH" (also

@@ -1,0 +1,222 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchReceiver records when each event id first arrived.
+type benchReceiver struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	first map[string]time.Time
+	count atomic.Int64
+}
+
+func newBenchReceiver() *benchReceiver {
+	br := &benchReceiver{first: map[string]time.Time{}}
+	br.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		id := r.Header.Get("Webhook-Id")
+		io.Copy(io.Discard, r.Body)
+		if id != "" {
+			br.mu.Lock()
+			if _, ok := br.first[id]; !ok {
+				br.first[id] = now
+			}
+			br.mu.Unlock()
+		}
+		br.count.Add(1)
+		w.WriteHeader(200)
+	}))
+	return br
+}
+
+func benchEnv(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// BenchmarkEngine publishes N events through the API, fanned out to M local
+// receivers, and compares the deliveries/s with a raw baseline measured in
+// the same run: the same receivers hit directly by a plain Go HTTP client
+// with the same concurrency and body. Run:
+//
+//	go test ./e2e -run '^$' -bench Engine -benchtime 1x
+//
+// HOOKBOOK_BENCH_EVENTS (default 2000) and HOOKBOOK_BENCH_ENDPOINTS (10) scale it.
+func BenchmarkEngine(b *testing.B) {
+	events := benchEnv("HOOKBOOK_BENCH_EVENTS", 2000)
+	endpoints := benchEnv("HOOKBOOK_BENCH_ENDPOINTS", 10)
+	for i := 0; i < b.N; i++ {
+		res := runEngineBench(b, events, endpoints, nil)
+		b.ReportMetric(res.rawPerSec, "raw_req/s")
+		b.ReportMetric(res.eventsPerSec, "events/s")
+		b.ReportMetric(res.deliveriesPerSec, "deliveries/s")
+		b.ReportMetric(res.deliveriesPerSec/res.rawPerSec*100, "%_of_raw")
+		b.ReportMetric(float64(res.p50.Milliseconds()), "p50_ms")
+		b.ReportMetric(float64(res.p99.Milliseconds()), "p99_ms")
+		b.Logf("%d events × %d endpoints: raw %.0f req/s; hookbook accepted %.0f events/s, completed %.0f deliveries/s (%.0f %% of raw), publish→receipt p50 %s p99 %s",
+			events, endpoints, res.rawPerSec, res.eventsPerSec, res.deliveriesPerSec, res.deliveriesPerSec/res.rawPerSec*100, res.p50, res.p99)
+	}
+}
+
+type benchResult struct {
+	rawPerSec, eventsPerSec, deliveriesPerSec float64
+	p50, p99                                  time.Duration
+}
+
+const benchBody = `{"id":"bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","status":"confirmed","service":{"id":"svc_1","name":"City Walking Tour"},"customer":{"name":"Jane Doe","email":"jane@example.com"},"starts_at":"2026-03-25T14:00:00Z","participants":2,"total_amount":9000,"currency":"USD"}`
+
+func runEngineBench(b *testing.B, events, endpoints int, env map[string]string) benchResult {
+	b.Helper()
+	b.StopTimer()
+	recv := make([]*benchReceiver, endpoints)
+	for i := range recv {
+		recv[i] = newBenchReceiver()
+		defer recv[i].srv.Close()
+	}
+	in := start(b, env)
+	for _, r := range recv {
+		in.createEndpoint(r.srv.URL, []string{"booking.*"}, nil)
+	}
+	concurrency := min(256, 16*endpoints) // the dispatcher's workers, capped per endpoint
+
+	// Raw baseline: the same number of requests straight to the receivers.
+	envelope := []byte(`{"id":"evt_x","event":"booking.created","timestamp":"2026-03-24T14:30:00Z","organization_id":"org_x","data":` + benchBody + `}`)
+	raw := rawBaseline(recv, events*endpoints, concurrency, envelope)
+	for _, r := range recv {
+		r.mu.Lock()
+		r.first = map[string]time.Time{}
+		r.mu.Unlock()
+		r.count.Store(0)
+	}
+
+	b.StartTimer()
+	var mu sync.Mutex
+	published := make(map[string]time.Time, events)
+	start := time.Now()
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	body := []byte(`{"event":"booking.created","data":` + benchBody + `}`)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(events) {
+				at := time.Now()
+				req, _ := http.NewRequest("POST", in.url+"/api/v1/events", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+in.key)
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				var out struct{ ID string }
+				json.NewDecoder(resp.Body).Decode(&out)
+				resp.Body.Close()
+				if resp.StatusCode != 202 {
+					b.Errorf("publish = %d", resp.StatusCode)
+					return
+				}
+				mu.Lock()
+				published[out.ID] = at
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	accepted := time.Since(start)
+	want := int64(events * endpoints)
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var got int64
+		for _, r := range recv {
+			got += r.count.Load()
+		}
+		if got >= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d deliveries arrived", got, want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	var last time.Time
+	var lat []time.Duration
+	for _, r := range recv {
+		r.mu.Lock()
+		for id, at := range r.first {
+			if at.After(last) {
+				last = at
+			}
+			if p, ok := published[id]; ok {
+				lat = append(lat, at.Sub(p))
+			}
+		}
+		r.mu.Unlock()
+	}
+	b.StopTimer()
+	in.stop()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[int(float64(len(lat)-1)*p)]
+	}
+	return benchResult{
+		rawPerSec:        raw,
+		eventsPerSec:     float64(events) / accepted.Seconds(),
+		deliveriesPerSec: float64(want) / last.Sub(start).Seconds(),
+		p50:              pct(0.50),
+		p99:              pct(0.99),
+	}
+}
+
+// rawBaseline sends n POSTs spread over the receivers with a plain client
+// and returns requests per second.
+func rawBaseline(recv []*benchReceiver, n, concurrency int, body []byte) float64 {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 16}}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				r := recv[int(i)%len(recv)]
+				req, _ := http.NewRequest("POST", r.srv.URL, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Webhook-Id", fmt.Sprintf("raw_%d", i))
+				resp, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
+}
