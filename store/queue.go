@@ -247,6 +247,15 @@ func nullTime(t time.Time) any {
 	return us(t)
 }
 
+const (
+	insertAttemptSQL = `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
+		response_body, request_url, request_headers, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (delivery_id, attempt) DO NOTHING`
+	updateDeliverySQL = `UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
+		next_attempt_at = $5, lease_owner = '', lease_until = 0, updated_at = $6
+		WHERE id = $7 AND lease_owner = $8 AND status = 'pending'`
+)
+
 func recordAttempt(ctx context.Context, tx *Tx, r *Result, now time.Time) error {
 	j := r.Job
 	var code, errText any
@@ -257,9 +266,7 @@ func recordAttempt(ctx context.Context, tx *Tx, r *Result, now time.Time) error 
 		errText = r.Error
 	}
 	headers, _ := json.Marshal(r.RequestHeaders)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
-		response_body, request_url, request_headers, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+	if _, err := tx.exec(ctx, insertAttemptSQL,
 		j.DeliveryID, j.Attempt, us(r.StartedAt), r.Duration.Milliseconds(), code, errText, r.ResponseBody,
 		r.RequestURL, string(headers), j.Owner); err != nil {
 		return fmt.Errorf("record attempt: %w", err)
@@ -271,9 +278,7 @@ func recordAttempt(ctx context.Context, tx *Tx, r *Result, now time.Time) error 
 	case !r.NextAttemptAt.IsZero():
 		status, next = hookbook.StatusPending, us(r.NextAttemptAt)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
-		next_attempt_at = $5, lease_owner = '', lease_until = 0, updated_at = $6
-		WHERE id = $7 AND lease_owner = $8 AND status = 'pending'`,
+	if _, err := tx.exec(ctx, updateDeliverySQL,
 		status, j.Attempt, code, errText, next, us(now), j.DeliveryID, j.Owner); err != nil {
 		return fmt.Errorf("update delivery: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
@@ -45,6 +46,9 @@ type Store struct {
 	Notify func()
 
 	batch batcher
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // Open connects to a database named by a URL: "sqlite:PATH" (also
@@ -129,6 +133,12 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
 	err := s.db.Close()
 	if s.rdb != s.db {
 		if e := s.rdb.Close(); err == nil {
@@ -162,7 +172,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return nil
+	return s.prepare(ctx)
 }
 
 // forUpdate is the row-lock clause of a SELECT inside a transaction; SQLite
@@ -212,6 +222,41 @@ func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
 		s.Notify()
 	}
 	return nil
+}
+
+// hotStatements are prepared once, after migration, so that SQLite does not
+// parse the same text again for every delivery.
+var hotStatements = []string{insertAttemptSQL, updateDeliverySQL}
+
+func (s *Store) prepare(ctx context.Context) error {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	for _, q := range hotStatements {
+		if _, ok := s.stmts[q]; ok {
+			continue
+		}
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
+
+// exec runs query in the transaction, through its prepared statement when
+// there is one.
+func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	tx.s.stmtMu.Lock()
+	st := tx.s.stmts[query]
+	tx.s.stmtMu.Unlock()
+	if st == nil {
+		return tx.ExecContext(ctx, query, args...)
+	}
+	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 }
 
 // queryer is what both *sql.DB and *sql.Tx offer.
