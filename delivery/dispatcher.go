@@ -41,6 +41,11 @@ type Dispatcher struct {
 	once     sync.Once
 }
 
+// queueFactor sets how many claimed deliveries may wait per endpoint for a
+// free slot, in multiples of PerEndpoint: enough for large claim batches,
+// few enough to be sent well within the lease.
+const queueFactor = 4
+
 // Hooks let the rest of hookbook watch the engine (metrics, auto-disable).
 type Hooks struct {
 	// Attempted is called after each attempt with its job and outcome.
@@ -127,7 +132,7 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 	free := d.Workers - d.inflight
 	var exclude []string
 	for ep, n := range d.active {
-		if n+len(d.queued[ep]) >= d.PerEndpoint {
+		if n+len(d.queued[ep]) >= d.PerEndpoint*(1+queueFactor) {
 			exclude = append(exclude, ep)
 		}
 	}
@@ -153,7 +158,7 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 			d.active[ep]++
 			d.inflight++
 			d.start(attemptCtx, j)
-		case len(d.queued[ep]) < d.PerEndpoint:
+		case len(d.queued[ep]) < d.PerEndpoint*queueFactor:
 			d.queued[ep] = append(d.queued[ep], j)
 			d.inflight++
 		default:

@@ -89,6 +89,12 @@ func runEngineBench(b *testing.B, events, endpoints int, env map[string]string) 
 		recv[i] = newBenchReceiver()
 		defer recv[i].srv.Close()
 	}
+	if dsn := os.Getenv("HOOKBOOK_BENCH_DATABASE_URL"); dsn != "" {
+		if env == nil {
+			env = map[string]string{}
+		}
+		env["HOOKBOOK_DATABASE_URL"] = dsn
+	}
 	in := start(b, env)
 	for _, r := range recv {
 		in.createEndpoint(r.srv.URL, []string{"booking.*"}, nil)
@@ -111,9 +117,10 @@ func runEngineBench(b *testing.B, events, endpoints int, env map[string]string) 
 	start := time.Now()
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	body := []byte(`{"event":"booking.created","data":` + benchBody + `}`)
-	for w := 0; w < 16; w++ {
+	publishers := benchEnv("HOOKBOOK_BENCH_PUBLISHERS", 64)
+	for w := 0; w < publishers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -147,7 +147,9 @@ func (s *Store) Redeliver(ctx context.Context, orgID, id string) (*hookbook.Deli
 		now := us(s.Now())
 		// A pending delivery keeps its schedule but is moved to now; a
 		// finished one gets exactly one more attempt.
-		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1,
+		// A delivery in flight (pending under a live lease) is left to its worker.
+		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1,
+			next_attempt_at = CASE WHEN status = 'pending' AND lease_until > $1 THEN next_attempt_at ELSE $1 END,
 			max_attempts = CASE WHEN status = 'pending' THEN max_attempts ELSE attempts + 1 END
 			WHERE id = $2`, now, id)
 		tx.notify = true

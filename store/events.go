@@ -148,8 +148,7 @@ func (tx *Tx) Publish(ctx context.Context, p Publication) (*Published, error) {
 		return nil, err
 	}
 	evt.Payload = payload
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, organization_id, type, payload, occurred_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, evt.ID, evt.OrganizationID, evt.Type, string(payload), us(evt.Timestamp), us(now)); err != nil {
+	if _, err := tx.exec(ctx, insertEventSQL, evt.ID, evt.OrganizationID, evt.Type, string(payload), us(evt.Timestamp), us(now)); err != nil {
 		return nil, fmt.Errorf("insert event: %w", err)
 	}
 	targets, err := tx.targets(ctx, p)
@@ -183,6 +182,9 @@ func (tx *Tx) Publish(ctx context.Context, p Publication) (*Published, error) {
 	return out, nil
 }
 
+const insertEventSQL = `INSERT INTO events (id, organization_id, type, payload, occurred_at, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6)`
+
 type target struct {
 	id          string
 	maxAttempts int
@@ -199,35 +201,63 @@ func (tx *Tx) targets(ctx context.Context, p Publication) ([]target, error) {
 		}
 		return []target{t}, err
 	}
-	var enabled bool
-	if err := tx.QueryRowContext(ctx, `SELECT outbound_enabled FROM organizations WHERE id = $1`, p.OrganizationID).Scan(&enabled); err != nil {
-		return nil, fmt.Errorf("organization %s: %w", p.OrganizationID, err)
-	}
-	if !enabled {
-		return nil, nil
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, events, max_attempts FROM endpoints
-		WHERE organization_id = $1 AND enabled = TRUE AND deleted_at IS NULL ORDER BY id`, p.OrganizationID)
+	cands, err := tx.candidates(ctx, p.OrganizationID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []target
-	for rows.Next() {
-		var t target
-		var events string
-		var patterns []string
-		if err := rows.Scan(&t.id, &events, &t.maxAttempts); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(events), &patterns); err != nil {
-			return nil, err
-		}
-		if event.MatchAny(patterns, p.Type) {
-			out = append(out, t)
+	for _, c := range cands {
+		if event.MatchAny(c.patterns, p.Type) {
+			out = append(out, c.target)
 		}
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+type candidate struct {
+	target
+	patterns []string
+}
+
+// candidates returns the organization's enabled endpoints, or none when its
+// outbound switch is off. A transaction that publishes several events (a
+// group commit) reads them once.
+func (tx *Tx) candidates(ctx context.Context, orgID string) ([]candidate, error) {
+	if c, ok := tx.endpointsOf[orgID]; ok {
+		return c, nil
+	}
+	var enabled bool
+	if err := tx.QueryRowContext(ctx, `SELECT outbound_enabled FROM organizations WHERE id = $1`, orgID).Scan(&enabled); err != nil {
+		return nil, fmt.Errorf("organization %s: %w", orgID, err)
+	}
+	var out []candidate
+	if enabled {
+		rows, err := tx.QueryContext(ctx, `SELECT id, events, max_attempts FROM endpoints
+			WHERE organization_id = $1 AND enabled = TRUE AND deleted_at IS NULL ORDER BY id`, orgID)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c candidate
+			var events string
+			if err := rows.Scan(&c.id, &events, &c.maxAttempts); err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal([]byte(events), &c.patterns); err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if tx.endpointsOf == nil {
+		tx.endpointsOf = map[string][]candidate{}
+	}
+	tx.endpointsOf[orgID] = out
+	return out, nil
 }
 
 func getEvent(ctx context.Context, q queryer, orgID, id string) (*hookbook.Event, error) {

@@ -51,8 +51,11 @@ func (s *Store) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 				args = append(args, id)
 			}
 		}
-		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2
-			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $3 AND lease_until <= $3`+exclude+`
+		// The lease moves next_attempt_at to its end: claimed rows leave the
+		// due range of the index at once, and come back by themselves when
+		// a worker dies and its lease runs out.
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
+			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $3`+exclude+`
 				ORDER BY next_attempt_at LIMIT $4`+s.skipLocked()+`)
 			RETURNING id, organization_id, endpoint_id, event_id, event_type, attempts, max_attempts`, args...)
 		if err != nil {
@@ -143,12 +146,12 @@ func payloadsByID(ctx context.Context, q queryer, idList []string) (map[string][
 	return out, rows.Err()
 }
 
-// NextDue returns when the earliest unleased pending delivery is due, and
-// false when none is pending.
+// NextDue returns when the earliest pending delivery is due (for a claimed
+// one, when its lease ends), and false when none is pending.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND lease_until <= $1
-		ORDER BY next_attempt_at LIMIT 1`, us(s.Now())).Scan(&next)
+	err := s.rdb.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries WHERE status = 'pending'
+		ORDER BY next_attempt_at LIMIT 1`).Scan(&next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, nil
 	}
@@ -193,10 +196,10 @@ func (s *Store) Complete(ctx context.Context, results []*Result) error {
 		}
 		byEndpoint := map[string]*health{}
 		var order []string
+		if err := recordAttempts(ctx, tx, results, now); err != nil {
+			return err
+		}
 		for _, r := range results {
-			if err := recordAttempt(ctx, tx, r, now); err != nil {
-				return err
-			}
 			epID := r.Job.Endpoint.ID
 			h := byEndpoint[epID]
 			if h == nil {
@@ -247,53 +250,80 @@ func nullTime(t time.Time) any {
 	return us(t)
 }
 
-const (
-	insertAttemptSQL = `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
-		response_body, request_url, request_headers, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (delivery_id, attempt) DO NOTHING`
-	updateDeliverySQL = `UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
-		next_attempt_at = $5, lease_owner = '', lease_until = 0, updated_at = $6
-		WHERE id = $7 AND lease_owner = $8 AND status = 'pending'`
-)
+const updateDeliverySQL = `UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
+	next_attempt_at = $5, lease_owner = '', lease_until = 0, updated_at = $6
+	WHERE id = $7 AND lease_owner = $8 AND status = 'pending'`
 
-func recordAttempt(ctx context.Context, tx *Tx, r *Result, now time.Time) error {
-	j := r.Job
-	var code, errText any
-	if r.StatusCode != 0 {
-		code = r.StatusCode
+const insertAttemptSQL = `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
+	response_body, request_url, request_headers, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	ON CONFLICT (delivery_id, attempt) DO NOTHING`
+
+// recordAttempts writes the attempt rows with a prepared INSERT, the
+// successes' new state in one UPDATE per owner and status code, and each
+// failure's own schedule with a prepared UPDATE.
+func recordAttempts(ctx context.Context, tx *Tx, results []*Result, now time.Time) error {
+	for _, r := range results {
+		headers, _ := json.Marshal(r.RequestHeaders)
+		if _, err := tx.exec(ctx, insertAttemptSQL, r.Job.DeliveryID, r.Job.Attempt, us(r.StartedAt), r.Duration.Milliseconds(),
+			nullInt(r.StatusCode), nullText(r.Error), r.ResponseBody, r.RequestURL, string(headers), r.Job.Owner); err != nil {
+			return fmt.Errorf("record attempt: %w", err)
+		}
 	}
-	if r.Error != "" {
-		errText = r.Error
+	type group struct {
+		owner string
+		code  int
 	}
-	headers, _ := json.Marshal(r.RequestHeaders)
-	if _, err := tx.exec(ctx, insertAttemptSQL,
-		j.DeliveryID, j.Attempt, us(r.StartedAt), r.Duration.Milliseconds(), code, errText, r.ResponseBody,
-		r.RequestURL, string(headers), j.Owner); err != nil {
-		return fmt.Errorf("record attempt: %w", err)
+	successes := map[group][]any{}
+	for _, r := range results {
+		j := r.Job
+		if r.Success {
+			g := group{j.Owner, r.StatusCode}
+			successes[g] = append(successes[g], j.DeliveryID)
+			continue
+		}
+		status, next := hookbook.StatusFailed, any(nil)
+		if !r.NextAttemptAt.IsZero() {
+			status, next = hookbook.StatusPending, us(r.NextAttemptAt)
+			if !r.NextAttemptAt.After(now) {
+				tx.notify = true
+			}
+		}
+		if _, err := tx.exec(ctx, updateDeliverySQL,
+			status, j.Attempt, nullInt(r.StatusCode), nullText(r.Error), next, us(now), j.DeliveryID, j.Owner); err != nil {
+			return fmt.Errorf("update delivery: %w", err)
+		}
 	}
-	status, next := hookbook.StatusFailed, any(nil)
-	switch {
-	case r.Success:
-		status = hookbook.StatusSucceeded
-	case !r.NextAttemptAt.IsZero():
-		status, next = hookbook.StatusPending, us(r.NextAttemptAt)
-	}
-	if _, err := tx.exec(ctx, updateDeliverySQL,
-		status, j.Attempt, code, errText, next, us(now), j.DeliveryID, j.Owner); err != nil {
-		return fmt.Errorf("update delivery: %w", err)
-	}
-	if status == hookbook.StatusPending && !r.NextAttemptAt.After(now) {
-		tx.notify = true
+	for g, idList := range successes {
+		args := append([]any{g.code, us(now), g.owner}, idList...)
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'succeeded', attempts = attempts + 1,
+			last_status_code = $1, last_error = NULL, next_attempt_at = NULL, lease_owner = '', lease_until = 0, updated_at = $2
+			WHERE lease_owner = $3 AND status = 'pending' AND id IN (`+placeholders(4, len(idList))+`)`, args...); err != nil {
+			return fmt.Errorf("update deliveries: %w", err)
+		}
 	}
 	return nil
+}
+
+func nullInt(v int) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+func nullText(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
 }
 
 // Release gives claimed deliveries back to the queue unattempted, due at once.
 func (s *Store) Release(ctx context.Context, jobs []*Job) error {
 	return s.Tx(ctx, func(tx *Tx) error {
 		for _, j := range jobs {
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0
-				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
+				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner, us(s.Now())); err != nil {
 				return err
 			}
 		}
@@ -305,6 +335,7 @@ func (s *Store) Release(ctx context.Context, jobs []*Job) error {
 // single-instance SQLite hub calls it at start: no other process can hold a
 // lease, so deliveries claimed by a process that died resume at once.
 func (s *Store) ReleaseAllLeases(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0 WHERE status = 'pending' AND lease_until > 0`)
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $1
+		WHERE status = 'pending' AND lease_until > 0`, us(s.Now()))
 	return err
 }

@@ -198,6 +198,9 @@ type Tx struct {
 	*sql.Tx
 	s      *Store
 	notify bool // deliveries became due: wake the workers after commit
+	// endpointsOf memoizes fan-out candidates per organization. Changes to
+	// endpoints go through other transactions, so within one it is stable.
+	endpointsOf map[string][]candidate
 }
 
 // Store returns the store the transaction belongs to.
@@ -226,7 +229,7 @@ func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
 
 // hotStatements are prepared once, after migration, so that SQLite does not
 // parse the same text again for every delivery.
-var hotStatements = []string{insertAttemptSQL, updateDeliverySQL}
+var hotStatements = []string{insertAttemptSQL, updateDeliverySQL, insertEventSQL}
 
 func (s *Store) prepare(ctx context.Context) error {
 	s.stmtMu.Lock()

@@ -53,7 +53,6 @@ CREATE TABLE events (
     created_at      BIGINT NOT NULL
 );
 CREATE INDEX events_org ON events (organization_id, id);
-CREATE INDEX events_created ON events (created_at);
 
 CREATE TABLE idempotency_keys (
     organization_id TEXT NOT NULL,
@@ -85,7 +84,6 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, id);
 CREATE INDEX deliveries_event ON deliveries (event_id);
-CREATE INDEX deliveries_created ON deliveries (created_at);
 
 CREATE TABLE attempts (
     delivery_id     TEXT NOT NULL,
