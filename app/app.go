@@ -18,6 +18,7 @@ import (
 	"github.com/hookbook/hookbook/delivery"
 	"github.com/hookbook/hookbook/hub"
 	"github.com/hookbook/hookbook/ids"
+	"github.com/hookbook/hookbook/metrics"
 	"github.com/hookbook/hookbook/store"
 )
 
@@ -29,6 +30,7 @@ type App struct {
 	Dispatcher *delivery.Dispatcher
 	API        *api.Server
 	Guard      *delivery.Guard
+	Metrics    *metrics.Metrics
 	Log        *slog.Logger
 	// InstanceID names this process in leases and logs.
 	InstanceID string
@@ -64,7 +66,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	st.Notify = a.Dispatcher.Wake
 	a.Hub = &hub.Hub{Store: st, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix,
 		EndpointChanged: a.Dispatcher.Breaker.Reset}
-	a.API = &api.Server{Hub: a.Hub, Store: st, Log: log}
+	a.Metrics = metrics.New(st, a.Dispatcher.Breaker, log)
+	a.Dispatcher.Hooks.Attempted = a.Metrics.Observe
+	a.API = &api.Server{Hub: a.Hub, Store: st, Log: log, Extra: []api.Route{
+		{Method: "GET", Pattern: "/metrics", Handler: a.Metrics.Handler(), Public: true},
+	}}
 	return a, nil
 }
 
@@ -101,6 +107,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		close(engineDone)
 	}()
 	a.Dispatcher.Wake()
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
+	a.runJobs(jobsCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var serveErr error

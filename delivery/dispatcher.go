@@ -48,8 +48,8 @@ const queueFactor = 4
 
 // Hooks let the rest of hookbook watch the engine (metrics, auto-disable).
 type Hooks struct {
-	// Attempted is called after each attempt with its job and outcome.
-	Attempted func(j *store.Job, o Outcome)
+	// Attempted is called after each attempt with what will be recorded.
+	Attempted func(r *store.Result)
 	// Recorded is called after a batch of results was committed.
 	Recorded func(results []*store.Result)
 }
@@ -194,9 +194,14 @@ func (d *Dispatcher) start(ctx context.Context, j *store.Job) {
 	d.running.Add(1)
 	go func() {
 		defer d.running.Done()
+		ep := j.Endpoint.ID
 		for j != nil {
+			if until, open := d.Breaker.OpenUntil(ep, time.Now()); open {
+				d.postpone(ep, j, until)
+				return
+			}
 			d.attempt(ctx, j)
-			j = d.next(j.Endpoint.ID)
+			j = d.next(ep)
 		}
 	}()
 }
@@ -225,12 +230,32 @@ func (d *Dispatcher) next(ep string) *store.Job {
 	return nil
 }
 
+// postpone gives back j and every job queued for its endpoint, whose circuit
+// is open, and moves the endpoint's due deliveries to when it half-opens.
+func (d *Dispatcher) postpone(ep string, j *store.Job, until time.Time) {
+	d.mu.Lock()
+	jobs := append([]*store.Job{j}, d.queued[ep]...)
+	delete(d.queued, ep)
+	d.active[ep]--
+	if d.active[ep] <= 0 {
+		delete(d.active, ep)
+	}
+	d.mu.Unlock()
+	if err := d.Store.Postpone(context.Background(), ep, jobs, until); err != nil {
+		d.Log.Error("postpone deliveries of an endpoint with an open circuit", "endpoint_id", ep, "err", err)
+	}
+	d.mu.Lock()
+	d.inflight -= len(jobs)
+	d.mu.Unlock()
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
+}
+
 func (d *Dispatcher) attempt(ctx context.Context, j *store.Job) {
 	o := d.Sender.Send(ctx, j)
 	d.Breaker.Record(j.Endpoint.ID, o, time.Now())
-	if d.Hooks.Attempted != nil {
-		d.Hooks.Attempted(j, o)
-	}
 	r := &store.Result{
 		Job: j, StartedAt: o.StartedAt, Duration: o.Duration, StatusCode: o.StatusCode, Error: o.Err,
 		ResponseBody: o.ResponseBody, RequestURL: j.Endpoint.URL, RequestHeaders: flatten(o.Headers),
@@ -238,6 +263,9 @@ func (d *Dispatcher) attempt(ctx context.Context, j *store.Job) {
 	}
 	if !o.Success && !o.Gone {
 		r.NextAttemptAt = d.Policy.Next(j.Attempt, j.MaxAttempts, o.StartedAt.Add(o.Duration), o.RetryAfter)
+	}
+	if d.Hooks.Attempted != nil {
+		d.Hooks.Attempted(r)
 	}
 	d.results <- r
 }

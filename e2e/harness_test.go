@@ -43,7 +43,7 @@ func databaseURL(t testing.TB) string {
 }
 
 // start runs hookbook with env overrides on a fresh database.
-func start(t testing.TB, env map[string]string) *instance {
+func start(t testing.TB, env map[string]string, setup ...func(*app.App)) *instance {
 	t.Helper()
 	if env == nil {
 		env = map[string]string{}
@@ -71,6 +71,9 @@ func start(t testing.TB, env map[string]string) *instance {
 	if err != nil {
 		cancel()
 		t.Fatal(err)
+	}
+	for _, f := range setup {
+		f(a)
 	}
 	if err := a.Bootstrap(ctx); err != nil {
 		t.Fatal(err)

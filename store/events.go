@@ -176,6 +176,7 @@ func (tx *Tx) Publish(ctx context.Context, p Publication) (*Published, error) {
 			return nil, fmt.Errorf("queue deliveries: %w", err)
 		}
 	}
+	tx.published++
 	if len(out.Deliveries) > 0 {
 		tx.notify = true
 	}

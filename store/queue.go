@@ -219,6 +219,13 @@ func (s *Store) Complete(ctx context.Context, results []*Result) error {
 				h.failsAfterSuccess++
 			}
 		}
+		for _, r := range results {
+			if r.Gone {
+				if _, err := tx.disableEndpoint(ctx, r.Job.Endpoint.ID, "the endpoint answered 410 Gone"); err != nil {
+					return err
+				}
+			}
+		}
 		for _, epID := range order {
 			h := byEndpoint[epID]
 			var err error

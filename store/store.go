@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
@@ -46,6 +47,8 @@ type Store struct {
 	Notify func()
 
 	batch batcher
+
+	published atomic.Int64
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
@@ -118,6 +121,9 @@ func openPostgres(ctx context.Context, databaseURL string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// Published returns how many events this process has stored.
+func (s *Store) Published() int64 { return s.published.Load() }
 
 // Dialect returns SQLite or Postgres.
 func (s *Store) Dialect() string { return s.dialect }
@@ -201,6 +207,7 @@ type Tx struct {
 	// endpointsOf memoizes fan-out candidates per organization. Changes to
 	// endpoints go through other transactions, so within one it is stable.
 	endpointsOf map[string][]candidate
+	published   int64 // events stored by this transaction
 }
 
 // Store returns the store the transaction belongs to.
@@ -221,6 +228,7 @@ func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.published.Add(tx.published)
 	if tx.notify && s.Notify != nil {
 		s.Notify()
 	}

@@ -1,0 +1,308 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookbook/hookbook/app"
+	"github.com/hookbook/hookbook/webhook"
+)
+
+func TestAutoDisableAfterFailingTooLong(t *testing.T) {
+	in := start(t, map[string]string{"HOOKBOOK_DISABLE_AFTER": "2s", "HOOKBOOK_RETRY_SCHEDULE": "100ms"})
+	dead := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(500) })
+	watcher := newReceiver(t, nil)
+	deadID := in.createEndpoint(dead.URL, []string{"booking.*"}, map[string]any{"max_attempts": 20})["id"].(string)
+	in.createEndpoint(watcher.URL, []string{"endpoint.disabled"}, nil)
+	for i := 0; i < 3; i++ {
+		in.publish("booking.created", map[string]any{"n": i})
+	}
+	var ep map[string]any
+	start := time.Now()
+	waitFor(t, 10*time.Second, "auto-disable", func() bool {
+		ep = in.must(200, "GET", "/api/v1/webhooks/"+deadID, nil)
+		return ep["enabled"] == false
+	})
+	if took := time.Since(start); took < 1900*time.Millisecond {
+		t.Fatalf("disabled after %s, before HOOKBOOK_DISABLE_AFTER=2s", took)
+	}
+	if reason, _ := ep["disabled_reason"].(string); !strings.Contains(reason, "2s") {
+		t.Errorf("disabled_reason = %v", ep["disabled_reason"])
+	}
+	// Its pending deliveries failed.
+	waitFor(t, 2*time.Second, "no pending deliveries", func() bool {
+		return len(in.must(200, "GET", "/api/v1/webhooks/"+deadID+"/deliveries?status=pending", nil)["data"].([]any)) == 0
+	})
+	if n := len(in.must(200, "GET", "/api/v1/webhooks/"+deadID+"/deliveries?status=failed", nil)["data"].([]any)); n != 3 {
+		t.Errorf("%d failed deliveries, want 3", n)
+	}
+	// The other subscribed endpoint was told.
+	waitFor(t, 5*time.Second, "endpoint.disabled event", func() bool { return watcher.count() == 1 })
+	var env struct {
+		Event string
+		Data  map[string]any
+	}
+	json.Unmarshal(watcher.all()[0].Body, &env)
+	if env.Event != "endpoint.disabled" || env.Data["endpoint_id"] != deadID || env.Data["reason"] == "" {
+		t.Errorf("endpoint.disabled envelope = %s", watcher.all()[0].Body)
+	}
+	// New events no longer go to it.
+	before := dead.count()
+	in.publish("booking.created", map[string]any{"n": "after"})
+	time.Sleep(300 * time.Millisecond)
+	if dead.count() != before {
+		t.Errorf("a disabled endpoint still receives")
+	}
+	// Re-enabling resets its health.
+	ep = in.must(200, "PATCH", "/api/v1/webhooks/"+deadID, map[string]any{"enabled": true})
+	if ep["enabled"] != true || ep["disabled_reason"] != nil || ep["consecutive_failures"].(float64) != 0 {
+		t.Errorf("re-enabled endpoint = %v", ep)
+	}
+}
+
+func TestGoneDisablesAtOnce(t *testing.T) {
+	in := start(t, nil)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(http.StatusGone) })
+	watcher := newReceiver(t, nil)
+	id := in.createEndpoint(rc.URL, []string{"payment.*"}, nil)["id"].(string)
+	in.createEndpoint(watcher.URL, []string{"*"}, nil)
+	in.publish("payment.succeeded", map[string]any{"id": "pay_1"})
+	waitFor(t, 5*time.Second, "disable on 410", func() bool {
+		return in.must(200, "GET", "/api/v1/webhooks/"+id, nil)["enabled"] == false
+	})
+	ep := in.must(200, "GET", "/api/v1/webhooks/"+id, nil)
+	if !strings.Contains(ep["disabled_reason"].(string), "410") {
+		t.Errorf("reason = %v", ep["disabled_reason"])
+	}
+	if rc.count() != 1 {
+		t.Errorf("a 410 endpoint was retried: %d requests", rc.count())
+	}
+	waitFor(t, 5*time.Second, "endpoint.disabled to the other endpoint", func() bool {
+		for _, r := range watcher.all() {
+			if r.Header.Get("X-Hookbook-Event") == "endpoint.disabled" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// fakeDNS answers names from a table that a test may change.
+type fakeDNS struct {
+	mu    sync.Mutex
+	names map[string]string
+}
+
+func (f *fakeDNS) set(name, addr string) {
+	f.mu.Lock()
+	f.names[name] = addr
+	f.mu.Unlock()
+}
+
+func (f *fakeDNS) lookup(ctx context.Context, host string) ([]netip.Addr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.names[host]
+	if !ok {
+		return nil, fmt.Errorf("no such host %s", host)
+	}
+	return []netip.Addr{netip.MustParseAddr(a)}, nil
+}
+
+func withDNS(dns *fakeDNS) func(*app.App) {
+	return func(a *app.App) { a.Guard.LookupIP = dns.lookup }
+}
+
+func TestNetworkGuardAtCreate(t *testing.T) {
+	dns := &fakeDNS{names: map[string]string{"private.example": "10.1.2.3", "public.example": "93.184.216.34", "meta.example": "169.254.169.254"}}
+	in := start(t, map[string]string{"HOOKBOOK_ENV": "production"}, withDNS(dns))
+	refused := []string{
+		"https://127.0.0.1/", "https://localhost/", "https://10.0.0.1/", "https://172.16.0.1/", "https://192.168.1.1/",
+		"https://169.254.169.254/latest/meta-data", "https://[::1]/", "https://[fc00::1]/", "https://[fe80::1]/",
+		"https://100.64.0.1/", "https://0.0.0.0/", "https://[::ffff:127.0.0.1]/", "https://2130706433/",
+		"https://0x7f000001/", "https://0177.0.0.1/", "https://127.1/", "https://private.example/hook",
+		"https://meta.example/", "https://[ff02::1]/", "https://224.0.0.1/", "https://nowhere.example/",
+		"http://public.example/hook", // https only in production
+	}
+	for _, u := range refused {
+		r := in.do("POST", "/api/v1/webhooks", map[string]any{"url": u, "events": []string{"*"}})
+		if r.Status != 422 || r.errorCode(t) != "validation_failed" {
+			t.Errorf("%s: %d %s, want 422", u, r.Status, r.Body)
+		}
+	}
+	ep := in.createEndpoint("https://public.example/hook", []string{"*"}, nil)["id"].(string)
+	// Update is checked too.
+	if r := in.do("PATCH", "/api/v1/webhooks/"+ep, map[string]any{"url": "https://10.0.0.1/"}); r.Status != 422 {
+		t.Errorf("update to a private address = %d", r.Status)
+	}
+}
+
+func TestNetworkGuardAtConnect(t *testing.T) {
+	rc := newReceiver(t, nil)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(rc.URL, "http://"))
+	dns := &fakeDNS{names: map[string]string{"rebind.example": "93.184.216.34"}}
+	in := start(t, map[string]string{"HOOKBOOK_ENV": "production", "HOOKBOOK_RETRY_SCHEDULE": "50ms"}, withDNS(dns))
+	ep := in.createEndpoint("https://rebind.example:"+port+"/", []string{"*"}, map[string]any{"max_attempts": 1})["id"].(string)
+	dns.set("rebind.example", "127.0.0.1") // DNS rebinding after the check
+	in.publish("customer.created", map[string]any{"id": "cus_1"})
+	var d map[string]any
+	waitFor(t, 5*time.Second, "refused attempt", func() bool {
+		l := in.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries", nil)["data"].([]any)
+		if len(l) == 1 {
+			d = l[0].(map[string]any)
+		}
+		return d != nil && d["status"] == "failed"
+	})
+	if msg, _ := d["last_error"].(string); !strings.Contains(msg, "network guard") {
+		t.Errorf("last_error = %v, want the network guard's refusal", d["last_error"])
+	}
+	if rc.count() != 0 {
+		t.Errorf("the loopback receiver was reached")
+	}
+}
+
+func TestAllowedNetworks(t *testing.T) {
+	in := start(t, map[string]string{"HOOKBOOK_ENV": "production", "HOOKBOOK_ALLOWED_NETWORKS": "127.0.0.0/8, 10.9.0.0/16"})
+	in.createEndpoint("https://127.0.0.1:8443/", []string{"*"}, nil)
+	in.createEndpoint("https://10.9.1.1/", []string{"*"}, nil)
+	if r := in.do("POST", "/api/v1/webhooks", map[string]any{"url": "https://10.8.1.1/", "events": []string{"*"}}); r.Status != 422 {
+		t.Errorf("outside the allowed ranges = %d", r.Status)
+	}
+}
+
+func TestSecretRotationOverlap(t *testing.T) {
+	in := start(t, map[string]string{"HOOKBOOK_SECRET_OVERLAP": "1s"})
+	rc := newReceiver(t, nil)
+	e := in.createEndpoint(rc.URL, []string{"*"}, nil)
+	id, oldSecret := e["id"].(string), e["secret"].(string)
+	newSecret := in.must(200, "POST", "/api/v1/webhooks/"+id+"/rotate-secret", nil)["secret"].(string)
+	in.publish("slot.created", map[string]any{"id": "slot_1"})
+	waitFor(t, 5*time.Second, "delivery during the overlap", func() bool { return rc.count() == 1 })
+	got := rc.all()[0]
+	if n := len(strings.Fields(got.Header.Get("Webhook-Signature"))); n != 2 {
+		t.Fatalf("during the overlap webhook-signature has %d signatures, want 2", n)
+	}
+	for _, s := range []string{oldSecret, newSecret} {
+		if err := webhook.Verify(s, got.Header, got.Body); err != nil {
+			t.Errorf("during the overlap a secret does not verify: %v", err)
+		}
+	}
+	ts := got.Header.Get("X-Hookbook-Timestamp")
+	if err := webhook.VerifyHMAC(newSecret, got.Header.Get("X-Hookbook-Signature"), ts, got.Body, 0, time.Now()); err != nil {
+		t.Errorf("brand signature is not the newest secret's: %v", err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	in.publish("slot.created", map[string]any{"id": "slot_2"})
+	waitFor(t, 5*time.Second, "delivery after the overlap", func() bool { return rc.count() == 2 })
+	got = rc.all()[1]
+	if n := len(strings.Fields(got.Header.Get("Webhook-Signature"))); n != 1 {
+		t.Fatalf("after the overlap webhook-signature has %d signatures, want 1", n)
+	}
+	if err := webhook.Verify(newSecret, got.Header, got.Body); err != nil {
+		t.Errorf("new secret: %v", err)
+	}
+	if err := webhook.Verify(oldSecret, got.Header, got.Body); err == nil {
+		t.Errorf("the old secret still verifies after the overlap")
+	}
+}
+
+// TestChaos: a receiver that answers 500 to 30 % of requests, hangs past the
+// timeout on 10 % and resets 5 %; with a fast schedule every delivery ends
+// succeeded and none stays pending.
+func TestChaos(t *testing.T) {
+	in := start(t, map[string]string{"HOOKBOOK_RETRY_SCHEDULE": "20ms,50ms,100ms"})
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(1, 2))
+	stop := make(chan struct{})
+	defer close(stop)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		mu.Lock()
+		x := rng.Float64()
+		mu.Unlock()
+		switch {
+		case x < 0.30:
+			w.WriteHeader(500)
+		case x < 0.40:
+			select {
+			case <-r.Context().Done():
+			case <-stop:
+			}
+		case x < 0.45:
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.(*net.TCPConn).SetLinger(0)
+				conn.Close()
+			}
+		default:
+			w.WriteHeader(200)
+		}
+	})
+	ep := in.createEndpoint(rc.URL, []string{"*"}, map[string]any{"max_attempts": 20, "timeout_seconds": 1})["id"].(string)
+	const n = 150
+	for i := 0; i < n; i++ {
+		in.publish("booking.created", map[string]any{"n": i})
+	}
+	waitFor(t, 90*time.Second, "every delivery to succeed", func() bool {
+		l := in.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries?status=succeeded&limit=500", nil)["data"].([]any)
+		return len(l) == n
+	})
+	for _, s := range []string{"pending", "failed"} {
+		if l := in.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries?status="+s, nil)["data"].([]any); len(l) != 0 {
+			t.Errorf("%d deliveries %s", len(l), s)
+		}
+	}
+	t.Logf("%d deliveries took %d requests", n, rc.count())
+}
+
+func TestRetentionPurge(t *testing.T) {
+	in := start(t, map[string]string{"HOOKBOOK_RETENTION": "1s", "HOOKBOOK_RETRY_SCHEDULE": "1h"})
+	ok := newReceiver(t, nil)
+	down := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(500) })
+	in.createEndpoint(ok.URL, []string{"booking.created"}, nil)
+	in.createEndpoint(down.URL, []string{"booking.cancelled"}, nil)
+	done := in.publish("booking.created", map[string]any{"n": 1})
+	waiting := in.publish("booking.cancelled", map[string]any{"n": 2})
+	waitFor(t, 5*time.Second, "deliveries", func() bool { return ok.count() == 1 && down.count() == 1 })
+	dlv := ok.all()[0].Header.Get("X-Hookbook-Delivery-Id")
+	waitFor(t, 5*time.Second, "the purge", func() bool {
+		return in.do("GET", "/api/v1/events/"+done, nil).Status == 404
+	})
+	if r := in.do("GET", "/api/v1/deliveries/"+dlv, nil); r.Status != 404 {
+		t.Errorf("purged delivery = %d", r.Status)
+	}
+	// A delivery still pending is kept, and so is its event.
+	if r := in.do("GET", "/api/v1/events/"+waiting, nil); r.Status != 200 {
+		t.Errorf("event with a pending delivery was purged: %d", r.Status)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	in := start(t, nil)
+	rc := newReceiver(t, nil)
+	in.createEndpoint(rc.URL, []string{"*"}, nil)
+	in.publish("booking.created", map[string]any{})
+	waitFor(t, 5*time.Second, "delivery", func() bool { return rc.count() == 1 })
+	time.Sleep(100 * time.Millisecond)
+	r := in.doKey("", "GET", "/metrics", nil)
+	body := string(r.Body)
+	for _, want := range []string{
+		`hookbook_delivery_attempts_total{outcome="succeeded"} 1`,
+		`hookbook_events_published_total 1`,
+		`hookbook_attempt_duration_seconds_count 1`,
+		`hookbook_queue_pending 0`, `hookbook_queue_due 0`, `hookbook_queue_oldest_due_age_seconds 0`,
+		`hookbook_endpoints_circuit_open 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
