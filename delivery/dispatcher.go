@@ -37,6 +37,12 @@ type Dispatcher struct {
 	inflight int                     // claimed and not yet recorded
 	active   map[string]int          // attempts running, per endpoint
 	queued   map[string][]*store.Job // claimed, waiting for an endpoint slot
+	// progress holds, per endpoint with attempts running, when one last
+	// finished (or the first started); stalled and deferred let a stalled
+	// endpoint's backlog step out of the claim query's way.
+	progress map[string]time.Time
+	deferred map[string]time.Time
+	timeouts map[string]time.Duration
 	running  sync.WaitGroup
 	once     sync.Once
 }
@@ -45,6 +51,10 @@ type Dispatcher struct {
 // free slot, in multiples of PerEndpoint: enough for large claim batches,
 // few enough to be sent well within the lease.
 const queueFactor = 4
+
+// stallAfter is how long an endpoint may hold all its slots without a
+// single attempt finishing before its due backlog is deferred by its timeout.
+const stallAfter = 500 * time.Millisecond
 
 // Hooks let the rest of hookbook watch the engine (metrics, auto-disable).
 type Hooks struct {
@@ -61,6 +71,9 @@ func (d *Dispatcher) init() {
 		d.results = make(chan *store.Result, 4*d.Workers)
 		d.active = map[string]int{}
 		d.queued = map[string][]*store.Job{}
+		d.progress = map[string]time.Time{}
+		d.deferred = map[string]time.Time{}
+		d.timeouts = map[string]time.Duration{}
 		if d.Log == nil {
 			d.Log = slog.Default()
 		}
@@ -128,15 +141,29 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // claim takes one batch of due deliveries and starts them. It reports
 // whether the batch was full, meaning more may be due at once.
 func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
+	now := time.Now()
 	d.mu.Lock()
 	free := d.Workers - d.inflight
 	var exclude []string
+	stalled := map[string]time.Duration{}
 	for ep, n := range d.active {
 		if n+len(d.queued[ep]) >= d.PerEndpoint*(1+queueFactor) {
 			exclude = append(exclude, ep)
 		}
+		// All slots busy and none has finished for a while: the endpoint is
+		// slow or hanging. Its due backlog would only be skipped by every
+		// claim until its timeouts end; move it out of the way meanwhile.
+		if n >= d.PerEndpoint && now.Sub(d.progress[ep]) > stallAfter && now.After(d.deferred[ep]) {
+			stalled[ep] = d.timeouts[ep]
+			d.deferred[ep] = now.Add(d.timeouts[ep])
+		}
 	}
 	d.mu.Unlock()
+	for ep, timeout := range stalled {
+		if err := d.Store.Postpone(ctx, ep, nil, now.Add(timeout)); err != nil && ctx.Err() == nil {
+			d.Log.Error("defer the backlog of a stalled endpoint", "endpoint_id", ep, "err", err)
+		}
+	}
 	exclude = append(exclude, d.Breaker.Open(time.Now())...)
 	if free <= 0 {
 		return false
@@ -155,6 +182,10 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 		ep := j.Endpoint.ID
 		switch {
 		case d.active[ep] < d.PerEndpoint:
+			if d.active[ep] == 0 {
+				d.progress[ep] = now
+			}
+			d.timeouts[ep] = time.Duration(j.Endpoint.TimeoutSeconds) * time.Second
 			d.active[ep]++
 			d.inflight++
 			d.start(attemptCtx, j)
@@ -210,6 +241,7 @@ func (d *Dispatcher) start(ctx context.Context, j *store.Job) {
 func (d *Dispatcher) next(ep string) *store.Job {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.progress[ep] = time.Now()
 	if q := d.queued[ep]; len(q) > 0 {
 		j := q[0]
 		if len(q) == 1 {
@@ -222,6 +254,11 @@ func (d *Dispatcher) next(ep string) *store.Job {
 	d.active[ep]--
 	if d.active[ep] <= 0 {
 		delete(d.active, ep)
+		delete(d.progress, ep)
+		delete(d.timeouts, ep)
+		if time.Now().After(d.deferred[ep]) {
+			delete(d.deferred, ep)
+		}
 	}
 	select {
 	case d.freed <- struct{}{}:

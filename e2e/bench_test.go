@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -112,41 +113,9 @@ func runEngineBench(b *testing.B, events, endpoints int, env map[string]string) 
 	}
 
 	b.StartTimer()
-	var mu sync.Mutex
-	published := make(map[string]time.Time, events)
-	start := time.Now()
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-	body := []byte(`{"event":"booking.created","data":` + benchBody + `}`)
 	publishers := benchEnv("HOOKBOOK_BENCH_PUBLISHERS", 64)
-	for w := 0; w < publishers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(events) {
-				at := time.Now()
-				req, _ := http.NewRequest("POST", in.url+"/api/v1/events", bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+in.key)
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				var out struct{ ID string }
-				json.NewDecoder(resp.Body).Decode(&out)
-				resp.Body.Close()
-				if resp.StatusCode != 202 {
-					b.Errorf("publish = %d", resp.StatusCode)
-					return
-				}
-				mu.Lock()
-				published[out.ID] = at
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	start := time.Now()
+	published := publishAll(b, in, events, publishers)
 	accepted := time.Since(start)
 	want := int64(events * endpoints)
 	deadline := time.Now().Add(5 * time.Minute)
@@ -226,4 +195,132 @@ func rawBaseline(recv []*benchReceiver, n, concurrency int, body []byte) float64
 	}
 	wg.Wait()
 	return float64(n) / time.Since(start).Seconds()
+}
+
+// BenchmarkIsolation measures how much a bad endpoint costs the healthy
+// ones: 10 endpoints receive the same events; in the second and third runs
+// one of them hangs until its timeout or refuses connections. It reports
+// the 9 healthy endpoints' deliveries/s in each run, measured in the same
+// benchmark, and their ratio to the all-healthy run.
+//
+//	go test ./e2e -run '^$' -bench Isolation -benchtime 1x
+func BenchmarkIsolation(b *testing.B) {
+	events := benchEnv("HOOKBOOK_BENCH_EVENTS", 2000)
+	for i := 0; i < b.N; i++ {
+		healthy := isolationRun(b, events, "")
+		hang := isolationRun(b, events, "hang")
+		refuse := isolationRun(b, events, "refuse")
+		b.ReportMetric(healthy, "healthy_dlv/s")
+		b.ReportMetric(hang/healthy*100, "%_with_hanging")
+		b.ReportMetric(refuse/healthy*100, "%_with_refusing")
+		b.Logf("9 healthy endpoints, %d events: all healthy %.0f deliveries/s; beside a hanging endpoint %.0f (%.0f %%); beside a refusing one %.0f (%.0f %%)",
+			events, healthy, hang, hang/healthy*100, refuse, refuse/healthy*100)
+	}
+}
+
+// isolationRun publishes events to 9 healthy receivers and a tenth that is
+// healthy, hangs ("hang") or refuses connections ("refuse"), and returns the
+// healthy receivers' deliveries/s.
+func isolationRun(b *testing.B, events int, bad string) float64 {
+	b.Helper()
+	recv := make([]*benchReceiver, 9)
+	for i := range recv {
+		recv[i] = newBenchReceiver()
+		defer recv[i].srv.Close()
+	}
+	var tenth string
+	switch bad {
+	case "":
+		r := newBenchReceiver()
+		defer r.srv.Close()
+		tenth = r.srv.URL
+	case "hang":
+		stop := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-stop:
+			}
+		}))
+		defer srv.Close()
+		defer close(stop)
+		tenth = srv.URL
+	case "refuse":
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		tenth = "http://" + ln.Addr().String()
+		ln.Close() // nothing listens there any more: connections are refused
+	}
+	in := start(b, nil)
+	for _, r := range recv {
+		in.createEndpoint(r.srv.URL, []string{"*"}, nil)
+	}
+	in.createEndpoint(tenth, []string{"*"}, map[string]any{"timeout_seconds": 5})
+	start := time.Now()
+	publishAll(b, in, events, 64)
+	want := int64(events * len(recv))
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var got int64
+		for _, r := range recv {
+			got += r.count.Load()
+		}
+		if got >= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d healthy deliveries arrived", got, want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	var last time.Time
+	for _, r := range recv {
+		r.mu.Lock()
+		for _, at := range r.first {
+			if at.After(last) {
+				last = at
+			}
+		}
+		r.mu.Unlock()
+	}
+	in.stop()
+	return float64(want) / last.Sub(start).Seconds()
+}
+
+// publishAll publishes n booking.created events with the given concurrency
+// and returns when each was sent, by event id.
+func publishAll(b *testing.B, in *instance, n, concurrency int) map[string]time.Time {
+	var mu sync.Mutex
+	published := make(map[string]time.Time, n)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
+	body := []byte(`{"event":"booking.created","data":` + benchBody + `}`)
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				at := time.Now()
+				req, _ := http.NewRequest("POST", in.url+"/api/v1/events", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+in.key)
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				var out struct{ ID string }
+				json.NewDecoder(resp.Body).Decode(&out)
+				resp.Body.Close()
+				if resp.StatusCode != 202 {
+					b.Errorf("publish = %d", resp.StatusCode)
+					return
+				}
+				mu.Lock()
+				published[out.ID] = at
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return published
 }

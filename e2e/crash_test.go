@@ -1,0 +1,284 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// proc is the real hookbook binary running in its own process.
+type proc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	url  string
+	key  string
+	logs *bytes.Buffer
+	done chan error
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startProc runs `hookbook serve` with env and waits until it is ready.
+func startProc(t *testing.T, addr string, env map[string]string) *proc {
+	t.Helper()
+	bin := buildBinary(t)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "HOOKBOOK_ADDR="+addr, "HOOKBOOK_BOOTSTRAP_API_KEY="+testKey)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &proc{t: t, cmd: cmd, url: "http://" + addr, key: testKey, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(p.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hookbook did not become ready: %s", p.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *proc) post(path string, body any) (int, []byte, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", p.url+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+p.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, nil
+}
+
+// idReceiver counts arrivals per event id.
+type idReceiver struct {
+	*http.Server
+	url  string
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func newIDReceiver(t *testing.T, delay time.Duration) *idReceiver {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &idReceiver{url: "http://" + ln.Addr().String(), seen: map[string]int{}}
+	r.Server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		io.Copy(io.Discard, req.Body)
+		if delay > 0 {
+			time.Sleep(delay)
+		}
+		r.mu.Lock()
+		r.seen[req.Header.Get("Webhook-Id")]++
+		r.mu.Unlock()
+		w.WriteHeader(200)
+	})}
+	go r.Serve(ln)
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func (r *idReceiver) counts() (unique, total int, dup int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range r.seen {
+		unique++
+		total += n
+		dup += n - 1
+	}
+	return
+}
+
+func (r *idReceiver) has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen[id] > 0
+}
+
+// TestKill9LosesNothing publishes 2,000 events to a local receiver, kills
+// the real binary with SIGKILL mid-stream, starts it again on the same
+// database and checks that every event acknowledged with 202 arrived.
+func TestKill9LosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	rc := newIDReceiver(t, 0)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "crash.db")
+	addr := freePort(t)
+	env := map[string]string{"HOOKBOOK_DATABASE_URL": db, "HOOKBOOK_RETRY_SCHEDULE": "100ms"}
+	p := startProc(t, addr, env)
+	if code, body, err := p.post("/api/v1/webhooks", map[string]any{"url": rc.url, "events": []string{"*"}}); err != nil || code != 201 {
+		t.Fatalf("create endpoint: %d %s %v", code, body, err)
+	}
+
+	const total = 2000
+	var (
+		mu    sync.Mutex
+		acked []string
+		sent  atomic.Int64
+		wg    sync.WaitGroup
+	)
+	killed := make(chan struct{})
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n := sent.Add(1)
+				if n > total {
+					return
+				}
+				code, body, err := p.post("/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{"n": n}})
+				if err != nil {
+					select {
+					case <-killed:
+						return // the process is gone: this event was never acknowledged
+					default:
+						t.Errorf("publish: %v", err)
+						return
+					}
+				}
+				if code == 202 {
+					var out struct{ ID string }
+					json.Unmarshal(body, &out)
+					mu.Lock()
+					acked = append(acked, out.ID)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	// Kill once about half the events were acknowledged.
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= total/2 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(killed)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	wg.Wait()
+	mu.Lock()
+	ackedAtKill := len(acked)
+	mu.Unlock()
+	unique, _, _ := rc.counts()
+	t.Logf("killed with %d events acknowledged, %d delivered", ackedAtKill, unique)
+
+	// Start again on the same database; publish the rest.
+	p2 := startProc(t, addr, env)
+	for n := sent.Load(); n <= total; n++ {
+		code, body, err := p2.post("/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{"n": n}})
+		if err != nil || code != 202 {
+			t.Fatalf("publish after restart: %d %v", code, err)
+		}
+		var out struct{ ID string }
+		json.Unmarshal(body, &out)
+		acked = append(acked, out.ID)
+	}
+	waitFor(t, 60*time.Second, "every acknowledged event", func() bool {
+		for _, id := range acked {
+			if !rc.has(id) {
+				return false
+			}
+		}
+		return true
+	})
+	unique, all, dups := rc.counts()
+	t.Logf("acknowledged %d, received %d distinct events in %d requests: %d duplicates (%.2f %%)",
+		len(acked), unique, all, dups, 100*float64(dups)/float64(all))
+	fmt.Fprintf(os.Stderr, "kill -9 test: %d acknowledged, %d duplicates\n", len(acked), dups)
+}
+
+// TestGracefulShutdown sends SIGTERM while attempts are in flight: the
+// process stops taking requests, lets the attempts finish, records them and
+// exits 0; whatever was not attempted yet is delivered after a restart.
+func TestGracefulShutdown(t *testing.T) {
+	rc := newIDReceiver(t, 700*time.Millisecond)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "term.db")
+	addr := freePort(t)
+	env := map[string]string{"HOOKBOOK_DATABASE_URL": db, "HOOKBOOK_ENDPOINT_CONCURRENCY": "4"}
+	p := startProc(t, addr, env)
+	if code, body, err := p.post("/api/v1/webhooks", map[string]any{"url": rc.url, "events": []string{"*"}}); err != nil || code != 201 {
+		t.Fatalf("create endpoint: %d %s %v", code, body, err)
+	}
+	var ids []string
+	for i := 0; i < 20; i++ {
+		code, body, err := p.post("/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{"n": i}})
+		if err != nil || code != 202 {
+			t.Fatalf("publish: %d %v", code, err)
+		}
+		var out struct{ ID string }
+		json.Unmarshal(body, &out)
+		ids = append(ids, out.ID)
+	}
+	time.Sleep(200 * time.Millisecond) // the first attempts are in flight
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.logs)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	before, _, _ := rc.counts()
+	if before == 0 || before == len(ids) {
+		t.Fatalf("%d of %d delivered before the stop; the test wants some in flight and some waiting", before, len(ids))
+	}
+	// The attempts in flight at SIGTERM finished and were recorded: after
+	// a restart they are not sent again.
+	p2 := startProc(t, addr, env)
+	_ = p2
+	waitFor(t, 30*time.Second, "the rest", func() bool {
+		u, _, _ := rc.counts()
+		return u == len(ids)
+	})
+	time.Sleep(300 * time.Millisecond)
+	_, _, dups := rc.counts()
+	if dups != 0 {
+		t.Errorf("%d duplicates after a graceful stop, want 0", dups)
+	}
+}
