@@ -193,15 +193,24 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // errors answer 400, values of the wrong type 422 naming the field, an
 // oversized body 413.
 func Decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	body, err := ReadBody(w, r)
+	if err != nil {
+		return err
+	}
+	return DecodeBytes(body, dst)
+}
+
+// ReadBody reads at most MaxBody bytes; a larger body answers 413.
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return hookbook.Errorf(hookbook.ETooLarge, "payload_too_large", "the request body is larger than %d bytes", MaxBody)
+			return nil, hookbook.Errorf(hookbook.ETooLarge, "payload_too_large", "the request body is larger than %d bytes", MaxBody)
 		}
-		return hookbook.Errorf(hookbook.EInvalid, "invalid_body", "could not read the request body: %v", err)
+		return nil, hookbook.Errorf(hookbook.EInvalid, "invalid_body", "could not read the request body: %v", err)
 	}
-	return DecodeBytes(body, dst)
+	return body, nil
 }
 
 // DecodeBytes is Decode for a body already read.

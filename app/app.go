@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/api"
+	"github.com/hookbook/hookbook/booking"
 	"github.com/hookbook/hookbook/config"
 	"github.com/hookbook/hookbook/delivery"
 	"github.com/hookbook/hookbook/hub"
@@ -31,6 +32,7 @@ type App struct {
 	API        *api.Server
 	Guard      *delivery.Guard
 	Metrics    *metrics.Metrics
+	Booking    *booking.Domain
 	Log        *slog.Logger
 	// InstanceID names this process in leases and logs.
 	InstanceID string
@@ -68,9 +70,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		EndpointChanged: a.Dispatcher.Breaker.Reset}
 	a.Metrics = metrics.New(st, a.Dispatcher.Breaker, log)
 	a.Dispatcher.Hooks.Attempted = a.Metrics.Observe
-	a.API = &api.Server{Hub: a.Hub, Store: st, Log: log, Extra: []api.Route{
-		{Method: "GET", Pattern: "/metrics", Handler: a.Metrics.Handler(), Public: true},
-	}}
+	a.Booking = &booking.Domain{Store: st}
+	a.API = &api.Server{Hub: a.Hub, Store: st, Log: log}
+	a.API.Extra = append(a.API.BookingRoutes(a.Booking),
+		api.Route{Method: "GET", Pattern: "/metrics", Handler: a.Metrics.Handler(), Public: true})
 	return a, nil
 }
 

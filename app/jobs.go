@@ -19,6 +19,7 @@ func (a *App) jobs() []job {
 	return []job{
 		{"auto-disable", clamp(a.Config.DisableAfter/10, 100*time.Millisecond, time.Minute), a.autoDisable},
 		{"retention", clamp(a.Config.Retention/10, 100*time.Millisecond, time.Hour), a.purge},
+		{"reminders", a.Config.ReminderInterval, a.reminders},
 	}
 }
 
@@ -66,6 +67,15 @@ func (a *App) autoDisable(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// reminders fires due booking reminders and follow-ups.
+func (a *App) reminders(ctx context.Context) error {
+	n, err := a.Booking.FireReminders(ctx)
+	if n > 0 {
+		a.Log.Info("reminders fired", "count", n)
+	}
+	return err
 }
 
 // purge deletes what is older than HOOKBOOK_RETENTION.

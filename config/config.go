@@ -31,6 +31,7 @@ type Config struct {
 	Lease               time.Duration // HOOKBOOK_LEASE: how long a claimed delivery stays with its worker
 	PollInterval        time.Duration // HOOKBOOK_POLL_INTERVAL: fallback queue poll
 	ShutdownTimeout     time.Duration // HOOKBOOK_SHUTDOWN_TIMEOUT
+	ReminderInterval    time.Duration // HOOKBOOK_REMINDER_INTERVAL: how often due reminders are looked for
 }
 
 // Production reports whether the network guard and https rule apply.
@@ -79,6 +80,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"HOOKBOOK_LEASE", "90s", &c.Lease},
 		{"HOOKBOOK_POLL_INTERVAL", "1s", &c.PollInterval},
 		{"HOOKBOOK_SHUTDOWN_TIMEOUT", "40s", &c.ShutdownTimeout},
+		{"HOOKBOOK_REMINDER_INTERVAL", "10s", &c.ReminderInterval},
 	}
 	for _, d := range durations {
 		v, err := time.ParseDuration(get(d.key, d.def))

@@ -131,9 +131,9 @@ func init() {
 	def(BookingCompleted, "A booking took place.", s, e)
 	s, e = bookingWith(m{"marked_at": dateTime()}, m{"status": "no_show", "marked_at": "2026-03-25T15:30:00Z"})
 	def(BookingNoShow, "The customer did not show up.", s, e)
-	s, e = bookingWith(m{"offset": str()}, m{"offset": "24h0m0s"})
+	s, e = bookingWith(m{"offset": str()}, m{"offset": "24h"})
 	def(BookingReminder, "A confirmed booking starts within the reminder offset.", s, e)
-	s, e = bookingWith(m{"offset": str()}, m{"status": "completed", "offset": "1h0m0s"})
+	s, e = bookingWith(m{"offset": str()}, m{"status": "completed", "offset": "1h"})
 	def(BookingFollowUp, "A booking ended the follow-up offset ago.", s, e)
 
 	def(PaymentSucceeded, "A payment for a booking succeeded.", schemaOf(paymentProps), paymentExample)

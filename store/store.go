@@ -128,8 +128,15 @@ func (s *Store) Published() int64 { return s.published.Load() }
 // Dialect returns SQLite or Postgres.
 func (s *Store) Dialect() string { return s.dialect }
 
-// DB returns the underlying pool used for transactions.
+// DB returns the pool used for transactions and writes.
 func (s *Store) DB() *sql.DB { return s.db }
+
+// ReadDB returns the pool for reads outside transactions.
+func (s *Store) ReadDB() *sql.DB { return s.rdb }
+
+// ForUpdate is the row-lock clause for a SELECT in a transaction ("" on
+// SQLite, whose write transactions already exclude each other).
+func (s *Store) ForUpdate() string { return s.forUpdate() }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
