@@ -19,6 +19,7 @@ import (
 	"github.com/hookbook/hookbook/delivery"
 	"github.com/hookbook/hookbook/hub"
 	"github.com/hookbook/hookbook/ids"
+	"github.com/hookbook/hookbook/inbound"
 	"github.com/hookbook/hookbook/metrics"
 	"github.com/hookbook/hookbook/store"
 )
@@ -33,6 +34,7 @@ type App struct {
 	Guard      *delivery.Guard
 	Metrics    *metrics.Metrics
 	Booking    *booking.Domain
+	Inbound    *inbound.Service
 	Log        *slog.Logger
 	// InstanceID names this process in leases and logs.
 	InstanceID string
@@ -72,7 +74,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Dispatcher.Hooks.Attempted = a.Metrics.Observe
 	a.Booking = &booking.Domain{Store: st}
 	a.API = &api.Server{Hub: a.Hub, Store: st, Log: log}
-	a.API.Extra = append(a.API.BookingRoutes(a.Booking),
+	a.Inbound = &inbound.Service{Store: st, Booking: a.Booking, Now: st.Now}
+	a.API.Extra = append(append(a.API.BookingRoutes(a.Booking), a.API.InboundRoutes(a.Inbound, cfg.HeaderPrefix)...),
 		api.Route{Method: "GET", Pattern: "/metrics", Handler: a.Metrics.Handler(), Public: true})
 	return a, nil
 }

@@ -63,7 +63,9 @@ func (c *catalogReceiver) expect(typ string, seen map[string]bool) envelope {
 	return found
 }
 
-func future(h int) string { return time.Now().Add(time.Duration(h) * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339) }
+func future(h int) string {
+	return time.Now().Add(time.Duration(h) * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+}
 
 // bookingFixture creates a service and a slot.
 func bookingFixture(t *testing.T, in *instance, approval bool, capacity int) (svc, slot string) {

@@ -23,6 +23,8 @@ commands:
   serve                      run the HTTP API, delivery workers and scheduler
   migrate                    apply database migrations
   org create --name NAME     create an organization and print its API key
+  inbound send --url URL --secret S --action A [--params JSON] [--data JSON]
+                             sign and send an inbound command, print the answer
   version                    print the version
 
 configuration comes from HOOKBOOK_* environment variables (see README).`
@@ -42,6 +44,11 @@ func run(ctx context.Context, args []string) error {
 			return errors.New("usage: hookbook org create --name NAME")
 		}
 		return orgCreate(ctx, args[2:], os.Stdout)
+	case "inbound":
+		if len(args) < 2 || args[1] != "send" {
+			return errors.New("usage: hookbook inbound send --url URL --secret S --action A --params JSON --data JSON")
+		}
+		return inboundSend(ctx, args[2:], os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("hookbook", hookbook.Version)
 		return nil
