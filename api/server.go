@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/hub"
@@ -124,8 +125,27 @@ func (s *Server) authenticate(r *http.Request) (*hookbook.Organization, error) {
 	return s.Store.OrganizationByAPIKey(r.Context(), key)
 }
 
+// storable reports whether text can be stored by both databases:
+// PostgreSQL refuses NUL characters and invalid UTF-8 in TEXT.
+func storable(text string) bool {
+	return utf8.ValidString(text) && !strings.ContainsRune(text, 0)
+}
+
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !storable(r.URL.Path) {
+			WriteError(w, hookbook.Errorf(hookbook.ENotFound, "not_found", "no resource has this path"), 0)
+			return
+		}
+		for k, vs := range r.URL.Query() {
+			for _, v := range vs {
+				if !storable(k) || !storable(v) {
+					WriteError(w, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_query",
+						Message: "query parameters must be UTF-8 text without NUL characters", Details: map[string]string{k: "invalid text"}}, 0)
+					return
+				}
+			}
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -222,6 +242,9 @@ func DecodeBytes(body []byte, dst any) error {
 	if trimmed[0] != '{' {
 		return hookbook.Errorf(hookbook.EInvalid, "invalid_json", "the request body must be a JSON object")
 	}
+	if err := CheckText(trimmed); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	if err := dec.Decode(dst); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -237,6 +260,15 @@ func DecodeBytes(body []byte, dst any) error {
 	}
 	if dec.More() {
 		return hookbook.Errorf(hookbook.EInvalid, "invalid_json", "the request body has data after the JSON object")
+	}
+	return nil
+}
+
+// CheckText refuses a JSON body whose strings could not be stored: the
+// NUL character (\u0000) and invalid UTF-8.
+func CheckText(body []byte) error {
+	if bytes.Contains(body, []byte(`\u0000`)) || !utf8.Valid(body) {
+		return hookbook.Errorf(hookbook.EInvalid, "invalid_json", "JSON strings must be UTF-8 text without NUL characters (\\u0000)")
 	}
 	return nil
 }

@@ -116,6 +116,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	a.runJobs(jobsCtx)
+	go a.Store.Listen(jobsCtx, a.Config.DatabaseURL, a.Dispatcher.Wake, a.Log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var serveErr error

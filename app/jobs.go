@@ -34,7 +34,7 @@ func (a *App) runJobs(ctx context.Context) {
 			t := time.NewTicker(j.interval)
 			defer t.Stop()
 			for {
-				if err := j.run(ctx); err != nil && ctx.Err() == nil {
+				if _, err := a.Store.Exclusive(ctx, j.name, j.run); err != nil && ctx.Err() == nil {
 					a.Log.Error("periodic job failed", "job", j.name, "err", err)
 				}
 				select {

@@ -103,6 +103,8 @@ func TestBadInput(t *testing.T) {
 		{"malformed JSON", "POST", "/api/v1/webhooks", `{"url":`, 400, "invalid_json", ""},
 		{"not an object", "POST", "/api/v1/webhooks", `[1,2]`, 400, "invalid_json", ""},
 		{"empty body", "POST", "/api/v1/webhooks", ``, 400, "invalid_json", ""},
+		{"NUL in a string", "POST", "/api/v1/webhooks", `{"url":"http://x.test","events":["*"],"description":"a\u0000b"}`, 400, "invalid_json", ""},
+		{"NUL in a query", "GET", "/api/v1/events?event=%00", nil, 400, "invalid_query", ""},
 		{"trailing data", "POST", "/api/v1/events", `{"event":"booking.created","data":{}} {}`, 400, "invalid_json", ""},
 		{"url of wrong type", "POST", "/api/v1/webhooks", `{"url":5,"events":["*"]}`, 422, "validation_failed", "url"},
 		{"events of wrong type", "POST", "/api/v1/webhooks", `{"url":"http://x.test","events":"*"}`, 422, "validation_failed", "events"},
@@ -233,7 +235,7 @@ func TestRotateSecretAndUpdate(t *testing.T) {
 
 func TestOrgCreateCommand(t *testing.T) {
 	bin := buildBinary(t)
-	db := "sqlite:" + t.TempDir() + "/cli.db"
+	db := databaseURL(t)
 	cmd := exec.Command(bin, "org", "create", "--name", "Acme")
 	cmd.Env = append(cmd.Environ(), "HOOKBOOK_DATABASE_URL="+db)
 	out, err := cmd.Output()

@@ -319,7 +319,7 @@ func TestPlannerBlocksAndLinks(t *testing.T) {
 }
 
 func TestRemindersFireOnceAcrossRestart(t *testing.T) {
-	db := "sqlite:" + t.TempDir() + "/rem.db"
+	db := databaseURL(t)
 	env := map[string]string{"HOOKBOOK_DATABASE_URL": db, "HOOKBOOK_REMINDER_INTERVAL": "100ms"}
 	in := start(t, env)
 	rc := newReceiver(t, nil)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -140,9 +139,9 @@ func TestKill9LosesNothing(t *testing.T) {
 		t.Skip("crash test skipped in -short mode")
 	}
 	rc := newIDReceiver(t, 0)
-	db := "sqlite:" + filepath.Join(t.TempDir(), "crash.db")
+	db := databaseURL(t)
 	addr := freePort(t)
-	env := map[string]string{"HOOKBOOK_DATABASE_URL": db, "HOOKBOOK_RETRY_SCHEDULE": "100ms"}
+	env := map[string]string{"HOOKBOOK_DATABASE_URL": db, "HOOKBOOK_RETRY_SCHEDULE": "100ms", "HOOKBOOK_LEASE": "3s"}
 	p := startProc(t, addr, env)
 	if code, body, err := p.post("/api/v1/webhooks", map[string]any{"url": rc.url, "events": []string{"*"}}); err != nil || code != 201 {
 		t.Fatalf("create endpoint: %d %s %v", code, body, err)
@@ -237,7 +236,7 @@ func TestKill9LosesNothing(t *testing.T) {
 // exits 0; whatever was not attempted yet is delivered after a restart.
 func TestGracefulShutdown(t *testing.T) {
 	rc := newIDReceiver(t, 700*time.Millisecond)
-	db := "sqlite:" + filepath.Join(t.TempDir(), "term.db")
+	db := databaseURL(t)
 	addr := freePort(t)
 	env := map[string]string{"HOOKBOOK_DATABASE_URL": db, "HOOKBOOK_ENDPOINT_CONCURRENCY": "4"}
 	p := startProc(t, addr, env)

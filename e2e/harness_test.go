@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/hookbook/hookbook/app"
 	"github.com/hookbook/hookbook/config"
+	"github.com/hookbook/hookbook/ids"
+	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
 const testKey = "hk_test_key_0123456789abcdef"
@@ -35,11 +38,55 @@ type instance struct {
 	done   chan error
 }
 
-// databaseURL returns the database the suite runs against: a new SQLite
-// file, or a fresh PostgreSQL schema when HOOKBOOK_TEST_BACKEND=postgres.
+// backend is the database the suite runs against: "sqlite" (default) or
+// "postgres" (HOOKBOOK_TEST_BACKEND=postgres). The whole suite runs on each.
+func backend() string {
+	if b := os.Getenv("HOOKBOOK_TEST_BACKEND"); b != "" {
+		return b
+	}
+	return "sqlite"
+}
+
+// databaseURL returns a fresh database for one test: a new SQLite file, or
+// a new schema of the PostgreSQL test database (HOOKBOOK_TEST_POSTGRES_URL,
+// default postgres://postgres@127.0.0.1:5432/test), dropped afterwards.
 func databaseURL(t testing.TB) string {
 	t.Helper()
-	return "sqlite:" + filepath.Join(t.TempDir(), "hookbook.db")
+	if backend() != "postgres" {
+		return "sqlite:" + filepath.Join(t.TempDir(), "hookbook.db")
+	}
+	base := os.Getenv("HOOKBOOK_TEST_POSTGRES_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	db, err := sql.Open("pgx", base)
+	if err == nil {
+		err = db.Ping()
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL is required under CI=true: %v", err)
+		}
+		t.Skipf("\n\n*** SKIPPED: PostgreSQL is not reachable at %s (%v).\n*** Start it (see .ci/run) to run the suite on PostgreSQL.\n\n", base, err)
+	}
+	defer db.Close()
+	schema := "hb_" + strings.ToLower(strings.ReplaceAll(ids.New("t")[2:], "-", ""))
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		db.Exec("DROP SCHEMA " + schema + " CASCADE")
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema
 }
 
 // start runs hookbook with env overrides on a fresh database.

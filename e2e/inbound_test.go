@@ -208,7 +208,7 @@ func stateCount(t *testing.T, in *instance) int {
 }
 
 func TestInboundRefusals(t *testing.T) {
-	db := "sqlite:" + t.TempDir() + "/in.db"
+	db := databaseURL(t)
 	in := start(t, map[string]string{"HOOKBOOK_DATABASE_URL": db})
 	svc := in.must(201, "POST", "/api/v1/services", map[string]any{"name": "Tour", "duration_minutes": 60, "capacity": 5})["id"].(string)
 	slot := in.must(201, "POST", "/api/v1/slots", map[string]any{"service_id": svc, "starts_at": future(10), "ends_at": future(11)})["id"].(string)

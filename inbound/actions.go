@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/booking"
@@ -22,6 +23,9 @@ func Parse(body []byte) (*Request, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, hookbook.Errorf(hookbook.EInvalid, "invalid_json", "the body must be a JSON object {\"action\",\"params\",\"data\"}")
+	}
+	if bytes.Contains(trimmed, []byte(`\u0000`)) || !utf8.Valid(trimmed) {
+		return nil, hookbook.Errorf(hookbook.EInvalid, "invalid_json", "JSON strings must be UTF-8 text without NUL characters")
 	}
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(trimmed))

@@ -79,15 +79,15 @@ func (s *Store) FailingSince(ctx context.Context, cutoff time.Time) ([]string, e
 func (s *Store) DisableFailing(ctx context.Context, id string, cutoff time.Time, reason string) (bool, error) {
 	var done bool
 	err := s.Tx(ctx, func(tx *Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM endpoints WHERE id = $1 AND failing_since IS NOT NULL
-			AND failing_since <= $2`+s.forUpdate(), id, us(cutoff)).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
+		var found string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM endpoints WHERE id = $1 AND failing_since IS NOT NULL
+			AND failing_since <= $2`+s.forUpdate(), id, us(cutoff)).Scan(&found)
+		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
-		var err error
+		if err != nil {
+			return err
+		}
 		done, err = tx.disableEndpoint(ctx, id, reason)
 		return err
 	})

@@ -232,6 +232,12 @@ func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
 		sqlTx.Rollback()
 		return err
 	}
+	if tx.notify {
+		if err := tx.notifyOthers(ctx); err != nil {
+			sqlTx.Rollback()
+			return fmt.Errorf("notify: %w", err)
+		}
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
