@@ -324,3 +324,94 @@ func publishAll(b *testing.B, in *instance, n, concurrency int) map[string]time.
 	wg.Wait()
 	return published
 }
+
+// BenchmarkBackends compares deliveries/s on SQLite, PostgreSQL with one
+// instance and PostgreSQL with three instances sharing the work, beside the
+// raw baseline, all in one run. It needs PostgreSQL (HOOKBOOK_TEST_POSTGRES_URL).
+//
+//	go test ./e2e -run '^$' -bench Backends -benchtime 1x
+func BenchmarkBackends(b *testing.B) {
+	events := benchEnv("HOOKBOOK_BENCH_EVENTS", 2000)
+	const endpoints = 10
+	for i := 0; i < b.N; i++ {
+		t := map[string]float64{}
+		var raw float64
+		for _, c := range []struct {
+			name      string
+			backend   string
+			instances int
+		}{{"sqlite", "sqlite", 1}, {"postgres_1", "postgres", 1}, {"postgres_3", "postgres", 3}} {
+			os.Setenv("HOOKBOOK_TEST_BACKEND", c.backend)
+			res := clusterBench(b, events, endpoints, c.instances)
+			t[c.name] = res.deliveriesPerSec
+			if raw == 0 {
+				raw = res.rawPerSec
+			}
+		}
+		os.Unsetenv("HOOKBOOK_TEST_BACKEND")
+		for _, k := range []string{"sqlite", "postgres_1", "postgres_3"} {
+			b.ReportMetric(t[k], k+"_dlv/s")
+		}
+		b.ReportMetric(raw, "raw_req/s")
+		b.Logf("%d events × %d endpoints: raw %.0f req/s; SQLite %.0f deliveries/s (%.0f %%); PostgreSQL 1 instance %.0f (%.0f %%); 3 instances %.0f (%.0f %%)",
+			events, endpoints, raw, t["sqlite"], t["sqlite"]/raw*100, t["postgres_1"], t["postgres_1"]/raw*100, t["postgres_3"], t["postgres_3"]/raw*100)
+	}
+}
+
+// clusterBench runs instances on one fresh database, publishes events
+// round-robin through them and measures deliveries/s to local receivers;
+// its raw baseline is measured first, in the same run.
+func clusterBench(b *testing.B, events, endpoints, instances int) benchResult {
+	recv := make([]*benchReceiver, endpoints)
+	for i := range recv {
+		recv[i] = newBenchReceiver()
+		defer recv[i].srv.Close()
+	}
+	envelope := []byte(`{"id":"evt_x","event":"booking.created","timestamp":"2026-03-24T14:30:00Z","organization_id":"org_x","data":` + benchBody + `}`)
+	raw := rawBaseline(recv, events*endpoints, min(256, 16*endpoints), envelope)
+	for _, r := range recv {
+		r.count.Store(0)
+		r.mu.Lock()
+		r.first = map[string]time.Time{}
+		r.mu.Unlock()
+	}
+	env := map[string]string{"HOOKBOOK_DATABASE_URL": databaseURL(b)}
+	var ins []*instance
+	for i := 0; i < instances; i++ {
+		ins = append(ins, start(b, env))
+	}
+	for _, r := range recv {
+		ins[0].createEndpoint(r.srv.URL, []string{"*"}, nil)
+	}
+	start := time.Now()
+	per := events / instances
+	var wg sync.WaitGroup
+	for _, in := range ins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			publishAll(b, in, per, 64/instances)
+		}()
+	}
+	wg.Wait()
+	want := int64(per * instances * endpoints)
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var got int64
+		for _, r := range recv {
+			got += r.count.Load()
+		}
+		if got >= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d deliveries arrived", got, want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	took := time.Since(start)
+	for _, in := range ins {
+		in.stop()
+	}
+	return benchResult{rawPerSec: raw, deliveriesPerSec: float64(want) / took.Seconds()}
+}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/hookbook/hookbook"
@@ -226,18 +228,29 @@ func (s *Store) Complete(ctx context.Context, results []*Result) error {
 				}
 			}
 		}
+		// A fixed order keeps concurrent instances from deadlocking on
+		// endpoint rows.
+		sort.Strings(order)
 		for _, epID := range order {
 			h := byEndpoint[epID]
 			var err error
-			if h.anySuccess {
+			switch {
+			case h.anySuccess && h.failure.IsZero():
+				// All well: touch the row only when its health changes or its
+				// last success is older than HealthResolution, so that busy
+				// endpoints do not serialize every commit on their row.
+				_, err = tx.ExecContext(ctx, `UPDATE endpoints SET last_success_at = $1, consecutive_failures = 0, failing_since = NULL
+					WHERE id = $2 AND (consecutive_failures <> 0 OR last_success_at IS NULL OR last_success_at < $3)`,
+					us(h.success), epID, us(h.success.Add(-HealthResolution)))
+			case h.anySuccess:
 				var failing any
 				if h.failsAfterSuccess > 0 {
 					failing = us(h.firstFailAfterSuccess)
 				}
 				_, err = tx.ExecContext(ctx, `UPDATE endpoints SET last_success_at = $1, consecutive_failures = $2, failing_since = $3,
-					last_failure_at = COALESCE($4, last_failure_at) WHERE id = $5`,
-					us(h.success), h.failsAfterSuccess, failing, nullTime(h.failure), epID)
-			} else {
+					last_failure_at = $4 WHERE id = $5`,
+					us(h.success), h.failsAfterSuccess, failing, us(h.failure), epID)
+			default:
 				_, err = tx.ExecContext(ctx, `UPDATE endpoints SET last_failure_at = $1, consecutive_failures = consecutive_failures + $2,
 					failing_since = COALESCE(failing_since, $3) WHERE id = $4`,
 					us(h.failure), h.failsAfterSuccess, us(h.firstFailAfterSuccess), epID)
@@ -249,6 +262,10 @@ func (s *Store) Complete(ctx context.Context, results []*Result) error {
 		return nil
 	})
 }
+
+// HealthResolution is how stale an endpoint's last_success_at may be while
+// all its attempts succeed.
+const HealthResolution = time.Second
 
 func nullTime(t time.Time) any {
 	if t.IsZero() {
@@ -265,16 +282,51 @@ const insertAttemptSQL = `INSERT INTO attempts (delivery_id, attempt, started_at
 	response_body, request_url, request_headers, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 	ON CONFLICT (delivery_id, attempt) DO NOTHING`
 
-// recordAttempts writes the attempt rows with a prepared INSERT, the
+// insertAttempts writes the attempt rows. SQLite runs a prepared single-row
+// INSERT per row (parsing a large statement costs it more than the rows);
+// PostgreSQL gets multi-row INSERTs, saving a round trip per row.
+func insertAttempts(ctx context.Context, tx *Tx, results []*Result) error {
+	row := func(r *Result) []any {
+		headers, _ := json.Marshal(r.RequestHeaders)
+		return []any{r.Job.DeliveryID, r.Job.Attempt, us(r.StartedAt), r.Duration.Milliseconds(),
+			nullInt(r.StatusCode), nullText(r.Error), r.ResponseBody, r.RequestURL, string(headers), r.Job.Owner}
+	}
+	if tx.s.dialect != Postgres {
+		for _, r := range results {
+			if _, err := tx.exec(ctx, insertAttemptSQL, row(r)...); err != nil {
+				return fmt.Errorf("record attempt: %w", err)
+			}
+		}
+		return nil
+	}
+	const perInsert = 500 // 10 values a row, far below the parameter limit
+	for start := 0; start < len(results); start += perInsert {
+		chunk := results[start:min(start+perInsert, len(results))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
+			response_body, request_url, request_headers, worker) VALUES `)
+		args := make([]any, 0, 10*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(" + placeholders(len(args)+1, 10) + ")")
+			args = append(args, row(r)...)
+		}
+		q.WriteString(" ON CONFLICT (delivery_id, attempt) DO NOTHING")
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("record attempts: %w", err)
+		}
+	}
+	return nil
+}
+
+// recordAttempts writes the attempt rows, the
 // successes' new state in one UPDATE per owner and status code, and each
 // failure's own schedule with a prepared UPDATE.
 func recordAttempts(ctx context.Context, tx *Tx, results []*Result, now time.Time) error {
-	for _, r := range results {
-		headers, _ := json.Marshal(r.RequestHeaders)
-		if _, err := tx.exec(ctx, insertAttemptSQL, r.Job.DeliveryID, r.Job.Attempt, us(r.StartedAt), r.Duration.Milliseconds(),
-			nullInt(r.StatusCode), nullText(r.Error), r.ResponseBody, r.RequestURL, string(headers), r.Job.Owner); err != nil {
-			return fmt.Errorf("record attempt: %w", err)
-		}
+	if err := insertAttempts(ctx, tx, results); err != nil {
+		return err
 	}
 	type group struct {
 		owner string
