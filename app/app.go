@@ -64,7 +64,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	sender := delivery.NewSender(a.Guard, cfg.HeaderPrefix, cfg.EndpointConcurrency)
 	a.Dispatcher = &delivery.Dispatcher{
 		Store: st, Sender: sender, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
-		Breaker: delivery.NewBreaker(0, 0), Owner: a.InstanceID, Workers: cfg.Workers, PerEndpoint: cfg.EndpointConcurrency,
+		Breaker: delivery.NewBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown), Owner: a.InstanceID, Workers: cfg.Workers, PerEndpoint: cfg.EndpointConcurrency,
 		Lease: cfg.Lease, PollInterval: cfg.PollInterval, Log: log,
 	}
 	st.Notify = a.Dispatcher.Wake

@@ -32,6 +32,8 @@ type Config struct {
 	PollInterval        time.Duration // HOOKBOOK_POLL_INTERVAL: fallback queue poll
 	ShutdownTimeout     time.Duration // HOOKBOOK_SHUTDOWN_TIMEOUT
 	ReminderInterval    time.Duration // HOOKBOOK_REMINDER_INTERVAL: how often due reminders are looked for
+	BreakerThreshold    int           // HOOKBOOK_BREAKER_THRESHOLD: failures in a row that open an endpoint's circuit
+	BreakerCooldown     time.Duration // HOOKBOOK_BREAKER_COOLDOWN: first pause of an open circuit (doubles, up to 5 min)
 }
 
 // Production reports whether the network guard and https rule apply.
@@ -81,6 +83,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"HOOKBOOK_POLL_INTERVAL", "1s", &c.PollInterval},
 		{"HOOKBOOK_SHUTDOWN_TIMEOUT", "40s", &c.ShutdownTimeout},
 		{"HOOKBOOK_REMINDER_INTERVAL", "10s", &c.ReminderInterval},
+		{"HOOKBOOK_BREAKER_COOLDOWN", "5s", &c.BreakerCooldown},
 	}
 	for _, d := range durations {
 		v, err := time.ParseDuration(get(d.key, d.def))
@@ -96,6 +99,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}{
 		{"HOOKBOOK_WORKERS", 256, &c.Workers},
 		{"HOOKBOOK_ENDPOINT_CONCURRENCY", 16, &c.EndpointConcurrency},
+		{"HOOKBOOK_BREAKER_THRESHOLD", 10, &c.BreakerThreshold},
 	}
 	for _, n := range ints {
 		v, err := strconv.Atoi(get(n.key, strconv.Itoa(n.def)))

@@ -259,7 +259,8 @@ func TestFailingReceiversRetryThenFail(t *testing.T) {
 				prevDur := time.Duration(atts[i-1]["duration_ms"].(float64)) * time.Millisecond
 				start, _ := time.Parse(time.RFC3339Nano, atts[i]["started_at"].(string))
 				gap := start.Sub(prevStart.Add(prevDur))
-				if gap < gaps[i-1]*8/10-5*time.Millisecond || gap > gaps[i-1]*12/10+time.Second {
+				// Never early; late by at most the slack of a loaded machine.
+				if gap < gaps[i-1]*8/10-5*time.Millisecond || gap > gaps[i-1]*12/10+2*time.Second {
 					t.Errorf("gap before attempt %d = %s, want about %s", i+1, gap, gaps[i-1])
 				}
 			}

@@ -219,7 +219,8 @@ func TestSecretRotationOverlap(t *testing.T) {
 // timeout on 10 % and resets 5 %; with a fast schedule every delivery ends
 // succeeded and none stays pending.
 func TestChaos(t *testing.T) {
-	in := start(t, map[string]string{"HOOKBOOK_RETRY_SCHEDULE": "20ms,50ms,100ms"})
+	// A short breaker pause: on a loaded machine hangs may come ten in a row.
+	in := start(t, map[string]string{"HOOKBOOK_RETRY_SCHEDULE": "20ms,50ms,100ms", "HOOKBOOK_BREAKER_COOLDOWN": "200ms"})
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(1, 2))
 	stop := make(chan struct{})
@@ -251,7 +252,7 @@ func TestChaos(t *testing.T) {
 	for i := 0; i < n; i++ {
 		in.publish("booking.created", map[string]any{"n": i})
 	}
-	waitFor(t, 90*time.Second, "every delivery to succeed", func() bool {
+	waitFor(t, 120*time.Second, "every delivery to succeed", func() bool {
 		l := in.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries?status=succeeded&limit=500", nil)["data"].([]any)
 		return len(l) == n
 	})
