@@ -22,6 +22,7 @@ import (
 	"github.com/hookbook/hookbook/inbound"
 	"github.com/hookbook/hookbook/metrics"
 	"github.com/hookbook/hookbook/store"
+	"github.com/hookbook/hookbook/web"
 )
 
 // App is one running hookbook instance.
@@ -35,6 +36,7 @@ type App struct {
 	Metrics    *metrics.Metrics
 	Booking    *booking.Domain
 	Inbound    *inbound.Service
+	UI         *web.UI
 	Log        *slog.Logger
 	// InstanceID names this process in leases and logs.
 	InstanceID string
@@ -75,6 +77,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Booking = &booking.Domain{Store: st}
 	a.API = &api.Server{Hub: a.Hub, Store: st, Log: log}
 	a.Inbound = &inbound.Service{Store: st, Booking: a.Booking, Now: st.Now}
+	a.UI = &web.UI{Store: st, Hub: a.Hub, Inbound: a.Inbound, Production: cfg.Production(), Log: log}
 	a.API.Extra = append(append(a.API.BookingRoutes(a.Booking), a.API.InboundRoutes(a.Inbound, cfg.HeaderPrefix)...),
 		api.Route{Method: "GET", Pattern: "/metrics", Handler: a.Metrics.Handler(), Public: true})
 	return a, nil
@@ -96,9 +99,16 @@ func (a *App) Bootstrap(ctx context.Context) error {
 	return nil
 }
 
-// Handler returns the HTTP handler of the instance.
+// Handler returns the HTTP handler of the instance: the JSON API and, on
+// its own paths, the admin UI.
 func (a *App) Handler() http.Handler {
-	return a.API.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/", a.API.Handler())
+	ui := a.UI.Handler()
+	for _, p := range web.Paths {
+		mux.Handle(p, ui)
+	}
+	return mux
 }
 
 // Serve runs the HTTP server on ln and the delivery engine until ctx is

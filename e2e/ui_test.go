@@ -1,0 +1,375 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// artifactsDir is where the UI tests leave their screenshots.
+var artifactsDir = filepath.Join("..", "artifacts", "ui")
+
+// browser starts headless Chromium (Debian's package) for a test. Without
+// it the test skips loudly, except under CI=true, where it fails.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("HOOKBOOK_TEST_CHROMIUM")
+	if path == "" {
+		for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if found, err := exec.LookPath(p); err == nil {
+				path = found
+				break
+			}
+		}
+	}
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("Chromium is required under CI=true (apt-get install chromium)")
+		}
+		t.Skip("\n\n*** SKIPPED: no Chromium found; install Debian's chromium package to run the UI tests.\n\n")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	ctx, cancelC := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	os.MkdirAll(artifactsDir, 0o755)
+	return ctx
+}
+
+// shot saves a full-page screenshot under artifacts/ui.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(artifactsDir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: artifacts/ui/%s.png", name)
+}
+
+func run(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
+	t.Helper()
+	step, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Run(step, actions...); err != nil {
+		var html string
+		chromedp.Run(ctx, chromedp.OuterHTML("main", &html, chromedp.ByQuery))
+		t.Fatalf("%v; the page's main:\n%s", err, html)
+	}
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	var s string
+	run(t, ctx, chromedp.Text(sel, &s, chromedp.ByQuery))
+	return s
+}
+
+// waitFlash waits until the page's flash message contains want (the page
+// that a form post leads to has loaded).
+func waitFlash(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got string
+		chromedp.Run(ctx, chromedp.Evaluate(`(document.querySelector(".flash")||{}).textContent||""`, &got))
+		if strings.Contains(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no flash %q (last: %q)", want, got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitText reloads url until the page's main text contains want.
+func waitText(t *testing.T, ctx context.Context, url, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		run(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible("main", chromedp.ByQuery))
+		if strings.Contains(text(t, ctx, "main"), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never showed %q; it shows:\n%s", url, want, text(t, ctx, "main"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestUIWebhooks(t *testing.T) {
+	ctx := browser(t)
+	in := start(t, nil)
+	var failing atomic.Bool
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if failing.Load() {
+			w.WriteHeader(500)
+			io.WriteString(w, "receiver says no: <b>maintenance</b>")
+			return
+		}
+		w.WriteHeader(200)
+	})
+
+	// No session: the settings redirect to the sign-in page; the keyboard alone signs in.
+	var loc string
+	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks"), chromedp.WaitVisible("#api_key", chromedp.ByID), chromedp.Location(&loc))
+	if !strings.Contains(loc, "/login") {
+		t.Fatalf("without a session the page is %s", loc)
+	}
+	shot(t, ctx, "login")
+	run(t, ctx, chromedp.SendKeys("#api_key", "hk_wrong_key_000000000", chromedp.ByID), chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(".field-error", chromedp.ByQuery))
+	run(t, ctx, chromedp.SendKeys("#api_key", in.key, chromedp.ByID), chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible("a.button[href='/settings/webhooks/create']", chromedp.ByQuery))
+
+	// Create: a bad URL first, shown beside its field; then a good one.
+	run(t, ctx, chromedp.Click("a.button[href='/settings/webhooks/create']", chromedp.ByQuery), chromedp.WaitVisible("#url", chromedp.ByID),
+		chromedp.SendKeys("#url", "not a url", chromedp.ByID), chromedp.Click("input[value='booking.*']", chromedp.ByQuery),
+		chromedp.Submit("#url", chromedp.ByID), chromedp.WaitVisible(".field-error", chromedp.ByQuery))
+	if msg := text(t, ctx, ".field-error"); !strings.Contains(msg, "absolute http or https URL") {
+		t.Fatalf("field error = %q", msg)
+	}
+	shot(t, ctx, "create-errors")
+	run(t, ctx, chromedp.SetValue("#url", rc.URL+"/hooks", chromedp.ByID),
+		chromedp.SendKeys("#description", `<script>alert(1)</script> ops team`, chromedp.ByID),
+		chromedp.Submit("#url", chromedp.ByID), chromedp.WaitVisible("h1", chromedp.ByQuery), chromedp.Location(&loc))
+	id := regexp.MustCompile(`ep_[0-9A-Z]+`).FindString(loc)
+	if id == "" {
+		t.Fatalf("after create the page is %s: %s", loc, text(t, ctx, "main"))
+	}
+	ep := in.must(200, "GET", "/api/v1/webhooks/"+id, nil)
+	if ep["url"] != rc.URL+"/hooks" || ep["events"].([]any)[0] != "booking.*" {
+		t.Fatalf("created endpoint = %v", ep)
+	}
+
+	// Send a test event and see it succeed in the log.
+	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+id+"/edit"), chromedp.Click("form[action$='/test'] button", chromedp.ByQuery),
+		chromedp.WaitVisible(".flash", chromedp.ByQuery))
+	waitText(t, ctx, in.url+"/settings/webhooks/"+id, "succeeded")
+	if rc.count() != 1 {
+		t.Fatalf("receiver got %d requests", rc.count())
+	}
+	shot(t, ctx, "delivery-log")
+
+	// A failing receiver: the failed attempt shows its status and response body.
+	failing.Store(true)
+	in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"max_attempts": 1})
+	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+id+"/edit"), chromedp.Click("form[action$='/test'] button", chromedp.ByQuery),
+		chromedp.WaitVisible(".flash", chromedp.ByQuery))
+	waitText(t, ctx, in.url+"/settings/webhooks/"+id+"?status=failed", "failed")
+	run(t, ctx, chromedp.Click("tbody a", chromedp.ByQuery), chromedp.WaitVisible(".attempt", chromedp.ByQuery))
+	body := text(t, ctx, "main")
+	if !strings.Contains(body, "receiver says no: <b>maintenance</b>") || !strings.Contains(body, "HTTP 500") {
+		t.Fatalf("attempt details lack the response: %s", body)
+	}
+	if !strings.Contains(body, "X-Hookbook-Signature") || !strings.Contains(body, `"event":"webhook.test"`) {
+		t.Fatalf("attempt details lack the request: %s", body)
+	}
+	shot(t, ctx, "delivery-failed")
+
+	// Redeliver once the receiver is back.
+	failing.Store(false)
+	run(t, ctx, chromedp.Location(&loc), chromedp.Click("form[action$='/redeliver'] button", chromedp.ByQuery), chromedp.WaitVisible(".flash", chromedp.ByQuery))
+	waitText(t, ctx, strings.Split(loc, "?")[0], "succeeded")
+	if n := len(attemptsOf(in, regexp.MustCompile(`dlv_[0-9A-Z]+`).FindString(loc))); n != 2 {
+		t.Fatalf("after redeliver the delivery has %d attempts", n)
+	}
+
+	// Edit the events.
+	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+id+"/edit"), chromedp.WaitVisible("#url", chromedp.ByID),
+		chromedp.Click("input[value='booking.*']", chromedp.ByQuery), chromedp.Click("input[value='payment.refunded']", chromedp.ByQuery),
+		chromedp.Submit("#url", chromedp.ByID))
+	waitFlash(t, ctx, "Saved.")
+	ep = in.must(200, "GET", "/api/v1/webhooks/"+id, nil)
+	if evs := ep["events"].([]any); len(evs) != 1 || evs[0] != "payment.refunded" {
+		t.Fatalf("events after edit = %v", evs)
+	}
+
+	// Reveal, then rotate the secret.
+	run(t, ctx, chromedp.Click("form[action$='/secret'] button", chromedp.ByQuery), chromedp.WaitVisible("#secret-value", chromedp.ByID))
+	before := text(t, ctx, "#secret-value")
+	run(t, ctx, chromedp.Click("form[action$='/rotate'] button", chromedp.ByQuery))
+	waitFlash(t, ctx, "Secret rotated")
+	after := text(t, ctx, "#secret-value")
+	if !strings.HasPrefix(after, "whsec_") || after == before {
+		t.Fatalf("rotation showed %q after %q", after, before)
+	}
+	shot(t, ctx, "edit-endpoint")
+
+	// Disable it; the list shows it disabled, its description as text.
+	run(t, ctx, chromedp.Click("input[name='enabled']", chromedp.ByQuery), chromedp.Submit("#url", chromedp.ByID))
+	waitFlash(t, ctx, "Saved.")
+	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks"), chromedp.WaitVisible("table", chromedp.ByQuery))
+	list := text(t, ctx, "main")
+	if !strings.Contains(list, "disabled") || !strings.Contains(list, "<script>alert(1)</script> ops team") {
+		t.Fatalf("list = %s", list)
+	}
+	if in.must(200, "GET", "/api/v1/webhooks/"+id, nil)["enabled"] != false {
+		t.Fatal("endpoint still enabled")
+	}
+	shot(t, ctx, "webhooks-list")
+
+	// The same list on a phone.
+	run(t, ctx, chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible("table", chromedp.ByQuery))
+	shot(t, ctx, "webhooks-list-phone")
+	run(t, ctx, chromedp.EmulateViewport(1280, 900))
+
+	// Delete with confirmation.
+	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+id+"/delete"), chromedp.WaitVisible("button.danger", chromedp.ByQuery))
+	shot(t, ctx, "delete-confirm")
+	run(t, ctx, chromedp.Click("button.danger", chromedp.ByQuery), chromedp.WaitVisible(".flash", chromedp.ByQuery))
+	if r := in.do("GET", "/api/v1/webhooks/"+id, nil); r.Status != 404 {
+		t.Fatalf("deleted endpoint = %d", r.Status)
+	}
+}
+
+func TestUIInboundSettings(t *testing.T) {
+	ctx := browser(t)
+	in := start(t, nil)
+	run(t, ctx, chromedp.Navigate(in.url+"/login"), chromedp.WaitVisible("#api_key", chromedp.ByID),
+		chromedp.SendKeys("#api_key", in.key, chromedp.ByID), chromedp.Submit("#api_key", chromedp.ByID),
+		chromedp.WaitVisible("h1", chromedp.ByQuery), chromedp.Navigate(in.url+"/settings/webhooks/inbound"), chromedp.WaitVisible("#secret", chromedp.ByID))
+	// A short secret is refused beside its field.
+	run(t, ctx, chromedp.SendKeys("#secret", "short", chromedp.ByID), chromedp.Submit("#secret", chromedp.ByID), chromedp.WaitVisible(".field-error", chromedp.ByQuery))
+	run(t, ctx, chromedp.Click("input[name='enabled']", chromedp.ByQuery), chromedp.Click("input[value='admin.slots']", chromedp.ByQuery),
+		chromedp.Click("input[value='public.community']", chromedp.ByQuery), chromedp.SetValue("#secret", "ui-inbound-secret-0123456", chromedp.ByID),
+		chromedp.Submit("#secret", chromedp.ByID), chromedp.WaitVisible(".flash", chromedp.ByQuery))
+	st := in.must(200, "GET", "/api/v1/settings/inbound", nil)
+	if st["enabled"] != true || st["secret"] != "ui-inbound-secret-0123456" || len(st["scopes"].([]any)) != 2 {
+		t.Fatalf("settings = %v", st)
+	}
+	// A command shows in the recent list; the secret only after a reveal.
+	in.command(command{body: cmdBody("admin.slots.delete", map[string]any{"slot_id": "slot_x"}, nil), secret: "ui-inbound-secret-0123456"})
+	run(t, ctx, chromedp.Reload(), chromedp.WaitVisible("table", chromedp.ByQuery))
+	if page := text(t, ctx, "main"); strings.Contains(page, "ui-inbound-secret-0123456") || !strings.Contains(page, "admin.slots.delete") {
+		t.Fatalf("inbound page = %s", page)
+	}
+	run(t, ctx, chromedp.Click("form[action$='/reveal'] button", chromedp.ByQuery), chromedp.WaitVisible("#inbound-secret", chromedp.ByID))
+	if s := text(t, ctx, "#inbound-secret"); s != "ui-inbound-secret-0123456" {
+		t.Fatalf("revealed %q", s)
+	}
+	shot(t, ctx, "inbound-settings")
+}
+
+// TestUISecurity checks sessions, CSRF, cookie flags and escaping over HTTP.
+func TestUISecurity(t *testing.T) {
+	dns := &fakeDNS{names: map[string]string{"example.com": "93.184.216.34"}}
+	in := start(t, map[string]string{"HOOKBOOK_ENV": "production"}, withDNS(dns))
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) (*http.Response, string) {
+		resp, err := c.Get(in.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for _, p := range []string{"/settings/webhooks", "/settings/webhooks/create", "/settings/webhooks/inbound", "/settings/webhooks/ep_x/edit"} {
+		if resp, _ := get(p); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+			t.Errorf("%s without a session = %d %s", p, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	csrfOf := func(html string) string { return regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(html)[1] }
+	_, html := get("/login")
+	// The sign-in form itself needs its token.
+	resp, err := c.PostForm(in.url+"/login", url.Values{"api_key": {in.key}})
+	if err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign-in without its CSRF token = %v %v", resp.StatusCode, err)
+	}
+	_, html = get("/login")
+	resp, err = c.PostForm(in.url+"/login", url.Values{"api_key": {in.key}, "csrf": {csrfOf(html)}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in = %v %v", resp.StatusCode, err)
+	}
+	var session *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "hookbook_session" {
+			session = ck
+		}
+	}
+	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || !session.Secure {
+		t.Fatalf("session cookie = %+v", session)
+	}
+	// Cookies marked Secure are not sent over plain http by the jar; send it by hand.
+	c.Jar = nil
+	withSession := func(req *http.Request) *http.Response {
+		req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	// A form post without a valid CSRF token is refused and changes nothing.
+	for _, token := range []string{"", "0000"} {
+		req, _ := http.NewRequest("POST", in.url+"/settings/webhooks/create", strings.NewReader(url.Values{"csrf": {token},
+			"url": {"https://example.com/x"}, "events": {"*"}, "max_attempts": {"8"}, "timeout_seconds": {"10"}, "signature_scheme": {"timestamped"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if resp := withSession(req); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("post with csrf %q = %d", token, resp.StatusCode)
+		}
+	}
+	if n := len(in.must(200, "GET", "/api/v1/webhooks", nil)["data"].([]any)); n != 0 {
+		t.Fatalf("a refused form created %d endpoints", n)
+	}
+	// HTML in user-controlled fields shows as text.
+	ep := in.createEndpoint("https://example.com/<x>", []string{"*"}, map[string]any{"description": `<img src=x onerror=alert(1)>`})["id"].(string)
+	// Raw text, so the stored data holds the characters themselves.
+	in.must(202, "POST", "/api/v1/events", `{"event":"booking.created","data":{"note":"<script>alert('x')</script>"}}`)
+	req, _ := http.NewRequest("GET", in.url+"/settings/webhooks", nil)
+	resp = withSession(req)
+	b, _ := io.ReadAll(resp.Body)
+	if strings.Contains(string(b), "<img src=x") || !strings.Contains(string(b), "&lt;img src=x onerror=alert(1)&gt;") {
+		t.Errorf("description not escaped in the list")
+	}
+	list := in.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries", nil)["data"].([]any)
+	req, _ = http.NewRequest("GET", in.url+"/settings/webhooks/"+ep+"/deliveries/"+list[0].(map[string]any)["id"].(string), nil)
+	resp = withSession(req)
+	b, _ = io.ReadAll(resp.Body)
+	if strings.Contains(string(b), `<script>alert`) || !strings.Contains(string(b), `&lt;script&gt;alert`) {
+		t.Errorf("event data not escaped in the delivery page: %d %s", resp.StatusCode, b)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("CSP = %q", csp)
+	}
+	// Logout ends the session.
+	req, _ = http.NewRequest("GET", in.url+"/settings/webhooks", nil)
+	resp = withSession(req)
+	b, _ = io.ReadAll(resp.Body)
+	req, _ = http.NewRequest("POST", in.url+"/logout", strings.NewReader("csrf="+csrfOf(string(b))))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp := withSession(req); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout = %d", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("GET", in.url+"/settings/webhooks", nil)
+	if resp := withSession(req); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("after logout the session still works: %d", resp.StatusCode)
+	}
+}
