@@ -296,7 +296,9 @@ func TestUISecurity(t *testing.T) {
 			t.Errorf("%s without a session = %d %s", p, resp.StatusCode, resp.Header.Get("Location"))
 		}
 	}
-	csrfOf := func(html string) string { return regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(html)[1] }
+	csrfOf := func(html string) string {
+		return regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(html)[1]
+	}
 	_, html := get("/login")
 	// The sign-in form itself needs its token.
 	resp, err := c.PostForm(in.url+"/login", url.Values{"api_key": {in.key}})
