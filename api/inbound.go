@@ -74,7 +74,7 @@ func (h *inboundHandler) serve(w http.ResponseWriter, r *http.Request) {
 		e := hookbook.AsError(err)
 		status, code = http.StatusInternalServerError, "internal_error"
 		if e != nil {
-			status, code = statusOf(e.Kind), e.Code
+			status, code = Status(e.Kind), e.Code
 		}
 	}
 	if logErr := h.svc.Log(ctx, org.ID, action, requestID, status, code); logErr != nil {

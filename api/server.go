@@ -159,8 +159,8 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// statusOf maps an error kind to its HTTP status.
-func statusOf(kind string) int {
+// Status maps an error kind to its HTTP status.
+func Status(kind string) int {
 	switch kind {
 	case hookbook.EInvalid:
 		return http.StatusBadRequest
@@ -191,7 +191,7 @@ func WriteError(w http.ResponseWriter, err error, status int) {
 		e = &hookbook.Error{Kind: hookbook.EInternal, Code: "internal_error", Message: "an internal error occurred"}
 	}
 	if status == 0 {
-		status = statusOf(e.Kind)
+		status = Status(e.Kind)
 	}
 	body := map[string]any{"code": e.Code, "message": e.Message}
 	if len(e.Details) > 0 {

@@ -123,9 +123,9 @@ var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 // Page is a list request, newest first.
 type Page = store.Page
 
-// listQuery runs a paged query whose first column is the id and whose text
-// ends before ORDER BY; args come first, then cursor and limit.
-func listQuery[T any](ctx context.Context, db *sql.DB, q string, p Page, scan func(*sql.Rows) (T, string, error), args ...any) ([]T, string, error) {
+// listQuery runs a paged query whose text ends before ORDER BY; args come
+// first, then cursor and limit. scan reads one row, id names it for the cursor.
+func listQuery[T any](ctx context.Context, db *sql.DB, q string, p Page, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string, args ...any) ([]T, string, error) {
 	n := len(args)
 	q += fmt.Sprintf(" AND ($%d = '' OR id < $%d) ORDER BY id DESC LIMIT $%d", n+1, n+1, n+2)
 	rows, err := db.QueryContext(ctx, q, append(args, p.Cursor, p.Limit+1)...)
@@ -134,20 +134,18 @@ func listQuery[T any](ctx context.Context, db *sql.DB, q string, p Page, scan fu
 	}
 	defer rows.Close()
 	var out []T
-	var idList []string
 	for rows.Next() {
-		v, id, err := scan(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, "", err
 		}
 		out = append(out, v)
-		idList = append(idList, id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
 	if len(out) > p.Limit {
-		return out[:p.Limit], idList[p.Limit-1], nil
+		return out[:p.Limit], id(out[p.Limit-1]), nil
 	}
 	return out, "", nil
 }

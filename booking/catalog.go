@@ -115,13 +115,7 @@ func (d *Domain) Service(ctx context.Context, orgID, id string) (*Service, error
 // Services lists an organization's services.
 func (d *Domain) Services(ctx context.Context, orgID string, p Page) ([]*Service, string, error) {
 	return listQuery(ctx, d.Store.ReadDB(), `SELECT `+serviceColumns+` FROM services WHERE organization_id = $1 AND deleted_at IS NULL`, p,
-		func(r *sql.Rows) (*Service, string, error) {
-			s, err := scanService(r)
-			if err != nil {
-				return nil, "", err
-			}
-			return s, s.ID, nil
-		}, orgID)
+		scanService, func(x *Service) string { return x.ID }, orgID)
 }
 
 // UpdateService changes the given fields of a service.
@@ -244,13 +238,7 @@ func (d *Domain) Slots(ctx context.Context, orgID string, f SlotFilter, p Page) 
 	}
 	return listQuery(ctx, d.Store.ReadDB(), `SELECT `+slotColumns+` FROM slots WHERE organization_id = $1 AND deleted_at IS NULL
 		AND ($2 = '' OR service_id = $2) AND starts_at >= $3 AND starts_at < $4`, p,
-		func(r *sql.Rows) (*Slot, string, error) {
-			s, err := scanSlot(r)
-			if err != nil {
-				return nil, "", err
-			}
-			return s, s.ID, nil
-		}, orgID, f.ServiceID, us(f.From), to)
+		scanSlot, func(s *Slot) string { return s.ID }, orgID, f.ServiceID, us(f.From), to)
 }
 
 // DeleteSlot removes a slot that holds no active booking.
@@ -363,11 +351,5 @@ func (d *Domain) Customer(ctx context.Context, orgID, id string) (*Customer, err
 // Customers lists an organization's customers.
 func (d *Domain) Customers(ctx context.Context, orgID string, p Page) ([]*Customer, string, error) {
 	return listQuery(ctx, d.Store.ReadDB(), `SELECT `+customerColumns+` FROM customers WHERE organization_id = $1`, p,
-		func(r *sql.Rows) (*Customer, string, error) {
-			c, err := scanCustomer(r)
-			if err != nil {
-				return nil, "", err
-			}
-			return c, c.ID, nil
-		}, orgID)
+		scanCustomer, func(x *Customer) string { return x.ID }, orgID)
 }

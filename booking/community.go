@@ -93,13 +93,7 @@ func (d *Domain) CommunityEvent(ctx context.Context, orgID, slug string) (*Commu
 // CommunityEvents lists an organization's community events.
 func (d *Domain) CommunityEvents(ctx context.Context, orgID string, p Page) ([]*CommunityEvent, string, error) {
 	return listQuery(ctx, d.Store.ReadDB(), `SELECT `+communityColumns+` FROM community_events WHERE organization_id = $1`, p,
-		func(r *sql.Rows) (*CommunityEvent, string, error) {
-			c, err := scanCommunity(r)
-			if err != nil {
-				return nil, "", err
-			}
-			return c, c.ID, nil
-		}, orgID)
+		scanCommunity, func(x *CommunityEvent) string { return x.ID }, orgID)
 }
 
 // ApprovalInput is one person's approval.
@@ -234,13 +228,7 @@ func (d *Domain) Link(ctx context.Context, orgID, slug string) (*Link, error) {
 // Links lists an organization's links.
 func (d *Domain) Links(ctx context.Context, orgID string, p Page) ([]*Link, string, error) {
 	return listQuery(ctx, d.Store.ReadDB(), `SELECT id, service_id, slug, enabled, created_at FROM links WHERE organization_id = $1`, p,
-		func(r *sql.Rows) (*Link, string, error) {
-			l, err := scanLink(r)
-			if err != nil {
-				return nil, "", err
-			}
-			return l, l.ID, nil
-		}, orgID)
+		scanLink, func(x *Link) string { return x.ID }, orgID)
 }
 
 // DisableLink turns a link off; disabling a disabled link answers 409.
@@ -296,15 +284,15 @@ func (d *Domain) CreateBlock(ctx context.Context, orgID string, in BlockInput, t
 // Blocks lists an organization's planner blocks.
 func (d *Domain) Blocks(ctx context.Context, orgID string, p Page) ([]*Block, string, error) {
 	return listQuery(ctx, d.Store.ReadDB(), `SELECT id, starts_at, ends_at, reason, created_at FROM planner_blocks WHERE organization_id = $1`, p,
-		func(r *sql.Rows) (*Block, string, error) {
+		func(r interface{ Scan(...any) error }) (*Block, error) {
 			var b Block
 			var s, e, c int64
 			if err := r.Scan(&b.ID, &s, &e, &b.Reason, &c); err != nil {
-				return nil, "", err
+				return nil, err
 			}
 			b.StartsAt, b.EndsAt, b.CreatedAt = fromUS(s), fromUS(e), fromUS(c)
-			return &b, b.ID, nil
-		}, orgID)
+			return &b, nil
+		}, func(b *Block) string { return b.ID }, orgID)
 }
 
 // DeleteBlock removes a planner block.

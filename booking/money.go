@@ -143,13 +143,7 @@ func (d *Domain) Payment(ctx context.Context, orgID, id string) (*Payment, error
 // Payments lists an organization's payments.
 func (d *Domain) Payments(ctx context.Context, orgID string, p Page) ([]*Payment, string, error) {
 	return listQuery(ctx, d.Store.ReadDB(), `SELECT `+paymentColumns+` FROM payments WHERE organization_id = $1`, p,
-		func(r *sql.Rows) (*Payment, string, error) {
-			x, err := scanPayment(r)
-			if err != nil {
-				return nil, "", err
-			}
-			return x, x.ID, nil
-		}, orgID)
+		scanPayment, func(x *Payment) string { return x.ID }, orgID)
 }
 
 // Refund returns amount (all that is left when nil) of a succeeded payment
@@ -288,13 +282,13 @@ func (d *Domain) CreateReview(ctx context.Context, orgID string, in ReviewInput)
 // Reviews lists an organization's reviews.
 func (d *Domain) Reviews(ctx context.Context, orgID string, p Page) ([]*Review, string, error) {
 	return listQuery(ctx, d.Store.ReadDB(), `SELECT id, booking_id, customer_id, rating, comment, created_at FROM reviews WHERE organization_id = $1`, p,
-		func(rows *sql.Rows) (*Review, string, error) {
+		func(row interface{ Scan(...any) error }) (*Review, error) {
 			var r Review
 			var c int64
-			if err := rows.Scan(&r.ID, &r.BookingID, &r.CustomerID, &r.Rating, &r.Comment, &c); err != nil {
-				return nil, "", err
+			if err := row.Scan(&r.ID, &r.BookingID, &r.CustomerID, &r.Rating, &r.Comment, &c); err != nil {
+				return nil, err
 			}
 			r.CreatedAt = fromUS(c)
-			return &r, r.ID, nil
-		}, orgID)
+			return &r, nil
+		}, func(r *Review) string { return r.ID }, orgID)
 }

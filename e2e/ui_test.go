@@ -40,15 +40,28 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip("\n\n*** SKIPPED: no Chromium found; install Debian's chromium package to run the UI tests.\n\n")
 	}
+	// Chromium may still be writing its profile for a moment after it is
+	// told to stop, so the profile is removed after it, best effort.
+	profile, err := os.MkdirTemp("", "hookbook-chromium")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+		chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 900))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	ctx, cancelC := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
+	t.Cleanup(func() {
+		cancelC()
+		cancelB()
+		cancelA()
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
@@ -157,7 +170,9 @@ func TestUIWebhooks(t *testing.T) {
 	shot(t, ctx, "create-errors")
 	run(t, ctx, chromedp.SetValue("#url", rc.URL+"/hooks", chromedp.ByID),
 		chromedp.SendKeys("#description", `<script>alert(1)</script> ops team`, chromedp.ByID),
-		chromedp.Submit("#url", chromedp.ByID), chromedp.WaitVisible("h1", chromedp.ByQuery), chromedp.Location(&loc))
+		chromedp.Submit("#url", chromedp.ByID))
+	waitFlash(t, ctx, "Endpoint created")
+	run(t, ctx, chromedp.Location(&loc))
 	id := regexp.MustCompile(`ep_[0-9A-Z]+`).FindString(loc)
 	if id == "" {
 		t.Fatalf("after create the page is %s: %s", loc, text(t, ctx, "main"))
@@ -253,7 +268,8 @@ func TestUIInboundSettings(t *testing.T) {
 	in := start(t, nil)
 	run(t, ctx, chromedp.Navigate(in.url+"/login"), chromedp.WaitVisible("#api_key", chromedp.ByID),
 		chromedp.SendKeys("#api_key", in.key, chromedp.ByID), chromedp.Submit("#api_key", chromedp.ByID),
-		chromedp.WaitVisible("h1", chromedp.ByQuery), chromedp.Navigate(in.url+"/settings/webhooks/inbound"), chromedp.WaitVisible("#secret", chromedp.ByID))
+		chromedp.WaitVisible("a.button[href='/settings/webhooks/create']", chromedp.ByQuery),
+		chromedp.Navigate(in.url+"/settings/webhooks/inbound"), chromedp.WaitVisible("#secret", chromedp.ByID))
 	// A short secret is refused beside its field.
 	run(t, ctx, chromedp.SendKeys("#secret", "short", chromedp.ByID), chromedp.Submit("#secret", chromedp.ByID), chromedp.WaitVisible(".field-error", chromedp.ByQuery))
 	run(t, ctx, chromedp.Click("input[name='enabled']", chromedp.ByQuery), chromedp.Click("input[value='admin.slots']", chromedp.ByQuery),

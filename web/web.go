@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/api"
 	"github.com/hookbook/hookbook/hub"
 	"github.com/hookbook/hookbook/inbound"
 	"github.com/hookbook/hookbook/store"
@@ -201,25 +202,11 @@ func (u *UI) fail(w http.ResponseWriter, s *session, err error) {
 	e := hookbook.AsError(err)
 	status, msg := http.StatusInternalServerError, "Something went wrong on our side; the details are in hookbook's log."
 	if e != nil && e.Kind != hookbook.EInternal {
-		status, msg = statusOf(e.Kind), e.Message
+		status, msg = api.Status(e.Kind), e.Message
 	} else {
 		u.Log.Error("ui request failed", "err", err)
 	}
 	u.render(w, status, "error", &page{Title: "Error", Org: s.Organization, CSRF: s.CSRF, Error: msg})
-}
-
-func statusOf(kind string) int {
-	switch kind {
-	case hookbook.ENotFound:
-		return http.StatusNotFound
-	case hookbook.EConflict:
-		return http.StatusConflict
-	case hookbook.EForbidden:
-		return http.StatusForbidden
-	case hookbook.EValidation:
-		return http.StatusUnprocessableEntity
-	}
-	return http.StatusBadRequest
 }
 
 func (u *UI) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
