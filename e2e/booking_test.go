@@ -324,7 +324,9 @@ func TestRemindersFireOnceAcrossRestart(t *testing.T) {
 	in := start(t, env)
 	rc := newReceiver(t, nil)
 	in.createEndpoint(rc.URL, []string{"booking.reminder", "booking.follow_up"}, nil)
-	in.must(200, "PUT", "/api/v1/settings/reminders", map[string]any{"reminder_offsets": []string{"3s", "1h"}, "follow_up_offset": "1s"})
+	// Reminders off while the bookings are made and one is cancelled, so the
+	// cancelled one is skipped for its state, not for its timing.
+	in.must(200, "PUT", "/api/v1/settings/reminders", map[string]any{"reminder_offsets": []string{}, "follow_up_offset": ""})
 	svc := in.must(201, "POST", "/api/v1/services", map[string]any{"name": "Quick", "duration_minutes": 1, "capacity": 5})["id"].(string)
 	now := time.Now().UTC()
 	mk := func(startIn, length time.Duration) string {
@@ -332,9 +334,10 @@ func TestRemindersFireOnceAcrossRestart(t *testing.T) {
 			"starts_at": now.Add(startIn).Format(time.RFC3339), "ends_at": now.Add(startIn + length).Format(time.RFC3339)})["id"].(string)
 		return in.must(201, "POST", "/api/v1/bookings", map[string]any{"slot_id": s, "customer": map[string]any{"name": "R", "email": "r@example.com"}})["id"].(string)
 	}
-	soon := mk(4*time.Second, 2*time.Second)    // reminders "3s" and "1h", then a follow-up
-	cancelled := mk(5*time.Second, time.Second) // cancelled: nothing
+	soon := mk(8*time.Second, 2*time.Second)    // reminders "6s" and "1h", then a follow-up
+	cancelled := mk(9*time.Second, time.Second) // cancelled: nothing
 	in.must(200, "POST", "/api/v1/bookings/"+cancelled+"/cancel", nil)
+	in.must(200, "PUT", "/api/v1/settings/reminders", map[string]any{"reminder_offsets": []string{"6s", "1h"}, "follow_up_offset": "1s"})
 
 	count := func(typ, id string) int {
 		n := 0
@@ -347,11 +350,11 @@ func TestRemindersFireOnceAcrossRestart(t *testing.T) {
 		}
 		return n
 	}
-	// The "1h" reminder is due at once; the "3s" one within about a second.
-	waitFor(t, 5*time.Second, "both reminders", func() bool { return count("booking.reminder", soon) == 2 })
+	// The "1h" reminder is due at once; the "6s" one about two seconds later.
+	waitFor(t, 8*time.Second, "both reminders", func() bool { return count("booking.reminder", soon) == 2 })
 	in.stop() // restart on the same database
 	in = start(t, env)
-	waitFor(t, 10*time.Second, "the follow-up", func() bool { return count("booking.follow_up", soon) == 1 })
+	waitFor(t, 15*time.Second, "the follow-up", func() bool { return count("booking.follow_up", soon) == 1 })
 	time.Sleep(500 * time.Millisecond)
 	if n := count("booking.reminder", soon); n != 2 {
 		t.Errorf("%d reminders after a restart, want 2", n)

@@ -180,7 +180,7 @@ func TestAllowedNetworks(t *testing.T) {
 }
 
 func TestSecretRotationOverlap(t *testing.T) {
-	in := start(t, map[string]string{"HOOKBOOK_SECRET_OVERLAP": "1s"})
+	in := start(t, map[string]string{"HOOKBOOK_SECRET_OVERLAP": "3s"})
 	rc := newReceiver(t, nil)
 	e := in.createEndpoint(rc.URL, []string{"*"}, nil)
 	id, oldSecret := e["id"].(string), e["secret"].(string)
@@ -200,7 +200,7 @@ func TestSecretRotationOverlap(t *testing.T) {
 	if err := webhook.VerifyHMAC(newSecret, got.Header.Get("X-Hookbook-Signature"), ts, got.Body, 0, time.Now()); err != nil {
 		t.Errorf("brand signature is not the newest secret's: %v", err)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(3100 * time.Millisecond)
 	in.publish("slot.created", map[string]any{"id": "slot_2"})
 	waitFor(t, 5*time.Second, "delivery after the overlap", func() bool { return rc.count() == 2 })
 	got = rc.all()[1]
