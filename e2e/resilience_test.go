@@ -292,16 +292,19 @@ func TestMetrics(t *testing.T) {
 	in.createEndpoint(rc.URL, []string{"*"}, nil)
 	in.publish("booking.created", map[string]any{})
 	waitFor(t, 5*time.Second, "delivery", func() bool { return rc.count() == 1 })
-	time.Sleep(100 * time.Millisecond)
-	r := in.doKey("", "GET", "/metrics", nil)
-	body := string(r.Body)
-	for _, want := range []string{
+	wants := []string{
 		`hookbook_delivery_attempts_total{outcome="succeeded"} 1`,
 		`hookbook_events_published_total 1`,
 		`hookbook_attempt_duration_seconds_count 1`,
 		`hookbook_queue_pending 0`, `hookbook_queue_due 0`, `hookbook_queue_oldest_due_age_seconds 0`,
 		`hookbook_endpoints_circuit_open 0`,
-	} {
+	}
+	var body string
+	waitFor(t, 5*time.Second, "the outcome in the metrics", func() bool {
+		body = string(in.doKey("", "GET", "/metrics", nil).Body)
+		return strings.Contains(body, wants[0]) && strings.Contains(body, "hookbook_queue_pending 0")
+	})
+	for _, want := range wants {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
