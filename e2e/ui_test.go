@@ -377,6 +377,24 @@ func TestUISecurity(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
 		t.Errorf("CSP = %q", csp)
 	}
+	// Guessing keys through the sign-in form is throttled.
+	throttled := 0
+	jar2, _ := cookiejar.New(nil)
+	c.Jar = jar2
+	for i := 0; i < 12; i++ {
+		_, html := get("/login")
+		resp, err := c.PostForm(in.url+"/login", url.Values{"api_key": {"hk_guess_" + strings.Repeat("x", i)}, "csrf": {csrfOf(html)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			throttled++
+		}
+	}
+	if throttled != 2 {
+		t.Errorf("%d of 12 wrong sign-ins were throttled, want the last 2", throttled)
+	}
+	c.Jar = nil
 	// Logout ends the session.
 	req, _ = http.NewRequest("GET", in.url+"/settings/webhooks", nil)
 	resp = withSession(req)

@@ -50,8 +50,16 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := r.PostFormValue("next")
+	addr := clientAddr(r)
+	if wait, blocked := u.signins.Blocked(addr, time.Now()); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		u.render(w, http.StatusTooManyRequests, "error", &page{Title: "Too many attempts",
+			Error: "Too many failed sign-ins from your address. Try again in " + wait.Round(time.Minute).String() + "."})
+		return
+	}
 	org, err := u.Store.OrganizationByAPIKey(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
 	if err != nil {
+		u.signins.Fail(addr, time.Now())
 		csrf := token()
 		u.setCookie(w, loginCookie, csrf, 600)
 		u.render(w, http.StatusUnauthorized, "login", &page{Title: "Sign in", CSRF: csrf, Form: map[string]string{"next": next},

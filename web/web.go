@@ -30,6 +30,12 @@ import (
 //go:embed templates/*.html static/*
 var assets embed.FS
 
+// Failed sign-ins allowed per client address within SignInWindow.
+const (
+	MaxFailedSignIns = 10
+	SignInWindow     = 10 * time.Minute
+)
+
 // SessionTTL is how long a UI session lasts.
 const SessionTTL = 12 * time.Hour
 
@@ -46,7 +52,8 @@ type UI struct {
 	Production bool // Secure cookies
 	Log        *slog.Logger
 
-	pages map[string]*template.Template
+	pages   map[string]*template.Template
+	signins *throttle
 }
 
 // Handler returns the UI's routes: /login, /logout, /settings/… and /static/.
@@ -55,6 +62,7 @@ func (u *UI) Handler() http.Handler {
 		u.Log = slog.Default()
 	}
 	u.parse()
+	u.signins = newThrottle(MaxFailedSignIns, SignInWindow)
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
