@@ -172,7 +172,7 @@ func (tx *Tx) Publish(ctx context.Context, p Publication) (*Published, error) {
 			args = append(args, id, ep.id, ep.maxAttempts)
 			out.Deliveries = append(out.Deliveries, id)
 		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		if _, err := tx.execRepeated(ctx, q.String(), args...); err != nil {
 			return nil, fmt.Errorf("queue deliveries: %w", err)
 		}
 	}

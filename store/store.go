@@ -215,6 +215,7 @@ type Tx struct {
 	// endpoints go through other transactions, so within one it is stable.
 	endpointsOf map[string][]candidate
 	published   int64 // events stored by this transaction
+	prepared    map[string]*sql.Stmt
 }
 
 // Store returns the store the transaction belongs to.
@@ -281,6 +282,24 @@ func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 		return tx.ExecContext(ctx, query, args...)
 	}
 	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+}
+
+// execRepeated runs a statement that the transaction may run many times
+// (a group commit publishes many events): it is prepared once per
+// transaction, and closed with it.
+func (tx *Tx) execRepeated(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, ok := tx.prepared[query]
+	if !ok {
+		var err error
+		if st, err = tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		if tx.prepared == nil {
+			tx.prepared = map[string]*sql.Stmt{}
+		}
+		tx.prepared[query] = st
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 // queryer is what both *sql.DB and *sql.Tx offer.
