@@ -137,6 +137,11 @@ func (tx *Tx) Publish(ctx context.Context, p Publication) (*Published, error) {
 				return nil, fmt.Errorf("idempotency key: %w", err)
 			}
 			e, err := getEvent(ctx, tx, p.OrganizationID, first)
+			if hookbook.IsKind(err, hookbook.ENotFound) {
+				// Purged by a retention shorter than the key's 24 h: the
+				// answer is still the first event's id.
+				e, err = &hookbook.Event{ID: first, OrganizationID: p.OrganizationID, Type: p.Type}, nil
+			}
 			if err != nil {
 				return nil, err
 			}
