@@ -43,8 +43,10 @@ type Dispatcher struct {
 	progress map[string]time.Time
 	deferred map[string]time.Time
 	timeouts map[string]time.Duration
-	running  sync.WaitGroup
-	once     sync.Once
+	// circuitDeferred holds when an open circuit's backlog may be deferred again.
+	circuitDeferred map[string]time.Time
+	running         sync.WaitGroup
+	once            sync.Once
 }
 
 // queueFactor sets how many claimed deliveries may wait per endpoint for a
@@ -74,6 +76,7 @@ func (d *Dispatcher) init() {
 		d.progress = map[string]time.Time{}
 		d.deferred = map[string]time.Time{}
 		d.timeouts = map[string]time.Duration{}
+		d.circuitDeferred = map[string]time.Time{}
 		if d.Log == nil {
 			d.Log = slog.Default()
 		}
@@ -155,7 +158,7 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 		// claim until its timeouts end; move it out of the way meanwhile.
 		if n >= d.PerEndpoint && now.Sub(d.progress[ep]) > stallAfter && now.After(d.deferred[ep]) {
 			stalled[ep] = d.timeouts[ep]
-			d.deferred[ep] = now.Add(d.timeouts[ep])
+			d.deferred[ep] = now.Add(min(d.timeouts[ep], time.Second)) // new events keep arriving: look again soon
 		}
 	}
 	d.mu.Unlock()
@@ -164,7 +167,8 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 			d.Log.Error("defer the backlog of a stalled endpoint", "endpoint_id", ep, "err", err)
 		}
 	}
-	exclude = append(exclude, d.Breaker.Open(time.Now())...)
+	d.deferOpenCircuits(ctx, now)
+	exclude = append(exclude, d.Breaker.Open(now)...)
 	if free <= 0 {
 		return false
 	}
@@ -203,6 +207,36 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 		}
 	}
 	return len(jobs) == limit
+}
+
+// deferOpenCircuits moves the due deliveries of endpoints whose circuit is
+// open to when it half-opens, once a second while it stays open: events
+// keep arriving for them, and claims would otherwise skip past them.
+func (d *Dispatcher) deferOpenCircuits(ctx context.Context, now time.Time) {
+	open := d.Breaker.Open(now)
+	var due []string
+	d.mu.Lock()
+	isOpen := make(map[string]bool, len(open))
+	for _, ep := range open {
+		isOpen[ep] = true
+		if now.After(d.circuitDeferred[ep]) {
+			d.circuitDeferred[ep] = now.Add(time.Second)
+			due = append(due, ep)
+		}
+	}
+	for ep := range d.circuitDeferred {
+		if !isOpen[ep] {
+			delete(d.circuitDeferred, ep)
+		}
+	}
+	d.mu.Unlock()
+	for _, ep := range due {
+		if until, ok := d.Breaker.OpenUntil(ep, now); ok {
+			if err := d.Store.Postpone(ctx, ep, nil, until); err != nil && ctx.Err() == nil {
+				d.Log.Error("defer the backlog of an endpoint with an open circuit", "endpoint_id", ep, "err", err)
+			}
+		}
+	}
 }
 
 // sleep returns how long to wait when nothing signals.
