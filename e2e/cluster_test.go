@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hookbook/hookbook/store"
 )
 
 // clusterReceiver records arrivals per event id and catches two attempts of
@@ -207,5 +209,37 @@ func TestClusterRemindersOnce(t *testing.T) {
 		if n != 1 {
 			t.Errorf("reminder %s fired %d times", k, n)
 		}
+	}
+}
+
+// TestClusterNotifyWakes publishes through a store that runs no workers:
+// an instance whose poll is a minute away delivers at once, so only the
+// PostgreSQL notification can have woken it.
+func TestClusterNotifyWakes(t *testing.T) {
+	needPostgresPass(t)
+	db := databaseURL(t)
+	in := start(t, map[string]string{"HOOKBOOK_DATABASE_URL": db, "HOOKBOOK_POLL_INTERVAL": "1m"})
+	rc := newReceiver(t, nil)
+	in.createEndpoint(rc.URL, []string{"*"}, nil)
+	time.Sleep(300 * time.Millisecond) // the instance has gone idle with its next poll a minute away
+
+	other, err := store.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	org, err := other.OrganizationByName(t.Context(), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	if _, err := other.Publish(t.Context(), store.Publication{OrganizationID: org.ID, Type: "booking.created", Data: []byte(`{"n":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the delivery", func() bool { return rc.count() == 1 })
+	if took := time.Since(sent); took > 5*time.Second {
+		t.Fatalf("delivered after %s: the notification did not wake the instance", took)
+	} else {
+		t.Logf("delivered %s after a commit made by another process's store", took.Round(time.Millisecond))
 	}
 }
