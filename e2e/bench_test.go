@@ -118,20 +118,7 @@ func runEngineBench(b *testing.B, events, endpoints int, env map[string]string) 
 	published := publishAll(b, in, events, publishers)
 	accepted := time.Since(start)
 	want := int64(events * endpoints)
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		var got int64
-		for _, r := range recv {
-			got += r.count.Load()
-		}
-		if got >= want {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d deliveries arrived", got, want)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	awaitDeliveries(b, recv, want)
 	var last time.Time
 	var lat []time.Duration
 	for _, r := range recv {
@@ -164,6 +151,25 @@ func runEngineBench(b *testing.B, events, endpoints int, env map[string]string) 
 		deliveriesPerSec: float64(want) / last.Sub(start).Seconds(),
 		p50:              pct(0.50),
 		p99:              pct(0.99),
+	}
+}
+
+// awaitDeliveries waits until the receivers got want requests in all.
+func awaitDeliveries(b *testing.B, recv []*benchReceiver, want int64) {
+	b.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var got int64
+		for _, r := range recv {
+			got += r.count.Load()
+		}
+		if got >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d deliveries arrived", got, want)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -261,20 +267,7 @@ func isolationRun(b *testing.B, events int, bad string) float64 {
 	start := time.Now()
 	publishAll(b, in, events, 64)
 	want := int64(events * len(recv))
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		var got int64
-		for _, r := range recv {
-			got += r.count.Load()
-		}
-		if got >= want {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d healthy deliveries arrived", got, want)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	awaitDeliveries(b, recv, want)
 	var last time.Time
 	for _, r := range recv {
 		r.mu.Lock()
@@ -398,20 +391,7 @@ func clusterBench(b *testing.B, events, endpoints, instances int) benchResult {
 	}
 	wg.Wait()
 	want := int64(per * instances * endpoints)
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		var got int64
-		for _, r := range recv {
-			got += r.count.Load()
-		}
-		if got >= want {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d deliveries arrived", got, want)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	awaitDeliveries(b, recv, want)
 	took := time.Since(start)
 	for _, in := range ins {
 		in.stop()
