@@ -187,16 +187,21 @@ func (d *Domain) CreateBooking(ctx context.Context, orgID string, in BookingInpu
 			us(slot.StartsAt), us(slot.EndsAt), us(now.Truncate(time.Second))); err != nil {
 			return err
 		}
-		b, err := lockBooking(ctx, tx, orgID, id)
-		if err != nil {
-			return err
-		}
-		return publish(ctx, tx, orgID, event.BookingCreated, b.payload(nil))
+		return publishBooking(ctx, tx, orgID, id, event.BookingCreated, nil)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return d.Booking(ctx, orgID, id)
+}
+
+// publishBooking publishes typ with the booking as it stands in tx, plus extra fields.
+func publishBooking(ctx context.Context, tx *store.Tx, orgID, id, typ string, extra map[string]any) error {
+	b, err := lockBooking(ctx, tx, orgID, id)
+	if err != nil {
+		return err
+	}
+	return publish(ctx, tx, orgID, typ, b.payload(extra))
 }
 
 // bookableSlot returns a slot and its service, refusing slots that start
@@ -266,10 +271,7 @@ func (d *Domain) transition(ctx context.Context, orgID, id string, from []string
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = $1, updated_at = $2 WHERE id = $3`, status, us(now), id); err != nil {
 			return err
 		}
-		if b, err = lockBooking(ctx, tx, orgID, id); err != nil {
-			return err
-		}
-		return publish(ctx, tx, orgID, typ, b.payload(extra))
+		return publishBooking(ctx, tx, orgID, id, typ, extra)
 	})
 	if err != nil {
 		return nil, err
@@ -394,10 +396,7 @@ func (d *Domain) Reschedule(ctx context.Context, orgID, id string, in Reschedule
 			slot.ID, us(slot.StartsAt), us(slot.EndsAt), us(d.now()), id); err != nil {
 			return err
 		}
-		if b, err = lockBooking(ctx, tx, orgID, id); err != nil {
-			return err
-		}
-		return publish(ctx, tx, orgID, event.BookingRescheduled, b.payload(map[string]any{"previous": previous}))
+		return publishBooking(ctx, tx, orgID, id, event.BookingRescheduled, map[string]any{"previous": previous})
 	})
 	if err != nil {
 		return nil, err
@@ -461,10 +460,7 @@ func (d *Domain) Update(ctx context.Context, orgID, id string, in UpdateInput) (
 			participants, total, notes, us(d.now()), id); err != nil {
 			return err
 		}
-		if b, err = lockBooking(ctx, tx, orgID, id); err != nil {
-			return err
-		}
-		return publish(ctx, tx, orgID, event.BookingUpdated, b.payload(map[string]any{"changes": changes}))
+		return publishBooking(ctx, tx, orgID, id, event.BookingUpdated, map[string]any{"changes": changes})
 	})
 	if err != nil {
 		return nil, err

@@ -310,15 +310,11 @@ func (d *Domain) CreateCustomer(ctx context.Context, orgID string, in CustomerIn
 }
 
 func findCustomer(ctx context.Context, tx *store.Tx, orgID, email string) (*Customer, error) {
-	var c Customer
-	var created int64
-	err := tx.QueryRowContext(ctx, `SELECT id, name, email, phone, created_at FROM customers WHERE organization_id = $1 AND email = $2`,
-		orgID, email).Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &created)
+	c, err := scanCustomer(tx.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE organization_id = $1 AND email = $2`, orgID, email))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
-	c.CreatedAt = fromUS(created)
-	return &c, err
+	return c, err
 }
 
 func insertCustomer(ctx context.Context, tx *store.Tx, orgID string, c *Customer, now time.Time) error {

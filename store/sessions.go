@@ -61,13 +61,3 @@ func (s *Store) DeleteSession(ctx context.Context, token string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM ui_sessions WHERE token_hash = $1`, hashKey(token))
 	return err
 }
-
-// EndpointSecret returns an endpoint's current signing secret, for an
-// explicit reveal in the admin UI.
-func (s *Store) EndpointSecret(ctx context.Context, orgID, id string) (string, error) {
-	e, err := s.Endpoint(ctx, orgID, id)
-	if err != nil {
-		return "", err
-	}
-	return e.Secret, nil
-}

@@ -93,19 +93,29 @@ func serve(ctx context.Context) error {
 	return a.Serve(ctx, ln)
 }
 
-func migrate(ctx context.Context) error {
+// openMigrated opens the configured database and applies migrations.
+func openMigrated(ctx context.Context) (*store.Store, error) {
 	cfg, err := config.Load(nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer st.Close()
 	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func migrate(ctx context.Context) error {
+	st, err := openMigrated(ctx)
+	if err != nil {
 		return err
 	}
+	st.Close()
 	fmt.Fprintln(os.Stderr, "hookbook: migrations applied")
 	return nil
 }
@@ -119,18 +129,11 @@ func orgCreate(ctx context.Context, args []string, out io.Writer) error {
 	if *name == "" {
 		return errors.New("usage: hookbook org create --name NAME")
 	}
-	cfg, err := config.Load(nil)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := openMigrated(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
 	key := store.NewAPIKey()
 	org, err := st.CreateOrganization(ctx, *name, key)
 	if err != nil {
