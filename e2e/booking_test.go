@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookbook/hookbook/event"
+	"github.com/hookbook/hookbook/internal/event"
 )
 
 // catalogReceiver collects every delivered envelope and validates its data

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookbook/hookbook/store"
+	"github.com/hookbook/hookbook/internal/store"
 )
 
 // clusterReceiver records arrivals per event id and catches two attempts of

@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookbook/hookbook/app"
-	"github.com/hookbook/hookbook/config"
-	"github.com/hookbook/hookbook/ids"
+	server "github.com/hookbook/hookbook/internal/server"
+	"github.com/hookbook/hookbook/internal/config"
+	"github.com/hookbook/hookbook/internal/ids"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -31,7 +31,7 @@ const testKey = "hk_test_key_0123456789abcdef"
 // instance is a running hookbook.
 type instance struct {
 	t      testing.TB
-	app    *app.App
+	app    *server.App
 	url    string
 	key    string
 	cancel context.CancelFunc
@@ -90,7 +90,7 @@ func databaseURL(t testing.TB) string {
 }
 
 // start runs hookbook with env overrides on a fresh database.
-func start(t testing.TB, env map[string]string, setup ...func(*app.App)) *instance {
+func start(t testing.TB, env map[string]string, setup ...func(*server.App)) *instance {
 	t.Helper()
 	if env == nil {
 		env = map[string]string{}
@@ -114,7 +114,7 @@ func start(t testing.TB, env map[string]string, setup ...func(*app.App)) *instan
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, log)
+	a, err := server.New(ctx, cfg, log)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

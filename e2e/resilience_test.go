@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookbook/hookbook/app"
+	server "github.com/hookbook/hookbook/internal/server"
 	"github.com/hookbook/hookbook/webhook"
 )
 
@@ -118,8 +118,8 @@ func (f *fakeDNS) lookup(ctx context.Context, host string) ([]netip.Addr, error)
 	return []netip.Addr{netip.MustParseAddr(a)}, nil
 }
 
-func withDNS(dns *fakeDNS) func(*app.App) {
-	return func(a *app.App) { a.Guard.LookupIP = dns.lookup }
+func withDNS(dns *fakeDNS) func(*server.App) {
+	return func(a *server.App) { a.Guard.LookupIP = dns.lookup }
 }
 
 func TestNetworkGuardAtCreate(t *testing.T) {

@@ -12,9 +12,9 @@ import (
 	"os"
 
 	"github.com/hookbook/hookbook"
-	"github.com/hookbook/hookbook/app"
-	"github.com/hookbook/hookbook/config"
-	"github.com/hookbook/hookbook/store"
+	server "github.com/hookbook/hookbook/internal/server"
+	"github.com/hookbook/hookbook/internal/config"
+	"github.com/hookbook/hookbook/internal/store"
 )
 
 const usage = `usage: hookbook <command>
@@ -77,7 +77,7 @@ func serve(ctx context.Context) error {
 	}
 	log := logger(cfg)
 	slog.SetDefault(log)
-	a, err := app.New(ctx, cfg, log)
+	a, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,469 @@
+package admin
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookbook/hookbook"
+	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/ids"
+	"github.com/hookbook/hookbook/internal/inbound"
+	"github.com/hookbook/hookbook/internal/store"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func urlEscape(s string) string { return url.QueryEscape(s) }
+
+func token() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, "/settings/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") {
+		return next
+	}
+	return "/settings/webhooks"
+}
+
+func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
+	csrf := token()
+	u.setCookie(w, loginCookie, csrf, 600)
+	u.render(w, http.StatusOK, "login", &page{Title: "Sign in", CSRF: csrf, Form: map[string]string{"next": r.URL.Query().Get("next")}})
+}
+
+func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
+	c, err := r.Cookie(loginCookie)
+	if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
+		u.render(w, http.StatusForbidden, "error", &page{Title: "Refused", Error: "This sign-in form has expired (CSRF check failed). Reload it and try again."})
+		return
+	}
+	next := r.PostFormValue("next")
+	addr := clientAddr(r)
+	if wait, blocked := u.signins.Blocked(addr, time.Now()); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		u.render(w, http.StatusTooManyRequests, "error", &page{Title: "Too many attempts",
+			Error: "Too many failed sign-ins from your address. Try again in " + wait.Round(time.Minute).String() + "."})
+		return
+	}
+	org, err := u.Store.OrganizationByAPIKey(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
+	if err != nil {
+		u.signins.Fail(addr, time.Now())
+		csrf := token()
+		u.setCookie(w, loginCookie, csrf, 600)
+		u.render(w, http.StatusUnauthorized, "login", &page{Title: "Sign in", CSRF: csrf, Form: map[string]string{"next": next},
+			Errors: map[string]string{"api_key": "This API key is not valid."}})
+		return
+	}
+	tok, _, err := u.Store.CreateSession(r.Context(), org.ID, SessionTTL)
+	if err != nil {
+		u.Log.Error("create session", "err", err)
+		http.Error(w, "could not sign in", http.StatusInternalServerError)
+		return
+	}
+	u.setCookie(w, loginCookie, "", -1)
+	u.setCookie(w, sessionCookie, tok, int(SessionTTL/time.Second))
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+}
+
+func (u *UI) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	u.Store.DeleteSession(r.Context(), s.token)
+	u.setCookie(w, sessionCookie, "", -1)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (u *UI) list(w http.ResponseWriter, r *http.Request, s *session) {
+	p, err := page1(r, "ep")
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	eps, next, err := u.Store.Endpoints(r.Context(), s.Organization.ID, p)
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	pg := u.base(s, "Webhooks", "webhooks")
+	pg.Flash = r.URL.Query().Get("flash")
+	pg.Data = map[string]any{"Endpoints": eps, "Next": next, "Outbound": s.Organization.OutboundEnabled}
+	u.render(w, http.StatusOK, "list", pg)
+}
+
+// page1 reads ?cursor of a UI list (50 a page).
+func page1(r *http.Request, prefix string) (store.Page, error) {
+	p := store.Page{Limit: 50, Cursor: r.URL.Query().Get("cursor")}
+	if p.Cursor != "" && !ids.Valid(prefix, p.Cursor) {
+		return p, hookbook.Errorf(hookbook.EInvalid, "invalid_cursor", "this page link is not valid")
+	}
+	return p, nil
+}
+
+func (u *UI) outbound(w http.ResponseWriter, r *http.Request, s *session) {
+	on := r.PostFormValue("enabled") == "on"
+	if err := u.Store.SetOutboundEnabled(r.Context(), s.Organization.ID, on); err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	msg := "Outbound delivery is off: events are stored but not sent."
+	if on {
+		msg = "Outbound delivery is on."
+	}
+	http.Redirect(w, r, "/settings/webhooks?flash="+urlEscape(msg), http.StatusSeeOther)
+}
+
+// eventChoice is one checkbox of the events picker.
+type eventChoice struct {
+	Name, Description string
+}
+
+func (u *UI) choices(r *http.Request, orgID string) []eventChoice {
+	types, _ := u.Hub.Catalog(r.Context(), orgID)
+	out := []eventChoice{{"*", "Every event, including types added later"}}
+	groups := map[string]bool{}
+	for _, t := range types {
+		if g, _, ok := strings.Cut(t.Name, "."); ok && !groups[g] {
+			groups[g] = true
+		}
+	}
+	var gs []string
+	for g := range groups {
+		gs = append(gs, g)
+	}
+	sort.Strings(gs)
+	for _, g := range gs {
+		out = append(out, eventChoice{g + ".*", "Every " + g + " event"})
+	}
+	for _, t := range types {
+		out = append(out, eventChoice{t.Name, t.Description})
+	}
+	return out
+}
+
+// formInput reads the endpoint form; validation is the hub's, as for the API.
+func formInput(r *http.Request, create bool) (outbound.EndpointInput, map[string]string, map[string]bool) {
+	r.ParseForm()
+	form := map[string]string{}
+	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret"} {
+		form[k] = strings.TrimSpace(r.PostFormValue(k))
+	}
+	checked := map[string]bool{}
+	events := r.PostForm["events"]
+	for _, e := range events {
+		checked[e] = true
+	}
+	if events == nil {
+		events = []string{}
+	}
+	in := outbound.EndpointInput{URL: ptr(form["url"]), Events: &events, Description: ptr(form["description"])}
+	enabled := r.PostFormValue("enabled") == "on"
+	in.Enabled = &enabled
+	checked["enabled"] = enabled
+	intField := func(name string) *int {
+		n, err := strconv.Atoi(form[name])
+		if err != nil {
+			n = -1 // refused by the hub with its own message
+		}
+		return &n
+	}
+	in.MaxAttempts, in.TimeoutSeconds = intField("max_attempts"), intField("timeout_seconds")
+	scheme := form["signature_scheme"]
+	in.Scheme = &scheme
+	if create && form["secret"] != "" {
+		secret := form["secret"]
+		in.Secret = &secret
+	}
+	return in, form, checked
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (u *UI) createPage(w http.ResponseWriter, r *http.Request, s *session) {
+	pg := u.base(s, "New endpoint", "webhooks")
+	pg.Form = map[string]string{"max_attempts": "8", "timeout_seconds": "10", "signature_scheme": "timestamped"}
+	pg.Checked = map[string]bool{"enabled": true}
+	pg.Data = map[string]any{"Choices": u.choices(r, s.Organization.ID), "Create": true}
+	u.render(w, http.StatusOK, "form", pg)
+}
+
+func (u *UI) create(w http.ResponseWriter, r *http.Request, s *session) {
+	in, form, checked := formInput(r, true)
+	ep, err := u.Hub.CreateEndpoint(r.Context(), s.Organization.ID, in)
+	if err != nil {
+		u.formError(w, r, s, err, form, checked, true, "")
+		return
+	}
+	http.Redirect(w, r, "/settings/webhooks/"+ep.ID+"?flash="+urlEscape("Endpoint created. Reveal its signing secret on the Edit page."), http.StatusSeeOther)
+}
+
+// formError shows the form again with each validation message beside its field.
+func (u *UI) formError(w http.ResponseWriter, r *http.Request, s *session, err error, form map[string]string, checked map[string]bool, create bool, id string) {
+	e := hookbook.AsError(err)
+	if e == nil || e.Kind != hookbook.EValidation {
+		u.fail(w, s, err)
+		return
+	}
+	title := "New endpoint"
+	if !create {
+		title = "Edit endpoint"
+	}
+	pg := u.base(s, title, "webhooks")
+	pg.Form, pg.Checked, pg.Errors = form, checked, e.Details
+	pg.Error = "Please correct the fields marked below."
+	pg.Data = map[string]any{"Choices": u.choices(r, s.Organization.ID), "Create": create, "ID": id}
+	u.render(w, http.StatusUnprocessableEntity, "form", pg)
+}
+
+func (u *UI) editPage(w http.ResponseWriter, r *http.Request, s *session) {
+	ep, err := u.Store.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	u.renderEdit(w, r, s, ep, "", r.URL.Query().Get("flash"))
+}
+
+func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *hookbook.Endpoint, secret, flash string) {
+	pg := u.base(s, "Edit endpoint", "webhooks")
+	pg.Flash = flash
+	pg.Form = map[string]string{"url": ep.URL, "description": ep.Description, "max_attempts": itoa(ep.MaxAttempts),
+		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme}
+	pg.Checked = map[string]bool{"enabled": ep.Enabled}
+	for _, e := range ep.Events {
+		pg.Checked[e] = true
+	}
+	pg.Data = map[string]any{"Choices": u.choices(r, s.Organization.ID), "ID": ep.ID, "Endpoint": ep, "Secret": secret}
+	u.render(w, http.StatusOK, "form", pg)
+}
+
+func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	in, form, checked := formInput(r, false)
+	if _, err := u.Hub.UpdateEndpoint(r.Context(), s.Organization.ID, id, in); err != nil {
+		u.formError(w, r, s, err, form, checked, false, id)
+		return
+	}
+	http.Redirect(w, r, "/settings/webhooks/"+id+"/edit?flash="+urlEscape("Saved."), http.StatusSeeOther)
+}
+
+func (u *UI) reveal(w http.ResponseWriter, r *http.Request, s *session) {
+	ep, err := u.Store.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	u.renderEdit(w, r, s, ep, ep.Secret, "")
+}
+
+func (u *UI) rotate(w http.ResponseWriter, r *http.Request, s *session) {
+	ep, err := u.Hub.RotateSecret(r.Context(), s.Organization.ID, r.PathValue("id"))
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	u.renderEdit(w, r, s, ep, ep.Secret, "Secret rotated. The previous secret keeps signing beside it for "+u.Hub.SecretOverlap.String()+".")
+}
+
+func (u *UI) test(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	if _, err := u.Hub.SendTest(r.Context(), s.Organization.ID, id); err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	http.Redirect(w, r, "/settings/webhooks/"+id+"?flash="+urlEscape("A webhook.test event is on its way."), http.StatusSeeOther)
+}
+
+func (u *UI) deletePage(w http.ResponseWriter, r *http.Request, s *session) {
+	ep, err := u.Store.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	pg := u.base(s, "Delete endpoint", "webhooks")
+	pg.Data = ep
+	u.render(w, http.StatusOK, "delete", pg)
+}
+
+func (u *UI) delete(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := u.Store.DeleteEndpoint(r.Context(), s.Organization.ID, r.PathValue("id")); err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	http.Redirect(w, r, "/settings/webhooks?flash="+urlEscape("Endpoint deleted."), http.StatusSeeOther)
+}
+
+func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
+	ep, err := u.Store.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	p, err := page1(r, "dlv")
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	q := r.URL.Query()
+	f := store.DeliveryFilter{EndpointID: ep.ID, Status: q.Get("status"), EventType: strings.TrimSpace(q.Get("event"))}
+	switch f.Status {
+	case "", hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed:
+	default:
+		f.Status = ""
+	}
+	list, next, err := u.Store.Deliveries(r.Context(), s.Organization.ID, f, p)
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	pg := u.base(s, "Delivery log", "webhooks")
+	pg.Flash = q.Get("flash")
+	pg.Form = map[string]string{"status": f.Status, "event": f.EventType, "since": time.Now().Add(-24 * time.Hour).UTC().Format("2006-01-02T15:04")}
+	nextURL := ""
+	if next != "" {
+		v := url.Values{"cursor": {next}, "status": {f.Status}, "event": {f.EventType}}
+		nextURL = "/settings/webhooks/" + ep.ID + "?" + v.Encode()
+	}
+	pg.Data = map[string]any{"Endpoint": ep, "Deliveries": list, "NextURL": nextURL, "Paged": p.Cursor != "",
+		"Statuses": []string{hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed}}
+	u.render(w, http.StatusOK, "log", pg)
+}
+
+func (u *UI) recoverAll(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	since, err := time.Parse("2006-01-02T15:04", r.PostFormValue("since"))
+	if err != nil {
+		u.fail(w, s, &hookbook.Error{Kind: hookbook.EValidation, Code: "validation_failed", Message: "Give a date and time to recover from."})
+		return
+	}
+	n, err := u.Store.Recover(r.Context(), s.Organization.ID, id, since)
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	http.Redirect(w, r, "/settings/webhooks/"+id+"?flash="+urlEscape(itoa(n)+" failed deliveries queued again."), http.StatusSeeOther)
+}
+
+func (u *UI) delivery(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	d, err := u.Store.Delivery(ctx, s.Organization.ID, r.PathValue("dlv"))
+	if err == nil && d.EndpointID != r.PathValue("id") {
+		err = hookbook.NotFound("delivery")
+	}
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	attempts, err := u.Store.Attempts(ctx, d.ID)
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	evt, err := u.Store.Event(ctx, s.Organization.ID, d.EventID)
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	// Newest attempt first; its headers are the request as last sent.
+	for i, j := 0, len(attempts)-1; i < j; i, j = i+1, j-1 {
+		attempts[i], attempts[j] = attempts[j], attempts[i]
+	}
+	type header struct{ Name, Value string }
+	var headers []header
+	if len(attempts) > 0 {
+		for k, v := range attempts[0].RequestHeaders {
+			headers = append(headers, header{k, v})
+		}
+		sort.Slice(headers, func(i, j int) bool { return headers[i].Name < headers[j].Name })
+	}
+	pg := u.base(s, "Delivery "+d.ID, "webhooks")
+	pg.Flash = r.URL.Query().Get("flash")
+	pg.Data = map[string]any{"Delivery": d, "EndpointID": r.PathValue("id"), "Attempts": attempts, "Headers": headers, "Body": string(evt.Payload)}
+	u.render(w, http.StatusOK, "delivery", pg)
+}
+
+func (u *UI) redeliver(w http.ResponseWriter, r *http.Request, s *session) {
+	id, dlv := r.PathValue("id"), r.PathValue("dlv")
+	if _, err := u.Store.Redeliver(r.Context(), s.Organization.ID, dlv); err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	http.Redirect(w, r, "/settings/webhooks/"+id+"/deliveries/"+dlv+"?flash="+urlEscape("Queued for one more attempt now."), http.StatusSeeOther)
+}
+
+func (u *UI) inboundPage(w http.ResponseWriter, r *http.Request, s *session) {
+	u.renderInbound(w, r, s, false, r.URL.Query().Get("flash"), nil, nil, http.StatusOK)
+}
+
+func (u *UI) renderInbound(w http.ResponseWriter, r *http.Request, s *session, reveal bool, flash string, errs map[string]string, scopes []string, status int) {
+	st, err := u.Inbound.Settings(r.Context(), s.Organization.ID)
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	cmds, _, err := u.Inbound.Commands(r.Context(), s.Organization.ID, store.Page{Limit: 20})
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	pg := u.base(s, "Inbound commands", "inbound")
+	pg.Flash = flash
+	if errs != nil {
+		pg.Errors, pg.Error = errs, "Please correct the fields marked below."
+	}
+	pg.Checked["enabled"] = st.Enabled
+	if scopes == nil {
+		scopes = st.Scopes
+	}
+	for _, sc := range scopes {
+		pg.Checked[sc] = true
+	}
+	secret := ""
+	if reveal {
+		secret = st.Secret
+	}
+	type scope struct {
+		Name    string
+		Actions string
+	}
+	var all []scope
+	for _, n := range inbound.ScopeNames() {
+		all = append(all, scope{n, strings.Join(inbound.Scopes[n], ", ")})
+	}
+	pg.Data = map[string]any{"Settings": st, "Secret": secret, "HasSecret": st.Secret != "", "Scopes": all, "Commands": cmds}
+	u.render(w, status, "inbound", pg)
+}
+
+func (u *UI) inboundSave(w http.ResponseWriter, r *http.Request, s *session) {
+	enabled := r.PostFormValue("enabled") == "on"
+	scopes := r.PostForm["scopes"]
+	if scopes == nil {
+		scopes = []string{}
+	}
+	in := inbound.SettingsInput{Enabled: &enabled, Scopes: &scopes}
+	if secret := strings.TrimSpace(r.PostFormValue("secret")); secret != "" {
+		in.Secret = &secret
+	}
+	if _, err := u.Inbound.SetSettings(r.Context(), s.Organization.ID, in); err != nil {
+		if e := hookbook.AsError(err); e != nil && e.Kind == hookbook.EValidation {
+			u.renderInbound(w, r, s, false, "", e.Details, scopes, http.StatusUnprocessableEntity)
+			return
+		}
+		u.fail(w, s, err)
+		return
+	}
+	http.Redirect(w, r, "/settings/webhooks/inbound?flash="+urlEscape("Inbound settings saved."), http.StatusSeeOther)
+}
+
+func (u *UI) inboundReveal(w http.ResponseWriter, r *http.Request, s *session) {
+	u.renderInbound(w, r, s, true, "", nil, nil, http.StatusOK)
+}

@@ -1,0 +1,151 @@
+// Package booking is hookbook's booking domain: services, slots, customers,
+// bookings, payments, reviews, community events, booking links and planner
+// blocks. It is the real source of the catalog's events: every change and
+// its event commit in one store transaction, so there is never an event
+// without its change nor a change without its event.
+//
+// The package owns its tables (migration 00002) and reaches them through
+// store.Tx, the transaction the event is published in. The JSON API, the
+// admin UI and inbound commands all call the same methods.
+package booking
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/event"
+	"github.com/hookbook/hookbook/internal/store"
+)
+
+// Domain is the booking domain of one hookbook instance.
+type Domain struct {
+	Store *store.Store
+}
+
+// Booking statuses.
+const (
+	Pending   = "pending"
+	Confirmed = "confirmed"
+	Rejected  = "rejected"
+	Cancelled = "cancelled"
+	Completed = "completed"
+	NoShow    = "no_show"
+)
+
+func us(t time.Time) int64 { return t.UnixMicro() }
+
+func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func stamp(v int64) string { return fromUS(v).Format(event.TimeFormat) }
+
+func (d *Domain) now() time.Time { return d.Store.Now().UTC() }
+
+// publish stores an event of typ with data inside tx.
+func publish(ctx context.Context, tx *store.Tx, orgID, typ string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", typ, err)
+	}
+	_, err = tx.Publish(ctx, store.Publication{OrganizationID: orgID, Type: typ, Data: b})
+	return err
+}
+
+// notFound maps sql.ErrNoRows to a 404 for what.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return hookbook.NotFound(what)
+	}
+	return err
+}
+
+func conflict(code, format string, args ...any) error {
+	return hookbook.Errorf(hookbook.EConflict, code, format, args...)
+}
+
+// parseTime reads an RFC 3339 time for field.
+func parseTime(f hookbook.Fields, field string, v *string) time.Time {
+	if v == nil || *v == "" {
+		f.Add(field, "is required (RFC 3339 time)")
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, *v)
+	if err != nil {
+		f.Add(field, "must be an RFC 3339 time such as 2026-03-25T14:00:00Z")
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func required(f hookbook.Fields, field string, v *string, max int) string {
+	if v == nil || strings.TrimSpace(*v) == "" {
+		f.Add(field, "is required")
+		return ""
+	}
+	s := strings.TrimSpace(*v)
+	if len(s) > max {
+		f.Add(field, fmt.Sprintf("must be at most %d characters", max))
+	}
+	return s
+}
+
+func optional(f hookbook.Fields, field string, v *string, max int) string {
+	if v == nil {
+		return ""
+	}
+	s := strings.TrimSpace(*v)
+	if len(s) > max {
+		f.Add(field, fmt.Sprintf("must be at most %d characters", max))
+	}
+	return s
+}
+
+var emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+
+func validEmail(f hookbook.Fields, field, email string) string {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if !emailPattern.MatchString(email) || len(email) > 254 {
+		f.Add(field, "must be an email address")
+	}
+	return email
+}
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$|^[a-z0-9]$`)
+
+var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+
+// Page is a list request, newest first.
+type Page = store.Page
+
+// listQuery runs a paged query whose text ends before ORDER BY; args come
+// first, then cursor and limit. scan reads one row, id names it for the cursor.
+func listQuery[T any](ctx context.Context, db *sql.DB, q string, p Page, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string, args ...any) ([]T, string, error) {
+	n := len(args)
+	q += fmt.Sprintf(" AND ($%d = '' OR id < $%d) ORDER BY id DESC LIMIT $%d", n+1, n+1, n+2)
+	rows, err := db.QueryContext(ctx, q, append(args, p.Cursor, p.Limit+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	if len(out) > p.Limit {
+		return out[:p.Limit], id(out[p.Limit-1]), nil
+	}
+	return out, "", nil
+}

@@ -1,0 +1,308 @@
+package booking
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/event"
+	"github.com/hookbook/hookbook/internal/ids"
+	"github.com/hookbook/hookbook/internal/store"
+)
+
+// CommunityEvent is an event that becomes active once enough people approve it.
+type CommunityEvent struct {
+	ID                string     `json:"id"`
+	Slug              string     `json:"slug"`
+	Title             string     `json:"title"`
+	StartsAt          time.Time  `json:"starts_at"`
+	ApprovalsRequired int        `json:"approvals_required"`
+	ApprovalsCount    int        `json:"approvals_count"`
+	Status            string     `json:"status"`
+	ActivatedAt       *time.Time `json:"activated_at"`
+	CreatedAt         time.Time  `json:"created_at"`
+}
+
+func (c *CommunityEvent) payload() map[string]any {
+	return map[string]any{"id": c.ID, "slug": c.Slug, "title": c.Title, "starts_at": c.StartsAt.Format(event.TimeFormat),
+		"approvals_required": c.ApprovalsRequired, "approvals_count": c.ApprovalsCount, "status": c.Status}
+}
+
+const communityColumns = `id, slug, title, starts_at, approvals_required, approvals_count, status, activated_at, created_at`
+
+func scanCommunity(row interface{ Scan(...any) error }) (*CommunityEvent, error) {
+	var c CommunityEvent
+	var st, cr int64
+	var act sql.NullInt64
+	if err := row.Scan(&c.ID, &c.Slug, &c.Title, &st, &c.ApprovalsRequired, &c.ApprovalsCount, &c.Status, &act, &cr); err != nil {
+		return nil, err
+	}
+	c.StartsAt, c.CreatedAt = fromUS(st), fromUS(cr)
+	if act.Valid {
+		t := fromUS(act.Int64)
+		c.ActivatedAt = &t
+	}
+	return &c, nil
+}
+
+// CommunityInput creates a community event.
+type CommunityInput struct {
+	Slug              *string `json:"slug"`
+	Title             *string `json:"title"`
+	StartsAt          *string `json:"starts_at"`
+	ApprovalsRequired *int    `json:"approvals_required"`
+}
+
+// CreateCommunityEvent stores a pending community event.
+func (d *Domain) CreateCommunityEvent(ctx context.Context, orgID string, in CommunityInput) (*CommunityEvent, error) {
+	f := hookbook.Fields{}
+	c := &CommunityEvent{Slug: required(f, "slug", in.Slug, 100), Title: required(f, "title", in.Title, 300), Status: "pending"}
+	if c.Slug != "" && !slugPattern.MatchString(c.Slug) {
+		f.Add("slug", "must be lower-case letters, digits and dashes")
+	}
+	c.StartsAt = parseTime(f, "starts_at", in.StartsAt).Truncate(time.Second)
+	if in.ApprovalsRequired == nil || *in.ApprovalsRequired < 1 || *in.ApprovalsRequired > 100000 {
+		f.Add("approvals_required", "must be a whole number from 1 to 100000")
+	} else {
+		c.ApprovalsRequired = *in.ApprovalsRequired
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	c.ID, c.CreatedAt = ids.New("cev"), d.now()
+	res, err := d.Store.DB().ExecContext(ctx, `INSERT INTO community_events (id, organization_id, slug, title, starts_at, approvals_required,
+		status, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (organization_id, slug) DO NOTHING`,
+		c.ID, orgID, c.Slug, c.Title, us(c.StartsAt), c.ApprovalsRequired, us(c.CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, conflict("slug_taken", "a community event with slug %q exists", c.Slug)
+	}
+	return c, nil
+}
+
+// CommunityEvent returns a community event by slug.
+func (d *Domain) CommunityEvent(ctx context.Context, orgID, slug string) (*CommunityEvent, error) {
+	c, err := scanCommunity(d.Store.ReadDB().QueryRowContext(ctx, `SELECT `+communityColumns+` FROM community_events WHERE organization_id = $1 AND slug = $2`, orgID, slug))
+	return c, notFound(err, "community event")
+}
+
+// CommunityEvents lists an organization's community events.
+func (d *Domain) CommunityEvents(ctx context.Context, orgID string, p Page) ([]*CommunityEvent, string, error) {
+	return listQuery(ctx, d.Store.ReadDB(), `SELECT `+communityColumns+` FROM community_events WHERE organization_id = $1`, p,
+		scanCommunity, func(x *CommunityEvent) string { return x.ID }, orgID)
+}
+
+// ApprovalInput is one person's approval.
+type ApprovalInput struct {
+	FullName *string `json:"full_name"`
+	Email    *string `json:"email"`
+}
+
+// Approve records one person's approval (the same email, else the same
+// name, approves once) and publishes community_event.approved; the approval
+// that reaches the threshold activates the event and publishes
+// community_event.activated, once. Field names in errors carry prefix
+// (inbound commands use "data.").
+func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInput, prefix string) (*CommunityEvent, error) {
+	f := hookbook.Fields{}
+	name := required(f, prefix+"full_name", in.FullName, 200)
+	var email *string
+	if in.Email != nil && strings.TrimSpace(*in.Email) != "" {
+		e := validEmail(f, prefix+"email", *in.Email)
+		email = &e
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	key := "name:" + strings.ToLower(strings.Join(strings.Fields(name), " "))
+	if email != nil {
+		key = "email:" + *email
+	}
+	var out *CommunityEvent
+	err := d.Store.Tx(ctx, func(tx *store.Tx) error {
+		c, err := scanCommunity(tx.QueryRowContext(ctx, `SELECT `+communityColumns+` FROM community_events WHERE organization_id = $1 AND slug = $2`+tx.Store().ForUpdate(), orgID, slug))
+		if err != nil {
+			return notFound(err, "community event")
+		}
+		now := d.now()
+		res, err := tx.ExecContext(ctx, `INSERT INTO community_approvals (community_event_id, person_key, full_name, email, created_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (community_event_id, person_key) DO NOTHING`, c.ID, key, name, email, us(now))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return conflict("already_approved", "this person approved the community event already")
+		}
+		c.ApprovalsCount++
+		activate := c.Status == "pending" && c.ApprovalsCount >= c.ApprovalsRequired
+		if activate {
+			c.Status, c.ActivatedAt = "active", &now
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE community_events SET approvals_count = $1, status = $2, activated_at = $3 WHERE id = $4`,
+			c.ApprovalsCount, c.Status, nullTime(c.ActivatedAt), c.ID); err != nil {
+			return err
+		}
+		if err := publish(ctx, tx, orgID, event.CommunityEventApproved, map[string]any{"community_event": c.payload(),
+			"approval": map[string]any{"full_name": name, "email": email, "approved_at": now.Format(event.TimeFormat)}}); err != nil {
+			return err
+		}
+		if activate {
+			if err := publish(ctx, tx, orgID, event.CommunityEventActivated, map[string]any{"community_event": c.payload(),
+				"activated_at": now.Format(event.TimeFormat)}); err != nil {
+				return err
+			}
+		}
+		out = c
+		return nil
+	})
+	return out, err
+}
+
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return us(*t)
+}
+
+// Link is a shareable booking slug for a service.
+type Link struct {
+	ID        string    `json:"id"`
+	ServiceID string    `json:"service_id"`
+	Slug      string    `json:"slug"`
+	Enabled   bool      `json:"enabled"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// LinkInput creates a link.
+type LinkInput struct {
+	ServiceID *string `json:"service_id"`
+	Slug      *string `json:"slug"`
+}
+
+// CreateLink makes a booking link; field names in errors carry prefix.
+func (d *Domain) CreateLink(ctx context.Context, orgID string, in LinkInput, prefix string) (*Link, error) {
+	f := hookbook.Fields{}
+	l := &Link{ServiceID: required(f, prefix+"service_id", in.ServiceID, 64), Slug: required(f, prefix+"slug", in.Slug, 100), Enabled: true}
+	if l.Slug != "" && !slugPattern.MatchString(l.Slug) {
+		f.Add(prefix+"slug", "must be lower-case letters, digits and dashes")
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := d.Service(ctx, orgID, l.ServiceID); err != nil {
+		return nil, err
+	}
+	l.ID, l.CreatedAt = ids.New("lnk"), d.now()
+	res, err := d.Store.DB().ExecContext(ctx, `INSERT INTO links (id, organization_id, service_id, slug, enabled, created_at)
+		VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT (organization_id, slug) DO NOTHING`, l.ID, orgID, l.ServiceID, l.Slug, us(l.CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, conflict("slug_taken", "a link with slug %q exists", l.Slug)
+	}
+	return l, nil
+}
+
+func scanLink(row interface{ Scan(...any) error }) (*Link, error) {
+	var l Link
+	var c int64
+	if err := row.Scan(&l.ID, &l.ServiceID, &l.Slug, &l.Enabled, &c); err != nil {
+		return nil, err
+	}
+	l.CreatedAt = fromUS(c)
+	return &l, nil
+}
+
+// Link returns a link by slug.
+func (d *Domain) Link(ctx context.Context, orgID, slug string) (*Link, error) {
+	l, err := scanLink(d.Store.ReadDB().QueryRowContext(ctx, `SELECT id, service_id, slug, enabled, created_at FROM links WHERE organization_id = $1 AND slug = $2`, orgID, slug))
+	return l, notFound(err, "link")
+}
+
+// Links lists an organization's links.
+func (d *Domain) Links(ctx context.Context, orgID string, p Page) ([]*Link, string, error) {
+	return listQuery(ctx, d.Store.ReadDB(), `SELECT id, service_id, slug, enabled, created_at FROM links WHERE organization_id = $1`, p,
+		scanLink, func(x *Link) string { return x.ID }, orgID)
+}
+
+// DisableLink turns a link off; disabling a disabled link answers 409.
+func (d *Domain) DisableLink(ctx context.Context, orgID, slug string) (*Link, error) {
+	l, err := d.Link(ctx, orgID, slug)
+	if err != nil {
+		return nil, err
+	}
+	res, err := d.Store.DB().ExecContext(ctx, `UPDATE links SET enabled = FALSE WHERE id = $1 AND enabled = TRUE`, l.ID)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, conflict("link_disabled", "the link is disabled already")
+	}
+	l.Enabled = false
+	return l, nil
+}
+
+// Block is a planner time in which no booking may start.
+type Block struct {
+	ID        string    `json:"id"`
+	StartsAt  time.Time `json:"starts_at"`
+	EndsAt    time.Time `json:"ends_at"`
+	Reason    string    `json:"reason"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// BlockInput creates a block.
+type BlockInput struct {
+	StartsAt *string `json:"starts_at"`
+	EndsAt   *string `json:"ends_at"`
+	Reason   *string `json:"reason"`
+}
+
+// CreateBlock stores a planner block; prefixes name the fields in errors.
+func (d *Domain) CreateBlock(ctx context.Context, orgID string, in BlockInput, timePrefix, reasonPrefix string) (*Block, error) {
+	f := hookbook.Fields{}
+	b := &Block{StartsAt: parseTime(f, timePrefix+"starts_at", in.StartsAt).Truncate(time.Second), EndsAt: parseTime(f, timePrefix+"ends_at", in.EndsAt).Truncate(time.Second),
+		Reason: optional(f, reasonPrefix+"reason", in.Reason, 1000)}
+	if !b.StartsAt.IsZero() && !b.EndsAt.IsZero() && !b.EndsAt.After(b.StartsAt) {
+		f.Add(timePrefix+"ends_at", "must be after starts_at")
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	b.ID, b.CreatedAt = ids.New("blk"), d.now()
+	_, err := d.Store.DB().ExecContext(ctx, `INSERT INTO planner_blocks (id, organization_id, starts_at, ends_at, reason, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, b.ID, orgID, us(b.StartsAt), us(b.EndsAt), b.Reason, us(b.CreatedAt))
+	return b, err
+}
+
+// Blocks lists an organization's planner blocks.
+func (d *Domain) Blocks(ctx context.Context, orgID string, p Page) ([]*Block, string, error) {
+	return listQuery(ctx, d.Store.ReadDB(), `SELECT id, starts_at, ends_at, reason, created_at FROM planner_blocks WHERE organization_id = $1`, p,
+		func(r interface{ Scan(...any) error }) (*Block, error) {
+			var b Block
+			var s, e, c int64
+			if err := r.Scan(&b.ID, &s, &e, &b.Reason, &c); err != nil {
+				return nil, err
+			}
+			b.StartsAt, b.EndsAt, b.CreatedAt = fromUS(s), fromUS(e), fromUS(c)
+			return &b, nil
+		}, func(b *Block) string { return b.ID }, orgID)
+}
+
+// DeleteBlock removes a planner block.
+func (d *Domain) DeleteBlock(ctx context.Context, orgID, id string) error {
+	res, err := d.Store.DB().ExecContext(ctx, `DELETE FROM planner_blocks WHERE id = $1 AND organization_id = $2`, id, orgID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return hookbook.NotFound("planner block")
+	}
+	return nil
+}

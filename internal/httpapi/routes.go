@@ -1,0 +1,366 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/hookbook/hookbook"
+	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/store"
+)
+
+func (s *Server) builtinRoutes() []Route {
+	a := s.Authed
+	return []Route{
+		{Method: "GET", Pattern: "/healthz", Handler: http.HandlerFunc(s.healthz), Public: true},
+		{Method: "GET", Pattern: "/readyz", Handler: http.HandlerFunc(s.readyz), Public: true},
+		{Method: "GET", Pattern: "/openapi.json", Handler: http.HandlerFunc(s.openapi), Public: true},
+
+		{Method: "GET", Pattern: "/api/v1/event-types", Handler: a(s.listEventTypes)},
+		{Method: "POST", Pattern: "/api/v1/event-types", Handler: a(s.createEventType)},
+		{Method: "GET", Pattern: "/api/v1/events", Handler: a(s.listEvents)},
+		{Method: "POST", Pattern: "/api/v1/events", Handler: a(s.publish)},
+		{Method: "GET", Pattern: "/api/v1/events/{id}", Handler: a(s.getEvent)},
+
+		{Method: "GET", Pattern: "/api/v1/webhooks", Handler: a(s.listEndpoints)},
+		{Method: "POST", Pattern: "/api/v1/webhooks", Handler: a(s.createEndpoint)},
+		{Method: "GET", Pattern: "/api/v1/webhooks/{id}", Handler: a(s.getEndpoint)},
+		{Method: "PATCH", Pattern: "/api/v1/webhooks/{id}", Handler: a(s.updateEndpoint)},
+		{Method: "DELETE", Pattern: "/api/v1/webhooks/{id}", Handler: a(s.deleteEndpoint)},
+		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/rotate-secret", Handler: a(s.rotateSecret)},
+		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/test", Handler: a(s.sendTest)},
+		{Method: "GET", Pattern: "/api/v1/webhooks/{id}/deliveries", Handler: a(s.listDeliveries)},
+		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/recover", Handler: a(s.recover)},
+
+		{Method: "GET", Pattern: "/api/v1/deliveries/{id}", Handler: a(s.getDelivery)},
+		{Method: "POST", Pattern: "/api/v1/deliveries/{id}/redeliver", Handler: a(s.redeliver)},
+
+		{Method: "GET", Pattern: "/api/v1/settings/outbound", Handler: a(s.getOutbound)},
+		{Method: "PUT", Pattern: "/api/v1/settings/outbound", Handler: a(s.putOutbound)},
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.Store.Ping(r.Context()); err != nil {
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "database_unreachable", "message": err.Error()}})
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// ---- event types and events
+
+func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	types, err := s.Hub.Catalog(r.Context(), org.ID)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, NewList(types, ""))
+	return nil
+}
+
+func (s *Server) createEventType(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	var in outbound.EventTypeInput
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	et, err := s.Hub.CreateEventType(r.Context(), org.ID, in)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusCreated, et)
+	return nil
+}
+
+func (s *Server) publish(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	var in outbound.PublishInput
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	if key := r.Header.Get("Idempotency-Key"); key != "" && in.IdempotencyKey == "" {
+		in.IdempotencyKey = key
+	}
+	p, err := s.Hub.Publish(r.Context(), org.ID, in)
+	if err != nil {
+		return err
+	}
+	if p.Duplicate {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	WriteJSON(w, http.StatusAccepted, map[string]string{"id": p.Event.ID})
+	return nil
+}
+
+// eventView is an event as the API shows it.
+type eventView struct {
+	ID             string `json:"id"`
+	Event          string `json:"event"`
+	Timestamp      string `json:"timestamp"`
+	OrganizationID string `json:"organization_id"`
+	Data           any    `json:"data"`
+}
+
+// eventDetail is an event with its deliveries.
+type eventDetail struct {
+	eventView
+	Deliveries []*hookbook.Delivery `json:"deliveries"`
+	Summary    map[string]int       `json:"delivery_summary"`
+}
+
+func viewEvent(e *hookbook.Event) eventView {
+	return eventView{ID: e.ID, Event: e.Type, Timestamp: e.Timestamp.UTC().Format(time.RFC3339), OrganizationID: e.OrganizationID, Data: e.Data}
+}
+
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	e, err := s.Store.Event(r.Context(), org.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	ds, err := s.Store.DeliveriesOfEvent(r.Context(), org.ID, e.ID)
+	if err != nil {
+		return err
+	}
+	v := eventDetail{eventView: viewEvent(e), Deliveries: ds}
+	if v.Deliveries == nil {
+		v.Deliveries = []*hookbook.Delivery{}
+	}
+	v.Summary = map[string]int{"total": len(ds), hookbook.StatusPending: 0, hookbook.StatusSucceeded: 0, hookbook.StatusFailed: 0}
+	for _, d := range ds {
+		v.Summary[d.Status]++
+	}
+	WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	p, err := ParsePage(r, "evt")
+	if err != nil {
+		return err
+	}
+	events, next, err := s.Store.Events(r.Context(), org.ID, r.URL.Query().Get("event"), p)
+	if err != nil {
+		return err
+	}
+	views := make([]eventView, len(events))
+	for i, e := range events {
+		views[i] = viewEvent(e)
+	}
+	WriteJSON(w, http.StatusOK, NewList(views, next))
+	return nil
+}
+
+// ---- endpoints
+
+func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	var in outbound.EndpointInput
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	e, err := s.Hub.CreateEndpoint(r.Context(), org.ID, in)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusCreated, e)
+	return nil
+}
+
+func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	p, err := ParsePage(r, "ep")
+	if err != nil {
+		return err
+	}
+	list, next, err := s.Store.Endpoints(r.Context(), org.ID, p)
+	if err != nil {
+		return err
+	}
+	for _, e := range list {
+		e.Secret = ""
+	}
+	WriteJSON(w, http.StatusOK, NewList(list, next))
+	return nil
+}
+
+func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	e, err := s.Store.Endpoint(r.Context(), org.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	e.Secret = ""
+	WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	if _, err := s.Store.Endpoint(r.Context(), org.ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	var in outbound.EndpointInput
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	e, err := s.Hub.UpdateEndpoint(r.Context(), org.ID, r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	if err := s.Store.DeleteEndpoint(r.Context(), org.ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	e, err := s.Hub.RotateSecret(r.Context(), org.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+func (s *Server) sendTest(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	id, err := s.Hub.SendTest(r.Context(), org.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusAccepted, map[string]string{"delivery_id": id})
+	return nil
+}
+
+// ---- deliveries
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	ep, err := s.Store.Endpoint(r.Context(), org.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	p, err := ParsePage(r, "dlv")
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := store.DeliveryFilter{EndpointID: ep.ID, Status: q.Get("status"), EventType: q.Get("event")}
+	switch f.Status {
+	case "", hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed:
+	default:
+		return &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_status",
+			Message: "status must be pending, succeeded or failed", Details: map[string]string{"status": "unknown status"}}
+	}
+	list, next, err := s.Store.Deliveries(r.Context(), org.ID, f, p)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, NewList(list, next))
+	return nil
+}
+
+// deliveryDetail is a delivery with the exact request sent and every attempt.
+type deliveryDetail struct {
+	*hookbook.Delivery
+	Request  requestView         `json:"request"`
+	Attempts []*hookbook.Attempt `json:"attempts"`
+}
+
+type requestView struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
+}
+
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	d, err := s.Store.Delivery(r.Context(), org.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	attempts, err := s.Store.Attempts(r.Context(), d.ID)
+	if err != nil {
+		return err
+	}
+	evt, err := s.Store.Event(r.Context(), org.ID, d.EventID)
+	if err != nil {
+		return err
+	}
+	v := deliveryDetail{Delivery: d, Attempts: attempts, Request: requestView{Method: "POST", Body: string(evt.Payload)}}
+	if v.Attempts == nil {
+		v.Attempts = []*hookbook.Attempt{}
+	}
+	if n := len(attempts); n > 0 {
+		v.Request.URL, v.Request.Headers = attempts[n-1].RequestURL, attempts[n-1].RequestHeaders
+	} else if ep, err := s.Store.Endpoint(r.Context(), org.ID, d.EndpointID); err == nil {
+		v.Request.URL = ep.URL
+	}
+	WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) redeliver(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	d, err := s.Store.Redeliver(r.Context(), org.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusAccepted, d)
+	return nil
+}
+
+func (s *Server) recover(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	var in struct {
+		Since *string `json:"since"`
+	}
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	f := hookbook.Fields{}
+	var since time.Time
+	if in.Since == nil {
+		f.Add("since", "is required (RFC 3339)")
+	} else if t, err := time.Parse(time.RFC3339, *in.Since); err != nil {
+		f.Add("since", "must be an RFC 3339 time such as 2026-03-24T14:30:00Z")
+	} else {
+		since = t
+	}
+	if err := f.Err(); err != nil {
+		return err
+	}
+	n, err := s.Store.Recover(r.Context(), org.ID, r.PathValue("id"), since)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusAccepted, map[string]int{"requeued": n})
+	return nil
+}
+
+// ---- settings
+
+func (s *Server) getOutbound(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	WriteJSON(w, http.StatusOK, map[string]bool{"enabled": org.OutboundEnabled})
+	return nil
+}
+
+func (s *Server) putOutbound(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	var in struct {
+		Enabled *bool `json:"enabled"`
+	}
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	if in.Enabled == nil {
+		f := hookbook.Fields{}
+		f.Add("enabled", "is required")
+		return f.Err()
+	}
+	if err := s.Store.SetOutboundEnabled(r.Context(), org.ID, *in.Enabled); err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, map[string]bool{"enabled": *in.Enabled})
+	return nil
+}

@@ -1,0 +1,339 @@
+// Package api serves hookbook's JSON REST API under /api/v1, the health
+// probes and the OpenAPI document. Every answer is JSON; every error has the
+// shape {"error":{"code","message","details"}}.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hookbook/hookbook"
+	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/ids"
+	"github.com/hookbook/hookbook/internal/store"
+)
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 1 << 20
+
+// Server is the HTTP API.
+type Server struct {
+	Hub   *outbound.Hub
+	Store *store.Store
+	Log   *slog.Logger
+	// Extra routes added by other parts of hookbook (booking domain,
+	// inbound commands, metrics); they are documented in the OpenAPI too.
+	Extra []Route
+
+	mux    *http.ServeMux
+	routes []Route
+}
+
+// Route is one method and path pattern of the API.
+type Route struct {
+	Method  string
+	Pattern string // net/http pattern path, e.g. /api/v1/webhooks/{id}
+	Handler http.Handler
+	Public  bool // no API key needed
+}
+
+// OrgHandler is a handler for an authenticated organization.
+type OrgHandler func(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error
+
+// Handler returns the API's http.Handler.
+func (s *Server) Handler() http.Handler {
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	s.mux = http.NewServeMux()
+	s.routes = append(s.builtinRoutes(), s.Extra...)
+	methods := map[string][]string{}
+	var order []string
+	for _, rt := range s.routes {
+		h := rt.Handler
+		s.mux.Handle(rt.Method+" "+rt.Pattern, h)
+		if _, ok := methods[rt.Pattern]; !ok {
+			order = append(order, rt.Pattern)
+		}
+		methods[rt.Pattern] = append(methods[rt.Pattern], rt.Method)
+	}
+	for _, p := range order {
+		allow := strings.Join(methods[p], ", ")
+		s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			WriteError(w, hookbook.Errorf(hookbook.EInvalid, "method_not_allowed", "%s is not allowed here; use %s", r.Method, allow), http.StatusMethodNotAllowed)
+		})
+	}
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, hookbook.Errorf(hookbook.ENotFound, "route_not_found", "no route %s %s", r.Method, r.URL.Path), 0)
+	})
+	return s.recoverer(s.mux)
+}
+
+// Routes returns every route the server registered (after Handler).
+func (s *Server) Routes() []Route { return s.routes }
+
+// Authed wraps an OrgHandler with API key authentication and error writing.
+func (s *Server) Authed(h OrgHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		org, err := s.authenticate(r)
+		if err != nil {
+			WriteError(w, err, 0)
+			return
+		}
+		if err := h(w, r, org); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+// Plain wraps a handler that returns an error.
+func (s *Server) Plain(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if hookbook.AsError(err) == nil {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	WriteError(w, err, 0)
+}
+
+func (s *Server) authenticate(r *http.Request) (*hookbook.Organization, error) {
+	auth := r.Header.Get("Authorization")
+	key, ok := strings.CutPrefix(auth, "Bearer ")
+	key = strings.TrimSpace(key)
+	if !ok || key == "" {
+		return nil, hookbook.Errorf(hookbook.EUnauthorized, "missing_api_key", "send your API key as Authorization: Bearer hk_…")
+	}
+	return s.Store.OrganizationByAPIKey(r.Context(), key)
+}
+
+// storable reports whether text can be stored by both databases:
+// PostgreSQL refuses NUL characters and invalid UTF-8 in TEXT.
+func storable(text string) bool {
+	return utf8.ValidString(text) && !strings.ContainsRune(text, 0)
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !storable(r.URL.Path) {
+			WriteError(w, hookbook.Errorf(hookbook.ENotFound, "not_found", "no resource has this path"), 0)
+			return
+		}
+		for k, vs := range r.URL.Query() {
+			for _, v := range vs {
+				if !storable(k) || !storable(v) {
+					WriteError(w, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_query",
+						Message: "query parameters must be UTF-8 text without NUL characters", Details: map[string]string{k: "invalid text"}}, 0)
+					return
+				}
+			}
+		}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				WriteError(w, errors.New("internal error"), 0)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Status maps an error kind to its HTTP status.
+func Status(kind string) int {
+	switch kind {
+	case hookbook.EInvalid:
+		return http.StatusBadRequest
+	case hookbook.EUnauthorized:
+		return http.StatusUnauthorized
+	case hookbook.EForbidden:
+		return http.StatusForbidden
+	case hookbook.ENotFound:
+		return http.StatusNotFound
+	case hookbook.EConflict:
+		return http.StatusConflict
+	case hookbook.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case hookbook.EValidation:
+		return http.StatusUnprocessableEntity
+	case hookbook.ETooMany:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
+}
+
+// WriteError writes err as the JSON error answer. A status of 0 takes the
+// status of err's kind; errors that are not *hookbook.Error answer 500
+// without revealing their text.
+func WriteError(w http.ResponseWriter, err error, status int) {
+	e := hookbook.AsError(err)
+	if e == nil {
+		e = &hookbook.Error{Kind: hookbook.EInternal, Code: "internal_error", Message: "an internal error occurred"}
+	}
+	if status == 0 {
+		status = Status(e.Kind)
+	}
+	body := map[string]any{"code": e.Code, "message": e.Message}
+	if len(e.Details) > 0 {
+		body["details"] = e.Details
+	}
+	WriteJSON(w, status, map[string]any{"error": body})
+}
+
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// Decode reads a JSON object of at most MaxBody bytes into dst. Syntax
+// errors answer 400, values of the wrong type 422 naming the field, an
+// oversized body 413.
+func Decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	body, err := ReadBody(w, r)
+	if err != nil {
+		return err
+	}
+	return DecodeBytes(body, dst)
+}
+
+// ReadBody reads at most MaxBody bytes; a larger body answers 413.
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, hookbook.Errorf(hookbook.ETooLarge, "payload_too_large", "the request body is larger than %d bytes", MaxBody)
+		}
+		return nil, hookbook.Errorf(hookbook.EInvalid, "invalid_body", "could not read the request body: %v", err)
+	}
+	return body, nil
+}
+
+// DecodeBytes is Decode for a body already read.
+func DecodeBytes(body []byte, dst any) error {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return hookbook.Errorf(hookbook.EInvalid, "invalid_json", "the request body is empty; send a JSON object")
+	}
+	if trimmed[0] != '{' {
+		return hookbook.Errorf(hookbook.EInvalid, "invalid_json", "the request body must be a JSON object")
+	}
+	if err := CheckText(trimmed); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if err := dec.Decode(dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			field := typeErr.Field
+			if field == "" {
+				field = "body"
+			}
+			return &hookbook.Error{Kind: hookbook.EValidation, Code: "validation_failed", Message: "the request has invalid fields",
+				Details: map[string]string{field: "must be " + article(typeErr.Type.String())}}
+		}
+		return hookbook.Errorf(hookbook.EInvalid, "invalid_json", "the request body is not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return hookbook.Errorf(hookbook.EInvalid, "invalid_json", "the request body has data after the JSON object")
+	}
+	return nil
+}
+
+// CheckText refuses a JSON body whose strings could not be stored: the
+// NUL character (\u0000) and invalid UTF-8.
+func CheckText(body []byte) error {
+	if bytes.Contains(body, []byte(`\u0000`)) || !utf8.Valid(body) {
+		return hookbook.Errorf(hookbook.EInvalid, "invalid_json", "JSON strings must be UTF-8 text without NUL characters (\\u0000)")
+	}
+	return nil
+}
+
+// article describes a Go type of a JSON field in words.
+func article(goType string) string {
+	t := strings.TrimLeft(goType, "*")
+	switch {
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "a boolean"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		return "an integer"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case strings.HasPrefix(t, "[]"):
+		return "an array"
+	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "struct"):
+		return "an object"
+	case t == "json.RawMessage":
+		return "JSON"
+	}
+	return "of type " + t
+}
+
+// Pagination limits.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// ParsePage reads ?limit and ?cursor; a cursor must be an id with prefix.
+func ParsePage(r *http.Request, prefix string) (store.Page, error) {
+	q := r.URL.Query()
+	p := store.Page{Limit: DefaultLimit, Cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxLimit {
+			return p, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_limit",
+				Message: fmt.Sprintf("limit must be a whole number from 1 to %d", MaxLimit), Details: map[string]string{"limit": "out of range"}}
+		}
+		p.Limit = n
+	}
+	if p.Cursor != "" && !ids.Valid(prefix, p.Cursor) {
+		return p, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_cursor",
+			Message: "cursor is not one this list returned", Details: map[string]string{"cursor": "invalid"}}
+	}
+	return p, nil
+}
+
+// List is the answer of every list: newest first, next_cursor null on the last page.
+type List[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// NewList builds a List, turning nil into [] and "" into null.
+func NewList[T any](items []T, next string) List[T] {
+	if items == nil {
+		items = []T{}
+	}
+	l := List[T]{Data: items}
+	if next != "" {
+		l.NextCursor = &next
+	}
+	return l
+}

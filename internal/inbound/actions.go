@@ -1,0 +1,226 @@
+package inbound
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/booking"
+)
+
+// Request is the body of an inbound command.
+type Request struct {
+	Action string                     `json:"action"`
+	Params map[string]json.RawMessage `json:"params"`
+	Data   map[string]json.RawMessage `json:"data"`
+}
+
+// Parse decodes a command body: malformed JSON answers 400, fields of the
+// wrong shape 422 naming them.
+func Parse(body []byte) (*Request, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, hookbook.Errorf(hookbook.EInvalid, "invalid_json", "the body must be a JSON object {\"action\",\"params\",\"data\"}")
+	}
+	if bytes.Contains(trimmed, []byte(`\u0000`)) || !utf8.Valid(trimmed) {
+		return nil, hookbook.Errorf(hookbook.EInvalid, "invalid_json", "JSON strings must be UTF-8 text without NUL characters")
+	}
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if err := dec.Decode(&raw); err != nil || dec.More() {
+		return nil, hookbook.Errorf(hookbook.EInvalid, "invalid_json", "the body is not valid JSON")
+	}
+	f := hookbook.Fields{}
+	var r Request
+	if a, ok := raw["action"]; !ok || string(a) == "null" {
+		f.Add("action", "is required")
+	} else if json.Unmarshal(a, &r.Action) != nil || r.Action == "" {
+		f.Add("action", "must be a non-empty string")
+	}
+	for _, part := range []struct {
+		name string
+		dst  *map[string]json.RawMessage
+	}{{"params", &r.Params}, {"data", &r.Data}} {
+		v, ok := raw[part.name]
+		if !ok || string(v) == "null" {
+			*part.dst = map[string]json.RawMessage{}
+			continue
+		}
+		if json.Unmarshal(v, part.dst) != nil {
+			f.Add(part.name, "must be an object")
+		}
+		if *part.dst == nil {
+			*part.dst = map[string]json.RawMessage{}
+		}
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// fields reads typed values from params and data, collecting problems
+// under "params.x" and "data.x".
+type fields struct {
+	r *Request
+	f hookbook.Fields
+}
+
+func (x *fields) src(part string) map[string]json.RawMessage {
+	if part == "params" {
+		return x.r.Params
+	}
+	return x.r.Data
+}
+
+// str returns a string field; required ones must be present and non-empty.
+func (x *fields) str(part, name string, required bool) *string {
+	v, ok := x.src(part)[name]
+	if !ok || string(v) == "null" {
+		if required {
+			x.f.Add(part+"."+name, "is required")
+		}
+		return nil
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		x.f.Add(part+"."+name, "must be a string")
+		return nil
+	}
+	if required && s == "" {
+		x.f.Add(part+"."+name, "is required")
+		return nil
+	}
+	return &s
+}
+
+func (x *fields) int(part, name string) *int {
+	v, ok := x.src(part)[name]
+	if !ok || string(v) == "null" {
+		return nil
+	}
+	var n int
+	if json.Unmarshal(v, &n) != nil {
+		x.f.Add(part+"."+name, "must be an integer")
+		return nil
+	}
+	return &n
+}
+
+// prefixed renames the fields of a domain validation error to where the
+// command carried them ("service_id" → "params.service_id").
+func prefixed(err error, where map[string]string) error {
+	names := make(map[string]string, len(where))
+	for k, part := range where {
+		names[k] = part + "." + k
+	}
+	return renamed(err, names)
+}
+
+// Run validates a command's fields and runs its action for orgID, with the
+// same domain method, validation, state change and events as the API.
+func (s *Service) Run(ctx context.Context, orgID string, r *Request) (any, error) {
+	x := &fields{r: r, f: hookbook.Fields{}}
+	d := s.Booking
+	var run func() (any, error)
+	switch r.Action {
+	case "admin.slots.create":
+		in := booking.SlotInput{ServiceID: x.str("params", "service_id", true), StartsAt: x.str("params", "starts_at", true),
+			EndsAt: x.str("params", "ends_at", true), Capacity: x.int("params", "capacity")}
+		run = func() (any, error) {
+			out, err := d.CreateSlot(ctx, orgID, in)
+			return out, prefixed(err, map[string]string{"service_id": "params", "starts_at": "params", "ends_at": "params", "capacity": "params"})
+		}
+	case "admin.slots.delete":
+		id := x.str("params", "slot_id", true)
+		run = func() (any, error) {
+			if err := d.DeleteSlot(ctx, orgID, *id); err != nil {
+				return nil, err
+			}
+			return map[string]any{"slot_id": *id, "deleted": true}, nil
+		}
+	case "admin.appointments.approve":
+		id := x.str("params", "booking_id", true)
+		run = func() (any, error) { return d.Confirm(ctx, orgID, *id) }
+	case "admin.appointments.reject":
+		id, reason := x.str("params", "booking_id", true), x.str("data", "reason", false)
+		run = func() (any, error) {
+			text := ""
+			if reason != nil {
+				text = *reason
+			}
+			return d.Reject(ctx, orgID, *id, text)
+		}
+	case "admin.appointments.cancel":
+		id, reason := x.str("params", "booking_id", true), x.str("data", "reason", false)
+		run = func() (any, error) {
+			out, err := d.Cancel(ctx, orgID, *id, booking.CancelInput{Reason: reason})
+			return out, prefixed(err, map[string]string{"reason": "data"})
+		}
+	case "admin.links.create":
+		in := booking.LinkInput{ServiceID: x.str("params", "service_id", true), Slug: x.str("params", "slug", true)}
+		run = func() (any, error) { return d.CreateLink(ctx, orgID, in, "params.") }
+	case "admin.links.disable":
+		slug := x.str("params", "slug", true)
+		run = func() (any, error) { return d.DisableLink(ctx, orgID, *slug) }
+	case "admin.planner.block":
+		in := booking.BlockInput{StartsAt: x.str("params", "starts_at", true), EndsAt: x.str("params", "ends_at", true), Reason: x.str("data", "reason", false)}
+		run = func() (any, error) { return d.CreateBlock(ctx, orgID, in, "params.", "data.") }
+	case "admin.planner.unblock":
+		id := x.str("params", "block_id", true)
+		run = func() (any, error) {
+			if err := d.DeleteBlock(ctx, orgID, *id); err != nil {
+				return nil, err
+			}
+			return map[string]any{"block_id": *id, "deleted": true}, nil
+		}
+	case "admin.community-events.approve", "public.community.approve":
+		slug := x.str("params", "slugId", true)
+		in := booking.ApprovalInput{FullName: x.str("data", "full_name", true), Email: x.str("data", "email", false)}
+		run = func() (any, error) { return d.Approve(ctx, orgID, *slug, in, "data.") }
+	case "public.booking.create":
+		in := booking.BookingInput{SlotID: x.str("params", "slot_id", true), Participants: x.int("data", "participants"),
+			Customer: &booking.CustomerInput{Name: x.str("data", "full_name", true), Email: x.str("data", "email", true)}}
+		run = func() (any, error) {
+			out, err := d.CreateBooking(ctx, orgID, in)
+			return out, renamed(err, map[string]string{"slot_id": "params.slot_id", "participants": "data.participants",
+				"customer.name": "data.full_name", "customer.email": "data.email"})
+		}
+	case "public.appointment.cancel":
+		id, email := x.str("params", "booking_id", true), x.str("data", "email", true)
+		run = func() (any, error) { return d.Cancel(ctx, orgID, *id, booking.CancelInput{Email: *email}) }
+	case "public.appointment.reschedule":
+		id, slot, email := x.str("params", "booking_id", true), x.str("params", "slot_id", true), x.str("data", "email", true)
+		run = func() (any, error) {
+			out, err := d.Reschedule(ctx, orgID, *id, booking.RescheduleInput{SlotID: slot, Email: *email})
+			return out, prefixed(err, map[string]string{"slot_id": "params"})
+		}
+	default:
+		return nil, hookbook.Errorf(hookbook.ENotFound, "unknown_action", "unknown action %q", r.Action)
+	}
+	if err := x.f.Err(); err != nil {
+		return nil, err
+	}
+	return run()
+}
+
+// renamed renames detail fields one by one.
+func renamed(err error, names map[string]string) error {
+	e := hookbook.AsError(err)
+	if e == nil || len(e.Details) == 0 {
+		return err
+	}
+	d := map[string]string{}
+	for k, v := range e.Details {
+		if n, ok := names[k]; ok {
+			k = n
+		}
+		d[k] = v
+	}
+	return &hookbook.Error{Kind: e.Kind, Code: e.Code, Message: e.Message, Details: d}
+}
+
+// KnownAction reports whether action exists.
+func KnownAction(action string) bool { return scopeOf(action) != "" }

@@ -1,0 +1,248 @@
+// Package inbound lets trusted automations act on hookbook with signed,
+// timestamped, replay-protected commands, limited by scopes.
+//
+// A command is POSTed as {"action","params","data"} with the headers
+// {prefix}-Signature ("sha256=" + hex HMAC-SHA256 of "{timestamp}.{raw body}"
+// keyed with the organization's inbound secret), {prefix}-Timestamp (unix
+// seconds, within ±300 s) and {prefix}-Request-Id (a UUID never used
+// before). Each action runs the same booking-domain method as the API.
+package inbound
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/booking"
+	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/ids"
+	"github.com/hookbook/hookbook/internal/store"
+)
+
+// Tolerance is how far a command's timestamp may lie from the server's clock.
+const Tolerance = 300 * time.Second
+
+// MinSecretLength is the shortest inbound secret accepted.
+const MinSecretLength = 16
+
+// Scopes and the actions each allows.
+var Scopes = map[string][]string{
+	"admin.slots":            {"admin.slots.create", "admin.slots.delete"},
+	"admin.appointments":     {"admin.appointments.approve", "admin.appointments.reject", "admin.appointments.cancel"},
+	"admin.links":            {"admin.links.create", "admin.links.disable"},
+	"admin.planner":          {"admin.planner.block", "admin.planner.unblock"},
+	"admin.community-events": {"admin.community-events.approve"},
+	"public.booking":         {"public.booking.create"},
+	"public.appointment":     {"public.appointment.cancel", "public.appointment.reschedule"},
+	"public.community":       {"public.community.approve"},
+}
+
+// ScopeNames returns every scope, sorted.
+func ScopeNames() []string {
+	out := make([]string, 0, len(Scopes))
+	for s := range Scopes {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// scopeOf returns the scope that allows action, or "".
+func scopeOf(action string) string {
+	for scope, actions := range Scopes {
+		for _, a := range actions {
+			if a == action {
+				return scope
+			}
+		}
+	}
+	return ""
+}
+
+// Settings are an organization's inbound settings.
+type Settings struct {
+	Enabled bool     `json:"enabled"`
+	Secret  string   `json:"secret"`
+	Scopes  []string `json:"scopes"`
+}
+
+// Allows reports whether the settings grant the scope of action.
+func (s *Settings) Allows(action string) bool {
+	scope := scopeOf(action)
+	for _, g := range s.Scopes {
+		if g == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// Service keeps inbound settings, the replay guard and the command log, and
+// runs commands.
+type Service struct {
+	Store   *store.Store
+	Booking *booking.Domain
+	Now     func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Settings returns an organization's settings (disabled, no secret, no
+// scopes until set).
+func (s *Service) Settings(ctx context.Context, orgID string) (*Settings, error) {
+	var st Settings
+	var scopes string
+	err := s.Store.ReadDB().QueryRowContext(ctx, `SELECT enabled, secret, scopes FROM inbound_settings WHERE organization_id = $1`, orgID).
+		Scan(&st.Enabled, &st.Secret, &scopes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return &Settings{Scopes: []string{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(scopes), &st.Scopes); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// SettingsInput changes settings; nil fields keep their value.
+type SettingsInput struct {
+	Enabled *bool     `json:"enabled"`
+	Secret  *string   `json:"secret"`
+	Scopes  *[]string `json:"scopes"`
+}
+
+// SetSettings validates and stores settings. Only known scopes are
+// accepted; a secret is generated when none was ever set.
+func (s *Service) SetSettings(ctx context.Context, orgID string, in SettingsInput) (*Settings, error) {
+	st, err := s.Settings(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	f := hookbook.Fields{}
+	if in.Enabled != nil {
+		st.Enabled = *in.Enabled
+	}
+	if in.Secret != nil {
+		secret := strings.TrimSpace(*in.Secret)
+		if secret == "" {
+			secret = outbound.NewSecret()
+		} else if len(secret) < MinSecretLength {
+			f.Add("secret", fmt.Sprintf("must be at least %d characters", MinSecretLength))
+		}
+		st.Secret = secret
+	}
+	if st.Secret == "" {
+		st.Secret = outbound.NewSecret()
+	}
+	if in.Scopes != nil {
+		seen := map[string]bool{}
+		clean := []string{}
+		for _, sc := range *in.Scopes {
+			if _, ok := Scopes[sc]; !ok {
+				f.Add("scopes", fmt.Sprintf("%q is not a scope; known: %s", sc, strings.Join(ScopeNames(), ", ")))
+				continue
+			}
+			if !seen[sc] {
+				seen[sc] = true
+				clean = append(clean, sc)
+			}
+		}
+		sort.Strings(clean)
+		st.Scopes = clean
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	scopes, _ := json.Marshal(st.Scopes)
+	_, err = s.Store.DB().ExecContext(ctx, `INSERT INTO inbound_settings (organization_id, enabled, secret, scopes, updated_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (organization_id) DO UPDATE SET enabled = excluded.enabled,
+		secret = excluded.secret, scopes = excluded.scopes, updated_at = excluded.updated_at`,
+		orgID, st.Enabled, st.Secret, string(scopes), s.now().UnixMicro())
+	return st, err
+}
+
+// Seen records a request id and reports false when it was recorded before.
+// Ids older than twice the tolerance are pruned as it goes: a request that
+// old is refused for its timestamp.
+func (s *Service) Seen(ctx context.Context, orgID, requestID string) (bool, error) {
+	now := s.now()
+	if _, err := s.Store.DB().ExecContext(ctx, `DELETE FROM inbound_requests WHERE received_at < $1`, now.Add(-2*Tolerance).UnixMicro()); err != nil {
+		return false, err
+	}
+	res, err := s.Store.DB().ExecContext(ctx, `INSERT INTO inbound_requests (organization_id, request_id, received_at) VALUES ($1, $2, $3)
+		ON CONFLICT (organization_id, request_id) DO NOTHING`, orgID, requestID, now.UnixMicro())
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// Command is an entry of the command log.
+type Command struct {
+	ID        string    `json:"id"`
+	Action    string    `json:"action"`
+	RequestID string    `json:"request_id"`
+	Status    int       `json:"status"`
+	ErrorCode *string   `json:"error_code"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Log records a command's outcome.
+func (s *Service) Log(ctx context.Context, orgID, action, requestID string, status int, code string) error {
+	var c any
+	if code != "" {
+		c = code
+	}
+	_, err := s.Store.DB().ExecContext(ctx, `INSERT INTO inbound_commands (id, organization_id, action, request_id, status, error_code, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, ids.New("cmd"), orgID, truncate(action, 200), truncate(requestID, 100), status, c, s.now().UnixMicro())
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// Commands lists an organization's command log, newest first.
+func (s *Service) Commands(ctx context.Context, orgID string, p store.Page) ([]*Command, string, error) {
+	rows, err := s.Store.ReadDB().QueryContext(ctx, `SELECT id, action, request_id, status, error_code, created_at FROM inbound_commands
+		WHERE organization_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3`, orgID, p.Cursor, p.Limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []*Command
+	for rows.Next() {
+		var c Command
+		var code sql.NullString
+		var at int64
+		if err := rows.Scan(&c.ID, &c.Action, &c.RequestID, &c.Status, &code, &at); err != nil {
+			return nil, "", err
+		}
+		if code.Valid {
+			c.ErrorCode = &code.String
+		}
+		c.CreatedAt = time.UnixMicro(at).UTC()
+		out = append(out, &c)
+	}
+	if len(out) > p.Limit {
+		return out[:p.Limit], out[p.Limit-1].ID, rows.Err()
+	}
+	return out, "", rows.Err()
+}

@@ -1,0 +1,382 @@
+// Package hub holds the operations on endpoints, event types and events that
+// the JSON API, the admin UI and inbound commands share: validation with the
+// same rules everywhere, then the store.
+package outbound
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/delivery"
+	"github.com/hookbook/hookbook/internal/event"
+	"github.com/hookbook/hookbook/internal/store"
+)
+
+// Hub validates and carries out operations for one hookbook instance.
+type Hub struct {
+	Store         *store.Store
+	Guard         *delivery.Guard
+	SecretOverlap time.Duration // how long a rotated-out secret keeps signing
+	HeaderPrefix  string
+	// EndpointChanged is called after an endpoint was updated, so the
+	// engine can forget what it knew of it (its circuit).
+	EndpointChanged func(id string)
+}
+
+// Endpoint limits and defaults.
+const (
+	DefaultMaxAttempts = 8
+	DefaultTimeout     = 10
+	MinSecretLength    = 16
+	MaxURLLength       = 2048
+	MaxDescription     = 1024
+	MaxHeaders         = 20
+)
+
+// NewSecret returns a new signing secret: "whsec_" + base64 of 32 random bytes.
+func NewSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+// EndpointInput holds the fields of an endpoint create or update; nil means
+// "not given" (create takes the default, update keeps the current value).
+type EndpointInput struct {
+	URL            *string            `json:"url"`
+	Events         *[]string          `json:"events"`
+	Description    *string            `json:"description"`
+	Enabled        *bool              `json:"enabled"`
+	Secret         *string            `json:"secret"`
+	MaxAttempts    *int               `json:"max_attempts"`
+	TimeoutSeconds *int               `json:"timeout_seconds"`
+	Scheme         *string            `json:"signature_scheme"`
+	Headers        *map[string]string `json:"headers"`
+}
+
+// CreateEndpoint validates in and stores a new endpoint. The answer carries the secret.
+func (h *Hub) CreateEndpoint(ctx context.Context, orgID string, in EndpointInput) (*hookbook.Endpoint, error) {
+	e := &hookbook.Endpoint{
+		OrganizationID: orgID, Enabled: true, MaxAttempts: DefaultMaxAttempts, TimeoutSeconds: DefaultTimeout,
+		Scheme: hookbook.SchemeTimestamped, Headers: map[string]string{},
+	}
+	f := hookbook.Fields{}
+	if in.URL == nil {
+		f.Add("url", "is required")
+	}
+	if in.Events == nil {
+		f.Add("events", "is required")
+	}
+	if in.Secret != nil {
+		if len(*in.Secret) < MinSecretLength {
+			f.Add("secret", fmt.Sprintf("must be at least %d characters", MinSecretLength))
+		} else if strings.HasPrefix(*in.Secret, "whsec_") {
+			if _, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(*in.Secret, "whsec_")); err != nil {
+				f.Add("secret", "a whsec_ secret must be followed by base64")
+			}
+		}
+		e.Secret = *in.Secret
+	} else {
+		e.Secret = NewSecret()
+	}
+	if err := h.apply(ctx, e, in, f); err != nil {
+		return nil, err
+	}
+	if err := h.Store.CreateEndpoint(ctx, e); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// UpdateEndpoint changes the given fields of an endpoint. Enabling a
+// disabled endpoint clears its disabled reason and resets its health.
+func (h *Hub) UpdateEndpoint(ctx context.Context, orgID, id string, in EndpointInput) (*hookbook.Endpoint, error) {
+	e, err := h.Store.Endpoint(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	f := hookbook.Fields{}
+	if in.Secret != nil {
+		f.Add("secret", "cannot be changed here; use rotate-secret")
+	}
+	wasEnabled := e.Enabled
+	if err := h.apply(ctx, e, in, f); err != nil {
+		return nil, err
+	}
+	reenabled := !wasEnabled && e.Enabled
+	if reenabled {
+		e.DisabledReason = nil
+	}
+	if !e.Enabled && wasEnabled && e.DisabledReason == nil {
+		reason := "disabled by the organization"
+		e.DisabledReason = &reason
+	}
+	if err := h.Store.UpdateEndpoint(ctx, e, reenabled); err != nil {
+		return nil, err
+	}
+	if h.EndpointChanged != nil {
+		h.EndpointChanged(e.ID)
+	}
+	e.Secret = ""
+	return e, nil
+}
+
+// apply validates the given fields and sets them on e.
+func (h *Hub) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointInput, f hookbook.Fields) error {
+	if in.URL != nil {
+		u := strings.TrimSpace(*in.URL)
+		if len(u) > MaxURLLength {
+			f.Add("url", fmt.Sprintf("must be at most %d characters", MaxURLLength))
+		} else if err := h.Guard.CheckURL(ctx, u); err != nil {
+			f.Add("url", err.Error())
+		}
+		e.URL = u
+	}
+	if in.Events != nil {
+		if msg := h.checkPatterns(ctx, e.OrganizationID, *in.Events); msg != "" {
+			f.Add("events", msg)
+		}
+		e.Events = dedupe(*in.Events)
+	}
+	if in.Description != nil {
+		if len(*in.Description) > MaxDescription {
+			f.Add("description", fmt.Sprintf("must be at most %d characters", MaxDescription))
+		}
+		e.Description = *in.Description
+	}
+	if in.Enabled != nil {
+		e.Enabled = *in.Enabled
+	}
+	if in.MaxAttempts != nil {
+		if *in.MaxAttempts < 1 || *in.MaxAttempts > 20 {
+			f.Add("max_attempts", "must be between 1 and 20")
+		}
+		e.MaxAttempts = *in.MaxAttempts
+	}
+	if in.TimeoutSeconds != nil {
+		if *in.TimeoutSeconds < 1 || *in.TimeoutSeconds > 30 {
+			f.Add("timeout_seconds", "must be between 1 and 30")
+		}
+		e.TimeoutSeconds = *in.TimeoutSeconds
+	}
+	if in.Scheme != nil {
+		if *in.Scheme != hookbook.SchemeTimestamped && *in.Scheme != hookbook.SchemeBody {
+			f.Add("signature_scheme", `must be "timestamped" or "body"`)
+		}
+		e.Scheme = *in.Scheme
+	}
+	if in.Headers != nil {
+		if msg := h.checkHeaders(*in.Headers); msg != "" {
+			f.Add("headers", msg)
+		}
+		e.Headers = *in.Headers
+		if e.Headers == nil {
+			e.Headers = map[string]string{}
+		}
+	}
+	return f.Err()
+}
+
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// checkPatterns returns what is wrong with an endpoint's event filter, or "".
+func (h *Hub) checkPatterns(ctx context.Context, orgID string, patterns []string) string {
+	if len(patterns) == 0 {
+		return "must name at least one event type, a wildcard such as booking.* or *"
+	}
+	if len(patterns) > 100 {
+		return "must name at most 100 patterns"
+	}
+	for _, p := range patterns {
+		if !event.ValidPattern(p) {
+			return fmt.Sprintf("%q is neither an event type, a wildcard such as booking.*, nor *", p)
+		}
+		if strings.HasSuffix(p, "*") {
+			continue
+		}
+		if _, err := h.Store.EventType(ctx, orgID, p); err != nil {
+			if hookbook.IsKind(err, hookbook.ENotFound) {
+				return fmt.Sprintf("unknown event type %q", p)
+			}
+			return "could not be checked: " + err.Error()
+		}
+	}
+	return ""
+}
+
+var reservedHeaders = map[string]bool{
+	"Content-Type": true, "Content-Length": true, "User-Agent": true, "Host": true, "Connection": true,
+	"Transfer-Encoding": true, "Webhook-Id": true, "Webhook-Timestamp": true, "Webhook-Signature": true,
+}
+
+func (h *Hub) checkHeaders(headers map[string]string) string {
+	if len(headers) > MaxHeaders {
+		return fmt.Sprintf("at most %d headers", MaxHeaders)
+	}
+	for k, v := range headers {
+		ck := http.CanonicalHeaderKey(k)
+		if k == "" || !validToken(k) {
+			return fmt.Sprintf("%q is not a valid header name", k)
+		}
+		if reservedHeaders[ck] || strings.HasPrefix(ck, http.CanonicalHeaderKey(h.HeaderPrefix)+"-") {
+			return fmt.Sprintf("%q is set by hookbook and cannot be overridden", k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") || len(v) > 4096 {
+			return fmt.Sprintf("the value of %q is not a valid header value", k)
+		}
+	}
+	return ""
+}
+
+func validToken(s string) bool {
+	for _, r := range s {
+		if r > 126 || r <= 32 || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// RotateSecret gives an endpoint a new secret; the old one keeps signing
+// beside it for SecretOverlap. The answer carries the new secret.
+func (h *Hub) RotateSecret(ctx context.Context, orgID, id string) (*hookbook.Endpoint, error) {
+	return h.Store.RotateSecret(ctx, orgID, id, NewSecret(), h.SecretOverlap)
+}
+
+// SendTest queues a webhook.test event to one endpoint, whatever its filter,
+// and returns the delivery's id.
+func (h *Hub) SendTest(ctx context.Context, orgID, id string) (string, error) {
+	ep, err := h.Store.Endpoint(ctx, orgID, id)
+	if err != nil {
+		return "", err
+	}
+	if !ep.Enabled {
+		return "", hookbook.Errorf(hookbook.EConflict, "endpoint_disabled", "the endpoint is disabled; enable it first")
+	}
+	data, _ := json.Marshal(map[string]string{"endpoint_id": id, "message": "This is a test event from hookbook."})
+	p, err := h.Store.Publish(ctx, store.Publication{OrganizationID: orgID, Type: event.WebhookTest, Data: data, EndpointID: id})
+	if err != nil {
+		return "", err
+	}
+	return p.Deliveries[0], nil
+}
+
+// MaxIdempotencyKey bounds the length of an idempotency key.
+const MaxIdempotencyKey = 255
+
+// PublishInput is an event published through the API.
+type PublishInput struct {
+	Event          string          `json:"event"`
+	Data           json.RawMessage `json:"data"`
+	IdempotencyKey string          `json:"idempotency_key"`
+}
+
+// Publish validates and publishes an event of a known type. A repeated
+// idempotency key within 24 h answers the first event.
+func (h *Hub) Publish(ctx context.Context, orgID string, in PublishInput) (*store.Published, error) {
+	f := hookbook.Fields{}
+	var et *hookbook.EventType
+	switch {
+	case in.Event == "":
+		f.Add("event", "is required")
+	case !event.ValidName(in.Event):
+		f.Add("event", "is not a valid event type name")
+	default:
+		var err error
+		et, err = h.Store.EventType(ctx, orgID, in.Event)
+		if hookbook.IsKind(err, hookbook.ENotFound) {
+			return nil, &hookbook.Error{Kind: hookbook.EValidation, Code: "unknown_event_type",
+				Message: fmt.Sprintf("event type %q is not in the catalog; register it with POST /api/v1/event-types", in.Event),
+				Details: map[string]string{"event": "unknown event type"}}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	data := []byte(strings.TrimSpace(string(in.Data)))
+	if len(data) == 0 || string(data) == "null" {
+		f.Add("data", "is required and must be a JSON object")
+	} else if data[0] != '{' {
+		f.Add("data", "must be a JSON object")
+	}
+	if len(in.IdempotencyKey) > MaxIdempotencyKey {
+		f.Add("idempotency_key", fmt.Sprintf("must be at most %d characters", MaxIdempotencyKey))
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	if et != nil && et.Custom && len(et.Schema) > 0 {
+		if err := event.Validate(et.Schema, data); err != nil {
+			return nil, &hookbook.Error{Kind: hookbook.EValidation, Code: "schema_mismatch",
+				Message: "data does not match the event type's schema", Details: map[string]string{"data": err.Error()}}
+		}
+	}
+	return h.Store.PublishBatched(ctx, store.Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey})
+}
+
+// EventTypeInput registers an organization's own event type.
+type EventTypeInput struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema"`
+}
+
+// CreateEventType validates and registers an event type.
+func (h *Hub) CreateEventType(ctx context.Context, orgID string, in EventTypeInput) (*hookbook.EventType, error) {
+	f := hookbook.Fields{}
+	if !event.ValidName(in.Name) {
+		f.Add("name", `must look like "lead.qualified": lower-case words joined by dots`)
+	} else if _, ok := event.LookupBuiltin(in.Name); ok {
+		return nil, hookbook.Errorf(hookbook.EConflict, "event_type_exists", "%q is a built-in event type", in.Name)
+	}
+	if strings.TrimSpace(in.Description) == "" {
+		f.Add("description", "is required")
+	} else if len(in.Description) > MaxDescription {
+		f.Add("description", fmt.Sprintf("must be at most %d characters", MaxDescription))
+	}
+	schema := json.RawMessage(strings.TrimSpace(string(in.Schema)))
+	if string(schema) == "null" {
+		schema = nil
+	}
+	if len(schema) > 0 {
+		if schema[0] != '{' {
+			f.Add("schema", "must be a JSON schema object")
+		} else if _, err := event.CompileSchema(schema); err != nil {
+			f.Add("schema", "is not a valid JSON schema: "+err.Error())
+		}
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	et := &hookbook.EventType{Name: in.Name, Description: in.Description, Schema: schema, Custom: true}
+	if err := h.Store.CreateEventType(ctx, orgID, et); err != nil {
+		return nil, err
+	}
+	return et, nil
+}
+
+// Catalog returns the built-in types followed by the organization's own.
+func (h *Hub) Catalog(ctx context.Context, orgID string) ([]hookbook.EventType, error) {
+	own, err := h.Store.EventTypes(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	return append(event.Builtin(), own...), nil
+}

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// job is a periodic task of the instance.
+type job struct {
+	name     string
+	interval time.Duration
+	run      func(ctx context.Context) error
+}
+
+// jobs returns the instance's periodic tasks: auto-disable of endpoints
+// failing too long, and the retention purge.
+func (a *App) jobs() []job {
+	return []job{
+		{"auto-disable", clamp(a.Config.DisableAfter/10, 100*time.Millisecond, time.Minute), a.autoDisable},
+		{"retention", clamp(a.Config.Retention/10, 100*time.Millisecond, time.Hour), a.purge},
+		{"reminders", a.Config.ReminderInterval, a.reminders},
+	}
+}
+
+func clamp(d, lo, hi time.Duration) time.Duration {
+	return max(lo, min(d, hi))
+}
+
+// runJobs runs every periodic task until ctx is done.
+func (a *App) runJobs(ctx context.Context) {
+	for _, j := range a.jobs() {
+		go func() {
+			t := time.NewTicker(j.interval)
+			defer t.Stop()
+			for {
+				if _, err := a.Store.Exclusive(ctx, j.name, j.run); err != nil && ctx.Err() == nil {
+					a.Log.Error("periodic job failed", "job", j.name, "err", err)
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+}
+
+// autoDisable disables endpoints that have failed without a success for
+// HOOKBOOK_DISABLE_AFTER.
+func (a *App) autoDisable(ctx context.Context) error {
+	cutoff := a.Store.Now().Add(-a.Config.DisableAfter)
+	ids, err := a.Store.FailingSince(ctx, cutoff)
+	if err != nil {
+		return err
+	}
+	reason := fmt.Sprintf("no successful delivery for %s", a.Config.DisableAfter)
+	for _, id := range ids {
+		done, err := a.Store.DisableFailing(ctx, id, cutoff, reason)
+		if err != nil {
+			return err
+		}
+		if done {
+			a.Dispatcher.Breaker.Reset(id)
+			a.Log.Warn("endpoint disabled", "endpoint_id", id, "reason", reason)
+		}
+	}
+	return nil
+}
+
+// reminders fires due booking reminders and follow-ups.
+func (a *App) reminders(ctx context.Context) error {
+	n, err := a.Booking.FireReminders(ctx)
+	if n > 0 {
+		a.Log.Info("reminders fired", "count", n)
+	}
+	return err
+}
+
+// purge deletes what is older than HOOKBOOK_RETENTION.
+func (a *App) purge(ctx context.Context) error {
+	d, e, err := a.Store.Purge(ctx, a.Store.Now().Add(-a.Config.Retention))
+	if d > 0 || e > 0 {
+		a.Log.Info("retention purge", "deliveries", d, "events", e)
+	}
+	return err
+}

@@ -1,0 +1,322 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/event"
+	"github.com/hookbook/hookbook/internal/ids"
+)
+
+// IdempotencyWindow is how long an idempotency key answers its first event.
+const IdempotencyWindow = 24 * time.Hour
+
+// CreateEventType registers an organization's own event type.
+func (s *Store) CreateEventType(ctx context.Context, orgID string, et *hookbook.EventType) error {
+	var schema any
+	if len(et.Schema) > 0 {
+		schema = string(et.Schema)
+	}
+	return s.Tx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO event_types (organization_id, name, description, schema, created_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (organization_id, name) DO NOTHING`,
+			orgID, et.Name, et.Description, schema, us(s.Now()))
+		if err != nil {
+			return fmt.Errorf("create event type: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return hookbook.Errorf(hookbook.EConflict, "event_type_exists", "event type %q already exists", et.Name)
+		}
+		return nil
+	})
+}
+
+// EventTypes lists an organization's own event types by name.
+func (s *Store) EventTypes(ctx context.Context, orgID string) ([]hookbook.EventType, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT name, description, schema FROM event_types WHERE organization_id = $1 ORDER BY name`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []hookbook.EventType
+	for rows.Next() {
+		var et hookbook.EventType
+		var schema sql.NullString
+		if err := rows.Scan(&et.Name, &et.Description, &schema); err != nil {
+			return nil, err
+		}
+		if schema.Valid {
+			et.Schema = json.RawMessage(schema.String)
+		}
+		et.Custom = true
+		out = append(out, et)
+	}
+	return out, rows.Err()
+}
+
+// EventType returns a built-in type or one of the organization's own.
+func (s *Store) EventType(ctx context.Context, orgID, name string) (*hookbook.EventType, error) {
+	if et, ok := event.LookupBuiltin(name); ok {
+		return &et, nil
+	}
+	var et hookbook.EventType
+	var schema sql.NullString
+	err := s.rdb.QueryRowContext(ctx, `SELECT name, description, schema FROM event_types WHERE organization_id = $1 AND name = $2`,
+		orgID, name).Scan(&et.Name, &et.Description, &schema)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, hookbook.NotFound("event type")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if schema.Valid {
+		et.Schema = json.RawMessage(schema.String)
+	}
+	et.Custom = true
+	return &et, nil
+}
+
+// Publication is an event to store and fan out.
+type Publication struct {
+	OrganizationID string
+	Type           string
+	Data           json.RawMessage
+	OccurredAt     time.Time // zero means now
+	IdempotencyKey string    // optional
+	// EndpointID, when set, sends the event to that endpoint only, whatever
+	// its filter and the outbound switch (test events).
+	EndpointID string
+}
+
+// Published is what Publish did.
+type Published struct {
+	Event      *hookbook.Event
+	Duplicate  bool     // the idempotency key had been used: Event is the first one
+	Deliveries []string // ids of the deliveries queued
+}
+
+// Publish stores an event and queues a delivery for every enabled endpoint
+// of the organization whose filter matches, in one transaction.
+func (s *Store) Publish(ctx context.Context, p Publication) (*Published, error) {
+	var out *Published
+	err := s.Tx(ctx, func(tx *Tx) error {
+		var err error
+		out, err = tx.Publish(ctx, p)
+		return err
+	})
+	return out, err
+}
+
+// Publish stores an event and queues its deliveries inside tx.
+func (tx *Tx) Publish(ctx context.Context, p Publication) (*Published, error) {
+	s := tx.s
+	now := s.Now().UTC()
+	at := p.OccurredAt
+	if at.IsZero() {
+		at = now
+	}
+	evt := &hookbook.Event{ID: ids.New("evt"), OrganizationID: p.OrganizationID, Type: p.Type, Timestamp: at.UTC().Truncate(time.Second), Data: p.Data}
+	if p.IdempotencyKey != "" {
+		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (organization_id, key, event_id, created_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (organization_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at
+			WHERE idempotency_keys.created_at < $5`,
+			p.OrganizationID, p.IdempotencyKey, evt.ID, us(now), us(now.Add(-IdempotencyWindow)))
+		if err != nil {
+			return nil, fmt.Errorf("idempotency key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var first string
+			if err := tx.QueryRowContext(ctx, `SELECT event_id FROM idempotency_keys WHERE organization_id = $1 AND key = $2`,
+				p.OrganizationID, p.IdempotencyKey).Scan(&first); err != nil {
+				return nil, fmt.Errorf("idempotency key: %w", err)
+			}
+			e, err := getEvent(ctx, tx, p.OrganizationID, first)
+			if hookbook.IsKind(err, hookbook.ENotFound) {
+				// Purged by a retention shorter than the key's 24 h: the
+				// answer is still the first event's id.
+				e, err = &hookbook.Event{ID: first, OrganizationID: p.OrganizationID, Type: p.Type}, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return &Published{Event: e, Duplicate: true}, nil
+		}
+	}
+	payload, err := event.Envelope(evt.ID, evt.OrganizationID, evt.Type, evt.Timestamp, evt.Data)
+	if err != nil {
+		return nil, err
+	}
+	evt.Payload = payload
+	if _, err := tx.exec(ctx, insertEventSQL, evt.ID, evt.OrganizationID, evt.Type, string(payload), us(evt.Timestamp), us(now)); err != nil {
+		return nil, fmt.Errorf("insert event: %w", err)
+	}
+	targets, err := tx.targets(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := &Published{Event: evt}
+	if len(targets) > 0 {
+		// One multi-row INSERT for the whole fan-out.
+		var q strings.Builder
+		q.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
+			max_attempts, next_attempt_at, created_at, updated_at) VALUES `)
+		args := []any{evt.OrganizationID, evt.ID, evt.Type, us(now)}
+		for i, ep := range targets {
+			id := ids.New("dlv")
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $1, $%d, $2, $3, 'pending', $%d, $4, $4, $4)", n+1, n+2, n+3)
+			args = append(args, id, ep.id, ep.maxAttempts)
+			out.Deliveries = append(out.Deliveries, id)
+		}
+		if _, err := tx.execRepeated(ctx, q.String(), args...); err != nil {
+			return nil, fmt.Errorf("queue deliveries: %w", err)
+		}
+	}
+	tx.published++
+	if len(out.Deliveries) > 0 {
+		tx.notify = true
+	}
+	return out, nil
+}
+
+const insertEventSQL = `INSERT INTO events (id, organization_id, type, payload, occurred_at, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6)`
+
+type target struct {
+	id          string
+	maxAttempts int
+}
+
+// targets returns the endpoints an event goes to.
+func (tx *Tx) targets(ctx context.Context, p Publication) ([]target, error) {
+	if p.EndpointID != "" {
+		var t target
+		err := tx.QueryRowContext(ctx, `SELECT id, max_attempts FROM endpoints WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
+			p.EndpointID, p.OrganizationID).Scan(&t.id, &t.maxAttempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, hookbook.NotFound("endpoint")
+		}
+		return []target{t}, err
+	}
+	cands, err := tx.candidates(ctx, p.OrganizationID)
+	if err != nil {
+		return nil, err
+	}
+	var out []target
+	for _, c := range cands {
+		if event.MatchAny(c.patterns, p.Type) {
+			out = append(out, c.target)
+		}
+	}
+	return out, nil
+}
+
+type candidate struct {
+	target
+	patterns []string
+}
+
+// candidates returns the organization's enabled endpoints, or none when its
+// outbound switch is off. A transaction that publishes several events (a
+// group commit) reads them once.
+func (tx *Tx) candidates(ctx context.Context, orgID string) ([]candidate, error) {
+	if c, ok := tx.endpointsOf[orgID]; ok {
+		return c, nil
+	}
+	var enabled bool
+	if err := tx.QueryRowContext(ctx, `SELECT outbound_enabled FROM organizations WHERE id = $1`, orgID).Scan(&enabled); err != nil {
+		return nil, fmt.Errorf("organization %s: %w", orgID, err)
+	}
+	var out []candidate
+	if enabled {
+		rows, err := tx.QueryContext(ctx, `SELECT id, events, max_attempts FROM endpoints
+			WHERE organization_id = $1 AND enabled = TRUE AND deleted_at IS NULL ORDER BY id`, orgID)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c candidate
+			var events string
+			if err := rows.Scan(&c.id, &events, &c.maxAttempts); err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal([]byte(events), &c.patterns); err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if tx.endpointsOf == nil {
+		tx.endpointsOf = map[string][]candidate{}
+	}
+	tx.endpointsOf[orgID] = out
+	return out, nil
+}
+
+func getEvent(ctx context.Context, q queryer, orgID, id string) (*hookbook.Event, error) {
+	var e hookbook.Event
+	var payload string
+	var occurred int64
+	err := q.QueryRowContext(ctx, `SELECT id, organization_id, type, payload, occurred_at FROM events WHERE id = $1 AND organization_id = $2`,
+		id, orgID).Scan(&e.ID, &e.OrganizationID, &e.Type, &payload, &occurred)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, hookbook.NotFound("event")
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.Payload = []byte(payload)
+	e.Timestamp = fromUS(occurred)
+	var env hookbook.Envelope
+	if err := json.Unmarshal(e.Payload, &env); err == nil {
+		e.Data = env.Data
+	}
+	return &e, nil
+}
+
+// Event returns an organization's event.
+func (s *Store) Event(ctx context.Context, orgID, id string) (*hookbook.Event, error) {
+	return getEvent(ctx, s.rdb, orgID, id)
+}
+
+// Events lists an organization's events, newest first, optionally of one type.
+func (s *Store) Events(ctx context.Context, orgID, typ string, p Page) ([]*hookbook.Event, string, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM events WHERE organization_id = $1 AND ($2 = '' OR type = $2)
+		AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4`, orgID, typ, p.Cursor, p.Limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	var idList []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, "", err
+		}
+		idList = append(idList, id)
+	}
+	rows.Close()
+	idList, next := trim(idList, p.Limit, func(s string) string { return s })
+	out := make([]*hookbook.Event, 0, len(idList))
+	for _, id := range idList {
+		e, err := s.Event(ctx, orgID, id)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, e)
+	}
+	return out, next, nil
+}
