@@ -3,6 +3,7 @@ package hookbook
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 )
@@ -87,4 +88,44 @@ func AsError(err error) *Error {
 func IsKind(err error, kind string) bool {
 	e := AsError(err)
 	return e != nil && e.Kind == kind
+}
+
+// StatusOf maps an error kind to its HTTP status.
+func StatusOf(kind string) int {
+	switch kind {
+	case EInvalid:
+		return http.StatusBadRequest
+	case EUnauthorized:
+		return http.StatusUnauthorized
+	case EForbidden:
+		return http.StatusForbidden
+	case ENotFound:
+		return http.StatusNotFound
+	case EConflict:
+		return http.StatusConflict
+	case ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case EValidation:
+		return http.StatusUnprocessableEntity
+	case ETooMany:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
+}
+
+// HTTPStatus is the status of err at the HTTP edge: its kind's status, or
+// 500 for an error that is not an *Error.
+func HTTPStatus(err error) int {
+	if e := AsError(err); e != nil {
+		return StatusOf(e.Kind)
+	}
+	return http.StatusInternalServerError
+}
+
+// Code is err's stable code, or "internal_error" for an error that is not an *Error.
+func Code(err error) string {
+	if e := AsError(err); e != nil {
+		return e.Code
+	}
+	return "internal_error"
 }

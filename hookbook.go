@@ -10,6 +10,8 @@ package hookbook
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/hookbook/hookbook/webhook"
 )
 
 // Version is the build's version, set with -ldflags "-X github.com/hookbook/hookbook.Version=…".
@@ -22,10 +24,10 @@ const (
 	StatusFailed    = "failed"
 )
 
-// Signature schemes of the brand signature header.
+// Signature schemes of the brand signature header (see package webhook).
 const (
-	SchemeTimestamped = "timestamped"
-	SchemeBody        = "body"
+	SchemeTimestamped = webhook.SchemeTimestamped
+	SchemeBody        = webhook.SchemeBody
 )
 
 // Organization owns every other resource. Its API key is stored hashed.
@@ -59,11 +61,24 @@ type Endpoint struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 
-	// Secret is the newest signing secret. It is shown only on creation and rotation.
-	Secret string `json:"secret,omitempty"`
+	// Secret is the newest signing secret. It never leaves hookbook as part
+	// of an Endpoint: Reveal is the one way to show it (on creation,
+	// rotation and an explicit reveal).
+	Secret string `json:"-"`
 	// PreviousSecret still signs until PreviousSecretExpiresAt (rotation overlap).
 	PreviousSecret          string     `json:"-"`
 	PreviousSecretExpiresAt *time.Time `json:"-"`
+}
+
+// RevealedEndpoint is an endpoint shown together with its newest secret.
+type RevealedEndpoint struct {
+	*Endpoint
+	Secret string `json:"secret"`
+}
+
+// Reveal returns e with its secret, for the answers that must show it.
+func (e *Endpoint) Reveal() *RevealedEndpoint {
+	return &RevealedEndpoint{Endpoint: e, Secret: e.Secret}
 }
 
 // Secrets returns the secrets that sign a message sent at now: the newest

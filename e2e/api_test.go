@@ -12,7 +12,7 @@ import (
 func secondOrg(t *testing.T, in *instance) string {
 	t.Helper()
 	key := "hk_other_org_key_abcdef0123456789"
-	if _, err := in.app.Store.CreateOrganization(t.Context(), "other", key); err != nil {
+	if _, err := in.app.Orgs.CreateOrganization(t.Context(), "other", key); err != nil {
 		t.Fatal(err)
 	}
 	return key
@@ -23,8 +23,8 @@ func TestTenantIsolation(t *testing.T) {
 	rc := newReceiver(t, nil)
 	ep := in.createEndpoint(rc.URL, []string{"*"}, nil)["id"].(string)
 	evt := in.publish("booking.created", map[string]any{"id": "bkg_1"})
-	waitFor(t, 5*time.Second, "delivery", func() bool { return rc.count() == 1 })
-	dlv := rc.all()[0].Header.Get("X-Hookbook-Delivery-Id")
+	waitFor(t, 5*time.Second, "delivery", func() bool { return rc.Count() == 1 })
+	dlv := rc.All()[0].Header.Get("X-Hookbook-Delivery-Id")
 	other := secondOrg(t, in)
 
 	for _, c := range []struct{ method, path string }{
@@ -47,13 +47,13 @@ func TestTenantIsolation(t *testing.T) {
 			body = map[string]any{"since": "2020-01-01T00:00:00Z"}
 		}
 		r := in.doKey(other, c.method, c.path, body)
-		if r.Status != 404 || r.errorCode(t) != "not_found" {
+		if r.Status != 404 || r.ErrorCode(t) != "not_found" {
 			t.Errorf("%s %s with another organization's key = %d %s, want 404", c.method, c.path, r.Status, r.Body)
 		}
 	}
 	// Its lists hold nothing of the first organization.
 	r := in.doKey(other, "GET", "/api/v1/webhooks", nil)
-	if len(r.json(t)["data"].([]any)) != 0 {
+	if len(r.JSON(t)["data"].([]any)) != 0 {
 		t.Errorf("other organization sees endpoints: %s", r.Body)
 	}
 	// And the first organization's endpoint is untouched.
@@ -66,7 +66,7 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatalf("other publish = %d", r.Status)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if rc.count() != 1 {
+	if rc.Count() != 1 {
 		t.Errorf("another organization's event reached this endpoint")
 	}
 }

@@ -37,7 +37,7 @@ func (c *catalogReceiver) expect(typ string, seen map[string]bool) envelope {
 	c.t.Helper()
 	var found envelope
 	waitFor(c.t, 5*time.Second, "event "+typ, func() bool {
-		for _, r := range c.all() {
+		for _, r := range c.All() {
 			var e envelope
 			json.Unmarshal(r.Body, &e)
 			if e.Event == typ && !seen[e.ID] {
@@ -101,7 +101,7 @@ func TestBookingLifecycleEmitsEveryEvent(t *testing.T) {
 	}
 	// Invalid transitions answer 409 and change nothing.
 	for _, a := range []string{"complete", "no-show"} {
-		if r := in.do("POST", "/api/v1/bookings/"+id+"/"+a, nil); r.Status != 409 || r.errorCode(t) != "invalid_transition" {
+		if r := in.do("POST", "/api/v1/bookings/"+id+"/"+a, nil); r.Status != 409 || r.ErrorCode(t) != "invalid_transition" {
 			t.Errorf("%s on a pending booking = %d %s", a, r.Status, r.Body)
 		}
 	}
@@ -144,7 +144,7 @@ func TestBookingLifecycleEmitsEveryEvent(t *testing.T) {
 	if e := rc.expect("payment.refunded", seen); e.Data["refund_amount"].(float64) != 3500 || e.Data["refunded_amount"].(float64) != 3500 {
 		t.Errorf("payment.refunded = %v", e.Data)
 	}
-	if r := in.do("POST", "/api/v1/payments/"+pay["id"].(string)+"/refund", map[string]any{"amount": 10001}); r.Status != 409 || r.errorCode(t) != "refund_exceeds_payment" {
+	if r := in.do("POST", "/api/v1/payments/"+pay["id"].(string)+"/refund", map[string]any{"amount": 10001}); r.Status != 409 || r.ErrorCode(t) != "refund_exceeds_payment" {
 		t.Errorf("over-refund = %d %s", r.Status, r.Body)
 	}
 
@@ -158,7 +158,7 @@ func TestBookingLifecycleEmitsEveryEvent(t *testing.T) {
 	if e := rc.expect("review.created", seen); e.Data["rating"].(float64) != 5 {
 		t.Errorf("review.created = %v", e.Data)
 	}
-	if r := in.do("POST", "/api/v1/reviews", map[string]any{"booking_id": id, "rating": 4}); r.Status != 409 || r.errorCode(t) != "review_exists" {
+	if r := in.do("POST", "/api/v1/reviews", map[string]any{"booking_id": id, "rating": 4}); r.Status != 409 || r.ErrorCode(t) != "review_exists" {
 		t.Errorf("second review = %d %s", r.Status, r.Body)
 	}
 
@@ -219,7 +219,7 @@ func TestBookingLifecycleEmitsEveryEvent(t *testing.T) {
 	rc.expect("community_event.approved", seen)
 	time.Sleep(200 * time.Millisecond)
 	activations := 0
-	for _, r := range rc.all() {
+	for _, r := range rc.All() {
 		if r.Header.Get("X-Hookbook-Event") == "community_event.activated" {
 			activations++
 		}
@@ -269,15 +269,15 @@ func TestChangeAndEventAreAtomic(t *testing.T) {
 	in := start(t, nil)
 	_, slot := bookingFixture(t, in, false, 5)
 	cus := in.must(201, "POST", "/api/v1/customers", map[string]any{"name": "Atom", "email": "atom@example.com"})["id"].(string)
-	db := in.app.Store.DB()
-	if _, err := db.Exec(`ALTER TABLE events RENAME TO events_away`); err != nil {
+	db := in.app.DB
+	if _, err := db.ExecContext(t.Context(), `ALTER TABLE events RENAME TO events_away`); err != nil {
 		t.Fatal(err)
 	}
 	r := in.do("POST", "/api/v1/bookings", map[string]any{"slot_id": slot, "customer_id": cus})
 	if r.Status < 500 {
 		t.Fatalf("booking with a broken events table = %d %s", r.Status, r.Body)
 	}
-	if _, err := db.Exec(`ALTER TABLE events_away RENAME TO events`); err != nil {
+	if _, err := db.ExecContext(t.Context(), `ALTER TABLE events_away RENAME TO events`); err != nil {
 		t.Fatal(err)
 	}
 	if l := in.must(200, "GET", "/api/v1/bookings", nil)["data"].([]any); len(l) != 0 {
@@ -300,7 +300,7 @@ func TestPlannerBlocksAndLinks(t *testing.T) {
 	blk := in.must(201, "POST", "/api/v1/planner/blocks", map[string]any{"starts_at": start.Format(time.RFC3339), "ends_at": start.Add(4 * time.Hour).Format(time.RFC3339), "reason": "Holiday"})
 	inside := in.must(201, "POST", "/api/v1/slots", map[string]any{"service_id": svc, "starts_at": start.Add(time.Hour).Format(time.RFC3339), "ends_at": start.Add(2 * time.Hour).Format(time.RFC3339)})["id"].(string)
 	body := map[string]any{"slot_id": inside, "customer": map[string]any{"name": "B", "email": "b@example.com"}}
-	if r := in.do("POST", "/api/v1/bookings", body); r.Status != 409 || r.errorCode(t) != "slot_blocked" {
+	if r := in.do("POST", "/api/v1/bookings", body); r.Status != 409 || r.ErrorCode(t) != "slot_blocked" {
 		t.Fatalf("booking inside a block = %d %s", r.Status, r.Body)
 	}
 	in.must(204, "DELETE", "/api/v1/planner/blocks/"+blk["id"].(string), nil)
@@ -341,7 +341,7 @@ func TestRemindersFireOnceAcrossRestart(t *testing.T) {
 
 	count := func(typ, id string) int {
 		n := 0
-		for _, r := range rc.all() {
+		for _, r := range rc.All() {
 			var e envelope
 			json.Unmarshal(r.Body, &e)
 			if e.Event == typ && e.Data["id"] == id {
@@ -366,7 +366,7 @@ func TestRemindersFireOnceAcrossRestart(t *testing.T) {
 		t.Errorf("a cancelled booking got %d reminders", n)
 	}
 	var offsets []string
-	for _, r := range rc.all() {
+	for _, r := range rc.All() {
 		var e envelope
 		json.Unmarshal(r.Body, &e)
 		if e.Event == "booking.reminder" {

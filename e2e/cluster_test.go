@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookbook/hookbook/internal/store"
+	dbpkg "github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/org"
+	"github.com/hookbook/hookbook/internal/outbound"
 )
 
 // clusterReceiver records arrivals per event id and catches two attempts of
@@ -194,10 +196,10 @@ func TestClusterRemindersOnce(t *testing.T) {
 	for i := 0; i < bookings; i++ {
 		in.must(201, "POST", "/api/v1/bookings", map[string]any{"slot_id": slot, "customer": map[string]any{"name": "C", "email": "c" + strconv.Itoa(i) + "@example.com"}})
 	}
-	waitFor(t, 20*time.Second, "the reminders", func() bool { return rc.count() >= 2*bookings })
+	waitFor(t, 20*time.Second, "the reminders", func() bool { return rc.Count() >= 2*bookings })
 	time.Sleep(time.Second) // three schedulers keep looking
 	seen := map[string]int{}
-	for _, r := range rc.all() {
+	for _, r := range rc.All() {
 		var e envelope
 		json.Unmarshal(r.Body, &e)
 		seen[e.Data["id"].(string)+"/"+e.Data["offset"].(string)]++
@@ -223,20 +225,24 @@ func TestClusterNotifyWakes(t *testing.T) {
 	in.createEndpoint(rc.URL, []string{"*"}, nil)
 	time.Sleep(300 * time.Millisecond) // the instance has gone idle with its next poll a minute away
 
-	other, err := store.Open(t.Context(), db)
+	other, err := dbpkg.Open(t.Context(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	org, err := other.OrganizationByName(t.Context(), "default")
+	o, err := (&org.Service{DB: other}).OrganizationByName(t.Context(), "default")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sent := time.Now()
-	if _, err := other.Publish(t.Context(), store.Publication{OrganizationID: org.ID, Type: "booking.created", Data: []byte(`{"n":1}`)}); err != nil {
+	pub := &outbound.Service{DB: other}
+	if err := other.Tx(t.Context(), func(tx *dbpkg.Tx) error {
+		_, err := pub.PublishTx(t.Context(), tx, outbound.Publication{OrganizationID: o.ID, Type: "booking.created", Data: []byte(`{"n":1}`)})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the delivery", func() bool { return rc.count() == 1 })
+	waitFor(t, 10*time.Second, "the delivery", func() bool { return rc.Count() == 1 })
 	if took := time.Since(sent); took > 5*time.Second {
 		t.Fatalf("delivered after %s: the notification did not wake the instance", took)
 	} else {

@@ -36,12 +36,12 @@ func TestPublishDeliversSignedEnvelope(t *testing.T) {
 	in.publish("payment.succeeded", map[string]any{"id": "pay_1"})
 	id := in.publish("booking.created", map[string]any{"id": "bkg_1", "participants": 2})
 
-	waitFor(t, 5*time.Second, "the delivery", func() bool { return rc.count() >= 1 })
+	waitFor(t, 5*time.Second, "the delivery", func() bool { return rc.Count() >= 1 })
 	time.Sleep(100 * time.Millisecond)
-	if n := rc.count(); n != 1 {
+	if n := rc.Count(); n != 1 {
 		t.Fatalf("receiver got %d requests, want 1", n)
 	}
-	got := rc.all()[0]
+	got := rc.All()[0]
 
 	// The exact envelope.
 	var env map[string]any
@@ -131,8 +131,8 @@ func TestBodySchemeAndHeaderPrefix(t *testing.T) {
 	secret := "a-custom-secret-of-some-length"
 	in.createEndpoint(rc.URL, []string{"*"}, map[string]any{"secret": secret, "signature_scheme": "body"})
 	in.publish("customer.created", map[string]any{"id": "cus_1"})
-	waitFor(t, 5*time.Second, "delivery", func() bool { return rc.count() == 1 })
-	got := rc.all()[0]
+	waitFor(t, 5*time.Second, "delivery", func() bool { return rc.Count() == 1 })
+	got := rc.All()[0]
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(got.Body)
 	if want := "sha256=" + hex.EncodeToString(m.Sum(nil)); got.Header.Get("X-BookingCalendar-Signature") != want {
@@ -287,8 +287,8 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	})
 	in.createEndpoint(rc.URL, []string{"*"}, nil)
 	in.publish("slot.created", map[string]any{"id": "slot_1"})
-	waitFor(t, 10*time.Second, "second attempt", func() bool { return rc.count() == 2 })
-	reqs := rc.all()
+	waitFor(t, 10*time.Second, "second attempt", func() bool { return rc.Count() == 2 })
+	reqs := rc.All()
 	if gap := reqs[1].At.Sub(reqs[0].At); gap < 2*time.Second {
 		t.Fatalf("retried after %s, Retry-After asked for 2s", gap)
 	}
@@ -352,8 +352,8 @@ func TestRedeliverAndRecover(t *testing.T) {
 		l := in.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries?status=succeeded", nil)["data"].([]any)
 		return len(l) == 3
 	})
-	if rc.count() != 6 {
-		t.Errorf("receiver got %d requests, want 6", rc.count())
+	if rc.Count() != 6 {
+		t.Errorf("receiver got %d requests, want 6", rc.Count())
 	}
 	// A disabled endpoint refuses redelivery.
 	in.must(200, "PATCH", "/api/v1/webhooks/"+ep, map[string]any{"enabled": false})
@@ -371,11 +371,11 @@ func TestTestEventAndOutboundSwitch(t *testing.T) {
 	rc := newReceiver(t, nil)
 	ep := in.createEndpoint(rc.URL, []string{"payment.failed"}, nil)["id"].(string)
 	r := in.must(202, "POST", "/api/v1/webhooks/"+ep+"/test", nil)
-	waitFor(t, 5*time.Second, "test event", func() bool { return rc.count() == 1 })
-	if got := rc.all()[0].Header.Get("X-Hookbook-Event"); got != "webhook.test" {
+	waitFor(t, 5*time.Second, "test event", func() bool { return rc.Count() == 1 })
+	if got := rc.All()[0].Header.Get("X-Hookbook-Event"); got != "webhook.test" {
 		t.Fatalf("test event type %q", got)
 	}
-	if rc.all()[0].Header.Get("X-Hookbook-Delivery-Id") != r["delivery_id"] {
+	if rc.All()[0].Header.Get("X-Hookbook-Delivery-Id") != r["delivery_id"] {
 		t.Errorf("delivery id mismatch")
 	}
 	// Outbound off: events are stored, nothing is delivered.
@@ -390,14 +390,14 @@ func TestTestEventAndOutboundSwitch(t *testing.T) {
 	}
 	in.must(200, "PUT", "/api/v1/settings/outbound", map[string]bool{"enabled": true})
 	in.publish("payment.failed", map[string]any{"id": "pay_2"})
-	waitFor(t, 5*time.Second, "delivery after re-enabling", func() bool { return rc.count() == 2 })
+	waitFor(t, 5*time.Second, "delivery after re-enabling", func() bool { return rc.Count() == 2 })
 }
 
 func TestIdempotencyKeyAndCustomTypes(t *testing.T) {
 	in := start(t, nil)
 	rc := newReceiver(t, nil)
 	in.createEndpoint(rc.URL, []string{"lead.*"}, nil)
-	if r := in.do("POST", "/api/v1/events", map[string]any{"event": "lead.qualified", "data": map[string]any{}}); r.Status != 422 || r.errorCode(t) != "unknown_event_type" {
+	if r := in.do("POST", "/api/v1/events", map[string]any{"event": "lead.qualified", "data": map[string]any{}}); r.Status != 422 || r.ErrorCode(t) != "unknown_event_type" {
 		t.Fatalf("unknown type: %d %s", r.Status, r.Body)
 	}
 	in.must(201, "POST", "/api/v1/event-types", map[string]any{"name": "lead.qualified", "description": "A lead qualified",
@@ -430,9 +430,9 @@ func TestIdempotencyKeyAndCustomTypes(t *testing.T) {
 		hreq.Header.Set("Authorization", "Bearer "+in.key)
 		hreq.Header.Set("Idempotency-Key", "k-2")
 	}
-	waitFor(t, 5*time.Second, "two deliveries", func() bool { return rc.count() >= 2 })
+	waitFor(t, 5*time.Second, "two deliveries", func() bool { return rc.Count() >= 2 })
 	time.Sleep(200 * time.Millisecond)
-	if n := rc.count(); n != 2 {
+	if n := rc.Count(); n != 2 {
 		t.Fatalf("receiver got %d events, want 2 (one per idempotency key)", n)
 	}
 	types := in.must(200, "GET", "/api/v1/event-types", nil)["data"].([]any)

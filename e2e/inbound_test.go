@@ -80,7 +80,7 @@ func (in *instance) run(want int, action string, params, data map[string]any) ma
 	if r.Status != want {
 		in.t.Fatalf("%s = %d, want %d: %s", action, r.Status, want, r.Body)
 	}
-	return r.json(in.t)
+	return r.JSON(in.t)
 }
 
 func enableInbound(t *testing.T, in *instance, scopes ...string) {
@@ -192,7 +192,7 @@ func TestInboundActions(t *testing.T) {
 	if strings.Contains(string(r.Body), inboundSecret) {
 		t.Error("the command log shows the secret")
 	}
-	cmds := r.json(t)["data"].([]any)
+	cmds := r.JSON(t)["data"].([]any)
 	if len(cmds) < 20 {
 		t.Errorf("command log has %d entries", len(cmds))
 	}
@@ -217,7 +217,7 @@ func TestInboundRefusals(t *testing.T) {
 	valid := cmdBody("admin.slots.create", map[string]any{"service_id": svc, "starts_at": future(20), "ends_at": future(21)}, nil)
 
 	// Disabled (the default).
-	if r := in.command(command{body: valid}); r.Status != 403 || r.errorCode(t) != "inbound_disabled" {
+	if r := in.command(command{body: valid}); r.Status != 403 || r.ErrorCode(t) != "inbound_disabled" {
 		t.Fatalf("disabled = %d %s", r.Status, r.Body)
 	}
 	enableInbound(t, in, "admin.slots", "admin.appointments", "admin.community-events")
@@ -261,11 +261,11 @@ func TestInboundRefusals(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := in.command(c.c)
-			if r.Status != c.status || r.errorCode(t) != c.code {
+			if r.Status != c.status || r.ErrorCode(t) != c.code {
 				t.Fatalf("= %d %s, want %d %s", r.Status, r.Body, c.status, c.code)
 			}
 			if c.field != "" {
-				d, _ := r.json(t)["error"].(map[string]any)["details"].(map[string]any)
+				d, _ := r.JSON(t)["error"].(map[string]any)["details"].(map[string]any)
 				if d[c.field] == nil {
 					t.Fatalf("details %v do not name %s", d, c.field)
 				}
@@ -282,8 +282,7 @@ func TestInboundRefusals(t *testing.T) {
 		t.Errorf("reused request id after a restart = %d", r.Status)
 	}
 	// The organization's own URL works like the default one.
-	org := in.app.Store
-	o, _ := org.OrganizationByName(t.Context(), "default")
+	o, _ := in.app.Orgs.OrganizationByName(t.Context(), "default")
 	if r := in.command(command{body: valid, path: "/api/public/webhooks/inbound/" + o.ID}); r.Status != 200 {
 		t.Errorf("organization URL = %d %s", r.Status, r.Body)
 	}

@@ -46,20 +46,20 @@ func TestAutoDisableAfterFailingTooLong(t *testing.T) {
 		t.Errorf("%d failed deliveries, want 3", n)
 	}
 	// The other subscribed endpoint was told.
-	waitFor(t, 5*time.Second, "endpoint.disabled event", func() bool { return watcher.count() == 1 })
+	waitFor(t, 5*time.Second, "endpoint.disabled event", func() bool { return watcher.Count() == 1 })
 	var env struct {
 		Event string
 		Data  map[string]any
 	}
-	json.Unmarshal(watcher.all()[0].Body, &env)
+	json.Unmarshal(watcher.All()[0].Body, &env)
 	if env.Event != "endpoint.disabled" || env.Data["endpoint_id"] != deadID || env.Data["reason"] == "" {
-		t.Errorf("endpoint.disabled envelope = %s", watcher.all()[0].Body)
+		t.Errorf("endpoint.disabled envelope = %s", watcher.All()[0].Body)
 	}
 	// New events no longer go to it.
-	before := dead.count()
+	before := dead.Count()
 	in.publish("booking.created", map[string]any{"n": "after"})
 	time.Sleep(300 * time.Millisecond)
-	if dead.count() != before {
+	if dead.Count() != before {
 		t.Errorf("a disabled endpoint still receives")
 	}
 	// Re-enabling resets its health.
@@ -83,11 +83,11 @@ func TestGoneDisablesAtOnce(t *testing.T) {
 	if !strings.Contains(ep["disabled_reason"].(string), "410") {
 		t.Errorf("reason = %v", ep["disabled_reason"])
 	}
-	if rc.count() != 1 {
-		t.Errorf("a 410 endpoint was retried: %d requests", rc.count())
+	if rc.Count() != 1 {
+		t.Errorf("a 410 endpoint was retried: %d requests", rc.Count())
 	}
 	waitFor(t, 5*time.Second, "endpoint.disabled to the other endpoint", func() bool {
-		for _, r := range watcher.all() {
+		for _, r := range watcher.All() {
 			if r.Header.Get("X-Hookbook-Event") == "endpoint.disabled" {
 				return true
 			}
@@ -135,7 +135,7 @@ func TestNetworkGuardAtCreate(t *testing.T) {
 	}
 	for _, u := range refused {
 		r := in.do("POST", "/api/v1/webhooks", map[string]any{"url": u, "events": []string{"*"}})
-		if r.Status != 422 || r.errorCode(t) != "validation_failed" {
+		if r.Status != 422 || r.ErrorCode(t) != "validation_failed" {
 			t.Errorf("%s: %d %s, want 422", u, r.Status, r.Body)
 		}
 	}
@@ -165,7 +165,7 @@ func TestNetworkGuardAtConnect(t *testing.T) {
 	if msg, _ := d["last_error"].(string); !strings.Contains(msg, "network guard") {
 		t.Errorf("last_error = %v, want the network guard's refusal", d["last_error"])
 	}
-	if rc.count() != 0 {
+	if rc.Count() != 0 {
 		t.Errorf("the loopback receiver was reached")
 	}
 }
@@ -186,8 +186,8 @@ func TestSecretRotationOverlap(t *testing.T) {
 	id, oldSecret := e["id"].(string), e["secret"].(string)
 	newSecret := in.must(200, "POST", "/api/v1/webhooks/"+id+"/rotate-secret", nil)["secret"].(string)
 	in.publish("slot.created", map[string]any{"id": "slot_1"})
-	waitFor(t, 5*time.Second, "delivery during the overlap", func() bool { return rc.count() == 1 })
-	got := rc.all()[0]
+	waitFor(t, 5*time.Second, "delivery during the overlap", func() bool { return rc.Count() == 1 })
+	got := rc.All()[0]
 	if n := len(strings.Fields(got.Header.Get("Webhook-Signature"))); n != 2 {
 		t.Fatalf("during the overlap webhook-signature has %d signatures, want 2", n)
 	}
@@ -202,8 +202,8 @@ func TestSecretRotationOverlap(t *testing.T) {
 	}
 	time.Sleep(3100 * time.Millisecond)
 	in.publish("slot.created", map[string]any{"id": "slot_2"})
-	waitFor(t, 5*time.Second, "delivery after the overlap", func() bool { return rc.count() == 2 })
-	got = rc.all()[1]
+	waitFor(t, 5*time.Second, "delivery after the overlap", func() bool { return rc.Count() == 2 })
+	got = rc.All()[1]
 	if n := len(strings.Fields(got.Header.Get("Webhook-Signature"))); n != 1 {
 		t.Fatalf("after the overlap webhook-signature has %d signatures, want 1", n)
 	}
@@ -261,7 +261,7 @@ func TestChaos(t *testing.T) {
 			t.Errorf("%d deliveries %s", len(l), s)
 		}
 	}
-	t.Logf("%d deliveries took %d requests", n, rc.count())
+	t.Logf("%d deliveries took %d requests", n, rc.Count())
 }
 
 func TestRetentionPurge(t *testing.T) {
@@ -272,8 +272,8 @@ func TestRetentionPurge(t *testing.T) {
 	in.createEndpoint(down.URL, []string{"booking.cancelled"}, nil)
 	done := in.publish("booking.created", map[string]any{"n": 1})
 	waiting := in.publish("booking.cancelled", map[string]any{"n": 2})
-	waitFor(t, 5*time.Second, "deliveries", func() bool { return ok.count() == 1 && down.count() == 1 })
-	dlv := ok.all()[0].Header.Get("X-Hookbook-Delivery-Id")
+	waitFor(t, 5*time.Second, "deliveries", func() bool { return ok.Count() == 1 && down.Count() == 1 })
+	dlv := ok.All()[0].Header.Get("X-Hookbook-Delivery-Id")
 	waitFor(t, 5*time.Second, "the purge", func() bool {
 		return in.do("GET", "/api/v1/events/"+done, nil).Status == 404
 	})
@@ -291,7 +291,7 @@ func TestMetrics(t *testing.T) {
 	rc := newReceiver(t, nil)
 	in.createEndpoint(rc.URL, []string{"*"}, nil)
 	in.publish("booking.created", map[string]any{})
-	waitFor(t, 5*time.Second, "delivery", func() bool { return rc.count() == 1 })
+	waitFor(t, 5*time.Second, "delivery", func() bool { return rc.Count() == 1 })
 	wants := []string{
 		`hookbook_delivery_attempts_total{outcome="succeeded"} 1`,
 		`hookbook_events_published_total 1`,

@@ -12,9 +12,10 @@ import (
 	"os"
 
 	"github.com/hookbook/hookbook"
-	server "github.com/hookbook/hookbook/internal/server"
 	"github.com/hookbook/hookbook/internal/config"
-	"github.com/hookbook/hookbook/internal/store"
+	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/org"
+	server "github.com/hookbook/hookbook/internal/server"
 )
 
 const usage = `usage: hookbook <command>
@@ -89,17 +90,17 @@ func serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	log.Info("hookbook listening", "addr", ln.Addr().String(), "database", a.Store.Dialect(), "env", cfg.Env, "version", hookbook.Version)
+	log.Info("hookbook listening", "addr", ln.Addr().String(), "database", a.DB.Name(), "env", cfg.Env, "version", hookbook.Version)
 	return a.Serve(ctx, ln)
 }
 
 // openMigrated opens the configured database and applies migrations.
-func openMigrated(ctx context.Context) (*store.Store, error) {
+func openMigrated(ctx context.Context) (*db.DB, error) {
 	cfg, err := config.Load(nil)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -134,10 +135,10 @@ func orgCreate(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	key := store.NewAPIKey()
-	org, err := st.CreateOrganization(ctx, *name, key)
+	key := org.NewAPIKey()
+	o, err := (&org.Service{DB: st}).CreateOrganization(ctx, *name, key)
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(out).Encode(map[string]string{"organization_id": org.ID, "api_key": key})
+	return json.NewEncoder(out).Encode(map[string]string{"organization_id": o.ID, "api_key": key})
 }

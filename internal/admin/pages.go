@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook"
-	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/inbound"
-	"github.com/hookbook/hookbook/internal/store"
+	outbound "github.com/hookbook/hookbook/internal/outbound"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -57,7 +57,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 			Error: "Too many failed sign-ins from your address. Try again in " + wait.Round(time.Minute).String() + "."})
 		return
 	}
-	org, err := u.Store.OrganizationByAPIKey(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
+	org, err := u.Orgs.OrganizationByAPIKey(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
 	if err != nil {
 		u.signins.Fail(addr, time.Now())
 		csrf := token()
@@ -66,7 +66,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 			Errors: map[string]string{"api_key": "This API key is not valid."}})
 		return
 	}
-	tok, _, err := u.Store.CreateSession(r.Context(), org.ID, SessionTTL)
+	tok, _, err := u.sessions.create(r.Context(), org.ID, SessionTTL)
 	if err != nil {
 		u.Log.Error("create session", "err", err)
 		http.Error(w, "could not sign in", http.StatusInternalServerError)
@@ -78,7 +78,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) logout(w http.ResponseWriter, r *http.Request, s *session) {
-	u.Store.DeleteSession(r.Context(), s.token)
+	u.sessions.delete(r.Context(), s.token)
 	u.setCookie(w, sessionCookie, "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
@@ -89,7 +89,7 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	eps, next, err := u.Store.Endpoints(r.Context(), s.Organization.ID, p)
+	eps, next, err := u.Outbound.Endpoints(r.Context(), s.Organization.ID, p)
 	if err != nil {
 		u.fail(w, s, err)
 		return
@@ -101,8 +101,8 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 // page1 reads ?cursor of a UI list (50 a page).
-func page1(r *http.Request, prefix string) (store.Page, error) {
-	p := store.Page{Limit: 50, Cursor: r.URL.Query().Get("cursor")}
+func page1(r *http.Request, prefix string) (db.Page, error) {
+	p := db.Page{Limit: 50, Cursor: r.URL.Query().Get("cursor")}
 	if p.Cursor != "" && !ids.Valid(prefix, p.Cursor) {
 		return p, hookbook.Errorf(hookbook.EInvalid, "invalid_cursor", "this page link is not valid")
 	}
@@ -111,7 +111,7 @@ func page1(r *http.Request, prefix string) (store.Page, error) {
 
 func (u *UI) outbound(w http.ResponseWriter, r *http.Request, s *session) {
 	on := r.PostFormValue("enabled") == "on"
-	if err := u.Store.SetOutboundEnabled(r.Context(), s.Organization.ID, on); err != nil {
+	if err := u.Outbound.SetOutboundEnabled(r.Context(), s.Organization.ID, on); err != nil {
 		u.fail(w, s, err)
 		return
 	}
@@ -128,7 +128,7 @@ type eventChoice struct {
 }
 
 func (u *UI) choices(r *http.Request, orgID string) []eventChoice {
-	types, _ := u.Hub.Catalog(r.Context(), orgID)
+	types, _ := u.Outbound.Catalog(r.Context(), orgID)
 	out := []eventChoice{{"*", "Every event, including types added later"}}
 	groups := map[string]bool{}
 	for _, t := range types {
@@ -198,7 +198,7 @@ func (u *UI) createPage(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (u *UI) create(w http.ResponseWriter, r *http.Request, s *session) {
 	in, form, checked := formInput(r, true)
-	ep, err := u.Hub.CreateEndpoint(r.Context(), s.Organization.ID, in)
+	ep, err := u.Outbound.CreateEndpoint(r.Context(), s.Organization.ID, in)
 	if err != nil {
 		u.formError(w, r, s, err, form, checked, true, "")
 		return
@@ -225,7 +225,7 @@ func (u *UI) formError(w http.ResponseWriter, r *http.Request, s *session, err e
 }
 
 func (u *UI) editPage(w http.ResponseWriter, r *http.Request, s *session) {
-	ep, err := u.Store.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
+	ep, err := u.Outbound.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
 	if err != nil {
 		u.fail(w, s, err)
 		return
@@ -249,7 +249,7 @@ func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *
 func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
 	in, form, checked := formInput(r, false)
-	if _, err := u.Hub.UpdateEndpoint(r.Context(), s.Organization.ID, id, in); err != nil {
+	if _, err := u.Outbound.UpdateEndpoint(r.Context(), s.Organization.ID, id, in); err != nil {
 		u.formError(w, r, s, err, form, checked, false, id)
 		return
 	}
@@ -257,26 +257,26 @@ func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (u *UI) reveal(w http.ResponseWriter, r *http.Request, s *session) {
-	ep, err := u.Store.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
+	ep, err := u.Outbound.RevealSecret(r.Context(), s.Organization.ID, r.PathValue("id"))
 	if err != nil {
 		u.fail(w, s, err)
 		return
 	}
-	u.renderEdit(w, r, s, ep, ep.Secret, "")
+	u.renderEdit(w, r, s, ep.Endpoint, ep.Secret, "")
 }
 
 func (u *UI) rotate(w http.ResponseWriter, r *http.Request, s *session) {
-	ep, err := u.Hub.RotateSecret(r.Context(), s.Organization.ID, r.PathValue("id"))
+	ep, err := u.Outbound.RotateSecret(r.Context(), s.Organization.ID, r.PathValue("id"))
 	if err != nil {
 		u.fail(w, s, err)
 		return
 	}
-	u.renderEdit(w, r, s, ep, ep.Secret, "Secret rotated. The previous secret keeps signing beside it for "+u.Hub.SecretOverlap.String()+".")
+	u.renderEdit(w, r, s, ep.Endpoint, ep.Secret, "Secret rotated. The previous secret keeps signing beside it for "+u.Outbound.SecretOverlap.String()+".")
 }
 
 func (u *UI) test(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
-	if _, err := u.Hub.SendTest(r.Context(), s.Organization.ID, id); err != nil {
+	if _, err := u.Outbound.SendTest(r.Context(), s.Organization.ID, id); err != nil {
 		u.fail(w, s, err)
 		return
 	}
@@ -284,7 +284,7 @@ func (u *UI) test(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (u *UI) deletePage(w http.ResponseWriter, r *http.Request, s *session) {
-	ep, err := u.Store.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
+	ep, err := u.Outbound.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
 	if err != nil {
 		u.fail(w, s, err)
 		return
@@ -295,7 +295,7 @@ func (u *UI) deletePage(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (u *UI) delete(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := u.Store.DeleteEndpoint(r.Context(), s.Organization.ID, r.PathValue("id")); err != nil {
+	if err := u.Outbound.DeleteEndpoint(r.Context(), s.Organization.ID, r.PathValue("id")); err != nil {
 		u.fail(w, s, err)
 		return
 	}
@@ -303,7 +303,7 @@ func (u *UI) delete(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
-	ep, err := u.Store.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
+	ep, err := u.Outbound.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
 	if err != nil {
 		u.fail(w, s, err)
 		return
@@ -314,13 +314,13 @@ func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	q := r.URL.Query()
-	f := store.DeliveryFilter{EndpointID: ep.ID, Status: q.Get("status"), EventType: strings.TrimSpace(q.Get("event"))}
+	f := outbound.DeliveryFilter{EndpointID: ep.ID, Status: q.Get("status"), EventType: strings.TrimSpace(q.Get("event"))}
 	switch f.Status {
 	case "", hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed:
 	default:
 		f.Status = ""
 	}
-	list, next, err := u.Store.Deliveries(r.Context(), s.Organization.ID, f, p)
+	list, next, err := u.Outbound.Deliveries(r.Context(), s.Organization.ID, f, p)
 	if err != nil {
 		u.fail(w, s, err)
 		return
@@ -345,7 +345,7 @@ func (u *UI) recoverAll(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, &hookbook.Error{Kind: hookbook.EValidation, Code: "validation_failed", Message: "Give a date and time to recover from."})
 		return
 	}
-	n, err := u.Store.Recover(r.Context(), s.Organization.ID, id, since)
+	n, err := u.Outbound.Recover(r.Context(), s.Organization.ID, id, since)
 	if err != nil {
 		u.fail(w, s, err)
 		return
@@ -355,7 +355,7 @@ func (u *UI) recoverAll(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (u *UI) delivery(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
-	d, err := u.Store.Delivery(ctx, s.Organization.ID, r.PathValue("dlv"))
+	d, err := u.Outbound.DeliveryDetail(ctx, s.Organization.ID, r.PathValue("dlv"))
 	if err == nil && d.EndpointID != r.PathValue("id") {
 		err = hookbook.NotFound("delivery")
 	}
@@ -363,16 +363,7 @@ func (u *UI) delivery(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	attempts, err := u.Store.Attempts(ctx, d.ID)
-	if err != nil {
-		u.fail(w, s, err)
-		return
-	}
-	evt, err := u.Store.Event(ctx, s.Organization.ID, d.EventID)
-	if err != nil {
-		u.fail(w, s, err)
-		return
-	}
+	attempts := d.Attempts
 	// Newest attempt first; its headers are the request as last sent.
 	for i, j := 0, len(attempts)-1; i < j; i, j = i+1, j-1 {
 		attempts[i], attempts[j] = attempts[j], attempts[i]
@@ -380,20 +371,20 @@ func (u *UI) delivery(w http.ResponseWriter, r *http.Request, s *session) {
 	type header struct{ Name, Value string }
 	var headers []header
 	if len(attempts) > 0 {
-		for k, v := range attempts[0].RequestHeaders {
+		for k, v := range d.Request.Headers {
 			headers = append(headers, header{k, v})
 		}
 		sort.Slice(headers, func(i, j int) bool { return headers[i].Name < headers[j].Name })
 	}
 	pg := u.base(s, "Delivery "+d.ID, "webhooks")
 	pg.Flash = r.URL.Query().Get("flash")
-	pg.Data = map[string]any{"Delivery": d, "EndpointID": r.PathValue("id"), "Attempts": attempts, "Headers": headers, "Body": string(evt.Payload)}
+	pg.Data = map[string]any{"Delivery": d.Delivery, "EndpointID": r.PathValue("id"), "Attempts": attempts, "Headers": headers, "Body": d.Request.Body}
 	u.render(w, http.StatusOK, "delivery", pg)
 }
 
 func (u *UI) redeliver(w http.ResponseWriter, r *http.Request, s *session) {
 	id, dlv := r.PathValue("id"), r.PathValue("dlv")
-	if _, err := u.Store.Redeliver(r.Context(), s.Organization.ID, dlv); err != nil {
+	if _, err := u.Outbound.Redeliver(r.Context(), s.Organization.ID, dlv); err != nil {
 		u.fail(w, s, err)
 		return
 	}
@@ -410,7 +401,7 @@ func (u *UI) renderInbound(w http.ResponseWriter, r *http.Request, s *session, r
 		u.fail(w, s, err)
 		return
 	}
-	cmds, _, err := u.Inbound.Commands(r.Context(), s.Organization.ID, store.Page{Limit: 20})
+	cmds, _, err := u.Inbound.Commands(r.Context(), s.Organization.ID, db.Page{Limit: 20})
 	if err != nil {
 		u.fail(w, s, err)
 		return

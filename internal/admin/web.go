@@ -21,10 +21,10 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook"
-	httpapi "github.com/hookbook/hookbook/internal/httpapi"
-	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/inbound"
-	"github.com/hookbook/hookbook/internal/store"
+	"github.com/hookbook/hookbook/internal/org"
+	outbound "github.com/hookbook/hookbook/internal/outbound"
 )
 
 //go:embed templates/*.html static/*
@@ -46,14 +46,16 @@ const (
 
 // UI is the admin UI.
 type UI struct {
-	Store      *store.Store
-	Hub        *outbound.Hub
+	DB         *db.DB // UI sessions
+	Orgs       *org.Service
+	Outbound   *outbound.Service
 	Inbound    *inbound.Service
 	Production bool // Secure cookies
 	Log        *slog.Logger
 
-	pages   map[string]*template.Template
-	signins *throttle
+	pages    map[string]*template.Template
+	signins  *throttle
+	sessions *sessions
 }
 
 // Handler returns the UI's routes: /login, /logout, /settings/… and /static/.
@@ -63,6 +65,7 @@ func (u *UI) Handler() http.Handler {
 	}
 	u.parse()
 	u.signins = newThrottle(MaxFailedSignIns, SignInWindow)
+	u.sessions = &sessions{db: u.DB, orgs: u.Orgs}
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
@@ -165,7 +168,7 @@ func (u *UI) render(w http.ResponseWriter, status int, name string, p *page) {
 
 // session is the signed-in state of a request.
 type session struct {
-	*store.Session
+	*Session
 	token string
 }
 
@@ -176,9 +179,9 @@ type ctxKey struct{}
 func (u *UI) auth(h func(http.ResponseWriter, *http.Request, *session)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(sessionCookie)
-		var s *store.Session
+		var s *Session
 		if err == nil {
-			s, err = u.Store.Session(r.Context(), c.Value)
+			s, err = u.sessions.get(r.Context(), c.Value)
 		}
 		if err != nil {
 			if !hookbook.IsKind(err, hookbook.EUnauthorized) && !errors.Is(err, http.ErrNoCookie) {
@@ -210,7 +213,7 @@ func (u *UI) fail(w http.ResponseWriter, s *session, err error) {
 	e := hookbook.AsError(err)
 	status, msg := http.StatusInternalServerError, "Something went wrong on our side; the details are in hookbook's log."
 	if e != nil && e.Kind != hookbook.EInternal {
-		status, msg = httpapi.Status(e.Kind), e.Message
+		status, msg = hookbook.StatusOf(e.Kind), e.Message
 	} else {
 		u.Log.Error("ui request failed", "err", err)
 	}

@@ -20,13 +20,16 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
-	"github.com/hookbook/hookbook/internal/store"
+	"github.com/hookbook/hookbook/internal/outbound"
 )
 
 // Domain is the booking domain of one hookbook instance.
 type Domain struct {
-	Store *store.Store
+	DB *db.DB
+	// Outbound publishes each change's event in the change's transaction.
+	Outbound *outbound.Service
 }
 
 // Booking statuses.
@@ -39,21 +42,15 @@ const (
 	NoShow    = "no_show"
 )
 
-func us(t time.Time) int64 { return t.UnixMicro() }
-
-func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
-func stamp(v int64) string { return fromUS(v).Format(event.TimeFormat) }
-
-func (d *Domain) now() time.Time { return d.Store.Now().UTC() }
+func (d *Domain) now() time.Time { return d.DB.Now().UTC() }
 
 // publish stores an event of typ with data inside tx.
-func publish(ctx context.Context, tx *store.Tx, orgID, typ string, data any) error {
+func (d *Domain) publish(ctx context.Context, tx *db.Tx, orgID, typ string, data any) error {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", typ, err)
 	}
-	_, err = tx.Publish(ctx, store.Publication{OrganizationID: orgID, Type: typ, Data: b})
+	_, err = d.Outbound.PublishTx(ctx, tx, outbound.Publication{OrganizationID: orgID, Type: typ, Data: b})
 	return err
 }
 
@@ -121,31 +118,13 @@ var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$|^[a-z0-9
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // Page is a list request, newest first.
-type Page = store.Page
+type Page = db.Page
 
 // listQuery runs a paged query whose text ends before ORDER BY; args come
 // first, then cursor and limit. scan reads one row, id names it for the cursor.
-func listQuery[T any](ctx context.Context, db *sql.DB, q string, p Page, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string, args ...any) ([]T, string, error) {
+func listQuery[T any](ctx context.Context, q db.Queryer, query string, p Page, scan func(db.Scanner) (T, error), id func(T) string, args ...any) ([]T, string, error) {
 	n := len(args)
-	q += fmt.Sprintf(" AND ($%d = '' OR id < $%d) ORDER BY id DESC LIMIT $%d", n+1, n+1, n+2)
-	rows, err := db.QueryContext(ctx, q, append(args, p.Cursor, p.Limit+1)...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	if len(out) > p.Limit {
-		return out[:p.Limit], id(out[p.Limit-1]), nil
-	}
-	return out, "", nil
+	query += fmt.Sprintf(" AND ($%d = '' OR id < $%d) ORDER BY id DESC LIMIT $%d", n+1, n+1, n+2)
+	rows, err := q.QueryContext(ctx, query, append(args, p.Cursor, p.Limit+1)...)
+	return db.List(rows, err, p, scan, id)
 }

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
-	"github.com/hookbook/hookbook/internal/store"
 )
 
 // Booking is a customer's place in a slot.
@@ -56,27 +56,27 @@ const bookingSelect = `SELECT b.id, b.status, b.service_id, s.name, s.location, 
 	b.starts_at, b.ends_at, b.participants, b.notes, b.total_amount, b.currency, b.created_at, b.updated_at
 	FROM bookings b JOIN services s ON s.id = b.service_id JOIN customers c ON c.id = b.customer_id`
 
-func scanBooking(row interface{ Scan(...any) error }) (*Booking, error) {
+func scanBooking(row db.Scanner) (*Booking, error) {
 	var b Booking
 	var st, en, c, u int64
 	if err := row.Scan(&b.ID, &b.Status, &b.ServiceID, &b.ServiceName, &b.Location, &b.SlotID, &b.CustomerID, &b.CustomerName, &b.Email,
 		&st, &en, &b.Participants, &b.Notes, &b.TotalAmount, &b.Currency, &c, &u); err != nil {
 		return nil, err
 	}
-	b.StartsAt, b.EndsAt, b.CreatedAt, b.UpdatedAt = fromUS(st), fromUS(en), fromUS(c), fromUS(u)
+	b.StartsAt, b.EndsAt, b.CreatedAt, b.UpdatedAt = db.Time(st), db.Time(en), db.Time(c), db.Time(u)
 	return &b, nil
 }
 
 // Booking returns an organization's booking.
 func (d *Domain) Booking(ctx context.Context, orgID, id string) (*Booking, error) {
-	b, err := scanBooking(d.Store.ReadDB().QueryRowContext(ctx, bookingSelect+` WHERE b.id = $1 AND b.organization_id = $2`, id, orgID))
+	b, err := scanBooking(d.DB.QueryRowContext(ctx, bookingSelect+` WHERE b.id = $1 AND b.organization_id = $2`, id, orgID))
 	return b, notFound(err, "booking")
 }
 
 // lockBooking reads a booking inside tx, locking it on PostgreSQL.
-func lockBooking(ctx context.Context, tx *store.Tx, orgID, id string) (*Booking, error) {
-	if tx.Store().Dialect() == store.Postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT id FROM bookings WHERE id = $1 FOR UPDATE`, id); err != nil {
+func lockBooking(ctx context.Context, tx *db.Tx, orgID, id string) (*Booking, error) {
+	if lock := tx.ForUpdate(); lock != "" {
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM bookings WHERE id = $1`+lock, id); err != nil {
 			return nil, err
 		}
 	}
@@ -87,7 +87,7 @@ func lockBooking(ctx context.Context, tx *store.Tx, orgID, id string) (*Booking,
 // Bookings lists an organization's bookings, optionally of one status.
 func (d *Domain) Bookings(ctx context.Context, orgID, status string, p Page) ([]*Booking, string, error) {
 	q := bookingSelect + ` WHERE b.organization_id = $1 AND ($2 = '' OR b.status = $2)`
-	rows, err := d.Store.ReadDB().QueryContext(ctx, q+` AND ($3 = '' OR b.id < $3) ORDER BY b.id DESC LIMIT $4`, orgID, status, p.Cursor, p.Limit+1)
+	rows, err := d.DB.QueryContext(ctx, q+` AND ($3 = '' OR b.id < $3) ORDER BY b.id DESC LIMIT $4`, orgID, status, p.Cursor, p.Limit+1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -148,7 +148,7 @@ func (d *Domain) CreateBooking(ctx context.Context, orgID string, in BookingInpu
 		return nil, err
 	}
 	var id string
-	err := d.Store.Tx(ctx, func(tx *store.Tx) error {
+	err := d.DB.Tx(ctx, func(tx *db.Tx) error {
 		now := d.now()
 		slot, svc, err := d.bookableSlot(ctx, tx, orgID, slotID)
 		if err != nil {
@@ -161,7 +161,7 @@ func (d *Domain) CreateBooking(ctx context.Context, orgID string, in BookingInpu
 				return err
 			}
 			if c == nil {
-				if err := insertCustomer(ctx, tx, orgID, inline, now); err != nil {
+				if err := d.insertCustomer(ctx, tx, orgID, inline, now); err != nil {
 					return err
 				}
 				c = inline
@@ -184,10 +184,10 @@ func (d *Domain) CreateBooking(ctx context.Context, orgID string, in BookingInpu
 			participants, notes, total_amount, currency, starts_at, ends_at, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`,
 			id, orgID, svc.ID, slot.ID, customerID, status, participants, notes, svc.Price*int64(participants), svc.Currency,
-			us(slot.StartsAt), us(slot.EndsAt), us(now.Truncate(time.Second))); err != nil {
+			db.Micros(slot.StartsAt), db.Micros(slot.EndsAt), db.Micros(now.Truncate(time.Second))); err != nil {
 			return err
 		}
-		return publishBooking(ctx, tx, orgID, id, event.BookingCreated, nil)
+		return d.publishBooking(ctx, tx, orgID, id, event.BookingCreated, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -196,17 +196,17 @@ func (d *Domain) CreateBooking(ctx context.Context, orgID string, in BookingInpu
 }
 
 // publishBooking publishes typ with the booking as it stands in tx, plus extra fields.
-func publishBooking(ctx context.Context, tx *store.Tx, orgID, id, typ string, extra map[string]any) error {
+func (d *Domain) publishBooking(ctx context.Context, tx *db.Tx, orgID, id, typ string, extra map[string]any) error {
 	b, err := lockBooking(ctx, tx, orgID, id)
 	if err != nil {
 		return err
 	}
-	return publish(ctx, tx, orgID, typ, b.payload(extra))
+	return d.publish(ctx, tx, orgID, typ, b.payload(extra))
 }
 
 // bookableSlot returns a slot and its service, refusing slots that start
 // inside a planner block.
-func (d *Domain) bookableSlot(ctx context.Context, tx *store.Tx, orgID, slotID string) (*Slot, *Service, error) {
+func (d *Domain) bookableSlot(ctx context.Context, tx *db.Tx, orgID, slotID string) (*Slot, *Service, error) {
 	slot, err := scanSlot(tx.QueryRowContext(ctx, `SELECT `+slotColumns+` FROM slots WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`, slotID, orgID))
 	if err != nil {
 		return nil, nil, notFound(err, "slot")
@@ -217,7 +217,7 @@ func (d *Domain) bookableSlot(ctx context.Context, tx *store.Tx, orgID, slotID s
 	}
 	var block string
 	err = tx.QueryRowContext(ctx, `SELECT id FROM planner_blocks WHERE organization_id = $1 AND starts_at <= $2 AND ends_at > $2 LIMIT 1`,
-		orgID, us(slot.StartsAt)).Scan(&block)
+		orgID, db.Micros(slot.StartsAt)).Scan(&block)
 	if err == nil {
 		return nil, nil, conflict("slot_blocked", "the slot starts inside planner block %s", block)
 	}
@@ -229,7 +229,7 @@ func (d *Domain) bookableSlot(ctx context.Context, tx *store.Tx, orgID, slotID s
 
 // take reserves n places in a slot in one conditional UPDATE, so concurrent
 // bookings can never overfill it.
-func take(ctx context.Context, tx *store.Tx, slotID string, n int) error {
+func take(ctx context.Context, tx *db.Tx, slotID string, n int) error {
 	res, err := tx.ExecContext(ctx, `UPDATE slots SET booked = booked + $1 WHERE id = $2 AND booked + $1 <= capacity`, n, slotID)
 	if err != nil {
 		return err
@@ -240,7 +240,7 @@ func take(ctx context.Context, tx *store.Tx, slotID string, n int) error {
 	return nil
 }
 
-func release(ctx context.Context, tx *store.Tx, slotID string, n int) error {
+func release(ctx context.Context, tx *db.Tx, slotID string, n int) error {
 	_, err := tx.ExecContext(ctx, `UPDATE slots SET booked = CASE WHEN booked > $1 THEN booked - $1 ELSE 0 END WHERE id = $2`, n, slotID)
 	return err
 }
@@ -248,8 +248,8 @@ func release(ctx context.Context, tx *store.Tx, slotID string, n int) error {
 // transition moves a booking from one of from to status and publishes typ
 // with extra fields, after change (which may be nil) ran in the transaction.
 func (d *Domain) transition(ctx context.Context, orgID, id string, from []string, status, typ string,
-	change func(tx *store.Tx, b *Booking) (map[string]any, error)) (*Booking, error) {
-	err := d.Store.Tx(ctx, func(tx *store.Tx) error {
+	change func(tx *db.Tx, b *Booking) (map[string]any, error)) (*Booking, error) {
+	err := d.DB.Tx(ctx, func(tx *db.Tx) error {
 		b, err := lockBooking(ctx, tx, orgID, id)
 		if err != nil {
 			return err
@@ -268,10 +268,10 @@ func (d *Domain) transition(ctx context.Context, orgID, id string, from []string
 			}
 		}
 		now := d.now()
-		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = $1, updated_at = $2 WHERE id = $3`, status, us(now), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = $1, updated_at = $2 WHERE id = $3`, status, db.Micros(now), id); err != nil {
 			return err
 		}
-		return publishBooking(ctx, tx, orgID, id, typ, extra)
+		return d.publishBooking(ctx, tx, orgID, id, typ, extra)
 	})
 	if err != nil {
 		return nil, err
@@ -284,7 +284,7 @@ func (d *Domain) stampNow() string { return d.now().Format(event.TimeFormat) }
 // Confirm approves a pending booking.
 func (d *Domain) Confirm(ctx context.Context, orgID, id string) (*Booking, error) {
 	return d.transition(ctx, orgID, id, []string{Pending}, Confirmed, event.BookingConfirmed,
-		func(*store.Tx, *Booking) (map[string]any, error) {
+		func(*db.Tx, *Booking) (map[string]any, error) {
 			return map[string]any{"confirmed_at": d.stampNow()}, nil
 		})
 }
@@ -292,7 +292,7 @@ func (d *Domain) Confirm(ctx context.Context, orgID, id string) (*Booking, error
 // Reject turns a pending booking down and frees its places.
 func (d *Domain) Reject(ctx context.Context, orgID, id, reason string) (*Booking, error) {
 	return d.transition(ctx, orgID, id, []string{Pending}, Rejected, event.BookingRejected,
-		func(tx *store.Tx, b *Booking) (map[string]any, error) {
+		func(tx *db.Tx, b *Booking) (map[string]any, error) {
 			return map[string]any{"reason": reason, "rejected_at": d.stampNow()}, release(ctx, tx, b.SlotID, b.Participants)
 		})
 }
@@ -300,7 +300,7 @@ func (d *Domain) Reject(ctx context.Context, orgID, id, reason string) (*Booking
 // Complete marks a confirmed booking as having taken place.
 func (d *Domain) Complete(ctx context.Context, orgID, id string) (*Booking, error) {
 	return d.transition(ctx, orgID, id, []string{Confirmed}, Completed, event.BookingCompleted,
-		func(*store.Tx, *Booking) (map[string]any, error) {
+		func(*db.Tx, *Booking) (map[string]any, error) {
 			return map[string]any{"completed_at": d.stampNow()}, nil
 		})
 }
@@ -308,7 +308,7 @@ func (d *Domain) Complete(ctx context.Context, orgID, id string) (*Booking, erro
 // MarkNoShow records that the customer of a confirmed booking did not come.
 func (d *Domain) MarkNoShow(ctx context.Context, orgID, id string) (*Booking, error) {
 	return d.transition(ctx, orgID, id, []string{Confirmed}, NoShow, event.BookingNoShow,
-		func(*store.Tx, *Booking) (map[string]any, error) {
+		func(*db.Tx, *Booking) (map[string]any, error) {
 			return map[string]any{"marked_at": d.stampNow()}, nil
 		})
 }
@@ -334,7 +334,7 @@ func (d *Domain) Cancel(ctx context.Context, orgID, id string, in CancelInput) (
 		return nil, err
 	}
 	return d.transition(ctx, orgID, id, []string{Pending, Confirmed}, Cancelled, event.BookingCancelled,
-		func(tx *store.Tx, b *Booking) (map[string]any, error) {
+		func(tx *db.Tx, b *Booking) (map[string]any, error) {
 			if in.Email != "" && !strings.EqualFold(in.Email, b.Email) {
 				return nil, hookbook.Errorf(hookbook.EForbidden, "email_mismatch", "the email does not match the booking's")
 			}
@@ -363,7 +363,7 @@ func (d *Domain) Reschedule(ctx context.Context, orgID, id string, in Reschedule
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	err := d.Store.Tx(ctx, func(tx *store.Tx) error {
+	err := d.DB.Tx(ctx, func(tx *db.Tx) error {
 		b, err := lockBooking(ctx, tx, orgID, id)
 		if err != nil {
 			return err
@@ -393,10 +393,10 @@ func (d *Domain) Reschedule(ctx context.Context, orgID, id string, in Reschedule
 		}
 		previous := map[string]any{"slot_id": b.SlotID, "starts_at": b.StartsAt.Format(event.TimeFormat), "ends_at": b.EndsAt.Format(event.TimeFormat)}
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET slot_id = $1, starts_at = $2, ends_at = $3, updated_at = $4 WHERE id = $5`,
-			slot.ID, us(slot.StartsAt), us(slot.EndsAt), us(d.now()), id); err != nil {
+			slot.ID, db.Micros(slot.StartsAt), db.Micros(slot.EndsAt), db.Micros(d.now()), id); err != nil {
 			return err
 		}
-		return publishBooking(ctx, tx, orgID, id, event.BookingRescheduled, map[string]any{"previous": previous})
+		return d.publishBooking(ctx, tx, orgID, id, event.BookingRescheduled, map[string]any{"previous": previous})
 	})
 	if err != nil {
 		return nil, err
@@ -424,7 +424,7 @@ func (d *Domain) Update(ctx context.Context, orgID, id string, in UpdateInput) (
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	err := d.Store.Tx(ctx, func(tx *store.Tx) error {
+	err := d.DB.Tx(ctx, func(tx *db.Tx) error {
 		b, err := lockBooking(ctx, tx, orgID, id)
 		if err != nil {
 			return err
@@ -457,10 +457,10 @@ func (d *Domain) Update(ctx context.Context, orgID, id string, in UpdateInput) (
 			return nil // nothing changed: no event
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET participants = $1, total_amount = $2, notes = $3, updated_at = $4 WHERE id = $5`,
-			participants, total, notes, us(d.now()), id); err != nil {
+			participants, total, notes, db.Micros(d.now()), id); err != nil {
 			return err
 		}
-		return publishBooking(ctx, tx, orgID, id, event.BookingUpdated, map[string]any{"changes": changes})
+		return d.publishBooking(ctx, tx, orgID, id, event.BookingUpdated, map[string]any{"changes": changes})
 	})
 	if err != nil {
 		return nil, err

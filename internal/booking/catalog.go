@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
-	"github.com/hookbook/hookbook/internal/store"
 )
 
 // Service is something customers book.
@@ -40,13 +40,13 @@ type ServiceInput struct {
 
 const serviceColumns = `id, name, duration_minutes, price, currency, capacity, location, requires_approval, created_at, updated_at`
 
-func scanService(row interface{ Scan(...any) error }) (*Service, error) {
+func scanService(row db.Scanner) (*Service, error) {
 	var s Service
 	var c, u int64
 	if err := row.Scan(&s.ID, &s.Name, &s.DurationMinutes, &s.Price, &s.Currency, &s.Capacity, &s.Location, &s.RequiresApproval, &c, &u); err != nil {
 		return nil, err
 	}
-	s.CreatedAt, s.UpdatedAt = fromUS(c), fromUS(u)
+	s.CreatedAt, s.UpdatedAt = db.Time(c), db.Time(u)
 	return &s, nil
 }
 
@@ -99,22 +99,22 @@ func (d *Domain) CreateService(ctx context.Context, orgID string, in ServiceInpu
 	}
 	now := d.now()
 	s.ID, s.CreatedAt, s.UpdatedAt = ids.New("svc"), now, now
-	_, err := d.Store.DB().ExecContext(ctx, `INSERT INTO services (id, organization_id, name, duration_minutes, price, currency,
+	_, err := d.DB.ExecContext(ctx, `INSERT INTO services (id, organization_id, name, duration_minutes, price, currency,
 		capacity, location, requires_approval, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
-		s.ID, orgID, s.Name, s.DurationMinutes, s.Price, s.Currency, s.Capacity, s.Location, s.RequiresApproval, us(now))
+		s.ID, orgID, s.Name, s.DurationMinutes, s.Price, s.Currency, s.Capacity, s.Location, s.RequiresApproval, db.Micros(now))
 	return s, err
 }
 
 // Service returns an organization's service.
 func (d *Domain) Service(ctx context.Context, orgID, id string) (*Service, error) {
-	s, err := scanService(d.Store.ReadDB().QueryRowContext(ctx, `SELECT `+serviceColumns+` FROM services
+	s, err := scanService(d.DB.QueryRowContext(ctx, `SELECT `+serviceColumns+` FROM services
 		WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`, id, orgID))
 	return s, notFound(err, "service")
 }
 
 // Services lists an organization's services.
 func (d *Domain) Services(ctx context.Context, orgID string, p Page) ([]*Service, string, error) {
-	return listQuery(ctx, d.Store.ReadDB(), `SELECT `+serviceColumns+` FROM services WHERE organization_id = $1 AND deleted_at IS NULL`, p,
+	return listQuery(ctx, d.DB, `SELECT `+serviceColumns+` FROM services WHERE organization_id = $1 AND deleted_at IS NULL`, p,
 		scanService, func(x *Service) string { return x.ID }, orgID)
 }
 
@@ -130,16 +130,16 @@ func (d *Domain) UpdateService(ctx context.Context, orgID, id string, in Service
 		return nil, err
 	}
 	s.UpdatedAt = d.now()
-	_, err = d.Store.DB().ExecContext(ctx, `UPDATE services SET name = $1, duration_minutes = $2, price = $3, currency = $4,
+	_, err = d.DB.ExecContext(ctx, `UPDATE services SET name = $1, duration_minutes = $2, price = $3, currency = $4,
 		capacity = $5, location = $6, requires_approval = $7, updated_at = $8 WHERE id = $9`,
-		s.Name, s.DurationMinutes, s.Price, s.Currency, s.Capacity, s.Location, s.RequiresApproval, us(s.UpdatedAt), s.ID)
+		s.Name, s.DurationMinutes, s.Price, s.Currency, s.Capacity, s.Location, s.RequiresApproval, db.Micros(s.UpdatedAt), s.ID)
 	return s, err
 }
 
 // DeleteService removes a service; its bookings stay.
 func (d *Domain) DeleteService(ctx context.Context, orgID, id string) error {
-	res, err := d.Store.DB().ExecContext(ctx, `UPDATE services SET deleted_at = $1 WHERE id = $2 AND organization_id = $3 AND deleted_at IS NULL`,
-		us(d.now()), id, orgID)
+	res, err := d.DB.ExecContext(ctx, `UPDATE services SET deleted_at = $1 WHERE id = $2 AND organization_id = $3 AND deleted_at IS NULL`,
+		db.Micros(d.now()), id, orgID)
 	if err != nil {
 		return err
 	}
@@ -170,13 +170,13 @@ type SlotInput struct {
 
 const slotColumns = `id, service_id, starts_at, ends_at, capacity, booked, created_at`
 
-func scanSlot(row interface{ Scan(...any) error }) (*Slot, error) {
+func scanSlot(row db.Scanner) (*Slot, error) {
 	var s Slot
 	var st, en, c int64
 	if err := row.Scan(&s.ID, &s.ServiceID, &st, &en, &s.Capacity, &s.Booked, &c); err != nil {
 		return nil, err
 	}
-	s.StartsAt, s.EndsAt, s.CreatedAt = fromUS(st), fromUS(en), fromUS(c)
+	s.StartsAt, s.EndsAt, s.CreatedAt = db.Time(st), db.Time(en), db.Time(c)
 	return &s, nil
 }
 
@@ -207,19 +207,19 @@ func (d *Domain) CreateSlot(ctx context.Context, orgID string, in SlotInput) (*S
 	if in.Capacity != nil {
 		slot.Capacity = *in.Capacity
 	}
-	err = d.Store.Tx(ctx, func(tx *store.Tx) error {
+	err = d.DB.Tx(ctx, func(tx *db.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO slots (id, organization_id, service_id, starts_at, ends_at, capacity, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, slot.ID, orgID, slot.ServiceID, us(slot.StartsAt), us(slot.EndsAt), slot.Capacity, us(slot.CreatedAt)); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, slot.ID, orgID, slot.ServiceID, db.Micros(slot.StartsAt), db.Micros(slot.EndsAt), slot.Capacity, db.Micros(slot.CreatedAt)); err != nil {
 			return err
 		}
-		return publish(ctx, tx, orgID, event.SlotCreated, slotPayload(slot))
+		return d.publish(ctx, tx, orgID, event.SlotCreated, slotPayload(slot))
 	})
 	return slot, err
 }
 
 // Slot returns an organization's slot.
 func (d *Domain) Slot(ctx context.Context, orgID, id string) (*Slot, error) {
-	s, err := scanSlot(d.Store.ReadDB().QueryRowContext(ctx, `SELECT `+slotColumns+` FROM slots
+	s, err := scanSlot(d.DB.QueryRowContext(ctx, `SELECT `+slotColumns+` FROM slots
 		WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`, id, orgID))
 	return s, notFound(err, "slot")
 }
@@ -234,18 +234,18 @@ type SlotFilter struct {
 func (d *Domain) Slots(ctx context.Context, orgID string, f SlotFilter, p Page) ([]*Slot, string, error) {
 	to := int64(1<<62 - 1)
 	if !f.To.IsZero() {
-		to = us(f.To)
+		to = db.Micros(f.To)
 	}
-	return listQuery(ctx, d.Store.ReadDB(), `SELECT `+slotColumns+` FROM slots WHERE organization_id = $1 AND deleted_at IS NULL
+	return listQuery(ctx, d.DB, `SELECT `+slotColumns+` FROM slots WHERE organization_id = $1 AND deleted_at IS NULL
 		AND ($2 = '' OR service_id = $2) AND starts_at >= $3 AND starts_at < $4`, p,
-		scanSlot, func(s *Slot) string { return s.ID }, orgID, f.ServiceID, us(f.From), to)
+		scanSlot, func(s *Slot) string { return s.ID }, orgID, f.ServiceID, db.Micros(f.From), to)
 }
 
 // DeleteSlot removes a slot that holds no active booking.
 func (d *Domain) DeleteSlot(ctx context.Context, orgID, id string) error {
-	return d.Store.Tx(ctx, func(tx *store.Tx) error {
+	return d.DB.Tx(ctx, func(tx *db.Tx) error {
 		var booked int
-		err := tx.QueryRowContext(ctx, `SELECT booked FROM slots WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`+tx.Store().ForUpdate(),
+		err := tx.QueryRowContext(ctx, `SELECT booked FROM slots WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`+tx.ForUpdate(),
 			id, orgID).Scan(&booked)
 		if err != nil {
 			return notFound(err, "slot")
@@ -253,7 +253,7 @@ func (d *Domain) DeleteSlot(ctx context.Context, orgID, id string) error {
 		if booked > 0 {
 			return conflict("slot_has_bookings", "the slot holds %d participants; cancel or reschedule their bookings first", booked)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE slots SET deleted_at = $1 WHERE id = $2`, us(d.now()), id)
+		_, err = tx.ExecContext(ctx, `UPDATE slots SET deleted_at = $1 WHERE id = $2`, db.Micros(d.now()), id)
 		return err
 	})
 }
@@ -296,7 +296,7 @@ func (d *Domain) CreateCustomer(ctx context.Context, orgID string, in CustomerIn
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	err := d.Store.Tx(ctx, func(tx *store.Tx) error {
+	err := d.DB.Tx(ctx, func(tx *db.Tx) error {
 		existing, err := findCustomer(ctx, tx, orgID, c.Email)
 		if err != nil {
 			return err
@@ -304,12 +304,12 @@ func (d *Domain) CreateCustomer(ctx context.Context, orgID string, in CustomerIn
 		if existing != nil {
 			return conflict("customer_exists", "a customer with this email exists: %s", existing.ID)
 		}
-		return insertCustomer(ctx, tx, orgID, c, d.now())
+		return d.insertCustomer(ctx, tx, orgID, c, d.now())
 	})
 	return c, err
 }
 
-func findCustomer(ctx context.Context, tx *store.Tx, orgID, email string) (*Customer, error) {
+func findCustomer(ctx context.Context, tx *db.Tx, orgID, email string) (*Customer, error) {
 	c, err := scanCustomer(tx.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE organization_id = $1 AND email = $2`, orgID, email))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -317,35 +317,35 @@ func findCustomer(ctx context.Context, tx *store.Tx, orgID, email string) (*Cust
 	return c, err
 }
 
-func insertCustomer(ctx context.Context, tx *store.Tx, orgID string, c *Customer, now time.Time) error {
+func (d *Domain) insertCustomer(ctx context.Context, tx *db.Tx, orgID string, c *Customer, now time.Time) error {
 	c.ID, c.CreatedAt = ids.New("cus"), now.Truncate(time.Second)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO customers (id, organization_id, name, email, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		c.ID, orgID, c.Name, c.Email, c.Phone, us(c.CreatedAt)); err != nil {
+		c.ID, orgID, c.Name, c.Email, c.Phone, db.Micros(c.CreatedAt)); err != nil {
 		return err
 	}
-	return publish(ctx, tx, orgID, event.CustomerCreated, customerPayload(c))
+	return d.publish(ctx, tx, orgID, event.CustomerCreated, customerPayload(c))
 }
 
 const customerColumns = `id, name, email, phone, created_at`
 
-func scanCustomer(row interface{ Scan(...any) error }) (*Customer, error) {
+func scanCustomer(row db.Scanner) (*Customer, error) {
 	var c Customer
 	var created int64
 	if err := row.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &created); err != nil {
 		return nil, err
 	}
-	c.CreatedAt = fromUS(created)
+	c.CreatedAt = db.Time(created)
 	return &c, nil
 }
 
 // Customer returns an organization's customer.
 func (d *Domain) Customer(ctx context.Context, orgID, id string) (*Customer, error) {
-	c, err := scanCustomer(d.Store.ReadDB().QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = $1 AND organization_id = $2`, id, orgID))
+	c, err := scanCustomer(d.DB.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = $1 AND organization_id = $2`, id, orgID))
 	return c, notFound(err, "customer")
 }
 
 // Customers lists an organization's customers.
 func (d *Domain) Customers(ctx context.Context, orgID string, p Page) ([]*Customer, string, error) {
-	return listQuery(ctx, d.Store.ReadDB(), `SELECT `+customerColumns+` FROM customers WHERE organization_id = $1`, p,
+	return listQuery(ctx, d.DB, `SELECT `+customerColumns+` FROM customers WHERE organization_id = $1`, p,
 		scanCustomer, func(x *Customer) string { return x.ID }, orgID)
 }

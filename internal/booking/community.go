@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
-	"github.com/hookbook/hookbook/internal/store"
 )
 
 // CommunityEvent is an event that becomes active once enough people approve it.
@@ -32,16 +32,16 @@ func (c *CommunityEvent) payload() map[string]any {
 
 const communityColumns = `id, slug, title, starts_at, approvals_required, approvals_count, status, activated_at, created_at`
 
-func scanCommunity(row interface{ Scan(...any) error }) (*CommunityEvent, error) {
+func scanCommunity(row db.Scanner) (*CommunityEvent, error) {
 	var c CommunityEvent
 	var st, cr int64
 	var act sql.NullInt64
 	if err := row.Scan(&c.ID, &c.Slug, &c.Title, &st, &c.ApprovalsRequired, &c.ApprovalsCount, &c.Status, &act, &cr); err != nil {
 		return nil, err
 	}
-	c.StartsAt, c.CreatedAt = fromUS(st), fromUS(cr)
+	c.StartsAt, c.CreatedAt = db.Time(st), db.Time(cr)
 	if act.Valid {
-		t := fromUS(act.Int64)
+		t := db.Time(act.Int64)
 		c.ActivatedAt = &t
 	}
 	return &c, nil
@@ -72,9 +72,9 @@ func (d *Domain) CreateCommunityEvent(ctx context.Context, orgID string, in Comm
 		return nil, err
 	}
 	c.ID, c.CreatedAt = ids.New("cev"), d.now()
-	res, err := d.Store.DB().ExecContext(ctx, `INSERT INTO community_events (id, organization_id, slug, title, starts_at, approvals_required,
+	res, err := d.DB.ExecContext(ctx, `INSERT INTO community_events (id, organization_id, slug, title, starts_at, approvals_required,
 		status, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (organization_id, slug) DO NOTHING`,
-		c.ID, orgID, c.Slug, c.Title, us(c.StartsAt), c.ApprovalsRequired, us(c.CreatedAt))
+		c.ID, orgID, c.Slug, c.Title, db.Micros(c.StartsAt), c.ApprovalsRequired, db.Micros(c.CreatedAt))
 	if err != nil {
 		return nil, err
 	}
@@ -86,13 +86,13 @@ func (d *Domain) CreateCommunityEvent(ctx context.Context, orgID string, in Comm
 
 // CommunityEvent returns a community event by slug.
 func (d *Domain) CommunityEvent(ctx context.Context, orgID, slug string) (*CommunityEvent, error) {
-	c, err := scanCommunity(d.Store.ReadDB().QueryRowContext(ctx, `SELECT `+communityColumns+` FROM community_events WHERE organization_id = $1 AND slug = $2`, orgID, slug))
+	c, err := scanCommunity(d.DB.QueryRowContext(ctx, `SELECT `+communityColumns+` FROM community_events WHERE organization_id = $1 AND slug = $2`, orgID, slug))
 	return c, notFound(err, "community event")
 }
 
 // CommunityEvents lists an organization's community events.
 func (d *Domain) CommunityEvents(ctx context.Context, orgID string, p Page) ([]*CommunityEvent, string, error) {
-	return listQuery(ctx, d.Store.ReadDB(), `SELECT `+communityColumns+` FROM community_events WHERE organization_id = $1`, p,
+	return listQuery(ctx, d.DB, `SELECT `+communityColumns+` FROM community_events WHERE organization_id = $1`, p,
 		scanCommunity, func(x *CommunityEvent) string { return x.ID }, orgID)
 }
 
@@ -123,14 +123,14 @@ func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInp
 		key = "email:" + *email
 	}
 	var out *CommunityEvent
-	err := d.Store.Tx(ctx, func(tx *store.Tx) error {
-		c, err := scanCommunity(tx.QueryRowContext(ctx, `SELECT `+communityColumns+` FROM community_events WHERE organization_id = $1 AND slug = $2`+tx.Store().ForUpdate(), orgID, slug))
+	err := d.DB.Tx(ctx, func(tx *db.Tx) error {
+		c, err := scanCommunity(tx.QueryRowContext(ctx, `SELECT `+communityColumns+` FROM community_events WHERE organization_id = $1 AND slug = $2`+tx.ForUpdate(), orgID, slug))
 		if err != nil {
 			return notFound(err, "community event")
 		}
 		now := d.now()
 		res, err := tx.ExecContext(ctx, `INSERT INTO community_approvals (community_event_id, person_key, full_name, email, created_at)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (community_event_id, person_key) DO NOTHING`, c.ID, key, name, email, us(now))
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (community_event_id, person_key) DO NOTHING`, c.ID, key, name, email, db.Micros(now))
 		if err != nil {
 			return err
 		}
@@ -146,12 +146,12 @@ func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInp
 			c.ApprovalsCount, c.Status, nullTime(c.ActivatedAt), c.ID); err != nil {
 			return err
 		}
-		if err := publish(ctx, tx, orgID, event.CommunityEventApproved, map[string]any{"community_event": c.payload(),
+		if err := d.publish(ctx, tx, orgID, event.CommunityEventApproved, map[string]any{"community_event": c.payload(),
 			"approval": map[string]any{"full_name": name, "email": email, "approved_at": now.Format(event.TimeFormat)}}); err != nil {
 			return err
 		}
 		if activate {
-			if err := publish(ctx, tx, orgID, event.CommunityEventActivated, map[string]any{"community_event": c.payload(),
+			if err := d.publish(ctx, tx, orgID, event.CommunityEventActivated, map[string]any{"community_event": c.payload(),
 				"activated_at": now.Format(event.TimeFormat)}); err != nil {
 				return err
 			}
@@ -166,7 +166,7 @@ func nullTime(t *time.Time) any {
 	if t == nil {
 		return nil
 	}
-	return us(*t)
+	return db.Micros(*t)
 }
 
 // Link is a shareable booking slug for a service.
@@ -198,8 +198,8 @@ func (d *Domain) CreateLink(ctx context.Context, orgID string, in LinkInput, pre
 		return nil, err
 	}
 	l.ID, l.CreatedAt = ids.New("lnk"), d.now()
-	res, err := d.Store.DB().ExecContext(ctx, `INSERT INTO links (id, organization_id, service_id, slug, enabled, created_at)
-		VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT (organization_id, slug) DO NOTHING`, l.ID, orgID, l.ServiceID, l.Slug, us(l.CreatedAt))
+	res, err := d.DB.ExecContext(ctx, `INSERT INTO links (id, organization_id, service_id, slug, enabled, created_at)
+		VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT (organization_id, slug) DO NOTHING`, l.ID, orgID, l.ServiceID, l.Slug, db.Micros(l.CreatedAt))
 	if err != nil {
 		return nil, err
 	}
@@ -209,25 +209,25 @@ func (d *Domain) CreateLink(ctx context.Context, orgID string, in LinkInput, pre
 	return l, nil
 }
 
-func scanLink(row interface{ Scan(...any) error }) (*Link, error) {
+func scanLink(row db.Scanner) (*Link, error) {
 	var l Link
 	var c int64
 	if err := row.Scan(&l.ID, &l.ServiceID, &l.Slug, &l.Enabled, &c); err != nil {
 		return nil, err
 	}
-	l.CreatedAt = fromUS(c)
+	l.CreatedAt = db.Time(c)
 	return &l, nil
 }
 
 // Link returns a link by slug.
 func (d *Domain) Link(ctx context.Context, orgID, slug string) (*Link, error) {
-	l, err := scanLink(d.Store.ReadDB().QueryRowContext(ctx, `SELECT id, service_id, slug, enabled, created_at FROM links WHERE organization_id = $1 AND slug = $2`, orgID, slug))
+	l, err := scanLink(d.DB.QueryRowContext(ctx, `SELECT id, service_id, slug, enabled, created_at FROM links WHERE organization_id = $1 AND slug = $2`, orgID, slug))
 	return l, notFound(err, "link")
 }
 
 // Links lists an organization's links.
 func (d *Domain) Links(ctx context.Context, orgID string, p Page) ([]*Link, string, error) {
-	return listQuery(ctx, d.Store.ReadDB(), `SELECT id, service_id, slug, enabled, created_at FROM links WHERE organization_id = $1`, p,
+	return listQuery(ctx, d.DB, `SELECT id, service_id, slug, enabled, created_at FROM links WHERE organization_id = $1`, p,
 		scanLink, func(x *Link) string { return x.ID }, orgID)
 }
 
@@ -237,7 +237,7 @@ func (d *Domain) DisableLink(ctx context.Context, orgID, slug string) (*Link, er
 	if err != nil {
 		return nil, err
 	}
-	res, err := d.Store.DB().ExecContext(ctx, `UPDATE links SET enabled = FALSE WHERE id = $1 AND enabled = TRUE`, l.ID)
+	res, err := d.DB.ExecContext(ctx, `UPDATE links SET enabled = FALSE WHERE id = $1 AND enabled = TRUE`, l.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -276,28 +276,28 @@ func (d *Domain) CreateBlock(ctx context.Context, orgID string, in BlockInput, t
 		return nil, err
 	}
 	b.ID, b.CreatedAt = ids.New("blk"), d.now()
-	_, err := d.Store.DB().ExecContext(ctx, `INSERT INTO planner_blocks (id, organization_id, starts_at, ends_at, reason, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, b.ID, orgID, us(b.StartsAt), us(b.EndsAt), b.Reason, us(b.CreatedAt))
+	_, err := d.DB.ExecContext(ctx, `INSERT INTO planner_blocks (id, organization_id, starts_at, ends_at, reason, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, b.ID, orgID, db.Micros(b.StartsAt), db.Micros(b.EndsAt), b.Reason, db.Micros(b.CreatedAt))
 	return b, err
 }
 
 // Blocks lists an organization's planner blocks.
 func (d *Domain) Blocks(ctx context.Context, orgID string, p Page) ([]*Block, string, error) {
-	return listQuery(ctx, d.Store.ReadDB(), `SELECT id, starts_at, ends_at, reason, created_at FROM planner_blocks WHERE organization_id = $1`, p,
-		func(r interface{ Scan(...any) error }) (*Block, error) {
+	return listQuery(ctx, d.DB, `SELECT id, starts_at, ends_at, reason, created_at FROM planner_blocks WHERE organization_id = $1`, p,
+		func(r db.Scanner) (*Block, error) {
 			var b Block
 			var s, e, c int64
 			if err := r.Scan(&b.ID, &s, &e, &b.Reason, &c); err != nil {
 				return nil, err
 			}
-			b.StartsAt, b.EndsAt, b.CreatedAt = fromUS(s), fromUS(e), fromUS(c)
+			b.StartsAt, b.EndsAt, b.CreatedAt = db.Time(s), db.Time(e), db.Time(c)
 			return &b, nil
 		}, func(b *Block) string { return b.ID }, orgID)
 }
 
 // DeleteBlock removes a planner block.
 func (d *Domain) DeleteBlock(ctx context.Context, orgID, id string) error {
-	res, err := d.Store.DB().ExecContext(ctx, `DELETE FROM planner_blocks WHERE id = $1 AND organization_id = $2`, id, orgID)
+	res, err := d.DB.ExecContext(ctx, `DELETE FROM planner_blocks WHERE id = $1 AND organization_id = $2`, id, orgID)
 	if err != nil {
 		return err
 	}

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
-	"github.com/hookbook/hookbook/internal/store"
 )
 
 // Payment is money paid (or not) for a booking.
@@ -38,7 +38,7 @@ func (p *Payment) payload(extra map[string]any) map[string]any {
 
 const paymentColumns = `id, booking_id, amount, currency, method, status, refunded_amount, error_code, error_message, created_at`
 
-func scanPayment(row interface{ Scan(...any) error }) (*Payment, error) {
+func scanPayment(row db.Scanner) (*Payment, error) {
 	var p Payment
 	var code, msg sql.NullString
 	var c int64
@@ -51,7 +51,7 @@ func scanPayment(row interface{ Scan(...any) error }) (*Payment, error) {
 	if msg.Valid {
 		p.ErrorMessage = &msg.String
 	}
-	p.CreatedAt = fromUS(c)
+	p.CreatedAt = db.Time(c)
 	return &p, nil
 }
 
@@ -108,7 +108,7 @@ func (d *Domain) CreatePayment(ctx context.Context, orgID string, in PaymentInpu
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	err := d.Store.Tx(ctx, func(tx *store.Tx) error {
+	err := d.DB.Tx(ctx, func(tx *db.Tx) error {
 		b, err := lockBooking(ctx, tx, orgID, p.BookingID)
 		if err != nil {
 			return err
@@ -122,27 +122,27 @@ func (d *Domain) CreatePayment(ctx context.Context, orgID string, in PaymentInpu
 		p.ID, p.CreatedAt = ids.New("pay"), d.now().Truncate(time.Second)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, organization_id, booking_id, amount, currency, method, status,
 			error_code, error_message, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			p.ID, orgID, p.BookingID, p.Amount, p.Currency, p.Method, p.Status, p.ErrorCode, p.ErrorMessage, us(p.CreatedAt)); err != nil {
+			p.ID, orgID, p.BookingID, p.Amount, p.Currency, p.Method, p.Status, p.ErrorCode, p.ErrorMessage, db.Micros(p.CreatedAt)); err != nil {
 			return err
 		}
 		typ := event.PaymentSucceeded
 		if p.Status == "failed" {
 			typ = event.PaymentFailed
 		}
-		return publish(ctx, tx, orgID, typ, p.payload(nil))
+		return d.publish(ctx, tx, orgID, typ, p.payload(nil))
 	})
 	return p, err
 }
 
 // Payment returns an organization's payment.
 func (d *Domain) Payment(ctx context.Context, orgID, id string) (*Payment, error) {
-	p, err := scanPayment(d.Store.ReadDB().QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND organization_id = $2`, id, orgID))
+	p, err := scanPayment(d.DB.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND organization_id = $2`, id, orgID))
 	return p, notFound(err, "payment")
 }
 
 // Payments lists an organization's payments.
 func (d *Domain) Payments(ctx context.Context, orgID string, p Page) ([]*Payment, string, error) {
-	return listQuery(ctx, d.Store.ReadDB(), `SELECT `+paymentColumns+` FROM payments WHERE organization_id = $1`, p,
+	return listQuery(ctx, d.DB, `SELECT `+paymentColumns+` FROM payments WHERE organization_id = $1`, p,
 		scanPayment, func(x *Payment) string { return x.ID }, orgID)
 }
 
@@ -154,8 +154,8 @@ func (d *Domain) Refund(ctx context.Context, orgID, id string, amount *int64) (*
 		f.Add("amount", "must be positive")
 		return nil, f.Err()
 	}
-	err := d.Store.Tx(ctx, func(tx *store.Tx) error {
-		p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND organization_id = $2`+tx.Store().ForUpdate(), id, orgID))
+	err := d.DB.Tx(ctx, func(tx *db.Tx) error {
+		p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND organization_id = $2`+tx.ForUpdate(), id, orgID))
 		if err != nil {
 			return notFound(err, "payment")
 		}
@@ -167,7 +167,7 @@ func (d *Domain) Refund(ctx context.Context, orgID, id string, amount *int64) (*
 	return d.Payment(ctx, orgID, id)
 }
 
-func (d *Domain) refund(ctx context.Context, tx *store.Tx, orgID string, p *Payment, amount *int64) error {
+func (d *Domain) refund(ctx context.Context, tx *db.Tx, orgID string, p *Payment, amount *int64) error {
 	if p.Status == "failed" {
 		return conflict("payment_not_refundable", "a failed payment cannot be refunded")
 	}
@@ -190,11 +190,11 @@ func (d *Domain) refund(ctx context.Context, tx *store.Tx, orgID string, p *Paym
 	if _, err := tx.ExecContext(ctx, `UPDATE payments SET refunded_amount = $1, status = $2 WHERE id = $3`, p.RefundedAmount, p.Status, p.ID); err != nil {
 		return err
 	}
-	return publish(ctx, tx, orgID, event.PaymentRefunded, p.payload(map[string]any{"refund_amount": n}))
+	return d.publish(ctx, tx, orgID, event.PaymentRefunded, p.payload(map[string]any{"refund_amount": n}))
 }
 
 // refundBooking refunds amount across a booking's succeeded payments, oldest first.
-func (d *Domain) refundBooking(ctx context.Context, tx *store.Tx, orgID, bookingID string, amount int64) error {
+func (d *Domain) refundBooking(ctx context.Context, tx *db.Tx, orgID, bookingID string, amount int64) error {
 	rows, err := tx.QueryContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE booking_id = $1 AND status IN ('succeeded', 'partially_refunded') ORDER BY id`, bookingID)
 	if err != nil {
 		return err
@@ -256,7 +256,7 @@ func (d *Domain) CreateReview(ctx context.Context, orgID string, in ReviewInput)
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	err := d.Store.Tx(ctx, func(tx *store.Tx) error {
+	err := d.DB.Tx(ctx, func(tx *db.Tx) error {
 		b, err := lockBooking(ctx, tx, orgID, r.BookingID)
 		if err != nil {
 			return err
@@ -270,10 +270,10 @@ func (d *Domain) CreateReview(ctx context.Context, orgID string, in ReviewInput)
 		}
 		r.ID, r.CustomerID, r.CreatedAt = ids.New("rev"), b.CustomerID, d.now().Truncate(time.Second)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO reviews (id, organization_id, booking_id, customer_id, rating, comment, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.ID, orgID, r.BookingID, r.CustomerID, r.Rating, r.Comment, us(r.CreatedAt)); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.ID, orgID, r.BookingID, r.CustomerID, r.Rating, r.Comment, db.Micros(r.CreatedAt)); err != nil {
 			return err
 		}
-		return publish(ctx, tx, orgID, event.ReviewCreated, map[string]any{"id": r.ID, "booking_id": r.BookingID, "customer_id": r.CustomerID,
+		return d.publish(ctx, tx, orgID, event.ReviewCreated, map[string]any{"id": r.ID, "booking_id": r.BookingID, "customer_id": r.CustomerID,
 			"rating": r.Rating, "comment": r.Comment, "created_at": r.CreatedAt.Format(event.TimeFormat)})
 	})
 	return r, err
@@ -281,14 +281,14 @@ func (d *Domain) CreateReview(ctx context.Context, orgID string, in ReviewInput)
 
 // Reviews lists an organization's reviews.
 func (d *Domain) Reviews(ctx context.Context, orgID string, p Page) ([]*Review, string, error) {
-	return listQuery(ctx, d.Store.ReadDB(), `SELECT id, booking_id, customer_id, rating, comment, created_at FROM reviews WHERE organization_id = $1`, p,
-		func(row interface{ Scan(...any) error }) (*Review, error) {
+	return listQuery(ctx, d.DB, `SELECT id, booking_id, customer_id, rating, comment, created_at FROM reviews WHERE organization_id = $1`, p,
+		func(row db.Scanner) (*Review, error) {
 			var r Review
 			var c int64
 			if err := row.Scan(&r.ID, &r.BookingID, &r.CustomerID, &r.Rating, &r.Comment, &c); err != nil {
 				return nil, err
 			}
-			r.CreatedAt = fromUS(c)
+			r.CreatedAt = db.Time(c)
 			return &r, nil
 		}, func(r *Review) string { return r.ID }, orgID)
 }

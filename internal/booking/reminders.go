@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
-	"github.com/hookbook/hookbook/internal/store"
 )
 
 // Reminders are an organization's reminder and follow-up settings.
@@ -29,7 +29,7 @@ const FollowUpWindow = 7 * 24 * time.Hour
 // RemindersOf returns an organization's settings.
 func (d *Domain) RemindersOf(ctx context.Context, orgID string) (Reminders, error) {
 	var offsets, follow string
-	err := d.Store.ReadDB().QueryRowContext(ctx, `SELECT reminder_offsets, follow_up_offset FROM reminder_settings WHERE organization_id = $1`, orgID).Scan(&offsets, &follow)
+	err := d.DB.QueryRowContext(ctx, `SELECT reminder_offsets, follow_up_offset FROM reminder_settings WHERE organization_id = $1`, orgID).Scan(&offsets, &follow)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DefaultReminders, nil
 	}
@@ -88,7 +88,7 @@ func (d *Domain) SetReminders(ctx context.Context, orgID string, in RemindersInp
 		return r, err
 	}
 	b, _ := json.Marshal(r.ReminderOffsets)
-	_, err = d.Store.DB().ExecContext(ctx, `INSERT INTO reminder_settings (organization_id, reminder_offsets, follow_up_offset) VALUES ($1, $2, $3)
+	_, err = d.DB.ExecContext(ctx, `INSERT INTO reminder_settings (organization_id, reminder_offsets, follow_up_offset) VALUES ($1, $2, $3)
 		ON CONFLICT (organization_id) DO UPDATE SET reminder_offsets = excluded.reminder_offsets, follow_up_offset = excluded.follow_up_offset`,
 		orgID, string(b), r.FollowUpOffset)
 	return r, err
@@ -101,7 +101,7 @@ func (d *Domain) SetReminders(ctx context.Context, orgID string, in RemindersInp
 // no-show bookings get none; a rescheduled booking is planned anew.
 func (d *Domain) FireReminders(ctx context.Context) (int, error) {
 	now := d.now()
-	rows, err := d.Store.ReadDB().QueryContext(ctx, `SELECT id FROM organizations`)
+	rows, err := d.DB.QueryContext(ctx, `SELECT id FROM organizations`)
 	if err != nil {
 		return 0, err
 	}
@@ -123,7 +123,7 @@ func (d *Domain) FireReminders(ctx context.Context) (int, error) {
 			if err != nil {
 				continue
 			}
-			n, err := d.fire(ctx, org, "reminder", o, `status = 'confirmed' AND starts_at > $2 AND starts_at <= $3`, us(now), us(now.Add(off)), now)
+			n, err := d.fire(ctx, org, "reminder", o, `status = 'confirmed' AND starts_at > $2 AND starts_at <= $3`, db.Micros(now), db.Micros(now.Add(off)), now)
 			fired += n
 			if err != nil {
 				return fired, err
@@ -131,7 +131,7 @@ func (d *Domain) FireReminders(ctx context.Context) (int, error) {
 		}
 		if off, err := time.ParseDuration(r.FollowUpOffset); err == nil && r.FollowUpOffset != "" {
 			n, err := d.fire(ctx, org, "follow_up", r.FollowUpOffset, `status IN ('confirmed', 'completed') AND ends_at <= $2 AND ends_at > $3`,
-				us(now.Add(-off)), us(now.Add(-off-FollowUpWindow)), now)
+				db.Micros(now.Add(-off)), db.Micros(now.Add(-off-FollowUpWindow)), now)
 			fired += n
 			if err != nil {
 				return fired, err
@@ -144,7 +144,7 @@ func (d *Domain) FireReminders(ctx context.Context) (int, error) {
 // fire publishes one kind of reminder for the bookings that cond selects
 // ($1 is the organization, $2 and $3 the bounds) and that have none yet.
 func (d *Domain) fire(ctx context.Context, orgID, kind, offset, cond string, a, b int64, now time.Time) (int, error) {
-	rows, err := d.Store.ReadDB().QueryContext(ctx, `SELECT id FROM bookings WHERE organization_id = $1 AND `+cond+`
+	rows, err := d.DB.QueryContext(ctx, `SELECT id FROM bookings WHERE organization_id = $1 AND `+cond+`
 		AND NOT EXISTS (SELECT 1 FROM reminders_sent r WHERE r.booking_id = bookings.id AND r.kind = $4 AND r.offset_text = $5 AND r.starts_at = bookings.starts_at)
 		LIMIT 500`, orgID, a, b, kind, offset)
 	if err != nil {
@@ -163,13 +163,13 @@ func (d *Domain) fire(ctx context.Context, orgID, kind, offset, cond string, a, 
 	}
 	fired := 0
 	for _, id := range due {
-		err := d.Store.Tx(ctx, func(tx *store.Tx) error {
+		err := d.DB.Tx(ctx, func(tx *db.Tx) error {
 			bk, err := lockBooking(ctx, tx, orgID, id)
 			if err != nil {
 				return err
 			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO reminders_sent (booking_id, kind, offset_text, starts_at, created_at) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (booking_id, kind, offset_text, starts_at) DO NOTHING`, id, kind, offset, us(bk.StartsAt), us(now))
+				ON CONFLICT (booking_id, kind, offset_text, starts_at) DO NOTHING`, id, kind, offset, db.Micros(bk.StartsAt), db.Micros(now))
 			if err != nil {
 				return err
 			}
@@ -177,7 +177,7 @@ func (d *Domain) fire(ctx context.Context, orgID, kind, offset, cond string, a, 
 				return nil // another instance fired it
 			}
 			fired++
-			return publish(ctx, tx, orgID, typ, bk.payload(map[string]any{"offset": offset}))
+			return d.publish(ctx, tx, orgID, typ, bk.payload(map[string]any{"offset": offset}))
 		})
 		if err != nil {
 			return fired, err

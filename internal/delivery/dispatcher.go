@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hookbook/hookbook/internal/store"
+	"github.com/hookbook/hookbook/internal/outbound"
 )
 
 // Dispatcher runs the delivery workers of one instance. It claims due
@@ -17,7 +17,7 @@ import (
 // of further claims, so its backlog never holds workers that other endpoints
 // could use; an endpoint whose circuit is open is left out too.
 type Dispatcher struct {
-	Store        *store.Store
+	Queue        Queue
 	Sender       *Sender
 	Policy       Policy
 	Breaker      *Breaker
@@ -31,12 +31,12 @@ type Dispatcher struct {
 
 	wake    chan struct{}
 	freed   chan struct{}
-	results chan *store.Result
+	results chan *outbound.Result
 
 	mu       sync.Mutex
-	inflight int                     // claimed and not yet recorded
-	active   map[string]int          // attempts running, per endpoint
-	queued   map[string][]*store.Job // claimed, waiting for an endpoint slot
+	inflight int                        // claimed and not yet recorded
+	active   map[string]int             // attempts running, per endpoint
+	queued   map[string][]*outbound.Job // claimed, waiting for an endpoint slot
 	// progress holds, per endpoint with attempts running, when one last
 	// finished (or the first started); stalled and deferred let a stalled
 	// endpoint's backlog step out of the claim query's way.
@@ -61,18 +61,18 @@ const stallAfter = 500 * time.Millisecond
 // Hooks let the rest of hookbook watch the engine (metrics, auto-disable).
 type Hooks struct {
 	// Attempted is called after each attempt with what will be recorded.
-	Attempted func(r *store.Result)
+	Attempted func(r *outbound.Result)
 	// Recorded is called after a batch of results was committed.
-	Recorded func(results []*store.Result)
+	Recorded func(results []*outbound.Result)
 }
 
 func (d *Dispatcher) init() {
 	d.once.Do(func() {
 		d.wake = make(chan struct{}, 1)
 		d.freed = make(chan struct{}, 1)
-		d.results = make(chan *store.Result, 4*d.Workers)
+		d.results = make(chan *outbound.Result, 4*d.Workers)
 		d.active = map[string]int{}
-		d.queued = map[string][]*store.Job{}
+		d.queued = map[string][]*outbound.Job{}
 		d.progress = map[string]time.Time{}
 		d.deferred = map[string]time.Time{}
 		d.timeouts = map[string]time.Duration{}
@@ -124,7 +124,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		}
 	}
 	d.mu.Lock()
-	var unstarted []*store.Job
+	var unstarted []*outbound.Job
 	for ep, q := range d.queued {
 		unstarted = append(unstarted, q...)
 		delete(d.queued, ep)
@@ -132,7 +132,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	d.inflight -= len(unstarted)
 	d.mu.Unlock()
 	if len(unstarted) > 0 {
-		if err := d.Store.Release(context.Background(), unstarted); err != nil {
+		if err := d.Queue.Release(context.Background(), unstarted); err != nil {
 			d.Log.Error("release unstarted deliveries", "err", err)
 		}
 	}
@@ -163,7 +163,7 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 	}
 	d.mu.Unlock()
 	for ep, timeout := range stalled {
-		if err := d.Store.Postpone(ctx, ep, nil, now.Add(timeout)); err != nil && ctx.Err() == nil {
+		if err := d.Queue.Postpone(ctx, ep, nil, now.Add(timeout)); err != nil && ctx.Err() == nil {
 			d.Log.Error("defer the backlog of a stalled endpoint", "endpoint_id", ep, "err", err)
 		}
 	}
@@ -173,14 +173,14 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 		return false
 	}
 	limit := min(free, 256)
-	jobs, err := d.Store.Claim(ctx, store.ClaimRequest{Owner: d.Owner, Limit: limit, Lease: d.Lease, Exclude: exclude})
+	jobs, err := d.Queue.Claim(ctx, outbound.ClaimRequest{Owner: d.Owner, Limit: limit, Lease: d.Lease, Exclude: exclude})
 	if err != nil {
 		if ctx.Err() == nil {
 			d.Log.Error("claim deliveries", "err", err)
 		}
 		return false
 	}
-	var excess []*store.Job
+	var excess []*outbound.Job
 	d.mu.Lock()
 	for _, j := range jobs {
 		ep := j.Endpoint.ID
@@ -202,7 +202,7 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 	}
 	d.mu.Unlock()
 	if len(excess) > 0 {
-		if err := d.Store.Release(ctx, excess); err != nil {
+		if err := d.Queue.Release(ctx, excess); err != nil {
 			d.Log.Error("release excess deliveries", "err", err)
 		}
 	}
@@ -232,7 +232,7 @@ func (d *Dispatcher) deferOpenCircuits(ctx context.Context, now time.Time) {
 	d.mu.Unlock()
 	for _, ep := range due {
 		if until, ok := d.Breaker.OpenUntil(ep, now); ok {
-			if err := d.Store.Postpone(ctx, ep, nil, until); err != nil && ctx.Err() == nil {
+			if err := d.Queue.Postpone(ctx, ep, nil, until); err != nil && ctx.Err() == nil {
 				d.Log.Error("defer the backlog of an endpoint with an open circuit", "endpoint_id", ep, "err", err)
 			}
 		}
@@ -241,7 +241,7 @@ func (d *Dispatcher) deferOpenCircuits(ctx context.Context, now time.Time) {
 
 // sleep returns how long to wait when nothing signals.
 func (d *Dispatcher) sleep(ctx context.Context) time.Duration {
-	next, ok, err := d.Store.NextDue(ctx)
+	next, ok, err := d.Queue.NextDue(ctx)
 	if err != nil || !ok {
 		return d.PollInterval
 	}
@@ -255,7 +255,7 @@ func (d *Dispatcher) sleep(ctx context.Context) time.Duration {
 }
 
 // start runs one attempt; called with d.mu held.
-func (d *Dispatcher) start(ctx context.Context, j *store.Job) {
+func (d *Dispatcher) start(ctx context.Context, j *outbound.Job) {
 	d.running.Add(1)
 	go func() {
 		defer d.running.Done()
@@ -272,7 +272,7 @@ func (d *Dispatcher) start(ctx context.Context, j *store.Job) {
 }
 
 // next returns the endpoint's next queued job, or releases its slot.
-func (d *Dispatcher) next(ep string) *store.Job {
+func (d *Dispatcher) next(ep string) *outbound.Job {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.progress[ep] = time.Now()
@@ -303,16 +303,16 @@ func (d *Dispatcher) next(ep string) *store.Job {
 
 // postpone gives back j and every job queued for its endpoint, whose circuit
 // is open, and moves the endpoint's due deliveries to when it half-opens.
-func (d *Dispatcher) postpone(ep string, j *store.Job, until time.Time) {
+func (d *Dispatcher) postpone(ep string, j *outbound.Job, until time.Time) {
 	d.mu.Lock()
-	jobs := append([]*store.Job{j}, d.queued[ep]...)
+	jobs := append([]*outbound.Job{j}, d.queued[ep]...)
 	delete(d.queued, ep)
 	d.active[ep]--
 	if d.active[ep] <= 0 {
 		delete(d.active, ep)
 	}
 	d.mu.Unlock()
-	if err := d.Store.Postpone(context.Background(), ep, jobs, until); err != nil {
+	if err := d.Queue.Postpone(context.Background(), ep, jobs, until); err != nil {
 		d.Log.Error("postpone deliveries of an endpoint with an open circuit", "endpoint_id", ep, "err", err)
 	}
 	d.mu.Lock()
@@ -324,10 +324,10 @@ func (d *Dispatcher) postpone(ep string, j *store.Job, until time.Time) {
 	}
 }
 
-func (d *Dispatcher) attempt(ctx context.Context, j *store.Job) {
+func (d *Dispatcher) attempt(ctx context.Context, j *outbound.Job) {
 	o := d.Sender.Send(ctx, j)
 	d.Breaker.Record(j.Endpoint.ID, o, time.Now())
-	r := &store.Result{
+	r := &outbound.Result{
 		Job: j, StartedAt: o.StartedAt, Duration: o.Duration, StatusCode: o.StatusCode, Error: o.Err,
 		ResponseBody: o.ResponseBody, RequestURL: j.Endpoint.URL, RequestHeaders: flatten(o.Headers),
 		Success: o.Success, Gone: o.Gone,
@@ -354,7 +354,7 @@ func flatten(h map[string][]string) map[string]string {
 // writer records outcomes in batches: whatever has arrived while the last
 // commit ran goes into the next one.
 func (d *Dispatcher) writer() {
-	batch := make([]*store.Result, 0, 256)
+	batch := make([]*outbound.Result, 0, 256)
 	for r := range d.results {
 		batch = append(batch[:0], r)
 	drain:
@@ -373,9 +373,9 @@ func (d *Dispatcher) writer() {
 	}
 }
 
-func (d *Dispatcher) record(batch []*store.Result) {
+func (d *Dispatcher) record(batch []*outbound.Result) {
 	for try := 0; ; try++ {
-		err := d.Store.Complete(context.Background(), batch)
+		err := d.Queue.Complete(context.Background(), batch)
 		if err == nil {
 			break
 		}

@@ -9,16 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/hookbook/hookbook/internal/netguard"
 
 	"github.com/google/uuid"
 	"github.com/hookbook/hookbook"
-	"github.com/hookbook/hookbook/internal/store"
+	"github.com/hookbook/hookbook/internal/outbound"
 	"github.com/hookbook/hookbook/webhook"
 )
 
@@ -35,7 +34,7 @@ type Sender struct {
 
 // NewSender returns a Sender whose client never follows redirects and dials
 // through guard.
-func NewSender(guard *Guard, headerPrefix string, perHost int) *Sender {
+func NewSender(guard *netguard.Guard, headerPrefix string, perHost int) *Sender {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	transport := &http.Transport{
 		Proxy:                 nil, // deliveries go straight to the endpoint
@@ -61,39 +60,24 @@ func NewSender(guard *Guard, headerPrefix string, perHost int) *Sender {
 	}
 }
 
-// Headers returns the headers of one attempt of a job sent at now.
-func (s *Sender) Headers(j *store.Job, now time.Time) (http.Header, error) {
+// Headers returns the headers of one attempt of a job sent at now: the
+// endpoint's own headers, then the signature headers (webhook.SignHeaders)
+// and the brand headers naming the event, the delivery and the attempt.
+func (s *Sender) Headers(j *outbound.Job, now time.Time) (http.Header, error) {
 	ep := j.Endpoint
-	ts := now.Unix()
-	tsText := strconv.FormatInt(ts, 10)
-	var sigs []string
-	for _, secret := range ep.Secrets(now) {
-		sig, err := webhook.Sign(secret, j.EventID, now, j.Payload)
-		if err != nil {
-			return nil, fmt.Errorf("sign: %w", err)
-		}
-		sigs = append(sigs, sig)
-	}
-	brand := webhook.SignHMAC(ep.Secret, ts, j.Payload)
-	if ep.Scheme == hookbook.SchemeBody {
-		brand = webhook.SignBody(ep.Secret, j.Payload)
-	}
 	h := http.Header{}
 	for k, v := range ep.Headers {
 		h.Set(k, v)
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", s.UserAgent)
-	// Lower-case names exactly as the Standard Webhooks specification writes them.
-	h["webhook-id"] = []string{j.EventID}
-	h["webhook-timestamp"] = []string{tsText}
-	h["webhook-signature"] = []string{strings.Join(sigs, " ")}
+	if err := webhook.SignHeaders(h, s.HeaderPrefix, ep.Scheme, j.EventID, now, j.Payload, ep.Secrets(now)); err != nil {
+		return nil, err
+	}
 	p := s.HeaderPrefix
 	h.Set(p+"-Event", j.EventType)
 	h.Set(p+"-Delivery-Id", j.DeliveryID)
-	h.Set(p+"-Timestamp", tsText)
 	h.Set(p+"-Request-Id", uuid.NewString())
-	h.Set(p+"-Signature", brand)
 	return h, nil
 }
 
@@ -111,7 +95,7 @@ type Outcome struct {
 }
 
 // Send makes one attempt of j within the endpoint's timeout.
-func (s *Sender) Send(ctx context.Context, j *store.Job) Outcome {
+func (s *Sender) Send(ctx context.Context, j *outbound.Job) Outcome {
 	start := s.Now()
 	out := Outcome{StartedAt: start}
 	h, err := s.Headers(j, start)
@@ -169,66 +153,4 @@ func describe(err error, ctx context.Context, timeout time.Duration) string {
 		}
 	}
 	return err.Error()
-}
-
-// MaxRetryAfter caps how long a Retry-After answer may postpone a retry.
-const MaxRetryAfter = time.Hour
-
-// parseRetryAfter reads delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(MaxRetryAfter/time.Second) {
-			return MaxRetryAfter
-		}
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	if d < 0 {
-		return 0
-	}
-	return min(d, MaxRetryAfter)
-}
-
-// Policy decides when a failed delivery is tried again.
-type Policy struct {
-	// Schedule holds the delays before attempts 2, 3, …; the last repeats.
-	Schedule []time.Duration
-	// Jitter is the relative spread around each delay (0.2 means ±20 %).
-	Jitter float64
-}
-
-// Next returns when to make the attempt after attempt number done (from 1)
-// failed, or the zero time when no attempt is left.
-func (p Policy) Next(done, maxAttempts int, now time.Time, retryAfter time.Duration) time.Time {
-	if done >= maxAttempts {
-		return time.Time{}
-	}
-	d := p.Delay(done)
-	if retryAfter > d {
-		d = retryAfter
-	}
-	return now.Add(d)
-}
-
-// Delay returns the jittered delay before attempt done+1.
-func (p Policy) Delay(done int) time.Duration {
-	if len(p.Schedule) == 0 {
-		return 0
-	}
-	i := min(done-1, len(p.Schedule)-1)
-	i = max(i, 0)
-	d := float64(p.Schedule[i])
-	if p.Jitter > 0 {
-		d *= 1 - p.Jitter + 2*p.Jitter*rand.Float64()
-	}
-	return time.Duration(d)
 }

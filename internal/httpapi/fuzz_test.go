@@ -1,17 +1,12 @@
 package httpapi_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	httpapi "github.com/hookbook/hookbook/internal/httpapi"
-	"github.com/hookbook/hookbook/internal/delivery"
-	outbound "github.com/hookbook/hookbook/internal/outbound"
-	"github.com/hookbook/hookbook/internal/store"
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 )
 
 // FuzzRequestDecoding sends arbitrary bodies to the write routes of the API
@@ -29,38 +24,21 @@ func FuzzRequestDecoding(f *testing.F) {
 			f.Add(route, seed)
 		}
 	}
-	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(f.TempDir(), "fuzz.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		f.Fatal(err)
-	}
-	if _, _, err := st.Bootstrap(ctx, "hk_fuzz_key_0123456789"); err != nil {
-		f.Fatal(err)
-	}
-	org, _ := st.OrganizationByAPIKey(ctx, "hk_fuzz_key_0123456789")
-	ep, err := (&outbound.Hub{Store: st, Guard: &delivery.Guard{}, HeaderPrefix: "X-Hookbook"}).CreateEndpoint(ctx, org.ID,
-		outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/x"), Events: &[]string{"*"}})
-	if err != nil {
-		f.Fatal(err)
-	}
-	srv := &httpapi.Server{Hub: &outbound.Hub{Store: st, Guard: &delivery.Guard{Enabled: true}, HeaderPrefix: "X-Hookbook"}, Store: st}
-	h := srv.Handler()
+	in := hookbooktest.Start(f, nil)
+	ep := in.CreateEndpoint("http://127.0.0.1:9/x", []string{"*"}, nil)["id"].(string)
+	h := in.App.Handler()
 	routes := []struct{ method, path string }{
 		{"POST", "/api/v1/webhooks"},
-		{"PATCH", "/api/v1/webhooks/" + ep.ID},
+		{"PATCH", "/api/v1/webhooks/" + ep},
 		{"POST", "/api/v1/events"},
 		{"POST", "/api/v1/event-types"},
-		{"POST", "/api/v1/webhooks/" + ep.ID + "/recover"},
+		{"POST", "/api/v1/webhooks/" + ep + "/recover"},
 		{"PUT", "/api/v1/settings/outbound"},
 	}
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
 		rt := routes[int(route)%len(routes)]
 		req := httptest.NewRequest(rt.method, rt.path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer hk_fuzz_key_0123456789")
+		req.Header.Set("Authorization", "Bearer "+in.Key)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 		if w.Code >= 500 {

@@ -3,19 +3,14 @@ package httpapi_test
 import (
 	"context"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	httpapi "github.com/hookbook/hookbook/internal/httpapi"
-	"github.com/hookbook/hookbook/internal/booking"
-	"github.com/hookbook/hookbook/internal/delivery"
-	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"github.com/hookbook/hookbook/internal/inbound"
-	"github.com/hookbook/hookbook/internal/store"
 	"github.com/hookbook/hookbook/webhook"
 )
 
@@ -34,25 +29,15 @@ func FuzzInbound(f *testing.F) {
 		f.Add(seed, false, "sha256=00")
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(f.TempDir(), "fuzz.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		f.Fatal(err)
-	}
-	st.Bootstrap(ctx, "hk_fuzz_key_0123456789")
-	org, _ := st.OrganizationByName(ctx, "default")
-	svc := &inbound.Service{Store: st, Booking: &booking.Domain{Store: st}}
+	in := hookbooktest.Start(f, nil)
+	org, _ := in.App.Orgs.OrganizationByName(ctx, "default")
+	svc := in.App.Inbound
 	secret := "fuzz-inbound-secret-0123"
 	if _, err := svc.SetSettings(ctx, org.ID, inbound.SettingsInput{Enabled: ptr(true), Secret: &secret, Scopes: &[]string{
 		"admin.slots", "admin.appointments", "admin.links", "admin.planner", "admin.community-events", "public.booking", "public.appointment", "public.community"}}); err != nil {
 		f.Fatal(err)
 	}
-	srv := &httpapi.Server{Hub: &outbound.Hub{Store: st, Guard: &delivery.Guard{}, HeaderPrefix: "X-Hookbook"}, Store: st}
-	srv.Extra = srv.InboundRoutes(svc, "X-Hookbook")
-	h := srv.Handler()
+	h := in.App.Handler()
 	f.Fuzz(func(t *testing.T, body string, sign bool, sig string) {
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		if sign {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/hookbook/hookbook"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
-	"github.com/hookbook/hookbook/internal/store"
 )
 
 func (s *Server) builtinRoutes() []Route {
@@ -45,7 +44,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := s.Store.Ping(r.Context()); err != nil {
+	if err := s.Ping(r.Context()); err != nil {
 		WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "database_unreachable", "message": err.Error()}})
 		return
 	}
@@ -55,7 +54,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // ---- event types and events
 
 func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	types, err := s.Hub.Catalog(r.Context(), org.ID)
+	types, err := s.Outbound.Catalog(r.Context(), org.ID)
 	if err != nil {
 		return err
 	}
@@ -68,7 +67,7 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request, org *ho
 	if err := Decode(w, r, &in); err != nil {
 		return err
 	}
-	et, err := s.Hub.CreateEventType(r.Context(), org.ID, in)
+	et, err := s.Outbound.CreateEventType(r.Context(), org.ID, in)
 	if err != nil {
 		return err
 	}
@@ -84,7 +83,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, org *hookbook.O
 	if key := r.Header.Get("Idempotency-Key"); key != "" && in.IdempotencyKey == "" {
 		in.IdempotencyKey = key
 	}
-	p, err := s.Hub.Publish(r.Context(), org.ID, in)
+	p, err := s.Outbound.Publish(r.Context(), org.ID, in)
 	if err != nil {
 		return err
 	}
@@ -116,11 +115,11 @@ func viewEvent(e *hookbook.Event) eventView {
 }
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	e, err := s.Store.Event(r.Context(), org.ID, r.PathValue("id"))
+	e, err := s.Outbound.Event(r.Context(), org.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	ds, err := s.Store.DeliveriesOfEvent(r.Context(), org.ID, e.ID)
+	ds, err := s.Outbound.DeliveriesOfEvent(r.Context(), org.ID, e.ID)
 	if err != nil {
 		return err
 	}
@@ -141,7 +140,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, org *hookboo
 	if err != nil {
 		return err
 	}
-	events, next, err := s.Store.Events(r.Context(), org.ID, r.URL.Query().Get("event"), p)
+	events, next, err := s.Outbound.Events(r.Context(), org.ID, r.URL.Query().Get("event"), p)
 	if err != nil {
 		return err
 	}
@@ -160,7 +159,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, org *hoo
 	if err := Decode(w, r, &in); err != nil {
 		return err
 	}
-	e, err := s.Hub.CreateEndpoint(r.Context(), org.ID, in)
+	e, err := s.Outbound.CreateEndpoint(r.Context(), org.ID, in)
 	if err != nil {
 		return err
 	}
@@ -173,36 +172,32 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, org *hook
 	if err != nil {
 		return err
 	}
-	list, next, err := s.Store.Endpoints(r.Context(), org.ID, p)
+	list, next, err := s.Outbound.Endpoints(r.Context(), org.ID, p)
 	if err != nil {
 		return err
-	}
-	for _, e := range list {
-		e.Secret = ""
 	}
 	WriteJSON(w, http.StatusOK, NewList(list, next))
 	return nil
 }
 
 func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	e, err := s.Store.Endpoint(r.Context(), org.ID, r.PathValue("id"))
+	e, err := s.Outbound.Endpoint(r.Context(), org.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	e.Secret = ""
 	WriteJSON(w, http.StatusOK, e)
 	return nil
 }
 
 func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	if _, err := s.Store.Endpoint(r.Context(), org.ID, r.PathValue("id")); err != nil {
+	if _, err := s.Outbound.Endpoint(r.Context(), org.ID, r.PathValue("id")); err != nil {
 		return err
 	}
 	var in outbound.EndpointInput
 	if err := Decode(w, r, &in); err != nil {
 		return err
 	}
-	e, err := s.Hub.UpdateEndpoint(r.Context(), org.ID, r.PathValue("id"), in)
+	e, err := s.Outbound.UpdateEndpoint(r.Context(), org.ID, r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
@@ -211,7 +206,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, org *hoo
 }
 
 func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	if err := s.Store.DeleteEndpoint(r.Context(), org.ID, r.PathValue("id")); err != nil {
+	if err := s.Outbound.DeleteEndpoint(r.Context(), org.ID, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -219,7 +214,7 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request, org *hoo
 }
 
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	e, err := s.Hub.RotateSecret(r.Context(), org.ID, r.PathValue("id"))
+	e, err := s.Outbound.RotateSecret(r.Context(), org.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -228,7 +223,7 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, org *hookb
 }
 
 func (s *Server) sendTest(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	id, err := s.Hub.SendTest(r.Context(), org.ID, r.PathValue("id"))
+	id, err := s.Outbound.SendTest(r.Context(), org.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -239,7 +234,7 @@ func (s *Server) sendTest(w http.ResponseWriter, r *http.Request, org *hookbook.
 // ---- deliveries
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	ep, err := s.Store.Endpoint(r.Context(), org.ID, r.PathValue("id"))
+	ep, err := s.Outbound.Endpoint(r.Context(), org.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -248,14 +243,14 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, org *hoo
 		return err
 	}
 	q := r.URL.Query()
-	f := store.DeliveryFilter{EndpointID: ep.ID, Status: q.Get("status"), EventType: q.Get("event")}
+	f := outbound.DeliveryFilter{EndpointID: ep.ID, Status: q.Get("status"), EventType: q.Get("event")}
 	switch f.Status {
 	case "", hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed:
 	default:
 		return &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_status",
 			Message: "status must be pending, succeeded or failed", Details: map[string]string{"status": "unknown status"}}
 	}
-	list, next, err := s.Store.Deliveries(r.Context(), org.ID, f, p)
+	list, next, err := s.Outbound.Deliveries(r.Context(), org.ID, f, p)
 	if err != nil {
 		return err
 	}
@@ -263,48 +258,17 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, org *hoo
 	return nil
 }
 
-// deliveryDetail is a delivery with the exact request sent and every attempt.
-type deliveryDetail struct {
-	*hookbook.Delivery
-	Request  requestView         `json:"request"`
-	Attempts []*hookbook.Attempt `json:"attempts"`
-}
-
-type requestView struct {
-	Method  string            `json:"method"`
-	URL     string            `json:"url"`
-	Headers map[string]string `json:"headers"`
-	Body    string            `json:"body"`
-}
-
 func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	d, err := s.Store.Delivery(r.Context(), org.ID, r.PathValue("id"))
+	v, err := s.Outbound.DeliveryDetail(r.Context(), org.ID, r.PathValue("id"))
 	if err != nil {
 		return err
-	}
-	attempts, err := s.Store.Attempts(r.Context(), d.ID)
-	if err != nil {
-		return err
-	}
-	evt, err := s.Store.Event(r.Context(), org.ID, d.EventID)
-	if err != nil {
-		return err
-	}
-	v := deliveryDetail{Delivery: d, Attempts: attempts, Request: requestView{Method: "POST", Body: string(evt.Payload)}}
-	if v.Attempts == nil {
-		v.Attempts = []*hookbook.Attempt{}
-	}
-	if n := len(attempts); n > 0 {
-		v.Request.URL, v.Request.Headers = attempts[n-1].RequestURL, attempts[n-1].RequestHeaders
-	} else if ep, err := s.Store.Endpoint(r.Context(), org.ID, d.EndpointID); err == nil {
-		v.Request.URL = ep.URL
 	}
 	WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
 func (s *Server) redeliver(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	d, err := s.Store.Redeliver(r.Context(), org.ID, r.PathValue("id"))
+	d, err := s.Outbound.Redeliver(r.Context(), org.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -331,7 +295,7 @@ func (s *Server) recover(w http.ResponseWriter, r *http.Request, org *hookbook.O
 	if err := f.Err(); err != nil {
 		return err
 	}
-	n, err := s.Store.Recover(r.Context(), org.ID, r.PathValue("id"), since)
+	n, err := s.Outbound.Recover(r.Context(), org.ID, r.PathValue("id"), since)
 	if err != nil {
 		return err
 	}
@@ -358,7 +322,7 @@ func (s *Server) putOutbound(w http.ResponseWriter, r *http.Request, org *hookbo
 		f.Add("enabled", "is required")
 		return f.Err()
 	}
-	if err := s.Store.SetOutboundEnabled(r.Context(), org.ID, *in.Enabled); err != nil {
+	if err := s.Outbound.SetOutboundEnabled(r.Context(), org.ID, *in.Enabled); err != nil {
 		return err
 	}
 	WriteJSON(w, http.StatusOK, map[string]bool{"enabled": *in.Enabled})

@@ -17,9 +17,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookbook/hookbook"
-	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/ids"
-	"github.com/hookbook/hookbook/internal/store"
+	"github.com/hookbook/hookbook/internal/org"
+	outbound "github.com/hookbook/hookbook/internal/outbound"
 )
 
 // MaxBody is the largest request body accepted.
@@ -27,9 +28,11 @@ const MaxBody = 1 << 20
 
 // Server is the HTTP API.
 type Server struct {
-	Hub   *outbound.Hub
-	Store *store.Store
-	Log   *slog.Logger
+	Outbound *outbound.Service
+	Orgs     *org.Service
+	// Ping reports whether the database answers (GET /readyz).
+	Ping func(context.Context) error
+	Log  *slog.Logger
 	// Extra routes added by other parts of hookbook (booking domain,
 	// inbound commands, metrics); they are documented in the OpenAPI too.
 	Extra []Route
@@ -122,7 +125,7 @@ func (s *Server) authenticate(r *http.Request) (*hookbook.Organization, error) {
 	if !ok || key == "" {
 		return nil, hookbook.Errorf(hookbook.EUnauthorized, "missing_api_key", "send your API key as Authorization: Bearer hk_…")
 	}
-	return s.Store.OrganizationByAPIKey(r.Context(), key)
+	return s.Orgs.OrganizationByAPIKey(r.Context(), key)
 }
 
 // storable reports whether text can be stored by both databases:
@@ -159,29 +162,6 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// Status maps an error kind to its HTTP status.
-func Status(kind string) int {
-	switch kind {
-	case hookbook.EInvalid:
-		return http.StatusBadRequest
-	case hookbook.EUnauthorized:
-		return http.StatusUnauthorized
-	case hookbook.EForbidden:
-		return http.StatusForbidden
-	case hookbook.ENotFound:
-		return http.StatusNotFound
-	case hookbook.EConflict:
-		return http.StatusConflict
-	case hookbook.ETooLarge:
-		return http.StatusRequestEntityTooLarge
-	case hookbook.EValidation:
-		return http.StatusUnprocessableEntity
-	case hookbook.ETooMany:
-		return http.StatusTooManyRequests
-	}
-	return http.StatusInternalServerError
-}
-
 // WriteError writes err as the JSON error answer. A status of 0 takes the
 // status of err's kind; errors that are not *hookbook.Error answer 500
 // without revealing their text.
@@ -191,7 +171,7 @@ func WriteError(w http.ResponseWriter, err error, status int) {
 		e = &hookbook.Error{Kind: hookbook.EInternal, Code: "internal_error", Message: "an internal error occurred"}
 	}
 	if status == 0 {
-		status = Status(e.Kind)
+		status = hookbook.StatusOf(e.Kind)
 	}
 	body := map[string]any{"code": e.Code, "message": e.Message}
 	if len(e.Details) > 0 {
@@ -302,9 +282,9 @@ const (
 )
 
 // ParsePage reads ?limit and ?cursor; a cursor must be an id with prefix.
-func ParsePage(r *http.Request, prefix string) (store.Page, error) {
+func ParsePage(r *http.Request, prefix string) (db.Page, error) {
 	q := r.URL.Query()
-	p := store.Page{Limit: DefaultLimit, Cursor: q.Get("cursor")}
+	p := db.Page{Limit: DefaultLimit, Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxLimit {

@@ -14,15 +14,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/booking"
-	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/ids"
-	"github.com/hookbook/hookbook/internal/store"
+	"github.com/hookbook/hookbook/internal/org"
 )
 
 // Tolerance is how far a command's timestamp may lie from the server's clock.
@@ -86,24 +87,22 @@ func (s *Settings) Allows(action string) bool {
 // Service keeps inbound settings, the replay guard and the command log, and
 // runs commands.
 type Service struct {
-	Store   *store.Store
+	DB      *db.DB
+	Orgs    *org.Service
 	Booking *booking.Domain
-	Now     func() time.Time
+	// HeaderPrefix names the signature headers, e.g. "X-Hookbook".
+	HeaderPrefix string
+	Logger       *slog.Logger
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return s.DB.Now() }
 
 // Settings returns an organization's settings (disabled, no secret, no
 // scopes until set).
 func (s *Service) Settings(ctx context.Context, orgID string) (*Settings, error) {
 	var st Settings
 	var scopes string
-	err := s.Store.ReadDB().QueryRowContext(ctx, `SELECT enabled, secret, scopes FROM inbound_settings WHERE organization_id = $1`, orgID).
+	err := s.DB.QueryRowContext(ctx, `SELECT enabled, secret, scopes FROM inbound_settings WHERE organization_id = $1`, orgID).
 		Scan(&st.Enabled, &st.Secret, &scopes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &Settings{Scopes: []string{}}, nil
@@ -138,14 +137,14 @@ func (s *Service) SetSettings(ctx context.Context, orgID string, in SettingsInpu
 	if in.Secret != nil {
 		secret := strings.TrimSpace(*in.Secret)
 		if secret == "" {
-			secret = outbound.NewSecret()
+			secret = ids.Secret()
 		} else if len(secret) < MinSecretLength {
 			f.Add("secret", fmt.Sprintf("must be at least %d characters", MinSecretLength))
 		}
 		st.Secret = secret
 	}
 	if st.Secret == "" {
-		st.Secret = outbound.NewSecret()
+		st.Secret = ids.Secret()
 	}
 	if in.Scopes != nil {
 		seen := map[string]bool{}
@@ -167,10 +166,10 @@ func (s *Service) SetSettings(ctx context.Context, orgID string, in SettingsInpu
 		return nil, err
 	}
 	scopes, _ := json.Marshal(st.Scopes)
-	_, err = s.Store.DB().ExecContext(ctx, `INSERT INTO inbound_settings (organization_id, enabled, secret, scopes, updated_at)
+	_, err = s.DB.ExecContext(ctx, `INSERT INTO inbound_settings (organization_id, enabled, secret, scopes, updated_at)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (organization_id) DO UPDATE SET enabled = excluded.enabled,
 		secret = excluded.secret, scopes = excluded.scopes, updated_at = excluded.updated_at`,
-		orgID, st.Enabled, st.Secret, string(scopes), s.now().UnixMicro())
+		orgID, st.Enabled, st.Secret, string(scopes), db.Micros(s.now()))
 	return st, err
 }
 
@@ -179,11 +178,11 @@ func (s *Service) SetSettings(ctx context.Context, orgID string, in SettingsInpu
 // old is refused for its timestamp.
 func (s *Service) Seen(ctx context.Context, orgID, requestID string) (bool, error) {
 	now := s.now()
-	if _, err := s.Store.DB().ExecContext(ctx, `DELETE FROM inbound_requests WHERE received_at < $1`, now.Add(-2*Tolerance).UnixMicro()); err != nil {
+	if _, err := s.DB.ExecContext(ctx, `DELETE FROM inbound_requests WHERE received_at < $1`, db.Micros(now.Add(-2*Tolerance))); err != nil {
 		return false, err
 	}
-	res, err := s.Store.DB().ExecContext(ctx, `INSERT INTO inbound_requests (organization_id, request_id, received_at) VALUES ($1, $2, $3)
-		ON CONFLICT (organization_id, request_id) DO NOTHING`, orgID, requestID, now.UnixMicro())
+	res, err := s.DB.ExecContext(ctx, `INSERT INTO inbound_requests (organization_id, request_id, received_at) VALUES ($1, $2, $3)
+		ON CONFLICT (organization_id, request_id) DO NOTHING`, orgID, requestID, db.Micros(now))
 	if err != nil {
 		return false, err
 	}
@@ -207,8 +206,8 @@ func (s *Service) Log(ctx context.Context, orgID, action, requestID string, stat
 	if code != "" {
 		c = code
 	}
-	_, err := s.Store.DB().ExecContext(ctx, `INSERT INTO inbound_commands (id, organization_id, action, request_id, status, error_code, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, ids.New("cmd"), orgID, truncate(action, 200), truncate(requestID, 100), status, c, s.now().UnixMicro())
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO inbound_commands (id, organization_id, action, request_id, status, error_code, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, ids.New("cmd"), orgID, truncate(action, 200), truncate(requestID, 100), status, c, db.Micros(s.now()))
 	return err
 }
 
@@ -220,29 +219,22 @@ func truncate(s string, n int) string {
 }
 
 // Commands lists an organization's command log, newest first.
-func (s *Service) Commands(ctx context.Context, orgID string, p store.Page) ([]*Command, string, error) {
-	rows, err := s.Store.ReadDB().QueryContext(ctx, `SELECT id, action, request_id, status, error_code, created_at FROM inbound_commands
+func (s *Service) Commands(ctx context.Context, orgID string, p db.Page) ([]*Command, string, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, action, request_id, status, error_code, created_at FROM inbound_commands
 		WHERE organization_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3`, orgID, p.Cursor, p.Limit+1)
-	if err != nil {
-		return nil, "", err
+	return db.List(rows, err, p, scanCommand, func(c *Command) string { return c.ID })
+}
+
+func scanCommand(row db.Scanner) (*Command, error) {
+	var c Command
+	var code sql.NullString
+	var at int64
+	if err := row.Scan(&c.ID, &c.Action, &c.RequestID, &c.Status, &code, &at); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []*Command
-	for rows.Next() {
-		var c Command
-		var code sql.NullString
-		var at int64
-		if err := rows.Scan(&c.ID, &c.Action, &c.RequestID, &c.Status, &code, &at); err != nil {
-			return nil, "", err
-		}
-		if code.Valid {
-			c.ErrorCode = &code.String
-		}
-		c.CreatedAt = time.UnixMicro(at).UTC()
-		out = append(out, &c)
+	if code.Valid {
+		c.ErrorCode = &code.String
 	}
-	if len(out) > p.Limit {
-		return out[:p.Limit], out[p.Limit-1].ID, rows.Err()
-	}
-	return out, "", rows.Err()
+	c.CreatedAt = db.Time(at)
+	return &c, nil
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/delivery"
-	"github.com/hookbook/hookbook/internal/store"
+	"github.com/hookbook/hookbook/internal/outbound"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,7 +22,7 @@ type Metrics struct {
 }
 
 // New registers hookbook's metrics for a store and a dispatcher.
-func New(st *store.Store, breaker *delivery.Breaker, log *slog.Logger) *Metrics {
+func New(st *outbound.Service, breaker *delivery.Breaker, log *slog.Logger) *Metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := &Metrics{
@@ -52,7 +52,7 @@ func New(st *store.Store, breaker *delivery.Breaker, log *slog.Logger) *Metrics 
 }
 
 // Observe records one attempt.
-func (m *Metrics) Observe(r *store.Result) {
+func (m *Metrics) Observe(r *outbound.Result) {
 	outcome := "retry"
 	switch {
 	case r.Success:
@@ -77,7 +77,7 @@ var (
 
 // queueCollector reads the queue's depth from the database at scrape time.
 type queueCollector struct {
-	st  *store.Store
+	st  *outbound.Service
 	log *slog.Logger
 }
 

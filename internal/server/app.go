@@ -13,26 +13,30 @@ import (
 	"os"
 	"time"
 
-	httpapi "github.com/hookbook/hookbook/internal/httpapi"
+	"github.com/hookbook/hookbook/internal/netguard"
+
+	admin "github.com/hookbook/hookbook/internal/admin"
 	"github.com/hookbook/hookbook/internal/booking"
 	"github.com/hookbook/hookbook/internal/config"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/delivery"
-	outbound "github.com/hookbook/hookbook/internal/outbound"
+	httpapi "github.com/hookbook/hookbook/internal/httpapi"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/inbound"
 	"github.com/hookbook/hookbook/internal/metrics"
-	"github.com/hookbook/hookbook/internal/store"
-	admin "github.com/hookbook/hookbook/internal/admin"
+	"github.com/hookbook/hookbook/internal/org"
+	outbound "github.com/hookbook/hookbook/internal/outbound"
 )
 
 // App is one running hookbook instance.
 type App struct {
 	Config     *config.Config
-	Store      *store.Store
-	Hub        *outbound.Hub
+	DB         *db.DB
+	Orgs       *org.Service
+	Outbound   *outbound.Service
 	Dispatcher *delivery.Dispatcher
 	API        *httpapi.Server
-	Guard      *delivery.Guard
+	Guard      *netguard.Guard
 	Metrics    *metrics.Metrics
 	Booking    *booking.Domain
 	Inbound    *inbound.Service
@@ -47,53 +51,64 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if log == nil {
 		log = slog.Default()
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	d, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Migrate(ctx); err != nil {
-		st.Close()
+	a := &App{Config: cfg, DB: d, Log: log, InstanceID: ids.New("ins")}
+	a.Orgs = &org.Service{DB: d}
+	a.Guard = &netguard.Guard{Enabled: cfg.Production(), Allowed: cfg.AllowedNetworks}
+	a.Outbound = &outbound.Service{DB: d, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix}
+	if err := a.migrate(ctx); err != nil {
+		d.Close()
 		return nil, err
 	}
-	if st.Dialect() == store.SQLite {
-		if err := st.ReleaseAllLeases(ctx); err != nil {
-			st.Close()
-			return nil, err
-		}
-	}
-	a := &App{Config: cfg, Store: st, Log: log, InstanceID: ids.New("ins")}
-	a.Guard = &delivery.Guard{Enabled: cfg.Production(), Allowed: cfg.AllowedNetworks}
 	sender := delivery.NewSender(a.Guard, cfg.HeaderPrefix, cfg.EndpointConcurrency)
 	a.Dispatcher = &delivery.Dispatcher{
-		Store: st, Sender: sender, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
+		Queue: a.Outbound, Sender: sender, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
 		Breaker: delivery.NewBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown), Owner: a.InstanceID, Workers: cfg.Workers, PerEndpoint: cfg.EndpointConcurrency,
 		Lease: cfg.Lease, PollInterval: cfg.PollInterval, Log: log,
 	}
-	st.Notify = a.Dispatcher.Wake
-	a.Hub = &outbound.Hub{Store: st, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix,
-		EndpointChanged: a.Dispatcher.Breaker.Reset}
-	a.Metrics = metrics.New(st, a.Dispatcher.Breaker, log)
+	a.Outbound.Notify = a.Dispatcher.Wake
+	a.Outbound.EndpointChanged = a.Dispatcher.Breaker.Reset
+	a.Metrics = metrics.New(a.Outbound, a.Dispatcher.Breaker, log)
 	a.Dispatcher.Hooks.Attempted = a.Metrics.Observe
-	a.Booking = &booking.Domain{Store: st}
-	a.API = &httpapi.Server{Hub: a.Hub, Store: st, Log: log}
-	a.Inbound = &inbound.Service{Store: st, Booking: a.Booking, Now: st.Now}
-	a.UI = &admin.UI{Store: st, Hub: a.Hub, Inbound: a.Inbound, Production: cfg.Production(), Log: log}
-	a.API.Extra = append(append(a.API.BookingRoutes(a.Booking), a.API.InboundRoutes(a.Inbound, cfg.HeaderPrefix)...),
+	a.Booking = &booking.Domain{DB: d, Outbound: a.Outbound}
+	a.API = &httpapi.Server{Outbound: a.Outbound, Orgs: a.Orgs, Ping: d.Ping, Log: log}
+	a.Inbound = &inbound.Service{DB: d, Orgs: a.Orgs, Booking: a.Booking, HeaderPrefix: cfg.HeaderPrefix, Logger: log}
+	a.UI = &admin.UI{DB: d, Orgs: a.Orgs, Outbound: a.Outbound, Inbound: a.Inbound, Production: cfg.Production(), Log: log}
+	a.API.Extra = append(append(a.API.BookingRoutes(a.Booking), a.API.InboundRoutes(a.Inbound)...),
 		httpapi.Route{Method: "GET", Pattern: "/metrics", Handler: a.Metrics.Handler(), Public: true})
 	return a, nil
+}
+
+// migrate applies the schema migrations and prepares the hot statements.
+// A SQLite database belongs to this process alone, so leases left by a
+// process that died are released at once.
+func (a *App) migrate(ctx context.Context) error {
+	if err := a.DB.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := a.Outbound.Prepare(ctx); err != nil {
+		return err
+	}
+	if !a.DB.Shared() {
+		return a.Outbound.ReleaseAllLeases(ctx)
+	}
+	return nil
 }
 
 // Bootstrap creates the default organization on first start and prints a
 // generated key once to stderr.
 func (a *App) Bootstrap(ctx context.Context) error {
-	org, key, err := a.Store.Bootstrap(ctx, a.Config.BootstrapAPIKey)
+	o, key, err := a.Orgs.Bootstrap(ctx, a.Config.BootstrapAPIKey)
 	if err != nil {
 		return err
 	}
-	if org != nil {
-		a.Log.Info("created the default organization", "organization_id", org.ID)
+	if o != nil {
+		a.Log.Info("created the default organization", "organization_id", o.ID)
 		if a.Config.BootstrapAPIKey == "" {
-			fmt.Fprintf(os.Stderr, "hookbook: created organization %q (%s); its API key, shown only now: %s\n", org.Name, org.ID, key)
+			fmt.Fprintf(os.Stderr, "hookbook: created organization %q (%s); its API key, shown only now: %s\n", o.Name, o.ID, key)
 		}
 	}
 	return nil
@@ -126,7 +141,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	a.runJobs(jobsCtx)
-	go a.Store.Listen(jobsCtx, a.Config.DatabaseURL, a.Dispatcher.Wake, a.Log)
+	go a.Outbound.Listen(jobsCtx, a.Dispatcher.Wake, a.Log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var serveErr error
@@ -153,4 +168,4 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Close releases the database.
-func (a *App) Close() error { return a.Store.Close() }
+func (a *App) Close() error { return a.DB.Close() }

@@ -34,7 +34,7 @@ func (a *App) runJobs(ctx context.Context) {
 			t := time.NewTicker(j.interval)
 			defer t.Stop()
 			for {
-				if _, err := a.Store.Exclusive(ctx, j.name, j.run); err != nil && ctx.Err() == nil {
+				if _, err := a.DB.Exclusive(ctx, j.name, j.run); err != nil && ctx.Err() == nil {
 					a.Log.Error("periodic job failed", "job", j.name, "err", err)
 				}
 				select {
@@ -50,14 +50,14 @@ func (a *App) runJobs(ctx context.Context) {
 // autoDisable disables endpoints that have failed without a success for
 // HOOKBOOK_DISABLE_AFTER.
 func (a *App) autoDisable(ctx context.Context) error {
-	cutoff := a.Store.Now().Add(-a.Config.DisableAfter)
-	ids, err := a.Store.FailingSince(ctx, cutoff)
+	cutoff := a.DB.Now().Add(-a.Config.DisableAfter)
+	ids, err := a.Outbound.FailingSince(ctx, cutoff)
 	if err != nil {
 		return err
 	}
 	reason := fmt.Sprintf("no successful delivery for %s", a.Config.DisableAfter)
 	for _, id := range ids {
-		done, err := a.Store.DisableFailing(ctx, id, cutoff, reason)
+		done, err := a.Outbound.DisableFailing(ctx, id, cutoff, reason)
 		if err != nil {
 			return err
 		}
@@ -80,7 +80,7 @@ func (a *App) reminders(ctx context.Context) error {
 
 // purge deletes what is older than HOOKBOOK_RETENTION.
 func (a *App) purge(ctx context.Context) error {
-	d, e, err := a.Store.Purge(ctx, a.Store.Now().Add(-a.Config.Retention))
+	d, e, err := a.Outbound.Purge(ctx, a.DB.Now().Add(-a.Config.Retention))
 	if d > 0 || e > 0 {
 		a.Log.Info("retention purge", "deliveries", d, "events", e)
 	}

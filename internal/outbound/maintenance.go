@@ -1,4 +1,4 @@
-package store
+package outbound
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookbook/hookbook/internal/db"
 	"time"
 
 	"github.com/hookbook/hookbook/internal/event"
@@ -16,39 +17,39 @@ import (
 // deliveries and publishes endpoint.disabled to the organization's other
 // subscribed endpoints, in one transaction. It reports false when the
 // endpoint was already disabled or deleted.
-func (s *Store) DisableEndpoint(ctx context.Context, id, reason string) (bool, error) {
+func (s *Service) DisableEndpoint(ctx context.Context, id, reason string) (bool, error) {
 	var done bool
-	err := s.Tx(ctx, func(tx *Tx) error {
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		var err error
-		done, err = tx.disableEndpoint(ctx, id, reason)
+		done, err = s.disableEndpoint(ctx, tx, id, reason)
 		return err
 	})
 	return done, err
 }
 
-func (tx *Tx) disableEndpoint(ctx context.Context, id, reason string) (bool, error) {
-	now := tx.s.Now().UTC()
+func (s *Service) disableEndpoint(ctx context.Context, tx *db.Tx, id, reason string) (bool, error) {
+	now := s.DB.Now().UTC()
 	var orgID, url string
 	var lastOK sql.NullInt64
 	err := tx.QueryRowContext(ctx, `UPDATE endpoints SET enabled = FALSE, disabled_reason = $1, updated_at = $2
 		WHERE id = $3 AND enabled = TRUE AND deleted_at IS NULL RETURNING organization_id, url, last_success_at`,
-		reason, us(now), id).Scan(&orgID, &url, &lastOK)
+		reason, db.Micros(now), id).Scan(&orgID, &url, &lastOK)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("disable endpoint: %w", err)
 	}
-	if err := failPending(ctx, tx, id, "endpoint disabled: "+reason, us(now)); err != nil {
+	if err := failPending(ctx, tx, id, "endpoint disabled: "+reason, db.Micros(now)); err != nil {
 		return false, err
 	}
-	tx.endpointsOf = nil // the organization's endpoints just changed
+	forgetCandidates(tx) // the organization's endpoints just changed
 	data := map[string]any{"endpoint_id": id, "url": url, "reason": reason, "disabled_at": now.Format(event.TimeFormat), "last_success_at": nil}
-	if t := fromNullUS(lastOK); t != nil {
+	if t := db.NullTime(lastOK); t != nil {
 		data["last_success_at"] = t.Format(event.TimeFormat)
 	}
 	b, _ := json.Marshal(data)
-	if _, err := tx.Publish(ctx, Publication{OrganizationID: orgID, Type: event.EndpointDisabled, Data: b, OccurredAt: now}); err != nil {
+	if _, err := s.PublishTx(ctx, tx, Publication{OrganizationID: orgID, Type: event.EndpointDisabled, Data: b, OccurredAt: now}); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -56,9 +57,9 @@ func (tx *Tx) disableEndpoint(ctx context.Context, id, reason string) (bool, err
 
 // FailingSince lists enabled endpoints that have failed without a single
 // success since before cutoff.
-func (s *Store) FailingSince(ctx context.Context, cutoff time.Time) ([]string, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM endpoints WHERE enabled = TRUE AND deleted_at IS NULL
-		AND failing_since IS NOT NULL AND failing_since <= $1`, us(cutoff))
+func (s *Service) FailingSince(ctx context.Context, cutoff time.Time) ([]string, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT id FROM endpoints WHERE enabled = TRUE AND deleted_at IS NULL
+		AND failing_since IS NOT NULL AND failing_since <= $1`, db.Micros(cutoff))
 	if err != nil {
 		return nil, err
 	}
@@ -76,19 +77,19 @@ func (s *Store) FailingSince(ctx context.Context, cutoff time.Time) ([]string, e
 
 // DisableFailing disables an endpoint only if it still has failed without
 // success since before cutoff (another instance may have seen a success).
-func (s *Store) DisableFailing(ctx context.Context, id string, cutoff time.Time, reason string) (bool, error) {
+func (s *Service) DisableFailing(ctx context.Context, id string, cutoff time.Time, reason string) (bool, error) {
 	var done bool
-	err := s.Tx(ctx, func(tx *Tx) error {
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		var found string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM endpoints WHERE id = $1 AND failing_since IS NOT NULL
-			AND failing_since <= $2`+s.forUpdate(), id, us(cutoff)).Scan(&found)
+			AND failing_since <= $2`+tx.ForUpdate(), id, db.Micros(cutoff)).Scan(&found)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		done, err = tx.disableEndpoint(ctx, id, reason)
+		done, err = s.disableEndpoint(ctx, tx, id, reason)
 		return err
 	})
 	return done, err
@@ -96,8 +97,8 @@ func (s *Store) DisableFailing(ctx context.Context, id string, cutoff time.Time,
 
 // Postpone gives claimed jobs back and moves every due pending delivery of
 // an endpoint to until, without spending an attempt: its circuit is open.
-func (s *Store) Postpone(ctx context.Context, endpointID string, jobs []*Job, until time.Time) error {
-	return s.Tx(ctx, func(tx *Tx) error {
+func (s *Service) Postpone(ctx context.Context, endpointID string, jobs []*Job, until time.Time) error {
+	return s.DB.Tx(ctx, func(tx *db.Tx) error {
 		for _, j := range jobs {
 			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0
 				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner); err != nil {
@@ -106,7 +107,7 @@ func (s *Store) Postpone(ctx context.Context, endpointID string, jobs []*Job, un
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1
 			WHERE endpoint_id = $2 AND status = 'pending' AND next_attempt_at < $1 AND lease_until <= $3`,
-			us(until), endpointID, us(s.Now()))
+			db.Micros(until), endpointID, db.Micros(s.DB.Now()))
 		return err
 	})
 }
@@ -128,11 +129,11 @@ const PurgeBatch = 1000
 // deliveries left, and idempotency keys, all older than cutoff. Pending
 // deliveries are kept whatever their age. It returns how many deliveries
 // and events it deleted.
-func (s *Store) Purge(ctx context.Context, cutoff time.Time) (deliveries, events int, err error) {
+func (s *Service) Purge(ctx context.Context, cutoff time.Time) (deliveries, events int, err error) {
 	dlvBound, evtBound := idBefore("dlv", cutoff), idBefore("evt", cutoff)
 	for {
 		var n int64
-		err := s.Tx(ctx, func(tx *Tx) error {
+		err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 			rows, err := tx.QueryContext(ctx, `SELECT id FROM deliveries WHERE id < $1 AND status <> 'pending' ORDER BY id LIMIT $2`, dlvBound, PurgeBatch)
 			if err != nil {
 				return err
@@ -150,7 +151,7 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (deliveries, events
 			if len(idList) == 0 {
 				return nil
 			}
-			in := placeholders(1, len(idList))
+			in := db.Placeholders(1, len(idList))
 			if _, err := tx.ExecContext(ctx, `DELETE FROM attempts WHERE delivery_id IN (`+in+`)`, idList...); err != nil {
 				return err
 			}
@@ -170,7 +171,7 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (deliveries, events
 		}
 	}
 	for {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events e WHERE id < $1
+		res, err := s.DB.ExecContext(ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events e WHERE id < $1
 			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) ORDER BY id LIMIT $2)`, evtBound, PurgeBatch)
 		if err != nil {
 			return deliveries, events, fmt.Errorf("purge events: %w", err)
@@ -181,7 +182,7 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (deliveries, events
 			break
 		}
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, us(s.Now().Add(-IdempotencyWindow))); err != nil {
+	if _, err := s.DB.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, db.Micros(s.DB.Now().Add(-IdempotencyWindow))); err != nil {
 		return deliveries, events, fmt.Errorf("purge idempotency keys: %w", err)
 	}
 	return deliveries, events, nil
@@ -197,17 +198,17 @@ type QueueStats struct {
 
 // Queue returns the queue's depth: pending deliveries, those due now, and
 // the age of the oldest due one.
-func (s *Store) Queue(ctx context.Context) (QueueStats, error) {
-	now := s.Now()
+func (s *Service) Queue(ctx context.Context) (QueueStats, error) {
+	now := s.DB.Now()
 	var st QueueStats
 	var oldest sql.NullInt64
-	err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN next_attempt_at <= $1 THEN 1 ELSE 0 END), 0),
-		MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'`, us(now)).Scan(&st.Pending, &st.Due, &oldest)
+	err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN next_attempt_at <= $1 THEN 1 ELSE 0 END), 0),
+		MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'`, db.Micros(now)).Scan(&st.Pending, &st.Due, &oldest)
 	if err != nil {
 		return st, err
 	}
-	if oldest.Valid && oldest.Int64 <= us(now) {
-		st.OldestDueAge = now.Sub(fromUS(oldest.Int64))
+	if oldest.Valid && oldest.Int64 <= db.Micros(now) {
+		st.OldestDueAge = now.Sub(db.Time(oldest.Int64))
 	}
 	return st, nil
 }

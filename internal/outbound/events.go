@@ -1,4 +1,4 @@
-package store
+package outbound
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookbook/hookbook/internal/db"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -17,16 +19,16 @@ import (
 // IdempotencyWindow is how long an idempotency key answers its first event.
 const IdempotencyWindow = 24 * time.Hour
 
-// CreateEventType registers an organization's own event type.
-func (s *Store) CreateEventType(ctx context.Context, orgID string, et *hookbook.EventType) error {
+// insertEventType registers an organization's own event type.
+func (s *Service) insertEventType(ctx context.Context, orgID string, et *hookbook.EventType) error {
 	var schema any
 	if len(et.Schema) > 0 {
 		schema = string(et.Schema)
 	}
-	return s.Tx(ctx, func(tx *Tx) error {
+	return s.DB.Tx(ctx, func(tx *db.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO event_types (organization_id, name, description, schema, created_at)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (organization_id, name) DO NOTHING`,
-			orgID, et.Name, et.Description, schema, us(s.Now()))
+			orgID, et.Name, et.Description, schema, db.Micros(s.DB.Now()))
 		if err != nil {
 			return fmt.Errorf("create event type: %w", err)
 		}
@@ -38,8 +40,8 @@ func (s *Store) CreateEventType(ctx context.Context, orgID string, et *hookbook.
 }
 
 // EventTypes lists an organization's own event types by name.
-func (s *Store) EventTypes(ctx context.Context, orgID string) ([]hookbook.EventType, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT name, description, schema FROM event_types WHERE organization_id = $1 ORDER BY name`, orgID)
+func (s *Service) EventTypes(ctx context.Context, orgID string) ([]hookbook.EventType, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT name, description, schema FROM event_types WHERE organization_id = $1 ORDER BY name`, orgID)
 	if err != nil {
 		return nil, err
 	}
@@ -61,13 +63,13 @@ func (s *Store) EventTypes(ctx context.Context, orgID string) ([]hookbook.EventT
 }
 
 // EventType returns a built-in type or one of the organization's own.
-func (s *Store) EventType(ctx context.Context, orgID, name string) (*hookbook.EventType, error) {
+func (s *Service) EventType(ctx context.Context, orgID, name string) (*hookbook.EventType, error) {
 	if et, ok := event.LookupBuiltin(name); ok {
 		return &et, nil
 	}
 	var et hookbook.EventType
 	var schema sql.NullString
-	err := s.rdb.QueryRowContext(ctx, `SELECT name, description, schema FROM event_types WHERE organization_id = $1 AND name = $2`,
+	err := s.DB.QueryRowContext(ctx, `SELECT name, description, schema FROM event_types WHERE organization_id = $1 AND name = $2`,
 		orgID, name).Scan(&et.Name, &et.Description, &schema)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbook.NotFound("event type")
@@ -101,22 +103,23 @@ type Published struct {
 	Deliveries []string // ids of the deliveries queued
 }
 
-// Publish stores an event and queues a delivery for every enabled endpoint
-// of the organization whose filter matches, in one transaction.
-func (s *Store) Publish(ctx context.Context, p Publication) (*Published, error) {
+// publish stores an event and queues a delivery for every enabled endpoint
+// of the organization whose filter matches, in one transaction of its own.
+func (s *Service) publish(ctx context.Context, p Publication) (*Published, error) {
 	var out *Published
-	err := s.Tx(ctx, func(tx *Tx) error {
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		var err error
-		out, err = tx.Publish(ctx, p)
+		out, err = s.PublishTx(ctx, tx, p)
 		return err
 	})
 	return out, err
 }
 
-// Publish stores an event and queues its deliveries inside tx.
-func (tx *Tx) Publish(ctx context.Context, p Publication) (*Published, error) {
-	s := tx.s
-	now := s.Now().UTC()
+// PublishTx stores an event and queues its deliveries inside tx, so that a
+// change and its event commit together or not at all. Publish is the same
+// for the API, with validation and group commit.
+func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Published, error) {
+	now := s.DB.Now().UTC()
 	at := p.OccurredAt
 	if at.IsZero() {
 		at = now
@@ -126,7 +129,7 @@ func (tx *Tx) Publish(ctx context.Context, p Publication) (*Published, error) {
 		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (organization_id, key, event_id, created_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (organization_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at
 			WHERE idempotency_keys.created_at < $5`,
-			p.OrganizationID, p.IdempotencyKey, evt.ID, us(now), us(now.Add(-IdempotencyWindow)))
+			p.OrganizationID, p.IdempotencyKey, evt.ID, db.Micros(now), db.Micros(now.Add(-IdempotencyWindow)))
 		if err != nil {
 			return nil, fmt.Errorf("idempotency key: %w", err)
 		}
@@ -153,10 +156,10 @@ func (tx *Tx) Publish(ctx context.Context, p Publication) (*Published, error) {
 		return nil, err
 	}
 	evt.Payload = payload
-	if _, err := tx.exec(ctx, insertEventSQL, evt.ID, evt.OrganizationID, evt.Type, string(payload), us(evt.Timestamp), us(now)); err != nil {
+	if _, err := tx.Exec(ctx, insertEventSQL, evt.ID, evt.OrganizationID, evt.Type, string(payload), db.Micros(evt.Timestamp), db.Micros(now)); err != nil {
 		return nil, fmt.Errorf("insert event: %w", err)
 	}
-	targets, err := tx.targets(ctx, p)
+	targets, err := targets(ctx, tx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +169,7 @@ func (tx *Tx) Publish(ctx context.Context, p Publication) (*Published, error) {
 		var q strings.Builder
 		q.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
 			max_attempts, next_attempt_at, created_at, updated_at) VALUES `)
-		args := []any{evt.OrganizationID, evt.ID, evt.Type, us(now)}
+		args := []any{evt.OrganizationID, evt.ID, evt.Type, db.Micros(now)}
 		for i, ep := range targets {
 			id := ids.New("dlv")
 			if i > 0 {
@@ -177,13 +180,15 @@ func (tx *Tx) Publish(ctx context.Context, p Publication) (*Published, error) {
 			args = append(args, id, ep.id, ep.maxAttempts)
 			out.Deliveries = append(out.Deliveries, id)
 		}
-		if _, err := tx.execRepeated(ctx, q.String(), args...); err != nil {
+		if _, err := tx.ExecRepeated(ctx, q.String(), args...); err != nil {
 			return nil, fmt.Errorf("queue deliveries: %w", err)
 		}
 	}
-	tx.published++
+	tx.OnCommit(func() { s.published.Add(1) })
 	if len(out.Deliveries) > 0 {
-		tx.notify = true
+		if err := s.due(ctx, tx); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -197,7 +202,7 @@ type target struct {
 }
 
 // targets returns the endpoints an event goes to.
-func (tx *Tx) targets(ctx context.Context, p Publication) ([]target, error) {
+func targets(ctx context.Context, tx *db.Tx, p Publication) ([]target, error) {
 	if p.EndpointID != "" {
 		var t target
 		err := tx.QueryRowContext(ctx, `SELECT id, max_attempts FROM endpoints WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
@@ -207,7 +212,7 @@ func (tx *Tx) targets(ctx context.Context, p Publication) ([]target, error) {
 		}
 		return []target{t}, err
 	}
-	cands, err := tx.candidates(ctx, p.OrganizationID)
+	cands, err := candidates(ctx, tx, p.OrganizationID)
 	if err != nil {
 		return nil, err
 	}
@@ -228,8 +233,10 @@ type candidate struct {
 // candidates returns the organization's enabled endpoints, or none when its
 // outbound switch is off. A transaction that publishes several events (a
 // group commit) reads them once.
-func (tx *Tx) candidates(ctx context.Context, orgID string) ([]candidate, error) {
-	if c, ok := tx.endpointsOf[orgID]; ok {
+func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]candidate, error) {
+	memo, _ := tx.Value(candidatesKey)
+	byOrg, _ := memo.(map[string][]candidate)
+	if c, ok := byOrg[orgID]; ok {
 		return c, nil
 	}
 	var enabled bool
@@ -259,14 +266,50 @@ func (tx *Tx) candidates(ctx context.Context, orgID string) ([]candidate, error)
 			return nil, err
 		}
 	}
-	if tx.endpointsOf == nil {
-		tx.endpointsOf = map[string][]candidate{}
+	if byOrg == nil {
+		byOrg = map[string][]candidate{}
+		tx.Remember(candidatesKey, byOrg)
 	}
-	tx.endpointsOf[orgID] = out
+	byOrg[orgID] = out
 	return out, nil
 }
 
-func getEvent(ctx context.Context, q queryer, orgID, id string) (*hookbook.Event, error) {
+const candidatesKey = "outbound.candidates"
+
+// forgetCandidates drops what candidates remembered in tx, after a change
+// to endpoints within the same transaction.
+func forgetCandidates(tx *db.Tx) { tx.Remember(candidatesKey, nil) }
+
+// notifyChannel is the PostgreSQL channel on which a commit that made
+// deliveries due tells every instance to claim.
+const notifyChannel = "hookbook_deliveries"
+
+// due records that tx makes deliveries due now: once it commits, this
+// instance's workers wake at once (Notify) and, on PostgreSQL, every other
+// instance's too (see Listen).
+func (s *Service) due(ctx context.Context, tx *db.Tx) error {
+	if _, ok := tx.Value("outbound.due"); ok {
+		return nil
+	}
+	tx.Remember("outbound.due", true)
+	if err := tx.Notify(ctx, notifyChannel); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	tx.OnCommit(func() {
+		if s.Notify != nil {
+			s.Notify()
+		}
+	})
+	return nil
+}
+
+// Listen wakes this instance's workers whenever another instance commits
+// due deliveries, until ctx is done (PostgreSQL; on SQLite it returns at once).
+func (s *Service) Listen(ctx context.Context, wake func(), log *slog.Logger) {
+	s.DB.Listen(ctx, notifyChannel, wake, log)
+}
+
+func getEvent(ctx context.Context, q db.Queryer, orgID, id string) (*hookbook.Event, error) {
 	var e hookbook.Event
 	var payload string
 	var occurred int64
@@ -279,7 +322,7 @@ func getEvent(ctx context.Context, q queryer, orgID, id string) (*hookbook.Event
 		return nil, err
 	}
 	e.Payload = []byte(payload)
-	e.Timestamp = fromUS(occurred)
+	e.Timestamp = db.Time(occurred)
 	var env hookbook.Envelope
 	if err := json.Unmarshal(e.Payload, &env); err == nil {
 		e.Data = env.Data
@@ -288,13 +331,13 @@ func getEvent(ctx context.Context, q queryer, orgID, id string) (*hookbook.Event
 }
 
 // Event returns an organization's event.
-func (s *Store) Event(ctx context.Context, orgID, id string) (*hookbook.Event, error) {
-	return getEvent(ctx, s.rdb, orgID, id)
+func (s *Service) Event(ctx context.Context, orgID, id string) (*hookbook.Event, error) {
+	return getEvent(ctx, s.DB, orgID, id)
 }
 
 // Events lists an organization's events, newest first, optionally of one type.
-func (s *Store) Events(ctx context.Context, orgID, typ string, p Page) ([]*hookbook.Event, string, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM events WHERE organization_id = $1 AND ($2 = '' OR type = $2)
+func (s *Service) Events(ctx context.Context, orgID, typ string, p db.Page) ([]*hookbook.Event, string, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT id FROM events WHERE organization_id = $1 AND ($2 = '' OR type = $2)
 		AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4`, orgID, typ, p.Cursor, p.Limit+1)
 	if err != nil {
 		return nil, "", err
@@ -309,7 +352,7 @@ func (s *Store) Events(ctx context.Context, orgID, typ string, p Page) ([]*hookb
 		idList = append(idList, id)
 	}
 	rows.Close()
-	idList, next := trim(idList, p.Limit, func(s string) string { return s })
+	idList, next := db.Trim(idList, p, func(s string) string { return s })
 	out := make([]*hookbook.Event, 0, len(idList))
 	for _, id := range idList {
 		e, err := s.Event(ctx, orgID, id)

@@ -1,4 +1,7 @@
-package delivery
+// Package netguard keeps deliveries away from internal networks (SSRF): it
+// checks endpoint URLs when they are saved and every address when a
+// connection is made.
+package netguard
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package store
+package outbound
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookbook/hookbook/internal/db"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/hookbook/hookbook"
@@ -40,15 +40,15 @@ type ClaimRequest struct {
 // a delivery whose lease ran out (its worker died) is claimed again.
 // Deliveries of endpoints that were disabled or deleted meanwhile are marked
 // failed instead of returned.
-func (s *Store) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
+func (s *Service) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 	var jobs []*Job
-	err := s.Tx(ctx, func(tx *Tx) error {
-		now := s.Now()
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+		now := s.DB.Now()
 		lease := now.Add(r.Lease)
-		args := []any{r.Owner, us(lease), us(now), r.Limit}
+		args := []any{r.Owner, db.Micros(lease), db.Micros(now), r.Limit}
 		exclude := ""
 		if len(r.Exclude) > 0 {
-			exclude = ` AND endpoint_id NOT IN (` + placeholders(5, len(r.Exclude)) + `)`
+			exclude = ` AND endpoint_id NOT IN (` + db.Placeholders(5, len(r.Exclude)) + `)`
 			for _, id := range r.Exclude {
 				args = append(args, id)
 			}
@@ -58,7 +58,7 @@ func (s *Store) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 		// a worker dies and its lease runs out.
 		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
 			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $3`+exclude+`
-				ORDER BY next_attempt_at LIMIT $4`+s.skipLocked()+`)
+				ORDER BY next_attempt_at LIMIT $4`+tx.SkipLocked()+`)
 			RETURNING id, organization_id, endpoint_id, event_id, event_type, attempts, max_attempts`, args...)
 		if err != nil {
 			return fmt.Errorf("claim: %w", err)
@@ -109,7 +109,7 @@ func (s *Store) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 					reason = *ep.DisabledReason
 				}
 				if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $1,
-					lease_owner = '', lease_until = 0, updated_at = $2 WHERE id = $3`, reason, us(now), j.DeliveryID); err != nil {
+					lease_owner = '', lease_until = 0, updated_at = $2 WHERE id = $3`, reason, db.Micros(now), j.DeliveryID); err != nil {
 					return err
 				}
 				continue
@@ -127,12 +127,8 @@ func (s *Store) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 	return jobs, nil
 }
 
-func payloadsByID(ctx context.Context, q queryer, idList []string) (map[string][]byte, error) {
-	args := make([]any, len(idList))
-	for i, id := range idList {
-		args[i] = id
-	}
-	rows, err := q.QueryContext(ctx, `SELECT id, payload FROM events WHERE id IN (`+placeholders(1, len(idList))+`)`, args...)
+func payloadsByID(ctx context.Context, q db.Queryer, idList []string) (map[string][]byte, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, payload FROM events WHERE id IN (`+db.Placeholders(1, len(idList))+`)`, db.Args(idList)...)
 	if err != nil {
 		return nil, err
 	}
@@ -150,9 +146,9 @@ func payloadsByID(ctx context.Context, q queryer, idList []string) (map[string][
 
 // NextDue returns when the earliest pending delivery is due (for a claimed
 // one, when its lease ends), and false when none is pending.
-func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+func (s *Service) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries WHERE status = 'pending'
+	err := s.DB.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries WHERE status = 'pending'
 		ORDER BY next_attempt_at LIMIT 1`).Scan(&next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, nil
@@ -160,7 +156,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	return fromUS(next), true, nil
+	return db.Time(next), true, nil
 }
 
 // Result is the outcome of one attempt, to be recorded by Complete.
@@ -184,12 +180,12 @@ type Result struct {
 // commit): each attempt row, the delivery's new state and the endpoint's
 // health. A delivery whose lease was lost meanwhile (another worker took it
 // over) keeps the other worker's state; its attempt is still logged.
-func (s *Store) Complete(ctx context.Context, results []*Result) error {
+func (s *Service) Complete(ctx context.Context, results []*Result) error {
 	if len(results) == 0 {
 		return nil
 	}
-	return s.Tx(ctx, func(tx *Tx) error {
-		now := s.Now()
+	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+		now := s.DB.Now()
 		type health struct {
 			success, failure      time.Time
 			failsAfterSuccess     int
@@ -198,7 +194,7 @@ func (s *Store) Complete(ctx context.Context, results []*Result) error {
 		}
 		byEndpoint := map[string]*health{}
 		var order []string
-		if err := recordAttempts(ctx, tx, results, now); err != nil {
+		if err := s.recordAttempts(ctx, tx, results, now); err != nil {
 			return err
 		}
 		for _, r := range results {
@@ -223,7 +219,7 @@ func (s *Store) Complete(ctx context.Context, results []*Result) error {
 		}
 		for _, r := range results {
 			if r.Gone {
-				if _, err := tx.disableEndpoint(ctx, r.Job.Endpoint.ID, "the endpoint answered 410 Gone"); err != nil {
+				if _, err := s.disableEndpoint(ctx, tx, r.Job.Endpoint.ID, "the endpoint answered 410 Gone"); err != nil {
 					return err
 				}
 			}
@@ -241,19 +237,19 @@ func (s *Store) Complete(ctx context.Context, results []*Result) error {
 				// endpoints do not serialize every commit on their row.
 				_, err = tx.ExecContext(ctx, `UPDATE endpoints SET last_success_at = $1, consecutive_failures = 0, failing_since = NULL
 					WHERE id = $2 AND (consecutive_failures <> 0 OR last_success_at IS NULL OR last_success_at < $3)`,
-					us(h.success), epID, us(h.success.Add(-HealthResolution)))
+					db.Micros(h.success), epID, db.Micros(h.success.Add(-HealthResolution)))
 			case h.anySuccess:
 				var failing any
 				if h.failsAfterSuccess > 0 {
-					failing = us(h.firstFailAfterSuccess)
+					failing = db.Micros(h.firstFailAfterSuccess)
 				}
 				_, err = tx.ExecContext(ctx, `UPDATE endpoints SET last_success_at = $1, consecutive_failures = $2, failing_since = $3,
 					last_failure_at = $4 WHERE id = $5`,
-					us(h.success), h.failsAfterSuccess, failing, us(h.failure), epID)
+					db.Micros(h.success), h.failsAfterSuccess, failing, db.Micros(h.failure), epID)
 			default:
 				_, err = tx.ExecContext(ctx, `UPDATE endpoints SET last_failure_at = $1, consecutive_failures = consecutive_failures + $2,
 					failing_since = COALESCE(failing_since, $3) WHERE id = $4`,
-					us(h.failure), h.failsAfterSuccess, us(h.firstFailAfterSuccess), epID)
+					db.Micros(h.failure), h.failsAfterSuccess, db.Micros(h.firstFailAfterSuccess), epID)
 			}
 			if err != nil {
 				return fmt.Errorf("endpoint health: %w", err)
@@ -267,56 +263,33 @@ func (s *Store) Complete(ctx context.Context, results []*Result) error {
 // all its attempts succeed.
 const HealthResolution = time.Second
 
-func nullTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return us(t)
-}
-
 const updateDeliverySQL = `UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
 	next_attempt_at = $5, lease_owner = '', lease_until = 0, updated_at = $6
 	WHERE id = $7 AND lease_owner = $8 AND status = 'pending'`
 
-const insertAttemptSQL = `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
-	response_body, request_url, request_headers, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-	ON CONFLICT (delivery_id, attempt) DO NOTHING`
+// attemptColumns are the columns of an attempt row, in the order of attemptRow.
+var attemptColumns = []string{"delivery_id", "attempt", "started_at", "duration_ms", "status_code", "error",
+	"response_body", "request_url", "request_headers", "worker"}
 
-// insertAttempts writes the attempt rows. SQLite runs a prepared single-row
-// INSERT per row (parsing a large statement costs it more than the rows);
-// PostgreSQL gets multi-row INSERTs, saving a round trip per row.
-func insertAttempts(ctx context.Context, tx *Tx, results []*Result) error {
-	row := func(r *Result) []any {
-		headers, _ := json.Marshal(r.RequestHeaders)
-		return []any{r.Job.DeliveryID, r.Job.Attempt, us(r.StartedAt), r.Duration.Milliseconds(),
-			nullInt(r.StatusCode), nullText(r.Error), r.ResponseBody, r.RequestURL, string(headers), r.Job.Owner}
+const attemptConflict = "ON CONFLICT (delivery_id, attempt) DO NOTHING"
+
+// insertAttemptSQL is prepared once (see Prepare).
+var insertAttemptSQL = db.InsertSQL("attempts", attemptColumns, attemptConflict)
+
+func attemptRow(r *Result) []any {
+	headers, _ := json.Marshal(r.RequestHeaders)
+	return []any{r.Job.DeliveryID, r.Job.Attempt, db.Micros(r.StartedAt), r.Duration.Milliseconds(),
+		db.NullInt(r.StatusCode), db.NullText(r.Error), r.ResponseBody, r.RequestURL, string(headers), r.Job.Owner}
+}
+
+// insertAttempts writes the attempt rows of results.
+func insertAttempts(ctx context.Context, tx *db.Tx, results []*Result) error {
+	rows := make([][]any, len(results))
+	for i, r := range results {
+		rows[i] = attemptRow(r)
 	}
-	if tx.s.dialect != Postgres {
-		for _, r := range results {
-			if _, err := tx.exec(ctx, insertAttemptSQL, row(r)...); err != nil {
-				return fmt.Errorf("record attempt: %w", err)
-			}
-		}
-		return nil
-	}
-	const perInsert = 500 // 10 values a row, far below the parameter limit
-	for start := 0; start < len(results); start += perInsert {
-		chunk := results[start:min(start+perInsert, len(results))]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
-			response_body, request_url, request_headers, worker) VALUES `)
-		args := make([]any, 0, 10*len(chunk))
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(" + placeholders(len(args)+1, 10) + ")")
-			args = append(args, row(r)...)
-		}
-		q.WriteString(" ON CONFLICT (delivery_id, attempt) DO NOTHING")
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
+	if err := tx.InsertRows(ctx, "attempts", attemptColumns, attemptConflict, rows); err != nil {
+		return fmt.Errorf("record attempts: %w", err)
 	}
 	return nil
 }
@@ -324,7 +297,7 @@ func insertAttempts(ctx context.Context, tx *Tx, results []*Result) error {
 // recordAttempts writes the attempt rows, the
 // successes' new state in one UPDATE per owner and status code, and each
 // failure's own schedule with a prepared UPDATE.
-func recordAttempts(ctx context.Context, tx *Tx, results []*Result, now time.Time) error {
+func (s *Service) recordAttempts(ctx context.Context, tx *db.Tx, results []*Result, now time.Time) error {
 	if err := insertAttempts(ctx, tx, results); err != nil {
 		return err
 	}
@@ -342,47 +315,35 @@ func recordAttempts(ctx context.Context, tx *Tx, results []*Result, now time.Tim
 		}
 		status, next := hookbook.StatusFailed, any(nil)
 		if !r.NextAttemptAt.IsZero() {
-			status, next = hookbook.StatusPending, us(r.NextAttemptAt)
+			status, next = hookbook.StatusPending, db.Micros(r.NextAttemptAt)
 			if !r.NextAttemptAt.After(now) {
-				tx.notify = true
+				if err := s.due(ctx, tx); err != nil {
+					return err
+				}
 			}
 		}
-		if _, err := tx.exec(ctx, updateDeliverySQL,
-			status, j.Attempt, nullInt(r.StatusCode), nullText(r.Error), next, us(now), j.DeliveryID, j.Owner); err != nil {
+		if _, err := tx.Exec(ctx, updateDeliverySQL,
+			status, j.Attempt, db.NullInt(r.StatusCode), db.NullText(r.Error), next, db.Micros(now), j.DeliveryID, j.Owner); err != nil {
 			return fmt.Errorf("update delivery: %w", err)
 		}
 	}
 	for g, idList := range successes {
-		args := append([]any{g.code, us(now), g.owner}, idList...)
+		args := append([]any{g.code, db.Micros(now), g.owner}, idList...)
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'succeeded', attempts = attempts + 1,
 			last_status_code = $1, last_error = NULL, next_attempt_at = NULL, lease_owner = '', lease_until = 0, updated_at = $2
-			WHERE lease_owner = $3 AND status = 'pending' AND id IN (`+placeholders(4, len(idList))+`)`, args...); err != nil {
+			WHERE lease_owner = $3 AND status = 'pending' AND id IN (`+db.Placeholders(4, len(idList))+`)`, args...); err != nil {
 			return fmt.Errorf("update deliveries: %w", err)
 		}
 	}
 	return nil
 }
 
-func nullInt(v int) any {
-	if v == 0 {
-		return nil
-	}
-	return v
-}
-
-func nullText(v string) any {
-	if v == "" {
-		return nil
-	}
-	return v
-}
-
 // Release gives claimed deliveries back to the queue unattempted, due at once.
-func (s *Store) Release(ctx context.Context, jobs []*Job) error {
-	return s.Tx(ctx, func(tx *Tx) error {
+func (s *Service) Release(ctx context.Context, jobs []*Job) error {
+	return s.DB.Tx(ctx, func(tx *db.Tx) error {
 		for _, j := range jobs {
 			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
-				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner, us(s.Now())); err != nil {
+				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner, db.Micros(s.DB.Now())); err != nil {
 				return err
 			}
 		}
@@ -393,8 +354,8 @@ func (s *Store) Release(ctx context.Context, jobs []*Job) error {
 // ReleaseAllLeases gives every claimed delivery back to the queue. A
 // single-instance SQLite hub calls it at start: no other process can hold a
 // lease, so deliveries claimed by a process that died resume at once.
-func (s *Store) ReleaseAllLeases(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $1
-		WHERE status = 'pending' AND lease_until > 0`, us(s.Now()))
+func (s *Service) ReleaseAllLeases(ctx context.Context) error {
+	_, err := s.DB.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $1
+		WHERE status = 'pending' AND lease_until > 0`, db.Micros(s.DB.Now()))
 	return err
 }

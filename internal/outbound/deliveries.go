@@ -1,4 +1,4 @@
-package store
+package outbound
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookbook/hookbook/internal/db"
 	"time"
 
 	"github.com/hookbook/hookbook"
@@ -32,9 +33,9 @@ func scanDelivery(row interface{ Scan(...any) error }) (*hookbook.Delivery, erro
 		d.LastError = &lastErr.String
 	}
 	if d.Status == hookbook.StatusPending {
-		d.NextAttemptAt = fromNullUS(next)
+		d.NextAttemptAt = db.NullTime(next)
 	}
-	d.CreatedAt, d.UpdatedAt = fromUS(created), fromUS(updated)
+	d.CreatedAt, d.UpdatedAt = db.Time(created), db.Time(updated)
 	return &d, nil
 }
 
@@ -62,27 +63,27 @@ type DeliveryFilter struct {
 }
 
 // Deliveries lists an organization's deliveries, newest first.
-func (s *Store) Deliveries(ctx context.Context, orgID string, f DeliveryFilter, p Page) ([]*hookbook.Delivery, string, error) {
-	out, err := collectDeliveries(s.rdb.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+func (s *Service) Deliveries(ctx context.Context, orgID string, f DeliveryFilter, p db.Page) ([]*hookbook.Delivery, string, error) {
+	out, err := collectDeliveries(s.DB.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE organization_id = $1 AND ($2 = '' OR endpoint_id = $2) AND ($3 = '' OR status = $3)
 		AND ($4 = '' OR event_type = $4) AND ($5 = '' OR id < $5)
 		ORDER BY id DESC LIMIT $6`, orgID, f.EndpointID, f.Status, f.EventType, p.Cursor, p.Limit+1))
 	if err != nil {
 		return nil, "", err
 	}
-	out, next := trim(out, p.Limit, func(d *hookbook.Delivery) string { return d.ID })
+	out, next := db.Trim(out, p, func(d *hookbook.Delivery) string { return d.ID })
 	return out, next, nil
 }
 
 // DeliveriesOfEvent lists the deliveries of one event.
-func (s *Store) DeliveriesOfEvent(ctx context.Context, orgID, eventID string) ([]*hookbook.Delivery, error) {
-	return collectDeliveries(s.rdb.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+func (s *Service) DeliveriesOfEvent(ctx context.Context, orgID, eventID string) ([]*hookbook.Delivery, error) {
+	return collectDeliveries(s.DB.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE organization_id = $1 AND event_id = $2 ORDER BY id`, orgID, eventID))
 }
 
 // Delivery returns an organization's delivery.
-func (s *Store) Delivery(ctx context.Context, orgID, id string) (*hookbook.Delivery, error) {
-	d, err := scanDelivery(s.rdb.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+func (s *Service) Delivery(ctx context.Context, orgID, id string) (*hookbook.Delivery, error) {
+	d, err := scanDelivery(s.DB.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE id = $1 AND organization_id = $2`, id, orgID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbook.NotFound("delivery")
@@ -91,8 +92,8 @@ func (s *Store) Delivery(ctx context.Context, orgID, id string) (*hookbook.Deliv
 }
 
 // Attempts returns a delivery's attempts, oldest first.
-func (s *Store) Attempts(ctx context.Context, deliveryID string) ([]*hookbook.Attempt, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT attempt, started_at, duration_ms, status_code, error, response_body,
+func (s *Service) Attempts(ctx context.Context, deliveryID string) ([]*hookbook.Attempt, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT attempt, started_at, duration_ms, status_code, error, response_body,
 		request_url, request_headers FROM attempts WHERE delivery_id = $1 ORDER BY attempt`, deliveryID)
 	if err != nil {
 		return nil, err
@@ -108,7 +109,7 @@ func (s *Store) Attempts(ctx context.Context, deliveryID string) ([]*hookbook.At
 		if err := rows.Scan(&a.Attempt, &started, &a.DurationMS, &code, &errText, &a.ResponseBody, &a.RequestURL, &headers); err != nil {
 			return nil, err
 		}
-		a.StartedAt = fromUS(started)
+		a.StartedAt = db.Time(started)
 		if code.Valid {
 			c := int(code.Int64)
 			a.StatusCode = &c
@@ -126,8 +127,8 @@ func (s *Store) Attempts(ctx context.Context, deliveryID string) ([]*hookbook.At
 
 // Redeliver queues one more attempt of a delivery now. It answers a conflict
 // when the endpoint is disabled or deleted.
-func (s *Store) Redeliver(ctx context.Context, orgID, id string) (*hookbook.Delivery, error) {
-	err := s.Tx(ctx, func(tx *Tx) error {
+func (s *Service) Redeliver(ctx context.Context, orgID, id string) (*hookbook.Delivery, error) {
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		var enabled bool
 		var deleted sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT e.enabled, e.deleted_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
@@ -144,7 +145,7 @@ func (s *Store) Redeliver(ctx context.Context, orgID, id string) (*hookbook.Deli
 		if !enabled {
 			return hookbook.Errorf(hookbook.EConflict, "endpoint_disabled", "the delivery's endpoint is disabled; enable it first")
 		}
-		now := us(s.Now())
+		now := db.Micros(s.DB.Now())
 		// A pending delivery keeps its schedule but is moved to now; a
 		// finished one gets exactly one more attempt.
 		// A delivery in flight (pending under a live lease) is left to its worker.
@@ -152,8 +153,10 @@ func (s *Store) Redeliver(ctx context.Context, orgID, id string) (*hookbook.Deli
 			next_attempt_at = CASE WHEN status = 'pending' AND lease_until > $1 THEN next_attempt_at ELSE $1 END,
 			max_attempts = CASE WHEN status = 'pending' THEN max_attempts ELSE attempts + 1 END
 			WHERE id = $2`, now, id)
-		tx.notify = true
-		return err
+		if err != nil {
+			return err
+		}
+		return s.due(ctx, tx)
 	})
 	if err != nil {
 		return nil, err
@@ -163,9 +166,9 @@ func (s *Store) Redeliver(ctx context.Context, orgID, id string) (*hookbook.Deli
 
 // Recover queues one more attempt of every failed delivery of an endpoint
 // created at or after since, and returns how many it queued.
-func (s *Store) Recover(ctx context.Context, orgID, endpointID string, since time.Time) (int, error) {
+func (s *Service) Recover(ctx context.Context, orgID, endpointID string, since time.Time) (int, error) {
 	var n int64
-	err := s.Tx(ctx, func(tx *Tx) error {
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		var enabled bool
 		err := tx.QueryRowContext(ctx, `SELECT enabled FROM endpoints WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
 			endpointID, orgID).Scan(&enabled)
@@ -178,15 +181,60 @@ func (s *Store) Recover(ctx context.Context, orgID, endpointID string, since tim
 		if !enabled {
 			return hookbook.Errorf(hookbook.EConflict, "endpoint_disabled", "the endpoint is disabled; enable it first")
 		}
-		now := us(s.Now())
+		now := db.Micros(s.DB.Now())
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1,
-			max_attempts = attempts + 1 WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3`, now, endpointID, us(since))
+			max_attempts = attempts + 1 WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3`, now, endpointID, db.Micros(since))
 		if err != nil {
 			return err
 		}
-		n, _ = res.RowsAffected()
-		tx.notify = n > 0
+		if n, _ = res.RowsAffected(); n > 0 {
+			return s.due(ctx, tx)
+		}
 		return nil
 	})
 	return int(n), err
+}
+
+// DeliveryDetail is a delivery with the exact request it sends and every
+// attempt, oldest first.
+type DeliveryDetail struct {
+	*hookbook.Delivery
+	Request  Request             `json:"request"`
+	Attempts []*hookbook.Attempt `json:"attempts"`
+}
+
+// Request is the HTTP request of a delivery as last sent: its headers are
+// those of the newest attempt (none before the first), its body the event's
+// envelope.
+type Request struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
+}
+
+// DeliveryDetail returns an organization's delivery with its request and attempts.
+func (s *Service) DeliveryDetail(ctx context.Context, orgID, id string) (*DeliveryDetail, error) {
+	d, err := s.Delivery(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	attempts, err := s.Attempts(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	evt, err := s.Event(ctx, orgID, d.EventID)
+	if err != nil {
+		return nil, err
+	}
+	v := &DeliveryDetail{Delivery: d, Attempts: attempts, Request: Request{Method: "POST", Body: string(evt.Payload)}}
+	if v.Attempts == nil {
+		v.Attempts = []*hookbook.Attempt{}
+	}
+	if n := len(attempts); n > 0 {
+		v.Request.URL, v.Request.Headers = attempts[n-1].RequestURL, attempts[n-1].RequestHeaders
+	} else if ep, err := s.Endpoint(ctx, orgID, d.EndpointID); err == nil {
+		v.Request.URL = ep.URL
+	}
+	return v, nil
 }

@@ -1,33 +1,48 @@
 // Package hub holds the operations on endpoints, event types and events that
 // the JSON API, the admin UI and inbound commands share: validation with the
-// same rules everywhere, then the store.
+// same rules everywhere, then the
 package outbound
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookbook/hookbook"
-	"github.com/hookbook/hookbook/internal/delivery"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
-	"github.com/hookbook/hookbook/internal/store"
+	"github.com/hookbook/hookbook/internal/ids"
+	"github.com/hookbook/hookbook/internal/netguard"
 )
 
-// Hub validates and carries out operations for one hookbook instance.
-type Hub struct {
-	Store         *store.Store
-	Guard         *delivery.Guard
+// Service validates and carries out operations for one hookbook instance.
+type Service struct {
+	DB            *db.DB
+	Guard         *netguard.Guard
 	SecretOverlap time.Duration // how long a rotated-out secret keeps signing
 	HeaderPrefix  string
 	// EndpointChanged is called after an endpoint was updated, so the
 	// engine can forget what it knew of it (its circuit).
 	EndpointChanged func(id string)
+	// Notify, when set, is called after a transaction that made deliveries
+	// due now has committed, so that idle workers wake at once.
+	Notify func()
+
+	batch     batcher
+	published atomic.Int64
+}
+
+// Published returns how many events this process has stored.
+func (s *Service) Published() int64 { return s.published.Load() }
+
+// Prepare prepares the statements that run for nearly every delivery.
+func (s *Service) Prepare(ctx context.Context) error {
+	return s.DB.Prepare(ctx, insertAttemptSQL, updateDeliverySQL, insertEventSQL)
 }
 
 // Endpoint limits and defaults.
@@ -39,13 +54,6 @@ const (
 	MaxDescription     = 1024
 	MaxHeaders         = 20
 )
-
-// NewSecret returns a new signing secret: "whsec_" + base64 of 32 random bytes.
-func NewSecret() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return "whsec_" + base64.StdEncoding.EncodeToString(b)
-}
 
 // EndpointInput holds the fields of an endpoint create or update; nil means
 // "not given" (create takes the default, update keeps the current value).
@@ -62,7 +70,7 @@ type EndpointInput struct {
 }
 
 // CreateEndpoint validates in and stores a new endpoint. The answer carries the secret.
-func (h *Hub) CreateEndpoint(ctx context.Context, orgID string, in EndpointInput) (*hookbook.Endpoint, error) {
+func (s *Service) CreateEndpoint(ctx context.Context, orgID string, in EndpointInput) (*hookbook.RevealedEndpoint, error) {
 	e := &hookbook.Endpoint{
 		OrganizationID: orgID, Enabled: true, MaxAttempts: DefaultMaxAttempts, TimeoutSeconds: DefaultTimeout,
 		Scheme: hookbook.SchemeTimestamped, Headers: map[string]string{},
@@ -84,21 +92,21 @@ func (h *Hub) CreateEndpoint(ctx context.Context, orgID string, in EndpointInput
 		}
 		e.Secret = *in.Secret
 	} else {
-		e.Secret = NewSecret()
+		e.Secret = ids.Secret()
 	}
-	if err := h.apply(ctx, e, in, f); err != nil {
+	if err := s.apply(ctx, e, in, f); err != nil {
 		return nil, err
 	}
-	if err := h.Store.CreateEndpoint(ctx, e); err != nil {
+	if err := s.insertEndpoint(ctx, e); err != nil {
 		return nil, err
 	}
-	return e, nil
+	return e.Reveal(), nil
 }
 
 // UpdateEndpoint changes the given fields of an endpoint. Enabling a
 // disabled endpoint clears its disabled reason and resets its health.
-func (h *Hub) UpdateEndpoint(ctx context.Context, orgID, id string, in EndpointInput) (*hookbook.Endpoint, error) {
-	e, err := h.Store.Endpoint(ctx, orgID, id)
+func (s *Service) UpdateEndpoint(ctx context.Context, orgID, id string, in EndpointInput) (*hookbook.Endpoint, error) {
+	e, err := s.Endpoint(ctx, orgID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +115,7 @@ func (h *Hub) UpdateEndpoint(ctx context.Context, orgID, id string, in EndpointI
 		f.Add("secret", "cannot be changed here; use rotate-secret")
 	}
 	wasEnabled := e.Enabled
-	if err := h.apply(ctx, e, in, f); err != nil {
+	if err := s.apply(ctx, e, in, f); err != nil {
 		return nil, err
 	}
 	reenabled := !wasEnabled && e.Enabled
@@ -118,29 +126,28 @@ func (h *Hub) UpdateEndpoint(ctx context.Context, orgID, id string, in EndpointI
 		reason := "disabled by the organization"
 		e.DisabledReason = &reason
 	}
-	if err := h.Store.UpdateEndpoint(ctx, e, reenabled); err != nil {
+	if err := s.saveEndpoint(ctx, e, reenabled); err != nil {
 		return nil, err
 	}
-	if h.EndpointChanged != nil {
-		h.EndpointChanged(e.ID)
+	if s.EndpointChanged != nil {
+		s.EndpointChanged(e.ID)
 	}
-	e.Secret = ""
 	return e, nil
 }
 
 // apply validates the given fields and sets them on e.
-func (h *Hub) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointInput, f hookbook.Fields) error {
+func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointInput, f hookbook.Fields) error {
 	if in.URL != nil {
 		u := strings.TrimSpace(*in.URL)
 		if len(u) > MaxURLLength {
 			f.Add("url", fmt.Sprintf("must be at most %d characters", MaxURLLength))
-		} else if err := h.Guard.CheckURL(ctx, u); err != nil {
+		} else if err := s.Guard.CheckURL(ctx, u); err != nil {
 			f.Add("url", err.Error())
 		}
 		e.URL = u
 	}
 	if in.Events != nil {
-		if msg := h.checkPatterns(ctx, e.OrganizationID, *in.Events); msg != "" {
+		if msg := s.checkPatterns(ctx, e.OrganizationID, *in.Events); msg != "" {
 			f.Add("events", msg)
 		}
 		e.Events = dedupe(*in.Events)
@@ -173,7 +180,7 @@ func (h *Hub) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointInput,
 		e.Scheme = *in.Scheme
 	}
 	if in.Headers != nil {
-		if msg := h.checkHeaders(*in.Headers); msg != "" {
+		if msg := s.checkHeaders(*in.Headers); msg != "" {
 			f.Add("headers", msg)
 		}
 		e.Headers = *in.Headers
@@ -197,7 +204,7 @@ func dedupe(list []string) []string {
 }
 
 // checkPatterns returns what is wrong with an endpoint's event filter, or "".
-func (h *Hub) checkPatterns(ctx context.Context, orgID string, patterns []string) string {
+func (s *Service) checkPatterns(ctx context.Context, orgID string, patterns []string) string {
 	if len(patterns) == 0 {
 		return "must name at least one event type, a wildcard such as booking.* or *"
 	}
@@ -211,7 +218,7 @@ func (h *Hub) checkPatterns(ctx context.Context, orgID string, patterns []string
 		if strings.HasSuffix(p, "*") {
 			continue
 		}
-		if _, err := h.Store.EventType(ctx, orgID, p); err != nil {
+		if _, err := s.EventType(ctx, orgID, p); err != nil {
 			if hookbook.IsKind(err, hookbook.ENotFound) {
 				return fmt.Sprintf("unknown event type %q", p)
 			}
@@ -226,7 +233,7 @@ var reservedHeaders = map[string]bool{
 	"Transfer-Encoding": true, "Webhook-Id": true, "Webhook-Timestamp": true, "Webhook-Signature": true,
 }
 
-func (h *Hub) checkHeaders(headers map[string]string) string {
+func (s *Service) checkHeaders(headers map[string]string) string {
 	if len(headers) > MaxHeaders {
 		return fmt.Sprintf("at most %d headers", MaxHeaders)
 	}
@@ -235,7 +242,7 @@ func (h *Hub) checkHeaders(headers map[string]string) string {
 		if k == "" || !validToken(k) {
 			return fmt.Sprintf("%q is not a valid header name", k)
 		}
-		if reservedHeaders[ck] || strings.HasPrefix(ck, http.CanonicalHeaderKey(h.HeaderPrefix)+"-") {
+		if reservedHeaders[ck] || strings.HasPrefix(ck, http.CanonicalHeaderKey(s.HeaderPrefix)+"-") {
 			return fmt.Sprintf("%q is set by hookbook and cannot be overridden", k)
 		}
 		if strings.ContainsAny(v, "\r\n\x00") || len(v) > 4096 {
@@ -254,16 +261,10 @@ func validToken(s string) bool {
 	return true
 }
 
-// RotateSecret gives an endpoint a new secret; the old one keeps signing
-// beside it for SecretOverlap. The answer carries the new secret.
-func (h *Hub) RotateSecret(ctx context.Context, orgID, id string) (*hookbook.Endpoint, error) {
-	return h.Store.RotateSecret(ctx, orgID, id, NewSecret(), h.SecretOverlap)
-}
-
 // SendTest queues a webhook.test event to one endpoint, whatever its filter,
 // and returns the delivery's id.
-func (h *Hub) SendTest(ctx context.Context, orgID, id string) (string, error) {
-	ep, err := h.Store.Endpoint(ctx, orgID, id)
+func (s *Service) SendTest(ctx context.Context, orgID, id string) (string, error) {
+	ep, err := s.Endpoint(ctx, orgID, id)
 	if err != nil {
 		return "", err
 	}
@@ -271,7 +272,7 @@ func (h *Hub) SendTest(ctx context.Context, orgID, id string) (string, error) {
 		return "", hookbook.Errorf(hookbook.EConflict, "endpoint_disabled", "the endpoint is disabled; enable it first")
 	}
 	data, _ := json.Marshal(map[string]string{"endpoint_id": id, "message": "This is a test event from hookbook."})
-	p, err := h.Store.Publish(ctx, store.Publication{OrganizationID: orgID, Type: event.WebhookTest, Data: data, EndpointID: id})
+	p, err := s.publish(ctx, Publication{OrganizationID: orgID, Type: event.WebhookTest, Data: data, EndpointID: id})
 	if err != nil {
 		return "", err
 	}
@@ -290,7 +291,7 @@ type PublishInput struct {
 
 // Publish validates and publishes an event of a known type. A repeated
 // idempotency key within 24 h answers the first event.
-func (h *Hub) Publish(ctx context.Context, orgID string, in PublishInput) (*store.Published, error) {
+func (s *Service) Publish(ctx context.Context, orgID string, in PublishInput) (*Published, error) {
 	f := hookbook.Fields{}
 	var et *hookbook.EventType
 	switch {
@@ -300,7 +301,7 @@ func (h *Hub) Publish(ctx context.Context, orgID string, in PublishInput) (*stor
 		f.Add("event", "is not a valid event type name")
 	default:
 		var err error
-		et, err = h.Store.EventType(ctx, orgID, in.Event)
+		et, err = s.EventType(ctx, orgID, in.Event)
 		if hookbook.IsKind(err, hookbook.ENotFound) {
 			return nil, &hookbook.Error{Kind: hookbook.EValidation, Code: "unknown_event_type",
 				Message: fmt.Sprintf("event type %q is not in the catalog; register it with POST /api/v1/event-types", in.Event),
@@ -328,7 +329,7 @@ func (h *Hub) Publish(ctx context.Context, orgID string, in PublishInput) (*stor
 				Message: "data does not match the event type's schema", Details: map[string]string{"data": err.Error()}}
 		}
 	}
-	return h.Store.PublishBatched(ctx, store.Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey})
+	return s.publishBatched(ctx, Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey})
 }
 
 // EventTypeInput registers an organization's own event type.
@@ -339,7 +340,7 @@ type EventTypeInput struct {
 }
 
 // CreateEventType validates and registers an event type.
-func (h *Hub) CreateEventType(ctx context.Context, orgID string, in EventTypeInput) (*hookbook.EventType, error) {
+func (s *Service) CreateEventType(ctx context.Context, orgID string, in EventTypeInput) (*hookbook.EventType, error) {
 	f := hookbook.Fields{}
 	if !event.ValidName(in.Name) {
 		f.Add("name", `must look like "lead.qualified": lower-case words joined by dots`)
@@ -366,15 +367,15 @@ func (h *Hub) CreateEventType(ctx context.Context, orgID string, in EventTypeInp
 		return nil, err
 	}
 	et := &hookbook.EventType{Name: in.Name, Description: in.Description, Schema: schema, Custom: true}
-	if err := h.Store.CreateEventType(ctx, orgID, et); err != nil {
+	if err := s.insertEventType(ctx, orgID, et); err != nil {
 		return nil, err
 	}
 	return et, nil
 }
 
 // Catalog returns the built-in types followed by the organization's own.
-func (h *Hub) Catalog(ctx context.Context, orgID string) ([]hookbook.EventType, error) {
-	own, err := h.Store.EventTypes(ctx, orgID)
+func (s *Service) Catalog(ctx context.Context, orgID string) ([]hookbook.EventType, error) {
+	own, err := s.EventTypes(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,8 @@
-package store
+package outbound
 
 import (
 	"context"
+	"github.com/hookbook/hookbook/internal/db"
 	"sync"
 )
 
@@ -29,9 +30,9 @@ type batcher struct {
 // maxBatch bounds how many publications share one transaction.
 const maxBatch = 128
 
-// PublishBatched is Publish through the group commit. Its result is the same
+// publishBatched is publish through the group commit. Its result is the same
 // as Publish's; only the transaction is shared with concurrent callers.
-func (s *Store) PublishBatched(ctx context.Context, p Publication) (*Published, error) {
+func (s *Service) publishBatched(ctx context.Context, p Publication) (*Published, error) {
 	s.batch.once.Do(func() {
 		s.batch.reqs = make(chan publishReq)
 		go s.runBatches()
@@ -46,7 +47,7 @@ func (s *Store) PublishBatched(ctx context.Context, p Publication) (*Published, 
 	return rep.out, rep.err
 }
 
-func (s *Store) runBatches() {
+func (s *Service) runBatches() {
 	for first := range s.batch.reqs {
 		batch := []publishReq{first}
 	collect:
@@ -62,16 +63,16 @@ func (s *Store) runBatches() {
 	}
 }
 
-func (s *Store) commitBatch(batch []publishReq) {
+func (s *Service) commitBatch(batch []publishReq) {
 	if len(batch) == 1 {
-		out, err := s.Publish(batch[0].ctx, batch[0].p)
+		out, err := s.publish(batch[0].ctx, batch[0].p)
 		batch[0].reply <- publishReply{out, err}
 		return
 	}
 	outs := make([]*Published, len(batch))
-	err := s.Tx(context.Background(), func(tx *Tx) error {
+	err := s.DB.Tx(context.Background(), func(tx *db.Tx) error {
 		for i, r := range batch {
-			out, err := tx.Publish(r.ctx, r.p)
+			out, err := s.PublishTx(r.ctx, tx, r.p)
 			if err != nil {
 				return err
 			}
@@ -83,7 +84,7 @@ func (s *Store) commitBatch(batch []publishReq) {
 		// One publication failed the shared transaction: give each its own,
 		// so only the faulty one fails.
 		for _, r := range batch {
-			out, err := s.Publish(r.ctx, r.p)
+			out, err := s.publish(r.ctx, r.p)
 			r.reply <- publishReply{out, err}
 		}
 		return

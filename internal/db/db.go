@@ -1,0 +1,229 @@
+// Package db opens hookbook's database, SQLite or PostgreSQL, applies its
+// migrations and runs transactions. It is the only package that knows how
+// the two databases differ.
+//
+// One SQL text serves both: modernc.org/sqlite accepts the $1 placeholders
+// of PostgreSQL, times are BIGINT unix microseconds (see Micros) and JSON is
+// TEXT kept byte for byte. What differs — row locks, SQLite's single writer,
+// LISTEN/NOTIFY, advisory locks, multi-row inserts — sits behind the methods
+// of DB and Tx.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // SQLite driver "sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+const (
+	sqlite   = "sqlite"
+	postgres = "postgres"
+)
+
+// DB is hookbook's database. It is safe for concurrent use.
+type DB struct {
+	w       *sql.DB // every transaction and write; on SQLite the single writer connection
+	r       *sql.DB // reads outside transactions
+	dialect string
+	url     string
+	// Now is the instance's clock; tests may replace it before use.
+	Now func() time.Time
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+}
+
+// Open connects to a database named by a URL: "sqlite:PATH" (also
+// "sqlite://PATH" or "file:PATH") or "postgres://…" / "postgresql://…".
+// It does not migrate; call Migrate.
+func Open(ctx context.Context, databaseURL string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		return openPostgres(ctx, databaseURL)
+	case strings.HasPrefix(databaseURL, "sqlite:"), strings.HasPrefix(databaseURL, "file:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "file:")
+		path = strings.TrimPrefix(path, "//")
+		return openSQLite(ctx, path)
+	default:
+		return nil, fmt.Errorf("unsupported database URL %q: want sqlite:PATH or postgres://…", databaseURL)
+	}
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty path")
+	}
+	// The path may carry its own query (e.g. ?_pragma=…); ours are added to it.
+	base, query, _ := strings.Cut(path, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: bad options %q: %w", query, err)
+	}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + base + "?" + q.Encode()
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	// SQLite has one writer at a time: one connection for every transaction
+	// avoids SQLITE_BUSY between our own goroutines.
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(4)
+	d := &DB{w: w, r: r, dialect: sqlite, url: "sqlite:" + path, Now: time.Now}
+	if err := d.Ping(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", base, err)
+	}
+	return d, nil
+}
+
+func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {
+	pool, err := sql.Open("pgx", databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pool.SetMaxOpenConns(32)
+	pool.SetMaxIdleConns(32)
+	d := &DB{w: pool, r: pool, dialect: postgres, url: databaseURL, Now: time.Now}
+	if err := d.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return d, nil
+}
+
+// Shared reports whether several hookbook processes may use the database
+// at once (PostgreSQL). A SQLite file belongs to one process.
+func (d *DB) Shared() bool { return d.dialect == postgres }
+
+// Name is "sqlite" or "postgres", for logs and metrics.
+func (d *DB) Name() string { return d.dialect }
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	return d.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Close closes the database.
+func (d *DB) Close() error {
+	d.stmtMu.Lock()
+	for _, st := range d.stmts {
+		st.Close()
+	}
+	d.stmts = nil
+	d.stmtMu.Unlock()
+	err := d.w.Close()
+	if d.r != d.w {
+		if e := d.r.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// Migrate applies every pending schema migration. On PostgreSQL a session
+// advisory lock lets several instances start at once.
+func (d *DB) Migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	dialect := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if d.dialect == postgres {
+		dialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, d.w, sub, opts...)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// ExecContext runs a write outside a transaction.
+func (d *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.w.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a read outside a transaction.
+func (d *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.r.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a one-row read outside a transaction.
+func (d *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.r.QueryRowContext(ctx, query, args...)
+}
+
+// Prepare prepares statements that run for nearly every delivery, so that
+// the database does not parse their text again each time. Tx.Exec uses them.
+func (d *DB) Prepare(ctx context.Context, queries ...string) error {
+	d.stmtMu.Lock()
+	defer d.stmtMu.Unlock()
+	if d.stmts == nil {
+		d.stmts = map[string]*sql.Stmt{}
+	}
+	for _, q := range queries {
+		if _, ok := d.stmts[q]; ok {
+			continue
+		}
+		st, err := d.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		d.stmts[q] = st
+	}
+	return nil
+}
+
+func (d *DB) prepared(query string) *sql.Stmt {
+	d.stmtMu.Lock()
+	defer d.stmtMu.Unlock()
+	return d.stmts[query]
+}
+
+// Queryer is what both DB and Tx offer, so that a read can run inside a
+// transaction or outside one.
+type Queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+var (
+	_ Queryer = (*DB)(nil)
+	_ Queryer = (*Tx)(nil)
+)

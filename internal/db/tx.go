@@ -1,0 +1,169 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// Tx is a transaction. Packages make their change and publish its event
+// through the same Tx, so both commit or neither does.
+type Tx struct {
+	*sql.Tx
+	d        *DB
+	onCommit []func()
+	prepared map[string]*sql.Stmt
+	values   map[string]any
+}
+
+// Tx runs fn in a transaction, committing when fn returns nil and rolling
+// back otherwise. After a commit it runs the functions given to OnCommit.
+func (d *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
+	sqlTx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{Tx: sqlTx, d: d}
+	if err := fn(tx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, f := range tx.onCommit {
+		f()
+	}
+	return nil
+}
+
+// DB returns the database of the transaction.
+func (tx *Tx) DB() *DB { return tx.d }
+
+// OnCommit runs f after the transaction commits (never after a rollback).
+func (tx *Tx) OnCommit(f func()) { tx.onCommit = append(tx.onCommit, f) }
+
+// Value returns what Remember stored under key in this transaction.
+func (tx *Tx) Value(key string) (any, bool) {
+	v, ok := tx.values[key]
+	return v, ok
+}
+
+// Remember keeps v under key for the rest of the transaction, for callers
+// that read the same rows many times in one transaction (a group commit).
+func (tx *Tx) Remember(key string, v any) {
+	if tx.values == nil {
+		tx.values = map[string]any{}
+	}
+	tx.values[key] = v
+}
+
+// ForUpdate is the row-lock clause to append to a SELECT in a transaction
+// ("" on SQLite, whose write transactions already exclude each other).
+func (tx *Tx) ForUpdate() string {
+	if tx.d.dialect == postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// SkipLocked is the clause that lets concurrent claimers pass each other's
+// locked rows ("" on SQLite).
+func (tx *Tx) SkipLocked() string {
+	if tx.d.dialect == postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// Exec runs query in the transaction, through the statement DB.Prepare made
+// for it when there is one.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := tx.d.prepared(query); st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+// ExecRepeated runs a statement that the transaction may run many times (a
+// group commit publishes many events): it is prepared once per
+// transaction, and closed with it.
+func (tx *Tx) ExecRepeated(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, ok := tx.prepared[query]
+	if !ok {
+		var err error
+		if st, err = tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		if tx.prepared == nil {
+			tx.prepared = map[string]*sql.Stmt{}
+		}
+		tx.prepared[query] = st
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// InsertRows inserts rows of len(columns) values each into table. SQLite
+// runs one prepared single-row INSERT per row (parsing a large statement
+// costs it more than the rows); PostgreSQL gets multi-row INSERTs, saving a
+// round trip per row. suffix follows the VALUES (e.g. an ON CONFLICT clause).
+func (tx *Tx) InsertRows(ctx context.Context, table string, columns []string, suffix string, rows [][]any) error {
+	head := "INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES "
+	if tx.d.dialect != postgres {
+		q := InsertSQL(table, columns, suffix)
+		for _, r := range rows {
+			if _, err := tx.Exec(ctx, q, r...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	perInsert := max(1, 5000/len(columns)) // far below the parameter limit
+	for start := 0; start < len(rows); start += perInsert {
+		chunk := rows[start:min(start+perInsert, len(rows))]
+		var q strings.Builder
+		q.WriteString(head)
+		args := make([]any, 0, len(columns)*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(" + Placeholders(len(args)+1, len(columns)) + ")")
+			args = append(args, r...)
+		}
+		q.WriteString(" " + suffix)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InsertSQL is the single-row INSERT that InsertRows runs on SQLite; give
+// it to DB.Prepare for a hot table.
+func InsertSQL(table string, columns []string, suffix string) string {
+	return "INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES (" + Placeholders(1, len(columns)) + ") " + suffix
+}
+
+// Notify tells every instance listening on channel (see DB.Listen) when
+// the transaction commits. It does nothing on SQLite, where one process
+// owns the database.
+func (tx *Tx) Notify(ctx context.Context, channel string) error {
+	if tx.d.dialect != postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_notify($1, '')", channel)
+	return err
+}
+
+// Lock serialises transactions that take the same named lock until they
+// end: a PostgreSQL transaction advisory lock. SQLite transactions are
+// serial already.
+func (tx *Tx) Lock(ctx context.Context, name string) error {
+	if tx.d.dialect != postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, name)
+	return err
+}

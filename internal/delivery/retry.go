@@ -1,0 +1,75 @@
+package delivery
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Retry scheduling lives here: the schedule of delays with jitter, the
+// Retry-After answer of a receiver, and (in breaker.go) the pauses of an
+// open circuit, which postpone deliveries without spending attempts.
+
+// Policy decides when a failed delivery is tried again.
+type Policy struct {
+	// Schedule holds the delays before attempts 2, 3, …; the last repeats.
+	Schedule []time.Duration
+	// Jitter is the relative spread around each delay (0.2 means ±20 %).
+	Jitter float64
+}
+
+// Next returns when to make the attempt after attempt number done (from 1)
+// failed, or the zero time when no attempt is left.
+func (p Policy) Next(done, maxAttempts int, now time.Time, retryAfter time.Duration) time.Time {
+	if done >= maxAttempts {
+		return time.Time{}
+	}
+	d := p.Delay(done)
+	if retryAfter > d {
+		d = retryAfter
+	}
+	return now.Add(d)
+}
+
+// Delay returns the jittered delay before attempt done+1.
+func (p Policy) Delay(done int) time.Duration {
+	if len(p.Schedule) == 0 {
+		return 0
+	}
+	i := min(done-1, len(p.Schedule)-1)
+	i = max(i, 0)
+	d := float64(p.Schedule[i])
+	if p.Jitter > 0 {
+		d *= 1 - p.Jitter + 2*p.Jitter*rand.Float64()
+	}
+	return time.Duration(d)
+}
+
+// MaxRetryAfter caps how long a Retry-After answer may postpone a retry.
+const MaxRetryAfter = time.Hour
+
+// parseRetryAfter reads delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	if d < 0 {
+		return 0
+	}
+	return min(d, MaxRetryAfter)
+}

@@ -1,0 +1,340 @@
+// Package hookbooktest starts real hookbook instances for tests: a fresh
+// database (a SQLite file, or a schema of the test PostgreSQL), a real HTTP
+// server on 127.0.0.1, helpers for API calls, and real receivers that
+// record what they get. Every package's tests may use it.
+package hookbooktest
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+
+	"github.com/hookbook/hookbook/internal/config"
+	"github.com/hookbook/hookbook/internal/ids"
+	"github.com/hookbook/hookbook/internal/server"
+)
+
+// Key is the API key of the default organization of every started instance.
+const Key = "hk_test_key_0123456789abcdef"
+
+// Backend is the database tests run against: "sqlite" (default) or
+// "postgres" (HOOKBOOK_TEST_BACKEND=postgres).
+func Backend() string {
+	if b := os.Getenv("HOOKBOOK_TEST_BACKEND"); b != "" {
+		return b
+	}
+	return "sqlite"
+}
+
+// DatabaseURL returns a fresh database of Backend for one test.
+func DatabaseURL(t testing.TB) string {
+	t.Helper()
+	if Backend() != "postgres" {
+		return SQLiteURL(t)
+	}
+	return PostgresURL(t)
+}
+
+// SQLiteURL returns a new SQLite file in the test's temporary directory.
+func SQLiteURL(t testing.TB) string {
+	return "sqlite:" + filepath.Join(t.TempDir(), "hookbook.db")
+}
+
+// PostgresURL returns a new schema of the PostgreSQL test database
+// (HOOKBOOK_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test),
+// dropped after the test. Without a reachable PostgreSQL the test is
+// skipped loudly, except under CI=true, where it fails.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("HOOKBOOK_TEST_POSTGRES_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	pool, err := sql.Open("pgx", base)
+	if err == nil {
+		err = pool.Ping()
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL is required under CI=true: %v", err)
+		}
+		t.Skipf("\n\n*** SKIPPED: PostgreSQL is not reachable at %s (%v).\n*** Start it (see .ci/run) to run this test on PostgreSQL.\n\n", base, err)
+	}
+	defer pool.Close()
+	schema := "hb_" + strings.ToLower(ids.New("t")[2:])
+	if _, err := pool.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pool, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer pool.Close()
+		pool.Exec("DROP SCHEMA " + schema + " CASCADE")
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema
+}
+
+// Instance is a running hookbook.
+type Instance struct {
+	T      testing.TB
+	App    *server.App
+	URL    string
+	Key    string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Start runs hookbook with env overrides on a fresh database (unless env
+// names one) and stops it when the test ends. Unless overridden, the
+// default organization's key is Key and retries wait 100, 200 and 300 ms.
+// setup runs on the wired instance before it bootstraps and serves.
+func Start(t testing.TB, env map[string]string, setup ...func(*server.App)) *Instance {
+	t.Helper()
+	e := map[string]string{}
+	for k, v := range env {
+		e[k] = v
+	}
+	if _, ok := e["HOOKBOOK_DATABASE_URL"]; !ok {
+		e["HOOKBOOK_DATABASE_URL"] = DatabaseURL(t)
+	}
+	if _, ok := e["HOOKBOOK_BOOTSTRAP_API_KEY"]; !ok {
+		e["HOOKBOOK_BOOTSTRAP_API_KEY"] = Key
+	}
+	if _, ok := e["HOOKBOOK_RETRY_SCHEDULE"]; !ok {
+		e["HOOKBOOK_RETRY_SCHEDULE"] = "100ms,200ms,300ms"
+	}
+	cfg, err := config.Load(func(k string) string { return e[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	level := slog.LevelWarn
+	if os.Getenv("HOOKBOOK_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := server.New(ctx, cfg, log)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	for _, f := range setup {
+		f(a)
+	}
+	if err := a.Bootstrap(ctx); err != nil {
+		cancel()
+		a.Close()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &Instance{T: t, App: a, URL: "http://" + ln.Addr().String(), Key: e["HOOKBOOK_BOOTSTRAP_API_KEY"], cancel: cancel, done: make(chan error, 1)}
+	go func() { in.done <- a.Serve(ctx, ln) }()
+	t.Cleanup(in.Stop)
+	return in
+}
+
+// Stop shuts the instance down gracefully and closes its database. It may
+// be called more than once.
+func (in *Instance) Stop() {
+	if in.cancel == nil {
+		return
+	}
+	in.cancel()
+	select {
+	case <-in.done:
+	case <-time.After(60 * time.Second):
+		in.T.Error("hookbook did not stop")
+	}
+	in.App.Close()
+	in.cancel = nil
+}
+
+// Response is an API answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the answer as a JSON object.
+func (r Response) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("answer %d is not a JSON object: %v: %s", r.Status, err, r.Body)
+	}
+	return m
+}
+
+// ErrorCode returns the code of an error answer.
+func (r Response) ErrorCode(t testing.TB) string {
+	t.Helper()
+	e, ok := r.JSON(t)["error"].(map[string]any)
+	if !ok {
+		t.Fatalf("answer %d has no error object: %s", r.Status, r.Body)
+	}
+	return fmt.Sprint(e["code"])
+}
+
+// Do sends a request with the instance's key. body may be a string, []byte
+// or any JSON value.
+func (in *Instance) Do(method, path string, body any) Response {
+	return in.DoKey(in.Key, method, path, body)
+}
+
+// DoKey sends a request with key ("" for none).
+func (in *Instance) DoKey(key, method, path string, body any) Response {
+	in.T.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			in.T.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, in.URL+path, rd)
+	if err != nil {
+		in.T.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		in.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// Must sends a request and fails the test unless the status is want; it
+// returns the decoded JSON object (nil for an empty body).
+func (in *Instance) Must(want int, method, path string, body any) map[string]any {
+	in.T.Helper()
+	r := in.Do(method, path, body)
+	if r.Status != want {
+		in.T.Fatalf("%s %s = %d, want %d: %s", method, path, r.Status, want, r.Body)
+	}
+	if len(r.Body) == 0 {
+		return nil
+	}
+	return r.JSON(in.T)
+}
+
+// CreateEndpoint registers url for events (with extra fields) and returns
+// the endpoint object.
+func (in *Instance) CreateEndpoint(url string, events []string, extra map[string]any) map[string]any {
+	in.T.Helper()
+	body := map[string]any{"url": url, "events": events}
+	for k, v := range extra {
+		body[k] = v
+	}
+	return in.Must(201, "POST", "/api/v1/webhooks", body)
+}
+
+// Publish publishes an event and returns its id.
+func (in *Instance) Publish(event string, data any) string {
+	in.T.Helper()
+	return in.Must(202, "POST", "/api/v1/events", map[string]any{"event": event, "data": data})["id"].(string)
+}
+
+// WaitFor polls cond every 10 ms until it holds, failing the test after d.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Received is one request a receiver got.
+type Received struct {
+	Header http.Header
+	Body   []byte
+	At     time.Time
+}
+
+// Receiver is a real HTTP server on 127.0.0.1 that records requests and
+// answers with whatever its Respond function decides (200 when nil).
+type Receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []Received
+	notify   chan struct{}
+	// Respond answers request number n (from 1).
+	Respond func(w http.ResponseWriter, r *http.Request, n int)
+}
+
+// NewReceiver starts a receiver, closed when the test ends.
+func NewReceiver(t testing.TB, respond func(w http.ResponseWriter, r *http.Request, n int)) *Receiver {
+	rc := &Receiver{Respond: respond, notify: make(chan struct{}, 1)}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.requests = append(rc.requests, Received{Header: r.Header.Clone(), Body: body, At: time.Now()})
+		n := len(rc.requests)
+		respond := rc.Respond
+		rc.mu.Unlock()
+		select {
+		case rc.notify <- struct{}{}:
+		default:
+		}
+		if respond != nil {
+			respond(w, r, n)
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	t.Cleanup(rc.Server.Close)
+	return rc
+}
+
+// Count returns how many requests arrived.
+func (rc *Receiver) Count() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.requests)
+}
+
+// All returns the requests so far.
+func (rc *Receiver) All() []Received {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]Received(nil), rc.requests...)
+}

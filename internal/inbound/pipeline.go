@@ -1,0 +1,111 @@
+package inbound
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/webhook"
+)
+
+// DefaultOrganization is the organization of the command URL that names none.
+const DefaultOrganization = "default"
+
+// Outcome is what a command did: its action (empty when the body could not
+// be read as a command) and the action's result.
+type Outcome struct {
+	Action string
+	Result any
+}
+
+// Execute runs one command from its arrival to its log entry. It checks,
+// in order: the organization (orgID, or the "default" one when empty), the
+// body (read by readBody, which enforces the size limit), inbound enabled,
+// signature and timestamp, body shape, request id (a UUID never used
+// before), action and scope; then runs the action. Every command that
+// names an existing organization is logged with its outcome.
+func (s *Service) Execute(ctx context.Context, orgID string, header http.Header, readBody func() ([]byte, error)) (*Outcome, error) {
+	var o *hookbook.Organization
+	var err error
+	if orgID != "" {
+		o, err = s.Orgs.Organization(ctx, orgID)
+	} else {
+		o, err = s.Orgs.OrganizationByName(ctx, DefaultOrganization)
+	}
+	if err != nil {
+		return nil, err
+	}
+	requestID := strings.TrimSpace(header.Get(s.HeaderPrefix + "-Request-Id"))
+	out := &Outcome{}
+	out.Result, err = s.run(ctx, o, header, readBody, requestID, &out.Action)
+	status, code := http.StatusOK, ""
+	if err != nil {
+		status, code = hookbook.HTTPStatus(err), hookbook.Code(err)
+	}
+	if logErr := s.Log(ctx, o.ID, out.Action, requestID, status, code); logErr != nil && s.Logger != nil {
+		s.Logger.Error("inbound command log", "err", logErr)
+	}
+	if err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func (s *Service) run(ctx context.Context, o *hookbook.Organization, header http.Header, readBody func() ([]byte, error), requestID string, action *string) (any, error) {
+	body, err := readBody()
+	if err != nil {
+		return nil, err
+	}
+	settings, err := s.Settings(ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !settings.Enabled || settings.Secret == "" {
+		return nil, hookbook.Errorf(hookbook.EForbidden, "inbound_disabled", "inbound commands are disabled for this organization")
+	}
+	if err := s.verify(settings.Secret, header, body); err != nil {
+		return nil, err
+	}
+	req, err := Parse(body)
+	if err != nil {
+		return nil, err
+	}
+	*action = req.Action
+	if _, err := uuid.Parse(requestID); err != nil || requestID == "" {
+		return nil, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_request_id",
+			Message: s.HeaderPrefix + "-Request-Id must be a UUID", Details: map[string]string{s.HeaderPrefix + "-Request-Id": "not a UUID"}}
+	}
+	fresh, err := s.Seen(ctx, o.ID, requestID)
+	if err != nil {
+		return nil, err
+	}
+	if !fresh {
+		return nil, hookbook.Errorf(hookbook.EConflict, "replayed_request", "request id %s was used before", requestID)
+	}
+	if !KnownAction(req.Action) {
+		return nil, hookbook.Errorf(hookbook.ENotFound, "unknown_action", "unknown action %q", req.Action)
+	}
+	if !settings.Allows(req.Action) {
+		return nil, hookbook.Errorf(hookbook.EForbidden, "scope_not_allowed", "the scope of %q is not enabled", req.Action)
+	}
+	return s.Run(ctx, o.ID, req)
+}
+
+// verify checks the brand signature over "{timestamp}.{raw body}" and the
+// timestamp's tolerance.
+func (s *Service) verify(secret string, header http.Header, body []byte) error {
+	p := s.HeaderPrefix
+	err := webhook.VerifyHMAC(secret, header.Get(p+"-Signature"), header.Get(p+"-Timestamp"), body, Tolerance, s.now())
+	switch err {
+	case nil:
+		return nil
+	case webhook.ErrMissingHeader:
+		return hookbook.Errorf(hookbook.EUnauthorized, "missing_signature", "send %s-Signature and %s-Timestamp", p, p)
+	case webhook.ErrInvalidTimestamp, webhook.ErrTimestampTooOld, webhook.ErrTimestampTooNew:
+		return hookbook.Errorf(hookbook.EUnauthorized, "stale_timestamp", "%s-Timestamp must be unix seconds within 300 s of now", p)
+	default:
+		return hookbook.Errorf(hookbook.EUnauthorized, "invalid_signature", "the signature does not match the body")
+	}
+}
