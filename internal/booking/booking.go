@@ -21,7 +21,6 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
-	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/outbound"
 )
 
