@@ -22,6 +22,7 @@ import (
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 func TestPublishDeliversSignedEnvelope(t *testing.T) {
+	t.Parallel()
 	in := start(t, nil)
 	rc := newReceiver(t, nil)
 	ep := in.createEndpoint(rc.URL+"/hooks", []string{"booking.*"}, map[string]any{"headers": map[string]string{"X-Team": "ops"}})
@@ -37,7 +38,10 @@ func TestPublishDeliversSignedEnvelope(t *testing.T) {
 	id := in.publish("booking.created", map[string]any{"id": "bkg_1", "participants": 2})
 
 	waitFor(t, 5*time.Second, "the delivery", func() bool { return rc.Count() >= 1 })
-	time.Sleep(100 * time.Millisecond)
+	// Fan-out commits with the publication, so the delivery log is final.
+	if n := len(in.must(200, "GET", "/api/v1/webhooks/"+ep["id"].(string)+"/deliveries", nil)["data"].([]any)); n != 1 {
+		t.Fatalf("%d deliveries queued, want 1 (payment.succeeded is not in the filter)", n)
+	}
 	if n := rc.Count(); n != 1 {
 		t.Fatalf("receiver got %d requests, want 1", n)
 	}
@@ -126,6 +130,7 @@ func TestPublishDeliversSignedEnvelope(t *testing.T) {
 }
 
 func TestBodySchemeAndHeaderPrefix(t *testing.T) {
+	t.Parallel()
 	in := start(t, map[string]string{"HOOKBOOK_HEADER_PREFIX": "X-BookingCalendar"})
 	rc := newReceiver(t, nil)
 	secret := "a-custom-secret-of-some-length"
@@ -172,6 +177,7 @@ func onlyDelivery(t *testing.T, in *instance, ep string) map[string]any {
 }
 
 func TestFailingReceiversRetryThenFail(t *testing.T) {
+	t.Parallel()
 	// A listener that accepts and resets every connection.
 	resetLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -276,6 +282,7 @@ func TestFailingReceiversRetryThenFail(t *testing.T) {
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
 	in := start(t, map[string]string{"HOOKBOOK_RETRY_SCHEDULE": "50ms"})
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		if n == 1 {
@@ -302,6 +309,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 }
 
 func TestRedeliverAndRecover(t *testing.T) {
+	t.Parallel()
 	in := start(t, nil)
 	failing := true
 	var mu = make(chan struct{}, 1)
@@ -367,6 +375,7 @@ func TestRedeliverAndRecover(t *testing.T) {
 }
 
 func TestTestEventAndOutboundSwitch(t *testing.T) {
+	t.Parallel()
 	in := start(t, nil)
 	rc := newReceiver(t, nil)
 	ep := in.createEndpoint(rc.URL, []string{"payment.failed"}, nil)["id"].(string)
@@ -394,9 +403,10 @@ func TestTestEventAndOutboundSwitch(t *testing.T) {
 }
 
 func TestIdempotencyKeyAndCustomTypes(t *testing.T) {
+	t.Parallel()
 	in := start(t, nil)
 	rc := newReceiver(t, nil)
-	in.createEndpoint(rc.URL, []string{"lead.*"}, nil)
+	leads := in.createEndpoint(rc.URL, []string{"lead.*"}, nil)["id"].(string)
 	if r := in.do("POST", "/api/v1/events", map[string]any{"event": "lead.qualified", "data": map[string]any{}}); r.Status != 422 || r.ErrorCode(t) != "unknown_event_type" {
 		t.Fatalf("unknown type: %d %s", r.Status, r.Body)
 	}
@@ -431,7 +441,9 @@ func TestIdempotencyKeyAndCustomTypes(t *testing.T) {
 		hreq.Header.Set("Idempotency-Key", "k-2")
 	}
 	waitFor(t, 5*time.Second, "two deliveries", func() bool { return rc.Count() >= 2 })
-	time.Sleep(200 * time.Millisecond)
+	if n := len(in.must(200, "GET", "/api/v1/webhooks/"+leads+"/deliveries", nil)["data"].([]any)); n != 2 {
+		t.Fatalf("%d deliveries queued, want 2 (one per idempotency key)", n)
+	}
 	if n := rc.Count(); n != 2 {
 		t.Fatalf("receiver got %d events, want 2 (one per idempotency key)", n)
 	}

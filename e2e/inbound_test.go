@@ -95,6 +95,7 @@ var allScopes = []string{"admin.slots", "admin.appointments", "admin.links", "ad
 	"public.booking", "public.appointment", "public.community"}
 
 func TestInboundActions(t *testing.T) {
+	t.Parallel()
 	in := start(t, nil)
 	rc := newCatalogReceiver(t, in)
 	seen := map[string]bool{}
@@ -208,6 +209,7 @@ func stateCount(t *testing.T, in *instance) int {
 }
 
 func TestInboundRefusals(t *testing.T) {
+	t.Parallel()
 	db := databaseURL(t)
 	in := start(t, map[string]string{"HOOKBOOK_DATABASE_URL": db})
 	svc := in.must(201, "POST", "/api/v1/services", map[string]any{"name": "Tour", "duration_minutes": 60, "capacity": 5})["id"].(string)
@@ -296,6 +298,7 @@ func TestInboundRefusals(t *testing.T) {
 }
 
 func TestInboundSendCommand(t *testing.T) {
+	t.Parallel()
 	in := start(t, nil)
 	enableInbound(t, in, "admin.community-events")
 	in.must(201, "POST", "/api/v1/community-events", map[string]any{"slug": "cli", "title": "CLI", "starts_at": future(5), "approvals_required": 1})

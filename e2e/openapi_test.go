@@ -11,6 +11,7 @@ import (
 // at /openapi.json against every route the running instance registered
 // (the API's own and those other parts add), both ways.
 func TestEveryRouteIsDocumented(t *testing.T) {
+	t.Parallel()
 	in := start(t, nil)
 	r := in.doKey("", "GET", "/openapi.json", nil)
 	var doc struct {

@@ -136,6 +136,7 @@ func waitText(t *testing.T, ctx context.Context, url, want string) {
 }
 
 func TestUIWebhooks(t *testing.T) {
+	t.Parallel()
 	ctx := browser(t)
 	in := start(t, nil)
 	var failing atomic.Bool
@@ -264,6 +265,7 @@ func TestUIWebhooks(t *testing.T) {
 }
 
 func TestUIInboundSettings(t *testing.T) {
+	t.Parallel()
 	ctx := browser(t)
 	in := start(t, nil)
 	run(t, ctx, chromedp.Navigate(in.url+"/login"), chromedp.WaitVisible("#api_key", chromedp.ByID),
@@ -294,6 +296,7 @@ func TestUIInboundSettings(t *testing.T) {
 
 // TestUISecurity checks sessions, CSRF, cookie flags and escaping over HTTP.
 func TestUISecurity(t *testing.T) {
+	t.Parallel()
 	dns := &fakeDNS{names: map[string]string{"example.com": "93.184.216.34"}}
 	in := start(t, map[string]string{"HOOKBOOK_ENV": "production"}, withDNS(dns))
 	jar, _ := cookiejar.New(nil)

@@ -81,4 +81,3 @@ func TestRetryAfter(t *testing.T) {
 		}
 	}
 }
-

@@ -25,6 +25,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 
 	"github.com/hookbook/hookbook/internal/config"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/server"
 )
@@ -337,4 +338,33 @@ func (rc *Receiver) All() []Received {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return append([]Received(nil), rc.requests...)
+}
+
+// EachBackend runs fn as a subtest on a fresh, migrated database of each
+// backend, SQLite and PostgreSQL: the storage conformance suites use it so
+// that the same cases hold on both.
+func EachBackend(t *testing.T, fn func(t *testing.T, d *db.DB)) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			url := SQLiteURL(t)
+			if name == "postgres" {
+				url = PostgresURL(t)
+			}
+			fn(t, OpenDB(t, url))
+		})
+	}
+}
+
+// OpenDB opens and migrates the database at url, closed after the test.
+func OpenDB(t testing.TB, url string) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if err := d.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

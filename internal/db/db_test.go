@@ -1,0 +1,144 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/hookbooktest"
+)
+
+func TestOpenRefusesUnknownURLs(t *testing.T) {
+	t.Parallel()
+	for _, url := range []string{"", "mysql://x", "sqlite:", "hookbook.db"} {
+		if d, err := db.Open(context.Background(), url); err == nil {
+			d.Close()
+			t.Errorf("Open(%q) succeeded", url)
+		}
+	}
+}
+
+func TestMigrateTwice(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		if err := d.Migrate(context.Background()); err != nil {
+			t.Fatalf("second migration: %v", err)
+		}
+	})
+}
+
+func TestTxCommitsOrRollsBack(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		committed := 0
+		insert := func(id string, fail bool) error {
+			return d.Tx(ctx, func(tx *db.Tx) error {
+				tx.OnCommit(func() { committed++ })
+				if _, err := tx.ExecContext(ctx, `INSERT INTO organizations (id, name, api_key_hash, outbound_enabled, created_at)
+					VALUES ($1, $1, $1, TRUE, $2)`, id, db.Micros(time.Now())); err != nil {
+					return err
+				}
+				if fail {
+					return errors.New("boom")
+				}
+				return nil
+			})
+		}
+		if err := insert("org_a", false); err != nil {
+			t.Fatal(err)
+		}
+		if err := insert("org_b", true); err == nil {
+			t.Fatal("a failing transaction committed")
+		}
+		var n int
+		if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM organizations`).Scan(&n); err != nil || n != 1 {
+			t.Errorf("%d organizations (%v), want only the committed one", n, err)
+		}
+		if committed != 1 {
+			t.Errorf("OnCommit ran %d times, want once", committed)
+		}
+	})
+}
+
+func TestInsertRowsAndList(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		cols := []string{"id", "name", "api_key_hash", "outbound_enabled", "created_at"}
+		var rows [][]any
+		for i := range 1234 { // more than one multi-row chunk on PostgreSQL
+			id := fmt.Sprintf("org_%04d", i)
+			rows = append(rows, []any{id, id, id, true, int64(i)})
+		}
+		err := d.Tx(ctx, func(tx *db.Tx) error {
+			return tx.InsertRows(ctx, "organizations", cols, "ON CONFLICT (id) DO NOTHING", rows)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := db.Page{Limit: 500}
+		seen := 0
+		for pages := 0; ; pages++ {
+			q, err := d.QueryContext(ctx, `SELECT id FROM organizations WHERE ($1 = '' OR id < $1) ORDER BY id DESC LIMIT $2`, p.Cursor, p.Limit+1)
+			ids, next, err := db.List(q, err, p, func(s db.Scanner) (string, error) {
+				var id string
+				return id, s.Scan(&id)
+			}, func(s string) string { return s })
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen += len(ids)
+			if next == "" {
+				if pages != 2 {
+					t.Errorf("%d pages, want 3", pages+1)
+				}
+				break
+			}
+			p.Cursor = next
+		}
+		if seen != len(rows) {
+			t.Errorf("paged through %d rows, want %d", seen, len(rows))
+		}
+	})
+}
+
+func TestTimesAndPlaceholders(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 25, 14, 0, 0, 123456000, time.FixedZone("x", 3600))
+	if got := db.Time(db.Micros(now)); !got.Equal(now) || got.Location() != time.UTC {
+		t.Errorf("round trip = %v", got)
+	}
+	if db.NullMicros(nil) != nil || db.ZeroNullMicros(time.Time{}) != nil || db.NullText("") != nil || db.NullInt(0) != nil {
+		t.Error("empty values must be NULL")
+	}
+	if got := db.Placeholders(3, 3); got != "$3, $4, $5" {
+		t.Errorf("placeholders = %q", got)
+	}
+	if got := db.InsertSQL("t", []string{"a", "b"}, "ON CONFLICT DO NOTHING"); !strings.HasPrefix(got, "INSERT INTO t (a, b) VALUES ($1, $2)") {
+		t.Errorf("insert = %q", got)
+	}
+}
+
+func TestExclusiveRunsOnce(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		ran, err := d.Exclusive(ctx, "job", func(ctx context.Context) error {
+			if d.Shared() {
+				inner, err := d.Exclusive(ctx, "job", func(context.Context) error { return nil })
+				if err != nil || inner {
+					t.Errorf("the same job ran twice at once: %v %v", inner, err)
+				}
+			}
+			return nil
+		})
+		if err != nil || !ran {
+			t.Errorf("Exclusive = %v %v", ran, err)
+		}
+	})
+}

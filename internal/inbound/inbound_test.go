@@ -1,0 +1,116 @@
+package inbound_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/booking"
+	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/inbound"
+	"github.com/hookbook/hookbook/internal/netguard"
+	"github.com/hookbook/hookbook/internal/org"
+	"github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/webhook"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+const secret = "inbound-secret-0123456789"
+
+func service(t *testing.T, d *db.DB) (*inbound.Service, string) {
+	t.Helper()
+	orgs := &org.Service{DB: d}
+	o, _, err := orgs.Bootstrap(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &outbound.Service{DB: d, Guard: &netguard.Guard{}, HeaderPrefix: "X-Hookbook"}
+	s := &inbound.Service{DB: d, Orgs: orgs, Booking: &booking.Domain{DB: d, Outbound: out}, HeaderPrefix: "X-Hookbook"}
+	return s, o.ID
+}
+
+func signed(body string, ts time.Time, requestID string) http.Header {
+	h := http.Header{}
+	h.Set("X-Hookbook-Timestamp", strconv.FormatInt(ts.Unix(), 10))
+	h.Set("X-Hookbook-Signature", webhook.SignHMAC(secret, ts.Unix(), []byte(body)))
+	h.Set("X-Hookbook-Request-Id", requestID)
+	return h
+}
+
+// TestPipeline runs commands through the whole pipeline on both databases:
+// disabled, bad signature, stale timestamp, scope, replay and success, each
+// logged.
+func TestPipeline(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s, orgID := service(t, d)
+		body := `{"action":"admin.planner.block","params":{"starts_at":"2030-01-01T10:00:00Z","ends_at":"2030-01-01T12:00:00Z"}}`
+		run := func(h http.Header) error {
+			_, err := s.Execute(ctx, "", h, func() ([]byte, error) { return []byte(body), nil })
+			return err
+		}
+		now := time.Now()
+		if err := run(signed(body, now, uuid.NewString())); hookbook.Code(err) != "inbound_disabled" {
+			t.Fatalf("disabled = %v", err)
+		}
+		if _, err := s.SetSettings(ctx, orgID, inbound.SettingsInput{Enabled: ptr(true), Secret: ptr(secret), Scopes: &[]string{"admin.slots"}}); err != nil {
+			t.Fatal(err)
+		}
+		bad := signed(body, now, uuid.NewString())
+		bad.Set("X-Hookbook-Signature", "sha256=00")
+		for name, c := range map[string]struct {
+			h    http.Header
+			code string
+		}{
+			"bad signature": {bad, "invalid_signature"},
+			"stale":         {signed(body, now.Add(-10*time.Minute), uuid.NewString()), "stale_timestamp"},
+			"no request id": {signed(body, now, "not-a-uuid"), "invalid_request_id"},
+			"scope":         {signed(body, now, uuid.NewString()), "scope_not_allowed"},
+		} {
+			if err := run(c.h); hookbook.Code(err) != c.code {
+				t.Errorf("%s = %v, want %s", name, err, c.code)
+			}
+		}
+		if _, err := s.SetSettings(ctx, orgID, inbound.SettingsInput{Scopes: &[]string{"admin.planner"}}); err != nil {
+			t.Fatal(err)
+		}
+		id := uuid.NewString()
+		if err := run(signed(body, now, id)); err != nil {
+			t.Fatalf("a valid command failed: %v", err)
+		}
+		if err := run(signed(body, now, id)); hookbook.Code(err) != "replayed_request" {
+			t.Errorf("a reused request id = %v", err)
+		}
+		cmds, _, err := s.Commands(ctx, orgID, db.Page{Limit: 50})
+		if err != nil || len(cmds) != 7 {
+			t.Fatalf("%d commands logged (%v), want 7", len(cmds), err)
+		}
+		if cmds[1].Status != 200 || cmds[0].Status != 409 {
+			t.Errorf("log statuses = %d, %d", cmds[1].Status, cmds[0].Status)
+		}
+	})
+}
+
+func TestSettingsValidation(t *testing.T) {
+	t.Parallel()
+	s, orgID := service(t, hookbooktest.OpenDB(t, hookbooktest.SQLiteURL(t)))
+	for name, in := range map[string]inbound.SettingsInput{
+		"unknown scope": {Scopes: &[]string{"admin.everything"}},
+		"short secret":  {Secret: ptr("short")},
+	} {
+		if _, err := s.SetSettings(context.Background(), orgID, in); !hookbook.IsKind(err, hookbook.EValidation) {
+			t.Errorf("%s = %v", name, err)
+		}
+	}
+	st, err := s.SetSettings(context.Background(), orgID, inbound.SettingsInput{Enabled: ptr(true)})
+	if err != nil || len(st.Secret) < inbound.MinSecretLength {
+		t.Errorf("no secret generated: %v %q", err, st.Secret)
+	}
+}

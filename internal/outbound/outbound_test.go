@@ -1,0 +1,264 @@
+package outbound_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/netguard"
+	"github.com/hookbook/hookbook/internal/org"
+	"github.com/hookbook/hookbook/internal/outbound"
+)
+
+// The storage conformance suite: every case runs on SQLite and on
+// PostgreSQL through hookbooktest.EachBackend.
+
+type fixture struct {
+	svc *outbound.Service
+	org string
+}
+
+func setup(t *testing.T, d *db.DB) fixture {
+	t.Helper()
+	o, err := (&org.Service{DB: d}).CreateOrganization(context.Background(), "acme", org.NewAPIKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &outbound.Service{DB: d, Guard: &netguard.Guard{}, HeaderPrefix: "X-Hookbook", SecretOverlap: time.Hour}
+	if err := svc.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return fixture{svc: svc, org: o.ID}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (f fixture) endpoint(t *testing.T, events ...string) *hookbook.RevealedEndpoint {
+	t.Helper()
+	e, err := f.svc.CreateEndpoint(context.Background(), f.org, outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/hook"), Events: &events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (f fixture) publish(t *testing.T, typ, key string) *outbound.Published {
+	t.Helper()
+	p, err := f.svc.Publish(context.Background(), f.org, outbound.PublishInput{Event: typ, Data: json.RawMessage(`{"id":"x"}`), IdempotencyKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSecretsOnlyThroughReveal(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		created := f.endpoint(t, "*")
+		if !strings.HasPrefix(created.Secret, "whsec_") {
+			t.Fatalf("created endpoint shows no secret: %+v", created)
+		}
+		b, _ := json.Marshal(created)
+		if !strings.Contains(string(b), created.Secret) {
+			t.Errorf("the creation answer lacks the secret: %s", b)
+		}
+		got, err := f.svc.Endpoint(context.Background(), f.org, created.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = json.Marshal(got)
+		if strings.Contains(string(b), "secret") || strings.Contains(string(b), created.Secret) {
+			t.Errorf("an endpoint serialises its secret: %s", b)
+		}
+		rotated, err := f.svc.RotateSecret(context.Background(), f.org, created.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rotated.Secret == created.Secret || !strings.HasPrefix(rotated.Secret, "whsec_") {
+			t.Errorf("rotation kept the secret")
+		}
+		if s := rotated.Secrets(time.Now()); len(s) != 2 || s[1] != created.Secret {
+			t.Errorf("during the overlap the old secret does not sign: %d secrets", len(s))
+		}
+	})
+}
+
+func TestFanOutFollowsFilters(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		all, bookings, payments := f.endpoint(t, "*"), f.endpoint(t, "booking.*"), f.endpoint(t, "payment.succeeded")
+		p := f.publish(t, "booking.created", "")
+		if len(p.Deliveries) != 2 {
+			t.Fatalf("booking.created queued %d deliveries, want 2", len(p.Deliveries))
+		}
+		ds, err := f.svc.DeliveriesOfEvent(context.Background(), f.org, p.Event.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, d := range ds {
+			got[d.EndpointID] = true
+		}
+		if !got[all.ID] || !got[bookings.ID] || got[payments.ID] {
+			t.Errorf("deliveries went to %v", got)
+		}
+		// The outbound switch stops the fan-out.
+		if err := f.svc.SetOutboundEnabled(context.Background(), f.org, false); err != nil {
+			t.Fatal(err)
+		}
+		if p := f.publish(t, "booking.created", ""); len(p.Deliveries) != 0 {
+			t.Errorf("outbound off still queued %d deliveries", len(p.Deliveries))
+		}
+	})
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		f.endpoint(t, "*")
+		a, b := f.publish(t, "booking.created", "k1"), f.publish(t, "booking.created", "k1")
+		if a.Event.ID != b.Event.ID || !b.Duplicate || a.Duplicate {
+			t.Errorf("same key: %s (dup %v) and %s (dup %v)", a.Event.ID, a.Duplicate, b.Event.ID, b.Duplicate)
+		}
+		if len(b.Deliveries) != 0 {
+			t.Errorf("a repeated key queued deliveries again")
+		}
+		if c := f.publish(t, "booking.created", "k2"); c.Event.ID == a.Event.ID {
+			t.Errorf("another key answered the first event")
+		}
+	})
+}
+
+func TestQueueClaimCompleteRelease(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		ctx := context.Background()
+		ep := f.endpoint(t, "*")
+		for range 3 {
+			f.publish(t, "booking.created", "")
+		}
+		first, err := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "a", Limit: 2, Lease: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "b", Limit: 10, Lease: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(first) != 2 || len(second) != 1 {
+			t.Fatalf("claims got %d and %d, want 2 and 1: a lease was not respected", len(first), len(second))
+		}
+		if first[0].Endpoint.ID != ep.ID || len(first[0].Payload) == 0 || first[0].Attempt != 1 {
+			t.Errorf("job lacks what its attempt needs: %+v", first[0])
+		}
+		if more, _ := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "c", Limit: 10, Lease: time.Minute}); len(more) != 0 {
+			t.Errorf("leased deliveries claimed again: %d", len(more))
+		}
+		now := time.Now()
+		results := []*outbound.Result{
+			{Job: first[0], StartedAt: now, Duration: time.Millisecond, StatusCode: 200, Success: true},
+			{Job: first[1], StartedAt: now, Duration: time.Millisecond, StatusCode: 500, Error: "HTTP 500", NextAttemptAt: now.Add(time.Hour)},
+		}
+		if err := f.svc.Complete(ctx, results); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Release(ctx, second); err != nil {
+			t.Fatal(err)
+		}
+		ok, _ := f.svc.Delivery(ctx, f.org, first[0].DeliveryID)
+		retry, _ := f.svc.Delivery(ctx, f.org, first[1].DeliveryID)
+		if ok.Status != hookbook.StatusSucceeded || ok.Attempts != 1 {
+			t.Errorf("succeeded delivery = %s after %d attempts", ok.Status, ok.Attempts)
+		}
+		if retry.Status != hookbook.StatusPending || retry.NextAttemptAt == nil || retry.NextAttemptAt.Before(now.Add(50*time.Minute)) {
+			t.Errorf("failed delivery = %s next %v, want pending in an hour", retry.Status, retry.NextAttemptAt)
+		}
+		attempts, _ := f.svc.Attempts(ctx, first[1].DeliveryID)
+		if len(attempts) != 1 || attempts[0].StatusCode == nil || *attempts[0].StatusCode != 500 {
+			t.Errorf("attempt log = %+v", attempts)
+		}
+		// The released delivery is due again at once, for anyone.
+		again, err := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "c", Limit: 10, Lease: time.Minute})
+		if err != nil || len(again) != 1 || again[0].DeliveryID != second[0].DeliveryID {
+			t.Errorf("released delivery not claimable: %v %d", err, len(again))
+		}
+		health, _ := f.svc.Endpoint(ctx, f.org, ep.ID)
+		if health.LastSuccessAt == nil || health.LastFailureAt == nil {
+			t.Errorf("endpoint health not recorded: %+v", health)
+		}
+	})
+}
+
+func TestRedeliverRecoverAndDisable(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		ctx := context.Background()
+		ep := f.endpoint(t, "*")
+		f.publish(t, "booking.created", "")
+		jobs, _ := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute})
+		if len(jobs) != 1 {
+			t.Fatalf("claimed %d", len(jobs))
+		}
+		now := time.Now()
+		f.svc.Complete(ctx, []*outbound.Result{{Job: jobs[0], StartedAt: now, StatusCode: 500, Error: "HTTP 500"}})
+		if d, _ := f.svc.Delivery(ctx, f.org, jobs[0].DeliveryID); d.Status != hookbook.StatusFailed {
+			t.Fatalf("delivery without attempts left = %s", d.Status)
+		}
+		n, err := f.svc.Recover(ctx, f.org, ep.ID, now.Add(-time.Hour))
+		if err != nil || n != 1 {
+			t.Fatalf("recover = %d %v", n, err)
+		}
+		rd, _ := f.svc.Delivery(ctx, f.org, jobs[0].DeliveryID)
+		if rd.Status != hookbook.StatusPending || rd.MaxAttempts != 2 {
+			t.Errorf("recovered delivery = %s with %d attempts allowed, want one more", rd.Status, rd.MaxAttempts)
+		}
+		done, err := f.svc.DisableEndpoint(ctx, ep.ID, "test")
+		if err != nil || !done {
+			t.Fatalf("disable = %v %v", done, err)
+		}
+		if d, _ := f.svc.Delivery(ctx, f.org, jobs[0].DeliveryID); d.Status != hookbook.StatusFailed {
+			t.Errorf("disabling kept a pending delivery: %s", d.Status)
+		}
+		if _, err := f.svc.Redeliver(ctx, f.org, jobs[0].DeliveryID); !hookbook.IsKind(err, hookbook.EConflict) {
+			t.Errorf("redeliver to a disabled endpoint = %v, want a conflict", err)
+		}
+		if _, err := f.svc.Delivery(ctx, "org_other", jobs[0].DeliveryID); !hookbook.IsKind(err, hookbook.ENotFound) {
+			t.Errorf("another organization reads the delivery: %v", err)
+		}
+	})
+}
+
+func TestValidation(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		ctx := context.Background()
+		for name, in := range map[string]outbound.EndpointInput{
+			"no url":       {Events: &[]string{"*"}},
+			"no events":    {URL: ptr("http://127.0.0.1:9/")},
+			"bad pattern":  {URL: ptr("http://127.0.0.1:9/"), Events: &[]string{"Booking!"}},
+			"unknown type": {URL: ptr("http://127.0.0.1:9/"), Events: &[]string{"nope.never"}},
+			"short secret": {URL: ptr("http://127.0.0.1:9/"), Events: &[]string{"*"}, Secret: ptr("short")},
+			"attempts":     {URL: ptr("http://127.0.0.1:9/"), Events: &[]string{"*"}, MaxAttempts: ptr(99)},
+			"scheme":       {URL: ptr("http://127.0.0.1:9/"), Events: &[]string{"*"}, Scheme: ptr("md5")},
+			"header":       {URL: ptr("http://127.0.0.1:9/"), Events: &[]string{"*"}, Headers: &map[string]string{"webhook-id": "x"}},
+		} {
+			if _, err := f.svc.CreateEndpoint(ctx, f.org, in); !hookbook.IsKind(err, hookbook.EValidation) {
+				t.Errorf("%s: %v, want a validation error", name, err)
+			}
+		}
+		if _, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "lead.unknown", Data: json.RawMessage(`{}`)}); hookbook.Code(err) != "unknown_event_type" {
+			t.Errorf("unknown event type: %v", err)
+		}
+	})
+}
