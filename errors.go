@@ -129,3 +129,21 @@ func Code(err error) string {
 	}
 	return "internal_error"
 }
+
+// RenameFields returns err with the fields of its Details renamed by names
+// (fields not in names keep their name), e.g. "slot_id" to "params.slot_id"
+// when the same rules check a command's parameters.
+func RenameFields(err error, names map[string]string) error {
+	e := AsError(err)
+	if e == nil || len(e.Details) == 0 {
+		return err
+	}
+	d := make(map[string]string, len(e.Details))
+	for k, v := range e.Details {
+		if n, ok := names[k]; ok {
+			k = n
+		}
+		d[k] = v
+	}
+	return &Error{Kind: e.Kind, Code: e.Code, Message: e.Message, Details: d}
+}

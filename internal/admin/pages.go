@@ -1,9 +1,7 @@
 package admin
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"sort"
@@ -22,12 +20,6 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func urlEscape(s string) string { return url.QueryEscape(s) }
 
-func token() string {
-	b := make([]byte, 24)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // safeNext keeps a post-login redirect on this site.
 func safeNext(next string) string {
 	if strings.HasPrefix(next, "/settings/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") {
@@ -37,7 +29,7 @@ func safeNext(next string) string {
 }
 
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
-	csrf := token()
+	csrf := ids.Token("")
 	u.setCookie(w, loginCookie, csrf, 600)
 	u.render(w, http.StatusOK, "login", &page{Title: "Sign in", CSRF: csrf, Form: map[string]string{"next": r.URL.Query().Get("next")}})
 }
@@ -60,7 +52,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	org, err := u.Orgs.OrganizationByAPIKey(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
 	if err != nil {
 		u.signins.Fail(addr, time.Now())
-		csrf := token()
+		csrf := ids.Token("")
 		u.setCookie(w, loginCookie, csrf, 600)
 		u.render(w, http.StatusUnauthorized, "login", &page{Title: "Sign in", CSRF: csrf, Form: map[string]string{"next": next},
 			Errors: map[string]string{"api_key": "This API key is not valid."}})
@@ -102,11 +94,7 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request, s *session) {
 
 // page1 reads ?cursor of a UI list (50 a page).
 func page1(r *http.Request, prefix string) (db.Page, error) {
-	p := db.Page{Limit: 50, Cursor: r.URL.Query().Get("cursor")}
-	if p.Cursor != "" && !ids.Valid(prefix, p.Cursor) {
-		return p, hookbook.Errorf(hookbook.EInvalid, "invalid_cursor", "this page link is not valid")
-	}
-	return p, nil
+	return db.ParsePage("", r.URL.Query().Get("cursor"), prefix)
 }
 
 func (u *UI) outbound(w http.ResponseWriter, r *http.Request, s *session) {

@@ -1,5 +1,38 @@
 package db
 
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/ids"
+)
+
+// Page sizes of every list.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// ParsePage reads a list request's limit (text, "" for DefaultLimit) and
+// cursor, which must be an id with prefix that a previous page returned.
+func ParsePage(limit, cursor, prefix string) (Page, error) {
+	p := Page{Limit: DefaultLimit, Cursor: cursor}
+	if limit != "" {
+		n, err := strconv.Atoi(limit)
+		if err != nil || n < 1 || n > MaxLimit {
+			return p, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_limit",
+				Message: fmt.Sprintf("limit must be a whole number from 1 to %d", MaxLimit), Details: map[string]string{"limit": "out of range"}}
+		}
+		p.Limit = n
+	}
+	if p.Cursor != "" && !ids.Valid(prefix, p.Cursor) {
+		return p, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_cursor",
+			Message: "cursor is not one this list returned", Details: map[string]string{"cursor": "invalid"}}
+	}
+	return p, nil
+}
+
 // Page selects a slice of a list, newest first. Ids grow with time, so a
 // page is "id < Cursor ORDER BY id DESC LIMIT Limit+1" and the next cursor
 // is the id of the last item.

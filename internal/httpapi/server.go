@@ -12,13 +12,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
-	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/org"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
 )
@@ -275,29 +273,10 @@ func article(goType string) string {
 	return "of type " + t
 }
 
-// Pagination limits.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 500
-)
-
 // ParsePage reads ?limit and ?cursor; a cursor must be an id with prefix.
 func ParsePage(r *http.Request, prefix string) (db.Page, error) {
 	q := r.URL.Query()
-	p := db.Page{Limit: DefaultLimit, Cursor: q.Get("cursor")}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxLimit {
-			return p, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_limit",
-				Message: fmt.Sprintf("limit must be a whole number from 1 to %d", MaxLimit), Details: map[string]string{"limit": "out of range"}}
-		}
-		p.Limit = n
-	}
-	if p.Cursor != "" && !ids.Valid(prefix, p.Cursor) {
-		return p, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_cursor",
-			Message: "cursor is not one this list returned", Details: map[string]string{"cursor": "invalid"}}
-	}
-	return p, nil
+	return db.ParsePage(q.Get("limit"), q.Get("cursor"), prefix)
 }
 
 // List is the answer of every list: newest first, next_cursor null on the last page.

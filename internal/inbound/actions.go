@@ -116,7 +116,7 @@ func prefixed(err error, where map[string]string) error {
 	for k, part := range where {
 		names[k] = part + "." + k
 	}
-	return renamed(err, names)
+	return hookbook.RenameFields(err, names)
 }
 
 // Run validates a command's fields and runs its action for orgID, with the
@@ -185,7 +185,7 @@ func (s *Service) Run(ctx context.Context, orgID string, r *Request) (any, error
 			Customer: &booking.CustomerInput{Name: x.str("data", "full_name", true), Email: x.str("data", "email", true)}}
 		run = func() (any, error) {
 			out, err := d.CreateBooking(ctx, orgID, in)
-			return out, renamed(err, map[string]string{"slot_id": "params.slot_id", "participants": "data.participants",
+			return out, hookbook.RenameFields(err, map[string]string{"slot_id": "params.slot_id", "participants": "data.participants",
 				"customer.name": "data.full_name", "customer.email": "data.email"})
 		}
 	case "public.appointment.cancel":
@@ -204,22 +204,6 @@ func (s *Service) Run(ctx context.Context, orgID string, r *Request) (any, error
 		return nil, err
 	}
 	return run()
-}
-
-// renamed renames detail fields one by one.
-func renamed(err error, names map[string]string) error {
-	e := hookbook.AsError(err)
-	if e == nil || len(e.Details) == 0 {
-		return err
-	}
-	d := map[string]string{}
-	for k, v := range e.Details {
-		if n, ok := names[k]; ok {
-			k = n
-		}
-		d[k] = v
-	}
-	return &hookbook.Error{Kind: e.Kind, Code: e.Code, Message: e.Message, Details: d}
 }
 
 // KnownAction reports whether action exists.
