@@ -21,6 +21,7 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/outbound"
 )
 
@@ -43,13 +44,13 @@ const (
 
 func (d *Domain) now() time.Time { return d.DB.Now().UTC() }
 
-// publish stores an event of typ with data inside tx.
-func (d *Domain) publish(ctx context.Context, tx *db.Tx, orgID, typ string, data any) error {
-	b, err := json.Marshal(data)
+// publish stores the event of payload p inside tx.
+func (d *Domain) publish(ctx context.Context, tx *db.Tx, orgID string, p event.Payload) error {
+	b, err := json.Marshal(p)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", typ, err)
+		return fmt.Errorf("encode %s: %w", p.EventType(), err)
 	}
-	_, err = d.Outbound.PublishTx(ctx, tx, outbound.Publication{OrganizationID: orgID, Type: typ, Data: b})
+	_, err = d.Outbound.PublishTx(ctx, tx, outbound.Publication{OrganizationID: orgID, Type: p.EventType(), Data: b})
 	return err
 }
 

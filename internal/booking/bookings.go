@@ -34,21 +34,13 @@ type Booking struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 }
 
-// payload is the booking part of every booking.* event.
-func (b *Booking) payload(extra map[string]any) map[string]any {
-	p := map[string]any{
-		"id": b.ID, "status": b.Status,
-		"service":   map[string]any{"id": b.ServiceID, "name": b.ServiceName},
-		"slot_id":   b.SlotID,
-		"customer":  map[string]any{"id": b.CustomerID, "name": b.CustomerName, "email": b.Email},
-		"starts_at": b.StartsAt.Format(event.TimeFormat), "ends_at": b.EndsAt.Format(event.TimeFormat),
-		"participants": b.Participants, "notes": b.Notes, "location": b.Location,
-		"total_amount": b.TotalAmount, "currency": b.Currency,
-		"created_at": b.CreatedAt.Format(event.TimeFormat), "updated_at": b.UpdatedAt.Format(event.TimeFormat),
-	}
-	for k, v := range extra {
-		p[k] = v
-	}
+// data is the booking part of every booking.* event.
+func (b *Booking) data() event.Booking {
+	p := event.Booking{ID: b.ID, Status: b.Status, SlotID: b.SlotID, StartsAt: event.At(b.StartsAt), EndsAt: event.At(b.EndsAt),
+		Participants: b.Participants, Notes: b.Notes, Location: b.Location, TotalAmount: b.TotalAmount, Currency: b.Currency,
+		CreatedAt: event.At(b.CreatedAt), UpdatedAt: event.At(b.UpdatedAt)}
+	p.Service.ID, p.Service.Name = b.ServiceID, b.ServiceName
+	p.Customer.ID, p.Customer.Name, p.Customer.Email = b.CustomerID, b.CustomerName, b.Email
 	return p
 }
 
@@ -187,7 +179,7 @@ func (d *Domain) CreateBooking(ctx context.Context, orgID string, in BookingInpu
 			db.Micros(slot.StartsAt), db.Micros(slot.EndsAt), db.Micros(now.Truncate(time.Second))); err != nil {
 			return err
 		}
-		return d.publishBooking(ctx, tx, orgID, id, event.BookingCreated, nil)
+		return d.publishBooking(ctx, tx, orgID, id, func(b event.Booking) event.Payload { return event.BookingCreatedData{Booking: b} })
 	})
 	if err != nil {
 		return nil, err
@@ -195,13 +187,14 @@ func (d *Domain) CreateBooking(ctx context.Context, orgID string, in BookingInpu
 	return d.Booking(ctx, orgID, id)
 }
 
-// publishBooking publishes typ with the booking as it stands in tx, plus extra fields.
-func (d *Domain) publishBooking(ctx context.Context, tx *db.Tx, orgID, id, typ string, extra map[string]any) error {
+// publishBooking publishes the event that wrap makes of the booking as it
+// stands in tx.
+func (d *Domain) publishBooking(ctx context.Context, tx *db.Tx, orgID, id string, wrap func(event.Booking) event.Payload) error {
 	b, err := lockBooking(ctx, tx, orgID, id)
 	if err != nil {
 		return err
 	}
-	return d.publish(ctx, tx, orgID, typ, b.payload(extra))
+	return d.publish(ctx, tx, orgID, wrap(b.data()))
 }
 
 // bookableSlot returns a slot and its service, refusing slots that start
@@ -247,8 +240,8 @@ func release(ctx context.Context, tx *db.Tx, slotID string, n int) error {
 
 // transition moves a booking from one of from to status and publishes typ
 // with extra fields, after change (which may be nil) ran in the transaction.
-func (d *Domain) transition(ctx context.Context, orgID, id string, from []string, status, typ string,
-	change func(tx *db.Tx, b *Booking) (map[string]any, error)) (*Booking, error) {
+func (d *Domain) transition(ctx context.Context, orgID, id string, from []string, status string,
+	change func(tx *db.Tx, b *Booking) (func(event.Booking) event.Payload, error)) (*Booking, error) {
 	err := d.DB.Tx(ctx, func(tx *db.Tx) error {
 		b, err := lockBooking(ctx, tx, orgID, id)
 		if err != nil {
@@ -261,17 +254,15 @@ func (d *Domain) transition(ctx context.Context, orgID, id string, from []string
 		if !allowed {
 			return conflict("invalid_transition", "a %s booking cannot become %s", b.Status, status)
 		}
-		extra := map[string]any{}
-		if change != nil {
-			if extra, err = change(tx, b); err != nil {
-				return err
-			}
+		wrap, err := change(tx, b)
+		if err != nil {
+			return err
 		}
 		now := d.now()
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = $1, updated_at = $2 WHERE id = $3`, status, db.Micros(now), id); err != nil {
 			return err
 		}
-		return d.publishBooking(ctx, tx, orgID, id, typ, extra)
+		return d.publishBooking(ctx, tx, orgID, id, wrap)
 	})
 	if err != nil {
 		return nil, err
@@ -279,37 +270,45 @@ func (d *Domain) transition(ctx context.Context, orgID, id string, from []string
 	return d.Booking(ctx, orgID, id)
 }
 
-func (d *Domain) stampNow() string { return d.now().Format(event.TimeFormat) }
+func (d *Domain) stampNow() event.Time { return event.At(d.now()) }
 
 // Confirm approves a pending booking.
 func (d *Domain) Confirm(ctx context.Context, orgID, id string) (*Booking, error) {
-	return d.transition(ctx, orgID, id, []string{Pending}, Confirmed, event.BookingConfirmed,
-		func(*db.Tx, *Booking) (map[string]any, error) {
-			return map[string]any{"confirmed_at": d.stampNow()}, nil
+	return d.transition(ctx, orgID, id, []string{Pending}, Confirmed,
+		func(*db.Tx, *Booking) (func(event.Booking) event.Payload, error) {
+			return func(b event.Booking) event.Payload {
+				return event.BookingConfirmedData{Booking: b, ConfirmedAt: d.stampNow()}
+			}, nil
 		})
 }
 
 // Reject turns a pending booking down and frees its places.
 func (d *Domain) Reject(ctx context.Context, orgID, id, reason string) (*Booking, error) {
-	return d.transition(ctx, orgID, id, []string{Pending}, Rejected, event.BookingRejected,
-		func(tx *db.Tx, b *Booking) (map[string]any, error) {
-			return map[string]any{"reason": reason, "rejected_at": d.stampNow()}, release(ctx, tx, b.SlotID, b.Participants)
+	return d.transition(ctx, orgID, id, []string{Pending}, Rejected,
+		func(tx *db.Tx, b *Booking) (func(event.Booking) event.Payload, error) {
+			return func(b event.Booking) event.Payload {
+				return event.BookingRejectedData{Booking: b, Reason: reason, RejectedAt: d.stampNow()}
+			}, release(ctx, tx, b.SlotID, b.Participants)
 		})
 }
 
 // Complete marks a confirmed booking as having taken place.
 func (d *Domain) Complete(ctx context.Context, orgID, id string) (*Booking, error) {
-	return d.transition(ctx, orgID, id, []string{Confirmed}, Completed, event.BookingCompleted,
-		func(*db.Tx, *Booking) (map[string]any, error) {
-			return map[string]any{"completed_at": d.stampNow()}, nil
+	return d.transition(ctx, orgID, id, []string{Confirmed}, Completed,
+		func(*db.Tx, *Booking) (func(event.Booking) event.Payload, error) {
+			return func(b event.Booking) event.Payload {
+				return event.BookingCompletedData{Booking: b, CompletedAt: d.stampNow()}
+			}, nil
 		})
 }
 
 // MarkNoShow records that the customer of a confirmed booking did not come.
 func (d *Domain) MarkNoShow(ctx context.Context, orgID, id string) (*Booking, error) {
-	return d.transition(ctx, orgID, id, []string{Confirmed}, NoShow, event.BookingNoShow,
-		func(*db.Tx, *Booking) (map[string]any, error) {
-			return map[string]any{"marked_at": d.stampNow()}, nil
+	return d.transition(ctx, orgID, id, []string{Confirmed}, NoShow,
+		func(*db.Tx, *Booking) (func(event.Booking) event.Payload, error) {
+			return func(b event.Booking) event.Payload {
+				return event.BookingNoShowData{Booking: b, MarkedAt: d.stampNow()}
+			}, nil
 		})
 }
 
@@ -333,19 +332,19 @@ func (d *Domain) Cancel(ctx context.Context, orgID, id string, in CancelInput) (
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	return d.transition(ctx, orgID, id, []string{Pending, Confirmed}, Cancelled, event.BookingCancelled,
-		func(tx *db.Tx, b *Booking) (map[string]any, error) {
+	return d.transition(ctx, orgID, id, []string{Pending, Confirmed}, Cancelled,
+		func(tx *db.Tx, b *Booking) (func(event.Booking) event.Payload, error) {
 			if in.Email != "" && !strings.EqualFold(in.Email, b.Email) {
 				return nil, hookbook.Errorf(hookbook.EForbidden, "email_mismatch", "the email does not match the booking's")
 			}
-			var refund any
 			if in.RefundAmount != nil {
 				if err := d.refundBooking(ctx, tx, orgID, b.ID, *in.RefundAmount); err != nil {
 					return nil, err
 				}
-				refund = *in.RefundAmount
 			}
-			return map[string]any{"reason": reason, "cancelled_at": d.stampNow(), "refund_amount": refund}, release(ctx, tx, b.SlotID, b.Participants)
+			return func(b event.Booking) event.Payload {
+				return event.BookingCancelledData{Booking: b, Reason: reason, CancelledAt: d.stampNow(), RefundAmount: in.RefundAmount}
+			}, release(ctx, tx, b.SlotID, b.Participants)
 		})
 }
 
@@ -391,12 +390,13 @@ func (d *Domain) Reschedule(ctx context.Context, orgID, id string, in Reschedule
 		if err := release(ctx, tx, b.SlotID, b.Participants); err != nil {
 			return err
 		}
-		previous := map[string]any{"slot_id": b.SlotID, "starts_at": b.StartsAt.Format(event.TimeFormat), "ends_at": b.EndsAt.Format(event.TimeFormat)}
+		var moved event.BookingRescheduledData
+		moved.Previous.SlotID, moved.Previous.StartsAt, moved.Previous.EndsAt = b.SlotID, event.At(b.StartsAt), event.At(b.EndsAt)
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET slot_id = $1, starts_at = $2, ends_at = $3, updated_at = $4 WHERE id = $5`,
 			slot.ID, db.Micros(slot.StartsAt), db.Micros(slot.EndsAt), db.Micros(d.now()), id); err != nil {
 			return err
 		}
-		return d.publishBooking(ctx, tx, orgID, id, event.BookingRescheduled, map[string]any{"previous": previous})
+		return d.publishBooking(ctx, tx, orgID, id, func(b event.Booking) event.Payload { moved.Booking = b; return moved })
 	})
 	if err != nil {
 		return nil, err
@@ -432,7 +432,9 @@ func (d *Domain) Update(ctx context.Context, orgID, id string, in UpdateInput) (
 		if b.Status != Pending && b.Status != Confirmed {
 			return conflict("invalid_transition", "a %s booking cannot be changed", b.Status)
 		}
-		changes := map[string]any{}
+		var updated event.BookingUpdatedData
+		changes := &updated.Changes
+		changed := false
 		participants, total := b.Participants, b.TotalAmount
 		if in.Participants != nil && *in.Participants != b.Participants {
 			delta := *in.Participants - b.Participants
@@ -445,22 +447,24 @@ func (d *Domain) Update(ctx context.Context, orgID, id string, in UpdateInput) (
 			}
 			participants = *in.Participants
 			total = b.TotalAmount / int64(b.Participants) * int64(participants)
-			changes["participants"] = map[string]any{"old": b.Participants, "new": participants}
-			changes["total_amount"] = map[string]any{"old": b.TotalAmount, "new": total}
+			changes.Participants = &event.Change[int]{Old: b.Participants, New: participants}
+			changes.TotalAmount = &event.Change[int64]{Old: b.TotalAmount, New: total}
+			changed = true
 		}
 		if in.Notes != nil && notes != b.Notes {
-			changes["notes"] = map[string]any{"old": b.Notes, "new": notes}
+			changes.Notes = &event.Change[string]{Old: b.Notes, New: notes}
+			changed = true
 		} else {
 			notes = b.Notes
 		}
-		if len(changes) == 0 {
+		if !changed {
 			return nil // nothing changed: no event
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET participants = $1, total_amount = $2, notes = $3, updated_at = $4 WHERE id = $5`,
 			participants, total, notes, db.Micros(d.now()), id); err != nil {
 			return err
 		}
-		return d.publishBooking(ctx, tx, orgID, id, event.BookingUpdated, map[string]any{"changes": changes})
+		return d.publishBooking(ctx, tx, orgID, id, func(b event.Booking) event.Payload { updated.Booking = b; return updated })
 	})
 	if err != nil {
 		return nil, err

@@ -180,9 +180,9 @@ func scanSlot(row db.Scanner) (*Slot, error) {
 	return &s, nil
 }
 
-func slotPayload(s *Slot) map[string]any {
-	return map[string]any{"id": s.ID, "service_id": s.ServiceID, "starts_at": s.StartsAt.Format(event.TimeFormat),
-		"ends_at": s.EndsAt.Format(event.TimeFormat), "capacity": s.Capacity, "created_at": s.CreatedAt.Format(event.TimeFormat)}
+func slotPayload(s *Slot) event.SlotCreatedData {
+	return event.SlotCreatedData{ID: s.ID, ServiceID: s.ServiceID, StartsAt: event.At(s.StartsAt), EndsAt: event.At(s.EndsAt),
+		Capacity: s.Capacity, CreatedAt: event.At(s.CreatedAt)}
 }
 
 // CreateSlot adds an availability slot and publishes slot.created.
@@ -212,7 +212,7 @@ func (d *Domain) CreateSlot(ctx context.Context, orgID string, in SlotInput) (*S
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, slot.ID, orgID, slot.ServiceID, db.Micros(slot.StartsAt), db.Micros(slot.EndsAt), slot.Capacity, db.Micros(slot.CreatedAt)); err != nil {
 			return err
 		}
-		return d.publish(ctx, tx, orgID, event.SlotCreated, slotPayload(slot))
+		return d.publish(ctx, tx, orgID, slotPayload(slot))
 	})
 	return slot, err
 }
@@ -274,8 +274,8 @@ type CustomerInput struct {
 	Phone *string `json:"phone"`
 }
 
-func customerPayload(c *Customer) map[string]any {
-	return map[string]any{"id": c.ID, "name": c.Name, "email": c.Email, "phone": c.Phone, "created_at": c.CreatedAt.Format(event.TimeFormat)}
+func customerPayload(c *Customer) event.CustomerCreatedData {
+	return event.CustomerCreatedData{ID: c.ID, Name: c.Name, Email: c.Email, Phone: c.Phone, CreatedAt: event.At(c.CreatedAt)}
 }
 
 func (in CustomerInput) validate(f hookbook.Fields, prefix string) *Customer {
@@ -323,7 +323,7 @@ func (d *Domain) insertCustomer(ctx context.Context, tx *db.Tx, orgID string, c 
 		c.ID, orgID, c.Name, c.Email, c.Phone, db.Micros(c.CreatedAt)); err != nil {
 		return err
 	}
-	return d.publish(ctx, tx, orgID, event.CustomerCreated, customerPayload(c))
+	return d.publish(ctx, tx, orgID, customerPayload(c))
 }
 
 const customerColumns = `id, name, email, phone, created_at`

@@ -25,9 +25,9 @@ type CommunityEvent struct {
 	CreatedAt         time.Time  `json:"created_at"`
 }
 
-func (c *CommunityEvent) payload() map[string]any {
-	return map[string]any{"id": c.ID, "slug": c.Slug, "title": c.Title, "starts_at": c.StartsAt.Format(event.TimeFormat),
-		"approvals_required": c.ApprovalsRequired, "approvals_count": c.ApprovalsCount, "status": c.Status}
+func (c *CommunityEvent) data() event.CommunityEvent {
+	return event.CommunityEvent{ID: c.ID, Slug: c.Slug, Title: c.Title, StartsAt: event.At(c.StartsAt),
+		ApprovalsRequired: c.ApprovalsRequired, ApprovalsCount: c.ApprovalsCount, Status: c.Status}
 }
 
 const communityColumns = `id, slug, title, starts_at, approvals_required, approvals_count, status, activated_at, created_at`
@@ -146,13 +146,13 @@ func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInp
 			c.ApprovalsCount, c.Status, nullTime(c.ActivatedAt), c.ID); err != nil {
 			return err
 		}
-		if err := d.publish(ctx, tx, orgID, event.CommunityEventApproved, map[string]any{"community_event": c.payload(),
-			"approval": map[string]any{"full_name": name, "email": email, "approved_at": now.Format(event.TimeFormat)}}); err != nil {
+		approved := event.CommunityEventApprovedData{CommunityEvent: c.data()}
+		approved.Approval.FullName, approved.Approval.Email, approved.Approval.ApprovedAt = name, email, event.At(now)
+		if err := d.publish(ctx, tx, orgID, approved); err != nil {
 			return err
 		}
 		if activate {
-			if err := d.publish(ctx, tx, orgID, event.CommunityEventActivated, map[string]any{"community_event": c.payload(),
-				"activated_at": now.Format(event.TimeFormat)}); err != nil {
+			if err := d.publish(ctx, tx, orgID, event.CommunityEventActivatedData{CommunityEvent: c.data(), ActivatedAt: event.At(now)}); err != nil {
 				return err
 			}
 		}

@@ -26,14 +26,10 @@ type Payment struct {
 	CreatedAt      time.Time `json:"created_at"`
 }
 
-func (p *Payment) payload(extra map[string]any) map[string]any {
-	out := map[string]any{"id": p.ID, "booking_id": p.BookingID, "amount": p.Amount, "currency": p.Currency,
-		"method": p.Method, "status": p.Status, "refunded_amount": p.RefundedAmount,
-		"error_code": p.ErrorCode, "error_message": p.ErrorMessage, "created_at": p.CreatedAt.Format(event.TimeFormat)}
-	for k, v := range extra {
-		out[k] = v
-	}
-	return out
+func (p *Payment) data() event.Payment {
+	return event.Payment{ID: p.ID, BookingID: p.BookingID, Amount: p.Amount, Currency: p.Currency, Method: p.Method,
+		Status: p.Status, RefundedAmount: p.RefundedAmount, ErrorCode: p.ErrorCode, ErrorMessage: p.ErrorMessage,
+		CreatedAt: event.At(p.CreatedAt)}
 }
 
 const paymentColumns = `id, booking_id, amount, currency, method, status, refunded_amount, error_code, error_message, created_at`
@@ -125,11 +121,10 @@ func (d *Domain) CreatePayment(ctx context.Context, orgID string, in PaymentInpu
 			p.ID, orgID, p.BookingID, p.Amount, p.Currency, p.Method, p.Status, p.ErrorCode, p.ErrorMessage, db.Micros(p.CreatedAt)); err != nil {
 			return err
 		}
-		typ := event.PaymentSucceeded
 		if p.Status == "failed" {
-			typ = event.PaymentFailed
+			return d.publish(ctx, tx, orgID, event.PaymentFailedData{Payment: p.data()})
 		}
-		return d.publish(ctx, tx, orgID, typ, p.payload(nil))
+		return d.publish(ctx, tx, orgID, event.PaymentSucceededData{Payment: p.data()})
 	})
 	return p, err
 }
@@ -190,7 +185,7 @@ func (d *Domain) refund(ctx context.Context, tx *db.Tx, orgID string, p *Payment
 	if _, err := tx.ExecContext(ctx, `UPDATE payments SET refunded_amount = $1, status = $2 WHERE id = $3`, p.RefundedAmount, p.Status, p.ID); err != nil {
 		return err
 	}
-	return d.publish(ctx, tx, orgID, event.PaymentRefunded, p.payload(map[string]any{"refund_amount": n}))
+	return d.publish(ctx, tx, orgID, event.PaymentRefundedData{Payment: p.data(), RefundAmount: n})
 }
 
 // refundBooking refunds amount across a booking's succeeded payments, oldest first.
@@ -273,8 +268,8 @@ func (d *Domain) CreateReview(ctx context.Context, orgID string, in ReviewInput)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.ID, orgID, r.BookingID, r.CustomerID, r.Rating, r.Comment, db.Micros(r.CreatedAt)); err != nil {
 			return err
 		}
-		return d.publish(ctx, tx, orgID, event.ReviewCreated, map[string]any{"id": r.ID, "booking_id": r.BookingID, "customer_id": r.CustomerID,
-			"rating": r.Rating, "comment": r.Comment, "created_at": r.CreatedAt.Format(event.TimeFormat)})
+		return d.publish(ctx, tx, orgID, event.ReviewCreatedData{ID: r.ID, BookingID: r.BookingID, CustomerID: r.CustomerID,
+			Rating: r.Rating, Comment: r.Comment, CreatedAt: event.At(r.CreatedAt)})
 	})
 	return r, err
 }

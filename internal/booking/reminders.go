@@ -157,9 +157,13 @@ func (d *Domain) fire(ctx context.Context, orgID, kind, offset, cond string, a, 
 		due = append(due, id)
 	}
 	rows.Close()
-	typ := event.BookingReminder
+	wrap := func(b event.Booking, offset string) event.Payload {
+		return event.BookingReminderData{Booking: b, Offset: offset}
+	}
 	if kind == "follow_up" {
-		typ = event.BookingFollowUp
+		wrap = func(b event.Booking, offset string) event.Payload {
+			return event.BookingFollowUpData{Booking: b, Offset: offset}
+		}
 	}
 	fired := 0
 	for _, id := range due {
@@ -177,7 +181,7 @@ func (d *Domain) fire(ctx context.Context, orgID, kind, offset, cond string, a, 
 				return nil // another instance fired it
 			}
 			fired++
-			return d.publish(ctx, tx, orgID, typ, bk.payload(map[string]any{"offset": offset}))
+			return d.publish(ctx, tx, orgID, wrap(bk.data(), offset))
 		})
 		if err != nil {
 			return fired, err

@@ -5,6 +5,7 @@ package event
 
 import (
 	"encoding/json"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -94,8 +95,11 @@ func LookupBuiltin(name string) (hookbook.EventType, bool) {
 
 var builtin = map[string]hookbook.EventType{}
 
-func def(name, description string, schema, example map[string]any) {
-	s, err := json.Marshal(schema)
+// def registers a built-in type: its name, schema and example all come
+// from example's type and value.
+func def(description string, example Payload) {
+	name := example.EventType()
+	s, err := json.Marshal(schemaOf(reflect.TypeOf(example)))
 	if err != nil {
 		panic(err)
 	}

@@ -72,3 +72,38 @@ func TestEnvelopeShape(t *testing.T) {
 		t.Fatalf("envelope\n got %s\nwant %s", b, want)
 	}
 }
+
+func TestSchemasComeFromTheTypes(t *testing.T) {
+	schema := func(name string) map[string]any {
+		et, ok := LookupBuiltin(name)
+		if !ok {
+			t.Fatalf("%s is not in the catalog", name)
+		}
+		var s map[string]any
+		if err := json.Unmarshal(et.Schema, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	props := func(s map[string]any) map[string]any { return s["properties"].(map[string]any) }
+	updated := props(schema(BookingUpdated))
+	changes := updated["changes"].(map[string]any)
+	if changes["minProperties"] != float64(1) || len(changes["required"].([]any)) != 0 || props(changes)["notes"] == nil {
+		t.Errorf("booking.updated changes = %v", changes)
+	}
+	if updated["id"].(map[string]any)["pattern"] != "^bkg_" || updated["starts_at"].(map[string]any)["format"] != "date-time" {
+		t.Errorf("booking fields lost their tags: %v %v", updated["id"], updated["starts_at"])
+	}
+	if typ := props(schema(BookingCancelled))["refund_amount"].(map[string]any)["type"]; len(typ.([]any)) != 2 {
+		t.Errorf("refund_amount may be null: type %v", typ)
+	}
+	// A booking.updated without any change is refused.
+	et, _ := LookupBuiltin(BookingUpdated)
+	var ex map[string]any
+	json.Unmarshal(et.Example, &ex)
+	ex["changes"] = map[string]any{}
+	b, _ := json.Marshal(ex)
+	if err := Validate(et.Schema, b); err == nil {
+		t.Error("booking.updated without changes passed its schema")
+	}
+}

@@ -44,12 +44,12 @@ func (s *Service) disableEndpoint(ctx context.Context, tx *db.Tx, id, reason str
 		return false, err
 	}
 	forgetCandidates(tx) // the organization's endpoints just changed
-	data := map[string]any{"endpoint_id": id, "url": url, "reason": reason, "disabled_at": now.Format(event.TimeFormat), "last_success_at": nil}
+	data := event.EndpointDisabledData{EndpointID: id, URL: url, Reason: reason, DisabledAt: event.At(now)}
 	if t := db.NullTime(lastOK); t != nil {
-		data["last_success_at"] = t.Format(event.TimeFormat)
+		data.LastSuccessAt = (*event.Time)(t)
 	}
 	b, _ := json.Marshal(data)
-	if _, err := s.PublishTx(ctx, tx, Publication{OrganizationID: orgID, Type: event.EndpointDisabled, Data: b, OccurredAt: now}); err != nil {
+	if _, err := s.PublishTx(ctx, tx, Publication{OrganizationID: orgID, Type: data.EventType(), Data: b, OccurredAt: now}); err != nil {
 		return false, err
 	}
 	return true, nil

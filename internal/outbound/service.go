@@ -271,8 +271,9 @@ func (s *Service) SendTest(ctx context.Context, orgID, id string) (string, error
 	if !ep.Enabled {
 		return "", hookbook.Errorf(hookbook.EConflict, "endpoint_disabled", "the endpoint is disabled; enable it first")
 	}
-	data, _ := json.Marshal(map[string]string{"endpoint_id": id, "message": "This is a test event from hookbook."})
-	p, err := s.publish(ctx, Publication{OrganizationID: orgID, Type: event.WebhookTest, Data: data, EndpointID: id})
+	test := event.WebhookTestData{EndpointID: id, Message: event.TestMessage}
+	data, _ := json.Marshal(test)
+	p, err := s.publish(ctx, Publication{OrganizationID: orgID, Type: test.EventType(), Data: data, EndpointID: id})
 	if err != nil {
 		return "", err
 	}
