@@ -363,7 +363,9 @@ func TestRemindersFireOnceAcrossRestart(t *testing.T) {
 	in.stop() // restart on the same database
 	in = start(t, env)
 	waitFor(t, 15*time.Second, "the follow-up", func() bool { return count("booking.follow_up", soon) == 1 })
-	time.Sleep(500 * time.Millisecond)
+	// Two more passes of the scheduler have had every chance to fire again.
+	passes := in.app.JobPasses("reminders")
+	waitFor(t, 5*time.Second, "two more scheduler passes", func() bool { return in.app.JobPasses("reminders") >= passes+2 })
 	if n := count("booking.reminder", soon); n != 2 {
 		t.Errorf("%d reminders after a restart, want 2", n)
 	}

@@ -185,8 +185,7 @@ func TestClusterRemindersOnce(t *testing.T) {
 	db := databaseURL(t)
 	env := map[string]string{"HOOKBOOK_DATABASE_URL": db, "HOOKBOOK_REMINDER_INTERVAL": "50ms"}
 	in := start(t, env)
-	start(t, env)
-	start(t, env)
+	others := []*instance{start(t, env), start(t, env)}
 	rc := newReceiver(t, nil)
 	in.createEndpoint(rc.URL, []string{"booking.reminder"}, nil)
 	in.must(200, "PUT", "/api/v1/settings/reminders", map[string]any{"reminder_offsets": []string{"1h", "2h"}, "follow_up_offset": ""})
@@ -197,7 +196,11 @@ func TestClusterRemindersOnce(t *testing.T) {
 		in.must(201, "POST", "/api/v1/bookings", map[string]any{"slot_id": slot, "customer": map[string]any{"name": "C", "email": "c" + strconv.Itoa(i) + "@example.com"}})
 	}
 	waitFor(t, 20*time.Second, "the reminders", func() bool { return rc.Count() >= 2*bookings })
-	time.Sleep(time.Second) // three schedulers keep looking
+	// Every scheduler passes twice more: none may fire a reminder again.
+	for _, x := range append(others, in) {
+		passes := x.app.JobPasses("reminders")
+		waitFor(t, 10*time.Second, "two more scheduler passes", func() bool { return x.app.JobPasses("reminders") >= passes+2 })
+	}
 	seen := map[string]int{}
 	for _, r := range rc.All() {
 		var e envelope

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -72,6 +73,18 @@ func startProc(t *testing.T, addr string, env map[string]string) *proc {
 	}
 }
 
+func (p *proc) get(path string) (int, []byte, error) {
+	req, _ := http.NewRequest("GET", p.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+p.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, nil
+}
+
 func (p *proc) post(path string, body any) (int, []byte, error) {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", p.url+path, bytes.NewReader(b))
@@ -88,9 +101,10 @@ func (p *proc) post(path string, body any) (int, []byte, error) {
 // idReceiver counts arrivals per event id.
 type idReceiver struct {
 	*http.Server
-	url  string
-	mu   sync.Mutex
-	seen map[string]int
+	url     string
+	mu      sync.Mutex
+	seen    map[string]int
+	arrived int // requests that arrived, answered or not
 }
 
 func newIDReceiver(t *testing.T, delay time.Duration) *idReceiver {
@@ -101,6 +115,9 @@ func newIDReceiver(t *testing.T, delay time.Duration) *idReceiver {
 	r := &idReceiver{url: "http://" + ln.Addr().String(), seen: map[string]int{}}
 	r.Server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		io.Copy(io.Discard, req.Body)
+		r.mu.Lock()
+		r.arrived++
+		r.mu.Unlock()
 		if delay > 0 {
 			time.Sleep(delay)
 		}
@@ -240,9 +257,12 @@ func TestGracefulShutdown(t *testing.T) {
 	addr := freePort(t)
 	env := map[string]string{"HOOKBOOK_DATABASE_URL": db, "HOOKBOOK_ENDPOINT_CONCURRENCY": "4"}
 	p := startProc(t, addr, env)
-	if code, body, err := p.post("/api/v1/webhooks", map[string]any{"url": rc.url, "events": []string{"*"}}); err != nil || code != 201 {
+	code, body, err := p.post("/api/v1/webhooks", map[string]any{"url": rc.url, "events": []string{"*"}})
+	if err != nil || code != 201 {
 		t.Fatalf("create endpoint: %d %s %v", code, body, err)
 	}
+	var ep struct{ ID string }
+	json.Unmarshal(body, &ep)
 	var ids []string
 	for i := 0; i < 20; i++ {
 		code, body, err := p.post("/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{"n": i}})
@@ -253,7 +273,11 @@ func TestGracefulShutdown(t *testing.T) {
 		json.Unmarshal(body, &out)
 		ids = append(ids, out.ID)
 	}
-	time.Sleep(200 * time.Millisecond) // the first attempts are in flight
+	waitFor(t, 10*time.Second, "attempts in flight", func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return rc.arrived > 0
+	})
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-p.done:
@@ -270,12 +294,15 @@ func TestGracefulShutdown(t *testing.T) {
 	// The attempts in flight at SIGTERM finished and were recorded: after
 	// a restart they are not sent again.
 	p2 := startProc(t, addr, env)
-	_ = p2
 	waitFor(t, 30*time.Second, "the rest", func() bool {
 		u, _, _ := rc.counts()
 		return u == len(ids)
 	})
-	time.Sleep(300 * time.Millisecond)
+	// Once no delivery is pending, nothing more can be sent.
+	waitFor(t, 10*time.Second, "no pending delivery", func() bool {
+		code, body, err := p2.get("/api/v1/webhooks/" + ep.ID + "/deliveries?status=pending")
+		return err == nil && code == 200 && strings.Contains(string(body), `"data":[]`)
+	})
 	_, _, dups := rc.counts()
 	if dups != 0 {
 		t.Errorf("%d duplicates after a graceful stop, want 0", dups)

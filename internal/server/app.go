@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hookbook/hookbook/internal/netguard"
@@ -44,6 +45,9 @@ type App struct {
 	Log        *slog.Logger
 	// InstanceID names this process in leases and logs.
 	InstanceID string
+
+	jobMu     sync.Mutex
+	jobPasses map[string]int64
 }
 
 // New opens the database, applies migrations and wires an instance.

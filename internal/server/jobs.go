@@ -27,6 +27,24 @@ func clamp(d, lo, hi time.Duration) time.Duration {
 	return max(lo, min(d, hi))
 }
 
+// JobPasses returns how many times this instance has run (or, on a
+// cluster, tried to run) the periodic job called name: "auto-disable",
+// "retention" or "reminders". Tests wait on it instead of sleeping.
+func (a *App) JobPasses(name string) int64 {
+	a.jobMu.Lock()
+	defer a.jobMu.Unlock()
+	return a.jobPasses[name]
+}
+
+func (a *App) passed(name string) {
+	a.jobMu.Lock()
+	defer a.jobMu.Unlock()
+	if a.jobPasses == nil {
+		a.jobPasses = map[string]int64{}
+	}
+	a.jobPasses[name]++
+}
+
 // runJobs runs every periodic task until ctx is done.
 func (a *App) runJobs(ctx context.Context) {
 	for _, j := range a.jobs() {
@@ -37,6 +55,7 @@ func (a *App) runJobs(ctx context.Context) {
 				if _, err := a.DB.Exclusive(ctx, j.name, j.run); err != nil && ctx.Err() == nil {
 					a.Log.Error("periodic job failed", "job", j.name, "err", err)
 				}
+				a.passed(j.name)
 				select {
 				case <-ctx.Done():
 					return
