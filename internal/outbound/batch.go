@@ -2,8 +2,9 @@ package outbound
 
 import (
 	"context"
-	"github.com/hookbook/hookbook/internal/db"
 	"sync"
+
+	"github.com/hookbook/hookbook/internal/db"
 )
 
 // Publications arriving while a commit is under way are written together in

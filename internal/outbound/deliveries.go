@@ -6,8 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hookbook/hookbook/internal/db"
 	"time"
+
+	"github.com/hookbook/hookbook/internal/db"
 
 	"github.com/hookbook/hookbook"
 )

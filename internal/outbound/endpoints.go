@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
 	"github.com/hookbook/hookbook/internal/db"
 
 	"github.com/hookbook/hookbook"

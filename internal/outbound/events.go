@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hookbook/hookbook/internal/db"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/hookbook/hookbook/internal/db"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/event"

@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hookbook/hookbook/internal/db"
 	"sort"
 	"time"
+
+	"github.com/hookbook/hookbook/internal/db"
 
 	"github.com/hookbook/hookbook"
 )
@@ -358,4 +359,46 @@ func (s *Service) ReleaseAllLeases(ctx context.Context) error {
 	_, err := s.DB.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $1
 		WHERE status = 'pending' AND lease_until > 0`, db.Micros(s.DB.Now()))
 	return err
+}
+
+// Postpone gives claimed jobs back and moves every due pending delivery of
+// an endpoint to until, without spending an attempt: its circuit is open.
+func (s *Service) Postpone(ctx context.Context, endpointID string, jobs []*Job, until time.Time) error {
+	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+		for _, j := range jobs {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0
+				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1
+			WHERE endpoint_id = $2 AND status = 'pending' AND next_attempt_at < $1 AND lease_until <= $3`,
+			db.Micros(until), endpointID, db.Micros(s.DB.Now()))
+		return err
+	})
+}
+
+// QueueStats describes the delivery queue.
+type QueueStats struct {
+	Pending       int
+	Due           int
+	OldestDueAge  time.Duration
+	OpenEndpoints int
+}
+
+// Queue returns the queue's depth: pending deliveries, those due now, and
+// the age of the oldest due one.
+func (s *Service) Queue(ctx context.Context) (QueueStats, error) {
+	now := s.DB.Now()
+	var st QueueStats
+	var oldest sql.NullInt64
+	err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN next_attempt_at <= $1 THEN 1 ELSE 0 END), 0),
+		MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'`, db.Micros(now)).Scan(&st.Pending, &st.Due, &oldest)
+	if err != nil {
+		return st, err
+	}
+	if oldest.Valid && oldest.Int64 <= db.Micros(now) {
+		st.OldestDueAge = now.Sub(db.Time(oldest.Int64))
+	}
+	return st, nil
 }
