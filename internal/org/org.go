@@ -51,7 +51,10 @@ func (s *Service) OrganizationByAPIKey(ctx context.Context, apiKey string) (*hoo
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbook.Errorf(hookbook.EUnauthorized, "invalid_api_key", "the API key is not valid")
 	}
-	return o, err
+	if err != nil {
+		return nil, fmt.Errorf("organization by API key: %w", err)
+	}
+	return o, nil
 }
 
 // Organization returns the organization with id.
@@ -60,7 +63,10 @@ func (s *Service) Organization(ctx context.Context, id string) (*hookbook.Organi
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbook.NotFound("organization")
 	}
-	return o, err
+	if err != nil {
+		return nil, fmt.Errorf("organization: %w", err)
+	}
+	return o, nil
 }
 
 // OrganizationByName returns the oldest organization called name.
@@ -69,7 +75,10 @@ func (s *Service) OrganizationByName(ctx context.Context, name string) (*hookboo
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbook.NotFound("organization")
 	}
-	return o, err
+	if err != nil {
+		return nil, fmt.Errorf("organization: %w", err)
+	}
+	return o, nil
 }
 
 // Bootstrap creates the "default" organization when no organization exists

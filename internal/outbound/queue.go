@@ -123,7 +123,7 @@ func (s *Service) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	return jobs, nil
 }
@@ -185,7 +185,7 @@ func (s *Service) Complete(ctx context.Context, results []*Result) error {
 	if len(results) == 0 {
 		return nil
 	}
-	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		now := s.DB.Now()
 		type health struct {
 			success, failure      time.Time
@@ -258,6 +258,10 @@ func (s *Service) Complete(ctx context.Context, results []*Result) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
+	}
+	return nil
 }
 
 // HealthResolution is how stale an endpoint's last_success_at may be while
@@ -341,7 +345,7 @@ func (s *Service) recordAttempts(ctx context.Context, tx *db.Tx, results []*Resu
 
 // Release gives claimed deliveries back to the queue unattempted, due at once.
 func (s *Service) Release(ctx context.Context, jobs []*Job) error {
-	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		for _, j := range jobs {
 			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
 				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner, db.Micros(s.DB.Now())); err != nil {
@@ -350,6 +354,10 @@ func (s *Service) Release(ctx context.Context, jobs []*Job) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("release deliveries: %w", err)
+	}
+	return nil
 }
 
 // ReleaseAllLeases gives every claimed delivery back to the queue. A
@@ -364,7 +372,7 @@ func (s *Service) ReleaseAllLeases(ctx context.Context) error {
 // Postpone gives claimed jobs back and moves every due pending delivery of
 // an endpoint to until, without spending an attempt: its circuit is open.
 func (s *Service) Postpone(ctx context.Context, endpointID string, jobs []*Job, until time.Time) error {
-	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		for _, j := range jobs {
 			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0
 				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner); err != nil {
@@ -376,6 +384,10 @@ func (s *Service) Postpone(ctx context.Context, endpointID string, jobs []*Job, 
 			db.Micros(until), endpointID, db.Micros(s.DB.Now()))
 		return err
 	})
+	if err != nil {
+		return fmt.Errorf("postpone deliveries: %w", err)
+	}
+	return nil
 }
 
 // QueueStats describes the delivery queue.
