@@ -73,21 +73,16 @@ func startProc(t *testing.T, addr string, env map[string]string) *proc {
 	}
 }
 
-func (p *proc) get(path string) (int, []byte, error) {
-	req, _ := http.NewRequest("GET", p.url+path, nil)
-	req.Header.Set("Authorization", "Bearer "+p.key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out, nil
-}
+func (p *proc) get(path string) (int, []byte, error) { return p.do("GET", path, nil) }
 
 func (p *proc) post(path string, body any) (int, []byte, error) {
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", p.url+path, bytes.NewReader(b))
+	return p.do("POST", path, bytes.NewReader(b))
+}
+
+// do sends a request with the process's key.
+func (p *proc) do(method, path string, body io.Reader) (int, []byte, error) {
+	req, _ := http.NewRequest(method, p.url+path, body)
 	req.Header.Set("Authorization", "Bearer "+p.key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -28,6 +28,24 @@ func domain(t *testing.T, d *db.DB) (*booking.Domain, *outbound.Service, string)
 	return &booking.Domain{DB: d, Outbound: out}, out, o.ID
 }
 
+// newSlot makes a service of capacity places, without approval, and a slot
+// of it two days ahead.
+func newSlot(t *testing.T, dom *booking.Domain, orgID string, capacity int) *booking.Slot {
+	t.Helper()
+	ctx := context.Background()
+	svc, err := dom.CreateService(ctx, orgID, booking.ServiceInput{Name: ptr("Tour"), DurationMinutes: ptr(60), Price: ptr(int64(1000)), Capacity: ptr(capacity)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Hour)
+	slot, err := dom.CreateSlot(ctx, orgID, booking.SlotInput{ServiceID: &svc.ID,
+		StartsAt: ptr(start.Format(time.RFC3339)), EndsAt: ptr(start.Add(time.Hour).Format(time.RFC3339))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slot
+}
+
 // TestCapacityUnderConcurrency books a 5-place slot from 20 goroutines:
 // exactly 5 succeed, the rest get slot_full, and each success published
 // exactly one booking.created that matches its schema.
@@ -36,16 +54,7 @@ func TestCapacityUnderConcurrency(t *testing.T) {
 	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		dom, out, orgID := domain(t, d)
-		svc, err := dom.CreateService(ctx, orgID, booking.ServiceInput{Name: ptr("Tour"), DurationMinutes: ptr(60), Price: ptr(int64(1000)), Capacity: ptr(5)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Hour)
-		slot, err := dom.CreateSlot(ctx, orgID, booking.SlotInput{ServiceID: &svc.ID,
-			StartsAt: ptr(start.Format(time.RFC3339)), EndsAt: ptr(start.Add(time.Hour).Format(time.RFC3339))})
-		if err != nil {
-			t.Fatal(err)
-		}
+		slot := newSlot(t, dom, orgID, 5)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		codes := map[string]int{}
@@ -86,13 +95,7 @@ func TestInvalidTransitions(t *testing.T) {
 	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		dom, _, orgID := domain(t, d)
-		svc, _ := dom.CreateService(ctx, orgID, booking.ServiceInput{Name: ptr("Tour"), DurationMinutes: ptr(60), Price: ptr(int64(0)), Capacity: ptr(2)})
-		start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
-		slot, err := dom.CreateSlot(ctx, orgID, booking.SlotInput{ServiceID: &svc.ID,
-			StartsAt: ptr(start.Format(time.RFC3339)), EndsAt: ptr(start.Add(time.Hour).Format(time.RFC3339))})
-		if err != nil {
-			t.Fatal(err)
-		}
+		slot := newSlot(t, dom, orgID, 2)
 		b, err := dom.CreateBooking(ctx, orgID, booking.BookingInput{SlotID: &slot.ID, Customer: &booking.CustomerInput{Name: ptr("A"), Email: ptr("a@example.com")}})
 		if err != nil {
 			t.Fatal(err)
