@@ -2,6 +2,10 @@ package event
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -105,5 +109,28 @@ func TestSchemasComeFromTheTypes(t *testing.T) {
 	b, _ := json.Marshal(ex)
 	if err := Validate(et.Schema, b); err == nil {
 		t.Error("booking.updated without changes passed its schema")
+	}
+}
+
+func TestSchemaReferencesStayInside(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret.json")
+	os.WriteFile(secret, []byte(`{"type":"string","description":"TOP-SECRET-CONTENT"}`), 0o600)
+	for _, ref := range []string{"file://" + secret, secret, "http://127.0.0.1:1/x.json", "https://example.com/s.json"} {
+		doc := `{"type":"object","properties":{"a":{"$ref":` + strconv.Quote(ref) + `}}}`
+		_, err := CompileSchema([]byte(doc))
+		if err == nil {
+			t.Errorf("$ref %s compiled", ref)
+		} else if strings.Contains(err.Error(), "TOP-SECRET") {
+			t.Errorf("$ref %s leaked the file: %v", ref, err)
+		}
+	}
+	// References inside the schema still work.
+	inside := `{"$defs":{"n":{"type":"integer"}},"type":"object","properties":{"a":{"$ref":"#/$defs/n"}}}`
+	if err := Validate([]byte(inside), []byte(`{"a":"x"}`)); err == nil {
+		t.Error("an internal $ref was not applied")
+	}
+	if err := Validate([]byte(inside), []byte(`{"a":1}`)); err != nil {
+		t.Errorf("an internal $ref failed: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -37,7 +38,16 @@ var (
 	schemaCache = map[string]*jsonschema.Schema{}
 )
 
-// CompileSchema parses and compiles a JSON schema document.
+// noExternalRefs refuses every reference outside the schema itself: a
+// client's schema must never make hookbook read a file or fetch a URL.
+type noExternalRefs struct{}
+
+func (noExternalRefs) Load(url string) (any, error) {
+	return nil, errors.New("only references inside the schema itself (#…) may resolve")
+}
+
+// CompileSchema parses and compiles a JSON schema document. References
+// ($ref) may point only inside the document.
 func CompileSchema(doc []byte) (*jsonschema.Schema, error) {
 	key := string(doc)
 	schemaMu.Lock()
@@ -50,6 +60,7 @@ func CompileSchema(doc []byte) (*jsonschema.Schema, error) {
 		return nil, fmt.Errorf("schema is not JSON: %w", err)
 	}
 	c := jsonschema.NewCompiler()
+	c.UseLoader(noExternalRefs{})
 	if err := c.AddResource("mem://schema.json", v); err != nil {
 		return nil, err
 	}

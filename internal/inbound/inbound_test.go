@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,15 +86,17 @@ func TestPipeline(t *testing.T) {
 		if err := run(signed(body, now, id)); err != nil {
 			t.Fatalf("a valid command failed: %v", err)
 		}
-		if err := run(signed(body, now, id)); hookbook.Code(err) != "replayed_request" {
-			t.Errorf("a reused request id = %v", err)
+		for _, spelling := range []string{id, strings.ToUpper(id), "{" + id + "}", "urn:uuid:" + id, strings.ReplaceAll(id, "-", "")} {
+			if err := run(signed(body, now, spelling)); hookbook.Code(err) != "replayed_request" {
+				t.Errorf("the used request id spelled %s = %v", spelling, err)
+			}
 		}
 		cmds, _, err := s.Commands(ctx, orgID, db.Page{Limit: 50})
-		if err != nil || len(cmds) != 7 {
-			t.Fatalf("%d commands logged (%v), want 7", len(cmds), err)
+		if err != nil || len(cmds) != 11 {
+			t.Fatalf("%d commands logged (%v), want 11", len(cmds), err)
 		}
-		if cmds[1].Status != 200 || cmds[0].Status != 409 {
-			t.Errorf("log statuses = %d, %d", cmds[1].Status, cmds[0].Status)
+		if cmds[5].Status != 200 || cmds[0].Status != 409 {
+			t.Errorf("log statuses = %d, %d", cmds[5].Status, cmds[0].Status)
 		}
 	})
 }

@@ -73,11 +73,14 @@ func (s *Service) run(ctx context.Context, o *hookbook.Organization, header http
 		return nil, err
 	}
 	*action = req.Action
-	if _, err := uuid.Parse(requestID); err != nil || requestID == "" {
+	id, err := uuid.Parse(requestID)
+	if err != nil || requestID == "" {
 		return nil, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_request_id",
 			Message: s.HeaderPrefix + "-Request-Id must be a UUID", Details: map[string]string{s.HeaderPrefix + "-Request-Id": "not a UUID"}}
 	}
-	fresh, err := s.Seen(ctx, o.ID, requestID)
+	// One UUID has many spellings (upper case, braces, urn:uuid:, no
+	// dashes): the replay guard keeps its canonical form.
+	fresh, err := s.Seen(ctx, o.ID, id.String())
 	if err != nil {
 		return nil, err
 	}
