@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
@@ -197,6 +198,11 @@ func (u *UI) auth(h func(http.ResponseWriter, *http.Request, *session)) http.Han
 					Error: "This form has expired or did not come from hookbook (CSRF check failed). Reload the page and try again."})
 				return
 			}
+			if !formIsText(r) {
+				u.render(w, http.StatusBadRequest, "error", &page{Title: "Refused", Org: s.Organization, CSRF: s.CSRF,
+					Error: "The form holds text that is not valid UTF-8 (or a NUL character). Correct it and send it again."})
+				return
+			}
 		}
 		ctx := context.WithValue(r.Context(), ctxKey{}, s)
 		h(w, r.WithContext(ctx), &session{Session: s, token: c.Value})
@@ -223,4 +229,20 @@ func (u *UI) fail(w http.ResponseWriter, s *session, err error) {
 func (u *UI) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: u.Production})
+}
+
+// formIsText reports whether every name and value of a parsed form is
+// UTF-8 text without NUL characters, as both databases require.
+func formIsText(r *http.Request) bool {
+	for k, vs := range r.PostForm {
+		if !utf8.ValidString(k) || strings.ContainsRune(k, 0) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -17,7 +17,7 @@ func (s *Server) BookingRoutes(d *booking.Domain) []Route {
 		{Method: "GET", Pattern: "/api/v1/services", Handler: a(list("svc", d.Services))},
 		{Method: "POST", Pattern: "/api/v1/services", Handler: a(create(d.CreateService))},
 		{Method: "GET", Pattern: "/api/v1/services/{id}", Handler: a(get(d.Service))},
-		{Method: "PATCH", Pattern: "/api/v1/services/{id}", Handler: a(update(d.UpdateService))},
+		{Method: "PATCH", Pattern: "/api/v1/services/{id}", Handler: a(patch(d.UpdateService))},
 		{Method: "DELETE", Pattern: "/api/v1/services/{id}", Handler: a(remove(d.DeleteService))},
 
 		{Method: "GET", Pattern: "/api/v1/slots", Handler: a(s.listSlots(d))},
@@ -34,7 +34,7 @@ func (s *Server) BookingRoutes(d *booking.Domain) []Route {
 		}))},
 		{Method: "POST", Pattern: "/api/v1/bookings", Handler: a(create(d.CreateBooking))},
 		{Method: "GET", Pattern: "/api/v1/bookings/{id}", Handler: a(get(d.Booking))},
-		{Method: "PATCH", Pattern: "/api/v1/bookings/{id}", Handler: a(update(d.Update))},
+		{Method: "PATCH", Pattern: "/api/v1/bookings/{id}", Handler: a(patch(d.Update))},
 		{Method: "POST", Pattern: "/api/v1/bookings/{id}/confirm", Handler: a(action(d.Confirm))},
 		{Method: "POST", Pattern: "/api/v1/bookings/{id}/reject", Handler: a(update(func(ctx context.Context, org, id string, in struct {
 			Reason *string `json:"reason"`
@@ -154,9 +154,18 @@ func create[In, Out any](fn func(context.Context, string, In) (Out, error)) OrgH
 // update decodes In (an empty body counts as {}), calls fn with the path id
 // and answers 200.
 func update[In, Out any](fn func(context.Context, string, string, In) (Out, error)) OrgHandler {
+	return withBody(fn, decodeOptional)
+}
+
+// patch is update for a PATCH, whose body must be a JSON object.
+func patch[In, Out any](fn func(context.Context, string, string, In) (Out, error)) OrgHandler {
+	return withBody(fn, Decode)
+}
+
+func withBody[In, Out any](fn func(context.Context, string, string, In) (Out, error), decode func(http.ResponseWriter, *http.Request, any) error) OrgHandler {
 	return func(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
 		var in In
-		if err := decodeOptional(w, r, &in); err != nil {
+		if err := decode(w, r, &in); err != nil {
 			return err
 		}
 		out, err := fn(r.Context(), org.ID, r.PathValue("id"), in)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -138,7 +139,13 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			WriteError(w, hookbook.Errorf(hookbook.ENotFound, "not_found", "no resource has this path"), 0)
 			return
 		}
-		for k, vs := range r.URL.Query() {
+		query, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			WriteError(w, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_query",
+				Message: "the query string is not valid URL encoding", Details: map[string]string{"query": "invalid encoding"}}, 0)
+			return
+		}
+		for k, vs := range query {
 			for _, v := range vs {
 				if !storable(k) || !storable(v) {
 					WriteError(w, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_query",

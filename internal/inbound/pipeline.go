@@ -37,7 +37,9 @@ func (s *Service) Execute(ctx context.Context, orgID string, header http.Header,
 	if err != nil {
 		return nil, err
 	}
-	requestID := strings.TrimSpace(header.Get(s.HeaderPrefix + "-Request-Id"))
+	// The log keeps what was sent, made storable: a request id that is not
+	// UTF-8 text is refused below but must still be logged.
+	requestID := strings.ToValidUTF8(strings.ReplaceAll(strings.TrimSpace(header.Get(s.HeaderPrefix+"-Request-Id")), "\x00", ""), "\uFFFD")
 	out := &Outcome{}
 	out.Result, err = s.run(ctx, o, header, readBody, requestID, &out.Action)
 	status, code := http.StatusOK, ""

@@ -1,0 +1,76 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/hookbook/hookbook/internal/hookbooktest"
+)
+
+// eachBackend starts an instance on SQLite and on PostgreSQL.
+func eachBackend(t *testing.T, fn func(t *testing.T, in *hookbooktest.Instance)) {
+	for name, url := range map[string]func(testing.TB) string{"sqlite": hookbooktest.SQLiteURL, "postgres": hookbooktest.PostgresURL} {
+		t.Run(name, func(t *testing.T) {
+			fn(t, hookbooktest.Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url(t)}))
+		})
+	}
+}
+
+func send(t *testing.T, in *hookbooktest.Instance, method, path, body string, header map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, in.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+in.Key)
+	for k, v := range header {
+		req.Header[k] = []string{v}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return resp.StatusCode, b.String()
+}
+
+// TestHostileEdges: invalid UTF-8, broken query strings and empty PATCH
+// bodies answer a JSON 400 on both databases, never a 500.
+func TestHostileEdges(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, in *hookbooktest.Instance) {
+		svc := in.Must(201, "POST", "/api/v1/services", map[string]any{"name": "Tour", "duration_minutes": 30})["id"].(string)
+		cases := []struct {
+			name, method, path, body string
+			header                   map[string]string
+			code                     string
+		}{
+			{"idempotency key not UTF-8", "POST", "/api/v1/events", `{"event":"booking.created","data":{}}`, map[string]string{"Idempotency-Key": "k\xff\xfe"}, "invalid_header"},
+			{"broken query", "GET", "/api/v1/webhooks?cursor=%%%", "", nil, "invalid_query"},
+			{"empty PATCH of a service", "PATCH", "/api/v1/services/" + svc, "", nil, "invalid_json"},
+		}
+		for _, c := range cases {
+			status, body := send(t, in, c.method, c.path, c.body, c.header)
+			if status != 400 || !strings.Contains(body, `"code":"`+c.code+`"`) {
+				t.Errorf("%s: %d %s, want 400 %s", c.name, status, body, c.code)
+			}
+		}
+		// An inbound request id that is not UTF-8 is refused and still logged.
+		in.Must(200, "PUT", "/api/v1/settings/inbound", map[string]any{"enabled": true, "secret": "inbound-secret-0123456789", "scopes": []string{"admin.planner"}})
+		status, body := send(t, in, "POST", "/api/public/webhooks/inbound", `{}`, map[string]string{"X-Hookbook-Request-Id": "id\xff" + uuid.NewString()})
+		if status != 401 {
+			t.Errorf("unsigned inbound with a broken request id = %d %s", status, body)
+		}
+		if cmds := in.Must(200, "GET", "/api/v1/inbound/commands", nil)["data"].([]any); len(cmds) != 1 {
+			t.Errorf("%d commands logged, want the refused one", len(cmds))
+		}
+	})
+}
