@@ -43,7 +43,8 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	next := r.PostFormValue("next")
 	addr := clientAddr(r)
-	if wait, blocked := u.signins.Blocked(addr, time.Now()); blocked {
+	attempt := time.Now()
+	if wait, ok := u.signins.Take(addr, attempt); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		u.render(w, http.StatusTooManyRequests, "error", &page{Title: "Too many attempts",
 			Error: "Too many failed sign-ins from your address. Try again in " + wait.Round(time.Minute).String() + "."})
@@ -51,13 +52,13 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	org, err := u.Orgs.OrganizationByAPIKey(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
 	if err != nil {
-		u.signins.Fail(addr, time.Now())
 		csrf := ids.Token("")
 		u.setCookie(w, loginCookie, csrf, 600)
 		u.render(w, http.StatusUnauthorized, "login", &page{Title: "Sign in", CSRF: csrf, Form: map[string]string{"next": next},
 			Errors: map[string]string{"api_key": "This API key is not valid."}})
 		return
 	}
+	u.signins.Forgive(addr, attempt)
 	tok, _, err := u.sessions.create(r.Context(), org.ID, SessionTTL)
 	if err != nil {
 		u.Log.Error("create session", "err", err)

@@ -45,20 +45,29 @@ func (t *throttle) recent(addr string, now time.Time) []time.Time {
 	return kept
 }
 
-// Blocked reports whether addr has used up its failures, and for how long.
-func (t *throttle) Blocked(addr string, now time.Time) (time.Duration, bool) {
+// Take counts a sign-in attempt from addr as failed until Forgive says
+// otherwise, so that concurrent attempts cannot slip past the limit. It
+// reports false, with how long to wait, when addr has used up its failures.
+func (t *throttle) Take(addr string, now time.Time) (time.Duration, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	f := t.recent(addr, now)
-	if len(f) < t.max {
-		return 0, false
+	if len(f) >= t.max {
+		return t.window - now.Sub(f[0]), false
 	}
-	return t.window - now.Sub(f[0]), true
+	t.failures[addr] = append(f, now)
+	return 0, true
 }
 
-// Fail records a failed sign-in.
-func (t *throttle) Fail(addr string, now time.Time) {
+// Forgive removes the failure that Take counted at for a sign-in that succeeded.
+func (t *throttle) Forgive(addr string, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.failures[addr] = append(t.recent(addr, now), now)
+	f := t.failures[addr]
+	for i, x := range f {
+		if x.Equal(at) {
+			t.failures[addr] = append(f[:i:i], f[i+1:]...)
+			return
+		}
+	}
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 )
@@ -9,20 +10,43 @@ import (
 func TestThrottle(t *testing.T) {
 	th := newThrottle(3, time.Minute)
 	now := time.Now()
+	if _, ok := th.Take("1.2.3.4", now.Add(-time.Second)); !ok {
+		t.Fatal("the first attempt was refused")
+	}
+	th.Forgive("1.2.3.4", now.Add(-time.Second)) // a success costs nothing
 	for i := range 3 {
-		if _, blocked := th.Blocked("1.2.3.4", now); blocked {
+		if _, ok := th.Take("1.2.3.4", now); !ok {
 			t.Fatalf("blocked after %d failures", i)
 		}
-		th.Fail("1.2.3.4", now)
 	}
-	if wait, blocked := th.Blocked("1.2.3.4", now.Add(time.Second)); !blocked || wait <= 0 || wait > time.Minute {
-		t.Errorf("after 3 failures: blocked %v for %s", blocked, wait)
+	if wait, ok := th.Take("1.2.3.4", now.Add(time.Second)); ok || wait <= 0 || wait > time.Minute {
+		t.Errorf("after 3 failures: allowed %v, wait %s", ok, wait)
 	}
-	if _, blocked := th.Blocked("5.6.7.8", now); blocked {
+	if _, ok := th.Take("5.6.7.8", now); !ok {
 		t.Error("another address is blocked")
 	}
-	if _, blocked := th.Blocked("1.2.3.4", now.Add(2*time.Minute)); blocked {
+	if _, ok := th.Take("1.2.3.4", now.Add(2*time.Minute)); !ok {
 		t.Error("still blocked after the window")
+	}
+	// Concurrent attempts never pass the limit.
+	th2 := newThrottle(10, time.Minute)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	passed := 0
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, ok := th2.Take("9.9.9.9", time.Now()); ok {
+				mu.Lock()
+				passed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if passed != 10 {
+		t.Errorf("%d of 200 concurrent attempts passed, limit 10", passed)
 	}
 	r := httptest.NewRequest("GET", "/", nil)
 	r.RemoteAddr = "10.0.0.1:5555"
