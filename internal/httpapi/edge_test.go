@@ -74,3 +74,41 @@ func TestHostileEdges(t *testing.T) {
 		}
 	})
 }
+
+// TestEventTypesPage pages through the catalog with limit and cursor.
+func TestEventTypesPage(t *testing.T) {
+	t.Parallel()
+	in := hookbooktest.Start(t, nil)
+	in.Must(201, "POST", "/api/v1/event-types", map[string]any{"name": "lead.qualified", "description": "A lead qualified"})
+	seen, cursor := map[string]bool{}, ""
+	for pages := 1; ; pages++ {
+		path := "/api/v1/event-types?limit=7"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		page := in.Must(200, "GET", path, nil)
+		data := page["data"].([]any)
+		if len(data) > 7 {
+			t.Fatalf("page of %d with limit 7", len(data))
+		}
+		for _, x := range data {
+			seen[x.(map[string]any)["name"].(string)] = true
+		}
+		next, _ := page["next_cursor"].(string)
+		if next == "" {
+			if pages != 3 {
+				t.Errorf("%d pages, want 3", pages)
+			}
+			break
+		}
+		cursor = next
+	}
+	if len(seen) != 21 || !seen["lead.qualified"] || !seen["booking.created"] {
+		t.Errorf("paged through %d types", len(seen))
+	}
+	for _, q := range []string{"limit=0", "limit=x", "cursor=nope.nothing"} {
+		if r := in.Do("GET", "/api/v1/event-types?"+q, nil); r.Status != 400 {
+			t.Errorf("?%s = %d", q, r.Status)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/db"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
 )
 
@@ -54,11 +55,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // ---- event types and events
 
 func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	types, err := s.Outbound.Catalog(r.Context(), org.ID)
+	q := r.URL.Query()
+	p, err := db.ParsePage(q.Get("limit"), "", "")
 	if err != nil {
 		return err
 	}
-	WriteJSON(w, http.StatusOK, NewList(types, ""))
+	page, next, err := s.Outbound.CatalogPage(r.Context(), org.ID, q.Get("cursor"), p.Limit)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, NewList(page, next))
 	return nil
 }
 

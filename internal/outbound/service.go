@@ -382,3 +382,33 @@ func (s *Service) Catalog(ctx context.Context, orgID string) ([]hookbook.EventTy
 	}
 	return append(event.Builtin(), own...), nil
 }
+
+// CatalogPage returns up to limit types of the catalog (built-in types,
+// then the organization's own, each by name) after the type named cursor
+// ("" for the first page), and the cursor of the next page ("" at the end).
+func (s *Service) CatalogPage(ctx context.Context, orgID, cursor string, limit int) ([]hookbook.EventType, string, error) {
+	all, err := s.Catalog(ctx, orgID)
+	if err != nil {
+		return nil, "", err
+	}
+	start := 0
+	if cursor != "" {
+		start = -1
+		for i, t := range all {
+			if t.Name == cursor {
+				start = i + 1
+				break
+			}
+		}
+		if start < 0 {
+			return nil, "", &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_cursor",
+				Message: "cursor is not one this list returned", Details: map[string]string{"cursor": "invalid"}}
+		}
+	}
+	end := min(start+limit, len(all))
+	next := ""
+	if end < len(all) {
+		next = all[end-1].Name
+	}
+	return all[start:end], next, nil
+}
