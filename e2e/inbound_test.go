@@ -142,7 +142,9 @@ func TestInboundActions(t *testing.T) {
 	if e := rc.expect("booking.rejected", seen); e.Data["reason"] != "Full" {
 		t.Errorf("rejected = %v", e.Data)
 	}
-	b3 := in.run(200, "public.booking.create", map[string]any{"slot_id": slot2}, map[string]any{"full_name": "Bo", "email": "bo@example.com"})["result"].(map[string]any)["id"].(string)
+	// A second, identical command within the same second would carry the
+	// same signature and be refused as a replay: this one differs.
+	b3 := in.run(200, "public.booking.create", map[string]any{"slot_id": slot2}, map[string]any{"full_name": "Bo", "email": "bo@example.com", "participants": 1})["result"].(map[string]any)["id"].(string)
 	rc.expect("booking.created", seen)
 	in.run(200, "admin.appointments.cancel", map[string]any{"booking_id": b3}, map[string]any{"reason": "Weather"})
 	if e := rc.expect("booking.cancelled", seen); e.Data["reason"] != "Weather" {

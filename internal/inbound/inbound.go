@@ -173,21 +173,48 @@ func (s *Service) SetSettings(ctx context.Context, orgID string, in SettingsInpu
 	return st, err
 }
 
-// Seen records a request id and reports false when it was recorded before.
-// Ids older than twice the tolerance are pruned as it goes: a request that
-// old is refused for its timestamp.
-func (s *Service) Seen(ctx context.Context, orgID, requestID string) (bool, error) {
+// Seen is the replay guard. It records a command's request id and its
+// signature, and reports false when either was recorded before: a captured
+// command can be sent again neither under its own id nor under a new one
+// (the signature covers the timestamp and the body, not the id). Both are
+// kept in the database, so the guard holds across restarts and instances.
+// Entries older than twice the tolerance are pruned as it goes: a command
+// that old is refused for its timestamp.
+func (s *Service) Seen(ctx context.Context, orgID, requestID, signature string) (bool, error) {
 	now := s.now()
 	if _, err := s.DB.ExecContext(ctx, `DELETE FROM inbound_requests WHERE received_at < $1`, db.Micros(now.Add(-2*Tolerance))); err != nil {
-		return false, err
+		return false, fmt.Errorf("prune request ids: %w", err)
 	}
-	res, err := s.DB.ExecContext(ctx, `INSERT INTO inbound_requests (organization_id, request_id, received_at) VALUES ($1, $2, $3)
-		ON CONFLICT (organization_id, request_id) DO NOTHING`, orgID, requestID, db.Micros(now))
+	fresh := true
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+		for _, key := range []string{requestID, signatureKey(signature)} {
+			res, err := tx.ExecContext(ctx, `INSERT INTO inbound_requests (organization_id, request_id, received_at) VALUES ($1, $2, $3)
+				ON CONFLICT (organization_id, request_id) DO NOTHING`, orgID, key, db.Micros(now))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				fresh = false
+				return errReplay
+			}
+		}
+		return nil
+	})
+	if err == errReplay {
+		return false, nil
+	}
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("replay guard: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return fresh, nil
+}
+
+var errReplay = errors.New("replayed")
+
+// signatureKey is how a signature is kept beside the request ids: one
+// signature has one key however its hex digits are cased.
+func signatureKey(signature string) string {
+	return "sig:" + strings.ToLower(strings.TrimSpace(signature))
 }
 
 // Command is an entry of the command log.

@@ -82,21 +82,32 @@ func TestPipeline(t *testing.T) {
 		if _, err := s.SetSettings(ctx, orgID, inbound.SettingsInput{Scopes: &[]string{"admin.planner"}}); err != nil {
 			t.Fatal(err)
 		}
+		// Every signature below is new (its own timestamp) unless the case
+		// is about a repeated one: refused commands use up theirs too.
+		at := now.Add(time.Second)
 		id := uuid.NewString()
-		if err := run(signed(body, now, id)); err != nil {
+		if err := run(signed(body, at, id)); err != nil {
 			t.Fatalf("a valid command failed: %v", err)
 		}
-		for _, spelling := range []string{id, strings.ToUpper(id), "{" + id + "}", "urn:uuid:" + id, strings.ReplaceAll(id, "-", "")} {
-			if err := run(signed(body, now, spelling)); hookbook.Code(err) != "replayed_request" {
+		// The same signed command under a new request id is a replay too.
+		if err := run(signed(body, at, uuid.NewString())); hookbook.Code(err) != "replayed_request" {
+			t.Errorf("a captured command with a new request id = %v", err)
+		}
+		// A new timestamp makes a new signature: the command may run again.
+		if err := run(signed(body, at.Add(time.Second), uuid.NewString())); err != nil {
+			t.Errorf("a freshly signed command = %v", err)
+		}
+		for i, spelling := range []string{id, strings.ToUpper(id), "{" + id + "}", "urn:uuid:" + id, strings.ReplaceAll(id, "-", "")} {
+			if err := run(signed(body, at.Add(time.Duration(2+i)*time.Second), spelling)); hookbook.Code(err) != "replayed_request" {
 				t.Errorf("the used request id spelled %s = %v", spelling, err)
 			}
 		}
 		cmds, _, err := s.Commands(ctx, orgID, db.Page{Limit: 50})
-		if err != nil || len(cmds) != 11 {
-			t.Fatalf("%d commands logged (%v), want 11", len(cmds), err)
+		if err != nil || len(cmds) != 13 {
+			t.Fatalf("%d commands logged (%v), want 13", len(cmds), err)
 		}
-		if cmds[5].Status != 200 || cmds[0].Status != 409 {
-			t.Errorf("log statuses = %d, %d", cmds[5].Status, cmds[0].Status)
+		if cmds[7].Status != 200 || cmds[6].Status != 409 || cmds[5].Status != 200 || cmds[0].Status != 409 {
+			t.Errorf("log statuses, newest first = %d %d %d … %d", cmds[0].Status, cmds[5].Status, cmds[6].Status, cmds[7].Status)
 		}
 	})
 }

@@ -82,12 +82,12 @@ func (s *Service) run(ctx context.Context, o *hookbook.Organization, header http
 	}
 	// One UUID has many spellings (upper case, braces, urn:uuid:, no
 	// dashes): the replay guard keeps its canonical form.
-	fresh, err := s.Seen(ctx, o.ID, id.String())
+	fresh, err := s.Seen(ctx, o.ID, id.String(), header.Get(s.HeaderPrefix+"-Signature"))
 	if err != nil {
 		return nil, err
 	}
 	if !fresh {
-		return nil, hookbook.Errorf(hookbook.EConflict, "replayed_request", "request id %s was used before", requestID)
+		return nil, hookbook.Errorf(hookbook.EConflict, "replayed_request", "this request id or this signature was used before")
 	}
 	if !KnownAction(req.Action) {
 		return nil, hookbook.Errorf(hookbook.ENotFound, "unknown_action", "unknown action %q", req.Action)
