@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Error kinds. Each maps to one HTTP status at the edge.
@@ -28,6 +29,9 @@ type Error struct {
 	Code    string
 	Message string
 	Details map[string]string
+	// RetryAfter, when set on a 429 or 503, tells the client when to try
+	// again (the Retry-After header).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

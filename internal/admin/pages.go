@@ -14,6 +14,7 @@ import (
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/inbound"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -42,7 +43,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := r.PostFormValue("next")
-	addr := clientAddr(r)
+	addr := ratelimit.ClientAddr(r)
 	attempt := time.Now()
 	if wait, ok := u.signins.Take(addr, attempt); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))

@@ -26,6 +26,7 @@ import (
 	"github.com/hookbook/hookbook/internal/inbound"
 	"github.com/hookbook/hookbook/internal/org"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
 //go:embed templates/*.html static/*
@@ -55,7 +56,7 @@ type UI struct {
 	Log        *slog.Logger
 
 	pages    map[string]*template.Template
-	signins  *throttle
+	signins  *ratelimit.Window
 	sessions *sessions
 }
 
@@ -65,7 +66,7 @@ func (u *UI) Handler() http.Handler {
 		u.Log = slog.Default()
 	}
 	u.parse()
-	u.signins = newThrottle(MaxFailedSignIns, SignInWindow)
+	u.signins = ratelimit.New(MaxFailedSignIns, SignInWindow)
 	u.sessions = &sessions{db: u.DB, orgs: u.Orgs}
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assets, "static")

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/inbound"
+	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
 // InboundRoutes returns the public command endpoints and the settings and
@@ -12,7 +13,7 @@ import (
 func (s *Server) InboundRoutes(svc *inbound.Service) []Route {
 	a := s.Authed
 	command := func(w http.ResponseWriter, r *http.Request) {
-		out, err := svc.Execute(r.Context(), r.PathValue("org"), r.Header, func() ([]byte, error) { return ReadBody(w, r) })
+		out, err := svc.Execute(r.Context(), r.PathValue("org"), ratelimit.ClientAddr(r), r.Header, func() ([]byte, error) { return ReadBody(w, r) })
 		if err != nil {
 			s.fail(w, r, err)
 			return

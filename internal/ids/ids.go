@@ -34,3 +34,14 @@ func Valid(prefix, s string) bool {
 	_, err := ulid.ParseStrict(rest)
 	return err == nil
 }
+
+// Before returns the smallest id with prefix made at t: every id of that
+// kind made before t sorts below it, so "id < Before(p, t)" selects what is
+// older than t through the primary key.
+func Before(prefix string, t time.Time) string {
+	var u ulid.ULID
+	if err := u.SetTime(ulid.Timestamp(t)); err != nil {
+		return prefix + "_"
+	}
+	return prefix + "_" + u.String()
+}

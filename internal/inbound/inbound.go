@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hookbook/hookbook"
@@ -24,6 +25,7 @@ import (
 	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/org"
+	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
 // Tolerance is how far a command's timestamp may lie from the server's clock.
@@ -93,6 +95,11 @@ type Service struct {
 	// HeaderPrefix names the signature headers, e.g. "X-Hookbook".
 	HeaderPrefix string
 	Logger       *slog.Logger
+	// Unsigned limits commands that fail their signature, per client
+	// address; nil means UnsignedPerMinute per minute.
+	Unsigned *ratelimit.Window
+
+	limitOnce sync.Once
 }
 
 func (s *Service) now() time.Time { return s.DB.Now() }
@@ -264,4 +271,22 @@ func scanCommand(row db.Scanner) (*Command, error) {
 	}
 	c.CreatedAt = db.Time(at)
 	return &c, nil
+}
+
+// Purge deletes command log entries older than cutoff, in batches, and
+// returns how many it deleted.
+func (s *Service) Purge(ctx context.Context, cutoff time.Time) (int, error) {
+	bound, total := ids.Before("cmd", cutoff), 0
+	for {
+		res, err := s.DB.ExecContext(ctx, `DELETE FROM inbound_commands WHERE id IN
+			(SELECT id FROM inbound_commands WHERE id < $1 ORDER BY id LIMIT 1000)`, bound)
+		if err != nil {
+			return total, fmt.Errorf("purge command log: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+		if n < 1000 {
+			return total, nil
+		}
+	}
 }

@@ -54,7 +54,7 @@ func TestPipeline(t *testing.T) {
 		s, orgID := service(t, d)
 		body := `{"action":"admin.planner.block","params":{"starts_at":"2030-01-01T10:00:00Z","ends_at":"2030-01-01T12:00:00Z"}}`
 		run := func(h http.Header) error {
-			_, err := s.Execute(ctx, "", h, func() ([]byte, error) { return []byte(body), nil })
+			_, err := s.Execute(ctx, "", "10.0.0.1", h, func() ([]byte, error) { return []byte(body), nil })
 			return err
 		}
 		now := time.Now()
@@ -103,8 +103,8 @@ func TestPipeline(t *testing.T) {
 			}
 		}
 		cmds, _, err := s.Commands(ctx, orgID, db.Page{Limit: 50})
-		if err != nil || len(cmds) != 13 {
-			t.Fatalf("%d commands logged (%v), want 13", len(cmds), err)
+		if err != nil || len(cmds) != 12 {
+			t.Fatalf("%d commands logged (%v), want 12 (none while disabled)", len(cmds), err)
 		}
 		if cmds[7].Status != 200 || cmds[6].Status != 409 || cmds[5].Status != 200 || cmds[0].Status != 409 {
 			t.Errorf("log statuses, newest first = %d %d %d … %d", cmds[0].Status, cmds[5].Status, cmds[6].Status, cmds[7].Status)
@@ -126,5 +126,44 @@ func TestSettingsValidation(t *testing.T) {
 	st, err := s.SetSettings(context.Background(), orgID, inbound.SettingsInput{Enabled: ptr(true)})
 	if err != nil || len(st.Secret) < inbound.MinSecretLength {
 		t.Errorf("no secret generated: %v %q", err, st.Secret)
+	}
+}
+
+// TestUnsignedTrafficIsBounded: commands failing their signature are
+// limited per client address, refused ones leave no log entry, other
+// addresses are not affected, and the log is purged by retention.
+func TestUnsignedTrafficIsBounded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := hookbooktest.OpenDB(t, hookbooktest.SQLiteURL(t))
+	s, orgID := service(t, d)
+	if _, err := s.SetSettings(ctx, orgID, inbound.SettingsInput{Enabled: ptr(true), Secret: ptr(secret), Scopes: &[]string{"admin.planner"}}); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"action":"admin.planner.block","params":{"starts_at":"2030-01-01T10:00:00Z","ends_at":"2030-01-01T12:00:00Z"}}`
+	run := func(client string, h http.Header) error {
+		_, err := s.Execute(ctx, "", client, h, func() ([]byte, error) { return []byte(body), nil })
+		return err
+	}
+	bad := http.Header{"X-Hookbook-Timestamp": {strconv.FormatInt(time.Now().Unix(), 10)}, "X-Hookbook-Signature": {"sha256=00"}}
+	for i := range inbound.UnsignedPerMinute {
+		if err := run("10.9.9.9", bad); hookbook.Code(err) != "invalid_signature" {
+			t.Fatalf("bad signature %d = %v", i, err)
+		}
+	}
+	err := run("10.9.9.9", bad)
+	if e := hookbook.AsError(err); e == nil || e.Code != "too_many_requests" || e.RetryAfter <= 0 {
+		t.Fatalf("one more = %v, want 429 with a Retry-After", err)
+	}
+	if err := run("10.8.8.8", signed(body, time.Now(), uuid.NewString())); err != nil {
+		t.Errorf("another address was limited: %v", err)
+	}
+	cmds, _, _ := s.Commands(ctx, orgID, db.Page{Limit: 100})
+	if len(cmds) != inbound.UnsignedPerMinute+1 {
+		t.Errorf("%d commands logged, want the %d refused for their signature and the good one", len(cmds), inbound.UnsignedPerMinute)
+	}
+	n, err := s.Purge(ctx, time.Now().Add(time.Second))
+	if err != nil || n != len(cmds) {
+		t.Errorf("purge = %d %v, want %d", n, err, len(cmds))
 	}
 }

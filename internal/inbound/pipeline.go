@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/ratelimit"
 	"github.com/hookbook/hookbook/webhook"
 )
 
@@ -25,8 +27,15 @@ type Outcome struct {
 // body (read by readBody, which enforces the size limit), inbound enabled,
 // signature and timestamp, body shape, request id (a UUID never used
 // before), action and scope; then runs the action. Every command that
-// names an existing organization is logged with its outcome.
-func (s *Service) Execute(ctx context.Context, orgID string, header http.Header, readBody func() ([]byte, error)) (*Outcome, error) {
+// names an existing organization is logged with its outcome (with the
+// exceptions below).
+//
+// Unauthenticated traffic is bounded: a client address whose commands fail
+// their signature or timestamp UnsignedPerMinute times within a minute is
+// refused with 429 until the minute has passed, and such refusals, like
+// commands to an organization whose inbound commands are disabled, leave
+// no log entry.
+func (s *Service) Execute(ctx context.Context, orgID, client string, header http.Header, readBody func() ([]byte, error)) (*Outcome, error) {
 	var o *hookbook.Organization
 	var err error
 	if orgID != "" {
@@ -40,11 +49,22 @@ func (s *Service) Execute(ctx context.Context, orgID string, header http.Header,
 	// The log keeps what was sent, made storable: a request id that is not
 	// UTF-8 text is refused below but must still be logged.
 	requestID := strings.ToValidUTF8(strings.ReplaceAll(strings.TrimSpace(header.Get(s.HeaderPrefix+"-Request-Id")), "\x00", ""), "\uFFFD")
+	attempt := s.now()
+	if wait, ok := s.unsigned().Take(client, attempt); !ok {
+		return nil, &hookbook.Error{Kind: hookbook.ETooMany, Code: "too_many_requests", RetryAfter: wait,
+			Message: "too many commands from this address failed their signature; try again later"}
+	}
 	out := &Outcome{}
 	out.Result, err = s.run(ctx, o, header, readBody, requestID, &out.Action)
 	status, code := http.StatusOK, ""
 	if err != nil {
 		status, code = hookbook.HTTPStatus(err), hookbook.Code(err)
+	}
+	if status != http.StatusUnauthorized {
+		s.unsigned().Forgive(client, attempt) // only failed signatures count
+	}
+	if code == "inbound_disabled" {
+		return out, err // nothing is logged for an organization that takes no commands
 	}
 	if logErr := s.Log(ctx, o.ID, out.Action, requestID, status, code); logErr != nil && s.Logger != nil {
 		s.Logger.Error("inbound command log", "err", logErr)
@@ -113,4 +133,17 @@ func (s *Service) verify(secret string, header http.Header, body []byte) error {
 	default:
 		return hookbook.Errorf(hookbook.EUnauthorized, "invalid_signature", "the signature does not match the body")
 	}
+}
+
+// UnsignedPerMinute is how many commands failing their signature or
+// timestamp one client address may send per minute.
+const UnsignedPerMinute = 30
+
+func (s *Service) unsigned() *ratelimit.Window {
+	s.limitOnce.Do(func() {
+		if s.Unsigned == nil {
+			s.Unsigned = ratelimit.New(UnsignedPerMinute, time.Minute)
+		}
+	})
+	return s.Unsigned
 }

@@ -6,19 +6,8 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/db"
-
-	"github.com/oklog/ulid/v2"
+	"github.com/hookbook/hookbook/internal/ids"
 )
-
-// idBefore returns the smallest id with prefix made at t: every id of that
-// kind made before t sorts below it.
-func idBefore(prefix string, t time.Time) string {
-	var u ulid.ULID
-	if err := u.SetTime(ulid.Timestamp(t)); err != nil {
-		return prefix + "_"
-	}
-	return prefix + "_" + u.String()
-}
 
 // PurgeBatch bounds each delete so a purge never holds the write lock long.
 const PurgeBatch = 1000
@@ -28,7 +17,7 @@ const PurgeBatch = 1000
 // deliveries are kept whatever their age. It returns how many deliveries
 // and events it deleted.
 func (s *Service) Purge(ctx context.Context, cutoff time.Time) (deliveries, events int, err error) {
-	dlvBound, evtBound := idBefore("dlv", cutoff), idBefore("evt", cutoff)
+	dlvBound, evtBound := ids.Before("dlv", cutoff), ids.Before("evt", cutoff)
 	for {
 		var n int64
 		err := s.DB.Tx(ctx, func(tx *db.Tx) error {

@@ -97,11 +97,17 @@ func (a *App) reminders(ctx context.Context) error {
 	return err
 }
 
-// purge deletes what is older than HOOKBOOK_RETENTION.
+// purge deletes what is older than HOOKBOOK_RETENTION: finished deliveries,
+// events, idempotency keys and the inbound command log.
 func (a *App) purge(ctx context.Context) error {
-	d, e, err := a.Outbound.Purge(ctx, a.DB.Now().Add(-a.Config.Retention))
-	if d > 0 || e > 0 {
-		a.Log.Info("retention purge", "deliveries", d, "events", e)
+	cutoff := a.DB.Now().Add(-a.Config.Retention)
+	d, e, err := a.Outbound.Purge(ctx, cutoff)
+	if err != nil {
+		return err
+	}
+	c, err := a.Inbound.Purge(ctx, cutoff)
+	if d > 0 || e > 0 || c > 0 {
+		a.Log.Info("retention purge", "deliveries", d, "events", e, "commands", c)
 	}
 	return err
 }

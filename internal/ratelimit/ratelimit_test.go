@@ -1,14 +1,15 @@
-package admin
+package ratelimit
 
 import (
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 )
 
-func TestThrottle(t *testing.T) {
-	th := newThrottle(3, time.Minute)
+func TestWindow(t *testing.T) {
+	th := New(3, time.Minute)
 	now := time.Now()
 	if _, ok := th.Take("1.2.3.4", now.Add(-time.Second)); !ok {
 		t.Fatal("the first attempt was refused")
@@ -29,7 +30,7 @@ func TestThrottle(t *testing.T) {
 		t.Error("still blocked after the window")
 	}
 	// Concurrent attempts never pass the limit.
-	th2 := newThrottle(10, time.Minute)
+	th2 := New(10, time.Minute)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	passed := 0
@@ -50,7 +51,18 @@ func TestThrottle(t *testing.T) {
 	}
 	r := httptest.NewRequest("GET", "/", nil)
 	r.RemoteAddr = "10.0.0.1:5555"
-	if got := clientAddr(r); got != "10.0.0.1" {
+	if got := ClientAddr(r); got != "10.0.0.1" {
 		t.Errorf("clientAddr = %q", got)
+	}
+}
+
+func TestWindowMemoryIsBounded(t *testing.T) {
+	w := New(1, time.Hour)
+	now := time.Now()
+	for i := range MaxKeys + 10 {
+		w.Take(strconv.Itoa(i), now)
+	}
+	if n := len(w.attempts); n > MaxKeys {
+		t.Errorf("%d keys tracked, bound %d", n, MaxKeys)
 	}
 }
