@@ -129,6 +129,27 @@ func (d *DB) Ping(ctx context.Context) error {
 	return d.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
+// Ready checks that the database answers and can store a write: a
+// database that still reads but cannot write (disk full, read-only) is not
+// ready to take events.
+func (d *DB) Ready(ctx context.Context) error {
+	if err := d.Ping(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	_, err := d.w.ExecContext(ctx, `INSERT INTO readiness (id, checked_at) VALUES (1, $1)
+		ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`, d.Now().UnixMicro())
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnwritable, err)
+	}
+	return nil
+}
+
+// Reasons Ready gives, for errors.Is.
+var (
+	ErrUnreachable = errors.New("database unreachable")
+	ErrUnwritable  = errors.New("database unwritable")
+)
+
 // Close closes the database.
 func (d *DB) Close() error {
 	d.stmtMu.Lock()

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -45,8 +46,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := s.Ping(r.Context()); err != nil {
-		WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "database_unreachable", "message": err.Error()}})
+	if err := s.Ready(r.Context()); err != nil {
+		code, msg := "database_unreachable", "the database does not answer"
+		if errors.Is(err, db.ErrUnwritable) {
+			code, msg = "database_unwritable", "the database answers but cannot store writes (disk full or read-only?)"
+		}
+		s.Log.Error("not ready", "code", code, "err", err)
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 		return
 	}
 	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})

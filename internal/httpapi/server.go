@@ -31,9 +31,9 @@ const MaxBody = 1 << 20
 type Server struct {
 	Outbound *outbound.Service
 	Orgs     *org.Service
-	// Ping reports whether the database answers (GET /readyz).
-	Ping func(context.Context) error
-	Log  *slog.Logger
+	// Ready reports whether the database answers and stores writes (GET /readyz).
+	Ready func(context.Context) error
+	Log   *slog.Logger
 	// Extra routes added by other parts of hookbook (booking domain,
 	// inbound commands, metrics); they are documented in the OpenAPI too.
 	Extra []Route

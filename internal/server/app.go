@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Metrics = metrics.New(a.Outbound, a.Dispatcher.Breaker, log)
 	a.Dispatcher.Hooks.Attempted = a.Metrics.Observe
 	a.Booking = &booking.Domain{DB: d, Outbound: a.Outbound}
-	a.API = &httpapi.Server{Outbound: a.Outbound, Orgs: a.Orgs, Ping: d.Ping, Log: log}
+	a.API = &httpapi.Server{Outbound: a.Outbound, Orgs: a.Orgs, Ready: d.Ready, Log: log}
 	a.Inbound = &inbound.Service{DB: d, Orgs: a.Orgs, Booking: a.Booking, HeaderPrefix: cfg.HeaderPrefix, Logger: log}
 	a.UI = &admin.UI{DB: d, Orgs: a.Orgs, Outbound: a.Outbound, Inbound: a.Inbound, Production: cfg.Production(), Log: log}
 	a.API.Extra = append(append(a.API.BookingRoutes(a.Booking), a.API.InboundRoutes(a.Inbound)...),

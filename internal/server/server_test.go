@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -50,5 +51,38 @@ func TestRestartKeepsTheDatabase(t *testing.T) {
 	b := hookbooktest.Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url, "HOOKBOOK_BOOTSTRAP_API_KEY": "hk_ignored_key_0123456789abcdef"})
 	if r := b.DoKey(hookbooktest.Key, "GET", "/api/v1/webhooks/"+ep, nil); r.Status != 200 {
 		t.Errorf("after a restart the endpoint = %d %s", r.Status, r.Body)
+	}
+}
+
+// TestReadyzReportsAnUnwritableDatabase breaks the table the readiness
+// probe writes: /readyz then answers 503 database_unwritable, and ready
+// again once writes work.
+func TestReadyzReportsAnUnwritableDatabase(t *testing.T) {
+	t.Parallel()
+	in := hookbooktest.Start(t, nil)
+	readyz := func() (int, string) {
+		resp, err := http.Get(in.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if s, b := readyz(); s != 200 {
+		t.Fatalf("readyz = %d %s", s, b)
+	}
+	ctx := context.Background()
+	if _, err := in.App.DB.ExecContext(ctx, `ALTER TABLE readiness RENAME TO readiness_away`); err != nil {
+		t.Fatal(err)
+	}
+	if s, b := readyz(); s != 503 || !strings.Contains(b, "database_unwritable") {
+		t.Errorf("readyz with writes failing = %d %s", s, b)
+	}
+	if _, err := in.App.DB.ExecContext(ctx, `ALTER TABLE readiness_away RENAME TO readiness`); err != nil {
+		t.Fatal(err)
+	}
+	if s, b := readyz(); s != 200 {
+		t.Errorf("readyz after repair = %d %s", s, b)
 	}
 }
