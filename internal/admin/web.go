@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -58,10 +59,17 @@ type UI struct {
 	pages    map[string]*template.Template
 	signins  *ratelimit.Window
 	sessions *sessions
+	once     sync.Once
+	handler  http.Handler
 }
 
 // Handler returns the UI's routes: /login, /logout, /settings/… and /static/.
 func (u *UI) Handler() http.Handler {
+	u.once.Do(func() { u.handler = u.build() })
+	return u.handler
+}
+
+func (u *UI) build() http.Handler {
 	if u.Log == nil {
 		u.Log = slog.Default()
 	}

@@ -42,6 +42,9 @@ func (c *Config) Production() bool { return c.Env == "production" }
 // DefaultRetrySchedule is the delay before attempts 2, 3, …; the last repeats.
 const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h"
 
+// MinAPIKeyLength is the shortest bootstrap API key accepted.
+const MinAPIKeyLength = 32
+
 // Load reads the configuration from getenv (os.Getenv when nil).
 func Load(getenv func(string) string) (*Config, error) {
 	if getenv == nil {
@@ -60,6 +63,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		BootstrapAPIKey: get("HOOKBOOK_BOOTSTRAP_API_KEY", ""),
 		HeaderPrefix:    get("HOOKBOOK_HEADER_PREFIX", "X-Hookbook"),
 		LogFormat:       get("HOOKBOOK_LOG_FORMAT", "text"),
+	}
+	if k := c.BootstrapAPIKey; k != "" && len(k) < MinAPIKeyLength {
+		return nil, fmt.Errorf("HOOKBOOK_BOOTSTRAP_API_KEY: %d characters is too short to be safe; use at least %d (leave it unset and hookbook generates one)", len(k), MinAPIKeyLength)
 	}
 	if c.Env != "development" && c.Env != "production" {
 		return nil, fmt.Errorf("HOOKBOOK_ENV: %q is neither development nor production", c.Env)

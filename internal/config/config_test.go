@@ -31,6 +31,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 		"HOOKBOOK_WORKERS":           "many",
 		"HOOKBOOK_BREAKER_THRESHOLD": "0",
 		"HOOKBOOK_HEADER_PREFIX":     "X Bad",
+		"HOOKBOOK_BOOTSTRAP_API_KEY": "a",
 	} {
 		_, err := load(map[string]string{key: value})
 		if err == nil || !strings.HasPrefix(err.Error(), key) {

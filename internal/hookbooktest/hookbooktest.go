@@ -31,7 +31,7 @@ import (
 )
 
 // Key is the API key of the default organization of every started instance.
-const Key = "hk_test_key_0123456789abcdef"
+const Key = "hk_test_key_0123456789abcdef0123456789"
 
 // Backend is the database tests run against: "sqlite" (default) or
 // "postgres" (HOOKBOOK_TEST_BACKEND=postgres).

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/hookbook/hookbook"
@@ -38,8 +39,10 @@ type Server struct {
 	// inbound commands, metrics); they are documented in the OpenAPI too.
 	Extra []Route
 
-	mux    *http.ServeMux
-	routes []Route
+	mux     *http.ServeMux
+	routes  []Route
+	once    sync.Once
+	handler http.Handler
 }
 
 // Route is one method and path pattern of the API.
@@ -53,8 +56,13 @@ type Route struct {
 // OrgHandler is a handler for an authenticated organization.
 type OrgHandler func(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error
 
-// Handler returns the API's http.Handler.
+// Handler returns the API's http.Handler, built on the first call.
 func (s *Server) Handler() http.Handler {
+	s.once.Do(func() { s.handler = s.build() })
+	return s.handler
+}
+
+func (s *Server) build() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}

@@ -48,7 +48,7 @@ func TestRestartKeepsTheDatabase(t *testing.T) {
 	a := hookbooktest.Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url})
 	ep := a.CreateEndpoint("http://127.0.0.1:9/x", []string{"*"}, nil)["id"].(string)
 	a.Stop()
-	b := hookbooktest.Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url, "HOOKBOOK_BOOTSTRAP_API_KEY": "hk_ignored_key_0123456789abcdef"})
+	b := hookbooktest.Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url, "HOOKBOOK_BOOTSTRAP_API_KEY": "hk_ignored_key_0123456789abcdef0123456789"})
 	if r := b.DoKey(hookbooktest.Key, "GET", "/api/v1/webhooks/"+ep, nil); r.Status != 200 {
 		t.Errorf("after a restart the endpoint = %d %s", r.Status, r.Body)
 	}
