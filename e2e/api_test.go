@@ -260,4 +260,35 @@ func TestOrgCreateCommand(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(v), "hookbook ") {
 		t.Fatalf("version = %q, %v", v, err)
 	}
+	// Keys: create another, list, revoke the first; org list.
+	cli := func(args ...string) []byte {
+		t.Helper()
+		c := exec.Command(bin, args...)
+		c.Env = append(c.Environ(), "HOOKBOOK_DATABASE_URL="+db)
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("hookbook %v: %v: %s", args, err, out)
+		}
+		return out
+	}
+	var key struct{ ID, Key, Prefix string }
+	json.Unmarshal(cli("key", "create", "--org", got["organization_id"], "--name", "ci"), &key)
+	if !strings.HasPrefix(key.Key, key.Prefix) || !strings.HasPrefix(key.ID, "key_") {
+		t.Fatalf("key create = %+v", key)
+	}
+	var keys []map[string]any
+	json.Unmarshal(cli("key", "list", "--org", got["organization_id"]), &keys)
+	if len(keys) != 2 || keys[0]["key"] != nil {
+		t.Fatalf("key list = %v", keys)
+	}
+	cli("key", "revoke", "--org", got["organization_id"], "--id", keys[1]["id"].(string))
+	json.Unmarshal(cli("key", "list", "--org", got["organization_id"]), &keys)
+	if len(keys) != 1 || keys[0]["id"] != key.ID {
+		t.Errorf("after revoking the first key: %v", keys)
+	}
+	var orgs []map[string]string
+	json.Unmarshal(cli("org", "list"), &orgs)
+	if len(orgs) != 1 || orgs[0]["organization_id"] != got["organization_id"] || orgs[0]["name"] != "Acme" {
+		t.Errorf("org list = %v", orgs)
+	}
 }

@@ -24,6 +24,12 @@ commands:
   serve                      run the HTTP API, delivery workers and scheduler
   migrate                    apply database migrations
   org create --name NAME     create an organization and print its API key
+  org list                   list the organizations
+  key create --org ORG --name NAME
+                             create another API key and print it (once)
+  key list --org ORG         list an organization's keys (never the keys)
+  key revoke --org ORG --id KEY
+                             revoke a key at once
   inbound send --url URL --secret S --action A [--params JSON] [--data JSON]
                              sign and send an inbound command, print the answer
   version                    print the version
@@ -41,10 +47,15 @@ func run(ctx context.Context, args []string) error {
 	case "migrate":
 		return migrate(ctx)
 	case "org":
-		if len(args) < 2 || args[1] != "create" {
-			return errors.New("usage: hookbook org create --name NAME")
+		switch {
+		case len(args) >= 2 && args[1] == "create":
+			return orgCreate(ctx, args[2:], os.Stdout)
+		case len(args) == 2 && args[1] == "list":
+			return orgList(ctx, os.Stdout)
 		}
-		return orgCreate(ctx, args[2:], os.Stdout)
+		return errors.New("usage: hookbook org create --name NAME | org list")
+	case "key":
+		return keyCommand(ctx, args[1:], os.Stdout)
 	case "inbound":
 		if len(args) < 2 || args[1] != "send" {
 			return errors.New("usage: hookbook inbound send --url URL --secret S --action A --params JSON --data JSON")

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -110,5 +111,30 @@ func TestEventTypesPage(t *testing.T) {
 		if r := in.Do("GET", "/api/v1/event-types?"+q, nil); r.Status != 400 {
 			t.Errorf("?%s = %d", q, r.Status)
 		}
+	}
+}
+
+// TestAPIKeysOverHTTP creates, uses and revokes a key through the API; the
+// revocation holds at once on another instance sharing the database.
+func TestAPIKeysOverHTTP(t *testing.T) {
+	t.Parallel()
+	url := hookbooktest.PostgresURL(t)
+	a := hookbooktest.Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url})
+	b := hookbooktest.Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url})
+	created := a.Must(201, "POST", "/api/v1/api-keys", map[string]any{"name": "deploy bot"})
+	key, id := created["key"].(string), created["id"].(string)
+	if r := b.DoKey(key, "GET", "/api/v1/webhooks", nil); r.Status != 200 {
+		t.Fatalf("the new key on another instance = %d", r.Status)
+	}
+	list := a.Must(200, "GET", "/api/v1/api-keys", nil)["data"].([]any)
+	if len(list) != 2 || strings.Contains(fmt.Sprint(list), key) {
+		t.Errorf("key list = %v", list)
+	}
+	a.Must(204, "DELETE", "/api/v1/api-keys/"+id, nil)
+	if r := b.DoKey(key, "GET", "/api/v1/webhooks", nil); r.Status != 401 {
+		t.Errorf("a revoked key on another instance = %d", r.Status)
+	}
+	if r := a.Do("DELETE", "/api/v1/api-keys/"+id, nil); r.Status != 404 {
+		t.Errorf("revoking twice = %d", r.Status)
 	}
 }

@@ -36,6 +36,10 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/deliveries/{id}", Handler: a(s.getDelivery)},
 		{Method: "POST", Pattern: "/api/v1/deliveries/{id}/redeliver", Handler: a(s.redeliver)},
 
+		{Method: "GET", Pattern: "/api/v1/api-keys", Handler: a(s.listAPIKeys)},
+		{Method: "POST", Pattern: "/api/v1/api-keys", Handler: a(s.createAPIKey)},
+		{Method: "DELETE", Pattern: "/api/v1/api-keys/{id}", Handler: a(s.revokeAPIKey)},
+
 		{Method: "GET", Pattern: "/api/v1/settings/outbound", Handler: a(s.getOutbound)},
 		{Method: "PUT", Pattern: "/api/v1/settings/outbound", Handler: a(s.putOutbound)},
 	}
@@ -316,6 +320,40 @@ func (s *Server) recover(w http.ResponseWriter, r *http.Request, org *hookbook.O
 		return err
 	}
 	WriteJSON(w, http.StatusAccepted, map[string]int{"requeued": n})
+	return nil
+}
+
+// ---- API keys
+
+func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	keys, err := s.Orgs.APIKeys(r.Context(), org.ID)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, NewList(keys, ""))
+	return nil
+}
+
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	k, err := s.Orgs.CreateAPIKey(r.Context(), org.ID, in.Name)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusCreated, k)
+	return nil
+}
+
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	if err := s.Orgs.RevokeAPIKey(r.Context(), org.ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -24,13 +24,23 @@ type Service struct {
 // CreateOrganization creates an organization whose API key is apiKey.
 func (s *Service) CreateOrganization(ctx context.Context, name, apiKey string) (*hookbook.Organization, error) {
 	org := &hookbook.Organization{ID: ids.New("org"), Name: name, OutboundEnabled: true, CreatedAt: s.DB.Now().UTC()}
-	_, err := s.DB.ExecContext(ctx,
-		`INSERT INTO organizations (id, name, api_key_hash, outbound_enabled, created_at) VALUES ($1, $2, $3, TRUE, $4)`,
-		org.ID, org.Name, ids.Hash(apiKey), db.Micros(org.CreatedAt))
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error { return insertOrganization(ctx, tx, org, apiKey) })
 	if err != nil {
 		return nil, fmt.Errorf("create organization: %w", err)
 	}
 	return org, nil
+}
+
+// insertOrganization stores org with its first API key, named "initial".
+func insertOrganization(ctx context.Context, tx *db.Tx, org *hookbook.Organization, apiKey string) error {
+	// api_key_hash predates api_keys; it keeps the first key's hash.
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO organizations (id, name, api_key_hash, outbound_enabled, created_at) VALUES ($1, $2, $3, TRUE, $4)`,
+		org.ID, org.Name, ids.Hash(apiKey), db.Micros(org.CreatedAt)); err != nil {
+		return err
+	}
+	_, err := insertKey(ctx, tx, org.ID, "initial", apiKey, org.CreatedAt)
+	return err
 }
 
 const orgColumns = `id, name, outbound_enabled, created_at`
@@ -43,18 +53,6 @@ func scanOrg(row db.Scanner) (*hookbook.Organization, error) {
 	}
 	o.CreatedAt = db.Time(created)
 	return &o, nil
-}
-
-// OrganizationByAPIKey returns the organization whose key is apiKey.
-func (s *Service) OrganizationByAPIKey(ctx context.Context, apiKey string) (*hookbook.Organization, error) {
-	o, err := scanOrg(s.DB.QueryRowContext(ctx, `SELECT `+orgColumns+` FROM organizations WHERE api_key_hash = $1`, ids.Hash(apiKey)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookbook.Errorf(hookbook.EUnauthorized, "invalid_api_key", "the API key is not valid")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("organization by API key: %w", err)
-	}
-	return o, nil
 }
 
 // Organization returns the organization with id.
@@ -101,10 +99,7 @@ func (s *Service) Bootstrap(ctx context.Context, apiKey string) (org *hookbook.O
 			key = NewAPIKey()
 		}
 		org = &hookbook.Organization{ID: ids.New("org"), Name: "default", OutboundEnabled: true, CreatedAt: s.DB.Now().UTC()}
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO organizations (id, name, api_key_hash, outbound_enabled, created_at) VALUES ($1, $2, $3, TRUE, $4)`,
-			org.ID, org.Name, ids.Hash(key), db.Micros(org.CreatedAt))
-		return err
+		return insertOrganization(ctx, tx, org, key)
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("bootstrap: %w", err)
