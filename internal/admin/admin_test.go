@@ -14,6 +14,92 @@ import (
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
 
+// browser is a signed-in client of the admin UI: page fetches a page and
+// returns its CSRF token, post sends a form and returns the status and body.
+type browser struct {
+	get  func(path string) string
+	page func(path string) string
+	post func(path string, form url.Values) (int, string)
+}
+
+func signIn(t *testing.T, in *hookbooktest.Instance) (func(string) string, func(string, url.Values) int) {
+	b := newBrowser(t, in)
+	return b.page, func(path string, form url.Values) int { s, _ := b.post(path, form); return s }
+}
+
+func newBrowser(t *testing.T, in *hookbooktest.Instance) *browser {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	b := &browser{}
+	b.get = func(path string) string {
+		resp, err := c.Get(in.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	b.page = func(path string) string {
+		m := csrfField.FindStringSubmatch(b.get(path))
+		if m == nil {
+			t.Fatalf("%s has no CSRF token", path)
+		}
+		return m[1]
+	}
+	b.post = func(path string, form url.Values) (int, string) {
+		resp, err := c.PostForm(in.URL+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if s, _ := b.post("/login", url.Values{"api_key": {in.Key}, "csrf": {b.page("/login")}}); s != 200 {
+		t.Fatalf("sign-in = %d", s)
+	}
+	return b
+}
+
+var shownKey = regexp.MustCompile(`id="api-key">(hk_[0-9a-f]+)<`)
+
+// TestAPIKeysPage creates a key in the UI, uses it on the API, and revokes
+// it there; the organization's last key cannot be revoked.
+func TestAPIKeysPage(t *testing.T) {
+	t.Parallel()
+	in := hookbooktest.Start(t, nil)
+	b := newBrowser(t, in)
+	csrf := b.page("/settings/api-keys")
+	status, body := b.post("/settings/api-keys", url.Values{"csrf": {csrf}, "name": {"booking backend"}})
+	m := shownKey.FindStringSubmatch(body)
+	if status != 201 || m == nil {
+		t.Fatalf("create = %d, key shown: %v", status, m != nil)
+	}
+	if r := in.DoKey(m[1], "GET", "/api/v1/webhooks", nil); r.Status != 200 {
+		t.Fatalf("the new key = %d", r.Status)
+	}
+	if status, _ := b.post("/settings/api-keys", url.Values{"csrf": {csrf}, "name": {" "}}); status != 422 {
+		t.Errorf("a key without a name = %d", status)
+	}
+	keys := in.Must(200, "GET", "/api/v1/api-keys", nil)["data"].([]any)
+	newID := keys[0].(map[string]any)["id"].(string)
+	if status, _ := b.post("/settings/api-keys/"+newID+"/revoke", url.Values{"csrf": {csrf}}); status != 200 {
+		t.Errorf("revoke = %d", status)
+	}
+	if r := in.DoKey(m[1], "GET", "/api/v1/webhooks", nil); r.Status != 401 {
+		t.Errorf("the revoked key = %d", r.Status)
+	}
+	last := keys[1].(map[string]any)["id"].(string)
+	if status, _ := b.post("/settings/api-keys/"+last+"/revoke", url.Values{"csrf": {csrf}}); status != 409 {
+		t.Errorf("revoking the last key = %d", status)
+	}
+	if page := b.get("/settings/api-keys"); strings.Contains(page, m[1]) || !strings.Contains(page, "initial") {
+		t.Error("the key list shows a key, or lacks the live one")
+	}
+}
+
 // TestFormsRefuseInvalidText signs in and sends a form whose fields are not
 // UTF-8: the answer is 400 on both databases, never a 500.
 func TestFormsRefuseInvalidText(t *testing.T) {
@@ -21,32 +107,7 @@ func TestFormsRefuseInvalidText(t *testing.T) {
 	for name, dbURL := range map[string]func(testing.TB) string{"sqlite": hookbooktest.SQLiteURL, "postgres": hookbooktest.PostgresURL} {
 		t.Run(name, func(t *testing.T) {
 			in := hookbooktest.Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": dbURL(t)})
-			jar, _ := cookiejar.New(nil)
-			c := &http.Client{Jar: jar}
-			page := func(path string) string {
-				resp, err := c.Get(in.URL + path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				m := csrfField.FindStringSubmatch(string(b))
-				if m == nil {
-					t.Fatalf("%s has no CSRF token: %d", path, resp.StatusCode)
-				}
-				return m[1]
-			}
-			post := func(path string, form url.Values) int {
-				resp, err := c.PostForm(in.URL+path, form)
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp.Body.Close()
-				return resp.StatusCode
-			}
-			if s := post("/login", url.Values{"api_key": {in.Key}, "csrf": {page("/login")}}); s != 200 {
-				t.Fatalf("sign-in = %d", s)
-			}
+			page, post := signIn(t, in)
 			csrf := page("/settings/webhooks/create")
 			bad := url.Values{"csrf": {csrf}, "url": {"http://127.0.0.1:9/\xff\xfe"}, "events": {"*"}, "description": {"x\x00y"}}
 			if s := post("/settings/webhooks/create", bad); s != 400 {

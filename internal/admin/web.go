@@ -100,6 +100,9 @@ func (u *UI) build() http.Handler {
 	mux.Handle("POST /settings/webhooks/{id}/recover", u.auth(u.recoverAll))
 	mux.Handle("GET /settings/webhooks/{id}/deliveries/{dlv}", u.auth(u.delivery))
 	mux.Handle("POST /settings/webhooks/{id}/deliveries/{dlv}/redeliver", u.auth(u.redeliver))
+	mux.Handle("GET /settings/api-keys", u.auth(u.keysPage))
+	mux.Handle("POST /settings/api-keys", u.auth(u.createKey))
+	mux.Handle("POST /settings/api-keys/{id}/revoke", u.auth(u.revokeKey))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/settings/webhooks", http.StatusSeeOther)
 	})
