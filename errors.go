@@ -126,8 +126,12 @@ func HTTPStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// Code is err's stable code, or "internal_error" for an error that is not an *Error.
+// Code is err's stable code: "" for nil, "internal_error" for an error
+// that is not an *Error.
 func Code(err error) string {
+	if err == nil {
+		return ""
+	}
 	if e := AsError(err); e != nil {
 		return e.Code
 	}

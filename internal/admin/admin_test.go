@@ -22,11 +22,6 @@ type browser struct {
 	post func(path string, form url.Values) (int, string)
 }
 
-func signIn(t *testing.T, in *hookbooktest.Instance) (func(string) string, func(string, url.Values) int) {
-	b := newBrowser(t, in)
-	return b.page, func(path string, form url.Values) int { s, _ := b.post(path, form); return s }
-}
-
 func newBrowser(t *testing.T, in *hookbooktest.Instance) *browser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
@@ -104,22 +99,21 @@ func TestAPIKeysPage(t *testing.T) {
 // UTF-8: the answer is 400 on both databases, never a 500.
 func TestFormsRefuseInvalidText(t *testing.T) {
 	t.Parallel()
-	for name, dbURL := range map[string]func(testing.TB) string{"sqlite": hookbooktest.SQLiteURL, "postgres": hookbooktest.PostgresURL} {
-		t.Run(name, func(t *testing.T) {
-			in := hookbooktest.Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": dbURL(t)})
-			page, post := signIn(t, in)
-			csrf := page("/settings/webhooks/create")
-			bad := url.Values{"csrf": {csrf}, "url": {"http://127.0.0.1:9/\xff\xfe"}, "events": {"*"}, "description": {"x\x00y"}}
-			if s := post("/settings/webhooks/create", bad); s != 400 {
-				t.Errorf("a form with invalid UTF-8 = %d, want 400", s)
-			}
-			if n := len(in.Must(200, "GET", "/api/v1/webhooks", nil)["data"].([]any)); n != 0 {
-				t.Errorf("%d endpoints stored from an invalid form", n)
-			}
-			good := url.Values{"csrf": {csrf}, "url": {"http://127.0.0.1:9/" + strings.Repeat("a", 3)}, "events": {"*"}, "max_attempts": {"5"}, "timeout_seconds": {"10"}, "signature_scheme": {"timestamped"}}
-			if s := post("/settings/webhooks/create", good); s != 200 {
-				t.Errorf("a valid form = %d", s)
-			}
-		})
-	}
+	hookbooktest.StartEach(t, func(t *testing.T, in *hookbooktest.Instance) {
+		b := newBrowser(t, in)
+		page := b.page
+		post := func(path string, form url.Values) int { s, _ := b.post(path, form); return s }
+		csrf := page("/settings/webhooks/create")
+		bad := url.Values{"csrf": {csrf}, "url": {"http://127.0.0.1:9/\xff\xfe"}, "events": {"*"}, "description": {"x\x00y"}}
+		if s := post("/settings/webhooks/create", bad); s != 400 {
+			t.Errorf("a form with invalid UTF-8 = %d, want 400", s)
+		}
+		if n := len(in.Must(200, "GET", "/api/v1/webhooks", nil)["data"].([]any)); n != 0 {
+			t.Errorf("%d endpoints stored from an invalid form", n)
+		}
+		good := url.Values{"csrf": {csrf}, "url": {"http://127.0.0.1:9/" + strings.Repeat("a", 3)}, "events": {"*"}, "max_attempts": {"5"}, "timeout_seconds": {"10"}, "signature_scheme": {"timestamped"}}
+		if s := post("/settings/webhooks/create", good); s != 200 {
+			t.Errorf("a valid form = %d", s)
+		}
+	})
 }

@@ -209,6 +209,25 @@ func (d *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 	return d.r.QueryRowContext(ctx, query, args...)
 }
 
+// DeleteInBatches runs a DELETE whose last argument is a batch size (as in
+// "DELETE … WHERE id IN (SELECT … LIMIT $n)") until it deletes fewer rows
+// than batch, so that no single statement holds the write lock long. It
+// returns how many rows it deleted.
+func (d *DB) DeleteInBatches(ctx context.Context, query string, batch int, args ...any) (int, error) {
+	total := 0
+	for {
+		res, err := d.w.ExecContext(ctx, query, append(args, batch)...)
+		if err != nil {
+			return total, err
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+		if n < int64(batch) {
+			return total, nil
+		}
+	}
+}
+
 // Prepare prepares statements that run for nearly every delivery, so that
 // the database does not parse their text again each time. Tx.Exec uses them.
 func (d *DB) Prepare(ctx context.Context, queries ...string) error {

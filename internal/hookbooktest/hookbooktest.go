@@ -344,15 +344,20 @@ func (rc *Receiver) All() []Received {
 // backend, SQLite and PostgreSQL: the storage conformance suites use it so
 // that the same cases hold on both.
 func EachBackend(t *testing.T, fn func(t *testing.T, d *db.DB)) {
-	for _, name := range []string{"sqlite", "postgres"} {
-		t.Run(name, func(t *testing.T) {
-			url := SQLiteURL(t)
-			if name == "postgres" {
-				url = PostgresURL(t)
-			}
-			fn(t, OpenDB(t, url))
-		})
+	eachURL(t, func(t *testing.T, url string) { fn(t, OpenDB(t, url)) })
+}
+
+// eachURL runs fn as a subtest with a fresh database URL of each backend.
+func eachURL(t *testing.T, fn func(t *testing.T, url string)) {
+	for name, newURL := range map[string]func(testing.TB) string{"sqlite": SQLiteURL, "postgres": PostgresURL} {
+		t.Run(name, func(t *testing.T) { fn(t, newURL(t)) })
 	}
+}
+
+// StartEach runs fn as a subtest with an instance on each backend, SQLite
+// and PostgreSQL, for edge cases that must hold on both.
+func StartEach(t *testing.T, fn func(t *testing.T, in *Instance)) {
+	eachURL(t, func(t *testing.T, url string) { fn(t, Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url})) })
 }
 
 // OpenDB opens and migrates the database at url, closed after the test.

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,15 +10,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/hookbook/hookbook/internal/hookbooktest"
 )
-
-// eachBackend starts an instance on SQLite and on PostgreSQL.
-func eachBackend(t *testing.T, fn func(t *testing.T, in *hookbooktest.Instance)) {
-	for name, url := range map[string]func(testing.TB) string{"sqlite": hookbooktest.SQLiteURL, "postgres": hookbooktest.PostgresURL} {
-		t.Run(name, func(t *testing.T) {
-			fn(t, hookbooktest.Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url(t)}))
-		})
-	}
-}
 
 func send(t *testing.T, in *hookbooktest.Instance, method, path, body string, header map[string]string) (int, string) {
 	t.Helper()
@@ -31,23 +23,15 @@ func send(t *testing.T, in *hookbooktest.Instance, method, path, body string, he
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return resp.StatusCode, b.String()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // TestHostileEdges: invalid UTF-8, broken query strings and empty PATCH
 // bodies answer a JSON 400 on both databases, never a 500.
 func TestHostileEdges(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, in *hookbooktest.Instance) {
+	hookbooktest.StartEach(t, func(t *testing.T, in *hookbooktest.Instance) {
 		svc := in.Must(201, "POST", "/api/v1/services", map[string]any{"name": "Tour", "duration_minutes": 30})["id"].(string)
 		cases := []struct {
 			name, method, path, body string

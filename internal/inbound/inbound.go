@@ -276,17 +276,10 @@ func scanCommand(row db.Scanner) (*Command, error) {
 // Purge deletes command log entries older than cutoff, in batches, and
 // returns how many it deleted.
 func (s *Service) Purge(ctx context.Context, cutoff time.Time) (int, error) {
-	bound, total := ids.Before("cmd", cutoff), 0
-	for {
-		res, err := s.DB.ExecContext(ctx, `DELETE FROM inbound_commands WHERE id IN
-			(SELECT id FROM inbound_commands WHERE id < $1 ORDER BY id LIMIT 1000)`, bound)
-		if err != nil {
-			return total, fmt.Errorf("purge command log: %w", err)
-		}
-		n, _ := res.RowsAffected()
-		total += int(n)
-		if n < 1000 {
-			return total, nil
-		}
+	n, err := s.DB.DeleteInBatches(ctx, `DELETE FROM inbound_commands WHERE id IN
+		(SELECT id FROM inbound_commands WHERE id < $1 ORDER BY id LIMIT $2)`, 1000, ids.Before("cmd", cutoff))
+	if err != nil {
+		return n, fmt.Errorf("purge command log: %w", err)
 	}
+	return n, nil
 }

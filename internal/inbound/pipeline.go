@@ -69,10 +69,7 @@ func (s *Service) Execute(ctx context.Context, orgID, client string, header http
 	if logErr := s.Log(ctx, o.ID, out.Action, requestID, status, code); logErr != nil && s.Logger != nil {
 		s.Logger.Error("inbound command log", "err", logErr)
 	}
-	if err != nil {
-		return out, err
-	}
-	return out, nil
+	return out, err
 }
 
 func (s *Service) run(ctx context.Context, o *hookbook.Organization, header http.Header, readBody func() ([]byte, error), requestID string, action *string) (any, error) {

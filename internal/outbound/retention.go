@@ -57,17 +57,10 @@ func (s *Service) Purge(ctx context.Context, cutoff time.Time) (deliveries, even
 			break
 		}
 	}
-	for {
-		res, err := s.DB.ExecContext(ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events e WHERE id < $1
-			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) ORDER BY id LIMIT $2)`, evtBound, PurgeBatch)
-		if err != nil {
-			return deliveries, events, fmt.Errorf("purge events: %w", err)
-		}
-		n, _ := res.RowsAffected()
-		events += int(n)
-		if n < PurgeBatch {
-			break
-		}
+	events, err = s.DB.DeleteInBatches(ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events e WHERE id < $1
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) ORDER BY id LIMIT $2)`, PurgeBatch, evtBound)
+	if err != nil {
+		return deliveries, events, fmt.Errorf("purge events: %w", err)
 	}
 	if _, err := s.DB.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, db.Micros(s.DB.Now().Add(-IdempotencyWindow))); err != nil {
 		return deliveries, events, fmt.Errorf("purge idempotency keys: %w", err)
