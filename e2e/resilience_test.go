@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -317,6 +318,63 @@ func TestMetrics(t *testing.T) {
 	for _, want := range wants {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestBadReceiversNeverHoldWorkers: hanging receivers of three
+// organizations, enough to take every worker of the instance, must not
+// delay a fourth organization's prompt receiver: attempts still running
+// after a moment move to the slow budget.
+func TestBadReceiversNeverHoldWorkers(t *testing.T) {
+	t.Parallel()
+	in := start(t, map[string]string{"HOOKBOOK_WORKERS": "8", "HOOKBOOK_ENDPOINT_CONCURRENCY": "2"})
+	release := make(chan struct{})
+	var inFlight atomic.Int64
+	hang := func(w http.ResponseWriter, r *http.Request, n int) {
+		inFlight.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}
+	var bad []*receiver
+	for o := 0; o < 3; o++ {
+		key := fmt.Sprintf("hb_hanging_org_%d_%s", o, testKey)
+		if _, err := in.app.Orgs.CreateOrganization(t.Context(), fmt.Sprintf("hanging-%d", o), key); err != nil {
+			t.Fatal(err)
+		}
+		for e := 0; e < 2; e++ {
+			rc := newReceiver(t, hang)
+			bad = append(bad, rc)
+			body := map[string]any{"url": rc.URL, "events": []string{"*"}, "timeout_seconds": 30}
+			if r := in.doKey(key, "POST", "/api/v1/webhooks", body); r.Status != 201 {
+				t.Fatalf("create endpoint = %d: %s", r.Status, r.Body)
+			}
+		}
+		for i := 0; i < 10; i++ {
+			if r := in.doKey(key, "POST", "/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{"i": i}}); r.Status != 202 {
+				t.Fatalf("publish = %d: %s", r.Status, r.Body)
+			}
+		}
+	}
+	t.Cleanup(func() { close(release) }) // before the receivers close
+	// 6 endpoints × 2 slots: room for more hanging attempts than workers.
+	waitFor(t, 10*time.Second, "8 hanging attempts", func() bool { return inFlight.Load() >= 8 })
+
+	good := newReceiver(t, nil)
+	in.createEndpoint(good.URL, []string{"*"}, nil)
+	published := time.Now()
+	for i := 0; i < 20; i++ {
+		in.publish("booking.created", map[string]any{"i": i})
+	}
+	// The hanging attempts end only after 30 s: the prompt receiver must
+	// get its 20 events long before.
+	waitFor(t, 10*time.Second, "20 deliveries to the prompt receiver", func() bool { return good.Count() >= 20 })
+	t.Logf("20 deliveries in %s beside %d hanging attempts", time.Since(published).Round(time.Millisecond), inFlight.Load())
+	for _, rc := range bad {
+		if rc.Count() > 2 {
+			t.Errorf("a hanging endpoint got %d attempts at once, more than its concurrency (2)", rc.Count())
 		}
 	}
 }

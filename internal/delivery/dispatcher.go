@@ -10,12 +10,19 @@ import (
 )
 
 // Dispatcher runs the delivery workers of one instance. It claims due
-// deliveries in batches, runs at most Workers attempts at once and at most
-// PerEndpoint per endpoint, and records outcomes in group commits.
+// deliveries in batches, runs at most PerEndpoint attempts at once per
+// endpoint, and records outcomes in group commits.
 //
-// Isolation: an endpoint that has PerEndpoint attempts in flight is left out
-// of further claims, so its backlog never holds workers that other endpoints
-// could use; an endpoint whose circuit is open is left out too.
+// Isolation: attempts share two budgets. Workers bounds the attempts that
+// answer promptly, plus claimed deliveries waiting for a slot; an attempt
+// still running after slowAfter moves to the slow budget (SlowWorkers, by
+// default 4 × Workers) and its endpoint is marked slow, so that its next
+// attempts start there too, until one of them answers promptly again. Slow,
+// hanging and dead receivers thus hold only the slow budget, which they
+// share, and never the workers that prompt endpoints use. An endpoint that
+// has PerEndpoint attempts in flight is left out of further claims, and so
+// is one whose circuit is open; a slow endpoint keeps no claimed
+// deliveries waiting, and its due backlog is deferred while it stalls.
 type Dispatcher struct {
 	Queue        Queue
 	Sender       *Sender
@@ -23,7 +30,8 @@ type Dispatcher struct {
 	Breaker      *Breaker
 	Hooks        Hooks
 	Owner        string        // lease owner: unique per process
-	Workers      int           // attempts in flight per instance
+	Workers      int           // prompt attempts and waiting claims per instance
+	SlowWorkers  int           // slow attempts per instance; 0 means 4 × Workers
 	PerEndpoint  int           // attempts in flight per endpoint
 	Lease        time.Duration // how long a claim lasts
 	PollInterval time.Duration // fallback wake-up when nothing signals
@@ -35,6 +43,8 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	inflight int                        // claimed and not yet recorded
+	slow     int                        // attempts running in the slow budget
+	slowEP   map[string]time.Time       // endpoints whose attempts start slow, and since when
 	active   map[string]int             // attempts running, per endpoint
 	queued   map[string][]*outbound.Job // claimed, waiting for an endpoint slot
 	// progress holds, per endpoint with attempts running, when one last
@@ -53,6 +63,19 @@ type Dispatcher struct {
 // free slot, in multiples of PerEndpoint: enough for large claim batches,
 // few enough to be sent well within the lease.
 const queueFactor = 4
+
+// slowAfter is how long an attempt may run before it leaves the Workers
+// budget for the slow one: far above a prompt receiver's answer even on a
+// busy machine, short enough that a wave of hanging attempts holds the
+// workers only briefly.
+const slowAfter = 250 * time.Millisecond
+
+// slowMemory is how long an endpoint stays marked slow without attempts.
+const slowMemory = time.Minute
+
+// maxExclude bounds the endpoints a claim leaves out by name; jobs claimed
+// beyond it for a saturated endpoint are given back.
+const maxExclude = 1000
 
 // stallAfter is how long an endpoint may hold all its slots without a
 // single attempt finishing before its due backlog is deferred by its timeout.
@@ -77,6 +100,10 @@ func (d *Dispatcher) init() {
 		d.deferred = map[string]time.Time{}
 		d.timeouts = map[string]time.Duration{}
 		d.circuitDeferred = map[string]time.Time{}
+		d.slowEP = map[string]time.Time{}
+		if d.SlowWorkers <= 0 {
+			d.SlowWorkers = 4 * d.Workers
+		}
 		if d.Log == nil {
 			d.Log = slog.Default()
 		}
@@ -146,24 +173,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 	now := time.Now()
 	d.mu.Lock()
-	free := d.Workers - d.inflight
-	var exclude []string
-	stalled := map[string]time.Duration{}
-	for ep, n := range d.active {
-		if n+len(d.queued[ep]) >= d.PerEndpoint*(1+queueFactor) {
-			exclude = append(exclude, ep)
-		}
-		// All slots busy and none has finished for a while: the endpoint is
-		// slow or hanging. Its due backlog would only be skipped by every
-		// claim until its timeouts end; move it out of the way meanwhile.
-		if n >= d.PerEndpoint && now.Sub(d.progress[ep]) > stallAfter && now.After(d.deferred[ep]) {
-			stalled[ep] = d.timeouts[ep]
-			d.deferred[ep] = now.Add(min(d.timeouts[ep], time.Second)) // new events keep arriving: look again soon
-		}
-	}
+	free := d.Workers - (d.inflight - d.slow)
+	exclude, stalled := d.saturated(now)
 	d.mu.Unlock()
-	for ep, timeout := range stalled {
-		if err := d.Queue.Postpone(ctx, ep, nil, now.Add(timeout)); err != nil && ctx.Err() == nil {
+	for ep, wait := range stalled {
+		if err := d.Queue.Postpone(ctx, ep, nil, now.Add(wait)); err != nil && ctx.Err() == nil {
 			d.Log.Error("defer the backlog of a stalled endpoint", "endpoint_id", ep, "err", err)
 		}
 	}
@@ -172,11 +186,21 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 	if free <= 0 {
 		return false
 	}
+	if len(exclude) > maxExclude {
+		exclude = exclude[:maxExclude]
+	}
 	limit := min(free, 256)
-	jobs, err := d.Queue.Claim(ctx, outbound.ClaimRequest{Owner: d.Owner, Limit: limit, Lease: d.Lease, Exclude: exclude})
+	// A claim cancelled half-way could commit without its answer arriving,
+	// leaving deliveries leased to no one until the lease ends: let it
+	// finish, and give its jobs back if a stop came meanwhile.
+	jobs, err := d.Queue.Claim(context.WithoutCancel(ctx), outbound.ClaimRequest{Owner: d.Owner, Limit: limit, Lease: d.Lease, Exclude: exclude})
 	if err != nil {
-		if ctx.Err() == nil {
-			d.Log.Error("claim deliveries", "err", err)
+		d.Log.Error("claim deliveries", "err", err)
+		return false
+	}
+	if ctx.Err() != nil {
+		if err := d.Queue.Release(context.Background(), jobs); err != nil {
+			d.Log.Error("release deliveries claimed during a stop", "err", err)
 		}
 		return false
 	}
@@ -184,8 +208,9 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 	d.mu.Lock()
 	for _, j := range jobs {
 		ep := j.Endpoint.ID
+		_, slow := d.slowEP[ep]
 		switch {
-		case d.active[ep] < d.PerEndpoint:
+		case d.active[ep] < d.PerEndpoint && (!slow || d.slow < d.SlowWorkers):
 			if d.active[ep] == 0 {
 				d.progress[ep] = now
 			}
@@ -193,7 +218,7 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 			d.active[ep]++
 			d.inflight++
 			d.start(attemptCtx, j)
-		case len(d.queued[ep]) < d.PerEndpoint*queueFactor:
+		case !slow && len(d.queued[ep]) < d.PerEndpoint*queueFactor:
 			d.queued[ep] = append(d.queued[ep], j)
 			d.inflight++
 		default:
@@ -207,6 +232,40 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 		}
 	}
 	return len(jobs) == limit
+}
+
+// saturated returns the endpoints the next claim must leave out (every slot
+// and queue place taken, or slow while the slow budget is full) and those
+// stalled, with how long to defer their backlog; called with d.mu held.
+func (d *Dispatcher) saturated(now time.Time) (exclude []string, stalled map[string]time.Duration) {
+	stalled = map[string]time.Duration{}
+	slowFull := d.slow >= d.SlowWorkers
+	for ep, since := range d.slowEP {
+		if d.active[ep] == 0 && now.Sub(since) > slowMemory {
+			delete(d.slowEP, ep)
+		} else if slowFull {
+			exclude = append(exclude, ep)
+		}
+	}
+	for ep, n := range d.active {
+		_, slow := d.slowEP[ep]
+		switch {
+		case slow && slowFull:
+			// already left out
+		case slow && n >= d.PerEndpoint, !slow && n+len(d.queued[ep]) >= d.PerEndpoint*(1+queueFactor):
+			exclude = append(exclude, ep)
+		}
+		// All slots busy and none has finished for a while: the endpoint is
+		// slow or hanging. Its due backlog would only be skipped by every
+		// claim until its timeouts end; move it out of the way meanwhile.
+		// The longer it has been stuck, the longer the deferral, up to its
+		// timeout: a slow endpoint's deliveries wait little past its slots.
+		if stuck := now.Sub(d.progress[ep]); n >= d.PerEndpoint && stuck > stallAfter && now.After(d.deferred[ep]) {
+			stalled[ep] = min(2*stuck, d.timeouts[ep])
+			d.deferred[ep] = now.Add(min(d.timeouts[ep], time.Second)) // new events keep arriving: look again soon
+		}
+	}
+	return exclude, stalled
 }
 
 // deferOpenCircuits moves the due deliveries of endpoints whose circuit is
@@ -294,10 +353,7 @@ func (d *Dispatcher) next(ep string) *outbound.Job {
 			delete(d.deferred, ep)
 		}
 	}
-	select {
-	case d.freed <- struct{}{}:
-	default:
-	}
+	d.signalFreed()
 	return nil
 }
 
@@ -318,15 +374,23 @@ func (d *Dispatcher) postpone(ep string, j *outbound.Job, until time.Time) {
 	d.mu.Lock()
 	d.inflight -= len(jobs)
 	d.mu.Unlock()
-	select {
-	case d.freed <- struct{}{}:
-	default:
-	}
+	d.signalFreed()
+}
+
+// lane is where one running attempt is counted.
+type lane struct {
+	slow bool // counted in d.slow rather than against Workers
+	done bool
 }
 
 func (d *Dispatcher) attempt(ctx context.Context, j *outbound.Job) {
+	ep := j.Endpoint.ID
+	l := d.begin(ep)
+	timer := time.AfterFunc(slowAfter, func() { d.slowDown(ep, l) })
 	o := d.Sender.Send(ctx, j)
-	d.Breaker.Record(j.Endpoint.ID, o, time.Now())
+	timer.Stop()
+	d.end(ep, l, o.Duration)
+	d.Breaker.Record(ep, o, time.Now())
 	r := &outbound.Result{
 		Job: j, StartedAt: o.StartedAt, Duration: o.Duration, StatusCode: o.StatusCode, Error: o.Err,
 		ResponseBody: o.ResponseBody, RequestURL: j.Endpoint.URL, RequestHeaders: flatten(o.Headers),
@@ -339,6 +403,70 @@ func (d *Dispatcher) attempt(ctx context.Context, j *outbound.Job) {
 		d.Hooks.Attempted(r)
 	}
 	d.results <- r
+}
+
+// begin counts an attempt to ep in the slow budget at once if ep is known
+// to be slow and the budget has room.
+func (d *Dispatcher) begin(ep string) *lane {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := &lane{}
+	if _, slow := d.slowEP[ep]; slow && d.slow < d.SlowWorkers {
+		l.slow = true
+		d.slow++
+	}
+	return l
+}
+
+// slowDown moves an attempt that has run for slowAfter to the slow budget,
+// marks its endpoint slow and gives back the deliveries queued for it.
+func (d *Dispatcher) slowDown(ep string, l *lane) {
+	d.mu.Lock()
+	if l.done || l.slow || d.slow >= d.SlowWorkers {
+		d.mu.Unlock()
+		return
+	}
+	l.slow = true
+	d.slow++
+	d.slowEP[ep] = time.Now()
+	queued := d.queued[ep]
+	delete(d.queued, ep)
+	d.inflight -= len(queued)
+	// The attempt still runs, so Run has not finished waiting: it must
+	// also wait for this release, or a stop could leave the jobs leased.
+	d.running.Add(1)
+	d.mu.Unlock()
+	defer d.running.Done()
+	d.signalFreed()
+	if len(queued) > 0 {
+		if err := d.Queue.Release(context.Background(), queued); err != nil {
+			d.Log.Error("release the deliveries queued for a slow endpoint", "endpoint_id", ep, "err", err)
+		}
+	}
+}
+
+// end takes a finished attempt out of its budget; a prompt answer clears
+// the endpoint's slow mark.
+func (d *Dispatcher) end(ep string, l *lane, took time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l.done = true
+	if l.slow {
+		d.slow--
+	}
+	if took < slowAfter {
+		delete(d.slowEP, ep)
+	} else if _, slow := d.slowEP[ep]; slow {
+		d.slowEP[ep] = time.Now()
+	}
+}
+
+// signalFreed wakes the claim loop: budget or a slot became free.
+func (d *Dispatcher) signalFreed() {
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
 }
 
 func flatten(h map[string][]string) map[string]string {
@@ -393,8 +521,5 @@ func (d *Dispatcher) record(batch []*outbound.Result) {
 	d.mu.Lock()
 	d.inflight -= len(batch)
 	d.mu.Unlock()
-	select {
-	case d.freed <- struct{}{}:
-	default:
-	}
+	d.signalFreed()
 }

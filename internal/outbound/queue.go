@@ -369,13 +369,14 @@ func (s *Service) ReleaseAllLeases(ctx context.Context) error {
 	return err
 }
 
-// Postpone gives claimed jobs back and moves every due pending delivery of
-// an endpoint to until, without spending an attempt: its circuit is open.
+// Postpone gives claimed jobs back and moves them and every due pending
+// delivery of an endpoint to until, without spending an attempt: its
+// circuit is open or it stalls.
 func (s *Service) Postpone(ctx context.Context, endpointID string, jobs []*Job, until time.Time) error {
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		for _, j := range jobs {
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0
-				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
+				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner, db.Micros(until)); err != nil {
 				return err
 			}
 		}
