@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
 // Config is hookbook's configuration. Zero values are never used: Load fills
@@ -34,6 +36,12 @@ type Config struct {
 	ReminderInterval    time.Duration // HOOKBOOK_REMINDER_INTERVAL: how often due reminders are looked for
 	BreakerThreshold    int           // HOOKBOOK_BREAKER_THRESHOLD: failures in a row that open an endpoint's circuit
 	BreakerCooldown     time.Duration // HOOKBOOK_BREAKER_COOLDOWN: first pause of an open circuit (doubles, up to 5 min)
+
+	// Limits, documented in the README.
+	APIRateLimit  ratelimit.Rate // HOOKBOOK_API_RATE_LIMIT: requests per API key, per instance
+	TestSendLimit ratelimit.Rate // HOOKBOOK_TEST_SEND_LIMIT: test events per organization, per instance
+	MaxEndpoints  int            // HOOKBOOK_MAX_ENDPOINTS: endpoints per organization
+	MaxEventTypes int            // HOOKBOOK_MAX_EVENT_TYPES: custom event types per organization
 }
 
 // Production reports whether the network guard and https rule apply.
@@ -106,6 +114,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"HOOKBOOK_WORKERS", 256, &c.Workers},
 		{"HOOKBOOK_ENDPOINT_CONCURRENCY", 16, &c.EndpointConcurrency},
 		{"HOOKBOOK_BREAKER_THRESHOLD", 10, &c.BreakerThreshold},
+		{"HOOKBOOK_MAX_ENDPOINTS", 100, &c.MaxEndpoints},
+		{"HOOKBOOK_MAX_EVENT_TYPES", 200, &c.MaxEventTypes},
 	}
 	for _, n := range ints {
 		v, err := strconv.Atoi(get(n.key, strconv.Itoa(n.def)))
@@ -113,6 +123,19 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("%s: want a positive whole number", n.key)
 		}
 		*n.dst = v
+	}
+	rates := []struct {
+		key string
+		def string
+		dst *ratelimit.Rate
+	}{
+		{"HOOKBOOK_API_RATE_LIMIT", "1000/s", &c.APIRateLimit},
+		{"HOOKBOOK_TEST_SEND_LIMIT", "60/m", &c.TestSendLimit},
+	}
+	for _, r := range rates {
+		if *r.dst, err = ratelimit.ParseRate(get(r.key, r.def)); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.key, err)
+		}
 	}
 	if !validHeaderPrefix(c.HeaderPrefix) {
 		return nil, fmt.Errorf("HOOKBOOK_HEADER_PREFIX: %q is not a header name prefix", c.HeaderPrefix)

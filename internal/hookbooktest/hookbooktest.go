@@ -210,6 +210,12 @@ func (in *Instance) Do(method, path string, body any) Response {
 // DoKey sends a request with key ("" for none).
 func (in *Instance) DoKey(key, method, path string, body any) Response {
 	in.T.Helper()
+	return in.DoHeader(key, method, path, body, nil)
+}
+
+// DoHeader sends a request with key ("" for none) and extra headers.
+func (in *Instance) DoHeader(key, method, path string, body any, header http.Header) Response {
+	in.T.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -232,6 +238,9 @@ func (in *Instance) DoKey(key, method, path string, body any) Response {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		in.T.Fatalf("%s %s: %v", method, path, err)

@@ -17,12 +17,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/org"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
 // MaxBody is the largest request body accepted.
@@ -35,6 +37,11 @@ type Server struct {
 	// Ready reports whether the database answers and stores writes (GET /readyz).
 	Ready func(context.Context) error
 	Log   *slog.Logger
+	// RateLimit bounds the requests of each API key (nil: no limit).
+	RateLimit *ratelimit.Buckets
+	// HeaderPrefix names hookbook's own delivery headers (X-Hookbook):
+	// a request carrying one of this hookbook's delivery ids is refused.
+	HeaderPrefix string
 	// Extra routes added by other parts of hookbook (booking domain,
 	// inbound commands, metrics); they are documented in the OpenAPI too.
 	Extra []Route
@@ -97,12 +104,15 @@ func (s *Server) Routes() []Route { return s.routes }
 // Authed wraps an OrgHandler with API key authentication and error writing.
 func (s *Server) Authed(h OrgHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		org, err := s.authenticate(r)
+		caller, err := s.authenticate(r)
+		if err == nil {
+			err = s.admit(w, r, caller)
+		}
 		if err != nil {
-			WriteError(w, err, 0)
+			s.fail(w, r, err)
 			return
 		}
-		if err := h(w, r, org); err != nil {
+		if err := h(w, r, caller.Organization); err != nil {
 			s.fail(w, r, err)
 		}
 	})
@@ -127,14 +137,51 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	WriteError(w, err, 0)
 }
 
-func (s *Server) authenticate(r *http.Request) (*hookbook.Organization, error) {
+func (s *Server) authenticate(r *http.Request) (*org.Caller, error) {
 	auth := r.Header.Get("Authorization")
 	key, ok := strings.CutPrefix(auth, "Bearer ")
 	key = strings.TrimSpace(key)
 	if !ok || key == "" {
 		return nil, hookbook.Errorf(hookbook.EUnauthorized, "missing_api_key", "send your API key as Authorization: Bearer hk_…")
 	}
-	return s.Orgs.OrganizationByAPIKey(r.Context(), key)
+	return s.Orgs.Authenticate(r.Context(), key)
+}
+
+// admit applies the per-key rate limit, announcing it in the RateLimit
+// headers of every answer, and refuses hookbook's own deliveries coming back.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *org.Caller) error {
+	if q := s.RateLimit.Rate(); !q.Off() {
+		d := s.RateLimit.Take(c.KeyID, time.Now())
+		w.Header().Set("RateLimit-Policy", fmt.Sprintf(`"api-key";q=%d;w=%d`, q.N, ceilSeconds(q.Per)))
+		w.Header().Set("RateLimit", fmt.Sprintf(`"api-key";r=%d;t=%d`, d.Remaining, ceilSeconds(d.Reset)))
+		if !d.Allowed {
+			e := hookbook.Errorf(hookbook.ETooMany, "rate_limited", "this API key may send %s requests; retry in %d s",
+				q.Human(), ceilSeconds(d.RetryAfter))
+			e.RetryAfter = time.Duration(ceilSeconds(d.RetryAfter)) * time.Second
+			return e
+		}
+	}
+	if s.HeaderPrefix != "" {
+		if id := r.Header.Get(s.HeaderPrefix + "-Delivery-Id"); id != "" {
+			own, err := s.Outbound.IsDelivery(r.Context(), id)
+			if err != nil {
+				return err
+			}
+			if own {
+				return hookbook.Errorf(hookbook.EForbidden, "delivery_loop",
+					"this request is hookbook's own delivery %s: an endpoint points back at this API, and accepting it would loop; point the endpoint elsewhere", id)
+			}
+		}
+	}
+	return nil
+}
+
+// ceilSeconds rounds d up to whole seconds, at least 1 for any wait.
+func ceilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int(math.Ceil(d.Seconds()))
 }
 
 // storable reports whether text can be stored by both databases:

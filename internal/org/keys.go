@@ -139,9 +139,25 @@ func (s *Service) RevokeAPIKey(ctx context.Context, orgID, id string) error {
 	return nil
 }
 
+// Caller is who sent an API request: an organization, through one of its keys.
+type Caller struct {
+	Organization *hookbook.Organization
+	KeyID        string
+}
+
 // OrganizationByAPIKey returns the organization whose live key is apiKey,
 // and notes the key's use (at most once a minute).
 func (s *Service) OrganizationByAPIKey(ctx context.Context, apiKey string) (*hookbook.Organization, error) {
+	c, err := s.Authenticate(ctx, apiKey)
+	if err != nil {
+		return nil, err
+	}
+	return c.Organization, nil
+}
+
+// Authenticate returns the organization and key id of the live key apiKey,
+// and notes the key's use (at most once a minute).
+func (s *Service) Authenticate(ctx context.Context, apiKey string) (*Caller, error) {
 	var keyID string
 	var used sql.NullInt64
 	var o hookbook.Organization
@@ -162,7 +178,7 @@ func (s *Service) OrganizationByAPIKey(ctx context.Context, apiKey string) (*hoo
 			return nil, fmt.Errorf("note API key use: %w", err)
 		}
 	}
-	return &o, nil
+	return &Caller{Organization: &o, KeyID: keyID}, nil
 }
 
 // Organizations lists every organization, oldest first (for operators).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/ids"
 
 	"github.com/hookbook/hookbook"
 )
@@ -238,4 +239,19 @@ func (s *Service) DeliveryDetail(ctx context.Context, orgID, id string) (*Delive
 		v.Request.URL = ep.URL
 	}
 	return v, nil
+}
+
+// IsDelivery reports whether id names a delivery of this hookbook: a
+// request carrying it in its delivery header is one of hookbook's own
+// attempts coming back.
+func (s *Service) IsDelivery(ctx context.Context, id string) (bool, error) {
+	if !ids.Valid("dlv", id) {
+		return false, nil
+	}
+	var n int
+	err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE id = $1`, id).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up delivery: %w", err)
+	}
+	return n > 0, nil
 }

@@ -52,18 +52,27 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// insertEndpoint stores a new, already validated endpoint and sets its id and times.
+// insertEndpoint stores a new, already validated endpoint and sets its id
+// and times, unless the organization already has Limits.Endpoints live
+// endpoints (403 endpoint_limit).
 func (s *Service) insertEndpoint(ctx context.Context, e *hookbook.Endpoint) error {
 	now := s.DB.Now().UTC()
 	e.ID, e.CreatedAt, e.UpdatedAt = ids.New("ep"), now, now
 	if e.Headers == nil {
 		e.Headers = map[string]string{}
 	}
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO endpoints (id, organization_id, url, description, events, enabled,
-		disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		e.ID, e.OrganizationID, e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason),
-		e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now))
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if err := s.checkQuota(ctx, tx, "endpoints", e.OrganizationID, s.Limits.Endpoints,
+			`SELECT COUNT(*) FROM endpoints WHERE organization_id = $1 AND deleted_at IS NULL`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, organization_id, url, description, events, enabled,
+			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			e.ID, e.OrganizationID, e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason),
+			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("create endpoint: %w", err)
 	}

@@ -20,13 +20,18 @@ import (
 // IdempotencyWindow is how long an idempotency key answers its first event.
 const IdempotencyWindow = 24 * time.Hour
 
-// insertEventType registers an organization's own event type.
+// insertEventType registers an organization's own event type, unless it
+// already has Limits.EventTypes of them (403 event_type_limit).
 func (s *Service) insertEventType(ctx context.Context, orgID string, et *hookbook.EventType) error {
 	var schema any
 	if len(et.Schema) > 0 {
 		schema = string(et.Schema)
 	}
 	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if err := s.checkQuota(ctx, tx, "event_types", orgID, s.Limits.EventTypes,
+			`SELECT COUNT(*) FROM event_types WHERE organization_id = $1`); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO event_types (organization_id, name, description, schema, created_at)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (organization_id, name) DO NOTHING`,
 			orgID, et.Name, et.Description, schema, db.Micros(s.DB.Now()))

@@ -18,6 +18,7 @@ import (
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/netguard"
+	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
 // Service validates and carries out operations for one hookbook instance.
@@ -32,9 +33,41 @@ type Service struct {
 	// Notify, when set, is called after a transaction that made deliveries
 	// due now has committed, so that idle workers wake at once.
 	Notify func()
+	// Limits bounds what one organization may create and do.
+	Limits Limits
 
 	batch     batcher
 	published atomic.Int64
+}
+
+// Limits bounds what one organization may create and do; a zero field sets
+// no limit.
+type Limits struct {
+	Endpoints  int                // live endpoints per organization
+	EventTypes int                // custom event types per organization
+	TestSends  *ratelimit.Buckets // test events per organization (this instance)
+}
+
+// checkQuota refuses a creation once the organization has limit things of
+// a kind (counted by query), holding a lock so that concurrent creations
+// cannot pass it together.
+func (s *Service) checkQuota(ctx context.Context, tx *db.Tx, kind, orgID string, limit int, query string) error {
+	if limit <= 0 {
+		return nil
+	}
+	if err := tx.Lock(ctx, "hookbook-"+kind+":"+orgID); err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, query, orgID).Scan(&n); err != nil {
+		return err
+	}
+	if n >= limit {
+		singular := strings.TrimSuffix(kind, "s")
+		return hookbook.Errorf(hookbook.EForbidden, singular+"_limit",
+			"an organization has at most %d %s; delete one first", limit, strings.ReplaceAll(kind, "_", " "))
+	}
+	return nil
 }
 
 // Published returns how many events this process has stored.
@@ -270,6 +303,12 @@ func (s *Service) SendTest(ctx context.Context, orgID, id string) (string, error
 	}
 	if !ep.Enabled {
 		return "", hookbook.Errorf(hookbook.EConflict, "endpoint_disabled", "the endpoint is disabled; enable it first")
+	}
+	if d := s.Limits.TestSends.Take(orgID, time.Now()); !d.Allowed {
+		e := hookbook.Errorf(hookbook.ETooMany, "test_send_limit", "an organization may send %s test events; retry in %s",
+			s.Limits.TestSends.Rate().Human(), max(d.RetryAfter.Round(time.Second), time.Second))
+		e.RetryAfter = d.RetryAfter
+		return "", e
 	}
 	test := event.WebhookTestData{EndpointID: id, Message: event.TestMessage}
 	data, _ := json.Marshal(test)

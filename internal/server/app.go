@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/netguard"
+	"github.com/hookbook/hookbook/internal/ratelimit"
 
 	admin "github.com/hookbook/hookbook/internal/admin"
 	"github.com/hookbook/hookbook/internal/booking"
@@ -62,7 +63,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a := &App{Config: cfg, DB: d, Log: log, InstanceID: ids.New("ins")}
 	a.Orgs = &org.Service{DB: d}
 	a.Guard = &netguard.Guard{Enabled: cfg.Production(), Allowed: cfg.AllowedNetworks}
-	a.Outbound = &outbound.Service{DB: d, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix}
+	a.Outbound = &outbound.Service{DB: d, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix,
+		Limits: outbound.Limits{Endpoints: cfg.MaxEndpoints, EventTypes: cfg.MaxEventTypes, TestSends: ratelimit.NewBuckets(cfg.TestSendLimit)}}
 	if err := a.migrate(ctx); err != nil {
 		d.Close()
 		return nil, err
@@ -78,7 +80,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Metrics = metrics.New(a.Outbound, a.Dispatcher.Breaker, log)
 	a.Dispatcher.Hooks.Attempted = a.Metrics.Observe
 	a.Booking = &booking.Domain{DB: d, Outbound: a.Outbound}
-	a.API = &httpapi.Server{Outbound: a.Outbound, Orgs: a.Orgs, Ready: d.Ready, Log: log}
+	a.API = &httpapi.Server{Outbound: a.Outbound, Orgs: a.Orgs, Ready: d.Ready, Log: log,
+		RateLimit: ratelimit.NewBuckets(cfg.APIRateLimit), HeaderPrefix: cfg.HeaderPrefix}
 	a.Inbound = &inbound.Service{DB: d, Orgs: a.Orgs, Booking: a.Booking, HeaderPrefix: cfg.HeaderPrefix, Logger: log}
 	a.UI = &admin.UI{DB: d, Orgs: a.Orgs, Outbound: a.Outbound, Inbound: a.Inbound, Production: cfg.Production(), Log: log}
 	a.API.Extra = append(append(a.API.BookingRoutes(a.Booking), a.API.InboundRoutes(a.Inbound)...),
