@@ -19,8 +19,7 @@ import (
 
 const inboundSecret = "inbound-secret-0123456789"
 
-// nodeSign computes the signature the way the reference document's Node
-// example does: "sha256=" + hex(HMAC-SHA256(secret, "<timestamp>.<raw body>")).
+// nodeSign computes the signature the way the README's Node example does: "sha256=" + hex(HMAC-SHA256(secret, "<timestamp>.<raw body>")).
 func nodeSign(secret, ts string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(ts + "."))

@@ -106,7 +106,7 @@ func TestRawSecretKey(t *testing.T) {
 	}
 }
 
-// independentHMAC is the recipe of the reference documents, written out
+// independentHMAC is the published signing recipe, written out
 // without this package's helpers.
 func independentHMAC(secret, msg string) string {
 	m := hmac.New(sha256.New, []byte(secret))

@@ -18,19 +18,18 @@ import (
 )
 
 // inboundSend signs and sends one inbound command and prints the answer.
-func inboundSend(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("inbound send", flag.ContinueOnError)
-	url := fs.String("url", "", "command URL, e.g. http://localhost:8080/api/public/webhooks/inbound")
+func inboundSend(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
+	url := fs.String("url", "", "command URL, e.g. http://localhost:8080/api/public/webhooks/inbound (required)")
 	secret := fs.String("secret", os.Getenv("HOOKBOOK_INBOUND_SECRET"), "inbound secret (or HOOKBOOK_INBOUND_SECRET)")
-	action := fs.String("action", "", "action, e.g. admin.appointments.approve")
+	action := fs.String("action", "", "action, e.g. admin.appointments.approve (required)")
 	params := fs.String("params", "{}", "params as a JSON object")
 	data := fs.String("data", "{}", "data as a JSON object")
 	prefix := fs.String("prefix", envOr("HOOKBOOK_HEADER_PREFIX", "X-Hookbook"), "header prefix")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	if *url == "" || *secret == "" || *action == "" {
-		return errors.New("usage: hookbook inbound send --url URL --secret S --action A [--params JSON] [--data JSON]")
+	if err := required("inbound send", "url", *url, "secret", *secret, "action", *action); err != nil {
+		return err
 	}
 	body, err := json.Marshal(map[string]any{"action": *action, "params": json.RawMessage(*params), "data": json.RawMessage(*data)})
 	if err != nil || !json.Valid([]byte(*params)) || !json.Valid([]byte(*data)) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"io"
 
@@ -11,7 +10,10 @@ import (
 )
 
 // orgList prints every organization as a JSON array.
-func orgList(ctx context.Context, out io.Writer) error {
+func orgList(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
 	st, err := openMigrated(ctx)
 	if err != nil {
 		return err
@@ -32,53 +34,77 @@ func orgList(ctx context.Context, out io.Writer) error {
 	return json.NewEncoder(out).Encode(rows)
 }
 
-// keyCommand runs "hookbook key create|list|revoke --org ORG_ID …".
-func keyCommand(ctx context.Context, args []string, out io.Writer) error {
-	const keyUsage = "usage: hookbook key create --org ORG_ID --name NAME | key list --org ORG_ID | key revoke --org ORG_ID --id KEY_ID"
-	if len(args) == 0 {
-		return errors.New(keyUsage)
+// keyService opens the database and checks that the organization exists.
+func keyService(ctx context.Context, orgID string) (*org.Service, func(), error) {
+	st, err := openMigrated(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	fs := flag.NewFlagSet("key "+args[0], flag.ContinueOnError)
-	orgID := fs.String("org", "", "the organization's id (org_…)")
-	name := fs.String("name", "", "create: the key's name, e.g. the system that uses it")
-	id := fs.String("id", "", "revoke: the key's id (key_…)")
-	if err := fs.Parse(args[1:]); err != nil {
+	s := &org.Service{DB: st}
+	if _, err := s.Organization(ctx, orgID); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return s, func() { st.Close() }, nil
+}
+
+func keyCreate(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
+	orgID := fs.String("org", "", "the organization's id, org_… (required)")
+	name := fs.String("name", "", "the key's name, e.g. the system that uses it (required)")
+	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	if *orgID == "" {
-		return errors.New(keyUsage)
+	if err := required("key create", "org", *orgID, "name", *name); err != nil {
+		return err
 	}
-	st, err := openMigrated(ctx)
+	s, done, err := keyService(ctx, *orgID)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	s := &org.Service{DB: st}
-	if _, err := s.Organization(ctx, *orgID); err != nil {
+	defer done()
+	k, err := s.CreateAPIKey(ctx, *orgID, *name)
+	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(out)
-	switch args[0] {
-	case "create":
-		k, err := s.CreateAPIKey(ctx, *orgID, *name)
-		if err != nil {
-			return err
-		}
-		return enc.Encode(k)
-	case "list":
-		keys, err := s.APIKeys(ctx, *orgID)
-		if err != nil {
-			return err
-		}
-		return enc.Encode(keys)
-	case "revoke":
-		if *id == "" {
-			return errors.New(keyUsage)
-		}
-		if err := s.RevokeAPIKey(ctx, *orgID, *id); err != nil {
-			return err
-		}
-		return enc.Encode(map[string]string{"revoked": *id})
+	return json.NewEncoder(out).Encode(k)
+}
+
+func keyList(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
+	orgID := fs.String("org", "", "the organization's id, org_… (required)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
 	}
-	return errors.New(keyUsage)
+	if err := required("key list", "org", *orgID); err != nil {
+		return err
+	}
+	s, done, err := keyService(ctx, *orgID)
+	if err != nil {
+		return err
+	}
+	defer done()
+	keys, err := s.APIKeys(ctx, *orgID)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(out).Encode(keys)
+}
+
+func keyRevoke(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
+	orgID := fs.String("org", "", "the organization's id, org_… (required)")
+	id := fs.String("id", "", "the key's id, key_… (required; see 'hookbook key list')")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required("key revoke", "org", *orgID, "id", *id); err != nil {
+		return err
+	}
+	s, done, err := keyService(ctx, *orgID)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := s.RevokeAPIKey(ctx, *orgID, *id); err != nil {
+		return err
+	}
+	return json.NewEncoder(out).Encode(map[string]string{"revoked": *id})
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,60 +17,6 @@ import (
 	server "github.com/hookbook/hookbook/internal/server"
 )
 
-const usage = `usage: hookbook <command>
-
-commands:
-  serve                      run the HTTP API, delivery workers and scheduler
-  migrate                    apply database migrations
-  org create --name NAME     create an organization and print its API key
-  org list                   list the organizations
-  key create --org ORG --name NAME
-                             create another API key and print it (once)
-  key list --org ORG         list an organization's keys (never the keys)
-  key revoke --org ORG --id KEY
-                             revoke a key at once
-  inbound send --url URL --secret S --action A [--params JSON] [--data JSON]
-                             sign and send an inbound command, print the answer
-  version                    print the version
-
-configuration comes from HOOKBOOK_* environment variables (see README).`
-
-func run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, usage)
-		return errors.New("no command given")
-	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx)
-	case "migrate":
-		return migrate(ctx)
-	case "org":
-		switch {
-		case len(args) >= 2 && args[1] == "create":
-			return orgCreate(ctx, args[2:], os.Stdout)
-		case len(args) == 2 && args[1] == "list":
-			return orgList(ctx, os.Stdout)
-		}
-		return errors.New("usage: hookbook org create --name NAME | org list")
-	case "key":
-		return keyCommand(ctx, args[1:], os.Stdout)
-	case "inbound":
-		if len(args) < 2 || args[1] != "send" {
-			return errors.New("usage: hookbook inbound send --url URL --secret S --action A --params JSON --data JSON")
-		}
-		return inboundSend(ctx, args[2:], os.Stdout)
-	case "version", "--version", "-v":
-		fmt.Println("hookbook", hookbook.Version)
-		return nil
-	case "help", "--help", "-h":
-		fmt.Println(usage)
-		return nil
-	}
-	fmt.Fprintln(os.Stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
-}
-
 func logger(cfg *config.Config) *slog.Logger {
 	var h slog.Handler
 	if cfg.LogFormat == "json" {
@@ -82,7 +27,10 @@ func logger(cfg *config.Config) *slog.Logger {
 	return slog.New(h)
 }
 
-func serve(ctx context.Context) error {
+func serve(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
 	cfg, err := config.Load(nil)
 	if err != nil {
 		return err
@@ -122,7 +70,10 @@ func openMigrated(ctx context.Context) (*db.DB, error) {
 	return st, nil
 }
 
-func migrate(ctx context.Context) error {
+func migrate(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
 	st, err := openMigrated(ctx)
 	if err != nil {
 		return err
@@ -132,14 +83,13 @@ func migrate(ctx context.Context) error {
 	return nil
 }
 
-func orgCreate(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("org create", flag.ContinueOnError)
-	name := fs.String("name", "", "organization name")
-	if err := fs.Parse(args); err != nil {
+func orgCreate(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
+	name := fs.String("name", "", "the organization's name (required)")
+	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	if *name == "" {
-		return errors.New("usage: hookbook org create --name NAME")
+	if err := required("org create", "name", *name); err != nil {
+		return err
 	}
 	st, err := openMigrated(ctx)
 	if err != nil {
@@ -152,4 +102,37 @@ func orgCreate(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	return json.NewEncoder(out).Encode(map[string]string{"organization_id": o.ID, "api_key": key})
+}
+
+func version(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "hookbook", hookbook.Version)
+	return nil
+}
+
+// backup writes a consistent copy of a live SQLite database to a new file.
+func backup(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	file := fs.Arg(0)
+	cfg, err := config.Load(nil)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(file); err == nil {
+		return fmt.Errorf("backup: %s exists; choose a new file", file)
+	}
+	st, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Backup(ctx, file); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "hookbook: backed up %s to %s\n", st.Name(), file)
+	return nil
 }

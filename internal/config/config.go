@@ -50,6 +50,10 @@ func (c *Config) Production() bool { return c.Env == "production" }
 // DefaultRetrySchedule is the delay before attempts 2, 3, …; the last repeats.
 const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h"
 
+// MaxEndpointTimeout is the longest timeout an endpoint may have; a lease
+// must outlast it.
+const MaxEndpointTimeout = 30 * time.Second
+
 // MinAPIKeyLength is the shortest bootstrap API key accepted.
 const MinAPIKeyLength = 32
 
@@ -78,6 +82,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.Env != "development" && c.Env != "production" {
 		return nil, fmt.Errorf("HOOKBOOK_ENV: %q is neither development nor production", c.Env)
 	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return nil, fmt.Errorf("HOOKBOOK_LOG_FORMAT: %q is neither text nor json", c.LogFormat)
+	}
 	var err error
 	if c.RetrySchedule, err = ParseSchedule(get("HOOKBOOK_RETRY_SCHEDULE", DefaultRetrySchedule)); err != nil {
 		return nil, fmt.Errorf("HOOKBOOK_RETRY_SCHEDULE: %w", err)
@@ -100,9 +107,13 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"HOOKBOOK_BREAKER_COOLDOWN", "5s", &c.BreakerCooldown},
 	}
 	for _, d := range durations {
-		v, err := time.ParseDuration(get(d.key, d.def))
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("%s: want a positive duration such as %s", d.key, d.def)
+		raw := get(d.key, d.def)
+		v, err := time.ParseDuration(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a duration; write one such as %s (units ms, s, m, h)", d.key, raw, d.def)
+		}
+		if v <= 0 {
+			return nil, fmt.Errorf("%s: %s is not positive; write a duration such as %s", d.key, raw, d.def)
 		}
 		*d.dst = v
 	}
@@ -123,6 +134,12 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("%s: want a positive whole number", n.key)
 		}
 		*n.dst = v
+	}
+	// A lease shorter than an attempt may run lets another instance take a
+	// delivery over while it is still being sent.
+	if c.Lease <= MaxEndpointTimeout && c.Production() {
+		return nil, fmt.Errorf("HOOKBOOK_LEASE: %s is not longer than the longest endpoint timeout (%s); use at least %s",
+			c.Lease, MaxEndpointTimeout, MaxEndpointTimeout+5*time.Second)
 	}
 	rates := []struct {
 		key string
@@ -147,9 +164,13 @@ func Load(getenv func(string) string) (*Config, error) {
 func ParseSchedule(s string) ([]time.Duration, error) {
 	var out []time.Duration
 	for _, part := range strings.Split(s, ",") {
-		d, err := time.ParseDuration(strings.TrimSpace(part))
-		if err != nil || d < 0 {
-			return nil, fmt.Errorf("%q is not a duration", part)
+		part = strings.TrimSpace(part)
+		d, err := time.ParseDuration(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a duration (write one such as 5s, 30m or 2h)", part)
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("%q is negative", part)
 		}
 		out = append(out, d)
 	}

@@ -34,6 +34,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 		"HOOKBOOK_HEADER_PREFIX":     "X Bad",
 		"HOOKBOOK_BOOTSTRAP_API_KEY": "a",
 		"HOOKBOOK_API_RATE_LIMIT":    "fast",
+		"HOOKBOOK_LOG_FORMAT":        "xml",
 		"HOOKBOOK_TEST_SEND_LIMIT":   "0/m",
 		"HOOKBOOK_MAX_ENDPOINTS":     "0",
 		"HOOKBOOK_MAX_EVENT_TYPES":   "-5",
@@ -55,5 +56,28 @@ func TestValues(t *testing.T) {
 	if !c.Production() || len(c.RetrySchedule) != 2 || c.RetrySchedule[1] != 2*time.Minute || len(c.AllowedNetworks) != 2 || c.HeaderPrefix != "X-BookingCalendar" ||
 		!c.APIRateLimit.Off() || c.TestSendLimit.N != 5 || c.TestSendLimit.Per != 10*time.Second {
 		t.Errorf("config = %+v", c)
+	}
+}
+
+func TestPreciseMessages(t *testing.T) {
+	for env, want := range map[string]string{
+		"HOOKBOOK_RETRY_SCHEDULE=5s,-1m": `"-1m" is negative`,
+		"HOOKBOOK_LEASE=-1m":             "HOOKBOOK_LEASE: -1m is not positive",
+		"HOOKBOOK_LEASE=soon":            `HOOKBOOK_LEASE: "soon" is not a duration`,
+		"HOOKBOOK_LOG_FORMAT=xml":        `"xml" is neither text nor json`,
+	} {
+		k, v, _ := strings.Cut(env, "=")
+		_, err := load(map[string]string{k: v})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", env, err, want)
+		}
+	}
+	// A lease the longest attempt could outlast is refused in production
+	// (allowed in development, where tests speed up takeovers).
+	if _, err := load(map[string]string{"HOOKBOOK_ENV": "production", "HOOKBOOK_LEASE": "1s"}); err == nil || !strings.Contains(err.Error(), "longest endpoint timeout") {
+		t.Errorf("production lease 1s: %v", err)
+	}
+	if _, err := load(map[string]string{"HOOKBOOK_LEASE": "3s"}); err != nil {
+		t.Errorf("development lease 3s: %v", err)
 	}
 }

@@ -267,3 +267,17 @@ var (
 	_ Queryer = (*DB)(nil)
 	_ Queryer = (*Tx)(nil)
 )
+
+// Backup writes a consistent copy of a SQLite database to file, a new
+// file, while other connections and processes keep reading and writing
+// (VACUUM INTO: one read transaction, so the copy is a single point in
+// time). A PostgreSQL database is backed up with pg_dump instead.
+func (d *DB) Backup(ctx context.Context, file string) error {
+	if d.Shared() {
+		return errors.New("backup: this is a PostgreSQL database; use pg_dump")
+	}
+	if _, err := d.r.ExecContext(ctx, `VACUUM INTO $1`, file); err != nil {
+		return fmt.Errorf("backup to %s: %w", file, err)
+	}
+	return nil
+}

@@ -399,10 +399,39 @@ func (d *Dispatcher) attempt(ctx context.Context, j *outbound.Job) {
 	if !o.Success && !o.Gone {
 		r.NextAttemptAt = d.Policy.Next(j.Attempt, j.MaxAttempts, o.StartedAt.Add(o.Duration), o.RetryAfter)
 	}
+	d.logAttempt(r)
 	if d.Hooks.Attempted != nil {
 		d.Hooks.Attempted(r)
 	}
 	d.results <- r
+}
+
+// logAttempt writes one line per attempt: who, what, and how it went. The
+// URL is left out (it may carry a token in its query), and so are headers.
+func (d *Dispatcher) logAttempt(r *outbound.Result) {
+	j := r.Job
+	attrs := []slog.Attr{
+		slog.String("organization_id", j.OrganizationID), slog.String("endpoint_id", j.Endpoint.ID),
+		slog.String("event_id", j.EventID), slog.String("event_type", j.EventType),
+		slog.String("delivery_id", j.DeliveryID), slog.Int("attempt", j.Attempt),
+		slog.Int("status_code", r.StatusCode), slog.Float64("duration_ms", float64(r.Duration.Microseconds())/1000),
+	}
+	level, outcome := slog.LevelInfo, "succeeded"
+	switch {
+	case r.Success:
+	case r.Gone:
+		level, outcome = slog.LevelWarn, "gone"
+	case !r.NextAttemptAt.IsZero():
+		level, outcome = slog.LevelWarn, "retrying"
+		attrs = append(attrs, slog.Time("next_attempt_at", r.NextAttemptAt))
+	default:
+		level, outcome = slog.LevelWarn, "failed"
+	}
+	attrs = append(attrs, slog.String("outcome", outcome))
+	if r.Error != "" {
+		attrs = append(attrs, slog.String("error", r.Error))
+	}
+	d.Log.LogAttrs(context.Background(), level, "delivery attempt", attrs...)
 }
 
 // begin counts an attempt to ep in the slow budget at once if ep is known

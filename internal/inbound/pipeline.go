@@ -2,6 +2,7 @@ package inbound
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -63,13 +64,34 @@ func (s *Service) Execute(ctx context.Context, orgID, client string, header http
 	if status != http.StatusUnauthorized {
 		s.unsigned().Forgive(client, attempt) // only failed signatures count
 	}
+	s.logLine(ctx, o.ID, out.Action, requestID, status, code)
 	if code == "inbound_disabled" {
-		return out, err // nothing is logged for an organization that takes no commands
+		return out, err // nothing is stored for an organization that takes no commands
 	}
 	if logErr := s.Log(ctx, o.ID, out.Action, requestID, status, code); logErr != nil && s.Logger != nil {
 		s.Logger.Error("inbound command log", "err", logErr)
 	}
 	return out, err
+}
+
+// logLine writes one log line per command: never its body, signature or
+// the secret.
+func (s *Service) logLine(ctx context.Context, orgID, action, requestID string, status int, code string) {
+	if s.Logger == nil {
+		return
+	}
+	level, outcome := slog.LevelInfo, "ok"
+	if code != "" {
+		level, outcome = slog.LevelWarn, "refused"
+		if status >= 500 {
+			level, outcome = slog.LevelError, "failed"
+		}
+	}
+	if len(requestID) > 64 {
+		requestID = requestID[:64]
+	}
+	s.Logger.LogAttrs(ctx, level, "inbound command", slog.String("organization_id", orgID), slog.String("action", action),
+		slog.String("command_request_id", requestID), slog.Int("status", status), slog.String("code", code), slog.String("outcome", outcome))
 }
 
 func (s *Service) run(ctx context.Context, o *hookbook.Organization, header http.Header, readBody func() ([]byte, error), requestID string, action *string) (any, error) {

@@ -114,7 +114,13 @@ func (a *App) Bootstrap(ctx context.Context) error {
 	}
 	if o != nil {
 		a.Log.Info("created the default organization", "organization_id", o.ID)
-		if a.Config.BootstrapAPIKey == "" {
+		switch {
+		case a.Config.BootstrapAPIKey != "":
+		case a.Config.LogFormat == "json":
+			// JSON logs go to collectors, where a key must never land.
+			a.Log.Warn("the default organization's generated API key is not shown in JSON logs; create one with the CLI",
+				"command", "hookbook key create --org "+o.ID+" --name admin")
+		default:
 			fmt.Fprintf(os.Stderr, "hookbook: created organization %q (%s); its API key, shown only now: %s\n", o.Name, o.ID, key)
 		}
 	}
@@ -130,7 +136,7 @@ func (a *App) Handler() http.Handler {
 	for _, p := range admin.Paths {
 		mux.Handle(p, ui)
 	}
-	return mux
+	return logRequests(a.Log, mux)
 }
 
 // Serve runs the HTTP server on ln and the delivery engine until ctx is

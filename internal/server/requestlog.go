@@ -1,0 +1,86 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// maxRequestID bounds a client's own X-Request-Id.
+const maxRequestID = 128
+
+// RequestID returns the client's X-Request-Id when it is sane (1 to 128
+// characters of letters, digits and "-_.:"), else a new UUID.
+func RequestID(r *http.Request) string {
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > maxRequestID {
+		return uuid.NewString()
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return uuid.NewString()
+		}
+	}
+	return id
+}
+
+// quietPaths are probes and scrapes: logged at debug level only, so that
+// they do not drown the requests people make.
+var quietPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// logRequests gives every answer an X-Request-Id and writes one log line
+// per request: method, route pattern, status, duration, bytes, request id.
+// The line carries the route pattern, never the query (which may hold a
+// cursor or a search) nor any header.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := RequestID(r)
+		r.Header.Set("X-Request-Id", id) // handlers down the line see the id in use
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelInfo
+		switch {
+		case rec.status >= 500:
+			level = slog.LevelError
+		case quietPaths[r.URL.Path]:
+			level = slog.LevelDebug
+		}
+		route := r.Pattern
+		if route == "" {
+			route = "(none)"
+		}
+		log.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Int64("bytes", rec.bytes), slog.String("request_id", id))
+	})
+}
+
+// statusRecorder remembers the status and size of an answer.
+type statusRecorder struct {
+	http.ResponseWriter
+	status  int
+	bytes   int64
+	written bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.written {
+		s.status, s.written = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.written = true
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
