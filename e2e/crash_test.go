@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -39,13 +41,25 @@ func freePort(t *testing.T) string {
 // startProc runs `hookbook serve` with env and waits until it is ready.
 func startProc(t *testing.T, addr string, env map[string]string) *proc {
 	t.Helper()
-	bin := buildBinary(t)
+	return startProcWith(t, buildBinary(t), addr, env, "http://"+addr, nil)
+}
+
+// startCmd returns the command of `hookbook serve` on addr with env.
+func startCmd(bin, addr string, env map[string]string) *exec.Cmd {
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "HOOKBOOK_ADDR="+addr, "HOOKBOOK_BOOTSTRAP_API_KEY="+testKey)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &proc{t: t, cmd: cmd, url: "http://" + addr, key: testKey, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	return cmd
+}
+
+// startProcWith starts bin and waits until base+"/readyz" answers 200,
+// trusting pool's certificates for an https base.
+func startProcWith(t *testing.T, bin, addr string, env map[string]string, base string, pool *x509.CertPool) *proc {
+	t.Helper()
+	cmd := startCmd(bin, addr, env)
+	p := &proc{t: t, cmd: cmd, url: base, key: testKey, logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -57,9 +71,10 @@ func startProc(t *testing.T, addr string, env map[string]string) *proc {
 			<-p.done
 		}
 	})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(p.url + "/readyz")
+		resp, err := client.Get(p.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

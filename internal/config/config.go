@@ -25,6 +25,10 @@ type Config struct {
 	DisableAfter    time.Duration   // HOOKBOOK_DISABLE_AFTER
 	Retention       time.Duration   // HOOKBOOK_RETENTION
 	LogFormat       string          // HOOKBOOK_LOG_FORMAT: text or json
+	TLSCertFile     string          // HOOKBOOK_TLS_CERT_FILE: serve HTTPS with this certificate (PEM)…
+	TLSKeyFile      string          // HOOKBOOK_TLS_KEY_FILE: …and this key
+	TrustedProxies  []netip.Prefix  // HOOKBOOK_TRUSTED_PROXIES: whose X-Forwarded-For is believed
+	MetricsAddr     string          // HOOKBOOK_METRICS_ADDR: serve /metrics here instead of on Addr
 
 	// Tuning knobs, documented in the README.
 	SecretOverlap       time.Duration // HOOKBOOK_SECRET_OVERLAP: old secret keeps signing after rotation
@@ -75,6 +79,12 @@ func Load(getenv func(string) string) (*Config, error) {
 		BootstrapAPIKey: get("HOOKBOOK_BOOTSTRAP_API_KEY", ""),
 		HeaderPrefix:    get("HOOKBOOK_HEADER_PREFIX", "X-Hookbook"),
 		LogFormat:       get("HOOKBOOK_LOG_FORMAT", "text"),
+		TLSCertFile:     get("HOOKBOOK_TLS_CERT_FILE", ""),
+		TLSKeyFile:      get("HOOKBOOK_TLS_KEY_FILE", ""),
+		MetricsAddr:     get("HOOKBOOK_METRICS_ADDR", ""),
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return nil, fmt.Errorf("HOOKBOOK_TLS_CERT_FILE and HOOKBOOK_TLS_KEY_FILE: set both (HTTPS) or neither (HTTP)")
 	}
 	if k := c.BootstrapAPIKey; k != "" && len(k) < MinAPIKeyLength {
 		return nil, fmt.Errorf("HOOKBOOK_BOOTSTRAP_API_KEY: %d characters is too short to be safe; use at least %d (leave it unset and hookbook generates one)", len(k), MinAPIKeyLength)
@@ -91,6 +101,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.AllowedNetworks, err = ParseNetworks(get("HOOKBOOK_ALLOWED_NETWORKS", "")); err != nil {
 		return nil, fmt.Errorf("HOOKBOOK_ALLOWED_NETWORKS: %w", err)
+	}
+	if c.TrustedProxies, err = ParseNetworks(get("HOOKBOOK_TRUSTED_PROXIES", "")); err != nil {
+		return nil, fmt.Errorf("HOOKBOOK_TRUSTED_PROXIES: %w", err)
 	}
 	durations := []struct {
 		key string

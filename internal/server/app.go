@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,11 @@ type App struct {
 
 // New opens the database, applies migrations and wires an instance.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if cfg.TLSCertFile != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+			return nil, fmt.Errorf("HOOKBOOK_TLS_CERT_FILE, HOOKBOOK_TLS_KEY_FILE: %w", err)
+		}
+	}
 	if log == nil {
 		log = slog.Default()
 	}
@@ -84,8 +90,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		RateLimit: ratelimit.NewBuckets(cfg.APIRateLimit), HeaderPrefix: cfg.HeaderPrefix}
 	a.Inbound = &inbound.Service{DB: d, Orgs: a.Orgs, Booking: a.Booking, HeaderPrefix: cfg.HeaderPrefix, Logger: log}
 	a.UI = &admin.UI{DB: d, Orgs: a.Orgs, Outbound: a.Outbound, Inbound: a.Inbound, Production: cfg.Production(), Log: log}
-	a.API.Extra = append(append(a.API.BookingRoutes(a.Booking), a.API.InboundRoutes(a.Inbound)...),
-		httpapi.Route{Method: "GET", Pattern: "/metrics", Handler: a.Metrics.Handler(), Public: true})
+	a.API.Extra = append(a.API.BookingRoutes(a.Booking), a.API.InboundRoutes(a.Inbound)...)
+	if cfg.MetricsAddr == "" {
+		a.API.Extra = append(a.API.Extra, httpapi.Route{Method: "GET", Pattern: "/metrics", Handler: a.Metrics.Handler(), Public: true})
+	}
 	return a, nil
 }
 
@@ -136,7 +144,7 @@ func (a *App) Handler() http.Handler {
 	for _, p := range admin.Paths {
 		mux.Handle(p, ui)
 	}
-	return logRequests(a.Log, mux)
+	return logRequests(a.Log, a.Config.TrustedProxies, mux)
 }
 
 // Serve runs the HTTP server on ln and the delivery engine until ctx is
@@ -155,8 +163,26 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopJobs()
 	a.runJobs(jobsCtx)
 	go a.Outbound.Listen(jobsCtx, a.Dispatcher.Wake, a.Log)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, 2)
+	go func() {
+		if a.Config.TLSCertFile != "" {
+			errc <- srv.ServeTLS(ln, a.Config.TLSCertFile, a.Config.TLSKeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	if a.Config.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", a.Config.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", a.Metrics.Handler())
+		msrv := &http.Server{Handler: logRequests(a.Log, nil, mmux), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- msrv.Serve(mln) }()
+		defer msrv.Close()
+		a.Log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	var serveErr error
 	select {
 	case <-ctx.Done():

@@ -2,10 +2,14 @@ package server
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
 // maxRequestID bounds a client's own X-Request-Id.
@@ -34,9 +38,13 @@ var quietPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": 
 // per request: method, route pattern, status, duration, bytes, request id.
 // The line carries the route pattern, never the query (which may hold a
 // cursor or a search) nor any header.
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+func logRequests(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if len(trusted) > 0 {
+			// Everything downstream (throttles, limits, logs) sees the client.
+			r.RemoteAddr = net.JoinHostPort(clientAddress(r, trusted), "0")
+		}
 		id := RequestID(r)
 		r.Header.Set("X-Request-Id", id) // handlers down the line see the id in use
 		w.Header().Set("X-Request-Id", id)
@@ -56,7 +64,7 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.Int64("bytes", rec.bytes), slog.String("request_id", id))
+			slog.Int64("bytes", rec.bytes), slog.String("request_id", id), slog.String("client", ratelimit.ClientAddr(r)))
 	})
 }
 
@@ -84,3 +92,37 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// clientAddress is the address of the client: the socket's peer or, when
+// the peer is a trusted proxy, the rightmost X-Forwarded-For address that
+// is not a trusted proxy itself (the ones left of it could be forged).
+func clientAddress(r *http.Request, trusted []netip.Prefix) string {
+	peer := ratelimit.ClientAddr(r)
+	isTrusted := func(s string) bool {
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			return false
+		}
+		a = a.Unmap()
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	if !isTrusted(peer) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(hop); err != nil {
+			return peer // a malformed hop: believe nothing beyond it
+		}
+		if !isTrusted(hop) {
+			return hop
+		}
+	}
+	return peer
+}
