@@ -394,7 +394,7 @@ func (d *Dispatcher) attempt(ctx context.Context, j *outbound.Job) {
 	r := &outbound.Result{
 		Job: j, StartedAt: o.StartedAt, Duration: o.Duration, StatusCode: o.StatusCode, Error: o.Err,
 		ResponseBody: o.ResponseBody, RequestURL: j.Endpoint.URL, RequestHeaders: flatten(o.Headers),
-		Success: o.Success, Gone: o.Gone,
+		Success: o.Success, Gone: o.Gone, ErrorKind: o.ErrKind,
 	}
 	if !o.Success && !o.Gone {
 		r.NextAttemptAt = d.Policy.Next(j.Attempt, j.MaxAttempts, o.StartedAt.Add(o.Duration), o.RetryAfter)
@@ -429,7 +429,7 @@ func (d *Dispatcher) logAttempt(r *outbound.Result) {
 	}
 	attrs = append(attrs, slog.String("outcome", outcome))
 	if r.Error != "" {
-		attrs = append(attrs, slog.String("error", r.Error))
+		attrs = append(attrs, slog.String("error", r.Error), slog.String("error_kind", r.ErrorKind))
 	}
 	d.Log.LogAttrs(context.Background(), level, "delivery attempt", attrs...)
 }

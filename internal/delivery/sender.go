@@ -6,11 +6,13 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/hookbook/hookbook/internal/netguard"
@@ -91,7 +93,8 @@ type Outcome struct {
 	RetryAfter   time.Duration // from a 429 or 503 answer, 0 if none
 	Headers      http.Header   // the request headers sent
 	Success      bool
-	Gone         bool // 410: the receiver is gone for good
+	Gone         bool   // 410: the receiver is gone for good
+	ErrKind      string // what kind of failure (see outbound.Result.ErrorKind)
 }
 
 // Send makes one attempt of j within the endpoint's timeout.
@@ -100,7 +103,7 @@ func (s *Sender) Send(ctx context.Context, j *outbound.Job) Outcome {
 	out := Outcome{StartedAt: start}
 	h, err := s.Headers(j, start)
 	if err != nil {
-		out.Err = err.Error()
+		out.Err, out.ErrKind = err.Error(), "other"
 		return out
 	}
 	out.Headers = h
@@ -109,14 +112,14 @@ func (s *Sender) Send(ctx context.Context, j *outbound.Job) Outcome {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Endpoint.URL, bytes.NewReader(j.Payload))
 	if err != nil {
-		out.Err = "invalid endpoint URL: " + err.Error()
+		out.Err, out.ErrKind = "invalid endpoint URL: "+err.Error(), "other"
 		return out
 	}
 	req.Header = h
 	resp, err := s.Client.Do(req)
 	if err != nil {
 		out.Duration = time.Since(start)
-		out.Err = describe(err, ctx, timeout)
+		out.Err, out.ErrKind = describe(err, ctx, timeout), kindOf(err, ctx)
 		return out
 	}
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
@@ -127,13 +130,13 @@ func (s *Sender) Send(ctx context.Context, j *outbound.Job) Outcome {
 	out.ResponseBody = string(body)
 	switch {
 	case readErr != nil && ctx.Err() != nil:
-		out.Err = describe(readErr, ctx, timeout)
+		out.Err, out.ErrKind = describe(readErr, ctx, timeout), kindOf(readErr, ctx)
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		out.Success = true
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		out.Err = fmt.Sprintf("redirect %d not followed (Location: %s)", resp.StatusCode, resp.Header.Get("Location"))
+		out.Err, out.ErrKind = fmt.Sprintf("redirect %d not followed (Location: %s)", resp.StatusCode, resp.Header.Get("Location")), "redirect"
 	default:
-		out.Err = fmt.Sprintf("HTTP %d", resp.StatusCode)
+		out.Err, out.ErrKind = fmt.Sprintf("HTTP %d", resp.StatusCode), "http_status"
 		out.Gone = resp.StatusCode == http.StatusGone
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			out.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.Now())
@@ -153,4 +156,30 @@ func describe(err error, ctx context.Context, timeout time.Duration) string {
 		}
 	}
 	return err.Error()
+}
+
+// kindOf sorts a failed request's error into a few kinds operators can
+// alert on.
+func kindOf(err error, ctx context.Context) string {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	var guardErr *netguard.BlockedError
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.As(err, &guardErr):
+		return "blocked"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection_refused"
+	case errors.As(err, &dnsErr):
+		return "dns"
+	case errors.As(err, &certErr), errors.As(err, &recErr):
+		return "tls"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+		return "network"
+	}
+	return "other"
 }

@@ -35,6 +35,19 @@ func Valid(prefix, s string) bool {
 	return err == nil
 }
 
+// Time returns when an id made by New was made (to the millisecond).
+func Time(id string) (time.Time, bool) {
+	_, rest, ok := strings.Cut(id, "_")
+	if !ok {
+		return time.Time{}, false
+	}
+	u, err := ulid.ParseStrict(rest)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return ulid.Time(u.Time()), true
+}
+
 // Before returns the smallest id with prefix made at t: every id of that
 // kind made before t sorts below it, so "id < Before(p, t)" selects what is
 // older than t through the primary key.

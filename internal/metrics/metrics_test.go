@@ -4,11 +4,15 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
 func scrape(t *testing.T, url string) string {
@@ -57,4 +61,58 @@ func TestCountersFollowTheEngine(t *testing.T) {
 	if v := value(text, "hookbook_queue_pending"); v != 0 {
 		t.Errorf("pending after delivery = %v", v)
 	}
+}
+
+// TestOperatorMetrics: the series an operator alerts on follow real
+// attempts: results by status class and error kind, publish→delivery
+// latency, the queue per organization, open circuits by endpoint and the
+// build; and the exposition passes the linter `promtool check metrics` runs.
+func TestOperatorMetrics(t *testing.T) {
+	t.Parallel()
+	in := hookbooktest.Start(t, map[string]string{"HOOKBOOK_BREAKER_THRESHOLD": "1", "HOOKBOOK_RETRY_SCHEDULE": "1h"})
+	ok := hookbooktest.NewReceiver(t, nil)
+	failing := hookbooktest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(503) })
+	in.CreateEndpoint(ok.URL, []string{"*"}, nil)
+	bad := in.CreateEndpoint(failing.URL, []string{"*"}, nil)["id"].(string)
+	in.Publish("booking.created", map[string]any{"id": "bkg_1"})
+	hookbooktest.WaitFor(t, 10*time.Second, "both attempts", func() bool {
+		text := scrape(t, in.URL)
+		return value(text, `hookbook_delivery_attempt_results_total{error_kind="none",status_class="2xx"}`) == 1 &&
+			value(text, `hookbook_delivery_attempt_results_total{error_kind="http_status",status_class="5xx"}`) == 1
+	})
+	text := scrape(t, in.URL)
+	for series, want := range map[string]float64{
+		"hookbook_publish_to_delivery_seconds_count":                                                     1,
+		`hookbook_endpoint_circuit_open{endpoint_id="` + bad + `"}`:                                      1,
+		`hookbook_build_info{go_version="` + runtime.Version() + `",version="` + hookbook.Version + `"}`: 1,
+		"hookbook_queue_pending": 1,
+	} {
+		if v := value(text, series); v != want {
+			t.Errorf("%s = %v, want %v", series, v, want)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^hookbook_organization_queue_pending\{organization_id="org_[0-9A-Z]+"\} 1$`).MatchString(text) ||
+		!regexp.MustCompile(`(?m)^hookbook_organization_queue_oldest_pending_age_seconds\{organization_id="org_[0-9A-Z]+"\} `).MatchString(text) ||
+		value(text, "hookbook_queue_oldest_pending_age_seconds") < 0 {
+		t.Errorf("queue by organization missing:\n%s", grep(text, "queue"))
+	}
+	problems, err := promlint.New(strings.NewReader(text)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "hookbook_") {
+			t.Errorf("lint: %s: %s", p.Metric, p.Text)
+		}
+	}
+}
+
+func grep(text, word string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, word) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

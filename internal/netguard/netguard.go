@@ -49,6 +49,17 @@ var blockedRanges = []netip.Prefix{
 	netip.MustParsePrefix("2002::/16"),      // 6to4 (embeds IPv4)
 }
 
+// BlockedError is a connection the guard refused: host resolved to an
+// internal address.
+type BlockedError struct {
+	Host string
+	Addr netip.Addr
+}
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("network guard: %s resolves to %s, an internal address", e.Host, e.Addr)
+}
+
 // Blocked reports whether the guard refuses addr.
 func (g *Guard) Blocked(addr netip.Addr) bool {
 	addr = addr.Unmap()
@@ -89,6 +100,10 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) error {
 	}
 	addrs, err := g.resolve(ctx, u.Hostname())
 	if err != nil {
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) {
+			return fmt.Errorf("host %s %s", dnsErr.Name, dnsErr.Err)
+		}
 		return err
 	}
 	for _, a := range addrs {
@@ -122,10 +137,10 @@ func (g *Guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	defer cancel()
 	addrs, err := lookup(ctx, host)
 	if err != nil {
-		return nil, fmt.Errorf("host %s does not resolve", host)
+		return nil, &net.DNSError{Err: "does not resolve", Name: host, IsNotFound: true}
 	}
 	if len(addrs) == 0 {
-		return nil, fmt.Errorf("host %s has no address", host)
+		return nil, &net.DNSError{Err: "has no address", Name: host, IsNotFound: true}
 	}
 	return addrs, nil
 }
@@ -193,7 +208,7 @@ func (g *Guard) DialContext(d *net.Dialer) func(ctx context.Context, network, ad
 		for _, a := range addrs {
 			if g.Blocked(a) {
 				if firstErr == nil {
-					firstErr = fmt.Errorf("network guard: %s resolves to %s, an internal address", host, a)
+					firstErr = &BlockedError{Host: host, Addr: a}
 				}
 				continue
 			}

@@ -171,7 +171,8 @@ type Result struct {
 	RequestURL     string
 	RequestHeaders map[string]string
 	Success        bool
-	Gone           bool // the endpoint answered 410 Gone
+	Gone           bool   // the endpoint answered 410 Gone
+	ErrorKind      string // "" on success, else timeout, connection_refused, dns, tls, blocked, network, http_status, redirect or other
 	// NextAttemptAt is when to try again after a failure; zero means the
 	// delivery has failed for good.
 	NextAttemptAt time.Time
@@ -393,9 +394,10 @@ func (s *Service) Postpone(ctx context.Context, endpointID string, jobs []*Job, 
 
 // QueueStats describes the delivery queue.
 type QueueStats struct {
-	Pending       int
-	Due           int
-	OldestDueAge  time.Duration
+	Pending          int
+	Due              int
+	OldestDueAge     time.Duration
+	OldestPendingAge time.Duration // since the oldest pending delivery was created
 	OpenEndpoints int
 }
 
@@ -405,13 +407,48 @@ func (s *Service) Queue(ctx context.Context) (QueueStats, error) {
 	now := s.DB.Now()
 	var st QueueStats
 	var oldest sql.NullInt64
+	var created sql.NullInt64
 	err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN next_attempt_at <= $1 THEN 1 ELSE 0 END), 0),
-		MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'`, db.Micros(now)).Scan(&st.Pending, &st.Due, &oldest)
+		MIN(next_attempt_at), MIN(created_at) FROM deliveries WHERE status = 'pending'`, db.Micros(now)).Scan(&st.Pending, &st.Due, &oldest, &created)
 	if err != nil {
 		return st, err
+	}
+	if created.Valid {
+		st.OldestPendingAge = max(now.Sub(db.Time(created.Int64)), 0)
 	}
 	if oldest.Valid && oldest.Int64 <= db.Micros(now) {
 		st.OldestDueAge = now.Sub(db.Time(oldest.Int64))
 	}
 	return st, nil
+}
+
+// OrganizationQueue is one organization's share of the queue.
+type OrganizationQueue struct {
+	OrganizationID   string
+	Pending          int
+	OldestPendingAge time.Duration
+}
+
+// QueueByOrganization returns the limit organizations with the most pending
+// deliveries, most first: enough to see who is behind without a series per
+// organization.
+func (s *Service) QueueByOrganization(ctx context.Context, limit int) ([]OrganizationQueue, error) {
+	now := s.DB.Now()
+	rows, err := s.DB.QueryContext(ctx, `SELECT organization_id, COUNT(*), MIN(created_at) FROM deliveries
+		WHERE status = 'pending' GROUP BY organization_id ORDER BY COUNT(*) DESC, organization_id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("queue by organization: %w", err)
+	}
+	defer rows.Close()
+	var out []OrganizationQueue
+	for rows.Next() {
+		var q OrganizationQueue
+		var created int64
+		if err := rows.Scan(&q.OrganizationID, &q.Pending, &created); err != nil {
+			return nil, err
+		}
+		q.OldestPendingAge = max(now.Sub(db.Time(created)), 0)
+		out = append(out, q)
+	}
+	return out, rows.Err()
 }

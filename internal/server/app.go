@@ -152,25 +152,7 @@ func (a *App) Handler() http.Handler {
 // in flight finish (bounded by their timeouts) and records their outcomes.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	engineCtx, stopEngine := context.WithCancel(context.Background())
-	engineDone := make(chan struct{})
-	go func() {
-		a.Dispatcher.Run(engineCtx)
-		close(engineDone)
-	}()
-	a.Dispatcher.Wake()
-	jobsCtx, stopJobs := context.WithCancel(ctx)
-	defer stopJobs()
-	a.runJobs(jobsCtx)
-	go a.Outbound.Listen(jobsCtx, a.Dispatcher.Wake, a.Log)
 	errc := make(chan error, 2)
-	go func() {
-		if a.Config.TLSCertFile != "" {
-			errc <- srv.ServeTLS(ln, a.Config.TLSCertFile, a.Config.TLSKeyFile)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
 	if a.Config.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", a.Config.MetricsAddr)
 		if err != nil {
@@ -183,6 +165,24 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		defer msrv.Close()
 		a.Log.Info("metrics listening", "addr", mln.Addr().String())
 	}
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	engineDone := make(chan struct{})
+	go func() {
+		a.Dispatcher.Run(engineCtx)
+		close(engineDone)
+	}()
+	a.Dispatcher.Wake()
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
+	a.runJobs(jobsCtx)
+	go a.Outbound.Listen(jobsCtx, a.Dispatcher.Wake, a.Log)
+	go func() {
+		if a.Config.TLSCertFile != "" {
+			errc <- srv.ServeTLS(ln, a.Config.TLSCertFile, a.Config.TLSKeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	var serveErr error
 	select {
 	case <-ctx.Done():
