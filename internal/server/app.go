@@ -120,6 +120,13 @@ func (a *App) Bootstrap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o == nil && a.Config.BootstrapAPIKey != "" {
+		// The database had organizations already: the key was not used.
+		if _, err := a.Orgs.OrganizationByAPIKey(ctx, a.Config.BootstrapAPIKey); err != nil {
+			a.Log.Warn("HOOKBOOK_BOOTSTRAP_API_KEY is ignored: this database already has organizations, and the key is none of theirs; use a new database, or create a key with 'hookbook key create'",
+				"database", a.DB.Name())
+		}
+	}
 	if o != nil {
 		a.Log.Info("created the default organization", "organization_id", o.ID)
 		switch {
