@@ -105,11 +105,24 @@ type Verifier struct {
 	Now func() time.Time
 }
 
+// header returns a header's first value whether h holds its name in
+// canonical form (as net/http fills it) or as written (as SignHeaders, or a
+// map built from another source, holds it).
+func header(h http.Header, name string) string {
+	if v := h.Get(name); v != "" {
+		return v
+	}
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // Verify checks the webhook-id, webhook-timestamp and webhook-signature
 // headers against payload, the raw request body. It returns nil when one of
 // the header's signatures matches one of the secrets, compared in constant time.
 func (v *Verifier) Verify(h http.Header, payload []byte) error {
-	id, tsText, sigs := h.Get(HeaderID), h.Get(HeaderTimestamp), h.Get(HeaderSignature)
+	id, tsText, sigs := header(h, HeaderID), header(h, HeaderTimestamp), header(h, HeaderSignature)
 	if id == "" || tsText == "" || sigs == "" {
 		return ErrMissingHeader
 	}

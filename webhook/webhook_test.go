@@ -180,3 +180,20 @@ func containsField(header, want string) bool {
 	}
 	return false
 }
+
+// TestVerifySignedHeaders: the headers SignHeaders sets verify as they
+// are, without a trip through net/http's canonical names.
+func TestVerifySignedHeaders(t *testing.T) {
+	body := []byte(`{"id":"evt_1"}`)
+	h := http.Header{}
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	if err := SignHeaders(h, DefaultPrefix, SchemeTimestamped, "evt_1", time.Now(), body, []string{secret}); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&Verifier{Secrets: []string{secret}}).Verify(h, body); err != nil {
+		t.Errorf("verify the signed headers: %v", err)
+	}
+	if err := (&Verifier{Secrets: []string{secret}}).Verify(h, append(body, ' ')); err == nil {
+		t.Error("a changed body verified")
+	}
+}

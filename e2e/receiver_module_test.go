@@ -1,0 +1,73 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReceiverModule builds a receiver's own module (go 1.21) that imports
+// the webhook package: it pulls in nothing but that module, and its
+// verification of hookbook's signature headers passes.
+func TestReceiverModule(t *testing.T) {
+	t.Parallel()
+	lib, err := filepath.Abs("../webhook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module example.com/receiver\n\ngo 1.21\n\nrequire github.com/hookbook/hookbook/webhook v0.0.0\n\nreplace github.com/hookbook/hookbook/webhook => "+lib+"\n")
+	write("main.go", `package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/hookbook/hookbook/webhook"
+)
+
+func main() {
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	body := []byte(`+"`"+`{"id":"evt_1","event":"booking.created"}`+"`"+`)
+	h := http.Header{}
+	if err := webhook.SignHeaders(h, webhook.DefaultPrefix, webhook.SchemeTimestamped, "evt_1", time.Now(), body, []string{secret}); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	v := webhook.Verifier{Secrets: []string{secret}}
+	if err := v.Verify(h, body); err != nil {
+		fmt.Println("verify:", err)
+		os.Exit(1)
+	}
+	fmt.Println("verified")
+}
+`)
+	run := func(args ...string) string {
+		c := exec.Command("go", args...)
+		c.Dir = dir
+		c.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOWORK=off")
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if mods := run("list", "-m", "all"); mods != "example.com/receiver\ngithub.com/hookbook/hookbook/webhook v0.0.0 => "+lib {
+		t.Errorf("the receiver's module graph:\n%s", mods)
+	}
+	if out := run("vet", "."); out != "" {
+		t.Errorf("go vet: %s", out)
+	}
+	if out := run("run", "."); out != "verified" {
+		t.Errorf("receiver: %s", out)
+	}
+}
