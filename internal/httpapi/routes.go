@@ -19,6 +19,7 @@ func (s *Server) builtinRoutes() []Route {
 
 		{Method: "GET", Pattern: "/api/v1/event-types", Handler: a(s.listEventTypes)},
 		{Method: "POST", Pattern: "/api/v1/event-types", Handler: a(s.createEventType)},
+		{Method: "GET", Pattern: "/api/v1/event-types/{name}", Handler: a(s.getEventType)},
 		{Method: "GET", Pattern: "/api/v1/events", Handler: a(s.listEvents)},
 		{Method: "POST", Pattern: "/api/v1/events", Handler: a(s.publish)},
 		{Method: "GET", Pattern: "/api/v1/events/{id}", Handler: a(s.getEvent)},
@@ -75,6 +76,15 @@ func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request, org *hoo
 		return err
 	}
 	WriteJSON(w, http.StatusOK, NewList(page, next))
+	return nil
+}
+
+func (s *Server) getEventType(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	et, err := s.Outbound.EventType(r.Context(), org.ID, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, et)
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/org"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
 	"github.com/hookbook/hookbook/internal/ratelimit"
@@ -37,6 +38,8 @@ type Server struct {
 	// Ready reports whether the database answers and stores writes (GET /readyz).
 	Ready func(context.Context) error
 	Log   *slog.Logger
+	// Idempotency stores the answers of POSTs sent with an Idempotency-Key.
+	Idempotency *idempotency.Store
 	// RateLimit bounds the requests of each API key (nil: no limit).
 	RateLimit *ratelimit.Buckets
 	// HeaderPrefix names hookbook's own delivery headers (X-Hookbook):
@@ -110,6 +113,10 @@ func (s *Server) Authed(h OrgHandler) http.Handler {
 		}
 		if err != nil {
 			s.fail(w, r, err)
+			return
+		}
+		if r.Method == http.MethodPost {
+			s.post(w, r, caller.Organization, h)
 			return
 		}
 		if err := h(w, r, caller.Organization); err != nil {

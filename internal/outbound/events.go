@@ -1,12 +1,14 @@
 package outbound
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -153,6 +155,10 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 			}
 			if err != nil {
 				return nil, err
+			}
+			if e.Data != nil && !samePublication(e, p) {
+				return nil, hookbook.Errorf(hookbook.EConflict, "idempotency_key_reused",
+					"this idempotency key was used for another event in the last 24 h; use a new key for a new event")
 			}
 			return &Published{Event: e, Duplicate: true}, nil
 		}
@@ -368,4 +374,17 @@ func (s *Service) Events(ctx context.Context, orgID, typ string, p db.Page) ([]*
 		out = append(out, e)
 	}
 	return out, next, nil
+}
+
+// samePublication reports whether p publishes the same event as first: the
+// same type and the same data, compared as JSON values.
+func samePublication(first *hookbook.Event, p Publication) bool {
+	if first.Type != p.Type {
+		return false
+	}
+	var a, b any
+	if json.Unmarshal(first.Data, &a) != nil || json.Unmarshal(p.Data, &b) != nil {
+		return bytes.Equal(first.Data, p.Data)
+	}
+	return reflect.DeepEqual(a, b)
 }

@@ -393,8 +393,8 @@ func (s *Service) CreateEventType(ctx context.Context, orgID string, in EventTyp
 		f.Add("description", fmt.Sprintf("must be at most %d characters", MaxDescription))
 	}
 	schema := json.RawMessage(strings.TrimSpace(string(in.Schema)))
-	if string(schema) == "null" {
-		schema = nil
+	if string(schema) == "null" || len(schema) == 0 {
+		schema = nil // an empty RawMessage would not even marshal
 	}
 	if len(schema) > 0 {
 		if schema[0] != '{' {

@@ -106,8 +106,12 @@ func (a *App) purge(ctx context.Context) error {
 		return err
 	}
 	c, err := a.Inbound.Purge(ctx, cutoff)
-	if d > 0 || e > 0 || c > 0 {
-		a.Log.Info("retention purge", "deliveries", d, "events", e, "commands", c)
+	if err != nil {
+		return err
+	}
+	k, err := a.API.Idempotency.Purge(ctx)
+	if d > 0 || e > 0 || c > 0 || k > 0 {
+		a.Log.Info("retention purge", "deliveries", d, "events", e, "commands", c, "idempotency_keys", k)
 	}
 	return err
 }
