@@ -247,6 +247,7 @@ func (in *Instance) DoHeader(key, method, path string, body any, header http.Hea
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	Answers.add(Answer{Method: method, Path: req.URL.Path, Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: b})
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
@@ -381,4 +382,44 @@ func OpenDB(t testing.TB, url string) *db.DB {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// Answer is one API answer a test received, kept to be checked against the
+// OpenAPI document.
+type Answer struct {
+	Method, Path string
+	Status       int
+	ContentType  string
+	Body         []byte
+}
+
+// Answers holds the answers received through Do, DoKey and DoHeader: at
+// most a few per method, path and status, so that memory stays bounded.
+var Answers = &answerLog{seen: map[string]int{}}
+
+type answerLog struct {
+	mu   sync.Mutex
+	seen map[string]int
+	list []Answer
+}
+
+// maxAnswersPerKind bounds the answers kept per method, path and status.
+const maxAnswersPerKind = 5
+
+func (l *answerLog) add(a Answer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := fmt.Sprintf("%s %s %d", a.Method, a.Path, a.Status)
+	if l.seen[k] >= maxAnswersPerKind || len(l.list) >= 20000 {
+		return
+	}
+	l.seen[k]++
+	l.list = append(l.list, a)
+}
+
+// All returns the answers kept so far.
+func (l *answerLog) All() []Answer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Answer(nil), l.list...)
 }
