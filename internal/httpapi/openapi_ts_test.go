@@ -1,0 +1,45 @@
+package httpapi_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestTypeScriptClientCompiles generates a TypeScript client from the
+// OpenAPI document with openapi-typescript's defaults and compiles
+// testdata/tsclient/check.ts, a set of valid calls through openapi-fetch,
+// with tsc --strict: what a platform's developers do first. It needs npm
+// (skipped loudly without it, except under CI=true).
+func TestTypeScriptClientCompiles(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("npm"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("npm is required under CI=true")
+		}
+		t.Skip("\n\n*** SKIPPED: npm is not installed; install nodejs and npm to check the generated TypeScript client.\n\n")
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"package.json", "package-lock.json", "check.ts", "tsconfig.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "tsclient", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	doc, err := filepath.Abs("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, args ...string) {
+		c := exec.Command(name, args...)
+		c.Dir = dir
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+	}
+	run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	run("npx", "--no-install", "openapi-typescript", doc, "-o", "api.d.ts")
+	run("npx", "--no-install", "tsc", "-p", ".")
+}
