@@ -1,0 +1,390 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/webhook"
+)
+
+// snippet is a fenced code block of the README with its test name: the
+// line before each block with a language says `<!-- test: NAME -->`.
+type snippet struct{ name, lang, code string }
+
+func readmeSnippets(t *testing.T) map[string]snippet {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]snippet{}
+	block := regexp.MustCompile("(?ms)^```(\\w*)\\n(.*?)^```$")
+	for _, m := range block.FindAllSubmatchIndex(b, -1) {
+		lang, code := string(b[m[2]:m[3]]), string(b[m[4]:m[5]])
+		if lang == "" || lang == "text" {
+			continue // a diagram, not something to run
+		}
+		before := strings.TrimSpace(string(b[:m[0]]))
+		name := ""
+		if i := strings.LastIndex(before, "\n"); i >= 0 {
+			if mm := regexp.MustCompile(`^<!-- test: (\S+) -->$`).FindStringSubmatch(before[i+1:]); mm != nil {
+				name = mm[1]
+			}
+		}
+		if name == "" {
+			t.Errorf("README block without a <!-- test: NAME --> line before it:\n%s", code)
+			continue
+		}
+		out[name] = snippet{name, lang, code}
+	}
+	return out
+}
+
+// TestReadmeSnippets runs every command and code block of the README the
+// way a reader would, so that none can drift: each block is named, and a
+// block this test does not know fails it. Substitutions are limited to
+// ports, file locations and ids that only exist at run time.
+func TestReadmeSnippets(t *testing.T) {
+	t.Parallel()
+	snips := readmeSnippets(t)
+	known := map[string]func(*testing.T, snippet){
+		"run-command": readmeRunCommand, "test-command": readmeTestCommand, "install": readmeInstall,
+		"quickstart": nil, "walkthrough": nil, // run together below
+		"go-verify": readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
+		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
+	}
+	for name := range snips {
+		if _, ok := known[name]; !ok {
+			t.Errorf("README block %q has no test", name)
+		}
+	}
+	for name, run := range known {
+		s, ok := snips[name]
+		if !ok {
+			t.Errorf("the README lost its %q block", name)
+			continue
+		}
+		if run == nil {
+			continue
+		}
+		t.Run(name, func(t *testing.T) { t.Parallel(); run(t, s) })
+	}
+	t.Run("quickstart+walkthrough", func(t *testing.T) {
+		t.Parallel()
+		readmeQuickstart(t, snips["quickstart"], snips["walkthrough"])
+	})
+}
+
+func repoRoot(t *testing.T) string {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// runBash runs script with bash -euo pipefail in dir, in its own process
+// group (killed at the end of the test), and returns its output.
+func runBash(t *testing.T, dir, script string, env ...string) (string, error) {
+	t.Helper()
+	c := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	c.Dir = dir
+	c.Env = append(os.Environ(), env...)
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A file, not a pipe: servers left in the background keep a pipe open,
+	// and Wait would wait for them.
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	c.Stdout, c.Stderr = out, out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(4 * time.Minute):
+		err = fmt.Errorf("timed out")
+	}
+	syscall.Kill(-c.Process.Pid, syscall.SIGKILL) // background servers the script started
+	b, _ := os.ReadFile(out.Name())
+	return string(b), err
+}
+
+func readmeRunCommand(t *testing.T, s snippet) {
+	if strings.TrimSpace(s.code) != "go run ./cmd/hookbook serve" {
+		t.Fatalf("the run command changed: %q; update this test", s.code)
+	}
+	addr := freePort(t)
+	c := exec.Command("bash", "-c", "exec "+s.code)
+	c.Dir = repoRoot(t)
+	c.Env = append(os.Environ(), "HOOKBOOK_ADDR="+addr, "HOOKBOOK_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "hookbook.db"))
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+	waitFor(t, 3*time.Minute, "the run command to serve", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if !strings.Contains(out.String(), "its API key, shown only now: hk_") {
+		t.Errorf("the first start did not print the generated key:\n%s", out.String())
+	}
+}
+
+func readmeTestCommand(t *testing.T, s snippet) {
+	// The test command runs this very suite; CI runs it as .ci/run's last line.
+	ci, err := os.ReadFile("../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(ci)), "\n")
+	if last := lines[len(lines)-1]; last != strings.TrimSpace(s.code) {
+		t.Errorf(".ci/run ends with %q, the README's test command is %q", last, s.code)
+	}
+}
+
+func readmeInstall(t *testing.T, s snippet) {
+	dir := t.TempDir()
+	script := strings.ReplaceAll(s.code, "-o hookbook ", "-o "+filepath.Join(dir, "hookbook")+" ")
+	if out, err := runBash(t, repoRoot(t), script, "GOBIN="+filepath.Join(dir, "bin")); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, bin := range []string{filepath.Join(dir, "hookbook"), filepath.Join(dir, "bin", "hookbook")} {
+		if out, err := exec.Command(bin, "version").Output(); err != nil || !strings.HasPrefix(string(out), "hookbook ") {
+			t.Errorf("%s version: %v %s", bin, err, out)
+		}
+	}
+}
+
+func readmeQuickstart(t *testing.T, quick, walk snippet) {
+	for _, tool := range []string{"curl", "jq", "python3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("the quickstart needs %s", tool)
+		}
+	}
+	dir := t.TempDir()
+	api, recv := freePort(t), freePort(t)
+	_, apiPort, _ := strings.Cut(api, ":")
+	_, recvPort, _ := strings.Cut(recv, ":")
+	script := quick.code + "\n" + walk.code + "\n" +
+		`curl -s "localhost:8080/api/v1/events?limit=100" -H "$K" > events.json` + "\n"
+	script = strings.NewReplacer(
+		"localhost:8080", "localhost:"+apiPort,
+		"9000", recvPort,
+		"sqlite:quickstart.db", "sqlite:"+filepath.Join(dir, "quickstart.db"),
+		"go run ./cmd/hookbook", "go run -C "+repoRoot(t)+" ./cmd/hookbook",
+	).Replace(script)
+	out, err := runBash(t, dir, script, "HOOKBOOK_ADDR=127.0.0.1:"+apiPort, "HOOKBOOK_RETRY_SCHEDULE=1s")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{`"id":"ep_`, `"secret":"whsec_`, `{"id":"evt_`, `"attempts":[`, `"data":[{"id":"dlv_`, `"requeued"`, `"status":"confirmed"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the quickstart's output lacks %s:\n%s", want, out)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "events.json"))
+	var events struct{ Data []struct{ Event string } }
+	json.Unmarshal(b, &events)
+	seen := map[string]bool{}
+	for _, e := range events.Data {
+		seen[e.Event] = true
+	}
+	for _, want := range []string{"booking.created", "slot.created", "customer.created", "booking.confirmed", "booking.updated",
+		"booking.rescheduled", "payment.succeeded", "payment.failed", "payment.refunded", "booking.completed",
+		"review.created", "community_event.approved", "community_event.activated", "webhook.test"} {
+		if !seen[want] {
+			t.Errorf("the walkthrough did not publish %s (got %v)", want, seen)
+		}
+	}
+}
+
+// signed returns a delivery body and its headers as hookbook sends them.
+func signed(t *testing.T, secret string) ([]byte, http.Header) {
+	body := []byte(`{"id":"evt_1","event":"booking.created","timestamp":"2026-03-24T14:30:00Z","organization_id":"org_1","data":{"id":"bkg_1"}}`)
+	h := http.Header{}
+	if err := webhook.SignHeaders(h, "X-Hookbook", webhook.SchemeTimestamped, "evt_1", time.Now(), body, []string{secret}); err != nil {
+		t.Fatal(err)
+	}
+	return body, h
+}
+
+const readmeSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func readmeGoVerify(t *testing.T, s snippet) {
+	dir := t.TempDir()
+	lib := filepath.Join(repoRoot(t), "webhook")
+	files := map[string]string{
+		"go.mod": "module example.com/receiver\n\ngo 1.21\n\nrequire github.com/hookbook/hookbook/webhook v0.0.0\n\nreplace github.com/hookbook/hookbook/webhook => " + lib + "\n",
+		// The snippet as printed, with the imports its body uses.
+		"handler.go": "package main\n\nimport (\n\t\"io\"\n\t\"net/http\"\n\t\"os\"\n)\n\n" + s.code,
+		"main.go": `package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"time"
+
+	"github.com/hookbook/hookbook/webhook"
+)
+
+func main() {
+	srv := httptest.NewServer(http.HandlerFunc(handle))
+	defer srv.Close()
+	body := []byte(` + "`" + `{"id":"evt_1"}` + "`" + `)
+	for _, secret := range []string{os.Getenv("HOOKBOOK_SECRET"), "whsec_` + "b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA==" + `"} {
+		h := http.Header{}
+		webhook.SignHeaders(h, "X-Hookbook", "timestamped", "evt_1", time.Now(), body, []string{secret})
+		req, _ := http.NewRequest("POST", srv.URL, bytes.NewReader(body))
+		req.Header = h
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(resp.StatusCode)
+	}
+}
+`,
+	}
+	for name, text := range files {
+		os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)
+	}
+	out, err := runBash(t, dir, "go run .", "HOOKBOOK_SECRET="+readmeSecret, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOWORK=off")
+	if err != nil || strings.Fields(out)[0] != "200" || !strings.HasSuffix(strings.TrimSpace(out), "401") {
+		t.Errorf("the Go verifier: %v\n%s", err, out)
+	}
+}
+
+// runVerifier runs a verifier snippet (JavaScript or Python) on a signed
+// delivery, a tampered one and one signed with another secret.
+func runVerifier(t *testing.T, s snippet, tool, file, harness string) {
+	if _, err := exec.LookPath(tool); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI=true", tool)
+		}
+		t.Skipf("\n\n*** SKIPPED: %s is not installed.\n\n", tool)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, file), []byte(s.code+"\n"+harness), 0o644)
+	body, h := signed(t, readmeSecret)
+	headers := map[string]string{}
+	for k, v := range h {
+		headers[strings.ToLower(k)] = v[0] // as Node and most frameworks present them
+	}
+	var results []string
+	for _, c := range []struct {
+		body   []byte
+		secret string
+	}{{body, readmeSecret}, {append([]byte(nil), append(body, ' ')...), readmeSecret}, {body, "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA=="}} {
+		in, _ := json.Marshal(map[string]any{"body": string(c.body), "headers": headers, "secret": c.secret})
+		cmd := exec.Command(tool, file)
+		cmd.Dir = dir
+		cmd.Stdin = bytes.NewReader(in)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", tool, file, err, out)
+		}
+		results = append(results, strings.TrimSpace(string(out)))
+	}
+	if strings.Join(results, " ") != "true false false" {
+		t.Errorf("%s verifier on (good, tampered, other secret) = %v", s.lang, results)
+	}
+}
+
+func readmeJSVerify(t *testing.T, s snippet) {
+	runVerifier(t, s, "node", "verify.cjs", `
+const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
+console.log(verify(input.body, input.headers, input.secret));
+`)
+}
+
+func readmePythonVerify(t *testing.T, s snippet) {
+	runVerifier(t, s, "python3", "verify.py", `
+import json, sys
+inp = json.load(sys.stdin)
+print("true" if verify(inp["body"].encode(), inp["headers"], inp["secret"]) else "false")
+`)
+}
+
+// readmeInbound sends the README's inbound command snippet (Node or Python)
+// to a live instance whose inbound commands are on with the scopes and
+// targets the snippets use.
+func readmeInbound(t *testing.T, s snippet) {
+	tool, file := "node", "send.mjs"
+	if s.lang == "python" {
+		tool, file = "python3", "send.py"
+	}
+	if _, err := exec.LookPath(tool); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI=true", tool)
+		}
+		t.Skipf("\n\n*** SKIPPED: %s is not installed.\n\n", tool)
+	}
+	in := start(t, nil)
+	in.must(200, "PUT", "/api/v1/settings/inbound", map[string]any{"enabled": true, "secret": inboundSecret,
+		"scopes": []string{"admin.appointments", "public.community"}})
+	svc := in.must(201, "POST", "/api/v1/services", map[string]any{"name": "Tour", "duration_minutes": 60, "capacity": 5, "requires_approval": true})
+	slot := in.must(201, "POST", "/api/v1/slots", map[string]any{"service_id": svc["id"], "starts_at": "2030-03-25T14:00:00Z", "ends_at": "2030-03-25T15:00:00Z"})
+	bkg := in.must(201, "POST", "/api/v1/bookings", map[string]any{"slot_id": slot["id"], "participants": 1, "customer": map[string]any{"name": "Jane", "email": "jane@example.com"}})
+	in.must(201, "POST", "/api/v1/community-events", map[string]any{"slug": "summer-meetup", "title": "Summer meetup", "starts_at": "2030-07-01T18:00:00Z", "approvals_required": 1})
+	code := strings.NewReplacer("http://localhost:8080", in.url, "bkg_…", bkg["id"].(string)).Replace(s.code)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, file), []byte(code), 0o644)
+	cmd := exec.Command(tool, file)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "INBOUND_SECRET="+inboundSecret)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"ok":true`) {
+		t.Errorf("%s inbound snippet: %v\n%s", s.lang, err, out)
+	}
+}
+
+func readmePostgresServe(t *testing.T, s snippet) {
+	pg := hookbooktest.PostgresURL(t)
+	bin := buildBinary(t)
+	addr := freePort(t)
+	script := strings.NewReplacer("postgres://user:pass@db:5432/hookbook", pg, "hookbook serve", bin+" serve").Replace(strings.TrimSpace(s.code))
+	if !strings.Contains(script, bin) || !strings.Contains(script, pg) {
+		t.Fatalf("the PostgreSQL example changed: %q; update this test", s.code)
+	}
+	c := exec.Command("bash", "-c", "exec "+script)
+	c.Env = append(os.Environ(), "HOOKBOOK_ADDR="+addr, "HOOKBOOK_BOOTSTRAP_API_KEY="+testKey)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Process.Kill()
+	waitFor(t, 30*time.Second, "hookbook on PostgreSQL", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
