@@ -388,3 +388,23 @@ func readmePostgresServe(t *testing.T, s snippet) {
 	})
 }
 
+
+// TestReadmeDocumentsEverySetting: every HOOKBOOK_* variable the
+// configuration reads appears in the README.
+func TestReadmeDocumentsEverySetting(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("../internal/config/config.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, _ := os.ReadFile("../README.md")
+	vars := regexp.MustCompile(`"(HOOKBOOK_[A-Z_]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(vars) < 20 {
+		t.Fatalf("only %d settings found", len(vars))
+	}
+	for _, v := range vars {
+		if !strings.Contains(string(readme), "`"+v[1]+"`") {
+			t.Errorf("%s is not documented in the README", v[1])
+		}
+	}
+}
