@@ -134,8 +134,12 @@ func readmeRunCommand(t *testing.T, s snippet) {
 	c.Dir = repoRoot(t)
 	c.Env = append(os.Environ(), "HOOKBOOK_ADDR="+addr, "HOOKBOOK_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "hookbook.db"))
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out bytes.Buffer
-	c.Stdout, c.Stderr = &out, &out
+	out, err := os.CreateTemp(t.TempDir(), "out") // read while the server still writes: a file, not a shared buffer
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	c.Stdout, c.Stderr = out, out
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +152,10 @@ func readmeRunCommand(t *testing.T, s snippet) {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	if !strings.Contains(out.String(), "its API key, shown only now: hk_") {
-		t.Errorf("the first start did not print the generated key:\n%s", out.String())
-	}
+	waitFor(t, 10*time.Second, "the generated key on stderr", func() bool {
+		b, _ := os.ReadFile(out.Name())
+		return strings.Contains(string(b), "its API key, shown only now: hk_")
+	})
 }
 
 func readmeTestCommand(t *testing.T, s snippet) {

@@ -55,6 +55,10 @@ type App struct {
 
 // New opens the database, applies migrations and wires an instance.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if log != nil && cfg.Lease <= config.MaxEndpointTimeout {
+		log.Warn("HOOKBOOK_LEASE is not longer than the longest endpoint timeout: another instance may take over a delivery still being sent (refused in production)",
+			"lease", cfg.Lease.String(), "longest_timeout", config.MaxEndpointTimeout.String())
+	}
 	if cfg.TLSCertFile != "" {
 		if _, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
 			return nil, fmt.Errorf("HOOKBOOK_TLS_CERT_FILE, HOOKBOOK_TLS_KEY_FILE: %w", err)
