@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -294,43 +293,10 @@ func isolationRun(b *testing.B, events int, bad string) float64 {
 	return float64(want) / last.Sub(start).Seconds()
 }
 
-// publishAll publishes n booking.created events with the given concurrency
-// and returns when each was sent, by event id.
+// publishAll publishes n booking.created events with the instance's key
+// and the given concurrency, and returns when each was sent, by event id.
 func publishAll(b *testing.B, in *instance, n, concurrency int) map[string]time.Time {
-	var mu sync.Mutex
-	published := make(map[string]time.Time, n)
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
-	body := []byte(`{"event":"booking.created","data":` + benchBody + `}`)
-	for w := 0; w < concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				at := time.Now()
-				req, _ := http.NewRequest("POST", in.url+"/api/v1/events", bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+in.key)
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				var out struct{ ID string }
-				json.NewDecoder(resp.Body).Decode(&out)
-				resp.Body.Close()
-				if resp.StatusCode != 202 {
-					b.Errorf("publish = %d", resp.StatusCode)
-					return
-				}
-				mu.Lock()
-				published[out.ID] = at
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return published
+	return publishTenants(b, in, []string{in.key}, n, concurrency)
 }
 
 // BenchmarkBackends compares deliveries/s on SQLite, PostgreSQL with one
