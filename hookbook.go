@@ -28,6 +28,7 @@ const (
 const (
 	SchemeTimestamped = webhook.SchemeTimestamped
 	SchemeBody        = webhook.SchemeBody
+	SchemeBodyHex     = webhook.SchemeBodyHex
 )
 
 // Organization owns every other resource. Its API key is stored hashed.

@@ -14,6 +14,9 @@ const (
 	SchemeTimestamped = "timestamped"
 	// SchemeBody signs the body alone: "sha256=" + hex.
 	SchemeBody = "body"
+	// SchemeBodyHex signs the body alone: the bare lowercase hex, for
+	// receivers that compare the header with hmac.digest("hex").
+	SchemeBodyHex = "body_hex"
 )
 
 // DefaultPrefix is the prefix of the brand headers unless configured.
@@ -44,8 +47,11 @@ func SignHeaders(h http.Header, prefix, scheme, msgID string, now time.Time, pay
 		sigs = append(sigs, sig)
 	}
 	brand := SignHMAC(secrets[0], ts, payload)
-	if scheme == SchemeBody {
+	switch scheme {
+	case SchemeBody:
 		brand = SignBody(secrets[0], payload)
+	case SchemeBodyHex:
+		brand = SignBodyHex(secrets[0], payload)
 	}
 	h[HeaderID] = []string{msgID}
 	h[HeaderTimestamp] = []string{tsText}

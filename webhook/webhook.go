@@ -211,6 +211,21 @@ func SignBody(secret string, payload []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// SignBodyHex returns the bare lowercase hex HMAC-SHA256 of the payload,
+// keyed with the secret string as given: the "body_hex" scheme.
+func SignBodyHex(secret string, payload []byte) string {
+	return strings.TrimPrefix(SignBody(secret, payload), "sha256=")
+}
+
+// VerifyBodyHex checks a "body_hex" scheme brand signature against payload,
+// in constant time.
+func VerifyBodyHex(secret, signature string, payload []byte) error {
+	if signature == "" {
+		return ErrMissingHeader
+	}
+	return compareHex("sha256="+strings.TrimSpace(signature), SignBody(secret, payload))
+}
+
 // VerifyHMAC checks a brand signature header ("sha256=<hex>") against
 // timestamp (unix seconds, as text) and payload, in constant time. The
 // timestamp must lie within tolerance of now (see CheckTimestamp).

@@ -16,15 +16,23 @@ import (
 const TimeFormat = time.RFC3339
 
 // Envelope returns the exact delivery body of an event:
-// {"id","event","timestamp","organization_id","data"}.
+// {"id","event","timestamp","organization_id","data"}, with data in its
+// canonical form (Canonical): the body is what JavaScript's
+// JSON.stringify(JSON.parse(body)) prints, so receivers that verify a
+// re-serialised body verify it too.
 func Envelope(id, orgID, typ string, at time.Time, data json.RawMessage) ([]byte, error) {
 	if len(data) == 0 {
 		data = json.RawMessage(`{}`)
 	}
+	canon, err := Canonical(data)
+	if err != nil {
+		return nil, fmt.Errorf("encode envelope data: %w", err)
+	}
+	data = canon
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	err := enc.Encode(hookbook.Envelope{
+	err = enc.Encode(hookbook.Envelope{
 		ID: id, Event: typ, Timestamp: at.UTC().Format(TimeFormat), OrganizationID: orgID, Data: data,
 	})
 	if err != nil {

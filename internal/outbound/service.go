@@ -207,8 +207,8 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 		e.TimeoutSeconds = *in.TimeoutSeconds
 	}
 	if in.Scheme != nil {
-		if *in.Scheme != hookbook.SchemeTimestamped && *in.Scheme != hookbook.SchemeBody {
-			f.Add("signature_scheme", `must be "timestamped" or "body"`)
+		if *in.Scheme != hookbook.SchemeTimestamped && *in.Scheme != hookbook.SchemeBody && *in.Scheme != hookbook.SchemeBodyHex {
+			f.Add("signature_scheme", `must be "timestamped", "body" or "body_hex"`)
 		}
 		e.Scheme = *in.Scheme
 	}
@@ -356,6 +356,12 @@ func (s *Service) Publish(ctx context.Context, orgID string, in PublishInput) (*
 		f.Add("data", "is required and must be a JSON object")
 	} else if data[0] != '{' {
 		f.Add("data", "must be a JSON object")
+	} else if canon, err := event.Canonical(data); err != nil {
+		// Receivers verify the body they re-serialise: send nothing they
+		// could not reproduce.
+		f.Add("data", err.Error())
+	} else {
+		data = canon
 	}
 	if len(in.IdempotencyKey) > MaxIdempotencyKey {
 		f.Add("idempotency_key", fmt.Sprintf("must be at most %d characters", MaxIdempotencyKey))
