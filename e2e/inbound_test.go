@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hookbook/hookbook/webhook"
 )
 
 const inboundSecret = "inbound-secret-0123456789"
@@ -320,4 +321,47 @@ func TestInboundSendCommand(t *testing.T) {
 		t.Fatalf("wrong secret: %v %s", err, out)
 	}
 	_ = fmt.Sprint
+}
+
+// TestInboundStandardWebhooksHeaders: a command signed the Standard
+// Webhooks way (webhook-id, webhook-timestamp, webhook-signature over
+// "{id}.{timestamp}.{body}") runs, with the same replay rules: a repeated
+// id is refused, and a new id cannot reuse a signature.
+func TestInboundStandardWebhooksHeaders(t *testing.T) {
+	t.Parallel()
+	in := start(t, nil)
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	in.must(200, "PUT", "/api/v1/settings/inbound", map[string]any{"enabled": true, "secret": secret, "scopes": []string{"admin.planner"}})
+	body := []byte(`{"action":"admin.planner.block","params":{"starts_at":"2030-01-01T10:00:00Z","ends_at":"2030-01-01T11:00:00Z"}}`)
+	send := func(id string, at time.Time, sigID string) response {
+		sig, err := webhook.Sign(secret, sigID, at, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		h.Set("webhook-id", id)
+		h.Set("webhook-timestamp", strconv.FormatInt(at.Unix(), 10))
+		h.Set("webhook-signature", sig)
+		return in.DoHeader("", "POST", "/api/public/webhooks/inbound", body, h)
+	}
+	now := time.Now()
+	if r := send("msg_1", now, "msg_1"); r.Status != 200 {
+		t.Fatalf("signed command = %d %s", r.Status, r.Body)
+	}
+	if r := send("msg_1", now.Add(time.Second), "msg_1"); r.Status != 409 || r.ErrorCode(t) != "replayed_request" {
+		t.Errorf("a repeated webhook-id = %d %s", r.Status, r.Body)
+	}
+	if r := send("msg_2", now, "msg_1"); r.Status != 401 || r.ErrorCode(t) != "invalid_signature" {
+		t.Errorf("a new id with the old signature = %d %s", r.Status, r.Body)
+	}
+	if r := send("msg_3", now.Add(-10*time.Minute), "msg_3"); r.Status != 401 || r.ErrorCode(t) != "stale_timestamp" {
+		t.Errorf("a stale timestamp = %d %s", r.Status, r.Body)
+	}
+	if r := send("msg_4", now, "msg_4"); r.Status != 200 {
+		t.Errorf("a second command = %d %s", r.Status, r.Body)
+	}
+	cmds := in.must(200, "GET", "/api/v1/inbound/commands", nil)["data"].([]any)
+	if len(cmds) < 2 {
+		t.Errorf("%d commands logged", len(cmds))
+	}
 }

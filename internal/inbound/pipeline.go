@@ -2,6 +2,8 @@ package inbound
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -49,7 +51,11 @@ func (s *Service) Execute(ctx context.Context, orgID, client string, header http
 	}
 	// The log keeps what was sent, made storable: a request id that is not
 	// UTF-8 text is refused below but must still be logged.
-	requestID := strings.ToValidUTF8(strings.ReplaceAll(strings.TrimSpace(header.Get(s.HeaderPrefix+"-Request-Id")), "\x00", ""), "\uFFFD")
+	rawID := header.Get(s.HeaderPrefix + "-Request-Id")
+	if standardSigned(header) {
+		rawID = header.Get(webhook.HeaderID)
+	}
+	requestID := strings.ToValidUTF8(strings.ReplaceAll(strings.TrimSpace(rawID), "\x00", ""), "\uFFFD")
 	attempt := s.now()
 	if wait, ok := s.unsigned().Take(client, attempt); !ok {
 		return nil, &hookbook.Error{Kind: hookbook.ETooMany, Code: "too_many_requests", RetryAfter: wait,
@@ -106,7 +112,13 @@ func (s *Service) run(ctx context.Context, o *hookbook.Organization, header http
 	if !settings.Enabled || settings.Secret == "" {
 		return nil, hookbook.Errorf(hookbook.EForbidden, "inbound_disabled", "inbound commands are disabled for this organization")
 	}
-	if err := s.verify(settings.Secret, header, body); err != nil {
+	standard := standardSigned(header)
+	if standard {
+		err = s.verifyStandard(settings.Secret, header, body)
+	} else {
+		err = s.verify(settings.Secret, header, body)
+	}
+	if err != nil {
 		return nil, err
 	}
 	req, err := Parse(body)
@@ -114,14 +126,26 @@ func (s *Service) run(ctx context.Context, o *hookbook.Organization, header http
 		return nil, err
 	}
 	*action = req.Action
-	id, err := uuid.Parse(requestID)
-	if err != nil || requestID == "" {
-		return nil, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_request_id",
-			Message: s.HeaderPrefix + "-Request-Id must be a UUID", Details: map[string]string{s.HeaderPrefix + "-Request-Id": "not a UUID"}}
+	var replayKey, signature string
+	if standard {
+		// The id is inside the signed content: a new id needs a new
+		// signature. Kept apart from the brand request ids.
+		if requestID == "" || len(requestID) > MaxMessageID {
+			return nil, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_request_id",
+				Message: fmt.Sprintf("%s must be 1 to %d characters", webhook.HeaderID, MaxMessageID), Details: map[string]string{webhook.HeaderID: "invalid"}}
+		}
+		replayKey, signature = "webhook-id:"+requestID, header.Get(webhook.HeaderSignature)
+	} else {
+		id, err := uuid.Parse(requestID)
+		if err != nil || requestID == "" {
+			return nil, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_request_id",
+				Message: s.HeaderPrefix + "-Request-Id must be a UUID", Details: map[string]string{s.HeaderPrefix + "-Request-Id": "not a UUID"}}
+		}
+		// One UUID has many spellings (upper case, braces, urn:uuid:, no
+		// dashes): the replay guard keeps its canonical form.
+		replayKey, signature = id.String(), header.Get(s.HeaderPrefix+"-Signature")
 	}
-	// One UUID has many spellings (upper case, braces, urn:uuid:, no
-	// dashes): the replay guard keeps its canonical form.
-	fresh, err := s.Seen(ctx, o.ID, id.String(), header.Get(s.HeaderPrefix+"-Signature"))
+	fresh, err := s.Seen(ctx, o.ID, replayKey, signature)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +159,33 @@ func (s *Service) run(ctx context.Context, o *hookbook.Organization, header http
 		return nil, hookbook.Errorf(hookbook.EForbidden, "scope_not_allowed", "the scope of %q is not enabled", req.Action)
 	}
 	return s.Run(ctx, o.ID, req)
+}
+
+// MaxMessageID bounds a Standard Webhooks message id (webhook-id).
+const MaxMessageID = 255
+
+// standardSigned reports whether a command carries the Standard Webhooks
+// signature rather than the brand one: then webhook-id,
+// webhook-timestamp and webhook-signature are checked.
+func standardSigned(h http.Header) bool {
+	return h.Get(webhook.HeaderSignature) != ""
+}
+
+// verifyStandard checks the Standard Webhooks headers: a "v1," signature
+// over "{webhook-id}.{webhook-timestamp}.{body}" with the inbound secret
+// (a whsec_ secret is base64-decoded as the standard says), within 300 s.
+func (s *Service) verifyStandard(secret string, header http.Header, body []byte) error {
+	v := webhook.Verifier{Secrets: []string{secret}, Tolerance: Tolerance, Now: s.now}
+	switch err := v.Verify(header, body); {
+	case err == nil:
+		return nil
+	case errors.Is(err, webhook.ErrMissingHeader):
+		return hookbook.Errorf(hookbook.EUnauthorized, "missing_signature", "send webhook-id, webhook-timestamp and webhook-signature")
+	case errors.Is(err, webhook.ErrInvalidTimestamp), errors.Is(err, webhook.ErrTimestampTooOld), errors.Is(err, webhook.ErrTimestampTooNew):
+		return hookbook.Errorf(hookbook.EUnauthorized, "stale_timestamp", "webhook-timestamp must be unix seconds within 300 s of now")
+	default:
+		return hookbook.Errorf(hookbook.EUnauthorized, "invalid_signature", "the signature does not match the id, timestamp and body")
+	}
 }
 
 // verify checks the brand signature over "{timestamp}.{raw body}" and the
