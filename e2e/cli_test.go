@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -37,7 +38,7 @@ func TestCLIHelp(t *testing.T) {
 		}
 		return out.String(), errb.String(), code
 	}
-	for _, cmd := range []string{"serve", "migrate", "backup", "org create", "org list", "key create", "key list", "key revoke", "inbound send", "version"} {
+	for _, cmd := range []string{"serve", "migrate", "backup", "org create", "org list", "key create", "key list", "key revoke", "inbound send", "verify", "version"} {
 		for _, h := range []string{"--help", "-h"} {
 			out, errOut, code := cli(append(strings.Fields(cmd), h)...)
 			if code != 0 || !strings.HasPrefix(out, "usage: hookbook "+cmd) || errOut != "" {
@@ -130,4 +131,57 @@ func TestBackupAndRestore(t *testing.T) {
 	t.Cleanup(srv.Close)
 	startProc(t, freePort(t), map[string]string{"HOOKBOOK_DATABASE_URL": "sqlite:" + copyFile, "HOOKBOOK_RETRY_SCHEDULE": "2s"})
 	waitFor(t, 30*time.Second, "the pending deliveries from the restored copy", func() bool { return got.Load() >= int64(len(ids)) })
+}
+
+// TestVerifyCommand: `hookbook verify` says a captured delivery verifies
+// with its endpoint's secret, and why it does not with another secret or
+// a changed body.
+func TestVerifyCommand(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	in := start(t, nil)
+	rc := newReceiver(t, nil)
+	ep := in.createEndpoint(rc.URL, []string{"*"}, map[string]any{"signature_scheme": "body_hex"})
+	secret := ep["secret"].(string)
+	in.publish("booking.created", map[string]any{"name": "Zoë <b>"})
+	waitFor(t, 5*time.Second, "the delivery", func() bool { return rc.Count() == 1 })
+	got := rc.All()[0]
+	dump := func(body []byte) string {
+		var b strings.Builder
+		b.WriteString("POST /hooks HTTP/1.1\r\nHost: receiver.example\r\n")
+		for k, vs := range got.Header {
+			if k == "Content-Length" {
+				continue
+			}
+			b.WriteString(k + ": " + vs[0] + "\r\n")
+		}
+		b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
+		b.Write(body)
+		return b.String()
+	}
+	run := func(stdin string, args ...string) (string, int) {
+		c := exec.Command(bin, append([]string{"verify"}, args...)...)
+		c.Stdin = strings.NewReader(stdin)
+		out, err := c.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return string(out), code
+	}
+	out, code := run(dump(got.Body), "--secret", secret, "--scheme", "body_hex")
+	if code != 0 || !strings.Contains(out, "webhook-signature: verifies") || !strings.Contains(out, "X-Hookbook-Signature: verifies (scheme body_hex)") {
+		t.Errorf("the real delivery: exit %d\n%s", code, out)
+	}
+	out, code = run(dump(got.Body), "--secret", "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA==", "--scheme", "body_hex")
+	if code != 1 || !strings.Contains(out, "no signature matches this secret") {
+		t.Errorf("another secret: exit %d\n%s", code, out)
+	}
+	out, code = run(dump(append(got.Body, '\n')), "--secret", secret, "--scheme", "body_hex")
+	if code != 1 || !strings.Contains(out, "does not verify") {
+		t.Errorf("a changed body: exit %d\n%s", code, out)
+	}
+	if out, code = run("not http", "--secret", secret); code != 1 || !strings.Contains(out, "not an HTTP request dump") {
+		t.Errorf("garbage on stdin: exit %d\n%s", code, out)
+	}
 }

@@ -32,6 +32,7 @@ func init() {
 		{path: "key list", synopsis: "--org ORG_ID", help: "Print an organization's live API keys as JSON: id, name, prefix, times; never the keys.", run: keyList},
 		{path: "key revoke", synopsis: "--org ORG_ID --id KEY_ID", help: "Revoke an API key at once, on every instance.", run: keyRevoke},
 		{path: "inbound send", synopsis: "--url URL --secret S --action A [--params JSON] [--data JSON]", help: "Sign and send one inbound command, print the status and answer.", run: inboundSend},
+		{path: "verify", synopsis: "--secret S [--scheme timestamped|body|body_hex] < request-dump", help: "Say whether a captured delivery (an HTTP request dump on stdin, or --body-file and --header)\nverifies with an endpoint's secret, and why not: the Standard Webhooks headers and the brand signature.\nExits 0 when a signature verifies.", run: verify},
 		{path: "version", help: "Print the version.", run: version},
 	}
 }
