@@ -47,7 +47,7 @@ func TestFieldsAndRenaming(t *testing.T) {
 }
 
 func TestRevealIsTheOnlyWayOut(t *testing.T) {
-	e := &Endpoint{ID: "ep_1", Secret: "whsec_abc", PreviousSecret: "whsec_old", Headers: map[string]string{}}
+	e := &Endpoint{ID: "ep_1", Secret: "whsec_abc", PreviousSecrets: []PreviousSecret{{Secret: "whsec_old", ExpiresAt: 1 << 62}}, Headers: map[string]string{}}
 	plain, _ := json.Marshal(e)
 	if strings.Contains(string(plain), "whsec_") {
 		t.Errorf("an endpoint serialises a secret: %s", plain)

@@ -66,9 +66,18 @@ type Endpoint struct {
 	// of an Endpoint: Reveal is the one way to show it (on creation,
 	// rotation and an explicit reveal).
 	Secret string `json:"-"`
-	// PreviousSecret still signs until PreviousSecretExpiresAt (rotation overlap).
-	PreviousSecret          string     `json:"-"`
-	PreviousSecretExpiresAt *time.Time `json:"-"`
+	// PreviousSecrets are the secrets rotated out, newest first, each
+	// signing until it expires (the rotation overlap).
+	PreviousSecrets []PreviousSecret `json:"-"`
+}
+
+// MaxPreviousSecrets bounds the secrets rotated out that still sign.
+const MaxPreviousSecrets = 10
+
+// PreviousSecret is a secret rotated out, signing until ExpiresAt.
+type PreviousSecret struct {
+	Secret    string `json:"secret"`
+	ExpiresAt int64  `json:"expires_at"` // unix microseconds
 }
 
 // RevealedEndpoint is an endpoint shown together with its newest secret.
@@ -83,13 +92,26 @@ func (e *Endpoint) Reveal() *RevealedEndpoint {
 }
 
 // Secrets returns the secrets that sign a message sent at now: the newest
-// first, then the previous one while its overlap lasts.
+// first, then each one rotated out while its overlap lasts (at most
+// MaxPreviousSecrets).
 func (e *Endpoint) Secrets(now time.Time) []string {
 	s := []string{e.Secret}
-	if e.PreviousSecret != "" && e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt) {
-		s = append(s, e.PreviousSecret)
+	for _, p := range e.LivePreviousSecrets(now) {
+		s = append(s, p.Secret)
 	}
 	return s
+}
+
+// LivePreviousSecrets returns the secrets rotated out whose overlap lasts
+// at now, newest first, at most MaxPreviousSecrets.
+func (e *Endpoint) LivePreviousSecrets(now time.Time) []PreviousSecret {
+	var out []PreviousSecret
+	for _, p := range e.PreviousSecrets {
+		if p.Secret != "" && now.UnixMicro() < p.ExpiresAt && len(out) < MaxPreviousSecrets {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Event is something that happened in an organization. Payload is the exact

@@ -378,3 +378,44 @@ func TestBadReceiversNeverHoldWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestRotationKeepsEveryLiveSecret: each secret rotated out keeps signing
+// in webhook-signature while its overlap lasts, not only the last one; at
+// most 10 of them.
+func TestRotationKeepsEveryLiveSecret(t *testing.T) {
+	t.Parallel()
+	in := start(t, map[string]string{"HOOKBOOK_SECRET_OVERLAP": "1h"})
+	rc := newReceiver(t, nil)
+	e := in.createEndpoint(rc.URL, []string{"*"}, nil)
+	id := e["id"].(string)
+	secrets := []string{e["secret"].(string)}
+	for i := 0; i < 3; i++ {
+		secrets = append(secrets, in.must(200, "POST", "/api/v1/webhooks/"+id+"/rotate-secret", nil)["secret"].(string))
+	}
+	in.publish("slot.created", map[string]any{"id": "slot_1"})
+	waitFor(t, 5*time.Second, "a delivery", func() bool { return rc.Count() == 1 })
+	got := rc.All()[0]
+	if n := len(strings.Fields(got.Header.Get("Webhook-Signature"))); n != 4 {
+		t.Errorf("after 3 rotations webhook-signature has %d signatures, want 4", n)
+	}
+	for i, s := range secrets {
+		if err := webhook.Verify(s, got.Header, got.Body); err != nil {
+			t.Errorf("secret %d does not verify: %v", i, err)
+		}
+	}
+	for i := 0; i < 12; i++ {
+		secrets = append(secrets, in.must(200, "POST", "/api/v1/webhooks/"+id+"/rotate-secret", nil)["secret"].(string))
+	}
+	in.publish("slot.created", map[string]any{"id": "slot_2"})
+	waitFor(t, 5*time.Second, "a second delivery", func() bool { return rc.Count() == 2 })
+	got = rc.All()[1]
+	if n := len(strings.Fields(got.Header.Get("Webhook-Signature"))); n != 11 {
+		t.Errorf("after 15 rotations webhook-signature has %d signatures, want 11 (the newest and 10 previous)", n)
+	}
+	if err := webhook.Verify(secrets[len(secrets)-11], got.Header, got.Body); err != nil {
+		t.Errorf("the tenth previous secret does not verify: %v", err)
+	}
+	if err := webhook.Verify(secrets[len(secrets)-12], got.Header, got.Body); err == nil {
+		t.Error("an eleventh previous secret still signs")
+	}
+}

@@ -14,17 +14,18 @@ import (
 )
 
 const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason, secret,
-	previous_secret, previous_secret_expires_at, max_attempts, timeout_seconds, signature_scheme, headers,
+	previous_secret, previous_secret_expires_at, previous_secrets, max_attempts, timeout_seconds, signature_scheme, headers,
 	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at`
 
 func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	var e hookbook.Endpoint
-	var events, headers string
+	var events, headers, previous string
+	var legacy string
 	var reason sql.NullString
 	var prevExp, lastOK, lastFail, failing sql.NullInt64
 	var created, updated int64
 	err := row.Scan(&e.ID, &e.OrganizationID, &e.URL, &e.Description, &events, &e.Enabled, &reason, &e.Secret,
-		&e.PreviousSecret, &prevExp, &e.MaxAttempts, &e.TimeoutSeconds, &e.Scheme, &headers,
+		&legacy, &prevExp, &previous, &e.MaxAttempts, &e.TimeoutSeconds, &e.Scheme, &headers,
 		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated)
 	if err != nil {
 		return nil, err
@@ -38,7 +39,12 @@ func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	if reason.Valid {
 		e.DisabledReason = &reason.String
 	}
-	e.PreviousSecretExpiresAt = db.NullTime(prevExp)
+	if err := json.Unmarshal([]byte(previous), &e.PreviousSecrets); err != nil {
+		return nil, fmt.Errorf("endpoint %s previous secrets: %w", e.ID, err)
+	}
+	if legacy != "" && prevExp.Valid { // rotated before the list existed
+		e.PreviousSecrets = append(e.PreviousSecrets, hookbook.PreviousSecret{Secret: legacy, ExpiresAt: prevExp.Int64})
+	}
 	e.LastSuccessAt, e.LastFailureAt, e.FailingSince = db.NullTime(lastOK), db.NullTime(lastFail), db.NullTime(failing)
 	e.CreatedAt, e.UpdatedAt = db.Time(created), db.Time(updated)
 	return &e, nil
@@ -148,18 +154,35 @@ func failPending(ctx context.Context, tx *db.Tx, endpointID, reason string, now 
 }
 
 // RotateSecret gives an endpoint a new secret; the current one keeps
-// signing beside it for SecretOverlap. The answer carries the new secret.
+// signing beside it for SecretOverlap, and so do those rotated out before
+// until their own overlap ends (at most hookbook.MaxPreviousSecrets). The
+// answer carries the new secret.
 func (s *Service) RotateSecret(ctx context.Context, orgID, id string) (*hookbook.RevealedEndpoint, error) {
 	now := s.DB.Now().UTC()
-	secret, overlap := ids.Secret(), s.SecretOverlap
-	res, err := s.DB.ExecContext(ctx, `UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = $1,
-		secret = $2, updated_at = $3 WHERE id = $4 AND organization_id = $5 AND deleted_at IS NULL`,
-		db.Micros(now.Add(overlap)), secret, db.Micros(now), id, orgID)
+	secret := ids.Secret()
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+		e, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
+			WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`+tx.ForUpdate(), id, orgID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return hookbook.NotFound("endpoint")
+		}
+		if err != nil {
+			return err
+		}
+		// The current secret joins those still signing, newest first.
+		kept := append([]hookbook.PreviousSecret{{Secret: e.Secret, ExpiresAt: now.Add(s.SecretOverlap).UnixMicro()}}, e.LivePreviousSecrets(now)...)
+		if len(kept) > hookbook.MaxPreviousSecrets {
+			kept = kept[:hookbook.MaxPreviousSecrets]
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE endpoints SET previous_secrets = $1, previous_secret = '', previous_secret_expires_at = NULL,
+			secret = $2, updated_at = $3 WHERE id = $4`, mustJSON(kept), secret, db.Micros(now), id)
+		return err
+	})
 	if err != nil {
+		if hookbook.AsError(err) != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("rotate secret: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, hookbook.NotFound("endpoint")
 	}
 	e, err := s.Endpoint(ctx, orgID, id)
 	if err != nil {

@@ -262,3 +262,33 @@ func TestValidation(t *testing.T) {
 		}
 	})
 }
+
+// TestSecretRotatedBeforeTheListStillSigns: an endpoint whose secret was
+// rotated before previous secrets became a list keeps its previous secret
+// signing until it expires, and a rotation keeps it in the list.
+func TestSecretRotatedBeforeTheListStillSigns(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := setup(t, d)
+		e := f.endpoint(t, "*")
+		expires := time.Now().Add(time.Hour).UnixMicro()
+		if _, err := d.ExecContext(ctx, `UPDATE endpoints SET previous_secret = 'whsec_b2xkLXNlY3JldC1vbGQtc2VjcmV0', previous_secret_expires_at = $1 WHERE id = $2`, expires, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.svc.Endpoint(ctx, f.org, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := got.Secrets(time.Now()); len(s) != 2 || s[1] != "whsec_b2xkLXNlY3JldC1vbGQtc2VjcmV0" {
+			t.Fatalf("secrets = %v", s)
+		}
+		if _, err := f.svc.RotateSecret(ctx, f.org, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = f.svc.Endpoint(ctx, f.org, e.ID)
+		if s := got.Secrets(time.Now()); len(s) != 3 || s[1] != e.Secret || s[2] != "whsec_b2xkLXNlY3JldC1vbGQtc2VjcmV0" {
+			t.Errorf("after a rotation: %v", s)
+		}
+	})
+}
