@@ -393,7 +393,6 @@ func readmePostgresServe(t *testing.T, s snippet) {
 	})
 }
 
-
 // TestReadmeDocumentsEverySetting: every HOOKBOOK_* variable the
 // configuration reads appears in the README.
 func TestReadmeDocumentsEverySetting(t *testing.T) {

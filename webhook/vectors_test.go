@@ -3,11 +3,11 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
-	"os/exec"
-	"strings"
 	"flag"
 	"net/http"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )

@@ -127,4 +127,3 @@ func why(err error, n int) string {
 	}
 	return err.Error()
 }
-

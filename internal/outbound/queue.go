@@ -398,7 +398,7 @@ type QueueStats struct {
 	Due              int
 	OldestDueAge     time.Duration
 	OldestPendingAge time.Duration // since the oldest pending delivery was created
-	OpenEndpoints int
+	OpenEndpoints    int
 }
 
 // Queue returns the queue's depth: pending deliveries, those due now, and
