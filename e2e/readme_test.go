@@ -288,12 +288,7 @@ func main() {
 // runVerifier runs a verifier snippet (JavaScript or Python) on a signed
 // delivery, a tampered one and one signed with another secret.
 func runVerifier(t *testing.T, s snippet, tool, file, harness string) {
-	if _, err := exec.LookPath(tool); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true", tool)
-		}
-		t.Skipf("\n\n*** SKIPPED: %s is not installed.\n\n", tool)
-	}
+	hookbooktest.RequireTool(t, tool)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, file), []byte(s.code+"\n"+harness), 0o644)
 	body, h := signed(t, readmeSecret)
@@ -344,12 +339,7 @@ func readmeInbound(t *testing.T, s snippet) {
 	if s.lang == "python" {
 		tool, file = "python3", "send.py"
 	}
-	if _, err := exec.LookPath(tool); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true", tool)
-		}
-		t.Skipf("\n\n*** SKIPPED: %s is not installed.\n\n", tool)
-	}
+	hookbooktest.RequireTool(t, tool)
 	in := start(t, nil)
 	in.must(200, "PUT", "/api/v1/settings/inbound", map[string]any{"enabled": true, "secret": inboundSecret,
 		"scopes": []string{"admin.appointments", "public.community"}})

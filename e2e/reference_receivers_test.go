@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 )
 
 // referenceReceiver is a Node receiver written the way a booking
@@ -58,12 +60,7 @@ http.createServer((req, res) => {
 // and nesting all verify.
 func TestReferenceReceivers(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is required under CI=true")
-		}
-		t.Skip("\n\n*** SKIPPED: node is not installed.\n\n")
-	}
+	hookbooktest.RequireTool(t, "node")
 	const secret = "reference-receiver-secret-0123456789"
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "receiver.cjs"), []byte(referenceReceiver), 0o644)

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -422,4 +423,17 @@ func (l *answerLog) All() []Answer {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]Answer(nil), l.list...)
+}
+
+// RequireTool skips the test loudly when the command-line tool is not
+// installed, except under CI=true, where it fails: CI installs it.
+func RequireTool(t testing.TB, tool string) {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required under CI=true", tool)
+	}
+	t.Skipf("\n\n*** SKIPPED: %s is not installed; install it to run this test.\n\n", tool)
 }

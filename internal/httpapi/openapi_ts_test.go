@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 )
 
 // TestTypeScriptClientCompiles generates a TypeScript client from the
@@ -14,12 +16,7 @@ import (
 // (skipped loudly without it, except under CI=true).
 func TestTypeScriptClientCompiles(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("npm"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("npm is required under CI=true")
-		}
-		t.Skip("\n\n*** SKIPPED: npm is not installed; install nodejs and npm to check the generated TypeScript client.\n\n")
-	}
+	hookbooktest.RequireTool(t, "npm")
 	dir := t.TempDir()
 	for _, f := range []string{"package.json", "package-lock.json", "check.ts", "tsconfig.json"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "tsclient", f))

@@ -21,18 +21,21 @@ type Rate struct {
 // Off reports whether r sets no limit.
 func (r Rate) Off() bool { return r.N <= 0 || r.Per <= 0 }
 
+// units are the periods a rate is written with: "N/s", "N per second".
+var units = []struct {
+	per         time.Duration
+	short, word string
+}{{time.Second, "s", "second"}, {time.Minute, "m", "minute"}, {time.Hour, "h", "hour"}}
+
 // String formats r as ParseRate reads it.
 func (r Rate) String() string {
 	if r.Off() {
 		return "off"
 	}
-	switch r.Per {
-	case time.Second:
-		return fmt.Sprintf("%d/s", r.N)
-	case time.Minute:
-		return fmt.Sprintf("%d/m", r.N)
-	case time.Hour:
-		return fmt.Sprintf("%d/h", r.N)
+	for _, u := range units {
+		if r.Per == u.per {
+			return fmt.Sprintf("%d/%s", r.N, u.short)
+		}
 	}
 	return fmt.Sprintf("%d/%s", r.N, r.Per)
 }
@@ -42,13 +45,10 @@ func (r Rate) Human() string {
 	if r.Off() {
 		return "no limit"
 	}
-	switch r.Per {
-	case time.Second:
-		return fmt.Sprintf("%d per second", r.N)
-	case time.Minute:
-		return fmt.Sprintf("%d per minute", r.N)
-	case time.Hour:
-		return fmt.Sprintf("%d per hour", r.N)
+	for _, u := range units {
+		if r.Per == u.per {
+			return fmt.Sprintf("%d per %s", r.N, u.word)
+		}
 	}
 	return fmt.Sprintf("%d per %s", r.N, r.Per)
 }
@@ -66,14 +66,12 @@ func ParseRate(s string) (Rate, error) {
 		return Rate{}, fmt.Errorf("%q is not a rate: write N/s, N/m, N/h, N/<duration> with N > 0, or off", s)
 	}
 	var d time.Duration
-	switch per {
-	case "s":
-		d = time.Second
-	case "m":
-		d = time.Minute
-	case "h":
-		d = time.Hour
-	default:
+	for _, u := range units {
+		if per == u.short {
+			d = u.per
+		}
+	}
+	if d == 0 {
 		d, err = time.ParseDuration(per)
 		if err != nil || d < time.Millisecond || d > 24*time.Hour {
 			return Rate{}, fmt.Errorf("%q is not a rate: its period must be s, m, h or a duration from 1ms to 24h", s)
