@@ -62,7 +62,7 @@ func TestTenantIsolation(t *testing.T) {
 		t.Errorf("endpoint changed by another organization: %v", e)
 	}
 	// Publishing in the other organization never reaches the first's endpoint.
-	r = in.doKey(other, "POST", "/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{}})
+	r = in.doKey(other, "POST", "/api/v1/events", map[string]any{"event": "booking.created", "data": bookingData(map[string]any{})})
 	if r.Status != 202 {
 		t.Fatalf("other publish = %d", r.Status)
 	}

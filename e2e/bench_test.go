@@ -91,7 +91,7 @@ type benchResult struct {
 	p50, p99                                  time.Duration
 }
 
-const benchBody = `{"id":"bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","status":"confirmed","service":{"id":"svc_1","name":"City Walking Tour"},"customer":{"name":"Jane Doe","email":"jane@example.com"},"starts_at":"2026-03-25T14:00:00Z","participants":2,"total_amount":9000,"currency":"USD"}`
+const benchBody = `{"id":"bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","status":"confirmed","service":{"id":"svc_01JQ2Z8Y5V4N6T7R8S9A0B1C2E","name":"City Walking Tour"},"slot_id":"slot_01JQ2Z8Y5V4N6T7R8S9A0B1C2F","customer":{"id":"cus_01JQ2Z8Y5V4N6T7R8S9A0B1C2G","name":"Jane Doe","email":"jane@example.com"},"starts_at":"2026-03-25T14:00:00Z","ends_at":"2026-03-25T15:30:00Z","participants":2,"notes":"Window seat, please","location":"Main Square","total_amount":9000,"currency":"USD","created_at":"2026-03-24T14:30:00Z","updated_at":"2026-03-24T14:30:00Z"}`
 
 func runEngineBench(b *testing.B, events, endpoints int, env map[string]string) benchResult {
 	b.Helper()

@@ -98,7 +98,7 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 	var ids []string
 	for i := 0; i < 20; i++ {
-		code, body, _ := p.post("/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{"n": i}})
+		code, body, _ := p.post("/api/v1/events", map[string]any{"event": "booking.created", "data": bookingData(map[string]any{"n": i})})
 		if code != 202 {
 			t.Fatalf("publish = %d", code)
 		}

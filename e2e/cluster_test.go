@@ -121,7 +121,7 @@ func TestClusterKill9(t *testing.T) {
 				if killed.Load() && p == procs[2] {
 					p = procs[n%2]
 				}
-				code, body, err := p.post("/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{"n": n}})
+				code, body, err := p.post("/api/v1/events", map[string]any{"event": "booking.created", "data": bookingData(map[string]any{"n": n})})
 				if err != nil || code != 202 {
 					continue // the killed process: never acknowledged
 				}

@@ -191,7 +191,7 @@ func TestKill9LosesNothing(t *testing.T) {
 				if n > total {
 					return
 				}
-				code, body, err := p.post("/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{"n": n}})
+				code, body, err := p.post("/api/v1/events", map[string]any{"event": "booking.created", "data": bookingData(map[string]any{"n": n})})
 				if err != nil {
 					select {
 					case <-killed:
@@ -236,7 +236,7 @@ func TestKill9LosesNothing(t *testing.T) {
 	// Start again on the same database; publish the rest.
 	p2 := startProc(t, addr, env)
 	for n := sent.Load(); n <= total; n++ {
-		code, body, err := p2.post("/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{"n": n}})
+		code, body, err := p2.post("/api/v1/events", map[string]any{"event": "booking.created", "data": bookingData(map[string]any{"n": n})})
 		if err != nil || code != 202 {
 			t.Fatalf("publish after restart: %d %v", code, err)
 		}
@@ -275,7 +275,7 @@ func TestGracefulShutdown(t *testing.T) {
 	json.Unmarshal(body, &ep)
 	var ids []string
 	for i := 0; i < 20; i++ {
-		code, body, err := p.post("/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{"n": i}})
+		code, body, err := p.post("/api/v1/events", map[string]any{"event": "booking.created", "data": bookingData(map[string]any{"n": i})})
 		if err != nil || code != 202 {
 			t.Fatalf("publish: %d %v", code, err)
 		}

@@ -58,8 +58,8 @@ func TestPublishDeliversSignedEnvelope(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339, env["timestamp"].(string)); err != nil {
 		t.Fatalf("timestamp: %v", err)
 	}
-	if string(got.Body) != fmt.Sprintf(`{"id":"%s","event":"booking.created","timestamp":"%s","organization_id":"%s","data":{"id":"bkg_1","participants":2}}`,
-		id, env["timestamp"], env["organization_id"]) {
+	if string(got.Body) != fmt.Sprintf(`{"id":"%s","event":"booking.created","timestamp":"%s","organization_id":"%s","data":%s}`,
+		id, env["timestamp"], env["organization_id"], mustJSON(bookingData(map[string]any{"id": "bkg_1", "participants": 2}))) {
 		t.Fatalf("body is not the exact envelope: %s", got.Body)
 	}
 

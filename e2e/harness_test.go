@@ -5,6 +5,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/hookbook/hookbook/internal/hookbooktest"
@@ -57,4 +58,19 @@ func (in *instance) createEndpoint(url string, events []string, extra map[string
 func (in *instance) publish(event string, data any) string {
 	in.t.Helper()
 	return in.Publish(event, data)
+}
+
+// bookingData is valid booking.created data (the catalog's example) with
+// fields set on top.
+func bookingData(fields map[string]any) map[string]any {
+	return hookbooktest.Data("booking.created", fields)
+}
+
+// mustJSON is v encoded as JSON.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

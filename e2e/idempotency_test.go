@@ -60,12 +60,12 @@ func TestIdempotencyKeysOnEveryCreate(t *testing.T) {
 		t.Errorf("another organization's same key = %d %s", r.Status, r.Body)
 	}
 	// Publications: the same key with other data answers 409, not the first id.
-	evt := map[string]any{"event": "booking.created", "data": map[string]any{"id": "bkg_1"}}
+	evt := map[string]any{"event": "booking.created", "data": bookingData(map[string]any{"id": "bkg_1"})}
 	p1, p2 := post("/api/v1/events", "evt-1", evt), post("/api/v1/events", "evt-1", evt)
 	if p1.Status != 202 || p2.Status != 202 || p2.JSON(t)["id"] != p1.JSON(t)["id"] {
 		t.Errorf("publish twice = %d %s, %d %s", p1.Status, p1.Body, p2.Status, p2.Body)
 	}
-	if r := post("/api/v1/events", "evt-1", map[string]any{"event": "booking.created", "data": map[string]any{"id": "bkg_2"}}); r.Status != 409 || r.ErrorCode(t) != "idempotency_key_reused" {
+	if r := post("/api/v1/events", "evt-1", map[string]any{"event": "booking.created", "data": bookingData(map[string]any{"id": "bkg_2"})}); r.Status != 409 || r.ErrorCode(t) != "idempotency_key_reused" {
 		t.Errorf("same key, other data = %d %s", r.Status, r.Body)
 	}
 	if r := post("/api/v1/webhooks", strings.Repeat("k", 300), ep); r.Status != 400 || r.ErrorCode(t) != "invalid_header" {

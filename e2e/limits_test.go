@@ -28,7 +28,7 @@ func TestAPIRateLimit(t *testing.T) {
 			t.Errorf("request %d: RateLimit = %q", i+1, l)
 		}
 	}
-	r := in.do("POST", "/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{}})
+	r := in.do("POST", "/api/v1/events", map[string]any{"event": "booking.created", "data": bookingData(map[string]any{})})
 	if r.Status != 429 || r.ErrorCode(t) != "rate_limited" {
 		t.Fatalf("over the quota = %d: %s", r.Status, r.Body)
 	}
@@ -138,7 +138,7 @@ func TestDeliveryLoopIsRefused(t *testing.T) {
 		t.Errorf("%d events, want only the first: the delivery was published again", len(events))
 	}
 	// The same header with an id hookbook never issued is not a loop.
-	r := in.DoHeader(in.key, "POST", "/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{}},
+	r := in.DoHeader(in.key, "POST", "/api/v1/events", map[string]any{"event": "booking.created", "data": bookingData(map[string]any{})},
 		http.Header{"X-Hookbook-Delivery-Id": {"dlv_01JQ2Z8Y5V4N6T7R8S9A0B1C2D"}})
 	if r.Status != 202 {
 		t.Errorf("a foreign delivery id = %d: %s", r.Status, r.Body)

@@ -33,7 +33,7 @@ func TestJSONLogs(t *testing.T) {
 		secrets = append(secrets, ep.Secret)
 	}
 	// A request with the client's own request id, echoed and logged.
-	req, _ := http.NewRequest("POST", p.url+"/api/v1/events", strings.NewReader(`{"event":"booking.created","data":{"id":"bkg_1"}}`))
+	req, _ := http.NewRequest("POST", p.url+"/api/v1/events", bytes.NewReader(mustJSON(map[string]any{"event": "booking.created", "data": bookingData(nil)})))
 	req.Header.Set("Authorization", "Bearer "+p.key)
 	req.Header.Set("X-Request-Id", "client-req-42")
 	resp, err := http.DefaultClient.Do(req)

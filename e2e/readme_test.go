@@ -217,7 +217,7 @@ func readmeQuickstart(t *testing.T, quick, walk snippet) {
 	for _, e := range events.Data {
 		seen[e.Event] = true
 	}
-	for _, want := range []string{"booking.created", "slot.created", "customer.created", "booking.confirmed", "booking.updated",
+	for _, want := range []string{"lead.qualified", "booking.created", "slot.created", "customer.created", "booking.confirmed", "booking.updated",
 		"booking.rescheduled", "payment.succeeded", "payment.failed", "payment.refunded", "booking.completed",
 		"review.created", "community_event.approved", "community_event.activated", "webhook.test"} {
 		if !seen[want] {

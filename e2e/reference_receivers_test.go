@@ -96,8 +96,10 @@ func TestReferenceReceivers(t *testing.T) {
 		in := start(t, map[string]string{"HOOKBOOK_HEADER_PREFIX": p.prefix})
 		path := fmt.Sprintf("/%s/%s", p.recipe, p.prefix)
 		in.createEndpoint(base+path, []string{"*"}, map[string]any{"secret": secret, "signature_scheme": p.scheme})
+		// A type of the organization's own, without a schema: any data.
+		in.must(201, "POST", "/api/v1/event-types", map[string]any{"name": "tour.note", "description": "A note about a tour"})
 		for _, d := range data {
-			in.must(202, "POST", "/api/v1/events", `{"event":"booking.created","data":`+d+`}`)
+			in.must(202, "POST", "/api/v1/events", `{"event":"tour.note","data":`+d+`}`)
 		}
 		// hookbook's own events: a customer whose name needs care.
 		in.must(201, "POST", "/api/v1/customers", map[string]any{"name": "Zoë <O'Brien> & Co 😀", "email": "zoe@example.com"})
@@ -126,7 +128,8 @@ func TestPublishedDataIsCanonical(t *testing.T) {
 	in := start(t, nil)
 	rc := newReceiver(t, nil)
 	in.createEndpoint(rc.URL, []string{"*"}, nil)
-	in.must(202, "POST", "/api/v1/events", `{"event":"booking.created","data":{ "price" : 150.00, "html":"\u003cb\u003e", "n": 1E2 }}`)
+	in.must(201, "POST", "/api/v1/event-types", map[string]any{"name": "tour.note", "description": "A note about a tour"})
+	in.must(202, "POST", "/api/v1/events", `{"event":"tour.note","data":{ "price" : 150.00, "html":"\u003cb\u003e", "n": 1E2 }}`)
 	waitFor(t, 5*time.Second, "the delivery", func() bool { return rc.Count() == 1 })
 	body := string(rc.All()[0].Body)
 	if !strings.Contains(body, `"data":{"price":150,"html":"<b>","n":100}}`) {
@@ -136,7 +139,7 @@ func TestPublishedDataIsCanonical(t *testing.T) {
 		`{"id":9007199254740993}`: "beyond 2^53",
 		`{"a":1,"a":2}`:           "appears twice",
 	} {
-		r := in.do("POST", "/api/v1/events", `{"event":"booking.created","data":`+data+`}`)
+		r := in.do("POST", "/api/v1/events", `{"event":"tour.note","data":`+data+`}`)
 		if r.Status != 422 || !strings.Contains(string(r.Body), why) || !strings.Contains(string(r.Body), `"data"`) {
 			t.Errorf("data %s = %d %s, want 422 naming data: %s", data, r.Status, r.Body, why)
 		}

@@ -353,7 +353,7 @@ func TestBadReceiversNeverHoldWorkers(t *testing.T) {
 			}
 		}
 		for i := 0; i < 10; i++ {
-			if r := in.doKey(key, "POST", "/api/v1/events", map[string]any{"event": "booking.created", "data": map[string]any{"i": i}}); r.Status != 202 {
+			if r := in.doKey(key, "POST", "/api/v1/events", map[string]any{"event": "booking.created", "data": bookingData(map[string]any{"i": i})}); r.Status != 202 {
 				t.Fatalf("publish = %d: %s", r.Status, r.Body)
 			}
 		}

@@ -362,8 +362,8 @@ func TestUISecurity(t *testing.T) {
 	}
 	// HTML in user-controlled fields shows as text.
 	ep := in.createEndpoint("https://example.com/<x>", []string{"*"}, map[string]any{"description": `<img src=x onerror=alert(1)>`})["id"].(string)
-	// Raw text, so the stored data holds the characters themselves.
-	in.must(202, "POST", "/api/v1/events", `{"event":"booking.created","data":{"note":"<script>alert('x')</script>"}}`)
+	// The stored data holds the characters themselves.
+	in.publish("booking.created", map[string]any{"notes": "<script>alert('x')</script>"})
 	req, _ := http.NewRequest("GET", in.url+"/settings/webhooks", nil)
 	resp = withSession(req)
 	b, _ := io.ReadAll(resp.Body)

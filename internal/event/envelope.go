@@ -3,13 +3,10 @@ package event
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hookbook/hookbook"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // TimeFormat is how the envelope's timestamp and every time in a payload are written.
@@ -39,59 +36,4 @@ func Envelope(id, orgID, typ string, at time.Time, data json.RawMessage) ([]byte
 		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
-}
-
-var (
-	schemaMu    sync.Mutex
-	schemaCache = map[string]*jsonschema.Schema{}
-)
-
-// noExternalRefs refuses every reference outside the schema itself: a
-// client's schema must never make hookbook read a file or fetch a URL.
-type noExternalRefs struct{}
-
-func (noExternalRefs) Load(url string) (any, error) {
-	return nil, errors.New("only references inside the schema itself (#…) may resolve")
-}
-
-// CompileSchema parses and compiles a JSON schema document. References
-// ($ref) may point only inside the document.
-func CompileSchema(doc []byte) (*jsonschema.Schema, error) {
-	key := string(doc)
-	schemaMu.Lock()
-	defer schemaMu.Unlock()
-	if s, ok := schemaCache[key]; ok {
-		return s, nil
-	}
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		return nil, fmt.Errorf("schema is not JSON: %w", err)
-	}
-	c := jsonschema.NewCompiler()
-	c.UseLoader(noExternalRefs{})
-	if err := c.AddResource("mem://schema.json", v); err != nil {
-		return nil, err
-	}
-	s, err := c.Compile("mem://schema.json")
-	if err != nil {
-		return nil, err
-	}
-	if len(schemaCache) > 1000 {
-		clear(schemaCache)
-	}
-	schemaCache[key] = s
-	return s, nil
-}
-
-// Validate checks data against a JSON schema document.
-func Validate(schema, data []byte) error {
-	s, err := CompileSchema(schema)
-	if err != nil {
-		return err
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("data is not JSON: %w", err)
-	}
-	return s.Validate(inst)
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/hookbook/hookbook/internal/config"
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/server"
 )
@@ -277,10 +278,17 @@ func (in *Instance) CreateEndpoint(url string, events []string, extra map[string
 	return in.Must(201, "POST", "/api/v1/webhooks", body)
 }
 
-// Publish publishes an event and returns its id.
-func (in *Instance) Publish(event string, data any) string {
+// Publish publishes an event and returns its id. For a built-in type,
+// data given as a map is set on top of the catalog's example (Data), so
+// that it passes the catalog schema.
+func (in *Instance) Publish(typ string, data any) string {
 	in.T.Helper()
-	return in.Must(202, "POST", "/api/v1/events", map[string]any{"event": event, "data": data})["id"].(string)
+	if fields, ok := data.(map[string]any); ok {
+		if _, builtin := event.LookupBuiltin(typ); builtin {
+			data = Data(typ, fields)
+		}
+	}
+	return in.Must(202, "POST", "/api/v1/events", map[string]any{"event": typ, "data": data})["id"].(string)
 }
 
 // WaitFor polls cond every 10 ms until it holds, failing the test after d.
@@ -436,4 +444,22 @@ func RequireTool(t testing.TB, tool string) {
 		t.Fatalf("%s is required under CI=true", tool)
 	}
 	t.Skipf("\n\n*** SKIPPED: %s is not installed; install it to run this test.\n\n", tool)
+}
+
+// Data returns data that the catalog schema of the built-in event type typ
+// accepts (the catalog's example), with fields set on top: tests publish
+// built-in types only with data their receivers could rely on.
+func Data(typ string, fields map[string]any) map[string]any {
+	t, ok := event.LookupBuiltin(typ)
+	if !ok {
+		panic("hookbooktest: no built-in event type " + typ)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(t.Example, &d); err != nil {
+		panic(err)
+	}
+	for k, v := range fields {
+		d[k] = v
+	}
+	return d
 }

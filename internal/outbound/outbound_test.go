@@ -3,12 +3,14 @@ package outbound_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/org"
@@ -49,7 +51,11 @@ func (f fixture) endpoint(t *testing.T, events ...string) *hookbook.RevealedEndp
 
 func (f fixture) publish(t *testing.T, typ, key string) *outbound.Published {
 	t.Helper()
-	p, err := f.svc.Publish(context.Background(), f.org, outbound.PublishInput{Event: typ, Data: json.RawMessage(`{"id":"x"}`), IdempotencyKey: key})
+	data, err := json.Marshal(hookbooktest.Data(typ, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.svc.Publish(context.Background(), f.org, outbound.PublishInput{Event: typ, Data: data, IdempotencyKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,6 +265,51 @@ func TestValidation(t *testing.T) {
 		}
 		if _, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "lead.unknown", Data: json.RawMessage(`{}`)}); hookbook.Code(err) != "unknown_event_type" {
 			t.Errorf("unknown event type: %v", err)
+		}
+	})
+}
+
+// TestBuiltinDataMatchesTheCatalog: data published for a built-in type
+// must validate against its catalog schema, formats included, and the
+// refusal names every failing field; nothing is stored for it.
+func TestBuiltinDataMatchesTheCatalog(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		ctx := context.Background()
+		f.endpoint(t, "*")
+		bad := hookbooktest.Data("booking.created", map[string]any{
+			"participants": 0, "starts_at": "tomorrow", "status": "lost", "id": "x",
+		})
+		delete(bad, "currency")
+		delete(bad["customer"].(map[string]any), "email")
+		data, _ := json.Marshal(bad)
+		_, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data})
+		var he *hookbook.Error
+		if !errors.As(err, &he) || he.Code != "schema_mismatch" {
+			t.Fatalf("bad booking.created: %v", err)
+		}
+		for _, field := range []string{"data.participants", "data.starts_at", "data.status", "data.id", "data.currency", "data.customer.email"} {
+			if he.Details[field] == "" {
+				t.Errorf("details %v do not name %s", he.Details, field)
+			}
+		}
+		if len(he.Details) != 6 || he.Details["data.currency"] != "is required" {
+			t.Errorf("details = %v", he.Details)
+		}
+		if !strings.Contains(he.Message, "data.customer.email is required") {
+			t.Errorf("message = %q", he.Message)
+		}
+		var n int
+		if err := d.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("%d events stored after refusals (%v)", n, err)
+		}
+		// Every built-in type's own example passes.
+		for _, et := range event.Builtin() {
+			data, _ := json.Marshal(hookbooktest.Data(et.Name, nil))
+			if _, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: et.Name, Data: data}); err != nil {
+				t.Errorf("%s example: %v", et.Name, err)
+			}
 		}
 	})
 }

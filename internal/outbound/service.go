@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -369,13 +370,32 @@ func (s *Service) Publish(ctx context.Context, orgID string, in PublishInput) (*
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	if et != nil && et.Custom && len(et.Schema) > 0 {
-		if err := event.Validate(et.Schema, data); err != nil {
-			return nil, &hookbook.Error{Kind: hookbook.EValidation, Code: "schema_mismatch",
-				Message: "data does not match the event type's schema", Details: map[string]string{"data": err.Error()}}
-		}
+	if err := checkSchema(et, data); err != nil {
+		return nil, err
 	}
 	return s.publishBatched(ctx, Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey})
+}
+
+// checkSchema validates published data against its type's schema: the
+// catalog's for a built-in type, the organization's own if it gave one.
+func checkSchema(et *hookbook.EventType, data []byte) error {
+	var err error
+	switch {
+	case !et.Custom:
+		err = event.ValidateBuiltin(et.Name, data)
+	case len(et.Schema) > 0:
+		err = event.Validate(et.Schema, data)
+	}
+	var m *event.SchemaMismatch
+	switch {
+	case errors.As(err, &m):
+		return &hookbook.Error{Kind: hookbook.EValidation, Code: "schema_mismatch",
+			Message: fmt.Sprintf("data does not match the schema of %q: %s", et.Name, m), Details: m.Fields}
+	case err != nil:
+		return &hookbook.Error{Kind: hookbook.EValidation, Code: "schema_mismatch",
+			Message: fmt.Sprintf("data does not match the schema of %q: %s", et.Name, err), Details: map[string]string{"data": err.Error()}}
+	}
+	return nil
 }
 
 // EventTypeInput registers an organization's own event type.
