@@ -71,6 +71,16 @@ type Endpoint struct {
 	PreviousSecrets []PreviousSecret `json:"-"`
 }
 
+// DisabledByOrganization is the disabled reason of an endpoint its
+// organization switched off (rather than hookbook, after failures).
+const DisabledByOrganization = "disabled by the organization"
+
+// Paused reports whether the endpoint is off because its organization
+// switched it off, not because hookbook disabled it.
+func (e *Endpoint) Paused() bool {
+	return !e.Enabled && (e.DisabledReason == nil || *e.DisabledReason == DisabledByOrganization)
+}
+
 // MaxPreviousSecrets bounds the secrets rotated out that still sign.
 const MaxPreviousSecrets = 10
 
@@ -151,19 +161,25 @@ type Delivery struct {
 	NextAttemptAt  *time.Time `json:"next_attempt_at"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
+	// InFlight reports that an attempt is running now: NextAttemptAt is
+	// then when its lease ends, not a planned retry.
+	InFlight bool `json:"-"`
 }
 
 // Attempt is one HTTP request of a delivery and what came back.
 type Attempt struct {
-	DeliveryID     string            `json:"-"`
-	Attempt        int               `json:"attempt"`
-	StartedAt      time.Time         `json:"started_at"`
-	DurationMS     int64             `json:"duration_ms"`
-	StatusCode     *int              `json:"status_code"`
-	Error          *string           `json:"error"`
-	ResponseBody   string            `json:"response_body"`
-	RequestURL     string            `json:"request_url"`
-	RequestHeaders map[string]string `json:"request_headers"`
+	DeliveryID   string    `json:"-"`
+	Attempt      int       `json:"attempt"`
+	StartedAt    time.Time `json:"started_at"`
+	DurationMS   int64     `json:"duration_ms"`
+	StatusCode   *int      `json:"status_code"`
+	Error        *string   `json:"error"`
+	ResponseBody string    `json:"response_body"`
+	// ResponseHeaders are the answer's headers (first value of each, at
+	// most 4 KiB in all).
+	ResponseHeaders map[string]string `json:"response_headers"`
+	RequestURL      string            `json:"request_url"`
+	RequestHeaders  map[string]string `json:"request_headers"`
 }
 
 // EventType is an entry of the event catalog.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +65,7 @@ func TestReadmeSnippets(t *testing.T) {
 		"quickstart": nil, "walkthrough": nil, // run together below
 		"go-verify": readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
 		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
+		"portal-embed": readmePortalEmbed,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {
@@ -356,6 +359,53 @@ func readmeInbound(t *testing.T, s snippet) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `"ok":true`) {
 		t.Errorf("%s inbound snippet: %v\n%s", s.lang, err, out)
+	}
+}
+
+// readmePortalEmbed runs the platform backend of the portal section and
+// follows its frame's link into the portal.
+func readmePortalEmbed(t *testing.T, s snippet) {
+	hookbooktest.RequireTool(t, "node")
+	in := start(t, nil)
+	addr := freePort(t)
+	_, port, _ := strings.Cut(addr, ":")
+	if !strings.Contains(s.code, ".listen(3000)") {
+		t.Fatalf("the portal example changed: %q; update this test", s.code)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "backend.cjs"), []byte(strings.Replace(s.code, ".listen(3000)", ".listen("+port+")", 1)), 0o644)
+	cmd := exec.Command("node", "backend.cjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOOKBOOK_URL="+in.url, "HOOKBOOK_API_KEY="+in.key)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var page string
+	waitFor(t, 20*time.Second, "the platform backend", func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + port + "/")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		page = string(b)
+		return resp.StatusCode == 200
+	})
+	src := regexp.MustCompile(`<iframe src="([^"]+)"`).FindStringSubmatch(page)
+	if src == nil || !strings.HasPrefix(src[1], in.url+"/portal/s/") {
+		t.Fatalf("the backend's page: %s", page)
+	}
+	jar, _ := cookiejar.New(nil)
+	resp, err := (&http.Client{Jar: jar}).Get(src[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/portal/webhooks" || !strings.Contains(string(b), "Add endpoint") {
+		t.Fatalf("the portal link led to %d %s", resp.StatusCode, resp.Request.URL)
 	}
 }
 

@@ -156,6 +156,7 @@ func TestUIWebhooks(t *testing.T) {
 		t.Fatalf("without a session the page is %s", loc)
 	}
 	shot(t, ctx, "login")
+	axeCheck(t, ctx, "sign-in")
 	run(t, ctx, chromedp.SendKeys("#api_key", "hk_wrong_key_000000000", chromedp.ByID), chromedp.KeyEvent("\r"),
 		chromedp.WaitVisible(".field-error", chromedp.ByQuery))
 	run(t, ctx, chromedp.SendKeys("#api_key", in.key, chromedp.ByID), chromedp.KeyEvent("\r"),
@@ -169,6 +170,10 @@ func TestUIWebhooks(t *testing.T) {
 		t.Fatalf("field error = %q", msg)
 	}
 	shot(t, ctx, "create-errors")
+	axeCheck(t, ctx, "create form with errors")
+	if d, _ := attr(t, ctx, "#url", "aria-describedby"); d != "url-error" {
+		t.Errorf("the URL field's error is not tied to it: aria-describedby=%q", d)
+	}
 	run(t, ctx, chromedp.SetValue("#url", rc.URL+"/hooks", chromedp.ByID),
 		chromedp.SendKeys("#description", `<script>alert(1)</script> ops team`, chromedp.ByID),
 		chromedp.Submit("#url", chromedp.ByID))
@@ -191,6 +196,15 @@ func TestUIWebhooks(t *testing.T) {
 		t.Fatalf("receiver got %d requests", rc.Count())
 	}
 	shot(t, ctx, "delivery-log")
+	axeCheck(t, ctx, "delivery log")
+	if !strings.Contains(text(t, ctx, "main"), "1 deliveries") || !strings.Contains(text(t, ctx, "main"), "100 % succeeded") {
+		t.Errorf("the log's 24 h summary: %s", text(t, ctx, "section.card"))
+	}
+	var bars int
+	run(t, ctx, chromedp.Evaluate(`document.querySelectorAll("svg.chart rect").length`, &bars))
+	if bars != 1 {
+		t.Errorf("the chart has %d bars, want 1 (this hour's)", bars)
+	}
 
 	// A failing receiver: the failed attempt shows its status and response body.
 	failing.Store(true)
@@ -203,10 +217,19 @@ func TestUIWebhooks(t *testing.T) {
 	if !strings.Contains(body, "receiver says no: <b>maintenance</b>") || !strings.Contains(body, "HTTP 500") {
 		t.Fatalf("attempt details lack the response: %s", body)
 	}
-	if !strings.Contains(body, "X-Hookbook-Signature") || !strings.Contains(body, `"event":"webhook.test"`) {
+	// The body pretty-printed; the response's headers kept.
+	if !strings.Contains(body, "X-Hookbook-Signature") || !strings.Contains(body, `"event": "webhook.test"`) {
 		t.Fatalf("attempt details lack the request: %s", body)
 	}
+	if !strings.Contains(body, "Response headers") || !strings.Contains(body, "text/plain; charset=utf-8") {
+		t.Fatalf("attempt details lack the response headers: %s", body)
+	}
 	shot(t, ctx, "delivery-failed")
+	axeCheck(t, ctx, "delivery details")
+	run(t, ctx, chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(".attempt", chromedp.ByQuery))
+	noSideScroll(t, ctx, "delivery details on a phone")
+	shot(t, ctx, "delivery-failed-phone")
+	run(t, ctx, chromedp.EmulateViewport(1280, 900), chromedp.Reload(), chromedp.WaitVisible(".attempt", chromedp.ByQuery))
 
 	// Redeliver once the receiver is back.
 	failing.Store(false)
@@ -226,14 +249,41 @@ func TestUIWebhooks(t *testing.T) {
 		t.Fatalf("events after edit = %v", evs)
 	}
 
-	// Reveal, then rotate the secret.
-	run(t, ctx, chromedp.Click("form[action$='/secret'] button", chromedp.ByQuery), chromedp.WaitVisible("#secret-value", chromedp.ByID))
+	// Reveal: the page opens at the secret. Then rotate, after a
+	// confirmation; reloading the result does not rotate again.
+	run(t, ctx, chromedp.Click("form[action$='/secret#secret-h'] button", chromedp.ByQuery), chromedp.WaitVisible("#secret-value", chromedp.ByID))
 	before := text(t, ctx, "#secret-value")
-	run(t, ctx, chromedp.Click("form[action$='/rotate'] button", chromedp.ByQuery))
+	var secretTop, viewport float64
+	run(t, ctx, chromedp.Evaluate(`document.querySelector("#secret-value").getBoundingClientRect().top`, &secretTop),
+		chromedp.Evaluate(`window.innerHeight`, &viewport))
+	if secretTop < 0 || secretTop > viewport {
+		t.Errorf("the revealed secret is %.0f px down a %.0f px window", secretTop, viewport)
+	}
+	axeCheck(t, ctx, "edit endpoint with its secret")
+	run(t, ctx, chromedp.Click("a[href$='/rotate']", chromedp.ByQuery), chromedp.WaitVisible("button.danger", chromedp.ByQuery))
+	shot(t, ctx, "rotate-confirm")
+	axeCheck(t, ctx, "rotation confirmation")
+	if now := revealSecret(t, in, id); now != before {
+		t.Fatalf("the confirmation page rotated the secret already")
+	}
+	run(t, ctx, chromedp.Click("button.danger", chromedp.ByQuery))
 	waitFlash(t, ctx, "Secret rotated")
-	after := text(t, ctx, "#secret-value")
+	after := revealSecret(t, in, id)
 	if !strings.HasPrefix(after, "whsec_") || after == before {
-		t.Fatalf("rotation showed %q after %q", after, before)
+		t.Fatalf("rotation gave %q after %q", after, before)
+	}
+	run(t, ctx, chromedp.Reload(), chromedp.WaitVisible("#url", chromedp.ByID))
+	if again := revealSecret(t, in, id); again != after {
+		t.Fatalf("reloading the rotation's result rotated again")
+	}
+	var flashes int
+	run(t, ctx, chromedp.Evaluate(`document.querySelectorAll(".flash").length`, &flashes))
+	if flashes != 0 {
+		t.Errorf("the flash message shows again after a reload")
+	}
+	run(t, ctx, chromedp.Click("form[action$='/secret#secret-h'] button", chromedp.ByQuery), chromedp.WaitVisible("#secret-value", chromedp.ByID))
+	if shown := text(t, ctx, "#secret-value"); shown != after {
+		t.Fatalf("revealed %q, the endpoint's secret is %q", shown, after)
 	}
 	shot(t, ctx, "edit-endpoint")
 
@@ -242,22 +292,31 @@ func TestUIWebhooks(t *testing.T) {
 	waitFlash(t, ctx, "Saved.")
 	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks"), chromedp.WaitVisible("table", chromedp.ByQuery))
 	list := text(t, ctx, "main")
-	if !strings.Contains(list, "disabled") || !strings.Contains(list, "<script>alert(1)</script> ops team") {
-		t.Fatalf("list = %s", list)
+	if !strings.Contains(list, "paused") || !strings.Contains(list, "<script>alert(1)</script> ops team") {
+		var html string
+		chromedp.Run(ctx, chromedp.OuterHTML("main", &html, chromedp.ByQuery))
+		t.Fatalf("list = %s\n%s", list, html)
 	}
 	if in.must(200, "GET", "/api/v1/webhooks/"+id, nil)["enabled"] != false {
 		t.Fatal("endpoint still enabled")
 	}
 	shot(t, ctx, "webhooks-list")
+	axeCheck(t, ctx, "webhooks list")
+	namesWhole(t, ctx, "webhooks list")
 
-	// The same list on a phone.
+	// The same list and log on a phone: nothing scrolls sideways.
 	run(t, ctx, chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible("table", chromedp.ByQuery))
+	noSideScroll(t, ctx, "webhooks list on a phone")
 	shot(t, ctx, "webhooks-list-phone")
+	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+id), chromedp.WaitVisible("table", chromedp.ByQuery))
+	noSideScroll(t, ctx, "delivery log on a phone")
+	shot(t, ctx, "delivery-log-phone")
 	run(t, ctx, chromedp.EmulateViewport(1280, 900))
 
 	// Delete with confirmation.
 	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+id+"/delete"), chromedp.WaitVisible("button.danger", chromedp.ByQuery))
 	shot(t, ctx, "delete-confirm")
+	axeCheck(t, ctx, "delete confirmation")
 	run(t, ctx, chromedp.Click("button.danger", chromedp.ByQuery), chromedp.WaitVisible(".flash", chromedp.ByQuery))
 	if r := in.do("GET", "/api/v1/webhooks/"+id, nil); r.Status != 404 {
 		t.Fatalf("deleted endpoint = %d", r.Status)
@@ -292,6 +351,9 @@ func TestUIInboundSettings(t *testing.T) {
 		t.Fatalf("revealed %q", s)
 	}
 	shot(t, ctx, "inbound-settings")
+	axeCheck(t, ctx, "inbound settings")
+	run(t, ctx, chromedp.Navigate(in.url+"/settings/api-keys"), chromedp.WaitVisible("#name", chromedp.ByID))
+	axeCheck(t, ctx, "API keys")
 }
 
 // TestUISecurity checks sessions, CSRF, cookie flags and escaping over HTTP.

@@ -19,7 +19,7 @@ func (u *UI) renderKeys(w http.ResponseWriter, r *http.Request, s *session, crea
 		u.fail(w, s, err)
 		return
 	}
-	pg := u.base(s, "API keys", "keys")
+	pg := u.base(r, s, "API keys", "keys")
 	if errs != nil {
 		pg.Errors = errs
 		pg.Error = "Please correct the fields marked below."
@@ -46,5 +46,5 @@ func (u *UI) revokeKey(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	http.Redirect(w, r, "/settings/api-keys", http.StatusSeeOther)
+	u.done(w, r, s, "/api-keys", "Key revoked: it is refused from now on.")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/inbound"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
@@ -60,7 +61,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.signins.Forgive(addr, attempt)
-	tok, _, err := u.sessions.create(r.Context(), org.ID, SessionTTL)
+	tok, _, err := u.sessions.create(r.Context(), org.ID, SessionTTL, nil)
 	if err != nil {
 		u.Log.Error("create session", "err", err)
 		http.Error(w, "could not sign in", http.StatusInternalServerError)
@@ -88,9 +89,18 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	pg := u.base(s, "Webhooks", "webhooks")
-	pg.Flash = r.URL.Query().Get("flash")
-	pg.Data = map[string]any{"Endpoints": eps, "Next": next, "Outbound": s.Organization.OutboundEnabled}
+	rows := make([]endpointRow, len(eps))
+	now := time.Now()
+	for i, ep := range eps {
+		vol, err := u.Outbound.EndpointVolume(r.Context(), s.Organization.ID, ep.ID, now, ChartHours)
+		if err != nil {
+			u.fail(w, s, err)
+			return
+		}
+		rows[i] = endpointRow{Endpoint: ep, Volume: outbound.Sum(vol)}
+	}
+	pg := u.base(r, s, "Webhooks", "webhooks")
+	pg.Data = map[string]any{"Endpoints": rows, "Next": next, "Outbound": s.Organization.OutboundEnabled}
 	u.render(w, http.StatusOK, "list", pg)
 }
 
@@ -109,7 +119,7 @@ func (u *UI) outbound(w http.ResponseWriter, r *http.Request, s *session) {
 	if on {
 		msg = "Outbound delivery is on."
 	}
-	http.Redirect(w, r, "/settings/webhooks?flash="+urlEscape(msg), http.StatusSeeOther)
+	u.done(w, r, s, "/webhooks", msg)
 }
 
 // eventChoice is one checkbox of the events picker.
@@ -117,9 +127,11 @@ type eventChoice struct {
 	Name, Description string
 }
 
-func (u *UI) choices(r *http.Request, orgID string) []eventChoice {
-	types, _ := u.Outbound.Catalog(r.Context(), orgID)
-	out := []eventChoice{{"*", "Every event, including types added later"}}
+// choices are the event patterns a session may pick: everything for an
+// admin, what a portal session's event types cover for a portal.
+func (u *UI) choices(r *http.Request, s *session) []eventChoice {
+	types, _ := u.Outbound.Catalog(r.Context(), s.Organization.ID)
+	all := []eventChoice{{"*", "Every event, including types added later"}}
 	groups := map[string]bool{}
 	for _, t := range types {
 		if g, _, ok := strings.Cut(t.Name, "."); ok && !groups[g] {
@@ -132,10 +144,16 @@ func (u *UI) choices(r *http.Request, orgID string) []eventChoice {
 	}
 	sort.Strings(gs)
 	for _, g := range gs {
-		out = append(out, eventChoice{g + ".*", "Every " + g + " event"})
+		all = append(all, eventChoice{g + ".*", "Every " + g + " event"})
 	}
 	for _, t := range types {
-		out = append(out, eventChoice{t.Name, t.Description})
+		all = append(all, eventChoice{t.Name, t.Description})
+	}
+	out := all[:0]
+	for _, c := range all {
+		if s.allows(c.Name) {
+			out = append(out, c)
+		}
 	}
 	return out
 }
@@ -179,21 +197,25 @@ func formInput(r *http.Request, create bool) (outbound.EndpointInput, map[string
 func ptr[T any](v T) *T { return &v }
 
 func (u *UI) createPage(w http.ResponseWriter, r *http.Request, s *session) {
-	pg := u.base(s, "New endpoint", "webhooks")
+	pg := u.base(r, s, "New endpoint", "webhooks")
 	pg.Form = map[string]string{"max_attempts": "8", "timeout_seconds": "10", "signature_scheme": "timestamped"}
 	pg.Checked = map[string]bool{"enabled": true}
-	pg.Data = map[string]any{"Choices": u.choices(r, s.Organization.ID), "Create": true}
+	pg.Data = map[string]any{"Choices": u.choices(r, s), "Create": true}
 	u.render(w, http.StatusOK, "form", pg)
 }
 
 func (u *UI) create(w http.ResponseWriter, r *http.Request, s *session) {
 	in, form, checked := formInput(r, true)
-	ep, err := u.Outbound.CreateEndpoint(r.Context(), s.Organization.ID, in)
+	err := s.checkEvents(*in.Events)
+	var ep *hookbook.RevealedEndpoint
+	if err == nil {
+		ep, err = u.Outbound.CreateEndpoint(r.Context(), s.Organization.ID, in)
+	}
 	if err != nil {
 		u.formError(w, r, s, err, form, checked, true, "")
 		return
 	}
-	http.Redirect(w, r, "/settings/webhooks/"+ep.ID+"?flash="+urlEscape("Endpoint created. Reveal its signing secret on the Edit page."), http.StatusSeeOther)
+	u.done(w, r, s, "/webhooks/"+ep.ID, "Endpoint created. Reveal its signing secret on the Edit page.")
 }
 
 // formError shows the form again with each validation message beside its field.
@@ -207,10 +229,10 @@ func (u *UI) formError(w http.ResponseWriter, r *http.Request, s *session, err e
 	if !create {
 		title = "Edit endpoint"
 	}
-	pg := u.base(s, title, "webhooks")
+	pg := u.base(r, s, title, "webhooks")
 	pg.Form, pg.Checked, pg.Errors = form, checked, e.Details
 	pg.Error = "Please correct the fields marked below."
-	pg.Data = map[string]any{"Choices": u.choices(r, s.Organization.ID), "Create": create, "ID": id}
+	pg.Data = map[string]any{"Choices": u.choices(r, s), "Create": create, "ID": id}
 	u.render(w, http.StatusUnprocessableEntity, "form", pg)
 }
 
@@ -220,30 +242,33 @@ func (u *UI) editPage(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	u.renderEdit(w, r, s, ep, "", r.URL.Query().Get("flash"))
+	u.renderEdit(w, r, s, ep, "")
 }
 
-func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *hookbook.Endpoint, secret, flash string) {
-	pg := u.base(s, "Edit endpoint", "webhooks")
-	pg.Flash = flash
+func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *hookbook.Endpoint, secret string) {
+	pg := u.base(r, s, "Edit endpoint", "webhooks")
 	pg.Form = map[string]string{"url": ep.URL, "description": ep.Description, "max_attempts": itoa(ep.MaxAttempts),
 		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme}
 	pg.Checked = map[string]bool{"enabled": ep.Enabled}
 	for _, e := range ep.Events {
 		pg.Checked[e] = true
 	}
-	pg.Data = map[string]any{"Choices": u.choices(r, s.Organization.ID), "ID": ep.ID, "Endpoint": ep, "Secret": secret}
+	pg.Data = map[string]any{"Choices": u.choices(r, s), "ID": ep.ID, "Endpoint": ep, "Secret": secret}
 	u.render(w, http.StatusOK, "form", pg)
 }
 
 func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
 	in, form, checked := formInput(r, false)
-	if _, err := u.Outbound.UpdateEndpoint(r.Context(), s.Organization.ID, id, in); err != nil {
+	err := s.checkEvents(*in.Events)
+	if err == nil {
+		_, err = u.Outbound.UpdateEndpoint(r.Context(), s.Organization.ID, id, in)
+	}
+	if err != nil {
 		u.formError(w, r, s, err, form, checked, false, id)
 		return
 	}
-	http.Redirect(w, r, "/settings/webhooks/"+id+"/edit?flash="+urlEscape("Saved."), http.StatusSeeOther)
+	u.done(w, r, s, "/webhooks/"+id+"/edit", "Saved.")
 }
 
 func (u *UI) reveal(w http.ResponseWriter, r *http.Request, s *session) {
@@ -252,7 +277,19 @@ func (u *UI) reveal(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	u.renderEdit(w, r, s, ep.Endpoint, ep.Secret, "")
+	u.renderEdit(w, r, s, ep.Endpoint, ep.Secret)
+}
+
+// rotatePage asks before rotating: a rotation cannot be undone.
+func (u *UI) rotatePage(w http.ResponseWriter, r *http.Request, s *session) {
+	ep, err := u.Outbound.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	pg := u.base(r, s, "Rotate secret", "webhooks")
+	pg.Data = map[string]any{"Endpoint": ep, "Overlap": human(u.Outbound.SecretOverlap)}
+	u.render(w, http.StatusOK, "rotate", pg)
 }
 
 func (u *UI) rotate(w http.ResponseWriter, r *http.Request, s *session) {
@@ -261,7 +298,8 @@ func (u *UI) rotate(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	u.renderEdit(w, r, s, ep.Endpoint, ep.Secret, "Secret rotated. The previous secret keeps signing beside it for "+u.Outbound.SecretOverlap.String()+".")
+	u.done(w, r, s, "/webhooks/"+ep.ID+"/edit#secret-h",
+		"Secret rotated. Reveal the new one below; the previous secret keeps signing beside it for "+human(u.Outbound.SecretOverlap)+".")
 }
 
 func (u *UI) test(w http.ResponseWriter, r *http.Request, s *session) {
@@ -270,7 +308,7 @@ func (u *UI) test(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	http.Redirect(w, r, "/settings/webhooks/"+id+"?flash="+urlEscape("A webhook.test event is on its way."), http.StatusSeeOther)
+	u.done(w, r, s, "/webhooks/"+id, "A webhook.test event is on its way.")
 }
 
 func (u *UI) deletePage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -279,7 +317,7 @@ func (u *UI) deletePage(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	pg := u.base(s, "Delete endpoint", "webhooks")
+	pg := u.base(r, s, "Delete endpoint", "webhooks")
 	pg.Data = ep
 	u.render(w, http.StatusOK, "delete", pg)
 }
@@ -289,7 +327,7 @@ func (u *UI) delete(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	http.Redirect(w, r, "/settings/webhooks?flash="+urlEscape("Endpoint deleted."), http.StatusSeeOther)
+	u.done(w, r, s, "/webhooks", "Endpoint deleted.")
 }
 
 func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
@@ -310,20 +348,35 @@ func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
 	default:
 		f.Status = ""
 	}
+	filterErr := ""
+	if f.EventType != "" && !event.ValidPattern(f.EventType) {
+		filterErr = `Filter by an event type name, a wildcard such as "booking.*", or "*".`
+		f.EventType = "-" // matches nothing
+	}
 	list, next, err := u.Outbound.Deliveries(r.Context(), s.Organization.ID, f, p)
 	if err != nil {
 		u.fail(w, s, err)
 		return
 	}
-	pg := u.base(s, "Delivery log", "webhooks")
-	pg.Flash = q.Get("flash")
+	now := time.Now()
+	vol, err := u.Outbound.EndpointVolume(r.Context(), s.Organization.ID, ep.ID, now, ChartHours)
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	if filterErr != "" {
+		f.EventType = strings.TrimSpace(q.Get("event"))
+	}
+	pg := u.base(r, s, "Delivery log", "webhooks")
+	pg.Errors["event"] = filterErr
 	pg.Form = map[string]string{"status": f.Status, "event": f.EventType, "since": time.Now().Add(-24 * time.Hour).UTC().Format("2006-01-02T15:04")}
 	nextURL := ""
 	if next != "" {
 		v := url.Values{"cursor": {next}, "status": {f.Status}, "event": {f.EventType}}
-		nextURL = "/settings/webhooks/" + ep.ID + "?" + v.Encode()
+		nextURL = s.base + "/webhooks/" + ep.ID + "?" + v.Encode()
 	}
 	pg.Data = map[string]any{"Endpoint": ep, "Deliveries": list, "NextURL": nextURL, "Paged": p.Cursor != "",
+		"Chart": chart(vol, now), "Volume": outbound.Sum(vol),
 		"Statuses": []string{hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed}}
 	u.render(w, http.StatusOK, "log", pg)
 }
@@ -340,7 +393,7 @@ func (u *UI) recoverAll(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	http.Redirect(w, r, "/settings/webhooks/"+id+"?flash="+urlEscape(itoa(n)+" failed deliveries queued again."), http.StatusSeeOther)
+	u.done(w, r, s, "/webhooks/"+id, itoa(n)+" failed deliveries queued again.")
 }
 
 func (u *UI) delivery(w http.ResponseWriter, r *http.Request, s *session) {
@@ -358,7 +411,6 @@ func (u *UI) delivery(w http.ResponseWriter, r *http.Request, s *session) {
 	for i, j := 0, len(attempts)-1; i < j; i, j = i+1, j-1 {
 		attempts[i], attempts[j] = attempts[j], attempts[i]
 	}
-	type header struct{ Name, Value string }
 	var headers []header
 	if len(attempts) > 0 {
 		for k, v := range d.Request.Headers {
@@ -366,9 +418,8 @@ func (u *UI) delivery(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		sort.Slice(headers, func(i, j int) bool { return headers[i].Name < headers[j].Name })
 	}
-	pg := u.base(s, "Delivery "+d.ID, "webhooks")
-	pg.Flash = r.URL.Query().Get("flash")
-	pg.Data = map[string]any{"Delivery": d.Delivery, "EndpointID": r.PathValue("id"), "Attempts": attempts, "Headers": headers, "Body": d.Request.Body}
+	pg := u.base(r, s, "Delivery "+d.ID, "webhooks")
+	pg.Data = map[string]any{"Delivery": d.Delivery, "EndpointID": r.PathValue("id"), "Attempts": attempts, "Headers": headers, "Body": pretty(d.Request.Body)}
 	u.render(w, http.StatusOK, "delivery", pg)
 }
 
@@ -378,14 +429,19 @@ func (u *UI) redeliver(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	http.Redirect(w, r, "/settings/webhooks/"+id+"/deliveries/"+dlv+"?flash="+urlEscape("Queued for one more attempt now."), http.StatusSeeOther)
+	// From the list, back to the list; from the delivery, back to it.
+	back := "/webhooks/" + id + "/deliveries/" + dlv
+	if r.PostFormValue("from") == "log" {
+		back = "/webhooks/" + id
+	}
+	u.done(w, r, s, back, "Delivery "+dlv+" is queued for one more attempt now.")
 }
 
 func (u *UI) inboundPage(w http.ResponseWriter, r *http.Request, s *session) {
-	u.renderInbound(w, r, s, false, r.URL.Query().Get("flash"), nil, nil, http.StatusOK)
+	u.renderInbound(w, r, s, false, nil, nil, http.StatusOK)
 }
 
-func (u *UI) renderInbound(w http.ResponseWriter, r *http.Request, s *session, reveal bool, flash string, errs map[string]string, scopes []string, status int) {
+func (u *UI) renderInbound(w http.ResponseWriter, r *http.Request, s *session, reveal bool, errs map[string]string, scopes []string, status int) {
 	st, err := u.Inbound.Settings(r.Context(), s.Organization.ID)
 	if err != nil {
 		u.fail(w, s, err)
@@ -396,8 +452,7 @@ func (u *UI) renderInbound(w http.ResponseWriter, r *http.Request, s *session, r
 		u.fail(w, s, err)
 		return
 	}
-	pg := u.base(s, "Inbound commands", "inbound")
-	pg.Flash = flash
+	pg := u.base(r, s, "Inbound commands", "inbound")
 	if errs != nil {
 		pg.Errors, pg.Error = errs, "Please correct the fields marked below."
 	}
@@ -436,15 +491,15 @@ func (u *UI) inboundSave(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	if _, err := u.Inbound.SetSettings(r.Context(), s.Organization.ID, in); err != nil {
 		if e := hookbook.AsError(err); e != nil && e.Kind == hookbook.EValidation {
-			u.renderInbound(w, r, s, false, "", e.Details, scopes, http.StatusUnprocessableEntity)
+			u.renderInbound(w, r, s, false, e.Details, scopes, http.StatusUnprocessableEntity)
 			return
 		}
 		u.fail(w, s, err)
 		return
 	}
-	http.Redirect(w, r, "/settings/webhooks/inbound?flash="+urlEscape("Inbound settings saved."), http.StatusSeeOther)
+	u.done(w, r, s, "/webhooks/inbound", "Inbound settings saved.")
 }
 
 func (u *UI) inboundReveal(w http.ResponseWriter, r *http.Request, s *session) {
-	u.renderInbound(w, r, s, true, "", nil, nil, http.StatusOK)
+	u.renderInbound(w, r, s, true, nil, nil, http.StatusOK)
 }

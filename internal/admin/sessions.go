@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -12,38 +13,65 @@ import (
 	"github.com/hookbook/hookbook/internal/org"
 )
 
-// sessions keeps admin UI sessions in the ui_sessions table.
+// sessions keeps UI sessions, the admin UI's and the portal's, in the
+// ui_sessions table. Only a token's hash is stored.
 type sessions struct {
 	db   *db.DB
 	orgs *org.Service
 }
 
-// Session is a signed-in admin UI session.
+// Session is a signed-in UI session: an admin's, or a customer's in the
+// webhook portal.
 type Session struct {
 	Organization *hookbook.Organization
 	CSRF         string
 	ExpiresAt    time.Time
+	// Flash is a message the server left for the next page (once).
+	Flash string
+	// Portal marks a portal session; EventTypes (nil for any) and ReadOnly
+	// are what it was created with.
+	Portal     bool
+	EventTypes []string
+	ReadOnly   bool
 }
 
-// create starts a UI session for an organization and returns its
-// token (for the cookie) and CSRF token. Only the token's hash is stored.
-func (s *sessions) create(ctx context.Context, orgID string, ttl time.Duration) (token, csrf string, err error) {
-	token, csrf = ids.Token(""), ids.Token("")
+// Limits are what a portal session may do.
+type Limits struct {
+	EventTypes []string // nil: every event type
+	ReadOnly   bool
+}
+
+// create starts a session for an organization (a portal session when
+// portal is set) and returns its token (for the cookie or the link).
+func (s *sessions) create(ctx context.Context, orgID string, ttl time.Duration, portal *Limits) (token string, expires time.Time, err error) {
+	token = ids.Token("")
 	now := s.db.Now()
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM ui_sessions WHERE expires_at < $1`, db.Micros(now)); err != nil {
-		return "", "", err
+		return "", time.Time{}, err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO ui_sessions (token_hash, organization_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		ids.Hash(token), orgID, csrf, db.Micros(now), db.Micros(now.Add(ttl)))
-	return token, csrf, err
+	isPortal, events, readOnly := false, "", false
+	if portal != nil {
+		isPortal, readOnly = true, portal.ReadOnly
+		if portal.EventTypes != nil {
+			b, _ := json.Marshal(portal.EventTypes)
+			events = string(b)
+		}
+	}
+	expires = now.Add(ttl)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO ui_sessions (token_hash, organization_id, csrf_token, created_at, expires_at, portal, portal_events, read_only)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		ids.Hash(token), orgID, ids.Token(""), db.Micros(now), db.Micros(expires), isPortal, events, readOnly)
+	return token, expires, err
 }
 
 // get returns the live session of a token.
 func (s *sessions) get(ctx context.Context, token string) (*Session, error) {
-	var orgID, csrf string
+	var orgID, csrf, flash, events string
 	var exp int64
-	err := s.db.QueryRowContext(ctx, `SELECT organization_id, csrf_token, expires_at FROM ui_sessions WHERE token_hash = $1 AND expires_at > $2`,
-		ids.Hash(token), db.Micros(s.db.Now())).Scan(&orgID, &csrf, &exp)
+	var portal, readOnly bool
+	err := s.db.QueryRowContext(ctx, `SELECT organization_id, csrf_token, expires_at, flash, portal, portal_events, read_only
+		FROM ui_sessions WHERE token_hash = $1 AND expires_at > $2`,
+		ids.Hash(token), db.Micros(s.db.Now())).Scan(&orgID, &csrf, &exp, &flash, &portal, &events, &readOnly)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbook.Errorf(hookbook.EUnauthorized, "no_session", "not signed in")
 	}
@@ -54,7 +82,27 @@ func (s *sessions) get(ctx context.Context, token string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Session{Organization: org, CSRF: csrf, ExpiresAt: db.Time(exp)}, nil
+	se := &Session{Organization: org, CSRF: csrf, ExpiresAt: db.Time(exp), Flash: flash, Portal: portal, ReadOnly: readOnly}
+	if events != "" {
+		if err := json.Unmarshal([]byte(events), &se.EventTypes); err != nil {
+			return nil, err
+		}
+	}
+	return se, nil
+}
+
+// livePortals counts an organization's unexpired portal sessions.
+func (s *sessions) livePortals(ctx context.Context, orgID string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM ui_sessions WHERE organization_id = $1 AND portal AND expires_at > $2`,
+		orgID, db.Micros(s.db.Now())).Scan(&n)
+	return n, err
+}
+
+// setFlash leaves a message for the session's next page.
+func (s *sessions) setFlash(ctx context.Context, token, msg string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE ui_sessions SET flash = $1 WHERE token_hash = $2`, msg, ids.Hash(token))
+	return err
 }
 
 // delete ends a session.

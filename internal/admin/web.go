@@ -1,6 +1,12 @@
-// Package web serves hookbook's admin UI: server-rendered pages for the
-// webhook settings, the delivery log and the inbound settings. Forms post
+// Package admin serves hookbook's admin UI and the webhook portal:
+// server-rendered pages for the webhook settings, the delivery log and its
+// dashboard, and (admin only) the inbound settings and API keys. Forms post
 // back and redirect (no JavaScript needed); every asset is embedded.
+//
+// The portal shows one organization's webhook pages to the platform's
+// customer through a link made by POST /api/v1/portal/sessions: no other
+// credential, limited to the event types and rights the link was made
+// with, and framable by the origins the operator allows.
 //
 // Security: signing in with an API key starts a session whose token lives
 // in an HttpOnly, SameSite=Lax cookie (Secure in production); every form
@@ -17,6 +23,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -44,10 +51,11 @@ const SessionTTL = 12 * time.Hour
 
 const (
 	sessionCookie = "hookbook_session"
+	portalCookie  = "hookbook_portal"
 	loginCookie   = "hookbook_login_csrf"
 )
 
-// UI is the admin UI.
+// UI is the admin UI and the webhook portal.
 type UI struct {
 	DB         *db.DB // UI sessions
 	Orgs       *org.Service
@@ -55,6 +63,7 @@ type UI struct {
 	Inbound    *inbound.Service
 	Production bool // Secure cookies
 	Log        *slog.Logger
+	Portal     Portal
 
 	pages    map[string]*template.Template
 	signins  *ratelimit.Window
@@ -63,7 +72,23 @@ type UI struct {
 	handler  http.Handler
 }
 
-// Handler returns the UI's routes: /login, /logout, /settings/… and /static/.
+// Portal is how the webhook portal looks and who may frame it.
+type Portal struct {
+	Name           string   // product name in the header
+	Accent         string   // #rrggbb for links and buttons
+	LogoURL        string   // http(s) image beside the name, "" for none
+	FrameAncestors []string // CSP frame-ancestors sources; 'none' when empty
+	// Secure cookies (SameSite=None; Partitioned) so that the portal works
+	// inside a frame of another site: true when hookbook is reached over
+	// https.
+	Secure bool
+}
+
+// handler is a page that needs a session.
+type handler func(http.ResponseWriter, *http.Request, *session)
+
+// Handler returns the UI's routes: /login, /logout, /settings/…, /portal/…
+// and /static/.
 func (u *UI) Handler() http.Handler {
 	u.once.Do(func() { u.handler = u.build() })
 	return u.handler
@@ -73,68 +98,125 @@ func (u *UI) build() http.Handler {
 	if u.Log == nil {
 		u.Log = slog.Default()
 	}
+	if u.Portal.Name == "" {
+		u.Portal.Name = "Webhooks"
+	}
 	u.parse()
 	u.signins = ratelimit.New(MaxFailedSignIns, SignInWindow)
 	u.sessions = &sessions{db: u.DB, orgs: u.Orgs}
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assets, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
-	mux.HandleFunc("GET /login", u.loginPage)
-	mux.HandleFunc("POST /login", u.login)
-	mux.Handle("POST /logout", u.auth(u.logout))
-	mux.Handle("GET /settings/webhooks", u.auth(u.list))
-	mux.Handle("POST /settings/webhooks/outbound", u.auth(u.outbound))
-	mux.Handle("GET /settings/webhooks/create", u.auth(u.createPage))
-	mux.Handle("POST /settings/webhooks/create", u.auth(u.create))
-	mux.Handle("GET /settings/webhooks/inbound", u.auth(u.inboundPage))
-	mux.Handle("POST /settings/webhooks/inbound", u.auth(u.inboundSave))
-	mux.Handle("POST /settings/webhooks/inbound/reveal", u.auth(u.inboundReveal))
-	mux.Handle("GET /settings/webhooks/{id}", u.auth(u.log))
-	mux.Handle("GET /settings/webhooks/{id}/edit", u.auth(u.editPage))
-	mux.Handle("POST /settings/webhooks/{id}/edit", u.auth(u.edit))
-	mux.Handle("POST /settings/webhooks/{id}/secret", u.auth(u.reveal))
-	mux.Handle("POST /settings/webhooks/{id}/rotate", u.auth(u.rotate))
-	mux.Handle("POST /settings/webhooks/{id}/test", u.auth(u.test))
-	mux.Handle("GET /settings/webhooks/{id}/delete", u.auth(u.deletePage))
-	mux.Handle("POST /settings/webhooks/{id}/delete", u.auth(u.delete))
-	mux.Handle("POST /settings/webhooks/{id}/recover", u.auth(u.recoverAll))
-	mux.Handle("GET /settings/webhooks/{id}/deliveries/{dlv}", u.auth(u.delivery))
-	mux.Handle("POST /settings/webhooks/{id}/deliveries/{dlv}/redeliver", u.auth(u.redeliver))
-	mux.Handle("GET /settings/api-keys", u.auth(u.keysPage))
-	mux.Handle("POST /settings/api-keys", u.auth(u.createKey))
-	mux.Handle("POST /settings/api-keys/{id}/revoke", u.auth(u.revokeKey))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/settings/webhooks", http.StatusSeeOther)
-	})
-	return secureHeaders(mux)
+	mux.Handle("GET /static/", u.adminHeaders(http.StripPrefix("/static/", http.FileServer(http.FS(static)))))
+	mux.Handle("GET /login", u.adminHeaders(http.HandlerFunc(u.loginPage)))
+	mux.Handle("POST /login", u.adminHeaders(http.HandlerFunc(u.login)))
+	mux.Handle("POST /logout", u.auth(false, false, u.logout))
+	// What the admin UI and the portal share: an organization's endpoints
+	// and their delivery logs. write marks what a read-only portal may not do.
+	shared := []struct {
+		pattern string
+		h       handler
+		write   bool
+	}{
+		{"GET /webhooks", u.list, false},
+		{"GET /webhooks/create", u.createPage, true},
+		{"POST /webhooks/create", u.create, true},
+		{"GET /webhooks/{id}", u.log, false},
+		{"GET /webhooks/{id}/edit", u.editPage, false},
+		{"POST /webhooks/{id}/edit", u.edit, true},
+		{"POST /webhooks/{id}/secret", u.reveal, false},
+		{"GET /webhooks/{id}/rotate", u.rotatePage, true},
+		{"POST /webhooks/{id}/rotate", u.rotate, true},
+		{"POST /webhooks/{id}/test", u.test, true},
+		{"GET /webhooks/{id}/delete", u.deletePage, true},
+		{"POST /webhooks/{id}/delete", u.delete, true},
+		{"POST /webhooks/{id}/recover", u.recoverAll, true},
+		{"GET /webhooks/{id}/deliveries/{dlv}", u.delivery, false},
+		{"POST /webhooks/{id}/deliveries/{dlv}/redeliver", u.redeliver, true},
+		{"GET /events/{id}", u.eventPage, false},
+		{"GET /search", u.search, false},
+	}
+	for _, r := range shared {
+		method, path, _ := strings.Cut(r.pattern, " ")
+		mux.Handle(method+" /settings"+path, u.auth(false, r.write, r.h))
+		mux.Handle(method+" /portal"+path, u.auth(true, r.write, r.h))
+	}
+	mux.Handle("POST /settings/webhooks/outbound", u.auth(false, true, u.outbound))
+	mux.Handle("GET /settings/webhooks/inbound", u.auth(false, false, u.inboundPage))
+	mux.Handle("POST /settings/webhooks/inbound", u.auth(false, true, u.inboundSave))
+	mux.Handle("POST /settings/webhooks/inbound/reveal", u.auth(false, false, u.inboundReveal))
+	mux.Handle("GET /settings/api-keys", u.auth(false, false, u.keysPage))
+	mux.Handle("POST /settings/api-keys", u.auth(false, true, u.createKey))
+	mux.Handle("POST /settings/api-keys/{id}/revoke", u.auth(false, true, u.revokeKey))
+	mux.Handle("GET /portal/s/{token}", u.portalHeaders(http.HandlerFunc(u.portalStart)))
+	mux.Handle("GET /portal/theme.css", http.HandlerFunc(u.portalTheme))
+	mux.Handle("GET /portal/{$}", u.auth(true, false, func(w http.ResponseWriter, r *http.Request, s *session) {
+		http.Redirect(w, r, "/portal/webhooks", http.StatusSeeOther)
+	}))
+	mux.Handle("GET /{$}", http.RedirectHandler("/settings/webhooks", http.StatusSeeOther))
+	return mux
 }
 
 // Paths the UI serves, for mounting beside the API.
-var Paths = []string{"/login", "/logout", "/settings/", "/static/", "/{$}"}
+var Paths = []string{"/login", "/logout", "/settings/", "/portal/", "/static/", "/{$}"}
 
-func secureHeaders(next http.Handler) http.Handler {
+const basePolicy = "default-src 'self'; style-src 'self'; form-action 'self'"
+
+// adminHeaders sets the admin UI's security headers: nobody may frame it.
+func (u *UI) adminHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Content-Security-Policy", basePolicy+"; img-src 'self' data:; frame-ancestors 'none'")
 		h.Set("X-Frame-Options", "DENY")
+		commonHeaders(h)
 		next.ServeHTTP(w, r)
 	})
 }
 
+// portalHeaders sets the portal's: the configured origins may frame it,
+// and its logo may come from its own origin.
+func (u *UI) portalHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		img := "'self' data:"
+		if o := origin(u.Portal.LogoURL); o != "" {
+			img += " " + o
+		}
+		ancestors := "'none'"
+		if len(u.Portal.FrameAncestors) > 0 {
+			ancestors = strings.Join(u.Portal.FrameAncestors, " ")
+		}
+		h.Set("Content-Security-Policy", basePolicy+"; img-src "+img+"; frame-ancestors "+ancestors)
+		if ancestors == "'none'" {
+			h.Set("X-Frame-Options", "DENY")
+		}
+		commonHeaders(h)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func commonHeaders(h http.Header) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+}
+
+// header is a header line shown in a table.
+type header struct{ Name, Value string }
+
 // page is what every template gets.
 type page struct {
-	Title   string
-	Org     *hookbook.Organization
-	CSRF    string
-	Flash   string
-	Error   string
-	Nav     string
-	Data    any
-	Errors  map[string]string // field → message
-	Form    map[string]string // values to show again
-	Checked map[string]bool   // checked checkboxes
+	Title    string
+	Org      *hookbook.Organization
+	CSRF     string
+	Flash    string
+	Error    string
+	Nav      string
+	Base     string // "/settings" or "/portal": where links point
+	Portal   *Portal
+	ReadOnly bool
+	Data     any
+	Errors   map[string]string // field → message
+	Form     map[string]string // values to show again
+	Checked  map[string]bool   // checked checkboxes
 }
 
 func (u *UI) parse() {
@@ -152,6 +234,17 @@ func (u *UI) parse() {
 			}
 			return *p
 		},
+		"pretty": pretty,
+		"rate":   rate,
+		"human":  human,
+		"headers": func(m map[string]string) []header {
+			out := make([]header, 0, len(m))
+			for k, v := range m {
+				out = append(out, header{k, v})
+			}
+			sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+			return out
+		},
 		"code": func(p *int) string {
 			if p == nil {
 				return "—"
@@ -162,11 +255,11 @@ func (u *UI) parse() {
 	u.pages = map[string]*template.Template{}
 	names, _ := fs.Glob(assets, "templates/*.html")
 	for _, n := range names {
-		if strings.HasSuffix(n, "layout.html") {
+		if strings.HasSuffix(n, "layout.html") || strings.HasSuffix(n, "partials.html") {
 			continue
 		}
 		u.pages[strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")] =
-			template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", n))
+			template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/partials.html", n))
 	}
 }
 
@@ -183,46 +276,92 @@ func (u *UI) render(w http.ResponseWriter, status int, name string, p *page) {
 type session struct {
 	*Session
 	token string
+	base  string // "/settings" or "/portal"
 }
 
 type ctxKey struct{}
 
-// auth requires a session (else redirects to /login) and, on POST, the
-// session's CSRF token (else 403).
-func (u *UI) auth(h func(http.ResponseWriter, *http.Request, *session)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(sessionCookie)
+// auth requires a session of the right kind, an admin's or a portal's
+// (else the sign-in page or, in the portal, an expired-link page), the
+// right to write for write routes, and on POST the session's CSRF token.
+func (u *UI) auth(portal, write bool, h handler) http.Handler {
+	name, base, headers := sessionCookie, "/settings", u.adminHeaders
+	if portal {
+		name, base, headers = portalCookie, "/portal", u.portalHeaders
+	}
+	return headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(name)
 		var s *Session
 		if err == nil {
 			s, err = u.sessions.get(r.Context(), c.Value)
+		}
+		if err == nil && s.Portal != portal {
+			err = hookbook.Errorf(hookbook.EUnauthorized, "no_session", "not this kind of session")
 		}
 		if err != nil {
 			if !hookbook.IsKind(err, hookbook.EUnauthorized) && !errors.Is(err, http.ErrNoCookie) {
 				u.Log.Error("session", "err", err)
 			}
+			if portal {
+				u.render(w, http.StatusUnauthorized, "expired", &page{Title: "Link expired", Portal: &u.Portal, Base: base})
+				return
+			}
 			http.Redirect(w, r, "/login?next="+urlEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		se := &session{Session: s, token: c.Value, base: base}
+		if write && s.ReadOnly {
+			u.render(w, http.StatusForbidden, "error", u.bare(se, "Read-only", "This view is read-only: ask for a link that allows changes."))
 			return
 		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.CSRF)) != 1 {
-				u.render(w, http.StatusForbidden, "error", &page{Title: "Refused", Org: s.Organization, CSRF: s.CSRF,
-					Error: "This form has expired or did not come from hookbook (CSRF check failed). Reload the page and try again."})
+				u.render(w, http.StatusForbidden, "error", u.bare(se, "Refused",
+					"This form has expired or did not come from this site (CSRF check failed). Reload the page and try again."))
 				return
 			}
 			if !formIsText(r) {
-				u.render(w, http.StatusBadRequest, "error", &page{Title: "Refused", Org: s.Organization, CSRF: s.CSRF,
-					Error: "The form holds text that is not valid UTF-8 (or a NUL character). Correct it and send it again."})
+				u.render(w, http.StatusBadRequest, "error", u.bare(se, "Refused",
+					"The form holds text that is not valid UTF-8 (or a NUL character). Correct it and send it again."))
 				return
 			}
 		}
 		ctx := context.WithValue(r.Context(), ctxKey{}, s)
-		h(w, r.WithContext(ctx), &session{Session: s, token: c.Value})
-	})
+		h(w, r.WithContext(ctx), se)
+	}))
 }
 
-func (u *UI) base(s *session, title, nav string) *page {
-	return &page{Title: title, Org: s.Organization, CSRF: s.CSRF, Nav: nav, Errors: map[string]string{}, Form: map[string]string{}, Checked: map[string]bool{}}
+// bare is an error page of a session.
+func (u *UI) bare(s *session, title, msg string) *page {
+	pg := &page{Title: title, Org: s.Organization, CSRF: s.CSRF, Base: s.base, ReadOnly: s.ReadOnly, Error: msg}
+	if s.Portal {
+		pg.Portal = &u.Portal
+	}
+	return pg
+}
+
+// base is the page of a session; it shows (and so clears) the flash
+// message the server left for it.
+func (u *UI) base(r *http.Request, s *session, title, nav string) *page {
+	pg := u.bare(s, title, "")
+	pg.Nav, pg.Errors, pg.Form, pg.Checked = nav, map[string]string{}, map[string]string{}, map[string]bool{}
+	if s.Flash != "" {
+		pg.Flash = s.Flash
+		if err := u.sessions.setFlash(r.Context(), s.token, ""); err != nil {
+			u.Log.Error("clear flash", "err", err)
+		}
+	}
+	return pg
+}
+
+// done leaves msg for the next page and redirects to path below the
+// session's base (POST-redirect-GET).
+func (u *UI) done(w http.ResponseWriter, r *http.Request, s *session, path, msg string) {
+	if err := u.sessions.setFlash(r.Context(), s.token, msg); err != nil {
+		u.Log.Error("set flash", "err", err)
+	}
+	http.Redirect(w, r, s.base+path, http.StatusSeeOther)
 }
 
 // fail shows an error page for err: its message for client errors, a
@@ -235,7 +374,7 @@ func (u *UI) fail(w http.ResponseWriter, s *session, err error) {
 	} else {
 		u.Log.Error("ui request failed", "err", err)
 	}
-	u.render(w, status, "error", &page{Title: "Error", Org: s.Organization, CSRF: s.CSRF, Error: msg})
+	u.render(w, status, "error", u.bare(s, "Error", msg))
 }
 
 func (u *UI) setCookie(w http.ResponseWriter, name, value string, maxAge int) {

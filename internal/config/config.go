@@ -4,7 +4,9 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +31,10 @@ type Config struct {
 	TLSKeyFile      string          // HOOKBOOK_TLS_KEY_FILE: …and this key
 	TrustedProxies  []netip.Prefix  // HOOKBOOK_TRUSTED_PROXIES: whose X-Forwarded-For is believed
 	MetricsAddr     string          // HOOKBOOK_METRICS_ADDR: serve /metrics here instead of on Addr
+	PublicURL       string          // HOOKBOOK_PUBLIC_URL: how browsers reach hookbook (portal links)
+
+	// The customers' webhook portal.
+	Portal Portal
 
 	// Tuning knobs, documented in the README.
 	SecretOverlap       time.Duration // HOOKBOOK_SECRET_OVERLAP: old secret keeps signing after rotation
@@ -46,6 +52,14 @@ type Config struct {
 	TestSendLimit ratelimit.Rate // HOOKBOOK_TEST_SEND_LIMIT: test events per organization, per instance
 	MaxEndpoints  int            // HOOKBOOK_MAX_ENDPOINTS: endpoints per organization
 	MaxEventTypes int            // HOOKBOOK_MAX_EVENT_TYPES: custom event types per organization
+}
+
+// Portal is how the embeddable webhook portal looks and who may frame it.
+type Portal struct {
+	Name           string   // HOOKBOOK_PORTAL_NAME: the product name in its header
+	Accent         string   // HOOKBOOK_PORTAL_ACCENT: colour of links and buttons, #rrggbb
+	LogoURL        string   // HOOKBOOK_PORTAL_LOGO_URL: an http(s) image shown beside the name
+	FrameAncestors []string // HOOKBOOK_PORTAL_FRAME_ANCESTORS: origins that may frame it, or 'none'
 }
 
 // Production reports whether the network guard and https rule apply.
@@ -167,10 +181,71 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("%s: %w", r.key, err)
 		}
 	}
+	if err := c.loadPortal(get); err != nil {
+		return nil, err
+	}
 	if !validHeaderPrefix(c.HeaderPrefix) {
 		return nil, fmt.Errorf("HOOKBOOK_HEADER_PREFIX: %q is not a header name prefix", c.HeaderPrefix)
 	}
 	return c, nil
+}
+
+var accentPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+func (c *Config) loadPortal(get func(k, def string) string) error {
+	c.PublicURL = strings.TrimRight(get("HOOKBOOK_PUBLIC_URL", ""), "/")
+	if c.PublicURL != "" && !isHTTPURL(c.PublicURL, true) {
+		return fmt.Errorf("HOOKBOOK_PUBLIC_URL: %q is not an http(s) URL without a path (such as https://hooks.example.com)", c.PublicURL)
+	}
+	p := &c.Portal
+	p.Name = get("HOOKBOOK_PORTAL_NAME", "Webhooks")
+	if len(p.Name) > 60 {
+		return fmt.Errorf("HOOKBOOK_PORTAL_NAME: at most 60 characters")
+	}
+	p.Accent = get("HOOKBOOK_PORTAL_ACCENT", "#2d5bd7")
+	if !accentPattern.MatchString(p.Accent) {
+		return fmt.Errorf("HOOKBOOK_PORTAL_ACCENT: %q is not a colour such as #2d5bd7", p.Accent)
+	}
+	p.LogoURL = get("HOOKBOOK_PORTAL_LOGO_URL", "")
+	if p.LogoURL != "" && !isHTTPURL(p.LogoURL, false) {
+		return fmt.Errorf("HOOKBOOK_PORTAL_LOGO_URL: %q is not an http(s) URL", p.LogoURL)
+	}
+	var err error
+	p.FrameAncestors, err = ParseFrameAncestors(get("HOOKBOOK_PORTAL_FRAME_ANCESTORS", "'none'"))
+	if err != nil {
+		return fmt.Errorf("HOOKBOOK_PORTAL_FRAME_ANCESTORS: %w", err)
+	}
+	return nil
+}
+
+// isHTTPURL reports whether s is an absolute http(s) URL (with no path,
+// query or fragment when bare).
+func isHTTPURL(s string, bare bool) bool {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return false
+	}
+	return !bare || (u.Path == "" && u.RawQuery == "" && u.Fragment == "")
+}
+
+// ParseFrameAncestors parses the origins that may frame the portal, as a
+// CSP frame-ancestors list: 'none', 'self', or origins such as
+// https://app.example.com or https://*.example.com, separated by spaces
+// or commas.
+func ParseFrameAncestors(s string) ([]string, error) {
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+	if len(parts) == 0 {
+		return []string{"'none'"}, nil
+	}
+	for _, p := range parts {
+		switch {
+		case p == "'none'" && len(parts) == 1, p == "'self'":
+		case isHTTPURL(strings.Replace(p, "://*.", "://", 1), true):
+		default:
+			return nil, fmt.Errorf("%q is not an origin such as https://app.example.com ('none' stands alone)", p)
+		}
+	}
+	return parts, nil
 }
 
 // ParseSchedule parses a comma-separated list of durations.

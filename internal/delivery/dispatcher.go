@@ -393,7 +393,7 @@ func (d *Dispatcher) attempt(ctx context.Context, j *outbound.Job) {
 	d.Breaker.Record(ep, o, time.Now())
 	r := &outbound.Result{
 		Job: j, StartedAt: o.StartedAt, Duration: o.Duration, StatusCode: o.StatusCode, Error: o.Err,
-		ResponseBody: o.ResponseBody, RequestURL: j.Endpoint.URL, RequestHeaders: flatten(o.Headers),
+		ResponseBody: o.ResponseBody, ResponseHeaders: o.ResponseHeaders, RequestURL: j.Endpoint.URL, RequestHeaders: flatten(o.Headers),
 		Success: o.Success, Gone: o.Gone, ErrorKind: o.ErrKind,
 	}
 	if !o.Success && !o.Gone {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"syscall"
 	"time"
 
@@ -25,6 +26,32 @@ import (
 
 // MaxResponseBody is how much of a response body an attempt records.
 const MaxResponseBody = 4 << 10
+
+// MaxResponseHeaders is how many bytes of response headers (names and
+// values) an attempt records.
+const MaxResponseHeaders = 4 << 10
+
+// keepHeaders returns the first value of each header in name order, as
+// many as fit in limit bytes.
+func keepHeaders(h http.Header, limit int) map[string]string {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make(map[string]string, len(names))
+	for _, k := range names {
+		if len(h[k]) == 0 {
+			continue
+		}
+		v := h[k][0]
+		if limit -= len(k) + len(v); limit < 0 {
+			break
+		}
+		out[k] = v
+	}
+	return out
+}
 
 // Sender makes one signed HTTP attempt of a delivery.
 type Sender struct {
@@ -90,11 +117,14 @@ type Outcome struct {
 	StatusCode   int
 	Err          string
 	ResponseBody string
-	RetryAfter   time.Duration // from a 429 or 503 answer, 0 if none
-	Headers      http.Header   // the request headers sent
-	Success      bool
-	Gone         bool   // 410: the receiver is gone for good
-	ErrKind      string // what kind of failure (see outbound.Result.ErrorKind)
+	// ResponseHeaders are the answer's headers, first value of each, in
+	// name order until MaxResponseHeaders bytes.
+	ResponseHeaders map[string]string
+	RetryAfter      time.Duration // from a 429 or 503 answer, 0 if none
+	Headers         http.Header   // the request headers sent
+	Success         bool
+	Gone            bool   // 410: the receiver is gone for good
+	ErrKind         string // what kind of failure (see outbound.Result.ErrorKind)
 }
 
 // Send makes one attempt of j within the endpoint's timeout.
@@ -128,6 +158,7 @@ func (s *Sender) Send(ctx context.Context, j *outbound.Job) Outcome {
 	out.Duration = time.Since(start)
 	out.StatusCode = resp.StatusCode
 	out.ResponseBody = string(body)
+	out.ResponseHeaders = keepHeaders(resp.Header, MaxResponseHeaders)
 	switch {
 	case readErr != nil && ctx.Err() != nil:
 		out.Err, out.ErrKind = describe(readErr, ctx, timeout), kindOf(readErr, ctx)

@@ -279,14 +279,13 @@ func (in *Instance) CreateEndpoint(url string, events []string, extra map[string
 }
 
 // Publish publishes an event and returns its id. For a built-in type,
-// data given as a map is set on top of the catalog's example (Data), so
-// that it passes the catalog schema.
+// data given as a map (or nil) is set on top of the catalog's example
+// (Data), so that it passes the catalog schema.
 func (in *Instance) Publish(typ string, data any) string {
 	in.T.Helper()
-	if fields, ok := data.(map[string]any); ok {
-		if _, builtin := event.LookupBuiltin(typ); builtin {
-			data = Data(typ, fields)
-		}
+	fields, isMap := data.(map[string]any)
+	if _, builtin := event.LookupBuiltin(typ); builtin && (isMap || data == nil) {
+		data = Data(typ, fields)
 	}
 	return in.Must(202, "POST", "/api/v1/events", map[string]any{"event": typ, "data": data})["id"].(string)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/event"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
 )
 
@@ -279,6 +280,10 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, org *hoo
 	default:
 		return &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_status",
 			Message: "status must be pending, succeeded or failed", Details: map[string]string{"status": "unknown status"}}
+	}
+	if f.EventType != "" && !event.ValidPattern(f.EventType) {
+		return &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_event",
+			Message: `event must be an event type name, a wildcard such as "booking.*", or "*"`, Details: map[string]string{"event": "not an event filter"}}
 	}
 	list, next, err := s.Outbound.Deliveries(r.Context(), org.ID, f, p)
 	if err != nil {

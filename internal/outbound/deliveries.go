@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hookbook/hookbook/internal/db"
@@ -15,16 +16,16 @@ import (
 )
 
 const deliveryColumns = `id, organization_id, endpoint_id, event_id, event_type, status, attempts, max_attempts,
-	last_status_code, last_error, next_attempt_at, created_at, updated_at`
+	last_status_code, last_error, next_attempt_at, created_at, updated_at, lease_until`
 
 func scanDelivery(row interface{ Scan(...any) error }) (*hookbook.Delivery, error) {
 	var d hookbook.Delivery
 	var code sql.NullInt64
 	var lastErr sql.NullString
 	var next sql.NullInt64
-	var created, updated int64
+	var created, updated, leaseUntil int64
 	if err := row.Scan(&d.ID, &d.OrganizationID, &d.EndpointID, &d.EventID, &d.EventType, &d.Status, &d.Attempts,
-		&d.MaxAttempts, &code, &lastErr, &next, &created, &updated); err != nil {
+		&d.MaxAttempts, &code, &lastErr, &next, &created, &updated, &leaseUntil); err != nil {
 		return nil, err
 	}
 	if code.Valid {
@@ -36,6 +37,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (*hookbook.Delivery, erro
 	}
 	if d.Status == hookbook.StatusPending {
 		d.NextAttemptAt = db.NullTime(next)
+		d.InFlight = leaseUntil > time.Now().UnixMicro()
 	}
 	d.CreatedAt, d.UpdatedAt = db.Time(created), db.Time(updated)
 	return &d, nil
@@ -61,15 +63,31 @@ func collectDeliveries(rows *sql.Rows, err error) ([]*hookbook.Delivery, error) 
 type DeliveryFilter struct {
 	EndpointID string
 	Status     string // "" for any
-	EventType  string // "" for any
+	// EventType is "" or "*" for any, an exact name, or a wildcard such as
+	// "booking.*" (every name below "booking.").
+	EventType string
+}
+
+// eventParams turns an event filter into an exact name and a prefix for
+// the SQL below (each "" when unused).
+func eventParams(pattern string) (exact, prefix string) {
+	if pattern == "*" {
+		return "", ""
+	}
+	if p, ok := strings.CutSuffix(pattern, "*"); ok {
+		return "", p
+	}
+	return pattern, ""
 }
 
 // Deliveries lists an organization's deliveries, newest first.
 func (s *Service) Deliveries(ctx context.Context, orgID string, f DeliveryFilter, p db.Page) ([]*hookbook.Delivery, string, error) {
+	exact, prefix := eventParams(f.EventType)
 	out, err := collectDeliveries(s.DB.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE organization_id = $1 AND ($2 = '' OR endpoint_id = $2) AND ($3 = '' OR status = $3)
 		AND ($4 = '' OR event_type = $4) AND ($5 = '' OR id < $5)
-		ORDER BY id DESC LIMIT $6`, orgID, f.EndpointID, f.Status, f.EventType, p.Cursor, p.Limit+1))
+		AND ($7 = '' OR substr(event_type, 1, length($7)) = $7)
+		ORDER BY id DESC LIMIT $6`, orgID, f.EndpointID, f.Status, exact, p.Cursor, p.Limit+1, prefix))
 	if err != nil {
 		return nil, "", err
 	}
@@ -96,7 +114,7 @@ func (s *Service) Delivery(ctx context.Context, orgID, id string) (*hookbook.Del
 // Attempts returns a delivery's attempts, oldest first.
 func (s *Service) Attempts(ctx context.Context, deliveryID string) ([]*hookbook.Attempt, error) {
 	rows, err := s.DB.QueryContext(ctx, `SELECT attempt, started_at, duration_ms, status_code, error, response_body,
-		request_url, request_headers FROM attempts WHERE delivery_id = $1 ORDER BY attempt`, deliveryID)
+		request_url, request_headers, response_headers FROM attempts WHERE delivery_id = $1 ORDER BY attempt`, deliveryID)
 	if err != nil {
 		return nil, err
 	}
@@ -107,8 +125,8 @@ func (s *Service) Attempts(ctx context.Context, deliveryID string) ([]*hookbook.
 		var started int64
 		var code sql.NullInt64
 		var errText sql.NullString
-		var headers string
-		if err := rows.Scan(&a.Attempt, &started, &a.DurationMS, &code, &errText, &a.ResponseBody, &a.RequestURL, &headers); err != nil {
+		var headers, respHeaders string
+		if err := rows.Scan(&a.Attempt, &started, &a.DurationMS, &code, &errText, &a.ResponseBody, &a.RequestURL, &headers, &respHeaders); err != nil {
 			return nil, err
 		}
 		a.StartedAt = db.Time(started)
@@ -121,6 +139,9 @@ func (s *Service) Attempts(ctx context.Context, deliveryID string) ([]*hookbook.
 		}
 		if err := json.Unmarshal([]byte(headers), &a.RequestHeaders); err != nil {
 			return nil, fmt.Errorf("attempt headers: %w", err)
+		}
+		if err := json.Unmarshal([]byte(respHeaders), &a.ResponseHeaders); err != nil {
+			return nil, fmt.Errorf("attempt response headers: %w", err)
 		}
 		out = append(out, a)
 	}

@@ -343,3 +343,48 @@ func TestSecretRotatedBeforeTheListStillSigns(t *testing.T) {
 		}
 	})
 }
+
+// TestDashboardQueries: the delivery log's wildcard filter and an
+// endpoint's hourly volume, on both databases.
+func TestDashboardQueries(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := setup(t, d)
+		ep := f.endpoint(t, "*")
+		for _, typ := range []string{"booking.created", "booking.cancelled", "payment.succeeded", "booking.created"} {
+			f.publish(t, typ, "")
+		}
+		all, _, err := f.svc.Deliveries(ctx, f.org, outbound.DeliveryFilter{EndpointID: ep.ID}, db.Page{Limit: 50})
+		if err != nil || len(all) != 4 {
+			t.Fatalf("%d deliveries (%v)", len(all), err)
+		}
+		for pattern, want := range map[string]int{"*": 4, "booking.*": 3, "booking.created": 2, "payment.*": 1, "book*": 3, "review.*": 0} {
+			got, _, err := f.svc.Deliveries(ctx, f.org, outbound.DeliveryFilter{EndpointID: ep.ID, EventType: pattern}, db.Page{Limit: 50})
+			if err != nil || len(got) != want {
+				t.Errorf("filter %q: %d deliveries (%v), want %d", pattern, len(got), err, want)
+			}
+		}
+		// Outcomes: one succeeded, one failed, two pending.
+		d.ExecContext(ctx, `UPDATE deliveries SET status = 'succeeded' WHERE id = $1`, all[0].ID)
+		d.ExecContext(ctx, `UPDATE deliveries SET status = 'failed' WHERE id = $1`, all[1].ID)
+		vol, err := f.svc.EndpointVolume(ctx, f.org, ep.ID, time.Now(), 24)
+		if err != nil || len(vol) != 24 {
+			t.Fatalf("volume %v (%v)", vol, err)
+		}
+		if last := vol[23]; last != (outbound.Volume{Succeeded: 1, Failed: 1, Pending: 2}) {
+			t.Errorf("this hour's volume = %+v", last)
+		}
+		if sum := outbound.Sum(vol); sum.Total() != 4 {
+			t.Errorf("24 h volume = %+v", sum)
+		}
+		if r, ok := outbound.Sum(vol).SuccessRate(); !ok || r != 50 {
+			t.Errorf("success rate = %d %v", r, ok)
+		}
+		// An hour from now, these deliveries are in the second-to-last bucket.
+		vol, _ = f.svc.EndpointVolume(ctx, f.org, ep.ID, time.Now().Add(time.Hour), 24)
+		if vol[22].Total() != 4 || vol[23].Total() != 0 {
+			t.Errorf("an hour later: %+v / %+v", vol[22], vol[23])
+		}
+	})
+}

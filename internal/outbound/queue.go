@@ -162,17 +162,18 @@ func (s *Service) NextDue(ctx context.Context) (time.Time, bool, error) {
 
 // Result is the outcome of one attempt, to be recorded by Complete.
 type Result struct {
-	Job            *Job
-	StartedAt      time.Time
-	Duration       time.Duration
-	StatusCode     int    // 0 when no response came
-	Error          string // "" on success
-	ResponseBody   string
-	RequestURL     string
-	RequestHeaders map[string]string
-	Success        bool
-	Gone           bool   // the endpoint answered 410 Gone
-	ErrorKind      string // "" on success, else timeout, connection_refused, dns, tls, blocked, network, http_status, redirect or other
+	Job             *Job
+	StartedAt       time.Time
+	Duration        time.Duration
+	StatusCode      int    // 0 when no response came
+	Error           string // "" on success
+	ResponseBody    string
+	ResponseHeaders map[string]string
+	RequestURL      string
+	RequestHeaders  map[string]string
+	Success         bool
+	Gone            bool   // the endpoint answered 410 Gone
+	ErrorKind       string // "" on success, else timeout, connection_refused, dns, tls, blocked, network, http_status, redirect or other
 	// NextAttemptAt is when to try again after a failure; zero means the
 	// delivery has failed for good.
 	NextAttemptAt time.Time
@@ -275,7 +276,7 @@ const updateDeliverySQL = `UPDATE deliveries SET status = $1, attempts = $2, las
 
 // attemptColumns are the columns of an attempt row, in the order of attemptRow.
 var attemptColumns = []string{"delivery_id", "attempt", "started_at", "duration_ms", "status_code", "error",
-	"response_body", "request_url", "request_headers", "worker"}
+	"response_body", "request_url", "request_headers", "worker", "response_headers"}
 
 const attemptConflict = "ON CONFLICT (delivery_id, attempt) DO NOTHING"
 
@@ -284,8 +285,12 @@ var insertAttemptSQL = db.InsertSQL("attempts", attemptColumns, attemptConflict)
 
 func attemptRow(r *Result) []any {
 	headers, _ := json.Marshal(r.RequestHeaders)
+	respHeaders := []byte("{}")
+	if len(r.ResponseHeaders) > 0 {
+		respHeaders, _ = json.Marshal(r.ResponseHeaders)
+	}
 	return []any{r.Job.DeliveryID, r.Job.Attempt, db.Micros(r.StartedAt), r.Duration.Milliseconds(),
-		db.NullInt(r.StatusCode), db.NullText(r.Error), r.ResponseBody, r.RequestURL, string(headers), r.Job.Owner}
+		db.NullInt(r.StatusCode), db.NullText(r.Error), r.ResponseBody, r.RequestURL, string(headers), r.Job.Owner, string(respHeaders)}
 }
 
 // insertAttempts writes the attempt rows of results.

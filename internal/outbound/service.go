@@ -157,7 +157,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, orgID, id string, in Endpo
 		e.DisabledReason = nil
 	}
 	if !e.Enabled && wasEnabled && e.DisabledReason == nil {
-		reason := "disabled by the organization"
+		reason := hookbook.DisabledByOrganization
 		e.DisabledReason = &reason
 	}
 	if err := s.saveEndpoint(ctx, e, reenabled); err != nil {

@@ -1,0 +1,132 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/ids"
+	outbound "github.com/hookbook/hookbook/internal/outbound"
+)
+
+// ChartHours is how far back an endpoint's volume chart looks.
+const ChartHours = 24
+
+// endpointRow is an endpoint with its last 24 hours.
+type endpointRow struct {
+	*hookbook.Endpoint
+	Volume outbound.Volume
+}
+
+// rate writes a volume's success rate, "—" when nothing has finished.
+func rate(v outbound.Volume) string {
+	r, ok := v.SuccessRate()
+	if !ok {
+		return "—"
+	}
+	return fmt.Sprintf("%d %%", r)
+}
+
+// chart draws hourly volumes as stacked bars (succeeded, failed, pending)
+// in inline SVG: no script, no external asset. Its text alternative sums
+// it up for screen readers.
+func chart(vs []outbound.Volume, now time.Time) template.HTML {
+	const w, h, gap = 480, 80, 2
+	max := 1
+	for _, v := range vs {
+		if v.Total() > max {
+			max = v.Total()
+		}
+	}
+	sum := outbound.Sum(vs)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="chart-title" preserveAspectRatio="none">`, w, h+14)
+	fmt.Fprintf(&b, `<title id="chart-title">Deliveries in the last %d hours: %d (%d succeeded, %d failed, %d pending); success rate %s</title>`,
+		len(vs), sum.Total(), sum.Succeeded, sum.Failed, sum.Pending, rate(sum))
+	bw := float64(w)/float64(len(vs)) - gap
+	for i, v := range vs {
+		x := float64(i) * (bw + gap)
+		y := float64(h)
+		for _, part := range []struct {
+			n    int
+			fill string
+		}{{v.Succeeded, "#17804a"}, {v.Failed, "#b3261e"}, {v.Pending, "#a86200"}} {
+			if part.n == 0 {
+				continue
+			}
+			ph := float64(part.n) / float64(max) * h
+			y -= ph
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"></rect>`, x, y, bw, ph, part.fill)
+		}
+	}
+	fmt.Fprintf(&b, `<line x1="0" y1="%d" x2="%d" y2="%d" stroke="#b9c0cc"></line>`, h, w, h)
+	start := now.Truncate(time.Hour).Add(-time.Duration(len(vs)-1) * time.Hour)
+	fmt.Fprintf(&b, `<text x="0" y="%d" font-size="11" fill="#5b6475">%s</text>`, h+12, start.UTC().Format("15:04 UTC"))
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="#5b6475" text-anchor="end">now</text>`, w, h+12)
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()) // every value above is a number or a fixed string
+}
+
+// pretty indents a JSON text; anything else is returned as it is.
+func pretty(s string) string {
+	var out bytes.Buffer
+	if len(s) == 0 || (s[0] != '{' && s[0] != '[') || json.Indent(&out, []byte(s), "", "  ") != nil {
+		return s
+	}
+	return out.String()
+}
+
+// eventPage lists every delivery of one event, across endpoints.
+func (u *UI) eventPage(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	e, err := u.Outbound.Event(ctx, s.Organization.ID, r.PathValue("id"))
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	list, err := u.Outbound.DeliveriesOfEvent(ctx, s.Organization.ID, e.ID)
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	urls := map[string]string{}
+	for _, d := range list {
+		if _, ok := urls[d.EndpointID]; ok {
+			continue
+		}
+		urls[d.EndpointID] = "(deleted endpoint)"
+		if ep, err := u.Outbound.Endpoint(ctx, s.Organization.ID, d.EndpointID); err == nil {
+			urls[d.EndpointID] = ep.URL
+		}
+	}
+	pg := u.base(r, s, "Event "+e.ID, "webhooks")
+	pg.Data = map[string]any{"Event": e, "Deliveries": list, "URLs": urls, "Body": pretty(string(e.Data))}
+	u.render(w, http.StatusOK, "event", pg)
+}
+
+// search opens an event or a delivery by its id.
+func (u *UI) search(w http.ResponseWriter, r *http.Request, s *session) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	ctx := r.Context()
+	switch {
+	case ids.Valid("evt", q):
+		if _, err := u.Outbound.Event(ctx, s.Organization.ID, q); err == nil {
+			http.Redirect(w, r, s.base+"/events/"+q, http.StatusSeeOther)
+			return
+		}
+	case ids.Valid("dlv", q):
+		if d, err := u.Outbound.Delivery(ctx, s.Organization.ID, q); err == nil {
+			http.Redirect(w, r, s.base+"/webhooks/"+d.EndpointID+"/deliveries/"+d.ID, http.StatusSeeOther)
+			return
+		}
+	}
+	pg := u.base(r, s, "Search", "webhooks")
+	pg.Form["q"] = q
+	pg.Error = "No event or delivery has this id. Paste an id such as evt_01J… or dlv_01J…."
+	u.render(w, http.StatusNotFound, "search", pg)
+}
