@@ -190,7 +190,12 @@ func Load(getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
-var accentPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+var (
+	accentPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+	// originPattern is an origin a CSP source list may hold: nothing that
+	// could end the directive or add another.
+	originPattern = regexp.MustCompile(`^https?://(\*\.)?([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+(:[0-9]{1,5})?$`)
+)
 
 func (c *Config) loadPortal(get func(k, def string) string) error {
 	c.PublicURL = strings.TrimRight(get("HOOKBOOK_PUBLIC_URL", ""), "/")
@@ -207,7 +212,7 @@ func (c *Config) loadPortal(get func(k, def string) string) error {
 		return fmt.Errorf("HOOKBOOK_PORTAL_ACCENT: %q is not a colour such as #2d5bd7", p.Accent)
 	}
 	p.LogoURL = get("HOOKBOOK_PORTAL_LOGO_URL", "")
-	if p.LogoURL != "" && !isHTTPURL(p.LogoURL, false) {
+	if p.LogoURL != "" && (!isHTTPURL(p.LogoURL, false) || !originPattern.MatchString(originOf(p.LogoURL)) || strings.ContainsAny(p.LogoURL, "\"'<> ")) {
 		return fmt.Errorf("HOOKBOOK_PORTAL_LOGO_URL: %q is not an http(s) URL", p.LogoURL)
 	}
 	var err error
@@ -216,6 +221,15 @@ func (c *Config) loadPortal(get func(k, def string) string) error {
 		return fmt.Errorf("HOOKBOOK_PORTAL_FRAME_ANCESTORS: %w", err)
 	}
 	return nil
+}
+
+// originOf is the scheme://host of a URL.
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // isHTTPURL reports whether s is an absolute http(s) URL (with no path,
@@ -240,7 +254,7 @@ func ParseFrameAncestors(s string) ([]string, error) {
 	for _, p := range parts {
 		switch {
 		case p == "'none'" && len(parts) == 1, p == "'self'":
-		case isHTTPURL(strings.Replace(p, "://*.", "://", 1), true):
+		case originPattern.MatchString(p):
 		default:
 			return nil, fmt.Errorf("%q is not an origin such as https://app.example.com ('none' stands alone)", p)
 		}

@@ -24,20 +24,25 @@ func TestDefaults(t *testing.T) {
 
 func TestBadValuesAreRefused(t *testing.T) {
 	for key, value := range map[string]string{
-		"HOOKBOOK_ENV":               "staging",
-		"HOOKBOOK_RETRY_SCHEDULE":    "5s,soon",
-		"HOOKBOOK_ALLOWED_NETWORKS":  "10.0.0.0/99",
-		"HOOKBOOK_LEASE":             "0s",
-		"HOOKBOOK_DISABLE_AFTER":     "-1h",
-		"HOOKBOOK_WORKERS":           "many",
-		"HOOKBOOK_BREAKER_THRESHOLD": "0",
-		"HOOKBOOK_HEADER_PREFIX":     "X Bad",
-		"HOOKBOOK_BOOTSTRAP_API_KEY": "a",
-		"HOOKBOOK_API_RATE_LIMIT":    "fast",
-		"HOOKBOOK_LOG_FORMAT":        "xml",
-		"HOOKBOOK_TEST_SEND_LIMIT":   "0/m",
-		"HOOKBOOK_MAX_ENDPOINTS":     "0",
-		"HOOKBOOK_MAX_EVENT_TYPES":   "-5",
+		"HOOKBOOK_ENV":                    "staging",
+		"HOOKBOOK_RETRY_SCHEDULE":         "5s,soon",
+		"HOOKBOOK_ALLOWED_NETWORKS":       "10.0.0.0/99",
+		"HOOKBOOK_LEASE":                  "0s",
+		"HOOKBOOK_DISABLE_AFTER":          "-1h",
+		"HOOKBOOK_WORKERS":                "many",
+		"HOOKBOOK_BREAKER_THRESHOLD":      "0",
+		"HOOKBOOK_HEADER_PREFIX":          "X Bad",
+		"HOOKBOOK_BOOTSTRAP_API_KEY":      "a",
+		"HOOKBOOK_API_RATE_LIMIT":         "fast",
+		"HOOKBOOK_LOG_FORMAT":             "xml",
+		"HOOKBOOK_TEST_SEND_LIMIT":        "0/m",
+		"HOOKBOOK_MAX_ENDPOINTS":          "0",
+		"HOOKBOOK_MAX_EVENT_TYPES":        "-5",
+		"HOOKBOOK_PUBLIC_URL":             "hooks.example.com/path",
+		"HOOKBOOK_PORTAL_ACCENT":          "red; } body { display:none",
+		"HOOKBOOK_PORTAL_LOGO_URL":        "javascript:alert(1)",
+		"HOOKBOOK_PORTAL_NAME":            strings.Repeat("n", 61),
+		"HOOKBOOK_PORTAL_FRAME_ANCESTORS": "'none' https://app.example.com",
 	} {
 		_, err := load(map[string]string{key: value})
 		if err == nil || !strings.HasPrefix(err.Error(), key) {
@@ -56,6 +61,26 @@ func TestValues(t *testing.T) {
 	if !c.Production() || len(c.RetrySchedule) != 2 || c.RetrySchedule[1] != 2*time.Minute || len(c.AllowedNetworks) != 2 || c.HeaderPrefix != "X-BookingCalendar" ||
 		!c.APIRateLimit.Off() || c.TestSendLimit.N != 5 || c.TestSendLimit.Per != 10*time.Second {
 		t.Errorf("config = %+v", c)
+	}
+}
+
+func TestPortalSettings(t *testing.T) {
+	c, err := load(nil)
+	if err != nil || c.Portal.Name != "Webhooks" || c.Portal.Accent != "#2d5bd7" || strings.Join(c.Portal.FrameAncestors, " ") != "'none'" || c.PublicURL != "" {
+		t.Fatalf("portal defaults = %+v (%v)", c.Portal, err)
+	}
+	c, err = load(map[string]string{"HOOKBOOK_PUBLIC_URL": "https://hooks.example.com/", "HOOKBOOK_PORTAL_ACCENT": "#AA3300",
+		"HOOKBOOK_PORTAL_LOGO_URL": "https://cdn.example.com/logo.svg", "HOOKBOOK_PORTAL_FRAME_ANCESTORS": "https://app.example.com, https://*.example.com 'self'"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicURL != "https://hooks.example.com" || strings.Join(c.Portal.FrameAncestors, " ") != "https://app.example.com https://*.example.com 'self'" {
+		t.Errorf("portal = %+v, public URL %q", c.Portal, c.PublicURL)
+	}
+	for _, bad := range []string{"app.example.com", "https://app.example.com/path", "'unsafe-inline'", "*", "https://user@app.example.com", "https://app.example.com;script-src"} {
+		if _, err := ParseFrameAncestors(bad); err == nil {
+			t.Errorf("frame ancestors %q accepted", bad)
+		}
 	}
 }
 
