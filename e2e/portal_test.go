@@ -145,7 +145,7 @@ func TestPortal(t *testing.T) {
 	t.Cleanup(platform.Close)
 	in := start(t, map[string]string{
 		"HOOKBOOK_PORTAL_NAME": "Acme Bookings", "HOOKBOOK_PORTAL_ACCENT": "#aa3300",
-		"HOOKBOOK_PORTAL_FRAME_ANCESTORS": platform.URL,
+		"HOOKBOOK_PORTAL_FRAME_ANCESTORS": platform.URL, "HOOKBOOK_PORTAL_LOGO_URL": "https://cdn.example.com/acme/logo.svg",
 	})
 	rc := newReceiver(t, nil)
 	// Another organization's endpoint: never visible in this portal.
@@ -165,7 +165,8 @@ func TestPortal(t *testing.T) {
 	}
 	shot(t, ctx, "portal-framed")
 	resp := noRedirect(t, in.url+"/portal/webhooks")
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors "+platform.URL) || resp.Header.Get("X-Frame-Options") != "" {
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors "+platform.URL) || resp.Header.Get("X-Frame-Options") != "" ||
+		!strings.Contains(csp, "img-src 'self' data: https://cdn.example.com;") {
 		t.Errorf("portal framing headers: CSP %q, X-Frame-Options %q", csp, resp.Header.Get("X-Frame-Options"))
 	}
 
@@ -174,6 +175,9 @@ func TestPortal(t *testing.T) {
 	page := text(t, ctx, "body")
 	if !strings.Contains(page, "Acme Bookings") || strings.Contains(page, "API keys") || strings.Contains(page, "Inbound") || strings.Contains(page, "hookbook") {
 		t.Errorf("portal page: %s", page)
+	}
+	if src, _ := attr(t, ctx, "img.logo", "src"); src != "https://cdn.example.com/acme/logo.svg" {
+		t.Errorf("logo = %q", src)
 	}
 	var settingsLinks int
 	run(t, ctx, chromedp.Evaluate(`document.querySelectorAll("a[href^='/settings'], form[action^='/settings']").length`, &settingsLinks))
