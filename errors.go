@@ -3,8 +3,9 @@ package hookbook
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -38,14 +39,9 @@ func (e *Error) Error() string {
 	if len(e.Details) == 0 {
 		return e.Message
 	}
-	keys := make([]string, 0, len(e.Details))
-	for k := range e.Details {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + ": " + e.Details[k]
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(e.Details)) {
+		parts = append(parts, k+": "+e.Details[k])
 	}
 	return e.Message + " (" + strings.Join(parts, "; ") + ")"
 }

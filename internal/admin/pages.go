@@ -282,14 +282,27 @@ func (u *UI) reveal(w http.ResponseWriter, r *http.Request, s *session) {
 
 // rotatePage asks before rotating: a rotation cannot be undone.
 func (u *UI) rotatePage(w http.ResponseWriter, r *http.Request, s *session) {
+	u.confirm(w, r, s, confirmation{Question: "Rotate the signing secret?", Action: "rotate", Button: "Rotate secret",
+		Consequence: "gets a new signing secret from now on. The current one keeps signing beside it for " +
+			human(u.Outbound.SecretOverlap) + ", so update the receiver within that time."})
+}
+
+// confirmation is a page that asks before an action on an endpoint.
+type confirmation struct {
+	Question, Consequence, Action, Button string
+	ID, URL                               string
+}
+
+func (u *UI) confirm(w http.ResponseWriter, r *http.Request, s *session, c confirmation) {
 	ep, err := u.Outbound.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
 	if err != nil {
 		u.fail(w, s, err)
 		return
 	}
-	pg := u.base(r, s, "Rotate secret", "webhooks")
-	pg.Data = map[string]any{"Endpoint": ep, "Overlap": human(u.Outbound.SecretOverlap)}
-	u.render(w, http.StatusOK, "rotate", pg)
+	c.ID, c.URL = ep.ID, ep.URL
+	pg := u.base(r, s, c.Question, "webhooks")
+	pg.Data = c
+	u.render(w, http.StatusOK, "confirm", pg)
 }
 
 func (u *UI) rotate(w http.ResponseWriter, r *http.Request, s *session) {
@@ -312,14 +325,8 @@ func (u *UI) test(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (u *UI) deletePage(w http.ResponseWriter, r *http.Request, s *session) {
-	ep, err := u.Outbound.Endpoint(r.Context(), s.Organization.ID, r.PathValue("id"))
-	if err != nil {
-		u.fail(w, s, err)
-		return
-	}
-	pg := u.base(r, s, "Delete endpoint", "webhooks")
-	pg.Data = ep
-	u.render(w, http.StatusOK, "delete", pg)
+	u.confirm(w, r, s, confirmation{Question: "Delete endpoint?", Action: "delete", Button: "Delete endpoint",
+		Consequence: "will stop receiving events, and its pending deliveries will fail."})
 }
 
 func (u *UI) delete(w http.ResponseWriter, r *http.Request, s *session) {

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -113,14 +114,9 @@ type SchemaMismatch struct {
 }
 
 func (m *SchemaMismatch) Error() string {
-	keys := make([]string, 0, len(m.Fields))
-	for k := range m.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + " " + m.Fields[k]
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m.Fields)) {
+		parts = append(parts, k+" "+m.Fields[k])
 	}
 	return strings.Join(parts, "; ")
 }
