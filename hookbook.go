@@ -52,6 +52,9 @@ type Endpoint struct {
 	TimeoutSeconds int               `json:"timeout_seconds"`
 	Scheme         string            `json:"signature_scheme"`
 	Headers        map[string]string `json:"headers"`
+	// Ordered endpoints get the events of one ordering key (a booking, a
+	// customer, …) one at a time, in sequence order.
+	Ordered bool `json:"ordered"`
 
 	LastSuccessAt       *time.Time `json:"last_success_at"`
 	LastFailureAt       *time.Time `json:"last_failure_at"`
@@ -131,17 +134,24 @@ type Event struct {
 	OrganizationID string          `json:"organization_id"`
 	Type           string          `json:"event"`
 	Timestamp      time.Time       `json:"timestamp"`
+	OrderingKey    string          `json:"ordering_key,omitempty"`
+	Sequence       int64           `json:"sequence,omitempty"`
 	Data           json.RawMessage `json:"data"`
 	Payload        []byte          `json:"-"`
 }
 
 // Envelope is the JSON body of every delivery.
 type Envelope struct {
-	ID             string          `json:"id"`
-	Event          string          `json:"event"`
-	Timestamp      string          `json:"timestamp"`
-	OrganizationID string          `json:"organization_id"`
-	Data           json.RawMessage `json:"data"`
+	ID             string `json:"id"`
+	Event          string `json:"event"`
+	Timestamp      string `json:"timestamp"`
+	OrganizationID string `json:"organization_id"`
+	// OrderingKey names what the event is about (a booking's id, …), and
+	// Sequence grows with each event of that key in the organization; both
+	// are left out for events without a key.
+	OrderingKey string          `json:"ordering_key,omitempty"`
+	Sequence    int64           `json:"sequence,omitempty"`
+	Data        json.RawMessage `json:"data"`
 }
 
 // Delivery is one event on its way to one endpoint. The deliveries table is
@@ -189,4 +199,7 @@ type EventType struct {
 	Schema      json.RawMessage `json:"schema"`
 	Example     json.RawMessage `json:"example"`
 	Custom      bool            `json:"custom"`
+	// OrderingKey says where a built-in type's ordering key comes from
+	// ("data.id: the booking"); empty when its events have none.
+	OrderingKey string `json:"ordering_key,omitempty"`
 }

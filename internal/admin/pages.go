@@ -177,6 +177,9 @@ func formInput(r *http.Request, create bool) (outbound.EndpointInput, map[string
 	enabled := r.PostFormValue("enabled") == "on"
 	in.Enabled = &enabled
 	checked["enabled"] = enabled
+	ordered := r.PostFormValue("ordered") == "on"
+	in.Ordered = &ordered
+	checked["ordered"] = ordered
 	intField := func(name string) *int {
 		n, err := strconv.Atoi(form[name])
 		if err != nil {
@@ -249,7 +252,7 @@ func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *
 	pg := u.base(r, s, "Edit endpoint", "webhooks")
 	pg.Form = map[string]string{"url": ep.URL, "description": ep.Description, "max_attempts": itoa(ep.MaxAttempts),
 		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme}
-	pg.Checked = map[string]bool{"enabled": ep.Enabled}
+	pg.Checked = map[string]bool{"enabled": ep.Enabled, "ordered": ep.Ordered}
 	for _, e := range ep.Events {
 		pg.Checked[e] = true
 	}

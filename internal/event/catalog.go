@@ -107,5 +107,5 @@ func def(description string, example Payload) {
 	if err != nil {
 		panic(err)
 	}
-	builtin[name] = hookbook.EventType{Name: name, Description: description, Schema: s, Example: e}
+	builtin[name] = hookbook.EventType{Name: name, Description: description, Schema: s, Example: e, OrderingKey: orderingKeyDoc(name)}
 }

@@ -67,7 +67,7 @@ func TestMatch(t *testing.T) {
 }
 
 func TestEnvelopeShape(t *testing.T) {
-	b, err := Envelope("evt_1", "org_1", "booking.created", time.Date(2026, 3, 24, 14, 30, 0, 0, time.FixedZone("x", 3600)), json.RawMessage(`{"a":"<b>"}`))
+	b, err := Envelope("evt_1", "org_1", "booking.created", time.Date(2026, 3, 24, 14, 30, 0, 0, time.FixedZone("x", 3600)), "", 0, json.RawMessage(`{"a":"<b>"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,12 @@ import (
 const TimeFormat = time.RFC3339
 
 // Envelope returns the exact delivery body of an event:
-// {"id","event","timestamp","organization_id","data"}, with data in its
+// {"id","event","timestamp","organization_id","ordering_key","sequence","data"}
+// (the ordering key and sequence only for an event that has a key), with data in its
 // canonical form (Canonical): the body is what JavaScript's
 // JSON.stringify(JSON.parse(body)) prints, so receivers that verify a
 // re-serialised body verify it too.
-func Envelope(id, orgID, typ string, at time.Time, data json.RawMessage) ([]byte, error) {
+func Envelope(id, orgID, typ string, at time.Time, orderingKey string, sequence int64, data json.RawMessage) ([]byte, error) {
 	if len(data) == 0 {
 		data = json.RawMessage(`{}`)
 	}
@@ -30,7 +31,8 @@ func Envelope(id, orgID, typ string, at time.Time, data json.RawMessage) ([]byte
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	err = enc.Encode(hookbook.Envelope{
-		ID: id, Event: typ, Timestamp: at.UTC().Format(TimeFormat), OrganizationID: orgID, Data: data,
+		ID: id, Event: typ, Timestamp: at.UTC().Format(TimeFormat), OrganizationID: orgID,
+		OrderingKey: orderingKey, Sequence: sequence, Data: data,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode envelope: %w", err)

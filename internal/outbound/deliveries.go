@@ -152,10 +152,11 @@ func (s *Service) Attempts(ctx context.Context, deliveryID string) ([]*hookbook.
 // when the endpoint is disabled or deleted.
 func (s *Service) Redeliver(ctx context.Context, orgID, id string) (*hookbook.Delivery, error) {
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
-		var enabled bool
+		var enabled, ordered bool
 		var deleted sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT e.enabled, e.deleted_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-			WHERE d.id = $1 AND d.organization_id = $2`, id, orgID).Scan(&enabled, &deleted)
+		var endpointID string
+		err := tx.QueryRowContext(ctx, `SELECT e.enabled, e.deleted_at, e.ordered, e.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+			WHERE d.id = $1 AND d.organization_id = $2`, id, orgID).Scan(&enabled, &deleted, &ordered, &endpointID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return hookbook.NotFound("delivery")
 		}
@@ -172,12 +173,18 @@ func (s *Service) Redeliver(ctx context.Context, orgID, id string) (*hookbook.De
 		// A pending delivery keeps its schedule but is moved to now; a
 		// finished one gets exactly one more attempt.
 		// A delivery in flight (pending under a live lease) is left to its worker.
+		// To an ordered endpoint it queues in its key's order: parked, then
+		// due if nothing of its key is in front of it.
 		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1,
-			next_attempt_at = CASE WHEN status = 'pending' AND lease_until > $1 THEN next_attempt_at ELSE $1 END,
+			next_attempt_at = CASE WHEN status = 'pending' AND lease_until > $1 THEN next_attempt_at
+				WHEN $3 AND ordering_key <> '' THEN NULL ELSE CAST($1 AS BIGINT) END,
 			max_attempts = CASE WHEN status = 'pending' THEN max_attempts ELSE attempts + 1 END
-			WHERE id = $2`, now, id)
+			WHERE id = $2`, now, id, ordered)
 		if err != nil {
 			return err
+		}
+		if ordered {
+			return s.unpark(ctx, tx, endpointID, "", db.Time(now))
 		}
 		return s.due(ctx, tx)
 	})
@@ -192,9 +199,9 @@ func (s *Service) Redeliver(ctx context.Context, orgID, id string) (*hookbook.De
 func (s *Service) Recover(ctx context.Context, orgID, endpointID string, since time.Time) (int, error) {
 	var n int64
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
-		var enabled bool
-		err := tx.QueryRowContext(ctx, `SELECT enabled FROM endpoints WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
-			endpointID, orgID).Scan(&enabled)
+		var enabled, ordered bool
+		err := tx.QueryRowContext(ctx, `SELECT enabled, ordered FROM endpoints WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
+			endpointID, orgID).Scan(&enabled, &ordered)
 		if errors.Is(err, sql.ErrNoRows) {
 			return hookbook.NotFound("endpoint")
 		}
@@ -205,12 +212,17 @@ func (s *Service) Recover(ctx context.Context, orgID, endpointID string, since t
 			return hookbook.Errorf(hookbook.EConflict, "endpoint_disabled", "the endpoint is disabled; enable it first")
 		}
 		now := db.Micros(s.DB.Now())
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1,
-			max_attempts = attempts + 1 WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3`, now, endpointID, db.Micros(since))
+		// To an ordered endpoint they queue in their keys' order.
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1,
+			next_attempt_at = CASE WHEN $4 AND ordering_key <> '' THEN NULL ELSE CAST($1 AS BIGINT) END,
+			max_attempts = attempts + 1 WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3`, now, endpointID, db.Micros(since), ordered)
 		if err != nil {
 			return err
 		}
-		if n, _ = res.RowsAffected(); n > 0 {
+		if n, _ = res.RowsAffected(); n > 0 && ordered {
+			return s.unpark(ctx, tx, endpointID, "", db.Time(now))
+		}
+		if n > 0 {
 			return s.due(ctx, tx)
 		}
 		return nil

@@ -99,6 +99,9 @@ type Publication struct {
 	Data           json.RawMessage
 	OccurredAt     time.Time // zero means now
 	IdempotencyKey string    // optional
+	// OrderingKey is what the event is about; empty means, for a built-in
+	// type, the key its data names (event.OrderingKey), else none.
+	OrderingKey string
 	// EndpointID, when set, sends the event to that endpoint only, whatever
 	// its filter and the outbound switch (test events).
 	EndpointID string
@@ -163,7 +166,19 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 			return &Published{Event: e, Duplicate: true}, nil
 		}
 	}
-	payload, err := event.Envelope(evt.ID, evt.OrganizationID, evt.Type, evt.Timestamp, evt.Data)
+	key := p.OrderingKey
+	if key == "" {
+		key = event.OrderingKey(p.Type, p.Data)
+	}
+	var seq int64
+	if key != "" {
+		var err error
+		if seq, err = nextSequence(ctx, tx, p.OrganizationID, key, now); err != nil {
+			return nil, err
+		}
+	}
+	evt.OrderingKey, evt.Sequence = key, seq
+	payload, err := event.Envelope(evt.ID, evt.OrganizationID, evt.Type, evt.Timestamp, key, seq, evt.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -180,16 +195,28 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 		// One multi-row INSERT for the whole fan-out.
 		var q strings.Builder
 		q.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
-			max_attempts, next_attempt_at, created_at, updated_at) VALUES `)
-		args := []any{evt.OrganizationID, evt.ID, evt.Type, db.Micros(now)}
+			max_attempts, next_attempt_at, created_at, updated_at, ordering_key, sequence) VALUES `)
+		args := []any{evt.OrganizationID, evt.ID, evt.Type, db.Micros(now), key, seq}
 		for i, ep := range targets {
 			id := ids.New("dlv")
 			if i > 0 {
 				q.WriteString(", ")
 			}
+			// An ordered endpoint gets a key's deliveries one at a time:
+			// behind a pending one, this one waits parked.
+			next := any(db.Micros(now))
+			if ep.ordered && key != "" {
+				waiting, err := keyPending(ctx, tx, ep.id, key)
+				if err != nil {
+					return nil, err
+				}
+				if waiting {
+					next = nil
+				}
+			}
 			n := len(args)
-			fmt.Fprintf(&q, "($%d, $1, $%d, $2, $3, 'pending', $%d, $4, $4, $4)", n+1, n+2, n+3)
-			args = append(args, id, ep.id, ep.maxAttempts)
+			fmt.Fprintf(&q, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $5, $6)", n+1, n+2, n+3, n+4)
+			args = append(args, id, ep.id, ep.maxAttempts, next)
 			out.Deliveries = append(out.Deliveries, id)
 		}
 		if _, err := tx.ExecRepeated(ctx, q.String(), args...); err != nil {
@@ -211,14 +238,15 @@ const insertEventSQL = `INSERT INTO events (id, organization_id, type, payload, 
 type target struct {
 	id          string
 	maxAttempts int
+	ordered     bool
 }
 
 // targets returns the endpoints an event goes to.
 func targets(ctx context.Context, tx *db.Tx, p Publication) ([]target, error) {
 	if p.EndpointID != "" {
 		var t target
-		err := tx.QueryRowContext(ctx, `SELECT id, max_attempts FROM endpoints WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
-			p.EndpointID, p.OrganizationID).Scan(&t.id, &t.maxAttempts)
+		err := tx.QueryRowContext(ctx, `SELECT id, max_attempts, ordered FROM endpoints WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
+			p.EndpointID, p.OrganizationID).Scan(&t.id, &t.maxAttempts, &t.ordered)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, hookbook.NotFound("endpoint")
 		}
@@ -257,7 +285,7 @@ func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]candidate, erro
 	}
 	var out []candidate
 	if enabled {
-		rows, err := tx.QueryContext(ctx, `SELECT id, events, max_attempts FROM endpoints
+		rows, err := tx.QueryContext(ctx, `SELECT id, events, max_attempts, ordered FROM endpoints
 			WHERE organization_id = $1 AND enabled = TRUE AND deleted_at IS NULL ORDER BY id`, orgID)
 		if err != nil {
 			return nil, err
@@ -266,7 +294,7 @@ func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]candidate, erro
 		for rows.Next() {
 			var c candidate
 			var events string
-			if err := rows.Scan(&c.id, &events, &c.maxAttempts); err != nil {
+			if err := rows.Scan(&c.id, &events, &c.maxAttempts, &c.ordered); err != nil {
 				return nil, err
 			}
 			if err := json.Unmarshal([]byte(events), &c.patterns); err != nil {
@@ -337,7 +365,7 @@ func getEvent(ctx context.Context, q db.Queryer, orgID, id string) (*hookbook.Ev
 	e.Timestamp = db.Time(occurred)
 	var env hookbook.Envelope
 	if err := json.Unmarshal(e.Payload, &env); err == nil {
-		e.Data = env.Data
+		e.Data, e.OrderingKey, e.Sequence = env.Data, env.OrderingKey, env.Sequence
 	}
 	return &e, nil
 }

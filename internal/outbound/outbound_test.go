@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -387,4 +388,135 @@ func TestDashboardQueries(t *testing.T) {
 			t.Errorf("an hour later: %+v / %+v", vol[22], vol[23])
 		}
 	})
+}
+
+// TestOrderedEndpoint: an ordered endpoint gets a key's deliveries one at a
+// time, in sequence order; other keys, keyless events and unordered
+// endpoints never wait; redeliver and recover queue in order.
+func TestOrderedEndpoint(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := setup(t, d)
+		ordered := true
+		events := []string{"*"}
+		oep, err := f.svc.CreateEndpoint(ctx, f.org, outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/o"), Events: &events, Ordered: &ordered})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := f.endpoint(t, "*")
+		pub := func(key string, n int) *outbound.Published {
+			data, _ := json.Marshal(hookbooktest.Data("booking.created", map[string]any{"id": key, "n": n}))
+			p, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		// Three events of booking A, one of B, one with no key.
+		a1, a2, a3, b1 := pub("bkg_A", 1), pub("bkg_A", 2), pub("bkg_A", 3), pub("bkg_B", 1)
+		data, _ := json.Marshal(map[string]any{"x": 1})
+		if _, err := f.svc.CreateEventType(ctx, f.org, outbound.EventTypeInput{Name: "lead.created", Description: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		free, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "lead.created", Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []*outbound.Published{a2, a3} {
+			if p.Event.Sequence <= a1.Event.Sequence || p.Event.OrderingKey != "bkg_A" {
+				t.Fatalf("sequence %d (key %q) after %d", p.Event.Sequence, p.Event.OrderingKey, a1.Event.Sequence)
+			}
+		}
+		if a3.Event.Sequence <= a2.Event.Sequence || free.Event.Sequence != 0 || free.Event.OrderingKey != "" {
+			t.Fatalf("sequences %d %d, keyless %d %q", a2.Event.Sequence, a3.Event.Sequence, free.Event.Sequence, free.Event.OrderingKey)
+		}
+		if !strings.Contains(string(a2.Event.Payload), fmt.Sprintf(`"organization_id":"%s","ordering_key":"bkg_A","sequence":%d,"data":{`, f.org, a2.Event.Sequence)) {
+			t.Errorf("envelope = %s", a2.Event.Payload)
+		}
+		claimAll := func() map[string]*outbound.Job {
+			jobs, err := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "w", Limit: 100, Lease: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]*outbound.Job{}
+			for _, j := range jobs {
+				out[j.EventID+"@"+j.Endpoint.ID] = j
+			}
+			return out
+		}
+		jobs := claimAll()
+		// The plain endpoint gets all five; the ordered one A1, B1 and the keyless one.
+		for _, p := range []*outbound.Published{a1, a2, a3, b1, free} {
+			if jobs[p.Event.ID+"@"+plain.ID] == nil {
+				t.Errorf("the unordered endpoint waits for %s", p.Event.ID)
+			}
+		}
+		for p, want := range map[*outbound.Published]bool{a1: true, a2: false, a3: false, b1: true, free: true} {
+			if got := jobs[p.Event.ID+"@"+oep.ID] != nil; got != want {
+				t.Errorf("ordered endpoint: event %d of %q claimed = %v", p.Event.Sequence, p.Event.OrderingKey, got)
+			}
+		}
+		now := time.Now()
+		done := func(j *outbound.Job, ok bool, retry time.Duration) {
+			r := &outbound.Result{Job: j, StartedAt: now, StatusCode: 200, Success: ok}
+			if !ok {
+				r.StatusCode, r.Error = 500, "HTTP 500"
+				if retry > 0 {
+					r.NextAttemptAt = now.Add(retry)
+				}
+			}
+			if err := f.svc.Complete(ctx, []*outbound.Result{r}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A1 fails with a retry in an hour: A2 keeps waiting.
+		done(jobs[a1.Event.ID+"@"+oep.ID], false, time.Hour)
+		if more := claimAll(); len(more) != 0 {
+			t.Fatalf("claimed %d while A1 waits for its retry", len(more))
+		}
+		// Redeliver A1 now: it goes, still alone.
+		if _, err := f.svc.Redeliver(ctx, f.org, jobs[a1.Event.ID+"@"+oep.ID].DeliveryID); err != nil {
+			t.Fatal(err)
+		}
+		jobs = claimAll()
+		if len(jobs) != 1 || jobs[a1.Event.ID+"@"+oep.ID] == nil {
+			t.Fatalf("after redeliver: %v", keys(jobs))
+		}
+		// A1 fails for good: A2 goes (and only A2).
+		done(jobs[a1.Event.ID+"@"+oep.ID], false, 0)
+		jobs = claimAll()
+		if len(jobs) != 1 || jobs[a2.Event.ID+"@"+oep.ID] == nil {
+			t.Fatalf("after A1 failed: %v", keys(jobs))
+		}
+		// Recover A1 while A2 is in flight: A1 waits behind A2, then goes before A3.
+		if n, err := f.svc.Recover(ctx, f.org, oep.ID, now.Add(-time.Hour)); err != nil || n != 1 {
+			t.Fatalf("recover = %d %v", n, err)
+		}
+		if more := claimAll(); len(more) != 0 {
+			t.Fatalf("claimed %v while A2 is in flight", keys(more))
+		}
+		done(jobs[a2.Event.ID+"@"+oep.ID], true, 0)
+		jobs = claimAll()
+		if len(jobs) != 1 || jobs[a1.Event.ID+"@"+oep.ID] == nil {
+			t.Fatalf("after A2: %v, want the recovered A1", keys(jobs))
+		}
+		done(jobs[a1.Event.ID+"@"+oep.ID], true, 0)
+		jobs = claimAll()
+		if len(jobs) != 1 || jobs[a3.Event.ID+"@"+oep.ID] == nil {
+			t.Fatalf("after A1: %v, want A3", keys(jobs))
+		}
+		// The sweep finds nothing to release while A3 is in flight.
+		if n, err := f.svc.Unpark(ctx); err != nil || n != 0 {
+			t.Errorf("sweep released %d (%v)", n, err)
+		}
+	})
+}
+
+func keys(m map[string]*outbound.Job) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

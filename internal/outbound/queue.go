@@ -20,7 +20,8 @@ type Job struct {
 	OrganizationID string
 	EventID        string
 	EventType      string
-	Attempt        int // number of the attempt about to be made, from 1
+	OrderingKey    string // "" when the event has none
+	Attempt        int    // number of the attempt about to be made, from 1
 	MaxAttempts    int
 	Endpoint       *hookbook.Endpoint
 	Payload        []byte
@@ -60,7 +61,7 @@ func (s *Service) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
 			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $3`+exclude+`
 				ORDER BY next_attempt_at LIMIT $4`+tx.SkipLocked()+`)
-			RETURNING id, organization_id, endpoint_id, event_id, event_type, attempts, max_attempts`, args...)
+			RETURNING id, organization_id, endpoint_id, event_id, event_type, attempts, max_attempts, ordering_key`, args...)
 		if err != nil {
 			return fmt.Errorf("claim: %w", err)
 		}
@@ -70,7 +71,7 @@ func (s *Service) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 		for rows.Next() {
 			j := &Job{Owner: r.Owner, LeaseUntil: lease}
 			var epID string
-			if err := rows.Scan(&j.DeliveryID, &j.OrganizationID, &epID, &j.EventID, &j.EventType, &j.Attempt, &j.MaxAttempts); err != nil {
+			if err := rows.Scan(&j.DeliveryID, &j.OrganizationID, &epID, &j.EventID, &j.EventType, &j.Attempt, &j.MaxAttempts, &j.OrderingKey); err != nil {
 				rows.Close()
 				return err
 			}
@@ -113,6 +114,11 @@ func (s *Service) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 					lease_owner = '', lease_until = 0, updated_at = $2 WHERE id = $3`, reason, db.Micros(now), j.DeliveryID); err != nil {
 					return err
 				}
+				if ep != nil && ep.Ordered && j.OrderingKey != "" {
+					if err := s.unpark(ctx, tx, ep.ID, j.OrderingKey, now); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			j.Endpoint = ep
@@ -149,7 +155,7 @@ func payloadsByID(ctx context.Context, q db.Queryer, idList []string) (map[strin
 // one, when its lease ends), and false when none is pending.
 func (s *Service) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next int64
-	err := s.DB.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries WHERE status = 'pending'
+	err := s.DB.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND next_attempt_at IS NOT NULL
 		ORDER BY next_attempt_at LIMIT 1`).Scan(&next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, nil
@@ -344,6 +350,16 @@ func (s *Service) recordAttempts(ctx context.Context, tx *db.Tx, results []*Resu
 			last_status_code = $1, last_error = NULL, next_attempt_at = NULL, lease_owner = '', lease_until = 0, updated_at = $2
 			WHERE lease_owner = $3 AND status = 'pending' AND id IN (`+db.Placeholders(4, len(idList))+`)`, args...); err != nil {
 			return fmt.Errorf("update deliveries: %w", err)
+		}
+	}
+	// Ordered endpoints: a key's next delivery goes once this one is done.
+	for _, r := range results {
+		j := r.Job
+		finished := r.Success || r.NextAttemptAt.IsZero()
+		if finished && j.OrderingKey != "" && j.Endpoint != nil && j.Endpoint.Ordered {
+			if err := s.unpark(ctx, tx, j.Endpoint.ID, j.OrderingKey, now); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

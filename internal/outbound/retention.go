@@ -65,5 +65,10 @@ func (s *Service) Purge(ctx context.Context, cutoff time.Time) (deliveries, even
 	if _, err := s.DB.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, db.Micros(s.DB.Now().Add(-IdempotencyWindow))); err != nil {
 		return deliveries, events, fmt.Errorf("purge idempotency keys: %w", err)
 	}
+	// A key unused since cutoff starts again above its old sequences
+	// (sequences never fall below the time in microseconds).
+	if _, err := s.DB.ExecContext(ctx, `DELETE FROM ordering_sequences WHERE updated_at < $1`, db.Micros(cutoff)); err != nil {
+		return deliveries, events, fmt.Errorf("purge ordering keys: %w", err)
+	}
 	return deliveries, events, nil
 }

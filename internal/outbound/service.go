@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
@@ -101,6 +102,7 @@ type EndpointInput struct {
 	TimeoutSeconds *int               `json:"timeout_seconds"`
 	Scheme         *string            `json:"signature_scheme"`
 	Headers        *map[string]string `json:"headers"`
+	Ordered        *bool              `json:"ordered"`
 }
 
 // CreateEndpoint validates in and stores a new endpoint. The answer carries the secret.
@@ -212,6 +214,9 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 			f.Add("signature_scheme", `must be "timestamped", "body" or "body_hex"`)
 		}
 		e.Scheme = *in.Scheme
+	}
+	if in.Ordered != nil {
+		e.Ordered = *in.Ordered
 	}
 	if in.Headers != nil {
 		if msg := s.checkHeaders(*in.Headers); msg != "" {
@@ -328,6 +333,10 @@ type PublishInput struct {
 	Event          string          `json:"event"`
 	Data           json.RawMessage `json:"data"`
 	IdempotencyKey string          `json:"idempotency_key"`
+	// OrderingKey is what the event is about: ordered endpoints get the
+	// events of one key one at a time. Built-in types have one from their
+	// data when it is left out.
+	OrderingKey string `json:"ordering_key"`
 }
 
 // Publish validates and publishes an event of a known type. A repeated
@@ -367,13 +376,18 @@ func (s *Service) Publish(ctx context.Context, orgID string, in PublishInput) (*
 	if len(in.IdempotencyKey) > MaxIdempotencyKey {
 		f.Add("idempotency_key", fmt.Sprintf("must be at most %d characters", MaxIdempotencyKey))
 	}
+	if len(in.OrderingKey) > event.MaxOrderingKey {
+		f.Add("ordering_key", fmt.Sprintf("must be at most %d characters", event.MaxOrderingKey))
+	} else if strings.TrimSpace(in.OrderingKey) != in.OrderingKey || strings.ContainsFunc(in.OrderingKey, unicode.IsControl) {
+		f.Add("ordering_key", "must not hold control characters or begin or end with spaces")
+	}
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
 	if err := checkSchema(et, data); err != nil {
 		return nil, err
 	}
-	return s.publishBatched(ctx, Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey})
+	return s.publishBatched(ctx, Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey, OrderingKey: in.OrderingKey})
 }
 
 // checkSchema validates published data against its type's schema: the

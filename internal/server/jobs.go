@@ -14,12 +14,14 @@ type job struct {
 }
 
 // jobs returns the instance's periodic tasks: auto-disable of endpoints
-// failing too long, and the retention purge.
+// failing too long, the retention purge, reminders, and the sweep that
+// releases parked deliveries of ordered endpoints nothing holds back.
 func (a *App) jobs() []job {
 	return []job{
 		{"auto-disable", clamp(a.Config.DisableAfter/10, 100*time.Millisecond, time.Minute), a.autoDisable},
 		{"retention", clamp(a.Config.Retention/10, 100*time.Millisecond, time.Hour), a.purge},
 		{"reminders", a.Config.ReminderInterval, a.reminders},
+		{"ordering", a.Config.PollInterval, a.unpark},
 	}
 }
 
@@ -93,6 +95,16 @@ func (a *App) reminders(ctx context.Context) error {
 	n, err := a.Booking.FireReminders(ctx)
 	if n > 0 {
 		a.Log.Info("reminders fired", "count", n)
+	}
+	return err
+}
+
+// unpark releases parked deliveries of ordered endpoints that nothing
+// holds back any more.
+func (a *App) unpark(ctx context.Context) error {
+	n, err := a.Outbound.Unpark(ctx)
+	if n > 0 {
+		a.Log.Debug("ordered deliveries released by the sweep", "count", n)
 	}
 	return err
 }
