@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// orderedReceiver fails at random (500s, answers after the endpoint's
+// timeout, reset connections) and records, per ordering key, the sequence
+// of each event the first time it was received successfully. It also
+// counts attempts of one key running at the same time.
+type orderedReceiver struct {
+	*httptest.Server
+	mu        sync.Mutex
+	firsts    map[string][]int64 // key → sequences, in order of first success
+	seen      map[string]bool    // event ids received successfully
+	inFlight  map[string]int
+	overlaps  int
+	attempts  map[string]int // event id → attempts
+	alwaysBad map[string]bool
+}
+
+func newOrderedReceiver(t *testing.T, failRate float64, alwaysBad ...string) *orderedReceiver {
+	rc := &orderedReceiver{firsts: map[string][]int64{}, seen: map[string]bool{}, inFlight: map[string]int{},
+		attempts: map[string]int{}, alwaysBad: map[string]bool{}}
+	for _, k := range alwaysBad {
+		rc.alwaysBad[k] = true
+	}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var env struct {
+			ID          string `json:"id"`
+			OrderingKey string `json:"ordering_key"`
+			Sequence    int64  `json:"sequence"`
+		}
+		json.Unmarshal(body, &env)
+		rc.mu.Lock()
+		rc.inFlight[env.OrderingKey]++
+		if rc.inFlight[env.OrderingKey] > 1 {
+			rc.overlaps++
+		}
+		rc.attempts[env.ID]++
+		rc.mu.Unlock()
+		defer func() {
+			rc.mu.Lock()
+			rc.inFlight[env.OrderingKey]--
+			rc.mu.Unlock()
+		}()
+		roll := rand.Float64()
+		switch {
+		case rc.alwaysBad[env.OrderingKey] || roll < failRate*0.7:
+			w.WriteHeader(500)
+			return
+		case roll < failRate*0.8:
+			// No answer: hookbook gives up after its 1 s timeout and
+			// closes the connection, which ends this attempt here too.
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+			return
+		case roll < failRate:
+			if hj, ok := w.(http.Hijacker); ok {
+				conn, _, _ := hj.Hijack()
+				conn.Close() // a reset
+				return
+			}
+		}
+		rc.mu.Lock()
+		if !rc.seen[env.ID] {
+			rc.seen[env.ID] = true
+			rc.firsts[env.OrderingKey] = append(rc.firsts[env.OrderingKey], env.Sequence)
+		}
+		rc.mu.Unlock()
+		w.WriteHeader(200)
+	}))
+	t.Cleanup(rc.Server.Close)
+	return rc
+}
+
+// TestOrderedDeliveryUnderFailures: a receiver failing at random gets, per
+// key, its first successful receipt of each event in sequence order, and
+// never two attempts of one key at once.
+func TestOrderedDeliveryUnderFailures(t *testing.T) {
+	t.Parallel()
+	in := start(t, map[string]string{"HOOKBOOK_RETRY_SCHEDULE": "20ms,50ms,100ms", "HOOKBOOK_API_RATE_LIMIT": "off"})
+	rc := newOrderedReceiver(t, 0.3)
+	in.createEndpoint(rc.URL, []string{"*"}, map[string]any{"ordered": true, "max_attempts": 20, "timeout_seconds": 1})
+	in.must(201, "POST", "/api/v1/event-types", map[string]any{"name": "order.updated", "description": "An order changed"})
+	const events, keys, publishers = 2000, 100, 16
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := p; i < events; i += publishers {
+				r := in.do("POST", "/api/v1/events", map[string]any{"event": "order.updated",
+					"ordering_key": fmt.Sprintf("order_%d", i%keys), "data": map[string]any{"i": i}})
+				if r.Status != 202 {
+					t.Errorf("publish %d = %d %s", i, r.Status, r.Body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, 3*time.Minute, "every event received", func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return len(rc.seen) == events
+	})
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.firsts) != keys {
+		t.Errorf("%d keys received, want %d", len(rc.firsts), keys)
+	}
+	for key, seqs := range rc.firsts {
+		for i := 1; i < len(seqs); i++ {
+			if seqs[i] <= seqs[i-1] {
+				t.Errorf("key %s: sequence %d received after %d", key, seqs[i], seqs[i-1])
+				break
+			}
+		}
+	}
+	if rc.overlaps != 0 {
+		t.Errorf("%d attempts overlapped another attempt of the same key", rc.overlaps)
+	}
+	total := 0
+	for _, n := range rc.attempts {
+		total += n
+	}
+	t.Logf("%d events over %d keys: %d attempts (%.2f per event)", events, keys, total, float64(total)/events)
+}
+
+// TestOrderedDeliveryHoldsOnlyItsKey: a key whose first delivery keeps
+// failing holds back its own later events, and nothing else.
+func TestOrderedDeliveryHoldsOnlyItsKey(t *testing.T) {
+	t.Parallel()
+	in := start(t, map[string]string{"HOOKBOOK_RETRY_SCHEDULE": "50ms"})
+	rc := newOrderedReceiver(t, 0, "bkg_STUCK")
+	ep := in.createEndpoint(rc.URL, []string{"booking.*"}, map[string]any{"ordered": true, "max_attempts": 20})["id"].(string)
+	for i := range 5 {
+		for _, key := range []string{"bkg_STUCK", "bkg_FREE", "bkg_ALSO"} {
+			in.publish("booking.updated", map[string]any{"id": key, "participants": i + 1})
+		}
+	}
+	waitFor(t, 20*time.Second, "the free keys", func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return len(rc.firsts["bkg_FREE"]) == 5 && len(rc.firsts["bkg_ALSO"]) == 5
+	})
+	// The stuck key's head has been tried again and again; the four
+	// behind it never.
+	waitFor(t, 10*time.Second, "retries of the stuck head", func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		for _, n := range rc.attempts {
+			if n >= 3 {
+				return true
+			}
+		}
+		return false
+	})
+	rc.mu.Lock()
+	tried := 0
+	for _, n := range rc.attempts {
+		if n > 0 {
+			tried++
+		}
+	}
+	rc.mu.Unlock()
+	if tried != 11 { // 5 + 5 + the stuck head
+		t.Errorf("%d events attempted, want 11 (the stuck key's later events wait)", tried)
+	}
+	list := in.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries?status=pending", nil)["data"].([]any)
+	waiting := 0
+	for _, d := range list {
+		if d.(map[string]any)["attempts"].(float64) == 0 {
+			waiting++
+		}
+	}
+	if len(list) != 5 || waiting != 4 {
+		t.Errorf("pending: %d deliveries, %d never attempted; want 5 and 4", len(list), waiting)
+	}
+}
