@@ -65,7 +65,7 @@ func TestReadmeSnippets(t *testing.T) {
 		"quickstart": nil, "walkthrough": nil, // run together below
 		"go-verify": readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
 		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
-		"portal-embed": readmePortalEmbed,
+		"portal-embed": readmePortalEmbed, "js-ordering": readmeOrdering,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {
@@ -359,6 +359,43 @@ func readmeInbound(t *testing.T, s snippet) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `"ok":true`) {
 		t.Errorf("%s inbound snippet: %v\n%s", s.lang, err, out)
+	}
+}
+
+// readmeOrdering feeds the ordering snippet real events of one booking out
+// of order, repeated, and one without a key: it applies the newest and the
+// keyless one, and drops the stale and the repeated.
+func readmeOrdering(t *testing.T, s snippet) {
+	hookbooktest.RequireTool(t, "node")
+	in := start(t, nil)
+	var evs []map[string]any
+	for i := range 3 {
+		id := in.publish("booking.updated", map[string]any{"id": "bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", "participants": i + 1})
+		evs = append(evs, in.must(200, "GET", "/api/v1/events/"+id, nil))
+	}
+	in.must(201, "POST", "/api/v1/event-types", map[string]any{"name": "lead.qualified", "description": "x"})
+	free := in.must(200, "GET", "/api/v1/events/"+in.publish("lead.qualified", map[string]any{"lead": 1}), nil)
+	if evs[0]["ordering_key"] != "bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D" || free["ordering_key"] != nil {
+		t.Fatalf("events: %v / %v", evs[0], free)
+	}
+	feed := []map[string]any{evs[1], evs[0], evs[2], evs[2], free}
+	input, _ := json.Marshal(feed)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "order.cjs"), []byte(s.code+`
+const applied = [];
+for (const e of JSON.parse(require("fs").readFileSync(0, "utf8"))) applyInOrder(e, (x) => applied.push(x.id));
+console.log(JSON.stringify(applied));
+`), 0o644)
+	cmd := exec.Command("node", "order.cjs")
+	cmd.Dir = dir
+	cmd.Stdin = bytes.NewReader(input)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want, _ := json.Marshal([]any{evs[1]["id"], evs[2]["id"], free["id"]})
+	if strings.TrimSpace(string(out)) != string(want) {
+		t.Errorf("applied %s, want %s", out, want)
 	}
 }
 

@@ -131,6 +131,8 @@ type eventView struct {
 	Event          string `json:"event"`
 	Timestamp      string `json:"timestamp"`
 	OrganizationID string `json:"organization_id"`
+	OrderingKey    string `json:"ordering_key,omitempty"`
+	Sequence       int64  `json:"sequence,omitempty"`
 	Data           any    `json:"data"`
 }
 
@@ -142,7 +144,8 @@ type eventDetail struct {
 }
 
 func viewEvent(e *hookbook.Event) eventView {
-	return eventView{ID: e.ID, Event: e.Type, Timestamp: e.Timestamp.UTC().Format(time.RFC3339), OrganizationID: e.OrganizationID, Data: e.Data}
+	return eventView{ID: e.ID, Event: e.Type, Timestamp: e.Timestamp.UTC().Format(time.RFC3339), OrganizationID: e.OrganizationID,
+		OrderingKey: e.OrderingKey, Sequence: e.Sequence, Data: e.Data}
 }
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
