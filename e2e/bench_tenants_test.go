@@ -155,12 +155,17 @@ func tenantsRun(b *testing.B, events int, bad string, k int) tenantRun {
 // organizations' keys with the given concurrency, and returns when each was
 // sent, by event id.
 func publishTenants(b *testing.B, in *instance, keys []string, n, concurrency int) map[string]time.Time {
+	body := []byte(`{"event":"booking.created","data":` + benchBody + `}`)
+	return publishBodies(b, in, keys, n, concurrency, func(int64) []byte { return body })
+}
+
+// publishBodies is publishTenants with the body of event i from bodyOf.
+func publishBodies(b *testing.B, in *instance, keys []string, n, concurrency int, bodyOf func(i int64) []byte) map[string]time.Time {
 	var mu sync.Mutex
 	published := make(map[string]time.Time, n)
 	var wg sync.WaitGroup
 	var next atomic.Int64
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
-	body := []byte(`{"event":"booking.created","data":` + benchBody + `}`)
 	for w := 0; w < concurrency; w++ {
 		wg.Add(1)
 		go func() {
@@ -171,7 +176,7 @@ func publishTenants(b *testing.B, in *instance, keys []string, n, concurrency in
 					return
 				}
 				at := time.Now()
-				req, _ := http.NewRequest("POST", in.url+"/api/v1/events", bytes.NewReader(body))
+				req, _ := http.NewRequest("POST", in.url+"/api/v1/events", bytes.NewReader(bodyOf(i)))
 				req.Header.Set("Authorization", "Bearer "+keys[int(i)%len(keys)])
 				resp, err := client.Do(req)
 				if err != nil {

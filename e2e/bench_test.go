@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,6 +87,29 @@ func BenchmarkEngine(b *testing.B) {
 	}
 }
 
+// BenchmarkOrdered compares deliveries/s to 10 ordered endpoints with the
+// same run unordered, events about 1,000 bookings, and reports the figure
+// with 10 bookings (few, hot keys), each beside its raw baseline. Run:
+//
+//	go test ./e2e -run '^$' -bench Ordered -benchtime 1x
+func BenchmarkOrdered(b *testing.B) {
+	events := benchEnv("HOOKBOOK_BENCH_EVENTS", 2000)
+	const endpoints = 10
+	for i := 0; i < b.N; i++ {
+		unordered := runEngineBench(b, events, endpoints, nil, benchKeys{keys: 1000})
+		ordered := runEngineBench(b, events, endpoints, nil, benchKeys{keys: 1000, ordered: true})
+		hot := runEngineBench(b, events, endpoints, nil, benchKeys{keys: 10, ordered: true})
+		b.ReportMetric(unordered.deliveriesPerSec, "unordered_dlv/s")
+		b.ReportMetric(ordered.deliveriesPerSec, "ordered_1000_dlv/s")
+		b.ReportMetric(hot.deliveriesPerSec, "ordered_10_dlv/s")
+		b.ReportMetric(ordered.deliveriesPerSec/unordered.deliveriesPerSec*100, "%_ordered_of_unordered")
+		b.Logf("%d events × %d endpoints: unordered (1,000 keys) %.0f deliveries/s (raw %.0f, %.0f %%); ordered, 1,000 keys %.0f/s (%.0f %% of unordered; p50 %s p99 %s); ordered, 10 keys %.0f/s (%.0f %% of unordered; p50 %s p99 %s)",
+			events, endpoints, unordered.deliveriesPerSec, unordered.rawPerSec, unordered.deliveriesPerSec/unordered.rawPerSec*100,
+			ordered.deliveriesPerSec, ordered.deliveriesPerSec/unordered.deliveriesPerSec*100, ordered.p50, ordered.p99,
+			hot.deliveriesPerSec, hot.deliveriesPerSec/unordered.deliveriesPerSec*100, hot.p50, hot.p99)
+	}
+}
+
 type benchResult struct {
 	rawPerSec, eventsPerSec, deliveriesPerSec float64
 	p50, p99                                  time.Duration
@@ -93,7 +117,15 @@ type benchResult struct {
 
 const benchBody = `{"id":"bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","status":"confirmed","service":{"id":"svc_01JQ2Z8Y5V4N6T7R8S9A0B1C2E","name":"City Walking Tour"},"slot_id":"slot_01JQ2Z8Y5V4N6T7R8S9A0B1C2F","customer":{"id":"cus_01JQ2Z8Y5V4N6T7R8S9A0B1C2G","name":"Jane Doe","email":"jane@example.com"},"starts_at":"2026-03-25T14:00:00Z","ends_at":"2026-03-25T15:30:00Z","participants":2,"notes":"Window seat, please","location":"Main Square","total_amount":9000,"currency":"USD","created_at":"2026-03-24T14:30:00Z","updated_at":"2026-03-24T14:30:00Z"}`
 
-func runEngineBench(b *testing.B, events, endpoints int, env map[string]string) benchResult {
+// benchKeys, when set, makes the engine benchmark's events about that
+// many bookings (ordering keys), round-robin, to endpoints that are
+// ordered or not.
+type benchKeys struct {
+	keys    int
+	ordered bool
+}
+
+func runEngineBench(b *testing.B, events, endpoints int, env map[string]string, keyed ...benchKeys) benchResult {
 	b.Helper()
 	b.StopTimer()
 	recv := make([]*benchReceiver, endpoints)
@@ -108,8 +140,18 @@ func runEngineBench(b *testing.B, events, endpoints int, env map[string]string) 
 		env["HOOKBOOK_DATABASE_URL"] = dsn
 	}
 	in := startBench(b, env)
+	var opts map[string]any
+	bodyOf := func(int64) []byte { return []byte(`{"event":"booking.created","data":` + benchBody + `}`) }
+	if len(keyed) > 0 {
+		k := keyed[0]
+		opts = map[string]any{"ordered": k.ordered}
+		bodyOf = func(i int64) []byte {
+			data := strings.Replace(benchBody, "bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", fmt.Sprintf("bkg_%026d", i%int64(k.keys)), 1)
+			return []byte(`{"event":"booking.created","data":` + data + `}`)
+		}
+	}
 	for _, r := range recv {
-		in.createEndpoint(r.srv.URL, []string{"booking.*"}, nil)
+		in.createEndpoint(r.srv.URL, []string{"booking.*"}, opts)
 	}
 	concurrency := min(256, 16*endpoints) // the dispatcher's workers, capped per endpoint
 
@@ -126,7 +168,7 @@ func runEngineBench(b *testing.B, events, endpoints int, env map[string]string) 
 	b.StartTimer()
 	publishers := benchEnv("HOOKBOOK_BENCH_PUBLISHERS", 64)
 	start := time.Now()
-	published := publishAll(b, in, events, publishers)
+	published := publishBodies(b, in, []string{in.key}, events, publishers, bodyOf)
 	accepted := time.Since(start)
 	want := int64(events * endpoints)
 	awaitDeliveries(b, recv, want)

@@ -184,7 +184,7 @@ func (s *Service) Redeliver(ctx context.Context, orgID, id string) (*hookbook.De
 			return err
 		}
 		if ordered {
-			return s.unpark(ctx, tx, endpointID, "", db.Time(now))
+			return s.unpark(ctx, tx, []string{endpointID}, nil, db.Time(now))
 		}
 		return s.due(ctx, tx)
 	})
@@ -220,7 +220,7 @@ func (s *Service) Recover(ctx context.Context, orgID, endpointID string, since t
 			return err
 		}
 		if n, _ = res.RowsAffected(); n > 0 && ordered {
-			return s.unpark(ctx, tx, endpointID, "", db.Time(now))
+			return s.unpark(ctx, tx, []string{endpointID}, nil, db.Time(now))
 		}
 		if n > 0 {
 			return s.due(ctx, tx)

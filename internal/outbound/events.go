@@ -196,27 +196,38 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 		var q strings.Builder
 		q.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
 			max_attempts, next_attempt_at, created_at, updated_at, ordering_key, sequence) VALUES `)
-		args := []any{evt.OrganizationID, evt.ID, evt.Type, db.Micros(now), key, seq}
+		args := []any{evt.OrganizationID, evt.ID, evt.Type, db.Micros(now)}
+		var waiting map[string]bool
+		if key != "" {
+			var ordered []string
+			for _, ep := range targets {
+				if ep.ordered {
+					ordered = append(ordered, ep.id)
+				}
+			}
+			if waiting, err = keyPending(ctx, tx, ordered, key); err != nil {
+				return nil, err
+			}
+		}
 		for i, ep := range targets {
 			id := ids.New("dlv")
 			if i > 0 {
 				q.WriteString(", ")
 			}
 			// An ordered endpoint gets a key's deliveries one at a time:
-			// behind a pending one, this one waits parked.
-			next := any(db.Micros(now))
+			// behind a pending one, this one waits parked. Only its
+			// deliveries carry the key, so that the ordering index holds
+			// nothing else.
+			next, dkey, dseq := any(db.Micros(now)), "", int64(0)
 			if ep.ordered && key != "" {
-				waiting, err := keyPending(ctx, tx, ep.id, key)
-				if err != nil {
-					return nil, err
-				}
-				if waiting {
+				dkey, dseq = key, seq
+				if waiting[ep.id] {
 					next = nil
 				}
 			}
 			n := len(args)
-			fmt.Fprintf(&q, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $5, $6)", n+1, n+2, n+3, n+4)
-			args = append(args, id, ep.id, ep.maxAttempts, next)
+			fmt.Fprintf(&q, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6)
+			args = append(args, id, ep.id, ep.maxAttempts, next, dkey, dseq)
 			out.Deliveries = append(out.Deliveries, id)
 		}
 		if _, err := tx.ExecRepeated(ctx, q.String(), args...); err != nil {

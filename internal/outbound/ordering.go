@@ -34,37 +34,54 @@ func nextSequence(ctx context.Context, tx *db.Tx, orgID, key string, now time.Ti
 	return seq, nil
 }
 
-// keyPending reports whether an endpoint has a pending delivery of key.
-func keyPending(ctx context.Context, tx *db.Tx, endpointID, key string) (bool, error) {
-	var n int
-	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
-		WHERE endpoint_id = $1 AND ordering_key = $2 AND status = 'pending' LIMIT 1) p`, endpointID, key).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("ordered delivery: %w", err)
+// keyPending returns which of the endpoints have a pending delivery of key.
+func keyPending(ctx context.Context, tx *db.Tx, endpointIDs []string, key string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(endpointIDs) == 0 {
+		return out, nil
 	}
-	return n > 0, nil
+	args := append([]any{key}, db.Args(endpointIDs)...)
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT endpoint_id FROM deliveries
+		WHERE ordering_key = $1 AND ordering_key <> '' AND status = 'pending' AND endpoint_id IN (`+db.Placeholders(2, len(endpointIDs))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("ordered delivery: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
 }
 
-// unparkSQL makes due the parked deliveries with nothing in front of them:
+// unparkSQL makes due the parked deliveries with nothing in front of them
+// (the "ordering_key <> ''" terms let both databases use the partial index
+// deliveries_ordering):
 // no pending delivery of their endpoint and key that is due, in flight or
 // waiting for a retry, and none with a lower sequence; or whose endpoint
 // is no longer ordered. $1 is now; the rest narrows it down.
 const unparkSQL = `UPDATE deliveries SET next_attempt_at = $1, updated_at = $1
-	WHERE status = 'pending' AND next_attempt_at IS NULL %s
+	WHERE status = 'pending' AND next_attempt_at IS NULL AND ordering_key <> '' %s
 	AND (NOT EXISTS (SELECT 1 FROM deliveries q WHERE q.endpoint_id = deliveries.endpoint_id
-			AND q.ordering_key = deliveries.ordering_key AND q.status = 'pending'
+			AND q.ordering_key = deliveries.ordering_key AND q.ordering_key <> '' AND q.status = 'pending'
 			AND (q.next_attempt_at IS NOT NULL OR q.sequence < deliveries.sequence))
 		OR NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id AND e.ordered))`
 
-// unpark makes due the next delivery of an endpoint's key (of each of its
-// keys when key is "") once the one in front has finished, inside the
-// transaction that finished it.
-func (s *Service) unpark(ctx context.Context, tx *db.Tx, endpointID, key string, now time.Time) error {
-	q, args := fmt.Sprintf(unparkSQL, `AND endpoint_id = $2`), []any{db.Micros(now), endpointID}
-	if key != "" {
-		q, args = fmt.Sprintf(unparkSQL, `AND endpoint_id = $2 AND ordering_key = $3`), append(args, key)
+// unpark makes due the next delivery of each of the endpoints' keys (of
+// every key when keys is empty) once the one in front has finished, inside
+// the transaction that finished it. Releasing more than needed is
+// impossible: unparkSQL only releases what nothing holds back.
+func (s *Service) unpark(ctx context.Context, tx *db.Tx, endpointIDs, keys []string, now time.Time) error {
+	args := append([]any{db.Micros(now)}, db.Args(endpointIDs)...)
+	filter := `AND endpoint_id IN (` + db.Placeholders(2, len(endpointIDs)) + `)`
+	if len(keys) > 0 {
+		filter += ` AND ordering_key IN (` + db.Placeholders(len(args)+1, len(keys)) + `)`
+		args = append(args, db.Args(keys)...)
 	}
-	res, err := tx.ExecContext(ctx, q, args...)
+	res, err := tx.ExecContext(ctx, fmt.Sprintf(unparkSQL, filter), args...)
 	if err != nil {
 		return fmt.Errorf("ordered delivery: %w", err)
 	}

@@ -115,7 +115,7 @@ func (s *Service) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 					return err
 				}
 				if ep != nil && ep.Ordered && j.OrderingKey != "" {
-					if err := s.unpark(ctx, tx, ep.ID, j.OrderingKey, now); err != nil {
+					if err := s.unpark(ctx, tx, []string{ep.ID}, []string{j.OrderingKey}, now); err != nil {
 						return err
 					}
 				}
@@ -352,15 +352,27 @@ func (s *Service) recordAttempts(ctx context.Context, tx *db.Tx, results []*Resu
 			return fmt.Errorf("update deliveries: %w", err)
 		}
 	}
-	// Ordered endpoints: a key's next delivery goes once this one is done.
+	// Ordered endpoints: a key's next delivery goes once this one is done;
+	// one statement for the whole batch.
+	var eps, keys []string
+	seenEP, seenKey := map[string]bool{}, map[string]bool{}
 	for _, r := range results {
 		j := r.Job
 		finished := r.Success || r.NextAttemptAt.IsZero()
-		if finished && j.OrderingKey != "" && j.Endpoint != nil && j.Endpoint.Ordered {
-			if err := s.unpark(ctx, tx, j.Endpoint.ID, j.OrderingKey, now); err != nil {
-				return err
-			}
+		if !finished || j.OrderingKey == "" || j.Endpoint == nil || !j.Endpoint.Ordered {
+			continue
 		}
+		if !seenEP[j.Endpoint.ID] {
+			seenEP[j.Endpoint.ID] = true
+			eps = append(eps, j.Endpoint.ID)
+		}
+		if !seenKey[j.OrderingKey] {
+			seenKey[j.OrderingKey] = true
+			keys = append(keys, j.OrderingKey)
+		}
+	}
+	if len(eps) > 0 {
+		return s.unpark(ctx, tx, eps, keys, now)
 	}
 	return nil
 }
