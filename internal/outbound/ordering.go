@@ -58,8 +58,8 @@ func keyPending(ctx context.Context, tx *db.Tx, endpointIDs []string, key string
 }
 
 // unparkSQL makes due the parked deliveries with nothing in front of them
-// (the "ordering_key <> ''" terms let both databases use the partial index
-// deliveries_ordering):
+// (the terms that require a non-empty ordering_key let both databases use
+// the partial index deliveries_ordering):
 // no pending delivery of their endpoint and key that is due, in flight or
 // waiting for a retry, and none with a lower sequence; or whose endpoint
 // is no longer ordered. $1 is now; the rest narrows it down.
