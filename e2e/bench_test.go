@@ -146,8 +146,9 @@ func runEngineBench(b *testing.B, events, endpoints int, env map[string]string, 
 		k := keyed[0]
 		opts = map[string]any{"ordered": k.ordered}
 		bodyOf = func(i int64) []byte {
-			data := strings.Replace(benchBody, "bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", fmt.Sprintf("bkg_%026d", i%int64(k.keys)), 1)
-			return []byte(`{"event":"booking.created","data":` + data + `}`)
+			key := fmt.Sprintf("bkg_%026d", i%int64(k.keys))
+			data := strings.Replace(benchBody, "bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", key, 1)
+			return []byte(`{"event":"booking.created","ordering_key":"` + key + `","data":` + data + `}`)
 		}
 	}
 	for _, r := range recv {

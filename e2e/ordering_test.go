@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -152,7 +153,8 @@ func TestOrderedDeliveryHoldsOnlyItsKey(t *testing.T) {
 	ep := in.createEndpoint(rc.URL, []string{"booking.*"}, map[string]any{"ordered": true, "max_attempts": 20})["id"].(string)
 	for i := range 5 {
 		for _, key := range []string{"bkg_STUCK", "bkg_FREE", "bkg_ALSO"} {
-			in.publish("booking.updated", map[string]any{"id": key, "participants": i + 1})
+			in.must(202, "POST", "/api/v1/events", map[string]any{"event": "booking.updated", "ordering_key": key,
+				"data": hookbooktest.Data("booking.updated", map[string]any{"id": key, "participants": i + 1})})
 		}
 	}
 	waitFor(t, 20*time.Second, "the free keys", func() bool {
@@ -231,8 +233,9 @@ func TestClusterOrderedKill9(t *testing.T) {
 				if killed.Load() && p == procs[2] {
 					p = procs[n%2]
 				}
-				data := hookbooktest.Data("booking.updated", map[string]any{"id": fmt.Sprintf("bkg_%026d", n%keys)})
-				code, body, err := p.post("/api/v1/events", map[string]any{"event": "booking.updated", "data": data})
+				key := fmt.Sprintf("bkg_%026d", n%keys)
+				data := hookbooktest.Data("booking.updated", map[string]any{"id": key})
+				code, body, err := p.post("/api/v1/events", map[string]any{"event": "booking.updated", "ordering_key": key, "data": data})
 				if err != nil || code != 202 {
 					continue // the killed process: never acknowledged
 				}
@@ -275,4 +278,63 @@ func TestClusterOrderedKill9(t *testing.T) {
 		t.Errorf("%d attempts overlapped another attempt of the same key", rc.overlaps)
 	}
 	t.Logf("%d events acknowledged over %d keys, all received in order through a kill -9", len(acked), keys)
+}
+
+// TestOrderingKeysOfOwnEvents: hookbook's own events carry the key of what
+// they are about and growing sequences; a published event carries only the
+// key it was given.
+func TestOrderingKeysOfOwnEvents(t *testing.T) {
+	t.Parallel()
+	in := start(t, nil)
+	rc := newReceiver(t, nil)
+	in.createEndpoint(rc.URL, []string{"*"}, nil)
+	svc := in.must(201, "POST", "/api/v1/services", map[string]any{"name": "Tour", "duration_minutes": 60, "capacity": 5, "requires_approval": true})
+	slot := in.must(201, "POST", "/api/v1/slots", map[string]any{"service_id": svc["id"], "starts_at": "2030-03-25T14:00:00Z", "ends_at": "2030-03-25T15:00:00Z"})
+	bkg := in.must(201, "POST", "/api/v1/bookings", map[string]any{"slot_id": slot["id"], "participants": 1, "customer": map[string]any{"name": "Jane", "email": "jane@example.com"}})
+	in.must(200, "POST", "/api/v1/bookings/"+bkg["id"].(string)+"/confirm", nil)
+	in.must(202, "POST", "/api/v1/events", map[string]any{"event": "booking.updated", "data": hookbooktest.Data("booking.updated", nil)})
+	in.must(202, "POST", "/api/v1/events", map[string]any{"event": "booking.updated", "ordering_key": "order-7", "data": hookbooktest.Data("booking.updated", nil)})
+	waitFor(t, 10*time.Second, "the events", func() bool { return rc.Count() == 6 })
+	type env struct {
+		Event       string         `json:"event"`
+		OrderingKey *string        `json:"ordering_key"`
+		Sequence    *int64         `json:"sequence"`
+		Data        map[string]any `json:"data"`
+	}
+	var got []env
+	for _, r := range rc.All() {
+		var e env
+		json.Unmarshal(r.Body, &e)
+		got = append(got, e)
+	}
+	sort.Slice(got, func(i, j int) bool { return got[i].Event < got[j].Event })
+	want := map[string]string{"slot.created": slot["id"].(string), "customer.created": bkg["customer_id"].(string),
+		"booking.created": bkg["id"].(string), "booking.confirmed": bkg["id"].(string)}
+	var seqs []int64
+	published := 0
+	for _, e := range got {
+		switch {
+		case e.Event == "booking.updated" && e.OrderingKey == nil:
+			published++
+			if e.Sequence != nil {
+				t.Errorf("a published event without a key has a sequence")
+			}
+		case e.Event == "booking.updated":
+			published++
+			if *e.OrderingKey != "order-7" || e.Sequence == nil {
+				t.Errorf("published with a key: %v %v", *e.OrderingKey, e.Sequence)
+			}
+		case e.OrderingKey == nil || *e.OrderingKey != want[e.Event] || e.Sequence == nil:
+			t.Errorf("%s: ordering key %v, want %s", e.Event, e.OrderingKey, want[e.Event])
+		case *e.OrderingKey == bkg["id"]:
+			seqs = append(seqs, *e.Sequence)
+		}
+	}
+	if published != 2 || len(seqs) != 2 {
+		t.Fatalf("published %d, booking events %d", published, len(seqs))
+	}
+	// booking.confirmed sorts before booking.created: its sequence is the higher.
+	if seqs[0] <= seqs[1] {
+		t.Errorf("booking.confirmed has sequence %d, booking.created %d", seqs[0], seqs[1])
+	}
 }

@@ -370,7 +370,8 @@ func readmeOrdering(t *testing.T, s snippet) {
 	in := start(t, nil)
 	var evs []map[string]any
 	for i := range 3 {
-		id := in.publish("booking.updated", map[string]any{"id": "bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", "participants": i + 1})
+		id := in.must(202, "POST", "/api/v1/events", map[string]any{"event": "booking.updated", "ordering_key": "bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D",
+			"data": hookbooktest.Data("booking.updated", map[string]any{"participants": i + 1})})["id"].(string)
 		evs = append(evs, in.must(200, "GET", "/api/v1/events/"+id, nil))
 	}
 	in.must(201, "POST", "/api/v1/event-types", map[string]any{"name": "lead.qualified", "description": "x"})

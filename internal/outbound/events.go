@@ -99,9 +99,11 @@ type Publication struct {
 	Data           json.RawMessage
 	OccurredAt     time.Time // zero means now
 	IdempotencyKey string    // optional
-	// OrderingKey is what the event is about; empty means, for a built-in
-	// type, the key its data names (event.OrderingKey), else none.
+	// OrderingKey is what the event is about. Left empty, hookbook's own
+	// events take the key their data names (event.OrderingKey); published
+	// ones (Published) have none.
 	OrderingKey string
+	Published   bool // published through the API rather than by hookbook
 	// EndpointID, when set, sends the event to that endpoint only, whatever
 	// its filter and the outbound switch (test events).
 	EndpointID string
@@ -167,7 +169,7 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 		}
 	}
 	key := p.OrderingKey
-	if key == "" {
+	if key == "" && !p.Published {
 		key = event.OrderingKey(p.Type, p.Data)
 	}
 	var seq int64

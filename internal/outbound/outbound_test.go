@@ -407,7 +407,7 @@ func TestOrderedEndpoint(t *testing.T) {
 		plain := f.endpoint(t, "*")
 		pub := func(key string, n int) *outbound.Published {
 			data, _ := json.Marshal(hookbooktest.Data("booking.created", map[string]any{"id": key, "n": n}))
-			p, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data})
+			p, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: key})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -334,8 +334,8 @@ type PublishInput struct {
 	Data           json.RawMessage `json:"data"`
 	IdempotencyKey string          `json:"idempotency_key"`
 	// OrderingKey is what the event is about: ordered endpoints get the
-	// events of one key one at a time. Built-in types have one from their
-	// data when it is left out.
+	// events of one key one at a time. A published event has none unless
+	// it is given, whatever its type.
 	OrderingKey string `json:"ordering_key"`
 }
 
@@ -387,7 +387,8 @@ func (s *Service) Publish(ctx context.Context, orgID string, in PublishInput) (*
 	if err := checkSchema(et, data); err != nil {
 		return nil, err
 	}
-	return s.publishBatched(ctx, Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey, OrderingKey: in.OrderingKey})
+	return s.publishBatched(ctx, Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey,
+		OrderingKey: in.OrderingKey, Published: true})
 }
 
 // checkSchema validates published data against its type's schema: the
