@@ -185,7 +185,12 @@ func TestOrderedDeliveryHoldsOnlyItsKey(t *testing.T) {
 	if tried != 11 { // 5 + 5 + the stuck head
 		t.Errorf("%d events attempted, want 11 (the stuck key's later events wait)", tried)
 	}
-	list := in.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries?status=pending", nil)["data"].([]any)
+	// The free keys' outcomes are recorded just after their receipt.
+	var list []any
+	waitFor(t, 10*time.Second, "only the stuck key pending", func() bool {
+		list = in.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries?status=pending", nil)["data"].([]any)
+		return len(list) == 5
+	})
 	waiting := 0
 	for _, d := range list {
 		if d.(map[string]any)["attempts"].(float64) == 0 {
