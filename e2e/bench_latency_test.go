@@ -1,0 +1,177 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BenchmarkLightLoad publishes 50 events/s for 10 s to 10 endpoints and
+// reports publish→receipt latency (p50, p99) of every delivery, beside a
+// baseline measured in the same run: the same body POSTed straight to the
+// same receivers at the same rate by a keep-alive client (the latency of a
+// direct POST). Run:
+//
+//	go test ./e2e -run '^$' -bench LightLoad -benchtime 1x
+//
+// HOOKBOOK_BENCH_RATE (default 50) and HOOKBOOK_BENCH_SECONDS (10) change it.
+func BenchmarkLightLoad(b *testing.B) {
+	rate := benchEnv("HOOKBOOK_BENCH_RATE", 50)
+	seconds := benchEnv("HOOKBOOK_BENCH_SECONDS", 10)
+	const endpoints = 10
+	for i := 0; i < b.N; i++ {
+		recv := make([]*benchReceiver, endpoints)
+		for i := range recv {
+			recv[i] = newBenchReceiver()
+			defer recv[i].srv.Close()
+		}
+		in := startBench(b, nil)
+		for _, r := range recv {
+			in.createEndpoint(r.srv.URL, []string{"booking.*"}, nil)
+		}
+		body := []byte(`{"event":"booking.created","data":` + benchBody + `}`)
+		envelope := []byte(`{"id":"evt_x","event":"booking.created","timestamp":"2026-03-24T14:30:00Z","organization_id":"org_x","data":` + benchBody + `}`)
+		direct := directLatencies(recv, rate, seconds, envelope)
+		for _, r := range recv {
+			r.mu.Lock()
+			r.first = map[string]time.Time{}
+			r.mu.Unlock()
+			r.count.Store(0)
+		}
+		b.StartTimer()
+		published := publishAtRate(b, in, body, rate, seconds)
+		awaitDeliveries(b, recv, int64(len(published)*endpoints))
+		b.StopTimer()
+		var lat []time.Duration
+		for _, r := range recv {
+			r.mu.Lock()
+			for id, at := range r.first {
+				if p, ok := published[id]; ok {
+					lat = append(lat, at.Sub(p))
+				}
+			}
+			r.mu.Unlock()
+		}
+		in.stop()
+		p50, p99 := percentiles(lat)
+		d50, d99 := percentiles(direct)
+		b.ReportMetric(float64(p50.Microseconds())/1000, "p50_ms")
+		b.ReportMetric(float64(p99.Microseconds())/1000, "p99_ms")
+		b.ReportMetric(float64(d50.Microseconds())/1000, "direct_p50_ms")
+		b.ReportMetric(float64(d99.Microseconds())/1000, "direct_p99_ms")
+		b.Logf("%d events/s × %d endpoints for %d s: publish→receipt p50 %s p99 %s (%d deliveries); a direct POST p50 %s p99 %s",
+			rate, endpoints, seconds, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), len(lat), d50.Round(10*time.Microsecond), d99.Round(10*time.Microsecond))
+	}
+}
+
+// publishAtRate publishes rate events per second for seconds, each at its
+// own tick, and returns when each was sent (just before its request), by id.
+func publishAtRate(b *testing.B, in *instance, body []byte, rate, seconds int) map[string]time.Time {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	published := map[string]time.Time{}
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	for range rate * seconds {
+		<-tick.C
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			at := time.Now()
+			req, _ := http.NewRequest("POST", in.url+"/api/v1/events", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+in.key)
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			var out struct{ ID string }
+			json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			mu.Lock()
+			published[out.ID] = at
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return published
+}
+
+// directLatencies POSTs body to every receiver rate times a second for
+// seconds, as hookbook's fan-out would, and returns each request's latency.
+func directLatencies(recv []*benchReceiver, rate, seconds int, body []byte) []time.Duration {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var out []time.Duration
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	for i := range rate * seconds {
+		<-tick.C
+		for _, r := range recv {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				at := time.Now()
+				req, _ := http.NewRequest("POST", r.srv.URL, bytes.NewReader(body))
+				req.Header.Set("Webhook-Id", fmt.Sprintf("direct_%d", i))
+				resp, err := client.Do(req)
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				out = append(out, time.Since(at))
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	return out
+}
+
+func percentiles(d []time.Duration) (p50, p99 time.Duration) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[(len(d)-1)/2], d[int(float64(len(d)-1)*0.99)]
+}
+
+// BenchmarkPublishers reports events accepted per second (each 202 means
+// fsynced) with 16 and with 64 publishing clients, 10 endpoints, in one run:
+//
+//	go test ./e2e -run '^$' -bench Publishers -benchtime 1x
+func BenchmarkPublishers(b *testing.B) {
+	events := benchEnv("HOOKBOOK_BENCH_EVENTS", 2000)
+	for i := 0; i < b.N; i++ {
+		rates := map[int]float64{}
+		for _, clients := range []int{16, 64} {
+			recv := make([]*benchReceiver, 10)
+			for i := range recv {
+				recv[i] = newBenchReceiver()
+				defer recv[i].srv.Close()
+			}
+			in := startBench(b, nil)
+			for _, r := range recv {
+				in.createEndpoint(r.srv.URL, []string{"booking.*"}, nil)
+			}
+			start := time.Now()
+			publishAll(b, in, events, clients)
+			rates[clients] = float64(events) / time.Since(start).Seconds()
+			awaitDeliveries(b, recv, int64(events*10))
+			in.stop()
+		}
+		b.ReportMetric(rates[16], "events/s_16_clients")
+		b.ReportMetric(rates[64], "events/s_64_clients")
+		b.Logf("%d events × 10 endpoints: accepted %.0f events/s with 16 publishing clients, %.0f with 64", events, rates[16], rates[64])
+	}
+}
