@@ -136,6 +136,8 @@ func TestBadInput(t *testing.T) {
 		{"limit zero", "GET", "/api/v1/webhooks?limit=0", nil, 400, "invalid_limit", "limit"},
 		{"limit not a number", "GET", "/api/v1/webhooks?limit=ten", nil, 400, "invalid_limit", "limit"},
 		{"unknown status filter", "GET", "/api/v1/webhooks/" + ep + "/deliveries?status=lost", nil, 400, "invalid_status", "status"},
+		{"bad event filter", "GET", "/api/v1/webhooks/" + ep + "/deliveries?event=Booking!", nil, 400, "invalid_event", "event"},
+		{"bad events filter", "GET", "/api/v1/events?event=booking.%2A.x", nil, 400, "invalid_event", "event"},
 		{"recover without since", "POST", "/api/v1/webhooks/" + ep + "/recover", `{}`, 422, "validation_failed", "since"},
 		{"recover with bad since", "POST", "/api/v1/webhooks/" + ep + "/recover", `{"since":"yesterday"}`, 422, "validation_failed", "since"},
 		{"outbound without enabled", "PUT", "/api/v1/settings/outbound", `{}`, 422, "validation_failed", "enabled"},

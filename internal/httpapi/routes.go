@@ -169,12 +169,26 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, org *hookbook.
 	return nil
 }
 
+// checkEventFilter refuses an ?event= that is neither empty, a type name,
+// a wildcard such as "booking.*", nor "*".
+func checkEventFilter(filter string) error {
+	if filter != "" && !event.ValidPattern(filter) {
+		return &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_event",
+			Message: `event must be an event type name, a wildcard such as "booking.*", or "*"`, Details: map[string]string{"event": "not an event filter"}}
+	}
+	return nil
+}
+
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
 	p, err := ParsePage(r, "evt")
 	if err != nil {
 		return err
 	}
-	events, next, err := s.Outbound.Events(r.Context(), org.ID, r.URL.Query().Get("event"), p)
+	filter := r.URL.Query().Get("event")
+	if err := checkEventFilter(filter); err != nil {
+		return err
+	}
+	events, next, err := s.Outbound.Events(r.Context(), org.ID, filter, p)
 	if err != nil {
 		return err
 	}
@@ -284,9 +298,8 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, org *hoo
 		return &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_status",
 			Message: "status must be pending, succeeded or failed", Details: map[string]string{"status": "unknown status"}}
 	}
-	if f.EventType != "" && !event.ValidPattern(f.EventType) {
-		return &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_event",
-			Message: `event must be an event type name, a wildcard such as "booking.*", or "*"`, Details: map[string]string{"event": "not an event filter"}}
+	if err := checkEventFilter(f.EventType); err != nil {
+		return err
 	}
 	list, next, err := s.Outbound.Deliveries(r.Context(), org.ID, f, p)
 	if err != nil {

@@ -388,10 +388,13 @@ func (s *Service) Event(ctx context.Context, orgID, id string) (*hookbook.Event,
 	return getEvent(ctx, s.DB, orgID, id)
 }
 
-// Events lists an organization's events, newest first, optionally of one type.
-func (s *Service) Events(ctx context.Context, orgID, typ string, p db.Page) ([]*hookbook.Event, string, error) {
+// Events lists an organization's events, newest first, optionally of the
+// types a filter selects: a name, a wildcard such as "booking.*", or "*".
+func (s *Service) Events(ctx context.Context, orgID, filter string, p db.Page) ([]*hookbook.Event, string, error) {
+	exact, prefix := eventParams(filter)
 	rows, err := s.DB.QueryContext(ctx, `SELECT id FROM events WHERE organization_id = $1 AND ($2 = '' OR type = $2)
-		AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4`, orgID, typ, p.Cursor, p.Limit+1)
+		AND ($3 = '' OR id < $3) AND ($5 = '' OR substr(type, 1, length($5)) = $5) ORDER BY id DESC LIMIT $4`,
+		orgID, exact, p.Cursor, p.Limit+1, prefix)
 	if err != nil {
 		return nil, "", err
 	}

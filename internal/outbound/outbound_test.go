@@ -366,6 +366,12 @@ func TestDashboardQueries(t *testing.T) {
 				t.Errorf("filter %q: %d deliveries (%v), want %d", pattern, len(got), err, want)
 			}
 		}
+		for pattern, want := range map[string]int{"*": 4, "booking.*": 3, "payment.succeeded": 1, "": 4, "slot.*": 0} {
+			got, _, err := f.svc.Events(ctx, f.org, pattern, db.Page{Limit: 50})
+			if err != nil || len(got) != want {
+				t.Errorf("events filter %q: %d (%v), want %d", pattern, len(got), err, want)
+			}
+		}
 		// Outcomes: one succeeded, one failed, two pending.
 		d.ExecContext(ctx, `UPDATE deliveries SET status = 'succeeded' WHERE id = $1`, all[0].ID)
 		d.ExecContext(ctx, `UPDATE deliveries SET status = 'failed' WHERE id = $1`, all[1].ID)
