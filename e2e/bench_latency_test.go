@@ -26,15 +26,7 @@ func BenchmarkLightLoad(b *testing.B) {
 	seconds := benchEnv("HOOKBOOK_BENCH_SECONDS", 10)
 	const endpoints = 10
 	for i := 0; i < b.N; i++ {
-		recv := make([]*benchReceiver, endpoints)
-		for i := range recv {
-			recv[i] = newBenchReceiver()
-			defer recv[i].srv.Close()
-		}
-		in := startBench(b, nil)
-		for _, r := range recv {
-			in.createEndpoint(r.srv.URL, []string{"booking.*"}, nil)
-		}
+		recv, in := benchSetup(b, endpoints)
 		body := []byte(`{"event":"booking.created","data":` + benchBody + `}`)
 		envelope := []byte(`{"id":"evt_x","event":"booking.created","timestamp":"2026-03-24T14:30:00Z","organization_id":"org_x","data":` + benchBody + `}`)
 		direct := directLatencies(recv, rate, seconds, envelope)
@@ -155,15 +147,7 @@ func BenchmarkPublishers(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		rates := map[int]float64{}
 		for _, clients := range []int{16, 64} {
-			recv := make([]*benchReceiver, 10)
-			for i := range recv {
-				recv[i] = newBenchReceiver()
-				defer recv[i].srv.Close()
-			}
-			in := startBench(b, nil)
-			for _, r := range recv {
-				in.createEndpoint(r.srv.URL, []string{"booking.*"}, nil)
-			}
+			recv, in := benchSetup(b, 10)
 			start := time.Now()
 			publishAll(b, in, events, clients)
 			rates[clients] = float64(events) / time.Since(start).Seconds()
@@ -174,4 +158,19 @@ func BenchmarkPublishers(b *testing.B) {
 		b.ReportMetric(rates[64], "events/s_64_clients")
 		b.Logf("%d events × 10 endpoints: accepted %.0f events/s with 16 publishing clients, %.0f with 64", events, rates[16], rates[64])
 	}
+}
+
+// benchSetup starts hookbook for a benchmark with n local receivers, each
+// an endpoint for booking.*; the receivers close when the benchmark ends.
+func benchSetup(b *testing.B, n int) ([]*benchReceiver, *instance) {
+	recv := make([]*benchReceiver, n)
+	for i := range recv {
+		recv[i] = newBenchReceiver()
+		b.Cleanup(recv[i].srv.Close)
+	}
+	in := startBench(b, nil)
+	for _, r := range recv {
+		in.createEndpoint(r.srv.URL, []string{"booking.*"}, nil)
+	}
+	return recv, in
 }

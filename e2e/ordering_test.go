@@ -90,6 +90,24 @@ func newOrderedReceiver(t *testing.T, failRate float64, alwaysBad ...string) *or
 	return rc
 }
 
+// checkOrder fails t for every key whose first successful receipts are not
+// in sequence order, and for attempts of one key that overlapped; called
+// with rc.mu held.
+func (rc *orderedReceiver) checkOrder(t *testing.T) {
+	t.Helper()
+	for key, seqs := range rc.firsts {
+		for i := 1; i < len(seqs); i++ {
+			if seqs[i] <= seqs[i-1] {
+				t.Errorf("key %s: sequence %d received after %d", key, seqs[i], seqs[i-1])
+				break
+			}
+		}
+	}
+	if rc.overlaps != 0 {
+		t.Errorf("%d attempts overlapped another attempt of the same key", rc.overlaps)
+	}
+}
+
 // TestOrderedDeliveryUnderFailures: a receiver failing at random gets, per
 // key, its first successful receipt of each event in sequence order, and
 // never two attempts of one key at once.
@@ -126,17 +144,7 @@ func TestOrderedDeliveryUnderFailures(t *testing.T) {
 	if len(rc.firsts) != keys {
 		t.Errorf("%d keys received, want %d", len(rc.firsts), keys)
 	}
-	for key, seqs := range rc.firsts {
-		for i := 1; i < len(seqs); i++ {
-			if seqs[i] <= seqs[i-1] {
-				t.Errorf("key %s: sequence %d received after %d", key, seqs[i], seqs[i-1])
-				break
-			}
-		}
-	}
-	if rc.overlaps != 0 {
-		t.Errorf("%d attempts overlapped another attempt of the same key", rc.overlaps)
-	}
+	rc.checkOrder(t)
 	total := 0
 	for _, n := range rc.attempts {
 		total += n
@@ -271,17 +279,7 @@ func TestClusterOrderedKill9(t *testing.T) {
 	})
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	for key, seqs := range rc.firsts {
-		for i := 1; i < len(seqs); i++ {
-			if seqs[i] <= seqs[i-1] {
-				t.Errorf("key %s: sequence %d received after %d", key, seqs[i], seqs[i-1])
-				break
-			}
-		}
-	}
-	if rc.overlaps != 0 {
-		t.Errorf("%d attempts overlapped another attempt of the same key", rc.overlaps)
-	}
+	rc.checkOrder(t)
 	t.Logf("%d events acknowledged over %d keys, all received in order through a kill -9", len(acked), keys)
 }
 

@@ -125,26 +125,16 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, org *hookbook.O
 	return nil
 }
 
-// eventView is an event as the API shows it.
-type eventView struct {
-	ID             string `json:"id"`
-	Event          string `json:"event"`
-	Timestamp      string `json:"timestamp"`
-	OrganizationID string `json:"organization_id"`
-	OrderingKey    string `json:"ordering_key,omitempty"`
-	Sequence       int64  `json:"sequence,omitempty"`
-	Data           any    `json:"data"`
-}
-
 // eventDetail is an event with its deliveries.
 type eventDetail struct {
-	eventView
+	hookbook.Envelope
 	Deliveries []*hookbook.Delivery `json:"deliveries"`
 	Summary    map[string]int       `json:"delivery_summary"`
 }
 
-func viewEvent(e *hookbook.Event) eventView {
-	return eventView{ID: e.ID, Event: e.Type, Timestamp: e.Timestamp.UTC().Format(time.RFC3339), OrganizationID: e.OrganizationID,
+// viewEvent is an event as the API shows it: its envelope's fields.
+func viewEvent(e *hookbook.Event) hookbook.Envelope {
+	return hookbook.Envelope{ID: e.ID, Event: e.Type, Timestamp: e.Timestamp.UTC().Format(time.RFC3339), OrganizationID: e.OrganizationID,
 		OrderingKey: e.OrderingKey, Sequence: e.Sequence, Data: e.Data}
 }
 
@@ -157,7 +147,7 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, org *hookbook.
 	if err != nil {
 		return err
 	}
-	v := eventDetail{eventView: viewEvent(e), Deliveries: ds}
+	v := eventDetail{Envelope: viewEvent(e), Deliveries: ds}
 	if v.Deliveries == nil {
 		v.Deliveries = []*hookbook.Delivery{}
 	}
@@ -192,7 +182,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, org *hookboo
 	if err != nil {
 		return err
 	}
-	views := make([]eventView, len(events))
+	views := make([]hookbook.Envelope, len(events))
 	for i, e := range events {
 		views[i] = viewEvent(e)
 	}
