@@ -526,3 +526,40 @@ func keys(m map[string]*outbound.Job) []string {
 	}
 	return out
 }
+
+// TestUnorderedAgainReleasesParked: switching an endpoint back to
+// unordered lets the sweep release every delivery waiting behind another.
+func TestUnorderedAgainReleasesParked(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := setup(t, d)
+		ordered, events := true, []string{"*"}
+		ep, err := f.svc.CreateEndpoint(ctx, f.org, outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/o"), Events: &events, Ordered: &ordered})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			data, _ := json.Marshal(hookbooktest.Data("booking.created", map[string]any{"n": i}))
+			if _, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: "k"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if jobs, _ := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "w", Limit: 10, Lease: time.Minute}); len(jobs) != 1 {
+			t.Fatalf("claimed %d, want the key's first", len(jobs))
+		}
+		if n, err := f.svc.Unpark(ctx); err != nil || n != 0 {
+			t.Fatalf("sweep while ordered released %d (%v)", n, err)
+		}
+		off := false
+		if _, err := f.svc.UpdateEndpoint(ctx, f.org, ep.ID, outbound.EndpointInput{Ordered: &off}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := f.svc.Unpark(ctx); err != nil || n != 2 {
+			t.Fatalf("sweep after switching to unordered released %d (%v), want 2", n, err)
+		}
+		if jobs, _ := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "w", Limit: 10, Lease: time.Minute}); len(jobs) != 2 {
+			t.Errorf("claimed %d after the sweep, want 2", len(jobs))
+		}
+	})
+}
