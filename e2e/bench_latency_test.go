@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -77,18 +76,13 @@ func publishAtRate(b *testing.B, in *instance, body []byte, rate, seconds int) m
 		go func() {
 			defer wg.Done()
 			at := time.Now()
-			req, _ := http.NewRequest("POST", in.url+"/api/v1/events", bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+in.key)
-			resp, err := client.Do(req)
+			id, err := publishOne(client, in.url, in.key, body)
 			if err != nil {
 				b.Error(err)
 				return
 			}
-			var out struct{ ID string }
-			json.NewDecoder(resp.Body).Decode(&out)
-			resp.Body.Close()
 			mu.Lock()
-			published[out.ID] = at
+			published[id] = at
 			mu.Unlock()
 		}()
 	}

@@ -159,6 +159,23 @@ func publishTenants(b *testing.B, in *instance, keys []string, n, concurrency in
 	return publishBodies(b, in, keys, n, concurrency, func(int64) []byte { return body })
 }
 
+// publishOne POSTs one event with key and returns its id.
+func publishOne(client *http.Client, base, key string, body []byte) (string, error) {
+	req, _ := http.NewRequest("POST", base+"/api/v1/events", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct{ ID string }
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != 202 {
+		return "", fmt.Errorf("publish = %d", resp.StatusCode)
+	}
+	return out.ID, nil
+}
+
 // publishBodies is publishTenants with the body of event i from bodyOf.
 func publishBodies(b *testing.B, in *instance, keys []string, n, concurrency int, bodyOf func(i int64) []byte) map[string]time.Time {
 	var mu sync.Mutex
@@ -176,22 +193,13 @@ func publishBodies(b *testing.B, in *instance, keys []string, n, concurrency int
 					return
 				}
 				at := time.Now()
-				req, _ := http.NewRequest("POST", in.url+"/api/v1/events", bytes.NewReader(bodyOf(i)))
-				req.Header.Set("Authorization", "Bearer "+keys[int(i)%len(keys)])
-				resp, err := client.Do(req)
+				id, err := publishOne(client, in.url, keys[int(i)%len(keys)], bodyOf(i))
 				if err != nil {
 					b.Error(err)
 					return
 				}
-				var out struct{ ID string }
-				json.NewDecoder(resp.Body).Decode(&out)
-				resp.Body.Close()
-				if resp.StatusCode != 202 {
-					b.Errorf("publish = %d", resp.StatusCode)
-					return
-				}
 				mu.Lock()
-				published[out.ID] = at
+				published[id] = at
 				mu.Unlock()
 			}
 		}()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 )
 
 // axe holds axe-core's source, installed once per test run with npm from
@@ -26,6 +27,7 @@ var axe struct {
 
 func axeSource(t *testing.T) string {
 	t.Helper()
+	hookbooktest.RequireTool(t, "npm")
 	axe.once.Do(func() {
 		dir, err := os.MkdirTemp("", "hookbook-axe")
 		if err != nil {

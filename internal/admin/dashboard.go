@@ -72,6 +72,25 @@ func chart(vs []outbound.Volume, now time.Time) template.HTML {
 	return template.HTML(b.String()) // every value above is a number or a fixed string
 }
 
+// human writes a duration for people: "24 hours", "90 minutes", "45 seconds".
+func human(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %ss", n, one)
+	}
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "minute")
+	case d >= time.Second:
+		return unit(int64(d/time.Second), "second")
+	}
+	return d.String()
+}
+
 // pretty indents a JSON text; anything else is returned as it is.
 func pretty(s string) string {
 	var out bytes.Buffer

@@ -89,15 +89,18 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	rows := make([]endpointRow, len(eps))
-	now := time.Now()
+	idList := make([]string, len(eps))
 	for i, ep := range eps {
-		vol, err := u.Outbound.EndpointVolume(r.Context(), s.Organization.ID, ep.ID, now, ChartHours)
-		if err != nil {
-			u.fail(w, s, err)
-			return
-		}
-		rows[i] = endpointRow{Endpoint: ep, Volume: outbound.Sum(vol)}
+		idList[i] = ep.ID
+	}
+	vols, err := u.Outbound.EndpointsVolume(r.Context(), s.Organization.ID, idList, time.Now().Add(-ChartHours*time.Hour))
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	rows := make([]endpointRow, len(eps))
+	for i, ep := range eps {
+		rows[i] = endpointRow{Endpoint: ep, Volume: vols[ep.ID]}
 	}
 	pg := u.base(r, s, "Webhooks", "webhooks")
 	pg.Data = map[string]any{"Endpoints": rows, "Next": next, "Outbound": s.Organization.OutboundEnabled}
@@ -358,13 +361,12 @@ func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
 	default:
 		f.Status = ""
 	}
-	filterErr := ""
+	pg := u.base(r, s, "Delivery log", "webhooks")
+	var list []*hookbook.Delivery
+	var next string
 	if f.EventType != "" && !event.ValidPattern(f.EventType) {
-		filterErr = `Filter by an event type name, a wildcard such as "booking.*", or "*".`
-		f.EventType = "-" // matches nothing
-	}
-	list, next, err := u.Outbound.Deliveries(r.Context(), s.Organization.ID, f, p)
-	if err != nil {
+		pg.Errors["event"] = `Filter by an event type name, a wildcard such as "booking.*", or "*".`
+	} else if list, next, err = u.Outbound.Deliveries(r.Context(), s.Organization.ID, f, p); err != nil {
 		u.fail(w, s, err)
 		return
 	}
@@ -374,11 +376,6 @@ func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	if filterErr != "" {
-		f.EventType = strings.TrimSpace(q.Get("event"))
-	}
-	pg := u.base(r, s, "Delivery log", "webhooks")
-	pg.Errors["event"] = filterErr
 	pg.Form = map[string]string{"status": f.Status, "event": f.EventType, "since": time.Now().Add(-24 * time.Hour).UTC().Format("2006-01-02T15:04")}
 	nextURL := ""
 	if next != "" {
@@ -421,12 +418,9 @@ func (u *UI) delivery(w http.ResponseWriter, r *http.Request, s *session) {
 	for i, j := 0, len(attempts)-1; i < j; i, j = i+1, j-1 {
 		attempts[i], attempts[j] = attempts[j], attempts[i]
 	}
-	var headers []header
+	var headers map[string]string // none before the first attempt
 	if len(attempts) > 0 {
-		for k, v := range d.Request.Headers {
-			headers = append(headers, header{k, v})
-		}
-		sort.Slice(headers, func(i, j int) bool { return headers[i].Name < headers[j].Name })
+		headers = d.Request.Headers
 	}
 	pg := u.base(r, s, "Delivery "+d.ID, "webhooks")
 	pg.Data = map[string]any{"Delivery": d.Delivery, "EndpointID": r.PathValue("id"), "Attempts": attempts, "Headers": headers, "Body": pretty(d.Request.Body)}

@@ -124,27 +124,12 @@ func (u *UI) portalStart(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/portal/webhooks", http.StatusSeeOther)
 }
 
-// portalTheme is the portal's accent colour as a style sheet.
+// portalTheme is the portal's accent colour as a style sheet (the
+// configuration checked it is a #rrggbb colour).
 func (u *UI) portalTheme(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	w.Header().Set("Cache-Control", "max-age=300")
-	accent := u.Portal.Accent
-	if !validAccent(accent) {
-		accent = "#2d5bd7"
-	}
-	fmt.Fprintf(w, ":root { --accent: %s; }\n", accent)
-}
-
-func validAccent(s string) bool {
-	if len(s) != 7 || s[0] != '#' {
-		return false
-	}
-	for _, c := range s[1:] {
-		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-			return false
-		}
-	}
-	return true
+	fmt.Fprintf(w, ":root { --accent: %s; }\n", u.Portal.Accent)
 }
 
 // origin is the scheme://host of an http(s) URL, "" otherwise.
@@ -182,23 +167,4 @@ func (s *session) checkEvents(events []string) error {
 		}
 	}
 	return nil
-}
-
-// human writes a duration for people: "24 hours", "90 minutes", "45 seconds".
-func human(d time.Duration) string {
-	unit := func(n int64, one string) string {
-		if n == 1 {
-			return "1 " + one
-		}
-		return fmt.Sprintf("%d %ss", n, one)
-	}
-	switch {
-	case d >= time.Hour && d%time.Hour == 0:
-		return unit(int64(d/time.Hour), "hour")
-	case d >= time.Minute && d%time.Minute == 0:
-		return unit(int64(d/time.Minute), "minute")
-	case d >= time.Second:
-		return unit(int64(d/time.Second), "second")
-	}
-	return d.String()
 }

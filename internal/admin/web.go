@@ -101,6 +101,9 @@ func (u *UI) build() http.Handler {
 	if u.Portal.Name == "" {
 		u.Portal.Name = "Webhooks"
 	}
+	if u.Portal.Accent == "" {
+		u.Portal.Accent = "#2d5bd7"
+	}
 	u.parse()
 	u.signins = ratelimit.New(MaxFailedSignIns, SignInWindow)
 	u.sessions = &sessions{db: u.DB, orgs: u.Orgs}

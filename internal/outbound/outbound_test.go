@@ -388,6 +388,11 @@ func TestDashboardQueries(t *testing.T) {
 		if r, ok := outbound.Sum(vol).SuccessRate(); !ok || r != 50 {
 			t.Errorf("success rate = %d %v", r, ok)
 		}
+		other := f.endpoint(t, "slot.*")
+		byEP, err := f.svc.EndpointsVolume(ctx, f.org, []string{ep.ID, other.ID}, time.Now().Add(-24*time.Hour))
+		if err != nil || byEP[ep.ID] != (outbound.Volume{Succeeded: 1, Failed: 1, Pending: 2}) || byEP[other.ID].Total() != 0 {
+			t.Errorf("volumes by endpoint = %+v (%v)", byEP, err)
+		}
 		// An hour from now, these deliveries are in the second-to-last bucket.
 		vol, _ = f.svc.EndpointVolume(ctx, f.org, ep.ID, time.Now().Add(time.Hour), 24)
 		if vol[22].Total() != 4 || vol[23].Total() != 0 {

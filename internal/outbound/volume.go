@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/ids"
 )
 
@@ -61,6 +62,34 @@ func (s *Service) EndpointVolume(ctx context.Context, orgID, endpointID string, 
 		if bucket >= 0 && bucket < int64(hours) {
 			out[bucket].add(status, n)
 		}
+	}
+	return out, rows.Err()
+}
+
+// EndpointsVolume returns the deliveries to each of an organization's
+// endpoints made since since, in one query.
+func (s *Service) EndpointsVolume(ctx context.Context, orgID string, endpointIDs []string, since time.Time) (map[string]Volume, error) {
+	out := make(map[string]Volume, len(endpointIDs))
+	if len(endpointIDs) == 0 {
+		return out, nil
+	}
+	args := append([]any{orgID, ids.Before("dlv", since), since.UnixMicro()}, db.Args(endpointIDs)...)
+	rows, err := s.DB.QueryContext(ctx, `SELECT endpoint_id, status, count(*) FROM deliveries
+		WHERE organization_id = $1 AND id >= $2 AND created_at >= $3 AND endpoint_id IN (`+db.Placeholders(4, len(endpointIDs))+`)
+		GROUP BY 1, 2`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("endpoints volume: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ep, status string
+		var n int
+		if err := rows.Scan(&ep, &status, &n); err != nil {
+			return nil, fmt.Errorf("endpoints volume: %w", err)
+		}
+		v := out[ep]
+		v.add(status, n)
+		out[ep] = v
 	}
 	return out, rows.Err()
 }
