@@ -36,7 +36,7 @@ func BenchmarkLightLoad(b *testing.B) {
 			r.count.Store(0)
 		}
 		b.StartTimer()
-		published := publishAtRate(b, in, body, rate, seconds)
+		published, acks := publishAtRate(b, in, body, rate, seconds)
 		awaitDeliveries(b, recv, int64(len(published)*endpoints))
 		b.StopTimer()
 		var lat []time.Duration
@@ -52,22 +52,27 @@ func BenchmarkLightLoad(b *testing.B) {
 		in.stop()
 		p50, p99 := percentiles(lat)
 		d50, d99 := percentiles(direct)
+		a50, a99 := percentiles(acks)
 		b.ReportMetric(float64(p50.Microseconds())/1000, "p50_ms")
 		b.ReportMetric(float64(p99.Microseconds())/1000, "p99_ms")
+		b.ReportMetric(float64(a50.Microseconds())/1000, "ack_p50_ms")
 		b.ReportMetric(float64(d50.Microseconds())/1000, "direct_p50_ms")
 		b.ReportMetric(float64(d99.Microseconds())/1000, "direct_p99_ms")
-		b.Logf("%d events/s × %d endpoints for %d s: publish→receipt p50 %s p99 %s (%d deliveries); a direct POST p50 %s p99 %s",
-			rate, endpoints, seconds, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), len(lat), d50.Round(10*time.Microsecond), d99.Round(10*time.Microsecond))
+		b.Logf("%d events/s × %d endpoints for %d s: publish→receipt p50 %s p99 %s (%d deliveries), publish→202 p50 %s p99 %s; a direct POST p50 %s p99 %s",
+			rate, endpoints, seconds, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), len(lat),
+			a50.Round(10*time.Microsecond), a99.Round(10*time.Microsecond), d50.Round(10*time.Microsecond), d99.Round(10*time.Microsecond))
 	}
 }
 
 // publishAtRate publishes rate events per second for seconds, each at its
-// own tick, and returns when each was sent (just before its request), by id.
-func publishAtRate(b *testing.B, in *instance, body []byte, rate, seconds int) map[string]time.Time {
+// own tick, and returns when each was sent (just before its request), by
+// id, and how long each took to be acknowledged.
+func publishAtRate(b *testing.B, in *instance, body []byte, rate, seconds int) (map[string]time.Time, []time.Duration) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	published := map[string]time.Time{}
+	var acks []time.Duration
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	for range rate * seconds {
@@ -83,11 +88,12 @@ func publishAtRate(b *testing.B, in *instance, body []byte, rate, seconds int) m
 			}
 			mu.Lock()
 			published[id] = at
+			acks = append(acks, time.Since(at))
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	return published
+	return published, acks
 }
 
 // directLatencies POSTs body to every receiver rate times a second for

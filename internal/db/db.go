@@ -18,7 +18,6 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
@@ -44,8 +43,7 @@ type DB struct {
 	// Now is the instance's clock; tests may replace it before use.
 	Now func() time.Time
 
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt
+	stmts stmtCache
 }
 
 // Open connects to a database named by a URL: "sqlite:PATH" (also
@@ -152,12 +150,7 @@ var (
 
 // Close closes the database.
 func (d *DB) Close() error {
-	d.stmtMu.Lock()
-	for _, st := range d.stmts {
-		st.Close()
-	}
-	d.stmts = nil
-	d.stmtMu.Unlock()
+	d.closeStmts()
 	err := d.w.Close()
 	if d.r != d.w {
 		if e := d.r.Close(); err == nil {
@@ -196,16 +189,25 @@ func (d *DB) Migrate(ctx context.Context) error {
 
 // ExecContext runs a write outside a transaction.
 func (d *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := d.stmt(ctx, d.w, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return d.w.ExecContext(ctx, query, args...)
 }
 
 // QueryContext runs a read outside a transaction.
 func (d *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := d.stmt(ctx, d.r, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return d.r.QueryContext(ctx, query, args...)
 }
 
 // QueryRowContext runs a one-row read outside a transaction.
 func (d *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := d.stmt(ctx, d.r, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return d.r.QueryRowContext(ctx, query, args...)
 }
 
@@ -226,33 +228,6 @@ func (d *DB) DeleteInBatches(ctx context.Context, query string, batch int, args 
 			return total, nil
 		}
 	}
-}
-
-// Prepare prepares statements that run for nearly every delivery, so that
-// the database does not parse their text again each time. Tx.Exec uses them.
-func (d *DB) Prepare(ctx context.Context, queries ...string) error {
-	d.stmtMu.Lock()
-	defer d.stmtMu.Unlock()
-	if d.stmts == nil {
-		d.stmts = map[string]*sql.Stmt{}
-	}
-	for _, q := range queries {
-		if _, ok := d.stmts[q]; ok {
-			continue
-		}
-		st, err := d.w.PrepareContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("prepare: %w", err)
-		}
-		d.stmts[q] = st
-	}
-	return nil
-}
-
-func (d *DB) prepared(query string) *sql.Stmt {
-	d.stmtMu.Lock()
-	defer d.stmtMu.Unlock()
-	return d.stmts[query]
 }
 
 // Queryer is what both DB and Tx offer, so that a read can run inside a

@@ -13,7 +13,7 @@ type Tx struct {
 	*sql.Tx
 	d        *DB
 	onCommit []func()
-	prepared map[string]*sql.Stmt
+	onAbort  []func()
 	values   map[string]any
 }
 
@@ -27,16 +27,29 @@ func (d *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
 	tx := &Tx{Tx: sqlTx, d: d}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
+		tx.aborted()
+		d.prepareWanted(ctx)
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
+		tx.aborted()
 		return fmt.Errorf("commit: %w", err)
 	}
+	d.prepareWanted(ctx)
 	for _, f := range tx.onCommit {
 		f()
 	}
 	return nil
 }
+
+func (tx *Tx) aborted() {
+	for _, f := range tx.onAbort {
+		f()
+	}
+}
+
+// OnAbort runs f when the transaction rolls back or its commit fails.
+func (tx *Tx) OnAbort(f func()) { tx.onAbort = append(tx.onAbort, f) }
 
 // DB returns the database of the transaction.
 func (tx *Tx) DB() *DB { return tx.d }
@@ -77,33 +90,6 @@ func (tx *Tx) SkipLocked() string {
 	return ""
 }
 
-// Exec runs query in the transaction, through the statement DB.Prepare made
-// for it when there is one.
-func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := tx.d.prepared(query); st != nil {
-		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-	}
-	return tx.ExecContext(ctx, query, args...)
-}
-
-// ExecRepeated runs a statement that the transaction may run many times (a
-// group commit publishes many events): it is prepared once per
-// transaction, and closed with it.
-func (tx *Tx) ExecRepeated(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, ok := tx.prepared[query]
-	if !ok {
-		var err error
-		if st, err = tx.PrepareContext(ctx, query); err != nil {
-			return nil, err
-		}
-		if tx.prepared == nil {
-			tx.prepared = map[string]*sql.Stmt{}
-		}
-		tx.prepared[query] = st
-	}
-	return st.ExecContext(ctx, args...)
-}
-
 // InsertRows inserts rows of len(columns) values each into table. SQLite
 // runs one prepared single-row INSERT per row (parsing a large statement
 // costs it more than the rows); PostgreSQL gets multi-row INSERTs, saving a
@@ -113,7 +99,7 @@ func (tx *Tx) InsertRows(ctx context.Context, table string, columns []string, su
 	if tx.d.dialect != postgres {
 		q := InsertSQL(table, columns, suffix)
 		for _, r := range rows {
-			if _, err := tx.Exec(ctx, q, r...); err != nil {
+			if _, err := tx.ExecContext(ctx, q, r...); err != nil {
 				return err
 			}
 		}
@@ -133,15 +119,14 @@ func (tx *Tx) InsertRows(ctx context.Context, table string, columns []string, su
 			args = append(args, r...)
 		}
 		q.WriteString(" " + suffix)
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		if _, err := tx.Tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// InsertSQL is the single-row INSERT that InsertRows runs on SQLite; give
-// it to DB.Prepare for a hot table.
+// InsertSQL is the single-row INSERT that InsertRows runs on SQLite.
 func InsertSQL(table string, columns []string, suffix string) string {
 	return "INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES (" + Placeholders(1, len(columns)) + ") " + suffix
 }

@@ -55,9 +55,20 @@ type Dispatcher struct {
 	timeouts map[string]time.Duration
 	// circuitDeferred holds when an open circuit's backlog may be deferred again.
 	circuitDeferred map[string]time.Time
-	running         sync.WaitGroup
-	once            sync.Once
+	// accepting is true while Run runs: publications may hand over
+	// deliveries (Reserve, Take), started under attemptCtx.
+	accepting  bool
+	attemptCtx context.Context
+	reserved   map[string]int // reservations per endpoint not yet taken
+	// backlog marks endpoints that may have due deliveries in the queue:
+	// their new deliveries queue behind them instead of being taken
+	// directly, until a claim finds the queue drained.
+	backlog map[string]bool
+	running sync.WaitGroup
+	once    sync.Once
 }
+
+var _ outbound.Engine = (*Dispatcher)(nil)
 
 // queueFactor sets how many claimed deliveries may wait per endpoint for a
 // free slot, in multiples of PerEndpoint: enough for large claim batches,
@@ -101,6 +112,8 @@ func (d *Dispatcher) init() {
 		d.timeouts = map[string]time.Duration{}
 		d.circuitDeferred = map[string]time.Time{}
 		d.slowEP = map[string]time.Time{}
+		d.reserved = map[string]int{}
+		d.backlog = map[string]bool{}
 		if d.SlowWorkers <= 0 {
 			d.SlowWorkers = 4 * d.Workers
 		}
@@ -135,6 +148,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	// Attempts run under their own context so that a shutdown lets them finish.
 	attemptCtx, cancelAttempts := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelAttempts()
+	d.mu.Lock()
+	d.accepting, d.attemptCtx = true, attemptCtx
+	d.mu.Unlock()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for ctx.Err() == nil {
@@ -151,6 +167,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		}
 	}
 	d.mu.Lock()
+	d.accepting = false
 	var unstarted []*outbound.Job
 	for ep, q := range d.queued {
 		unstarted = append(unstarted, q...)
@@ -207,22 +224,22 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 	var excess []*outbound.Job
 	d.mu.Lock()
 	for _, j := range jobs {
-		ep := j.Endpoint.ID
-		_, slow := d.slowEP[ep]
-		switch {
-		case d.active[ep] < d.PerEndpoint && (!slow || d.slow < d.SlowWorkers):
-			if d.active[ep] == 0 {
-				d.progress[ep] = now
-			}
-			d.timeouts[ep] = time.Duration(j.Endpoint.TimeoutSeconds) * time.Second
-			d.active[ep]++
-			d.inflight++
-			d.start(attemptCtx, j)
-		case !slow && len(d.queued[ep]) < d.PerEndpoint*queueFactor:
-			d.queued[ep] = append(d.queued[ep], j)
-			d.inflight++
-		default:
+		if !d.place(attemptCtx, j, now) {
 			excess = append(excess, j)
+		}
+	}
+	d.inflight += len(jobs) - len(excess)
+	if len(jobs) < limit {
+		// Every due delivery not left out was taken: those endpoints have
+		// no backlog in the queue any more.
+		left := make(map[string]bool, len(exclude))
+		for _, ep := range exclude {
+			left[ep] = true
+		}
+		for ep := range d.backlog {
+			if !left[ep] {
+				delete(d.backlog, ep)
+			}
 		}
 	}
 	d.mu.Unlock()
@@ -233,6 +250,97 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 	}
 	return len(jobs) == limit
 }
+
+// place starts j, or queues it behind its endpoint's running attempts, and
+// reports false when there is no room for it (it must go back to the
+// queue); called with d.mu held. The caller counts it in d.inflight.
+func (d *Dispatcher) place(attemptCtx context.Context, j *outbound.Job, now time.Time) bool {
+	ep := j.Endpoint.ID
+	_, slow := d.slowEP[ep]
+	switch {
+	case d.active[ep] < d.PerEndpoint && (!slow || d.slow < d.SlowWorkers):
+		if d.active[ep] == 0 {
+			d.progress[ep] = now
+		}
+		d.timeouts[ep] = time.Duration(j.Endpoint.TimeoutSeconds) * time.Second
+		d.active[ep]++
+		d.start(attemptCtx, j)
+	case !slow && len(d.queued[ep]) < d.PerEndpoint*queueFactor:
+		d.queued[ep] = append(d.queued[ep], j)
+	default:
+		return false
+	}
+	return true
+}
+
+// Reserve implements outbound.Engine: it takes a delivery to endpointID
+// from its publication when a worker is free, the endpoint's slots and
+// queue have room, its circuit is closed, it is not slow, and it has no
+// backlog waiting in the queue (whose deliveries go first).
+func (d *Dispatcher) Reserve(endpointID string) bool {
+	d.init()
+	if _, open := d.Breaker.OpenUntil(endpointID, time.Now()); open {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.accepting || d.backlog[endpointID] {
+		return false
+	}
+	_, slow := d.slowEP[endpointID]
+	taken := d.active[endpointID] + len(d.queued[endpointID]) + d.reserved[endpointID]
+	if slow || d.inflight-d.slow >= d.Workers || taken >= d.PerEndpoint*(1+queueFactor) {
+		d.backlog[endpointID] = true
+		return false
+	}
+	d.inflight++
+	d.reserved[endpointID]++
+	return true
+}
+
+// unreserve forgets one reservation for ep; called with d.mu held.
+func (d *Dispatcher) unreserve(ep string) {
+	if d.reserved[ep]--; d.reserved[ep] <= 0 {
+		delete(d.reserved, ep)
+	}
+}
+
+// Take implements outbound.Engine: it starts jobs reserved for once their
+// publication committed. Jobs arriving during a stop, or for an endpoint
+// that became slow meanwhile, go back to the queue.
+func (d *Dispatcher) Take(jobs []*outbound.Job) {
+	now := time.Now()
+	var back []*outbound.Job
+	d.mu.Lock()
+	for _, j := range jobs {
+		d.unreserve(j.Endpoint.ID)
+		if !d.accepting || !d.place(d.attemptCtx, j, now) {
+			d.inflight--
+			back = append(back, j)
+		}
+	}
+	d.mu.Unlock()
+	if len(back) > 0 {
+		d.signalFreed()
+		if err := d.Queue.Release(context.Background(), back); err != nil {
+			d.Log.Error("release deliveries handed over during a stop", "err", err)
+		}
+	}
+}
+
+// Cancel implements outbound.Engine: the publication of jobs rolled back.
+func (d *Dispatcher) Cancel(jobs []*outbound.Job) {
+	d.mu.Lock()
+	for _, j := range jobs {
+		d.unreserve(j.Endpoint.ID)
+		d.inflight--
+	}
+	d.mu.Unlock()
+	d.signalFreed()
+}
+
+// LeaseTerms implements outbound.Engine.
+func (d *Dispatcher) LeaseTerms() (string, time.Duration) { return d.Owner, d.Lease }
 
 // saturated returns the endpoints the next claim must leave out (every slot
 // and queue place taken, or slow while the slow budget is full) and those

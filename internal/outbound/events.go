@@ -185,7 +185,7 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 		return nil, err
 	}
 	evt.Payload = payload
-	if _, err := tx.Exec(ctx, insertEventSQL, evt.ID, evt.OrganizationID, evt.Type, string(payload), db.Micros(evt.Timestamp), db.Micros(now)); err != nil {
+	if _, err := tx.ExecContext(ctx, insertEventSQL, evt.ID, evt.OrganizationID, evt.Type, string(payload), db.Micros(evt.Timestamp), db.Micros(now)); err != nil {
 		return nil, fmt.Errorf("insert event: %w", err)
 	}
 	targets, err := targets(ctx, tx, p)
@@ -194,101 +194,123 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 	}
 	out := &Published{Event: evt}
 	if len(targets) > 0 {
-		// One multi-row INSERT for the whole fan-out.
-		var q strings.Builder
-		q.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
-			max_attempts, next_attempt_at, created_at, updated_at, ordering_key, sequence) VALUES `)
-		args := []any{evt.OrganizationID, evt.ID, evt.Type, db.Micros(now)}
-		var waiting map[string]bool
-		if key != "" {
-			var ordered []string
-			for _, ep := range targets {
-				if ep.ordered {
-					ordered = append(ordered, ep.id)
-				}
-			}
-			if waiting, err = keyPending(ctx, tx, ordered, key); err != nil {
-				return nil, err
-			}
-		}
-		for i, ep := range targets {
-			id := ids.New("dlv")
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			// An ordered endpoint gets a key's deliveries one at a time:
-			// behind a pending one, this one waits parked. Only its
-			// deliveries carry the key, so that the ordering index holds
-			// nothing else.
-			next, dkey, dseq := any(db.Micros(now)), "", int64(0)
-			if ep.ordered && key != "" {
-				dkey, dseq = key, seq
-				if waiting[ep.id] {
-					next = nil
-				}
-			}
-			n := len(args)
-			fmt.Fprintf(&q, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6)
-			args = append(args, id, ep.id, ep.maxAttempts, next, dkey, dseq)
-			out.Deliveries = append(out.Deliveries, id)
-		}
-		if _, err := tx.ExecRepeated(ctx, q.String(), args...); err != nil {
-			return nil, fmt.Errorf("queue deliveries: %w", err)
-		}
-	}
-	tx.OnCommit(func() { s.published.Add(1) })
-	if len(out.Deliveries) > 0 {
-		if err := s.due(ctx, tx); err != nil {
+		if err := s.queueDeliveries(ctx, tx, evt, key, seq, targets, now, out); err != nil {
 			return nil, err
 		}
 	}
+	tx.OnCommit(func() { s.published.Add(1) })
 	return out, nil
+}
+
+// queueDeliveries inserts an event's deliveries, one multi-row INSERT for
+// the whole fan-out. Those the local engine has room for (Engine.Reserve)
+// are inserted already leased to it and handed over once the transaction
+// commits, without waiting for a claim; the others wait in the queue.
+func (s *Service) queueDeliveries(ctx context.Context, tx *db.Tx, evt *hookbook.Event, key string, seq int64, targets []*hookbook.Endpoint, now time.Time, out *Published) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
+		max_attempts, next_attempt_at, created_at, updated_at, ordering_key, sequence, lease_owner, lease_until) VALUES `)
+	args := []any{evt.OrganizationID, evt.ID, evt.Type, db.Micros(now)}
+	var waiting map[string]bool
+	if key != "" {
+		var ordered []string
+		for _, ep := range targets {
+			if ep.Ordered {
+				ordered = append(ordered, ep.ID)
+			}
+		}
+		var err error
+		if waiting, err = keyPending(ctx, tx, ordered, key); err != nil {
+			return err
+		}
+	}
+	var owner string
+	var leaseUntil time.Time
+	if s.Engine != nil {
+		var lease time.Duration
+		owner, lease = s.Engine.LeaseTerms()
+		leaseUntil = now.Add(lease)
+	}
+	var direct []*Job
+	queued := false
+	for i, ep := range targets {
+		id := ids.New("dlv")
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		// An ordered endpoint gets a key's deliveries one at a time:
+		// behind a pending one, this one waits parked. Only its
+		// deliveries carry the key, so that the ordering index holds
+		// nothing else; they always go through the queue.
+		next, dkey, dseq, lowner, luntil := any(db.Micros(now)), "", int64(0), "", int64(0)
+		switch {
+		case ep.Ordered && key != "":
+			dkey, dseq = key, seq
+			if waiting[ep.ID] {
+				next = nil
+			}
+			queued = true
+		case s.Engine != nil && ep.Enabled && s.Engine.Reserve(ep.ID):
+			lowner, luntil = owner, db.Micros(leaseUntil)
+			next = luntil
+			direct = append(direct, &Job{DeliveryID: id, OrganizationID: evt.OrganizationID, EventID: evt.ID, EventType: evt.Type,
+				Attempt: 1, MaxAttempts: ep.MaxAttempts, Endpoint: ep, Payload: evt.Payload, Owner: owner, LeaseUntil: leaseUntil})
+		default:
+			queued = true
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+		args = append(args, id, ep.ID, ep.MaxAttempts, next, dkey, dseq, lowner, luntil)
+		out.Deliveries = append(out.Deliveries, id)
+	}
+	if len(direct) > 0 {
+		tx.OnCommit(func() { s.Engine.Take(direct) })
+		tx.OnAbort(func() { s.Engine.Cancel(direct) })
+	}
+	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("queue deliveries: %w", err)
+	}
+	if queued {
+		return s.due(ctx, tx)
+	}
+	return nil
 }
 
 const insertEventSQL = `INSERT INTO events (id, organization_id, type, payload, occurred_at, created_at)
 	VALUES ($1, $2, $3, $4, $5, $6)`
 
-type target struct {
-	id          string
-	maxAttempts int
-	ordered     bool
-}
-
 // targets returns the endpoints an event goes to.
-func targets(ctx context.Context, tx *db.Tx, p Publication) ([]target, error) {
+func targets(ctx context.Context, tx *db.Tx, p Publication) ([]*hookbook.Endpoint, error) {
 	if p.EndpointID != "" {
-		var t target
-		err := tx.QueryRowContext(ctx, `SELECT id, max_attempts, ordered FROM endpoints WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
-			p.EndpointID, p.OrganizationID).Scan(&t.id, &t.maxAttempts, &t.ordered)
+		ep, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
+			WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`, p.EndpointID, p.OrganizationID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, hookbook.NotFound("endpoint")
 		}
-		return []target{t}, err
+		if err != nil {
+			return nil, err
+		}
+		return []*hookbook.Endpoint{ep}, nil
 	}
 	cands, err := candidates(ctx, tx, p.OrganizationID)
 	if err != nil {
 		return nil, err
 	}
-	var out []target
-	for _, c := range cands {
-		if event.MatchAny(c.patterns, p.Type) {
-			out = append(out, c.target)
+	var out []*hookbook.Endpoint
+	for _, ep := range cands {
+		if event.MatchAny(ep.Events, p.Type) {
+			out = append(out, ep)
 		}
 	}
 	return out, nil
 }
 
-type candidate struct {
-	target
-	patterns []string
-}
-
 // candidates returns the organization's enabled endpoints, or none when its
 // outbound switch is off. A transaction that publishes several events (a
 // group commit) reads them once.
-func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]candidate, error) {
+func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]*hookbook.Endpoint, error) {
 	memo, _ := tx.Value(candidatesKey)
-	byOrg, _ := memo.(map[string][]candidate)
+	byOrg, _ := memo.(map[string][]*hookbook.Endpoint)
 	if c, ok := byOrg[orgID]; ok {
 		return c, nil
 	}
@@ -296,31 +318,27 @@ func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]candidate, erro
 	if err := tx.QueryRowContext(ctx, `SELECT outbound_enabled FROM organizations WHERE id = $1`, orgID).Scan(&enabled); err != nil {
 		return nil, fmt.Errorf("organization %s: %w", orgID, err)
 	}
-	var out []candidate
+	var out []*hookbook.Endpoint
 	if enabled {
-		rows, err := tx.QueryContext(ctx, `SELECT id, events, max_attempts, ordered FROM endpoints
+		rows, err := tx.QueryContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 			WHERE organization_id = $1 AND enabled = TRUE AND deleted_at IS NULL ORDER BY id`, orgID)
 		if err != nil {
 			return nil, err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var c candidate
-			var events string
-			if err := rows.Scan(&c.id, &events, &c.maxAttempts, &c.ordered); err != nil {
+			ep, err := scanEndpoint(rows)
+			if err != nil {
 				return nil, err
 			}
-			if err := json.Unmarshal([]byte(events), &c.patterns); err != nil {
-				return nil, err
-			}
-			out = append(out, c)
+			out = append(out, ep)
 		}
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 	}
 	if byOrg == nil {
-		byOrg = map[string][]candidate{}
+		byOrg = map[string][]*hookbook.Endpoint{}
 		tx.Remember(candidatesKey, byOrg)
 	}
 	byOrg[orgID] = out

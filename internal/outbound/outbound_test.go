@@ -33,9 +33,6 @@ func setup(t *testing.T, d *db.DB) fixture {
 		t.Fatal(err)
 	}
 	svc := &outbound.Service{DB: d, Guard: &netguard.Guard{}, HeaderPrefix: "X-Hookbook", SecretOverlap: time.Hour}
-	if err := svc.Prepare(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	return fixture{svc: svc, org: o.ID}
 }
 

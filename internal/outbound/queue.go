@@ -29,6 +29,25 @@ type Job struct {
 	LeaseUntil     time.Time
 }
 
+// Engine is the delivery engine of this instance, as publication sees it.
+// A publication asks it for room for each delivery (Reserve) while its
+// transaction runs; the deliveries it reserved are inserted already leased
+// to it (LeaseTerms) and handed over after the commit (Take), or given back
+// after a rollback (Cancel). They then skip the claim: the first attempt
+// starts as soon as the event is stored. A delivery the engine has no room
+// for waits in the queue, and so does every delivery behind it.
+type Engine interface {
+	// Reserve reports whether the engine takes a delivery to the endpoint
+	// now; each true must be followed by Take or Cancel of its job.
+	Reserve(endpointID string) bool
+	// Take starts the jobs reserved for, once their transaction committed.
+	Take(jobs []*Job)
+	// Cancel gives back the reservations of jobs whose transaction failed.
+	Cancel(jobs []*Job)
+	// LeaseTerms returns the lease owner and length the jobs are inserted with.
+	LeaseTerms() (owner string, d time.Duration)
+}
+
 // ClaimRequest says which due deliveries a worker pool wants.
 type ClaimRequest struct {
 	Owner   string        // who holds the lease (instance id)
@@ -286,9 +305,6 @@ var attemptColumns = []string{"delivery_id", "attempt", "started_at", "duration_
 
 const attemptConflict = "ON CONFLICT (delivery_id, attempt) DO NOTHING"
 
-// insertAttemptSQL is prepared once (see Prepare).
-var insertAttemptSQL = db.InsertSQL("attempts", attemptColumns, attemptConflict)
-
 func attemptRow(r *Result) []any {
 	headers, _ := json.Marshal(r.RequestHeaders)
 	respHeaders := []byte("{}")
@@ -339,7 +355,7 @@ func (s *Service) recordAttempts(ctx context.Context, tx *db.Tx, results []*Resu
 				}
 			}
 		}
-		if _, err := tx.Exec(ctx, updateDeliverySQL,
+		if _, err := tx.ExecContext(ctx, updateDeliverySQL,
 			status, j.Attempt, db.NullInt(r.StatusCode), db.NullText(r.Error), next, db.Micros(now), j.DeliveryID, j.Owner); err != nil {
 			return fmt.Errorf("update delivery: %w", err)
 		}

@@ -35,6 +35,9 @@ type Service struct {
 	// Notify, when set, is called after a transaction that made deliveries
 	// due now has committed, so that idle workers wake at once.
 	Notify func()
+	// Engine, when set, is this instance's delivery engine: deliveries it
+	// has room for are handed to it as their publication commits.
+	Engine Engine
 	// Limits bounds what one organization may create and do.
 	Limits Limits
 
@@ -74,11 +77,6 @@ func (s *Service) checkQuota(ctx context.Context, tx *db.Tx, kind, orgID string,
 
 // Published returns how many events this process has stored.
 func (s *Service) Published() int64 { return s.published.Load() }
-
-// Prepare prepares the statements that run for nearly every delivery.
-func (s *Service) Prepare(ctx context.Context) error {
-	return s.DB.Prepare(ctx, insertAttemptSQL, updateDeliverySQL, insertEventSQL)
-}
 
 // Endpoint limits and defaults.
 const (

@@ -88,6 +88,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Lease: cfg.Lease, PollInterval: cfg.PollInterval, Log: log,
 	}
 	a.Outbound.Notify = a.Dispatcher.Wake
+	a.Outbound.Engine = a.Dispatcher
 	a.Outbound.EndpointChanged = a.Dispatcher.Breaker.Reset
 	a.Metrics = metrics.New(a.Outbound, a.Dispatcher.Breaker, log)
 	a.Dispatcher.Hooks.Attempted = a.Metrics.Observe
@@ -107,14 +108,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	return a, nil
 }
 
-// migrate applies the schema migrations and prepares the hot statements.
+// migrate applies the schema migrations.
 // A SQLite database belongs to this process alone, so leases left by a
 // process that died are released at once.
 func (a *App) migrate(ctx context.Context) error {
 	if err := a.DB.Migrate(ctx); err != nil {
-		return err
-	}
-	if err := a.Outbound.Prepare(ctx); err != nil {
 		return err
 	}
 	if !a.DB.Shared() {
