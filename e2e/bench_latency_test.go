@@ -39,16 +39,7 @@ func BenchmarkLightLoad(b *testing.B) {
 		published, acks := publishAtRate(b, in, body, rate, seconds)
 		awaitDeliveries(b, recv, int64(len(published)*endpoints))
 		b.StopTimer()
-		var lat []time.Duration
-		for _, r := range recv {
-			r.mu.Lock()
-			for id, at := range r.first {
-				if p, ok := published[id]; ok {
-					lat = append(lat, at.Sub(p))
-				}
-			}
-			r.mu.Unlock()
-		}
+		lat := receiptLatencies(recv, published)
 		in.stop()
 		p50, p99 := percentiles(lat)
 		d50, d99 := percentiles(direct)
@@ -62,6 +53,54 @@ func BenchmarkLightLoad(b *testing.B) {
 			rate, endpoints, seconds, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), len(lat),
 			a50.Round(10*time.Microsecond), a99.Round(10*time.Microsecond), d50.Round(10*time.Microsecond), d99.Round(10*time.Microsecond))
 	}
+}
+
+// BenchmarkSixtyPercent measures the engine's capacity as BenchmarkEngine
+// does (a burst of HOOKBOOK_BENCH_EVENTS events to 10 endpoints, default
+// 2,000), then publishes at 60 % of it, evenly spread, for
+// HOOKBOOK_BENCH_SECONDS (default 10) on a fresh instance, and reports
+// publish→receipt p50 and p99. Run:
+//
+//	go test ./e2e -run '^$' -bench SixtyPercent -benchtime 1x
+func BenchmarkSixtyPercent(b *testing.B) {
+	events := benchEnv("HOOKBOOK_BENCH_EVENTS", 2000)
+	seconds := benchEnv("HOOKBOOK_BENCH_SECONDS", 10)
+	const endpoints = 10
+	body := []byte(`{"event":"booking.created","data":` + benchBody + `}`)
+	for i := 0; i < b.N; i++ {
+		capacity := runEngineBench(b, events, endpoints, nil).deliveriesPerSec
+		rate := max(1, int(0.6*capacity/endpoints))
+		recv, in := benchSetup(b, endpoints)
+		b.StartTimer()
+		published, _ := publishAtRate(b, in, body, rate, seconds)
+		awaitDeliveries(b, recv, int64(len(published)*endpoints))
+		b.StopTimer()
+		lat := receiptLatencies(recv, published)
+		in.stop()
+		p50, p99 := percentiles(lat)
+		b.ReportMetric(capacity, "capacity_deliveries/s")
+		b.ReportMetric(float64(rate), "events/s")
+		b.ReportMetric(float64(p50.Microseconds())/1000, "p50_ms")
+		b.ReportMetric(float64(p99.Microseconds())/1000, "p99_ms")
+		b.Logf("capacity %.0f deliveries/s; at 60 %%, %d events/s × %d endpoints for %d s: publish→receipt p50 %s p99 %s (%d deliveries)",
+			capacity, rate, endpoints, seconds, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), len(lat))
+	}
+}
+
+// receiptLatencies returns, for every delivery the receivers got first of
+// an event in published, how long after its publication it arrived.
+func receiptLatencies(recv []*benchReceiver, published map[string]time.Time) []time.Duration {
+	var lat []time.Duration
+	for _, r := range recv {
+		r.mu.Lock()
+		for id, at := range r.first {
+			if p, ok := published[id]; ok {
+				lat = append(lat, at.Sub(p))
+			}
+		}
+		r.mu.Unlock()
+	}
+	return lat
 }
 
 // publishAtRate publishes rate events per second for seconds, each at its

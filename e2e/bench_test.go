@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hookbook/hookbook/webhook"
 )
 
 // benchReceiver records when each event id first arrived.
@@ -227,8 +229,12 @@ func awaitDeliveries(b *testing.B, recv []*benchReceiver, want int64) {
 	}
 }
 
-// rawBaseline sends n POSTs spread over the receivers with a plain client
-// and returns requests per second.
+// rawSecret signs the raw baseline's requests.
+const rawSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// rawBaseline sends n POSTs spread over the receivers with a plain
+// keep-alive client, each signed as hookbook signs a delivery, and returns
+// requests per second.
 func rawBaseline(recv []*benchReceiver, n, concurrency int, body []byte) float64 {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 16}}
 	var next atomic.Int64
@@ -246,7 +252,10 @@ func rawBaseline(recv []*benchReceiver, n, concurrency int, body []byte) float64
 				r := recv[int(i)%len(recv)]
 				req, _ := http.NewRequest("POST", r.srv.URL, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Webhook-Id", fmt.Sprintf("raw_%d", i))
+				// The same signature headers hookbook computes per request.
+				if err := webhook.SignHeaders(req.Header, webhook.DefaultPrefix, "", fmt.Sprintf("raw_%d", i), time.Now(), body, []string{rawSecret}); err != nil {
+					panic(err)
+				}
 				resp, err := client.Do(req)
 				if err != nil {
 					continue

@@ -44,6 +44,7 @@ type DB struct {
 	Now func() time.Time
 
 	stmts stmtCache
+	gate  gate // SQLite's writer
 }
 
 // Open connects to a database named by a URL: "sqlite:PATH" (also
@@ -134,7 +135,7 @@ func (d *DB) Ready(ctx context.Context) error {
 	if err := d.Ping(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
-	_, err := d.w.ExecContext(ctx, `INSERT INTO readiness (id, checked_at) VALUES (1, $1)
+	_, err := d.ExecContext(ctx, `INSERT INTO readiness (id, checked_at) VALUES (1, $1)
 		ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`, d.Now().UnixMicro())
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnwritable, err)
@@ -189,6 +190,11 @@ func (d *DB) Migrate(ctx context.Context) error {
 
 // ExecContext runs a write outside a transaction.
 func (d *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	release, err := d.write(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if st := d.stmt(ctx, d.w, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -218,7 +224,7 @@ func (d *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 func (d *DB) DeleteInBatches(ctx context.Context, query string, batch int, args ...any) (int, error) {
 	total := 0
 	for {
-		res, err := d.w.ExecContext(ctx, query, append(args, batch)...)
+		res, err := d.ExecContext(ctx, query, append(args, batch)...)
 		if err != nil {
 			return total, err
 		}

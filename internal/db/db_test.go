@@ -142,3 +142,88 @@ func TestExclusiveRunsOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestBackgroundTxDurability checks each class of transaction commits with
+// the durability it promises: foreground fsynced, background lazily.
+func TestBackgroundTxDurability(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		setting := func(tx *db.Tx) string {
+			q := `PRAGMA synchronous` // 1 NORMAL, 2 FULL
+			if d.Shared() {
+				q = `SHOW synchronous_commit`
+			}
+			var v string
+			if err := tx.QueryRowContext(ctx, q).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		want := map[bool]string{false: "2", true: "1"}
+		if d.Shared() {
+			want = map[bool]string{false: "on", true: "off"}
+		}
+		// Alternate, so that each switch is seen.
+		for _, background := range []bool{false, true, true, false, true, false} {
+			var got string
+			run := d.Tx
+			if background {
+				run = d.BackgroundTx
+			}
+			if err := run(ctx, func(tx *db.Tx) error {
+				got = setting(tx)
+				_, err := tx.ExecContext(ctx, `INSERT INTO readiness (id, checked_at) VALUES (1, $1)
+					ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`, time.Now().UnixMicro())
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got != want[background] {
+				t.Errorf("background=%v: durability setting %q, want %q", background, got, want[background])
+			}
+		}
+	})
+}
+
+// TestStatementsPreparedOnce runs the same statements many times, inside
+// and outside transactions, and checks results stay right: prepared
+// statements are kept and reused, including after a rollback.
+func TestStatementsPreparedOnce(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		for i := range 20 {
+			id := fmt.Sprintf("org_%02d", i)
+			err := d.Tx(ctx, func(tx *db.Tx) error {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO organizations (id, name, api_key_hash, outbound_enabled, created_at)
+					VALUES ($1, $1, $1, TRUE, $2)`, id, i); err != nil {
+					return err
+				}
+				var n int
+				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM organizations WHERE id <= $1`, id).Scan(&n); err != nil {
+					return err
+				}
+				if want := (i+1)/2 + 1; n != want {
+					return fmt.Errorf("%d rows up to %s in the transaction, want %d", n, id, want)
+				}
+				if i%2 == 1 {
+					return errRollBack
+				}
+				return nil
+			})
+			if err != nil && !(i%2 == 1 && errors.Is(err, errRollBack)) {
+				t.Fatal(err)
+			}
+			var n int
+			if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM organizations WHERE id <= $1`, id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if want := i/2 + 1; n != want { // the even ones committed
+				t.Fatalf("after %s: %d rows, want %d", id, n, want)
+			}
+		}
+	})
+}
+
+var errRollBack = errors.New("roll back")

@@ -19,33 +19,67 @@ type Tx struct {
 
 // Tx runs fn in a transaction, committing when fn returns nil and rolling
 // back otherwise. After a commit it runs the functions given to OnCommit.
+// The commit is durable (fsynced) when Tx returns.
 func (d *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
-	sqlTx, err := d.w.BeginTx(ctx, nil)
+	return d.tx(ctx, false, fn)
+}
+
+// BackgroundTx is Tx for the delivery queue's own bookkeeping (claims,
+// outcomes, leases given back): on SQLite it yields the writer to waiting
+// foreground transactions every other turn and commits without an fsync
+// of its own; on PostgreSQL it commits asynchronously
+// (synchronous_commit = off). A crash of hookbook's process loses nothing;
+// a crash of the machine or of the database server may undo the last
+// background commits, which only repeats an attempt or returns a claim to
+// the queue. The next foreground commit makes them durable.
+func (d *DB) BackgroundTx(ctx context.Context, fn func(*Tx) error) error {
+	return d.tx(ctx, true, fn)
+}
+
+func (d *DB) tx(ctx context.Context, background bool, fn func(*Tx) error) error {
+	release, err := d.write(ctx, background)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{Tx: sqlTx, d: d}
-	if err := fn(tx); err != nil {
-		sqlTx.Rollback()
-		tx.aborted()
-		d.prepareWanted(ctx)
+	tx, err := d.run(ctx, background, fn)
+	d.prepareWanted(ctx)
+	release()
+	// The callbacks run with the writer free: they may write themselves.
+	if err != nil {
+		if tx != nil {
+			for _, f := range tx.onAbort {
+				f()
+			}
+		}
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
-		tx.aborted()
-		return fmt.Errorf("commit: %w", err)
-	}
-	d.prepareWanted(ctx)
 	for _, f := range tx.onCommit {
 		f()
 	}
 	return nil
 }
 
-func (tx *Tx) aborted() {
-	for _, f := range tx.onAbort {
-		f()
+// run runs fn in a transaction on the writer, which the caller holds.
+func (d *DB) run(ctx context.Context, background bool, fn func(*Tx) error) (*Tx, error) {
+	sqlTx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
 	}
+	tx := &Tx{Tx: sqlTx, d: d}
+	if background && d.dialect == postgres {
+		if _, err := sqlTx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			sqlTx.Rollback()
+			return tx, fmt.Errorf("begin: %w", err)
+		}
+	}
+	if err := fn(tx); err != nil {
+		sqlTx.Rollback()
+		return tx, err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return tx, fmt.Errorf("commit: %w", err)
+	}
+	return tx, nil
 }
 
 // OnAbort runs f when the transaction rolls back or its commit fails.

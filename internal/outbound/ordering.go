@@ -105,7 +105,7 @@ func (s *Service) Unpark(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var n int64
-	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+	err := s.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
 		res, err := tx.ExecContext(ctx, fmt.Sprintf(unparkSQL, ""), db.Micros(s.DB.Now()))
 		if err != nil {
 			return fmt.Errorf("ordered delivery sweep: %w", err)

@@ -1,11 +1,13 @@
 package outbound_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -562,6 +564,131 @@ func TestUnorderedAgainReleasesParked(t *testing.T) {
 		}
 		if jobs, _ := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "w", Limit: 10, Lease: time.Minute}); len(jobs) != 2 {
 			t.Errorf("claimed %d after the sweep, want 2", len(jobs))
+		}
+	})
+}
+
+// engine is an outbound.Engine with room for a set number of deliveries
+// per endpoint, recording what it is handed.
+type engine struct {
+	mu        sync.Mutex
+	room      map[string]int
+	asked     []string
+	taken     []*outbound.Job
+	cancelled []*outbound.Job
+	// visible reports, at Take, whether each job's delivery is committed.
+	visible func(id string) bool
+	seen    []bool
+}
+
+func (e *engine) Reserve(endpointID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.asked = append(e.asked, endpointID)
+	if e.room[endpointID] > 0 {
+		e.room[endpointID]--
+		return true
+	}
+	return false
+}
+
+func (e *engine) Take(jobs []*outbound.Job) {
+	for _, j := range jobs {
+		seen := e.visible(j.DeliveryID)
+		e.mu.Lock()
+		e.seen = append(e.seen, seen)
+		e.mu.Unlock()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.taken = append(e.taken, jobs...)
+}
+
+func (e *engine) Cancel(jobs []*outbound.Job) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cancelled = append(e.cancelled, jobs...)
+}
+
+func (e *engine) LeaseTerms() (string, time.Duration) { return "inst_1", time.Minute }
+
+func TestPublicationHandsDeliveriesToTheEngine(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		ctx := context.Background()
+		roomy, full := f.endpoint(t, "*"), f.endpoint(t, "*")
+		ordered, err := f.svc.CreateEndpoint(ctx, f.org, outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/o"), Events: &[]string{"*"}, Ordered: ptr(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &engine{room: map[string]int{roomy.ID: 2, ordered.ID: 5}}
+		e.visible = func(id string) bool {
+			_, err := f.svc.Delivery(ctx, f.org, id)
+			return err == nil
+		}
+		f.svc.Engine = e
+		data, _ := json.Marshal(hookbooktest.Data("booking.created", nil))
+		p, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: "bkg_1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Deliveries) != 3 {
+			t.Fatalf("%d deliveries, want 3", len(p.Deliveries))
+		}
+		// The ordered endpoint's keyed delivery keeps its place in the key's
+		// order: the engine is not even asked.
+		for _, id := range e.asked {
+			if id == ordered.ID {
+				t.Errorf("the engine was asked to take an ordered, keyed delivery")
+			}
+		}
+		if len(e.taken) != 1 || len(e.cancelled) != 0 {
+			t.Fatalf("engine took %d, cancelled %d; want 1 and 0", len(e.taken), len(e.cancelled))
+		}
+		j := e.taken[0]
+		if j.Endpoint == nil || j.Endpoint.ID != roomy.ID || j.Attempt != 1 || j.Owner != "inst_1" ||
+			j.EventID != p.Event.ID || !bytes.Equal(j.Payload, p.Event.Payload) || j.Endpoint.URL == "" {
+			t.Errorf("the job handed over lacks what its attempt needs: %+v", j)
+		}
+		if !e.seen[0] {
+			t.Errorf("Take came before the delivery was committed")
+		}
+		// Leased to the engine: no claim gets it; the others wait in the queue.
+		claimed, err := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "other", Limit: 10, Lease: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, c := range claimed {
+			got[c.Endpoint.ID] = true
+			if c.DeliveryID == j.DeliveryID {
+				t.Errorf("a delivery handed to the engine was claimed by another worker")
+			}
+		}
+		if !got[full.ID] || !got[ordered.ID] || len(claimed) != 2 {
+			t.Errorf("claimed %v, want the full endpoint's and the ordered one's", got)
+		}
+		// Its outcome records as a claimed one's does.
+		if err := f.svc.Complete(ctx, []*outbound.Result{{Job: j, StartedAt: time.Now(), Duration: time.Millisecond, StatusCode: 204, Success: true}}); err != nil {
+			t.Fatal(err)
+		}
+		if dl, _ := f.svc.Delivery(ctx, f.org, j.DeliveryID); dl == nil || dl.Status != hookbook.StatusSucceeded || dl.Attempts != 1 {
+			t.Errorf("delivery after its outcome: %+v", dl)
+		}
+		// A publication that rolls back gives its reservations back.
+		boom := errors.New("boom")
+		err = d.Tx(ctx, func(tx *db.Tx) error {
+			if _, err := f.svc.PublishTx(ctx, tx, outbound.Publication{OrganizationID: f.org, Type: "booking.created", Data: data}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		if len(e.taken) != 1 || len(e.cancelled) != 1 || e.cancelled[0].Endpoint.ID != roomy.ID {
+			t.Errorf("after a rollback: took %d, cancelled %d; want 1 and 1", len(e.taken), len(e.cancelled))
 		}
 	})
 }

@@ -63,7 +63,7 @@ type ClaimRequest struct {
 // failed instead of returned.
 func (s *Service) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 	var jobs []*Job
-	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+	err := s.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
 		now := s.DB.Now()
 		lease := now.Add(r.Lease)
 		args := []any{r.Owner, db.Micros(lease), db.Micros(now), r.Limit}
@@ -212,7 +212,7 @@ func (s *Service) Complete(ctx context.Context, results []*Result) error {
 	if len(results) == 0 {
 		return nil
 	}
-	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+	err := s.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
 		now := s.DB.Now()
 		type health struct {
 			success, failure      time.Time
@@ -395,7 +395,7 @@ func (s *Service) recordAttempts(ctx context.Context, tx *db.Tx, results []*Resu
 
 // Release gives claimed deliveries back to the queue unattempted, due at once.
 func (s *Service) Release(ctx context.Context, jobs []*Job) error {
-	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+	err := s.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
 		for _, j := range jobs {
 			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
 				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner, db.Micros(s.DB.Now())); err != nil {
@@ -423,7 +423,7 @@ func (s *Service) ReleaseAllLeases(ctx context.Context) error {
 // delivery of an endpoint to until, without spending an attempt: its
 // circuit is open or it stalls.
 func (s *Service) Postpone(ctx context.Context, endpointID string, jobs []*Job, until time.Time) error {
-	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+	err := s.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
 		for _, j := range jobs {
 			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
 				WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner, db.Micros(until)); err != nil {
