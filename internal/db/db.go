@@ -45,6 +45,7 @@ type DB struct {
 
 	stmts stmtCache
 	gate  gate // SQLite's writer
+	ckpt  *checkpointer
 }
 
 // Open connects to a database named by a URL: "sqlite:PATH" (also
@@ -73,7 +74,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: bad options %q: %w", query, err)
 	}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)"} {
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "wal_autocheckpoint(0)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -97,6 +98,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		d.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", base, err)
 	}
+	d.startCheckpoints()
 	return d, nil
 }
 
@@ -151,6 +153,7 @@ var (
 
 // Close closes the database.
 func (d *DB) Close() error {
+	d.stopCheckpoints()
 	d.closeStmts()
 	err := d.w.Close()
 	if d.r != d.w {
@@ -195,10 +198,16 @@ func (d *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Re
 		return nil, err
 	}
 	defer release()
+	var res sql.Result
 	if st := d.stmt(ctx, d.w, query); st != nil {
-		return st.ExecContext(ctx, args...)
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = d.w.ExecContext(ctx, query, args...)
 	}
-	return d.w.ExecContext(ctx, query, args...)
+	if err == nil {
+		d.committed()
+	}
+	return res, err
 }
 
 // QueryContext runs a read outside a transaction.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -227,3 +229,41 @@ func TestStatementsPreparedOnce(t *testing.T) {
 }
 
 var errRollBack = errors.New("roll back")
+
+// TestWriteAheadLogStaysBounded commits many small transactions and checks
+// that the checkpoints keep SQLite's log from growing with them.
+func TestWriteAheadLogStaysBounded(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "wal.db")
+	d, err := db.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	if err := d.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	name := strings.Repeat("n", 2000)
+	const commits = 3000 // about 25 MB of log if nothing were checkpointed
+	for i := range commits {
+		if err := d.Tx(ctx, func(tx *db.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO organizations (id, name, api_key_hash, outbound_enabled, created_at)
+				VALUES ($1, $2, $1, TRUE, 1)`, fmt.Sprintf("org_%05d", i), name)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size() > 8<<20 {
+		t.Errorf("the log holds %d MB after %d commits: checkpoints did not keep up", info.Size()>>20, commits)
+	}
+	var n int
+	if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM organizations`).Scan(&n); err != nil || n != commits {
+		t.Errorf("%d organizations (%v), want %d", n, err, commits)
+	}
+}

@@ -79,6 +79,7 @@ func (d *DB) run(ctx context.Context, background bool, fn func(*Tx) error) (*Tx,
 	if err := sqlTx.Commit(); err != nil {
 		return tx, fmt.Errorf("commit: %w", err)
 	}
+	d.committed()
 	return tx, nil
 }
 
