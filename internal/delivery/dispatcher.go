@@ -15,7 +15,7 @@ import (
 //
 // Isolation: attempts share two budgets. Workers bounds the attempts that
 // answer promptly, plus claimed deliveries waiting for a slot; an attempt
-// still running after slowAfter moves to the slow budget (SlowWorkers, by
+// still running after SlowAfter moves to the slow budget (SlowWorkers, by
 // default 4 × Workers) and its endpoint is marked slow, so that its next
 // attempts start there too, until one of them answers promptly again. Slow,
 // hanging and dead receivers thus hold only the slow budget, which they
@@ -35,6 +35,7 @@ type Dispatcher struct {
 	PerEndpoint  int           // attempts in flight per endpoint
 	Lease        time.Duration // how long a claim lasts
 	PollInterval time.Duration // fallback wake-up when nothing signals
+	SlowAfter    time.Duration // 0 means DefaultSlowAfter
 	Log          *slog.Logger
 
 	wake    chan struct{}
@@ -75,11 +76,11 @@ var _ outbound.Engine = (*Dispatcher)(nil)
 // few enough to be sent well within the lease.
 const queueFactor = 4
 
-// slowAfter is how long an attempt may run before it leaves the Workers
-// budget for the slow one: far above a prompt receiver's answer even on a
-// busy machine, short enough that a wave of hanging attempts holds the
-// workers only briefly.
-const slowAfter = 250 * time.Millisecond
+// DefaultSlowAfter is how long an attempt may run before it leaves the
+// Workers budget for the slow one: far above a prompt receiver's answer
+// even on a busy machine, short enough that a wave of hanging attempts
+// holds the workers only briefly.
+const DefaultSlowAfter = 250 * time.Millisecond
 
 // slowMemory is how long an endpoint stays marked slow without attempts.
 const slowMemory = time.Minute
@@ -114,6 +115,9 @@ func (d *Dispatcher) init() {
 		d.slowEP = map[string]time.Time{}
 		d.reserved = map[string]int{}
 		d.backlog = map[string]bool{}
+		if d.SlowAfter <= 0 {
+			d.SlowAfter = DefaultSlowAfter
+		}
 		if d.SlowWorkers <= 0 {
 			d.SlowWorkers = 4 * d.Workers
 		}
@@ -494,7 +498,7 @@ type lane struct {
 func (d *Dispatcher) attempt(ctx context.Context, j *outbound.Job) {
 	ep := j.Endpoint.ID
 	l := d.begin(ep)
-	timer := time.AfterFunc(slowAfter, func() { d.slowDown(ep, l) })
+	timer := time.AfterFunc(d.SlowAfter, func() { d.slowDown(ep, l) })
 	o := d.Sender.Send(ctx, j)
 	timer.Stop()
 	d.end(ep, l, o.Duration)
@@ -555,7 +559,7 @@ func (d *Dispatcher) begin(ep string) *lane {
 	return l
 }
 
-// slowDown moves an attempt that has run for slowAfter to the slow budget,
+// slowDown moves an attempt that has run for SlowAfter to the slow budget,
 // marks its endpoint slow and gives back the deliveries queued for it.
 func (d *Dispatcher) slowDown(ep string, l *lane) {
 	d.mu.Lock()
@@ -591,7 +595,7 @@ func (d *Dispatcher) end(ep string, l *lane, took time.Duration) {
 	if l.slow {
 		d.slow--
 	}
-	if took < slowAfter {
+	if took < d.SlowAfter {
 		delete(d.slowEP, ep)
 	} else if _, slow := d.slowEP[ep]; slow {
 		d.slowEP[ep] = time.Now()
