@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hookbook/hookbook/internal/db"
@@ -306,13 +307,57 @@ var attemptColumns = []string{"delivery_id", "attempt", "started_at", "duration_
 const attemptConflict = "ON CONFLICT (delivery_id, attempt) DO NOTHING"
 
 func attemptRow(r *Result) []any {
-	headers, _ := json.Marshal(r.RequestHeaders)
-	respHeaders := []byte("{}")
-	if len(r.ResponseHeaders) > 0 {
-		respHeaders, _ = json.Marshal(r.ResponseHeaders)
-	}
 	return []any{r.Job.DeliveryID, r.Job.Attempt, db.Micros(r.StartedAt), r.Duration.Milliseconds(),
-		db.NullInt(r.StatusCode), db.NullText(r.Error), r.ResponseBody, r.RequestURL, string(headers), r.Job.Owner, string(respHeaders)}
+		db.NullInt(r.StatusCode), db.NullText(r.Error), r.ResponseBody, r.RequestURL, headersJSON(r.RequestHeaders), r.Job.Owner,
+		headersJSON(r.ResponseHeaders)}
+}
+
+// headersJSON is json.Marshal(h), byte for byte, without reflection for
+// the common case of names and values that need no escaping: every
+// attempt stores two such maps, and encoding/json cost more than the
+// attempt row's insert.
+func headersJSON(h map[string]string) string {
+	if len(h) == 0 {
+		return "{}"
+	}
+	keys := make([]string, 0, len(h))
+	size := 2
+	for k, v := range h {
+		if !plainJSON(k) || !plainJSON(v) {
+			b, _ := json.Marshal(h)
+			return string(b)
+		}
+		keys = append(keys, k)
+		size += len(k) + len(v) + 6
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(k)
+		b.WriteString(`":"`)
+		b.WriteString(h[k])
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// plainJSON reports whether encoding/json writes s as it is between quotes:
+// printable ASCII other than the characters it escapes (" \ < > &).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // insertAttempts writes the attempt rows of results.
