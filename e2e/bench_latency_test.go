@@ -35,12 +35,7 @@ func BenchmarkLightLoad(b *testing.B) {
 			r.mu.Unlock()
 			r.count.Store(0)
 		}
-		b.StartTimer()
-		published, acks := publishAtRate(b, in, body, rate, seconds)
-		awaitDeliveries(b, recv, int64(len(published)*endpoints))
-		b.StopTimer()
-		lat := receiptLatencies(recv, published)
-		in.stop()
+		lat, acks := atRate(b, recv, in, body, rate, seconds)
 		p50, p99 := percentiles(lat)
 		d50, d99 := percentiles(direct)
 		a50, a99 := percentiles(acks)
@@ -68,15 +63,10 @@ func BenchmarkSixtyPercent(b *testing.B) {
 	const endpoints = 10
 	body := []byte(`{"event":"booking.created","data":` + benchBody + `}`)
 	for i := 0; i < b.N; i++ {
-		capacity := runEngineBench(b, events, endpoints, nil).deliveriesPerSec
+		capacity := runEngineBench(b, events, endpoints, 64, nil).deliveriesPerSec
 		rate := max(1, int(0.6*capacity/endpoints))
 		recv, in := benchSetup(b, endpoints)
-		b.StartTimer()
-		published, _ := publishAtRate(b, in, body, rate, seconds)
-		awaitDeliveries(b, recv, int64(len(published)*endpoints))
-		b.StopTimer()
-		lat := receiptLatencies(recv, published)
-		in.stop()
+		lat, _ := atRate(b, recv, in, body, rate, seconds)
 		p50, p99 := percentiles(lat)
 		b.ReportMetric(capacity, "capacity_deliveries/s")
 		b.ReportMetric(float64(rate), "events/s")
@@ -85,6 +75,20 @@ func BenchmarkSixtyPercent(b *testing.B) {
 		b.Logf("capacity %.0f deliveries/s; at 60 %%, %d events/s × %d endpoints for %d s: publish→receipt p50 %s p99 %s (%d deliveries)",
 			capacity, rate, endpoints, seconds, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), len(lat))
 	}
+}
+
+// atRate publishes body rate times a second for seconds (timed), waits for
+// every delivery to the receivers, stops the instance and returns the
+// publish→receipt latency of each delivery and the publish→202 of each
+// event.
+func atRate(b *testing.B, recv []*benchReceiver, in *instance, body []byte, rate, seconds int) (lat, acks []time.Duration) {
+	b.StartTimer()
+	published, acks := publishAtRate(b, in, body, rate, seconds)
+	awaitDeliveries(b, recv, int64(len(published)*len(recv)))
+	b.StopTimer()
+	lat = receiptLatencies(recv, published)
+	in.stop()
+	return lat, acks
 }
 
 // receiptLatencies returns, for every delivery the receivers got first of

@@ -68,24 +68,35 @@ func benchEnv(name string, def int) int {
 // BenchmarkEngine publishes N events through the API, fanned out to M local
 // receivers, and compares the deliveries/s with a raw baseline measured in
 // the same run, just before and just after (their mean): the same receivers
-// hit directly by a plain Go HTTP client with the same concurrency and body. Run:
+// hit directly by a plain Go HTTP client with the same concurrency and body,
+// each request signed as hookbook signs a delivery. It runs with 64 and with
+// 16 publishing clients. Run:
 //
 //	go test ./e2e -run '^$' -bench Engine -benchtime 1x
 //
-// HOOKBOOK_BENCH_EVENTS (default 2000) and HOOKBOOK_BENCH_ENDPOINTS (10) scale it.
+// HOOKBOOK_BENCH_EVENTS (default 2000) and HOOKBOOK_BENCH_ENDPOINTS (10) scale
+// it; HOOKBOOK_BENCH_PUBLISHERS runs it with that many clients only.
 func BenchmarkEngine(b *testing.B) {
 	events := benchEnv("HOOKBOOK_BENCH_EVENTS", 2000)
 	endpoints := benchEnv("HOOKBOOK_BENCH_ENDPOINTS", 10)
-	for i := 0; i < b.N; i++ {
-		res := runEngineBench(b, events, endpoints, nil)
-		b.ReportMetric(res.rawPerSec, "raw_req/s")
-		b.ReportMetric(res.eventsPerSec, "events/s")
-		b.ReportMetric(res.deliveriesPerSec, "deliveries/s")
-		b.ReportMetric(res.deliveriesPerSec/res.rawPerSec*100, "%_of_raw")
-		b.ReportMetric(float64(res.p50.Milliseconds()), "p50_ms")
-		b.ReportMetric(float64(res.p99.Milliseconds()), "p99_ms")
-		b.Logf("%d events × %d endpoints: raw %.0f req/s; hookbook accepted %.0f events/s, completed %.0f deliveries/s (%.0f %% of raw), publish→receipt p50 %s p99 %s",
-			events, endpoints, res.rawPerSec, res.eventsPerSec, res.deliveriesPerSec, res.deliveriesPerSec/res.rawPerSec*100, res.p50, res.p99)
+	counts := []int{64, 16}
+	if n := benchEnv("HOOKBOOK_BENCH_PUBLISHERS", 0); n > 0 {
+		counts = []int{n}
+	}
+	for _, publishers := range counts {
+		b.Run(fmt.Sprintf("%d_publishers", publishers), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				res := runEngineBench(b, events, endpoints, publishers, nil)
+				b.ReportMetric(res.rawPerSec, "raw_req/s")
+				b.ReportMetric(res.eventsPerSec, "events/s")
+				b.ReportMetric(res.deliveriesPerSec, "deliveries/s")
+				b.ReportMetric(res.deliveriesPerSec/res.rawPerSec*100, "%_of_raw")
+				b.ReportMetric(float64(res.p50.Milliseconds()), "p50_ms")
+				b.ReportMetric(float64(res.p99.Milliseconds()), "p99_ms")
+				b.Logf("%d events × %d endpoints, %d publishers: raw %.0f req/s; hookbook accepted %.0f events/s, completed %.0f deliveries/s (%.0f %% of raw), publish→receipt p50 %s p99 %s",
+					events, endpoints, publishers, res.rawPerSec, res.eventsPerSec, res.deliveriesPerSec, res.deliveriesPerSec/res.rawPerSec*100, res.p50, res.p99)
+			}
+		})
 	}
 }
 
@@ -98,9 +109,9 @@ func BenchmarkOrdered(b *testing.B) {
 	events := benchEnv("HOOKBOOK_BENCH_EVENTS", 2000)
 	const endpoints = 10
 	for i := 0; i < b.N; i++ {
-		unordered := runEngineBench(b, events, endpoints, nil, benchKeys{keys: 1000})
-		ordered := runEngineBench(b, events, endpoints, nil, benchKeys{keys: 1000, ordered: true})
-		hot := runEngineBench(b, events, endpoints, nil, benchKeys{keys: 10, ordered: true})
+		unordered := runEngineBench(b, events, endpoints, 64, nil, benchKeys{keys: 1000})
+		ordered := runEngineBench(b, events, endpoints, 64, nil, benchKeys{keys: 1000, ordered: true})
+		hot := runEngineBench(b, events, endpoints, 64, nil, benchKeys{keys: 10, ordered: true})
 		b.ReportMetric(unordered.deliveriesPerSec, "unordered_dlv/s")
 		b.ReportMetric(ordered.deliveriesPerSec, "ordered_1000_dlv/s")
 		b.ReportMetric(hot.deliveriesPerSec, "ordered_10_dlv/s")
@@ -127,7 +138,9 @@ type benchKeys struct {
 	ordered bool
 }
 
-func runEngineBench(b *testing.B, events, endpoints int, env map[string]string, keyed ...benchKeys) benchResult {
+// runEngineBench publishes events to endpoints receivers from publishers
+// clients and measures the raw baseline around it.
+func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[string]string, keyed ...benchKeys) benchResult {
 	b.Helper()
 	b.StopTimer()
 	recv := make([]*benchReceiver, endpoints)
@@ -169,7 +182,6 @@ func runEngineBench(b *testing.B, events, endpoints int, env map[string]string, 
 	}
 
 	b.StartTimer()
-	publishers := benchEnv("HOOKBOOK_BENCH_PUBLISHERS", 64)
 	start := time.Now()
 	published := publishBodies(b, in, []string{in.key}, events, publishers, bodyOf)
 	accepted := time.Since(start)
