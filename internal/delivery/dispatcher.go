@@ -10,8 +10,10 @@ import (
 )
 
 // Dispatcher runs the delivery workers of one instance. It claims due
-// deliveries in batches, runs at most PerEndpoint attempts at once per
-// endpoint, and records outcomes in group commits.
+// deliveries in batches, takes new ones straight from their publication
+// when it has room for them (Reserve, Take: outbound.Engine), runs at most
+// PerEndpoint attempts at once per endpoint, and records outcomes in group
+// commits.
 //
 // Isolation: attempts share two budgets. Workers bounds the attempts that
 // answer promptly, plus claimed deliveries waiting for a slot; an attempt
