@@ -74,7 +74,22 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: bad options %q: %w", query, err)
 	}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "wal_autocheckpoint(0)"} {
+	// A synchronous level the URL names is the operator's choice for
+	// foreground commits (e.g. NORMAL: may lose the last commits on power
+	// loss); FULL otherwise. Ours come after theirs, and the last one wins.
+	durable := "FULL"
+	for _, p := range q["_pragma"] {
+		name, arg, _ := strings.Cut(p, "(")
+		if strings.EqualFold(strings.TrimSpace(name), "synchronous") {
+			durable = strings.ToUpper(strings.TrimSuffix(strings.TrimSpace(arg), ")"))
+		}
+	}
+	switch durable {
+	case "OFF", "NORMAL", "FULL", "EXTRA", "0", "1", "2", "3":
+	default:
+		return nil, fmt.Errorf("sqlite: synchronous(%s): want OFF, NORMAL, FULL or EXTRA", durable)
+	}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + durable + ")", "foreign_keys(ON)", "wal_autocheckpoint(0)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -94,6 +109,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(4)
 	d := &DB{w: w, r: r, dialect: sqlite, url: "sqlite:" + path, Now: time.Now}
+	d.gate.durable = durable
 	if err := d.Ping(ctx); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", base, err)

@@ -267,3 +267,31 @@ func TestWriteAheadLogStaysBounded(t *testing.T) {
 		t.Errorf("%d organizations (%v), want %d", n, err, commits)
 	}
 }
+
+// TestSynchronousFromURL keeps an operator's synchronous level for
+// foreground commits, and refuses one SQLite does not know.
+func TestSynchronousFromURL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	d, err := db.Open(ctx, "sqlite:"+filepath.Join(dir, "normal.db")+"?_pragma=synchronous(normal)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, run := range []func(context.Context, func(*db.Tx) error) error{d.Tx, d.BackgroundTx, d.Tx} {
+		var level int
+		if err := run(ctx, func(tx *db.Tx) error {
+			return tx.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&level)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if level != 1 {
+			t.Errorf("synchronous = %d in a transaction, want 1 (NORMAL, as the URL says)", level)
+		}
+	}
+	if d, err := db.Open(ctx, "sqlite:"+filepath.Join(dir, "bad.db")+"?_pragma=synchronous(full);DROP"); err == nil {
+		d.Close()
+		t.Error("an unknown synchronous level was accepted")
+	}
+}

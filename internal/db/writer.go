@@ -20,6 +20,9 @@ type gate struct {
 	fg, bg []chan struct{}
 	bgLast bool // the last contested turn went to background
 	lazy   bool // the writer commits without fsync (synchronous=NORMAL); owned by the holder
+	// durable is the synchronous level of foreground commits: FULL unless
+	// the database URL names another.
+	durable string
 }
 
 // lock waits for the writer. It returns ctx's error, not holding the
@@ -97,7 +100,7 @@ func (d *DB) write(ctx context.Context, background bool) (release func(), err er
 		return nil, err
 	}
 	if d.gate.lazy != background {
-		mode := "FULL"
+		mode := d.gate.durable
 		if background {
 			mode = "NORMAL"
 		}
