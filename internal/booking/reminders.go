@@ -172,6 +172,16 @@ func (d *Domain) fire(ctx context.Context, orgID, kind, offset, cond string, a, 
 			if err != nil {
 				return err
 			}
+			// Still due now that it is locked? It may have been cancelled,
+			// completed or rescheduled since the list was read.
+			var still int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM bookings WHERE organization_id = $1 AND `+cond+` AND id = $4`,
+				orgID, a, b, id).Scan(&still); err != nil {
+				return err
+			}
+			if still == 0 {
+				return nil
+			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO reminders_sent (booking_id, kind, offset_text, starts_at, created_at) VALUES ($1, $2, $3, $4, $5)
 				ON CONFLICT (booking_id, kind, offset_text, starts_at) DO NOTHING`, id, kind, offset, db.Micros(bk.StartsAt), db.Micros(now))
 			if err != nil {
