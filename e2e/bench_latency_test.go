@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"sync"
@@ -157,12 +156,9 @@ func directLatencies(recv []*benchReceiver, rate, seconds int, body []byte) []ti
 				at := time.Now()
 				req, _ := http.NewRequest("POST", r.srv.URL, bytes.NewReader(body))
 				req.Header.Set("Webhook-Id", fmt.Sprintf("direct_%d", i))
-				resp, err := client.Do(req)
-				if err != nil {
+				if send(client, req) != nil {
 					return
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
 				mu.Lock()
 				out = append(out, time.Since(at))
 				mu.Unlock()

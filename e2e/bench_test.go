@@ -268,17 +268,23 @@ func rawBaseline(recv []*benchReceiver, n, concurrency int, body []byte) float64
 				if err := webhook.SignHeaders(req.Header, webhook.DefaultPrefix, "", fmt.Sprintf("raw_%d", i), time.Now(), body, []string{rawSecret}); err != nil {
 					panic(err)
 				}
-				resp, err := client.Do(req)
-				if err != nil {
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
+				send(client, req)
 			}
 		}()
 	}
 	wg.Wait()
 	return float64(n) / time.Since(start).Seconds()
+}
+
+// send makes req and reads its answer to the end, so that the connection
+// is kept for the next request.
+func send(client *http.Client, req *http.Request) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
 }
 
 // BenchmarkIsolation measures how much a bad endpoint costs the healthy

@@ -154,7 +154,7 @@ func (tx *Tx) InsertRows(ctx context.Context, table string, columns []string, su
 			args = append(args, r...)
 		}
 		q.WriteString(" " + suffix)
-		if _, err := tx.Tx.ExecContext(ctx, q.String(), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return err
 		}
 	}

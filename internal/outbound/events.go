@@ -232,7 +232,6 @@ func (s *Service) queueDeliveries(ctx context.Context, tx *db.Tx, evt *hookbook.
 		leaseUntil = now.Add(lease)
 	}
 	var direct []*Job
-	queued := false
 	for i, ep := range targets {
 		id := ids.New("dlv")
 		if i > 0 {
@@ -249,14 +248,11 @@ func (s *Service) queueDeliveries(ctx context.Context, tx *db.Tx, evt *hookbook.
 			if waiting[ep.ID] {
 				next = nil
 			}
-			queued = true
 		case s.Engine != nil && ep.Enabled && s.Engine.Reserve(ep.ID):
 			lowner, luntil = owner, db.Micros(leaseUntil)
 			next = luntil
 			direct = append(direct, &Job{DeliveryID: id, OrganizationID: evt.OrganizationID, EventID: evt.ID, EventType: evt.Type,
 				Attempt: 1, MaxAttempts: ep.MaxAttempts, Endpoint: ep, Payload: evt.Payload, Owner: owner, LeaseUntil: leaseUntil})
-		default:
-			queued = true
 		}
 		n := len(args)
 		fmt.Fprintf(&q, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
@@ -270,7 +266,7 @@ func (s *Service) queueDeliveries(ctx context.Context, tx *db.Tx, evt *hookbook.
 	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 		return fmt.Errorf("queue deliveries: %w", err)
 	}
-	if queued {
+	if len(direct) < len(targets) { // some wait in the queue
 		return s.due(ctx, tx)
 	}
 	return nil

@@ -46,7 +46,7 @@ func (s *Service) EndpointVolume(ctx context.Context, orgID, endpointID string, 
 	rows, err := s.DB.QueryContext(ctx, `SELECT (created_at - $4) / 3600000000, status, count(*) FROM deliveries
 		WHERE endpoint_id = $1 AND organization_id = $2 AND id >= $3 AND created_at >= $4
 		GROUP BY 1, 2`,
-		endpointID, orgID, ids.Before("dlv", since), since.UnixMicro())
+		endpointID, orgID, ids.Before("dlv", since), db.Micros(since))
 	if err != nil {
 		return nil, fmt.Errorf("endpoint volume: %w", err)
 	}
@@ -73,7 +73,7 @@ func (s *Service) EndpointsVolume(ctx context.Context, orgID string, endpointIDs
 	if len(endpointIDs) == 0 {
 		return out, nil
 	}
-	args := append([]any{orgID, ids.Before("dlv", since), since.UnixMicro()}, db.Args(endpointIDs)...)
+	args := append([]any{orgID, ids.Before("dlv", since), db.Micros(since)}, db.Args(endpointIDs)...)
 	rows, err := s.DB.QueryContext(ctx, `SELECT endpoint_id, status, count(*) FROM deliveries
 		WHERE organization_id = $1 AND id >= $2 AND created_at >= $3 AND endpoint_id IN (`+db.Placeholders(4, len(endpointIDs))+`)
 		GROUP BY 1, 2`, args...)
