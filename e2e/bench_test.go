@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,8 +94,11 @@ func BenchmarkEngine(b *testing.B) {
 				b.ReportMetric(res.deliveriesPerSec/res.rawPerSec*100, "%_of_raw")
 				b.ReportMetric(float64(res.p50.Milliseconds()), "p50_ms")
 				b.ReportMetric(float64(res.p99.Milliseconds()), "p99_ms")
-				b.Logf("%d events × %d endpoints, %d publishers: raw %.0f req/s; hookbook accepted %.0f events/s, completed %.0f deliveries/s (%.0f %% of raw), publish→receipt p50 %s p99 %s",
-					events, endpoints, publishers, res.rawPerSec, res.eventsPerSec, res.deliveriesPerSec, res.deliveriesPerSec/res.rawPerSec*100, res.p50, res.p99)
+				b.ReportMetric(float64(res.cpuPerDelivery.Nanoseconds())/1000, "cpu_µs/delivery")
+				b.ReportMetric(float64(res.rawCPUPerRequest.Nanoseconds())/1000, "raw_cpu_µs/req")
+				b.Logf("%d events × %d endpoints, %d publishers: raw %.0f req/s; hookbook accepted %.0f events/s, completed %.0f deliveries/s (%.0f %% of raw), publish→receipt p50 %s p99 %s; CPU per delivery %s, per raw request %s (×%.2f)",
+					events, endpoints, publishers, res.rawPerSec, res.eventsPerSec, res.deliveriesPerSec, res.deliveriesPerSec/res.rawPerSec*100, res.p50, res.p99,
+					res.cpuPerDelivery, res.rawCPUPerRequest, float64(res.cpuPerDelivery)/float64(res.rawCPUPerRequest))
 			}
 		})
 	}
@@ -126,6 +130,9 @@ func BenchmarkOrdered(b *testing.B) {
 type benchResult struct {
 	rawPerSec, eventsPerSec, deliveriesPerSec float64
 	p50, p99                                  time.Duration
+	// CPU time of the whole process (receivers and clients included) per
+	// delivery, and per request of the raw baseline.
+	cpuPerDelivery, rawCPUPerRequest time.Duration
 }
 
 const benchBody = `{"id":"bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","status":"confirmed","service":{"id":"svc_01JQ2Z8Y5V4N6T7R8S9A0B1C2E","name":"City Walking Tour"},"slot_id":"slot_01JQ2Z8Y5V4N6T7R8S9A0B1C2F","customer":{"id":"cus_01JQ2Z8Y5V4N6T7R8S9A0B1C2G","name":"Jane Doe","email":"jane@example.com"},"starts_at":"2026-03-25T14:00:00Z","ends_at":"2026-03-25T15:30:00Z","participants":2,"notes":"Window seat, please","location":"Main Square","total_amount":9000,"currency":"USD","created_at":"2026-03-24T14:30:00Z","updated_at":"2026-03-24T14:30:00Z"}`
@@ -173,7 +180,9 @@ func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[str
 
 	// Raw baseline: the same number of requests straight to the receivers.
 	envelope := []byte(`{"id":"evt_x","event":"booking.created","timestamp":"2026-03-24T14:30:00Z","organization_id":"org_x","data":` + benchBody + `}`)
+	cpu0 := processCPU()
 	raw := rawBaseline(recv, events*endpoints, concurrency, envelope)
+	rawCPU := processCPU() - cpu0
 	for _, r := range recv {
 		r.mu.Lock()
 		r.first = map[string]time.Time{}
@@ -183,10 +192,12 @@ func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[str
 
 	b.StartTimer()
 	start := time.Now()
+	cpu0 = processCPU()
 	published := publishBodies(b, in, []string{in.key}, events, publishers, bodyOf)
 	accepted := time.Since(start)
 	want := int64(events * endpoints)
 	awaitDeliveries(b, recv, want)
+	hookbookCPU := processCPU() - cpu0
 	var last time.Time
 	var lat []time.Duration
 	for _, r := range recv {
@@ -205,7 +216,9 @@ func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[str
 	in.stop()
 	// The baseline again, right after: the mean of both brackets the
 	// hookbook run against the machine's drift.
+	cpu0 = processCPU()
 	raw = (raw + rawBaseline(recv, events*endpoints, concurrency, envelope)) / 2
+	rawCPU += processCPU() - cpu0
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(p float64) time.Duration {
 		if len(lat) == 0 {
@@ -219,7 +232,20 @@ func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[str
 		deliveriesPerSec: float64(want) / last.Sub(start).Seconds(),
 		p50:              pct(0.50),
 		p99:              pct(0.99),
+		cpuPerDelivery:   hookbookCPU / time.Duration(want),
+		rawCPUPerRequest: rawCPU / time.Duration(2*want),
 	}
+}
+
+// processCPU returns the CPU time this process has used (user and system):
+// the benchmark's receivers, clients and hookbook alike. CPU per request is
+// steadier than requests per second on a machine shared with others.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // awaitDeliveries waits until the receivers got want requests in all.

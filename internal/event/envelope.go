@@ -26,11 +26,16 @@ func Envelope(id, orgID, typ string, at time.Time, orderingKey string, sequence 
 	if err != nil {
 		return nil, fmt.Errorf("encode envelope data: %w", err)
 	}
-	data = canon
+	return CanonicalEnvelope(id, orgID, typ, at, orderingKey, sequence, canon)
+}
+
+// CanonicalEnvelope is Envelope for data already in canonical form (what
+// Canonical returned), which it does not check again.
+func CanonicalEnvelope(id, orgID, typ string, at time.Time, orderingKey string, sequence int64, data json.RawMessage) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	err = enc.Encode(hookbook.Envelope{
+	err := enc.Encode(hookbook.Envelope{
 		ID: id, Event: typ, Timestamp: at.UTC().Format(TimeFormat), OrganizationID: orgID,
 		OrderingKey: orderingKey, Sequence: sequence, Data: data,
 	})

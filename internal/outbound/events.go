@@ -104,6 +104,9 @@ type Publication struct {
 	// ones (Published) have none.
 	OrderingKey string
 	Published   bool // published through the API rather than by hookbook
+	// Canonical says Data is already in canonical form (event.Canonical),
+	// so the writer's turn is not spent converting it again.
+	Canonical bool
 	// EndpointID, when set, sends the event to that endpoint only, whatever
 	// its filter and the outbound switch (test events).
 	EndpointID string
@@ -180,7 +183,11 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 		}
 	}
 	evt.OrderingKey, evt.Sequence = key, seq
-	payload, err := event.Envelope(evt.ID, evt.OrganizationID, evt.Type, evt.Timestamp, key, seq, evt.Data)
+	envelope := event.Envelope
+	if p.Canonical {
+		envelope = event.CanonicalEnvelope
+	}
+	payload, err := envelope(evt.ID, evt.OrganizationID, evt.Type, evt.Timestamp, key, seq, evt.Data)
 	if err != nil {
 		return nil, err
 	}

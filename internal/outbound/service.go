@@ -386,7 +386,7 @@ func (s *Service) Publish(ctx context.Context, orgID string, in PublishInput) (*
 		return nil, err
 	}
 	return s.publishBatched(ctx, Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey,
-		OrderingKey: in.OrderingKey, Published: true})
+		OrderingKey: in.OrderingKey, Published: true, Canonical: true})
 }
 
 // checkSchema validates published data against its type's schema: the
