@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,4 +89,52 @@ func TestPublishedDeliveriesSkipTheClaim(t *testing.T) {
 			t.Errorf("event %d arrived %d times", i+1, seen[id])
 		}
 	}
+}
+
+// claimCounter is the real queue, counting the claims that ran.
+type claimCounter struct {
+	*outbound.Service
+	n atomic.Int64
+}
+
+func (q *claimCounter) Claim(ctx context.Context, r outbound.ClaimRequest) ([]*outbound.Job, error) {
+	q.n.Add(1)
+	return q.Service.Claim(ctx, r)
+}
+
+// TestClaimsOnlyForQueuedWork checks that deliveries taken at publication
+// and the attempts that finish them start no claim (a claim is a write to
+// the queue), and that a retry is still claimed when it comes due, with
+// the fallback poll a minute away.
+func TestClaimsOnlyForQueuedWork(t *testing.T) {
+	t.Parallel()
+	const events = 20
+	recv := hookbooktest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == events+1 { // the first attempt of the last event
+			w.WriteHeader(500)
+			return
+		}
+		w.WriteHeader(204)
+	})
+	queue := &claimCounter{}
+	in := start(t, map[string]string{"HOOKBOOK_POLL_INTERVAL": "1m"}, func(a *server.App) {
+		queue.Service = a.Outbound
+		a.Dispatcher.Queue = queue
+		a.Dispatcher.SlowAfter = time.Minute
+	})
+	in.createEndpoint(recv.URL, []string{"booking.*"}, nil)
+	// The claims of the start (its timer and its wake) may still run.
+	hookbooktest.WaitFor(t, 10*time.Second, "the first claim", func() bool { return queue.n.Load() > 0 })
+	before := queue.n.Load()
+	for i := 1; i <= events; i++ {
+		in.publish("booking.created", bookingData(nil))
+		hookbooktest.WaitFor(t, 10*time.Second, "the delivery", func() bool { return recv.Count() == i })
+	}
+	if n := queue.n.Load() - before; n > 1 {
+		t.Errorf("%d claims ran for %d deliveries taken at publication, want at most 1 (left from the start)", n, events)
+	}
+	// The next event's first attempt fails; its retry, 100–300 ms later,
+	// is found by the claim loop's timer, not by the poll.
+	in.publish("booking.created", bookingData(nil))
+	hookbooktest.WaitFor(t, 10*time.Second, "the retry", func() bool { return recv.Count() == events+2 })
 }

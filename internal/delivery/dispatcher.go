@@ -67,6 +67,18 @@ type Dispatcher struct {
 	// their new deliveries queue behind them instead of being taken
 	// directly, until a claim finds the queue drained.
 	backlog map[string]bool
+	// marks counts signs that the queue may hold deliveries this instance
+	// can claim: deliveries queued or come due (Wake, the timer), or a slot
+	// freed at an endpoint the last claim had to leave behind (watch).
+	// drained is marks as of the start of the last claim that took all it
+	// could; while the two are equal a claim would find nothing, so none
+	// runs. Most new deliveries are handed over at publication, and a
+	// claim is a write: without this, every finished attempt ran one.
+	marks, drained uint64
+	watch          map[string]bool
+	// rearm asks the claim loop to look again at when the next delivery is
+	// due (a retry was scheduled).
+	rearm   bool
 	running sync.WaitGroup
 	once    sync.Once
 }
@@ -117,6 +129,7 @@ func (d *Dispatcher) init() {
 		d.slowEP = map[string]time.Time{}
 		d.reserved = map[string]int{}
 		d.backlog = map[string]bool{}
+		d.watch = map[string]bool{}
 		if d.SlowAfter <= 0 {
 			d.SlowAfter = DefaultSlowAfter
 		}
@@ -135,6 +148,9 @@ func (d *Dispatcher) init() {
 // Wake tells the dispatcher that deliveries may be due now. It never blocks.
 func (d *Dispatcher) Wake() {
 	d.init()
+	d.mu.Lock()
+	d.marks++
+	d.mu.Unlock()
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -160,16 +176,28 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for ctx.Err() == nil {
-		full := d.claim(ctx, attemptCtx)
+		claimed, full := d.claim(ctx, attemptCtx)
 		if full {
 			continue
 		}
-		timer.Reset(d.sleep(ctx))
+		d.mu.Lock()
+		rearm := d.rearm
+		d.rearm = false
+		d.mu.Unlock()
+		if claimed || rearm {
+			timer.Reset(d.sleep(ctx))
+		}
 		select {
 		case <-ctx.Done():
 		case <-d.wake:
 		case <-d.freed:
 		case <-timer.C:
+			// Something may have come due: a retry, a deferral's end, a
+			// lease given up by a dead instance, or the fallback poll.
+			d.mu.Lock()
+			d.marks++
+			d.rearm = true
+			d.mu.Unlock()
 		}
 	}
 	d.mu.Lock()
@@ -191,13 +219,17 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	<-writerDone
 }
 
-// claim takes one batch of due deliveries and starts them. It reports
-// whether the batch was full, meaning more may be due at once.
-func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
+// claim takes one batch of due deliveries and starts them, when there is
+// a free worker and the queue may hold something to claim (marks). It
+// reports whether it ran a claim, and whether the batch was full, meaning
+// more may be due at once.
+func (d *Dispatcher) claim(ctx, attemptCtx context.Context) (claimed, full bool) {
 	now := time.Now()
 	d.mu.Lock()
 	free := d.Workers - (d.inflight - d.slow)
 	exclude, stalled := d.saturated(now)
+	marks := d.marks
+	wanted := marks != d.drained
 	d.mu.Unlock()
 	for ep, wait := range stalled {
 		if err := d.Queue.Postpone(ctx, ep, nil, now.Add(wait)); err != nil && ctx.Err() == nil {
@@ -206,8 +238,12 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 	}
 	d.deferOpenCircuits(ctx, now)
 	exclude = append(exclude, d.Breaker.Open(now)...)
-	if free <= 0 {
-		return false
+	if free <= 0 || !wanted {
+		return false, false
+	}
+	left := make(map[string]bool, len(exclude))
+	for _, ep := range exclude {
+		left[ep] = true
 	}
 	if len(exclude) > maxExclude {
 		exclude = exclude[:maxExclude]
@@ -219,13 +255,13 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 	jobs, err := d.Queue.Claim(context.WithoutCancel(ctx), outbound.ClaimRequest{Owner: d.Owner, Limit: limit, Lease: d.Lease, Exclude: exclude})
 	if err != nil {
 		d.Log.Error("claim deliveries", "err", err)
-		return false
+		return true, false
 	}
 	if ctx.Err() != nil {
 		if err := d.Queue.Release(context.Background(), jobs); err != nil {
 			d.Log.Error("release deliveries claimed during a stop", "err", err)
 		}
-		return false
+		return true, false
 	}
 	var excess []*outbound.Job
 	d.mu.Lock()
@@ -237,16 +273,17 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 	d.inflight += len(jobs) - len(excess)
 	if len(jobs) < limit {
 		// Every due delivery not left out was taken: those endpoints have
-		// no backlog in the queue any more.
-		left := make(map[string]bool, len(exclude))
-		for _, ep := range exclude {
-			left[ep] = true
-		}
+		// no backlog in the queue any more, and until a new sign (marks)
+		// only the endpoints left behind may have some.
 		for ep := range d.backlog {
 			if !left[ep] {
 				delete(d.backlog, ep)
 			}
 		}
+		for _, j := range excess {
+			left[j.Endpoint.ID] = true
+		}
+		d.drained, d.watch = marks, left
 	}
 	d.mu.Unlock()
 	if len(excess) > 0 {
@@ -254,7 +291,7 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) bool {
 			d.Log.Error("release excess deliveries", "err", err)
 		}
 	}
-	return len(jobs) == limit
+	return true, len(jobs) == limit
 }
 
 // place starts j, or queues it behind its endpoint's running attempts, and
@@ -327,10 +364,10 @@ func (d *Dispatcher) Take(jobs []*outbound.Job) {
 	}
 	d.mu.Unlock()
 	if len(back) > 0 {
-		d.signalFreed()
 		if err := d.Queue.Release(context.Background(), back); err != nil {
 			d.Log.Error("release deliveries handed over during a stop", "err", err)
 		}
+		d.Wake()
 	}
 }
 
@@ -449,6 +486,9 @@ func (d *Dispatcher) next(ep string) *outbound.Job {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.progress[ep] = time.Now()
+	if d.watch[ep] {
+		d.marks++ // the last claim left its deliveries behind: room now
+	}
 	if q := d.queued[ep]; len(q) > 0 {
 		j := q[0]
 		if len(q) == 1 {
@@ -585,6 +625,7 @@ func (d *Dispatcher) slowDown(ep string, l *lane) {
 		if err := d.Queue.Release(context.Background(), queued); err != nil {
 			d.Log.Error("release the deliveries queued for a slow endpoint", "endpoint_id", ep, "err", err)
 		}
+		d.Wake()
 	}
 }
 
@@ -596,6 +637,9 @@ func (d *Dispatcher) end(ep string, l *lane, took time.Duration) {
 	l.done = true
 	if l.slow {
 		d.slow--
+		if len(d.watch) > 0 {
+			d.marks++ // slow endpoints left behind for a full slow budget
+		}
 	}
 	if took < d.SlowAfter {
 		delete(d.slowEP, ep)
@@ -663,6 +707,12 @@ func (d *Dispatcher) record(batch []*outbound.Result) {
 	}
 	d.mu.Lock()
 	d.inflight -= len(batch)
+	for _, r := range batch {
+		if !r.NextAttemptAt.IsZero() {
+			d.rearm = true // a retry may be due before the claim loop's timer
+			break
+		}
+	}
 	d.mu.Unlock()
 	d.signalFreed()
 }
