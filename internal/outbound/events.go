@@ -267,7 +267,12 @@ func (s *Service) queueDeliveries(ctx context.Context, tx *db.Tx, evt *hookbook.
 		out.Deliveries = append(out.Deliveries, id)
 	}
 	if len(direct) > 0 {
-		tx.OnCommit(func() { s.Engine.Take(direct) })
+		take := func() { s.Engine.Take(direct) }
+		if later, ok := tx.Value(takeLaterKey); ok {
+			*later.(*[]func()) = append(*later.(*[]func()), take)
+		} else {
+			tx.OnCommit(take)
+		}
 		tx.OnAbort(func() { s.Engine.Cancel(direct) })
 	}
 	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
