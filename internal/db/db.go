@@ -40,6 +40,7 @@ type DB struct {
 	r       *sql.DB // reads outside transactions
 	dialect string
 	url     string
+	schema  string // PostgreSQL: the schema hookbook's tables live in
 	// Now is the instance's clock; tests may replace it before use.
 	Now func() time.Time
 
@@ -130,6 +131,12 @@ func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	var schema sql.NullString
+	if err := pool.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: current schema: %w", err)
+	}
+	d.schema = schema.String
 	return d, nil
 }
 

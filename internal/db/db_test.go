@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -293,5 +294,39 @@ func TestSynchronousFromURL(t *testing.T) {
 	if d, err := db.Open(ctx, "sqlite:"+filepath.Join(dir, "bad.db")+"?_pragma=synchronous(fast)"); err == nil {
 		d.Close()
 		t.Error("an unknown synchronous level was accepted")
+	}
+}
+
+// TestNotificationsStayInTheirSchema checks that hubs sharing a PostgreSQL
+// database in different schemas do not wake each other, while instances
+// of one hub do.
+func TestNotificationsStayInTheirSchema(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url := hookbooktest.PostgresURL(t)
+	listener, same := hookbooktest.OpenDB(t, url), hookbooktest.OpenDB(t, url)
+	other := hookbooktest.OpenDB(t, hookbooktest.PostgresURL(t))
+	woken := make(chan struct{}, 16)
+	go listener.Listen(ctx, "jobs", func() { woken <- struct{}{} }, slog.Default())
+	<-woken // the wake after connecting
+	notify := func(d *db.DB) {
+		if err := d.Tx(ctx, func(tx *db.Tx) error { return tx.Notify(ctx, "jobs") }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Notifications arrive in the order their transactions committed: one
+	// leaking from the other schema would come before the one awaited.
+	notify(other)
+	notify(same)
+	select {
+	case <-woken:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no wake for a notification of the same schema")
+	}
+	select {
+	case <-woken:
+		t.Fatal("woken by a notification of another schema")
+	case <-time.After(200 * time.Millisecond):
 	}
 }

@@ -2,14 +2,16 @@ package db
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// Listen calls wake whenever another instance's transaction that called
-// Notify(channel) commits, through PostgreSQL LISTEN/NOTIFY, until ctx is
+// Listen calls wake whenever a transaction of an instance using the same
+// schema that called Notify(channel) commits, through PostgreSQL LISTEN/NOTIFY, until ctx is
 // done; it also calls wake after every (re)connection, for what committed
 // meanwhile. It reconnects after errors. On SQLite it returns at once: one
 // process owns the database.
@@ -33,13 +35,24 @@ func (d *DB) Listen(ctx context.Context, channel string, wake func(), log *slog.
 	}
 }
 
+// channel returns the name PostgreSQL knows channel by: hubs that share a
+// database in different schemas (search_path) do not wake each other. The
+// public schema keeps the plain name.
+func (d *DB) channel(name string) string {
+	if d.schema == "" || d.schema == "public" {
+		return name
+	}
+	sum := sha256.Sum256([]byte(d.schema))
+	return name + "_" + hex.EncodeToString(sum[:8]) // within PostgreSQL's 63 bytes
+}
+
 func (d *DB) listenOnce(ctx context.Context, channel string, wake func()) error {
 	conn, err := pgx.Connect(ctx, d.url)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{d.channel(channel)}.Sanitize()); err != nil {
 		return err
 	}
 	wake() // whatever was committed while not listening

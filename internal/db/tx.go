@@ -166,14 +166,14 @@ func InsertSQL(table string, columns []string, suffix string) string {
 	return "INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES (" + Placeholders(1, len(columns)) + ") " + suffix
 }
 
-// Notify tells every instance listening on channel (see DB.Listen) when
-// the transaction commits. It does nothing on SQLite, where one process
+// Notify tells every instance listening on channel (see DB.Listen) in the
+// same schema when the transaction commits. It does nothing on SQLite, where one process
 // owns the database.
 func (tx *Tx) Notify(ctx context.Context, channel string) error {
 	if tx.d.dialect != postgres {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, "SELECT pg_notify($1, '')", channel)
+	_, err := tx.ExecContext(ctx, "SELECT pg_notify($1, '')", tx.d.channel(channel))
 	return err
 }
 
