@@ -36,13 +36,6 @@ type batcher struct {
 // maxBatch bounds how many publications share one transaction.
 const maxBatch = 128
 
-// takeLaterKey names, in a group commit's transaction, the list of
-// hand-overs (Engine.Take) to run only after its publications have their
-// answers and the next group its turn: started first, a group's attempts
-// (ten per event to ten endpoints) would queue ahead of every woken
-// request on a busy machine.
-const takeLaterKey = "outbound.takeLater"
-
 // publishBatched is publish through the group commit. Its result is the same
 // as Publish's; only the transaction is shared with concurrent callers.
 func (s *Service) publishBatched(ctx context.Context, p Publication) (*Published, error) {
@@ -65,7 +58,7 @@ func (s *Service) publishBatched(ctx context.Context, p Publication) (*Published
 	batch := append([]publishReq(nil), b.waiting[:n]...)
 	b.waiting = append(b.waiting[:0], b.waiting[n:]...)
 	b.mu.Unlock()
-	takes := s.commitBatch(batch)
+	s.commitBatch(batch)
 	b.mu.Lock()
 	if len(b.waiting) > 0 {
 		b.waiting[0].reply <- publishReply{lead: true}
@@ -73,27 +66,18 @@ func (s *Service) publishBatched(ctx context.Context, p Publication) (*Published
 		b.busy = false
 	}
 	b.mu.Unlock()
-	for _, take := range takes {
-		take()
-	}
 	rep := <-r.reply
 	return rep.out, rep.err
 }
 
-// commitBatch commits the publications of batch and answers each. For a
-// group it returns the hand-overs of its deliveries to the engine, which
-// the caller must run (takeLaterKey); a lone publication hands its
-// deliveries over before it answers, as soon as it commits.
-func (s *Service) commitBatch(batch []publishReq) (takes []func()) {
+func (s *Service) commitBatch(batch []publishReq) {
 	if len(batch) == 1 {
 		out, err := s.publish(batch[0].ctx, batch[0].p)
 		batch[0].reply <- publishReply{out: out, err: err}
-		return nil
+		return
 	}
 	outs := make([]*Published, len(batch))
 	err := s.DB.Tx(context.Background(), func(tx *db.Tx) error {
-		takes = nil
-		tx.Remember(takeLaterKey, &takes)
 		for i, r := range batch {
 			out, err := s.PublishTx(r.ctx, tx, r.p)
 			if err != nil {
@@ -110,10 +94,9 @@ func (s *Service) commitBatch(batch []publishReq) (takes []func()) {
 			out, err := s.publish(r.ctx, r.p)
 			r.reply <- publishReply{out: out, err: err}
 		}
-		return nil
+		return
 	}
 	for i, r := range batch {
 		r.reply <- publishReply{out: outs[i]}
 	}
-	return takes
 }

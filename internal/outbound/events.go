@@ -267,12 +267,7 @@ func (s *Service) queueDeliveries(ctx context.Context, tx *db.Tx, evt *hookbook.
 		out.Deliveries = append(out.Deliveries, id)
 	}
 	if len(direct) > 0 {
-		take := func() { s.Engine.Take(direct) }
-		if later, ok := tx.Value(takeLaterKey); ok {
-			*later.(*[]func()) = append(*later.(*[]func()), take)
-		} else {
-			tx.OnCommit(take)
-		}
+		tx.OnCommit(func() { s.Engine.Take(direct) })
 		tx.OnAbort(func() { s.Engine.Cancel(direct) })
 	}
 	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
