@@ -123,15 +123,16 @@ func TestClaimsOnlyForQueuedWork(t *testing.T) {
 		a.Dispatcher.SlowAfter = time.Minute
 	})
 	in.createEndpoint(recv.URL, []string{"booking.*"}, nil)
-	// The claims of the start (its timer and its wake) may still run.
+	// The start's own signs (its timer, its wake and, on PostgreSQL, the
+	// listener's connection) may each still run a claim.
 	hookbooktest.WaitFor(t, 10*time.Second, "the first claim", func() bool { return queue.n.Load() > 0 })
 	before := queue.n.Load()
 	for i := 1; i <= events; i++ {
 		in.publish("booking.created", bookingData(nil))
 		hookbooktest.WaitFor(t, 10*time.Second, "the delivery", func() bool { return recv.Count() == i })
 	}
-	if n := queue.n.Load() - before; n > 1 {
-		t.Errorf("%d claims ran for %d deliveries taken at publication, want at most 1 (left from the start)", n, events)
+	if n := queue.n.Load() - before; n > 2 {
+		t.Errorf("%d claims ran for %d deliveries taken at publication, want at most 2 (left from the start)", n, events)
 	}
 	// The next event's first attempt fails; its retry, 100–300 ms later,
 	// is found by the claim loop's timer, not by the poll.
