@@ -14,15 +14,17 @@ import (
 	"github.com/hookbook/hookbook/internal/server"
 )
 
-// claimRecorder is the real queue, noting which events' deliveries claims
-// returned.
+// claimRecorder is the real queue, counting the claims that ran and noting
+// which events' deliveries they returned.
 type claimRecorder struct {
 	*outbound.Service
+	n      atomic.Int64
 	mu     sync.Mutex
 	events map[string]bool
 }
 
 func (q *claimRecorder) Claim(ctx context.Context, r outbound.ClaimRequest) ([]*outbound.Job, error) {
+	q.n.Add(1)
 	jobs, err := q.Service.Claim(ctx, r)
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -91,17 +93,6 @@ func TestPublishedDeliveriesSkipTheClaim(t *testing.T) {
 	}
 }
 
-// claimCounter is the real queue, counting the claims that ran.
-type claimCounter struct {
-	*outbound.Service
-	n atomic.Int64
-}
-
-func (q *claimCounter) Claim(ctx context.Context, r outbound.ClaimRequest) ([]*outbound.Job, error) {
-	q.n.Add(1)
-	return q.Service.Claim(ctx, r)
-}
-
 // TestClaimsOnlyForQueuedWork checks that deliveries taken at publication
 // and the attempts that finish them start no claim (a claim is a write to
 // the queue), and that a retry is still claimed when it comes due, with
@@ -116,7 +107,7 @@ func TestClaimsOnlyForQueuedWork(t *testing.T) {
 		}
 		w.WriteHeader(204)
 	})
-	queue := &claimCounter{}
+	queue := &claimRecorder{events: map[string]bool{}}
 	in := start(t, map[string]string{"HOOKBOOK_POLL_INTERVAL": "1m"}, func(a *server.App) {
 		queue.Service = a.Outbound
 		a.Dispatcher.Queue = queue

@@ -10,10 +10,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Listen calls wake whenever a transaction of an instance using the same
-// schema that called Notify(channel) commits, through PostgreSQL LISTEN/NOTIFY, until ctx is
-// done; it also calls wake after every (re)connection, for what committed
-// meanwhile. It reconnects after errors. On SQLite it returns at once: one
+// Listen calls wake whenever a transaction that called Notify(channel)
+// commits in an instance using the same schema, through PostgreSQL
+// LISTEN/NOTIFY, until ctx is done; it also calls wake after every
+// (re)connection, for what committed meanwhile. It reconnects after errors. On SQLite it returns at once: one
 // process owns the database.
 func (d *DB) Listen(ctx context.Context, channel string, wake func(), log *slog.Logger) {
 	if d.dialect != postgres {

@@ -167,8 +167,8 @@ func InsertSQL(table string, columns []string, suffix string) string {
 }
 
 // Notify tells every instance listening on channel (see DB.Listen) in the
-// same schema when the transaction commits. It does nothing on SQLite, where one process
-// owns the database.
+// same schema when the transaction commits. It does nothing on SQLite,
+// where one process owns the database.
 func (tx *Tx) Notify(ctx context.Context, channel string) error {
 	if tx.d.dialect != postgres {
 		return nil
