@@ -77,26 +77,6 @@ func TestEnvelopeShape(t *testing.T) {
 	}
 }
 
-// Publications validated by the API carry canonical data, and their
-// envelope is built without converting it again: the body must be the same.
-func TestCanonicalEnvelopeIsEnvelope(t *testing.T) {
-	at := time.Date(2026, 3, 24, 14, 30, 0, 0, time.UTC)
-	for in := range canonicalCases {
-		if in == "" || in[0] != '{' {
-			continue
-		}
-		want, err := Envelope("evt_1", "org_1", "lead.qualified", at, "key <1>", 7, json.RawMessage(in))
-		if err != nil {
-			continue
-		}
-		canon, _ := Canonical([]byte(in))
-		got, err := CanonicalEnvelope("evt_1", "org_1", "lead.qualified", at, "key <1>", 7, canon)
-		if err != nil || string(got) != string(want) {
-			t.Errorf("data %s: CanonicalEnvelope = %s (%v), Envelope = %s", in, got, err, want)
-		}
-	}
-}
-
 func TestSchemasComeFromTheTypes(t *testing.T) {
 	schema := func(name string) map[string]any {
 		et, ok := LookupBuiltin(name)
