@@ -75,10 +75,13 @@ func TestOperatorMetrics(t *testing.T) {
 	in.CreateEndpoint(ok.URL, []string{"*"}, nil)
 	bad := in.CreateEndpoint(failing.URL, []string{"*"}, nil)["id"].(string)
 	in.Publish("booking.created", map[string]any{"id": "bkg_1"})
-	hookbooktest.WaitFor(t, 10*time.Second, "both attempts", func() bool {
+	// The attempt counters move as each attempt ends; the queue's gauges
+	// follow once its outcome is recorded, a group commit later.
+	hookbooktest.WaitFor(t, 10*time.Second, "both attempts, recorded", func() bool {
 		text := scrape(t, in.URL)
 		return value(text, `hookbook_delivery_attempt_results_total{error_kind="none",status_class="2xx"}`) == 1 &&
-			value(text, `hookbook_delivery_attempt_results_total{error_kind="http_status",status_class="5xx"}`) == 1
+			value(text, `hookbook_delivery_attempt_results_total{error_kind="http_status",status_class="5xx"}`) == 1 &&
+			value(text, "hookbook_queue_pending") == 1
 	})
 	text := scrape(t, in.URL)
 	for series, want := range map[string]float64{
