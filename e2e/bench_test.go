@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -191,6 +192,7 @@ func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[str
 	}
 
 	b.StartTimer()
+	stopProfile := profileHookbookPhase(b)
 	start := time.Now()
 	cpu0 = processCPU()
 	published := publishBodies(b, in, []string{in.key}, events, publishers, bodyOf)
@@ -198,6 +200,7 @@ func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[str
 	want := int64(events * endpoints)
 	awaitDeliveries(b, recv, want)
 	hookbookCPU := processCPU() - cpu0
+	stopProfile()
 	var last time.Time
 	var lat []time.Duration
 	for _, r := range recv {
@@ -236,6 +239,34 @@ func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[str
 		rawCPUPerRequest: rawCPU / time.Duration(2*want),
 	}
 }
+
+// profileHookbookPhase writes a CPU profile of the hookbook part of an
+// engine benchmark (publication to the last receipt, without the raw
+// baseline) to HOOKBOOK_BENCH_CPUPROFILE when it is set, one file per run
+// (the run's number appended after the first). It returns the function
+// that stops it.
+func profileHookbookPhase(b *testing.B) func() {
+	path := os.Getenv("HOOKBOOK_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	if n := profileRuns.Add(1); n > 1 {
+		path = fmt.Sprintf("%s.%d", path, n)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatalf("%v (HOOKBOOK_BENCH_CPUPROFILE cannot be used with -cpuprofile)", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
+var profileRuns atomic.Int64
 
 // processCPU returns the CPU time this process has used (user and system):
 // the benchmark's receivers, clients and hookbook alike. CPU per request is

@@ -330,3 +330,25 @@ func TestNotificationsStayInTheirSchema(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+// TestWriterJournalsStatementsInMemory checks where SQLite keeps temporary
+// storage: in memory for the writer, whose multi-row statements journal
+// the pages they change (a write call per page otherwise), and the default
+// (files) for readers, whose sorts may be large.
+func TestWriterJournalsStatementsInMemory(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := hookbooktest.OpenDB(t, hookbooktest.SQLiteURL(t))
+	var writer, reader int // 0 default, 1 file, 2 memory
+	if err := d.Tx(ctx, func(tx *db.Tx) error {
+		return tx.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&writer)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&reader); err != nil {
+		t.Fatal(err)
+	}
+	if writer != 2 || reader != 0 {
+		t.Errorf("temp_store = %d for the writer, %d for readers; want 2 (memory) and 0 (default)", writer, reader)
+	}
+}
