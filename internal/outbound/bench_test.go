@@ -91,9 +91,9 @@ func BenchmarkDeliveryStore(b *testing.B) {
 		"Content-Type": "application/json", "User-Agent": "hookbook/bench",
 		"Webhook-Id": "evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", "Webhook-Timestamp": "1774362600",
 		"Webhook-Signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
-		"X-Hookbook-Event": "booking.created", "X-Hookbook-Delivery-Id": "dlv_01JQ2Z8Y5V4N6T7R8S9A0B1C2D",
+		"X-Hookbook-Event":  "booking.created", "X-Hookbook-Delivery-Id": "dlv_01JQ2Z8Y5V4N6T7R8S9A0B1C2D",
 		"X-Hookbook-Request-Id": "8f14e45f-ceea-467f-a0b6-2f1c3f2d2a11",
-		"X-Hookbook-Signature": "t=1774362600,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd",
+		"X-Hookbook-Signature":  "t=1774362600,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd",
 	}
 	responseHeaders := map[string]string{"Content-Length": "0", "Date": "Tue, 24 Mar 2026 14:30:00 GMT"}
 	start = time.Now()
