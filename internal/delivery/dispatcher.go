@@ -563,6 +563,13 @@ func (d *Dispatcher) attempt(ctx context.Context, j *outbound.Job) {
 // logAttempt writes one line per attempt: who, what, and how it went. The
 // URL is left out (it may carry a token in its query), and so are headers.
 func (d *Dispatcher) logAttempt(r *outbound.Result) {
+	level := slog.LevelInfo
+	if !r.Success {
+		level = slog.LevelWarn
+	}
+	if !d.Log.Enabled(context.Background(), level) {
+		return
+	}
 	j := r.Job
 	attrs := []slog.Attr{
 		slog.String("organization_id", j.OrganizationID), slog.String("endpoint_id", j.Endpoint.ID),
@@ -570,16 +577,16 @@ func (d *Dispatcher) logAttempt(r *outbound.Result) {
 		slog.String("delivery_id", j.DeliveryID), slog.Int("attempt", j.Attempt),
 		slog.Int("status_code", r.StatusCode), slog.Float64("duration_ms", float64(r.Duration.Microseconds())/1000),
 	}
-	level, outcome := slog.LevelInfo, "succeeded"
+	outcome := "succeeded"
 	switch {
 	case r.Success:
 	case r.Gone:
-		level, outcome = slog.LevelWarn, "gone"
+		outcome = "gone"
 	case !r.NextAttemptAt.IsZero():
-		level, outcome = slog.LevelWarn, "retrying"
+		outcome = "retrying"
 		attrs = append(attrs, slog.Time("next_attempt_at", r.NextAttemptAt))
 	default:
-		level, outcome = slog.LevelWarn, "failed"
+		outcome = "failed"
 	}
 	attrs = append(attrs, slog.String("outcome", outcome))
 	if r.Error != "" {

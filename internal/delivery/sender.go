@@ -98,8 +98,8 @@ func (s *Sender) Headers(j *outbound.Job, now time.Time) (http.Header, error) {
 	for k, v := range ep.Headers {
 		h.Set(k, v)
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", s.UserAgent)
+	h["Content-Type"] = []string{"application/json"}
+	h["User-Agent"] = []string{s.UserAgent}
 	if err := webhook.SignHeaders(h, s.HeaderPrefix, ep.Scheme, j.EventID, now, j.Payload, ep.Secrets(now)); err != nil {
 		return nil, err
 	}
@@ -152,8 +152,10 @@ func (s *Sender) Send(ctx context.Context, j *outbound.Job) Outcome {
 		out.Err, out.ErrKind = describe(err, ctx, timeout), kindOf(err, ctx)
 		return out
 	}
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
+	r := &io.LimitedReader{R: resp.Body, N: MaxResponseBody}
+	body, readErr := io.ReadAll(r)
+	r.N = 64 << 10
+	io.Copy(io.Discard, r) // let the connection be reused
 	resp.Body.Close()
 	out.Duration = time.Since(start)
 	out.StatusCode = resp.StatusCode
