@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"github.com/hookbook/hookbook/webhook"
 )
 
@@ -50,13 +51,19 @@ func newBenchReceiver() *benchReceiver {
 
 // startBench runs hookbook for a benchmark: the publishing clients push
 // far more than the default per-key API rate (1000/s), so the limit is
-// raised (not turned off: its cost stays in the figures).
+// raised (not turned off: its cost stays in the figures). On SQLite,
+// HOOKBOOK_BENCH_SQLITE_OPTIONS is added to the fresh database's URL, e.g.
+// "_pragma=synchronous(normal)" to measure without an fsync per
+// publication.
 func startBench(b *testing.B, env map[string]string) *instance {
 	b.Helper()
 	if env == nil {
 		env = map[string]string{}
 	}
 	env["HOOKBOOK_API_RATE_LIMIT"] = "1000000/s"
+	if opts := os.Getenv("HOOKBOOK_BENCH_SQLITE_OPTIONS"); opts != "" && env["HOOKBOOK_DATABASE_URL"] == "" && hookbooktest.Backend() == "sqlite" {
+		env["HOOKBOOK_DATABASE_URL"] = hookbooktest.SQLiteURL(b) + "?" + opts
+	}
 	return start(b, env)
 }
 
@@ -155,12 +162,6 @@ func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[str
 	for i := range recv {
 		recv[i] = newBenchReceiver()
 		defer recv[i].srv.Close()
-	}
-	if dsn := os.Getenv("HOOKBOOK_BENCH_DATABASE_URL"); dsn != "" {
-		if env == nil {
-			env = map[string]string{}
-		}
-		env["HOOKBOOK_DATABASE_URL"] = dsn
 	}
 	in := startBench(b, env)
 	var opts map[string]any
