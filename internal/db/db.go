@@ -116,7 +116,11 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	// All four kept open: beyond database/sql's default of two idle
+	// connections, each busy moment closed one and the next opened it again
+	// (pragmas, schema, every prepared statement once more).
 	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
 	d := &DB{w: w, r: r, dialect: sqlite, url: "sqlite:" + path, Now: time.Now}
 	d.gate.durable = durable
 	if err := d.Ping(ctx); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -350,5 +351,32 @@ func TestWriterJournalsStatementsInMemory(t *testing.T) {
 	}
 	if writer != 2 || reader != 0 {
 		t.Errorf("temp_store = %d for the writer, %d for readers; want 2 (memory) and 0 (default)", writer, reader)
+	}
+}
+
+// TestReadersStayOpen checks that concurrent reads on SQLite reuse the
+// reader connections instead of closing and reopening them (each opening
+// runs the pragmas and prepares every statement again).
+func TestReadersStayOpen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := hookbooktest.OpenDB(t, hookbooktest.SQLiteURL(t))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				var n int
+				if err := d.QueryRowContext(ctx, `SELECT count(*) FROM organizations`).Scan(&n); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if s := db.ReaderStats(d); s.MaxIdleClosed > 0 || s.OpenConnections > 4 {
+		t.Errorf("reader pool: %d connections open, %d closed for want of room among the idle ones; want at most 4 and none", s.OpenConnections, s.MaxIdleClosed)
 	}
 }
