@@ -45,6 +45,19 @@ func (q *claimRecorder) claimed() []string {
 	return out
 }
 
+// startRecordingClaims starts an instance whose engine claims through a
+// claimRecorder. No attempt counts as slow however long a busy machine
+// takes (a slow endpoint's deliveries go back to the queue, to be claimed).
+func startRecordingClaims(t *testing.T, env map[string]string) (*instance, *claimRecorder) {
+	queue := &claimRecorder{events: map[string]bool{}}
+	in := start(t, env, func(a *server.App) {
+		queue.Service = a.Outbound
+		a.Dispatcher.Queue = queue
+		a.Dispatcher.SlowAfter = time.Minute
+	})
+	return in, queue
+}
+
 // TestPublishedDeliveriesSkipTheClaim checks that the engine takes the
 // deliveries it has room for straight from their publication, that those
 // it has no room for wait in the queue with every later one of their
@@ -56,16 +69,9 @@ func TestPublishedDeliveriesSkipTheClaim(t *testing.T) {
 		<-hold
 		w.WriteHeader(204)
 	})
-	queue := &claimRecorder{events: map[string]bool{}}
 	// One attempt at a time to the endpoint, and 4 more waiting in memory:
-	// room for 5 deliveries. The held attempt must not count as slow
-	// however long a busy machine takes to publish the rest (a slow
-	// endpoint's deliveries go back to the queue).
-	in := start(t, map[string]string{"HOOKBOOK_ENDPOINT_CONCURRENCY": "1"}, func(a *server.App) {
-		queue.Service = a.Outbound
-		a.Dispatcher.Queue = queue
-		a.Dispatcher.SlowAfter = time.Minute
-	})
+	// room for 5 deliveries.
+	in, queue := startRecordingClaims(t, map[string]string{"HOOKBOOK_ENDPOINT_CONCURRENCY": "1"})
 	in.createEndpoint(recv.URL, []string{"booking.*"}, nil)
 	var events []string
 	for range 7 {
@@ -107,12 +113,7 @@ func TestClaimsOnlyForQueuedWork(t *testing.T) {
 		}
 		w.WriteHeader(204)
 	})
-	queue := &claimRecorder{events: map[string]bool{}}
-	in := start(t, map[string]string{"HOOKBOOK_POLL_INTERVAL": "1m"}, func(a *server.App) {
-		queue.Service = a.Outbound
-		a.Dispatcher.Queue = queue
-		a.Dispatcher.SlowAfter = time.Minute
-	})
+	in, queue := startRecordingClaims(t, map[string]string{"HOOKBOOK_POLL_INTERVAL": "1m"})
 	in.createEndpoint(recv.URL, []string{"booking.*"}, nil)
 	// The start's own signs (its timer, its wake and, on PostgreSQL, the
 	// listener's connection) may each still run a claim.
