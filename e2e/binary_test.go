@@ -2,10 +2,11 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 )
 
 var (
@@ -14,7 +15,8 @@ var (
 	buildErr  error
 )
 
-// buildBinary builds cmd/hookbook once per test run and returns its path.
+// buildBinary builds cmd/hookbook once per test run and returns its path,
+// in a folder under the run's temporary directory (TestMain removes it).
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -24,7 +26,7 @@ func buildBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "hookbook")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/hookbook").CombinedOutput()
+		out, err := hookbooktest.Command(t, "go", "build", "-o", binPath, "../cmd/hookbook").CombinedOutput()
 		if err != nil {
 			buildErr = err
 			t.Logf("%s", out)

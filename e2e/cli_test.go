@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 )
 
 // TestCLIHelp: --help on every command prints its help and exits 0 without
@@ -24,7 +26,7 @@ func TestCLIHelp(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	cli := func(args ...string) (string, string, int) {
-		c := exec.Command(bin, args...)
+		c := hookbooktest.Command(t, bin, args...)
 		c.Dir = dir
 		c.Env = append(os.Environ(), "HOOKBOOK_DATABASE_URL=sqlite:"+filepath.Join(dir, "hookbook.db"), "HOOKBOOK_ADDR=127.0.0.1:1")
 		var out, errb bytes.Buffer
@@ -71,7 +73,7 @@ func TestCLIHelp(t *testing.T) {
 		}
 	}
 	// Unknown values of enumerated settings stop the server at start.
-	c := exec.Command(bin, "serve")
+	c := hookbooktest.Command(t, bin, "serve")
 	c.Dir = dir
 	c.Env = append(os.Environ(), "HOOKBOOK_LOG_FORMAT=xml", "HOOKBOOK_DATABASE_URL=sqlite:"+filepath.Join(dir, "x.db"))
 	if out, err := c.CombinedOutput(); err == nil || !strings.Contains(string(out), `HOOKBOOK_LOG_FORMAT: "xml" is neither text nor json`) {
@@ -105,13 +107,13 @@ func TestBackupAndRestore(t *testing.T) {
 		ids = append(ids, string(body))
 	}
 	copyFile := filepath.Join(dir, "copy.db")
-	c := exec.Command(bin, "backup", copyFile)
+	c := hookbooktest.Command(t, bin, "backup", copyFile)
 	c.Env = append(os.Environ(), "HOOKBOOK_DATABASE_URL="+live)
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("backup: %v %s", err, out)
 	}
 	// A second backup to the same file is refused rather than overwriting it.
-	c = exec.Command(bin, "backup", copyFile)
+	c = hookbooktest.Command(t, bin, "backup", copyFile)
 	c.Env = append(os.Environ(), "HOOKBOOK_DATABASE_URL="+live)
 	if out, err := c.CombinedOutput(); err == nil || !strings.Contains(string(out), "exists") {
 		t.Errorf("backup over an existing file: %v %s", err, out)
@@ -160,7 +162,7 @@ func TestVerifyCommand(t *testing.T) {
 		return b.String()
 	}
 	run := func(stdin string, args ...string) (string, int) {
-		c := exec.Command(bin, append([]string{"verify"}, args...)...)
+		c := hookbooktest.Command(t, bin, append([]string{"verify"}, args...)...)
 		c.Stdin = strings.NewReader(stdin)
 		out, err := c.CombinedOutput()
 		code := 0

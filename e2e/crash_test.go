@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 )
 
 // proc is the real hookbook binary running in its own process.
@@ -54,25 +56,33 @@ func startCmd(bin, addr string, env map[string]string) *exec.Cmd {
 	return cmd
 }
 
-// startProcWith starts bin and waits until base+"/readyz" answers 200,
-// trusting pool's certificates for an https base.
+// startProcWith starts bin in a directory of the test's own and waits
+// until base+"/readyz" answers 200, trusting pool's certificates for an
+// https base. The process dies with the test, however the test ends.
 func startProcWith(t *testing.T, bin, addr string, env map[string]string, base string, pool *x509.CertPool) *proc {
 	t.Helper()
 	cmd := startCmd(bin, addr, env)
+	cmd.Dir = t.TempDir() // whatever it writes by default stays in the test's directory
+	hookbooktest.Contain(t, cmd)
 	p := &proc{t: t, cmd: cmd, url: base, key: testKey, logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- cmd.Wait() }()
+	exited := make(chan struct{})
+	go func() { err := cmd.Wait(); close(exited); p.done <- err }()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-p.done
+		select {
+		case <-exited:
+		default:
+			hookbooktest.KillGroup(cmd)
+			<-exited
 		}
 	})
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	deadline := time.Now().Add(30 * time.Second)
+	// A loaded machine may take long to start a process: a bound on
+	// readiness, not a measure of it.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		resp, err := client.Get(p.url + "/readyz")
 		if err == nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -97,14 +97,14 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// runBash runs script with bash -euo pipefail in dir, in its own process
-// group (killed at the end of the test), and returns its output.
+// runBash runs script with bash -euo pipefail in dir, in a process group
+// that dies with the test (with the servers the script leaves in the
+// background), and returns its output.
 func runBash(t *testing.T, dir, script string, env ...string) (string, error) {
 	t.Helper()
-	c := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	c := hookbooktest.Command(t, "bash", "-euo", "pipefail", "-c", script)
 	c.Dir = dir
 	c.Env = append(os.Environ(), env...)
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// A file, not a pipe: servers left in the background keep a pipe open,
 	// and Wait would wait for them.
 	out, err := os.CreateTemp(t.TempDir(), "out")
@@ -120,10 +120,10 @@ func runBash(t *testing.T, dir, script string, env ...string) (string, error) {
 	go func() { done <- c.Wait() }()
 	select {
 	case err = <-done:
-	case <-time.After(4 * time.Minute):
+	case <-time.After(10 * time.Minute): // compiling on a loaded machine is slow
 		err = fmt.Errorf("timed out")
 	}
-	syscall.Kill(-c.Process.Pid, syscall.SIGKILL) // background servers the script started
+	hookbooktest.KillGroup(c) // background servers the script started
 	b, _ := os.ReadFile(out.Name())
 	return string(b), err
 }
@@ -133,10 +133,10 @@ func readmeRunCommand(t *testing.T, s snippet) {
 		t.Fatalf("the run command changed: %q; update this test", s.code)
 	}
 	addr := freePort(t)
-	c := exec.Command("bash", "-c", "exec "+s.code)
+	// go run's compiled program is a child of go: the group takes both.
+	c := hookbooktest.Command(t, "bash", "-c", "exec "+s.code)
 	c.Dir = repoRoot(t)
 	c.Env = append(os.Environ(), "HOOKBOOK_ADDR="+addr, "HOOKBOOK_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "hookbook.db"))
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := os.CreateTemp(t.TempDir(), "out") // read while the server still writes: a file, not a shared buffer
 	if err != nil {
 		t.Fatal(err)
@@ -146,8 +146,8 @@ func readmeRunCommand(t *testing.T, s snippet) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-	waitFor(t, 3*time.Minute, "the run command to serve", func() bool {
+	defer func() { hookbooktest.KillGroup(c); c.Wait() }()
+	waitFor(t, 10*time.Minute, "the run command to serve", func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false
@@ -155,7 +155,7 @@ func readmeRunCommand(t *testing.T, s snippet) {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	waitFor(t, 10*time.Second, "the generated key on stderr", func() bool {
+	waitFor(t, time.Minute, "the generated key on stderr", func() bool {
 		b, _ := os.ReadFile(out.Name())
 		return strings.Contains(string(b), "its API key, shown only now: hk_")
 	})
@@ -180,7 +180,7 @@ func readmeInstall(t *testing.T, s snippet) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for _, bin := range []string{filepath.Join(dir, "hookbook"), filepath.Join(dir, "bin", "hookbook")} {
-		if out, err := exec.Command(bin, "version").Output(); err != nil || !strings.HasPrefix(string(out), "hookbook ") {
+		if out, err := hookbooktest.Command(t, bin, "version").Output(); err != nil || !strings.HasPrefix(string(out), "hookbook ") {
 			t.Errorf("%s version: %v %s", bin, err, out)
 		}
 	}
@@ -305,7 +305,7 @@ func runVerifier(t *testing.T, s snippet, tool, file, harness string) {
 		secret string
 	}{{body, readmeSecret}, {append([]byte(nil), append(body, ' ')...), readmeSecret}, {body, "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA=="}} {
 		in, _ := json.Marshal(map[string]any{"body": string(c.body), "headers": headers, "secret": c.secret})
-		cmd := exec.Command(tool, file)
+		cmd := hookbooktest.Command(t, tool, file)
 		cmd.Dir = dir
 		cmd.Stdin = bytes.NewReader(in)
 		out, err := cmd.CombinedOutput()
@@ -353,7 +353,7 @@ func readmeInbound(t *testing.T, s snippet) {
 	code := strings.NewReplacer("http://localhost:8080", in.url, "bkg_…", bkg["id"].(string)).Replace(s.code)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, file), []byte(code), 0o644)
-	cmd := exec.Command(tool, file)
+	cmd := hookbooktest.Command(t, tool, file)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "INBOUND_SECRET="+inboundSecret)
 	out, err := cmd.CombinedOutput()
@@ -387,7 +387,7 @@ const applied = [];
 for (const e of JSON.parse(require("fs").readFileSync(0, "utf8"))) applyInOrder(e, (x) => applied.push(x.id));
 console.log(JSON.stringify(applied));
 `), 0o644)
-	cmd := exec.Command("node", "order.cjs")
+	cmd := hookbooktest.Command(t, "node", "order.cjs")
 	cmd.Dir = dir
 	cmd.Stdin = bytes.NewReader(input)
 	out, err := cmd.CombinedOutput()
@@ -412,16 +412,16 @@ func readmePortalEmbed(t *testing.T, s snippet) {
 	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "backend.cjs"), []byte(strings.Replace(s.code, ".listen(3000)", ".listen("+port+")", 1)), 0o644)
-	cmd := exec.Command("node", "backend.cjs")
+	cmd := hookbooktest.Command(t, "node", "backend.cjs")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOOKBOOK_URL="+in.url, "HOOKBOOK_API_KEY="+in.key)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { hookbooktest.KillGroup(cmd); cmd.Wait() })
 	var page string
-	waitFor(t, 20*time.Second, "the platform backend", func() bool {
+	waitFor(t, 2*time.Minute, "the platform backend", func() bool {
 		resp, err := http.Get("http://127.0.0.1:" + port + "/")
 		if err != nil {
 			return false
@@ -451,17 +451,26 @@ func readmePostgresServe(t *testing.T, s snippet) {
 	pg := hookbooktest.PostgresURL(t)
 	bin := buildBinary(t)
 	addr := freePort(t)
-	script := strings.NewReplacer("postgres://user:pass@db:5432/hookbook", pg, "hookbook serve", bin+" serve").Replace(strings.TrimSpace(s.code))
+	// The test URL has "&" and "?": quoted, as a reader would quote theirs.
+	script := strings.NewReplacer("postgres://user:pass@db:5432/hookbook", "'"+pg+"'", "hookbook serve", bin+" serve").Replace(strings.TrimSpace(s.code))
 	if !strings.Contains(script, bin) || !strings.Contains(script, pg) {
 		t.Fatalf("the PostgreSQL example changed: %q; update this test", s.code)
 	}
-	c := exec.Command("bash", "-c", "exec "+script)
+	dir := t.TempDir()
+	c := hookbooktest.Command(t, "bash", "-c", script)
+	c.Dir = dir
 	c.Env = append(os.Environ(), "HOOKBOOK_ADDR="+addr, "HOOKBOOK_BOOTSTRAP_API_KEY="+testKey)
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	c.Stdout, c.Stderr = out, out
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer c.Process.Kill()
-	waitFor(t, 30*time.Second, "hookbook on PostgreSQL", func() bool {
+	defer func() { hookbooktest.KillGroup(c); c.Wait() }()
+	waitFor(t, 2*time.Minute, "hookbook on PostgreSQL", func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false
@@ -469,6 +478,21 @@ func readmePostgresServe(t *testing.T, s snippet) {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
+	// The instance that answers is the one on PostgreSQL: its tables are in
+	// the test's schema, and no SQLite file appeared where it runs.
+	db, err := sql.Open("pgx", pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&tables); err != nil || tables == 0 {
+		b, _ := os.ReadFile(out.Name())
+		t.Errorf("no hookbook table in the test's PostgreSQL schema (%d, %v); the command's output:\n%s", tables, err, b)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the PostgreSQL example wrote into its working directory: %v", entries)
+	}
 }
 
 // TestReadmeDocumentsEverySetting: every HOOKBOOK_* variable the

@@ -42,7 +42,7 @@ func axeSource(t *testing.T) string {
 			}
 			os.WriteFile(filepath.Join(dir, f), b, 0o644)
 		}
-		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+		cmd := hookbooktest.Command(t, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
 		cmd.Dir = dir
 		if out, err := cmd.CombinedOutput(); err != nil {
 			axe.err = &exec.Error{Name: "npm ci: " + string(out), Err: err}
@@ -112,7 +112,9 @@ func noSideScroll(t *testing.T, ctx context.Context, page string) {
 	run(t, ctx, chromedp.Evaluate(`[document.documentElement.scrollWidth, window.innerWidth]`, &widths))
 	if len(widths) == 2 && widths[0] > widths[1] {
 		var wide []string
-		chromedp.Run(ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll("main *")).filter(e => e.getBoundingClientRect().right > window.innerWidth)
+		step, cancel := context.WithTimeout(ctx, uiStep)
+		defer cancel()
+		chromedp.Run(step, chromedp.Evaluate(`Array.from(document.querySelectorAll("main *")).filter(e => e.getBoundingClientRect().right > window.innerWidth)
 			.slice(0, 5).map(e => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right))`, &wide))
 		t.Errorf("%s scrolls sideways: %v px wide in a %v px window (%v)", page, widths[0], widths[1], wide)
 	}

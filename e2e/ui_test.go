@@ -16,13 +16,24 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 )
 
 // artifactsDir is where the UI tests leave their screenshots.
 var artifactsDir = filepath.Join("..", "artifacts", "ui")
 
-// browser starts headless Chromium (Debian's package) for a test. Without
-// it the test skips loudly, except under CI=true, where it fails.
+// uiStep bounds one browser step (a navigation, a click, a wait for a
+// flash or a text): generous, as a loaded machine may take seconds for
+// what takes milliseconds on a quiet one. A test has no budget of its own
+// beyond its steps and the go test -timeout.
+const uiStep = 60 * time.Second
+
+// browser starts headless Chromium (Debian's package) for a test, trying
+// a second time if the first start fails (a busy machine may be slow to
+// print its address). Without Chromium the test skips loudly, except
+// under CI=true, where it fails. Chromium and its helper processes die
+// with the test, however it ends.
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	path := os.Getenv("HOOKBOOK_TEST_CHROMIUM")
@@ -40,6 +51,21 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip("\n\n*** SKIPPED: no Chromium found; install Debian's chromium package to run the UI tests.\n\n")
 	}
+	var err error
+	for attempt := 1; attempt <= 2; attempt++ {
+		var ctx context.Context
+		if ctx, err = startBrowser(t, path); err == nil {
+			os.MkdirAll(artifactsDir, 0o755)
+			return ctx
+		}
+		t.Logf("start Chromium, attempt %d: %v", attempt, err)
+	}
+	t.Fatalf("start Chromium: %v", err)
+	return nil
+}
+
+// startBrowser starts one Chromium and its first tab; t's cleanup stops it.
+func startBrowser(t *testing.T, path string) (context.Context, error) {
 	// Chromium may still be writing its profile for a moment after it is
 	// told to stop, so the profile is removed after it, best effort.
 	profile, err := os.MkdirTemp("", "hookbook-chromium")
@@ -50,30 +76,43 @@ func browser(t *testing.T) context.Context {
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 900))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+		chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 900),
+		chromedp.WSURLReadTimeout(uiStep),
+		chromedp.ModifyCmdFunc(func(c *exec.Cmd) { hookbooktest.Contain(t, c) }))
+	// No budget for the whole test: each step has its own (uiStep). The
+	// context ends shortly before go test's -timeout, so that a stuck call
+	// fails the test with its name rather than the whole run.
+	base, cancel0 := context.Background(), context.CancelFunc(func() {})
+	if d, ok := t.Deadline(); ok {
+		base, cancel0 = context.WithDeadline(base, d.Add(-30*time.Second))
+	}
+	actx, cancelA := chromedp.NewExecAllocator(base, opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelC := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() {
-		cancelC()
+	stop := func() {
 		cancelB()
 		cancelA()
+		cancel0()
 		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
 			time.Sleep(100 * time.Millisecond)
 		}
-	})
-	if err := chromedp.Run(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
 	}
-	os.MkdirAll(artifactsDir, 0o755)
-	return ctx
+	first, cancel := context.WithTimeout(ctx, uiStep)
+	defer cancel()
+	if err := chromedp.Run(first); err != nil {
+		stop()
+		return nil, err
+	}
+	t.Cleanup(stop)
+	return ctx, nil
 }
 
 // shot saves a full-page screenshot under artifacts/ui.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	var png []byte
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+	step, cancel := context.WithTimeout(ctx, uiStep)
+	defer cancel()
+	if err := chromedp.Run(step, chromedp.FullScreenshot(&png, 100)); err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
 	path := filepath.Join(artifactsDir, name+".png")
@@ -83,13 +122,16 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot: artifacts/ui/%s.png", name)
 }
 
+// run runs actions as one step, within uiStep.
 func run(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
 	t.Helper()
-	step, cancel := context.WithTimeout(ctx, 20*time.Second)
+	step, cancel := context.WithTimeout(ctx, uiStep)
 	defer cancel()
 	if err := chromedp.Run(step, actions...); err != nil {
 		var html string
-		chromedp.Run(ctx, chromedp.OuterHTML("main", &html, chromedp.ByQuery))
+		last, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		chromedp.Run(last, chromedp.OuterHTML("main", &html, chromedp.ByQuery))
 		t.Fatalf("%v; the page's main:\n%s", err, html)
 	}
 }
@@ -101,14 +143,16 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return s
 }
 
-// waitFlash waits until the page's flash message contains want (the page
-// that a form post leads to has loaded).
+// waitFlash waits, within uiStep, until the page's flash message contains
+// want (the page that a form post leads to has loaded).
 func waitFlash(t *testing.T, ctx context.Context, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(uiStep)
 	for {
 		var got string
-		chromedp.Run(ctx, chromedp.Evaluate(`(document.querySelector(".flash")||{}).textContent||""`, &got))
+		step, cancel := context.WithTimeout(ctx, uiStep)
+		chromedp.Run(step, chromedp.Evaluate(`(document.querySelector(".flash")||{}).textContent||""`, &got))
+		cancel()
 		if strings.Contains(got, want) {
 			return
 		}
@@ -119,10 +163,11 @@ func waitFlash(t *testing.T, ctx context.Context, want string) {
 	}
 }
 
-// waitText reloads url until the page's main text contains want.
+// waitText reloads url until the page's main text contains want, within
+// uiStep.
 func waitText(t *testing.T, ctx context.Context, url, want string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(uiStep)
 	for {
 		run(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible("main", chromedp.ByQuery))
 		if strings.Contains(text(t, ctx, "main"), want) {
