@@ -246,7 +246,9 @@ func TestClusterNotifyWakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the delivery", func() bool { return rc.Count() == 1 })
-	if took := time.Since(sent); took > 5*time.Second {
+	// The next poll is a minute away: well before it, even on a loaded
+	// machine, means the notification woke the instance.
+	if took := time.Since(sent); took > 30*time.Second {
 		t.Fatalf("delivered after %s: the notification did not wake the instance", took)
 	} else {
 		t.Logf("delivered %s after a commit made by another process's store", took.Round(time.Millisecond))

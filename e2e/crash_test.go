@@ -304,7 +304,7 @@ func TestGracefulShutdown(t *testing.T) {
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.logs)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute): // a bound, generous for a loaded machine
 		t.Fatal("no exit after SIGTERM")
 	}
 	before, _, _ := rc.counts()
@@ -314,11 +314,11 @@ func TestGracefulShutdown(t *testing.T) {
 	// The attempts in flight at SIGTERM finished and were recorded: after
 	// a restart they are not sent again.
 	p2 := startProc(t, addr, env)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for u, _, _ := rc.counts(); u < len(ids); u, _, _ = rc.counts() {
 		if time.Now().After(deadline) {
 			_, pending, _ := p2.get("/api/v1/webhooks/" + ep.ID + "/deliveries?status=pending")
-			t.Fatalf("only %d of %d events delivered 30 s after the restart; pending: %s\nfirst run:\n%s\nsecond run:\n%s", u, len(ids), pending, p.logs, p2.logs)
+			t.Fatalf("only %d of %d events delivered 2 min after the restart; pending: %s\nfirst run:\n%s\nsecond run:\n%s", u, len(ids), pending, p.logs, p2.logs)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -76,8 +76,10 @@ func TestPublishDeliversSignedEnvelope(t *testing.T) {
 		t.Errorf("X-Hookbook-Timestamp %q != webhook-timestamp %q", h.Get("X-Hookbook-Timestamp"), ts)
 	}
 	tsN, _ := strconv.ParseInt(ts, 10, 64)
-	if d := time.Since(time.Unix(tsN, 0)); d < -2*time.Second || d > 10*time.Second {
-		t.Errorf("webhook-timestamp %s is not now", ts)
+	// Signed when sent: close to its arrival (whole seconds; generous for a
+	// loaded machine), not when the event was stored.
+	if d := got.At.Sub(time.Unix(tsN, 0)); d < -2*time.Second || d > 30*time.Second {
+		t.Errorf("webhook-timestamp %s is not the time of sending (arrived %s)", ts, got.At.UTC().Format(time.RFC3339Nano))
 	}
 	if !strings.HasPrefix(h.Get("X-Hookbook-Delivery-Id"), "dlv_") {
 		t.Errorf("delivery id %q", h.Get("X-Hookbook-Delivery-Id"))
@@ -258,16 +260,19 @@ func TestFailingReceiversRetryThenFail(t *testing.T) {
 					t.Errorf("attempt %d error %q, want it to mention %q", i+1, msg, e.errLike)
 				}
 			}
-			// Gaps follow the schedule (300ms, 600ms ±20 %), plus the attempt's own time.
+			// Gaps follow the schedule (300ms, 600ms ±20 %), plus the
+			// attempt's own time: never early. A loaded machine may start
+			// an attempt late (seconds, with both cores busy), so the upper
+			// bound only says the retry was not forgotten.
 			gaps := []time.Duration{300 * time.Millisecond, 600 * time.Millisecond}
 			for i := 1; i < len(atts); i++ {
 				prevStart, _ := time.Parse(time.RFC3339Nano, atts[i-1]["started_at"].(string))
 				prevDur := time.Duration(atts[i-1]["duration_ms"].(float64)) * time.Millisecond
 				start, _ := time.Parse(time.RFC3339Nano, atts[i]["started_at"].(string))
 				gap := start.Sub(prevStart.Add(prevDur))
-				// Never early; late by at most the slack of a loaded machine.
-				if gap < gaps[i-1]*8/10-5*time.Millisecond || gap > gaps[i-1]*12/10+2*time.Second {
-					t.Errorf("gap before attempt %d = %s, want about %s", i+1, gap, gaps[i-1])
+				if gap < gaps[i-1]*8/10-5*time.Millisecond || gap > gaps[i-1]+time.Minute {
+					t.Errorf("gap before attempt %d = %s, want at least %s (the schedule's %s less its 20 %% jitter) and under a minute",
+						i+1, gap, gaps[i-1]*8/10, gaps[i-1])
 				}
 			}
 			if d["next_attempt_at"] != nil {
