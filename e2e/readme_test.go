@@ -162,14 +162,26 @@ func readmeRunCommand(t *testing.T, s snippet) {
 }
 
 func readmeTestCommand(t *testing.T, s snippet) {
-	// The test command runs this very suite; CI runs it as .ci/run's last line.
+	// The test command runs this very suite; CI runs it, with every core
+	// kept busy, through scripts/test-loaded as .ci/run's last line.
 	ci, err := os.ReadFile("../.ci/run")
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(ci)), "\n")
-	if last := lines[len(lines)-1]; last != strings.TrimSpace(s.code) {
-		t.Errorf(".ci/run ends with %q, the README's test command is %q", last, s.code)
+	if last := lines[len(lines)-1]; last != "bash scripts/test-loaded" {
+		t.Errorf(".ci/run ends with %q, want bash scripts/test-loaded", last)
+	}
+	loaded, err := os.ReadFile("../scripts/test-loaded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(strings.TrimSpace(s.code)) + `$`).Match(loaded) {
+		t.Errorf("scripts/test-loaded does not run the README's test command %q on a line of its own", s.code)
+	}
+	readme, _ := os.ReadFile("../README.md")
+	if !strings.Contains(string(readme), "bash scripts/test-loaded") {
+		t.Error("the README does not mention bash scripts/test-loaded")
 	}
 }
 
