@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,10 +19,11 @@ func TestUIDashboard(t *testing.T) {
 	in := start(t, nil)
 	ok := newReceiver(t, nil)
 	release := make(chan struct{})
+	// Every attempt hangs until released: on a loaded machine the first may
+	// reach its 30 s timeout before the page is checked, and the next one
+	// is then in flight in its place.
 	hang := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if n == 1 {
-			<-release
-		}
+		<-release
 		w.WriteHeader(200)
 	})
 	t.Cleanup(func() {
@@ -50,7 +52,7 @@ func TestUIDashboard(t *testing.T) {
 
 	// Search by event id: every delivery of the event, across endpoints.
 	run(t, ctx, chromedp.SendKeys("#q", evt, chromedp.ByID), chromedp.Submit("#q", chromedp.ByID), chromedp.WaitVisible("#dlv-h", chromedp.ByID))
-	page := text(t, ctx, "main")
+	page := inFlight(t, ctx, "main", "#dlv-h")
 	if !strings.Contains(page, ok.URL+"/one") || !strings.Contains(page, hang.URL+"/two") || !strings.Contains(page, `"event"`) && !strings.Contains(page, "bkg_") {
 		t.Errorf("event page: %s", page)
 	}
@@ -65,7 +67,7 @@ func TestUIDashboard(t *testing.T) {
 
 	// The delivery log of the hanging endpoint: in flight, not "next attempt in 90 s".
 	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+ep2), chromedp.WaitVisible("table", chromedp.ByQuery))
-	if row := text(t, ctx, "tbody tr"); !strings.Contains(row, "in flight") || !strings.Contains(row, "sending now") {
+	if row := inFlight(t, ctx, "tbody tr", "table"); !strings.Contains(row, "in flight") || !strings.Contains(row, "sending now") {
 		t.Errorf("in-flight row: %s", row)
 	}
 	close(release)
@@ -105,4 +107,20 @@ func TestUIDashboard(t *testing.T) {
 		t.Errorf("retry from the list led to %s", loc)
 	}
 	waitFor(t, 10*time.Second, "the retried attempt", func() bool { return len(attemptsOf(in, dlv)) == 2 })
+}
+
+// inFlight returns the text of sel once it shows an attempt in flight,
+// reloading the page (until visible) for at most uiStep: between one
+// attempt's timeout and the next attempt the delivery briefly waits.
+func inFlight(t *testing.T, ctx context.Context, sel, visible string) string {
+	t.Helper()
+	deadline := time.Now().Add(uiStep)
+	for {
+		s := text(t, ctx, sel)
+		if strings.Contains(s, "in flight") || time.Now().After(deadline) {
+			return s
+		}
+		time.Sleep(200 * time.Millisecond)
+		run(t, ctx, chromedp.Reload(), chromedp.WaitVisible(visible, chromedp.ByQuery))
+	}
 }

@@ -96,9 +96,16 @@ func startBrowser(t *testing.T, path string) (context.Context, error) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	first, cancel := context.WithTimeout(ctx, uiStep)
-	defer cancel()
-	if err := chromedp.Run(first); err != nil {
+	// The first Run starts Chromium, whose life is tied to the context of
+	// that Run: ctx itself, bounded here by a timer rather than a context.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Run(ctx) }()
+	select {
+	case err = <-started:
+	case <-time.After(uiStep):
+		err = context.DeadlineExceeded
+	}
+	if err != nil {
 		stop()
 		return nil, err
 	}
