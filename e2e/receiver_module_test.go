@@ -2,10 +2,11 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 )
 
 // TestReceiverModule builds a receiver's own module (go 1.21) that imports
@@ -52,7 +53,7 @@ func main() {
 }
 `)
 	run := func(args ...string) string {
-		c := exec.Command("go", args...)
+		c := hookbooktest.Command(t, "go", args...) // with what go run starts, dies with the test
 		c.Dir = dir
 		c.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOWORK=off")
 		out, err := c.CombinedOutput()

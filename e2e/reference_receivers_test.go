@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,7 +63,7 @@ func TestReferenceReceivers(t *testing.T) {
 	const secret = "reference-receiver-secret-0123456789"
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "receiver.cjs"), []byte(referenceReceiver), 0o644)
-	node := exec.Command("node", "receiver.cjs")
+	node := hookbooktest.Command(t, "node", "receiver.cjs") // dies with the test, however it ends
 	node.Dir = dir
 	node.Env = append(os.Environ(), "SECRET="+secret)
 	stdout, _ := node.StdoutPipe()
