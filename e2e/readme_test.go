@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
 
 	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"github.com/hookbook/hookbook/webhook"
@@ -63,9 +68,11 @@ func TestReadmeSnippets(t *testing.T) {
 	known := map[string]func(*testing.T, snippet){
 		"run-command": readmeRunCommand, "test-command": readmeTestCommand, "install": readmeInstall,
 		"quickstart": nil, "walkthrough": nil, // run together below
-		"go-verify": readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
+		"go-replace": nil, // run by TestReceiverModule
+		"go-verify":  readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
 		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
-		"portal-embed": readmePortalEmbed, "js-ordering": readmeOrdering,
+		"portal-embed": nil, "portal-run": nil, // run together below
+		"js-ordering": readmeOrdering,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {
@@ -83,6 +90,10 @@ func TestReadmeSnippets(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) { t.Parallel(); run(t, s) })
 	}
+	t.Run("portal-embed+portal-run", func(t *testing.T) {
+		t.Parallel()
+		readmePortalEmbed(t, snips["portal-embed"], snips["portal-run"])
+	})
 	t.Run("quickstart+walkthrough", func(t *testing.T) {
 		t.Parallel()
 		readmeQuickstart(t, snips["quickstart"], snips["walkthrough"])
@@ -197,7 +208,10 @@ func readmeQuickstart(t *testing.T, quick, walk snippet) {
 	_, apiPort, _ := strings.Cut(api, ":")
 	_, recvPort, _ := strings.Cut(recv, ":")
 	script := quick.code + "\n" + walk.code + "\n" +
-		`curl -s "localhost:8080/api/v1/events?limit=100" -H "$K" > events.json` + "\n"
+		`curl -s "localhost:8080/api/v1/events?limit=100" -H "$K" > events.json` + "\n" +
+		// The first delivery's attempts, once its first attempt is recorded.
+		`for i in $(seq 600); do curl -s localhost:8080/api/v1/deliveries/$DLV -H "$K" > delivery.json; ` +
+		`jq -e '.attempts[] | select(.attempt == 1)' delivery.json > /dev/null && break; sleep 0.1; done` + "\n"
 	script = strings.NewReplacer(
 		"localhost:8080", "localhost:"+apiPort,
 		"9000", recvPort,
@@ -213,7 +227,31 @@ func readmeQuickstart(t *testing.T, quick, walk snippet) {
 			t.Errorf("the quickstart's output lacks %s:\n%s", want, out)
 		}
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, "events.json"))
+	// The receiver listens before the first event goes out: attempt 1 gets
+	// its answer (501 to a POST), not a refused connection.
+	b, _ := os.ReadFile(filepath.Join(dir, "delivery.json"))
+	var delivery struct {
+		Attempts []struct {
+			Attempt    int
+			StatusCode *int `json:"status_code"`
+			Error      *string
+		}
+	}
+	json.Unmarshal(b, &delivery)
+	first := false
+	for _, a := range delivery.Attempts {
+		if a.Attempt != 1 {
+			continue
+		}
+		first = true
+		if a.StatusCode == nil || *a.StatusCode != 501 {
+			t.Errorf("the quickstart's attempt 1 got status %v, error %v; want the receiver's 501", deref(a.StatusCode), deref(a.Error))
+		}
+	}
+	if !first {
+		t.Errorf("the quickstart's delivery has no attempt 1: %s", b)
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, "events.json"))
 	var events struct{ Data []struct{ Event string } }
 	json.Unmarshal(b, &events)
 	seen := map[string]bool{}
@@ -227,6 +265,14 @@ func readmeQuickstart(t *testing.T, quick, walk snippet) {
 			t.Errorf("the walkthrough did not publish %s (got %v)", want, seen)
 		}
 	}
+}
+
+// deref is *p, or nil.
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // signed returns a delivery body and its headers as hookbook sends them.
@@ -400,41 +446,78 @@ console.log(JSON.stringify(applied));
 	}
 }
 
-// readmePortalEmbed runs the platform backend of the portal section and
-// follows its frame's link into the portal.
-func readmePortalEmbed(t *testing.T, s snippet) {
+// readmePortalEmbed runs hookbook and the platform backend of the portal
+// section as the README starts them, then opens the backend's page in
+// Chromium: the portal loads inside its frame (hookbook's CSP lets the
+// backend's origin frame it) and is signed in by the link.
+func readmePortalEmbed(t *testing.T, backendJS, run snippet) {
 	hookbooktest.RequireTool(t, "node")
-	in := start(t, nil)
-	addr := freePort(t)
-	_, port, _ := strings.Cut(addr, ":")
-	if !strings.Contains(s.code, ".listen(3000)") {
-		t.Fatalf("the portal example changed: %q; update this test", s.code)
+	if !strings.Contains(backendJS.code, ".listen(3000)") || !strings.Contains(run.code, "hookbook serve") ||
+		!strings.Contains(run.code, "node backend.js") || !strings.Contains(run.code, "HOOKBOOK_URL=http://localhost:8080 ") {
+		t.Fatalf("the portal example changed; update this test:\n%s\n%s", backendJS.code, run.code)
 	}
+	bin := buildBinary(t)
+	_, hbPort, _ := strings.Cut(freePort(t), ":")
+	_, port, _ := strings.Cut(freePort(t), ":")
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "backend.cjs"), []byte(strings.Replace(s.code, ".listen(3000)", ".listen("+port+")", 1)), 0o644)
-	cmd := exec.Command("node", "backend.cjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOOKBOOK_URL="+in.url, "HOOKBOOK_API_KEY="+in.key)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	os.WriteFile(filepath.Join(dir, "backend.js"), []byte(strings.Replace(backendJS.code, ".listen(3000)", ".listen("+port+")", 1)), 0o644)
+	script := strings.NewReplacer("hookbook serve", bin+" serve", "localhost:8080", "localhost:"+hbPort,
+		"localhost:3000", "localhost:"+port, "hk_…", testKey).Replace(run.code)
+	c := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	c.Dir = dir
+	// hookbook listens on every address of its port, as `hookbook serve`
+	// does on :8080, so that localhost works over IPv4 and IPv6.
+	c.Env = append(os.Environ(), "HOOKBOOK_ADDR=:"+hbPort, "HOOKBOOK_DATABASE_URL="+databaseURL(t), "HOOKBOOK_BOOTSTRAP_API_KEY="+testKey)
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var page string
-	waitFor(t, 20*time.Second, "the platform backend", func() bool {
-		resp, err := http.Get("http://127.0.0.1:" + port + "/")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		page = string(b)
-		return resp.StatusCode == 200
-	})
-	src := regexp.MustCompile(`<iframe src="([^"]+)"`).FindStringSubmatch(page)
-	if src == nil || !strings.HasPrefix(src[1], in.url+"/portal/s/") {
-		t.Fatalf("the backend's page: %s", page)
+	defer out.Close()
+	c.Stdout, c.Stderr = out, out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { syscall.Kill(-c.Process.Pid, syscall.SIGKILL); c.Wait() })
+	logs := func() string { b, _ := os.ReadFile(out.Name()); return string(b) }
+
+	// hookbook first: the backend asks it for a link on every request.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if resp, err := http.Get("http://127.0.0.1:" + hbPort + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hookbook did not become ready:\n%s", logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	backend := "http://localhost:" + port + "/"
+	var html string
+	for {
+		if resp, err := http.Get(backend); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			html = string(b)
+			if resp.StatusCode == 200 && strings.Contains(html, "<iframe") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the platform backend did not serve its page (%q):\n%s", html, logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	src := regexp.MustCompile(`<iframe src="([^"]+)"`).FindStringSubmatch(html)
+	if src == nil || !strings.HasPrefix(src[1], "http://localhost:"+hbPort+"/portal/s/") {
+		t.Fatalf("the backend's page: %s", html)
+	}
+
+	// Over HTTP: the link signs in to the portal, whose policy lets the
+	// backend's origin frame it.
 	jar, _ := cookiejar.New(nil)
 	resp, err := (&http.Client{Jar: jar}).Get(src[1])
 	if err != nil {
@@ -445,6 +528,54 @@ func readmePortalEmbed(t *testing.T, s snippet) {
 	if resp.StatusCode != 200 || resp.Request.URL.Path != "/portal/webhooks" || !strings.Contains(string(b), "Add endpoint") {
 		t.Fatalf("the portal link led to %d %s", resp.StatusCode, resp.Request.URL)
 	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	if m := regexp.MustCompile(`frame-ancestors ([^;]*)`).FindStringSubmatch(csp); m == nil || !strings.Contains(" "+m[1]+" ", " http://localhost:"+port+" ") {
+		t.Errorf("the portal's CSP does not let the backend (http://localhost:%s) frame it: %q", port, csp)
+	}
+
+	// In a browser: the backend's page shows the portal in its frame.
+	ctx := browser(t)
+	if err := chromedp.Run(ctx, chromedp.Navigate(backend)); err != nil {
+		t.Fatal(err)
+	}
+	var frameURL, text string
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+			tree, err := page.GetFrameTree().Do(ctx)
+			if err != nil {
+				return err
+			}
+			if len(tree.ChildFrames) != 1 {
+				return fmt.Errorf("%d frames in the page", len(tree.ChildFrames))
+			}
+			f := tree.ChildFrames[0].Frame
+			frameURL = f.URL
+			if f.UnreachableURL != "" {
+				frameURL += " (in place of " + f.UnreachableURL + ")"
+			}
+			world, err := page.CreateIsolatedWorld(f.ID).Do(ctx)
+			if err != nil {
+				return err
+			}
+			res, exc, err := cdpruntime.Evaluate(`document.body ? document.body.innerText : ""`).WithContextID(world).Do(ctx)
+			if err != nil {
+				return err
+			}
+			if exc != nil {
+				return exc
+			}
+			return json.Unmarshal(res.Value, &text)
+		}))
+		if err == nil && strings.HasPrefix(frameURL, "http://localhost:"+hbPort+"/portal/webhooks") && strings.Contains(text, "Add endpoint") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the backend's frame did not show the portal: frame at %q (%v), its text %.300q", frameURL, err, text)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	shot(t, ctx, "portal-embed")
 }
 
 func readmePostgresServe(t *testing.T, s snippet) {
@@ -487,6 +618,66 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 	for _, v := range vars {
 		if !strings.Contains(string(readme), "`"+v[1]+"`") {
 			t.Errorf("%s is not documented in the README", v[1])
+		}
+	}
+}
+
+// TestReadmeListsDoNotRepeat: no two bullets of one README list say the
+// same thing. Two bullets repeat each other when most words (of three
+// letters or more) of the shorter one are in the other.
+func TestReadmeListsDoNotRepeat(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := regexp.MustCompile("(?ms)^```.*?^```$").ReplaceAllString(string(b), "")
+	var lists [][]string
+	var cur []string
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case strings.HasPrefix(line, "- "):
+			cur = append(cur, line[2:])
+		case strings.HasPrefix(line, "  ") && strings.TrimSpace(line) != "" && len(cur) > 0:
+			cur[len(cur)-1] += " " + strings.TrimSpace(line)
+		default:
+			if len(cur) > 0 {
+				lists = append(lists, cur)
+			}
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		lists = append(lists, cur)
+	}
+	if len(lists) < 5 {
+		t.Fatalf("only %d lists found in the README", len(lists))
+	}
+	word := regexp.MustCompile(`[a-z0-9_-]{3,}`)
+	words := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, w := range word.FindAllString(strings.ToLower(s), -1) {
+			m[w] = true
+		}
+		return m
+	}
+	for _, list := range lists {
+		for i := range list {
+			for j := i + 1; j < len(list); j++ {
+				a, b := words(list[i]), words(list[j])
+				if len(b) < len(a) {
+					a, b = b, a
+				}
+				shared := 0
+				for w := range a {
+					if b[w] {
+						shared++
+					}
+				}
+				if len(a) > 0 && float64(shared)/float64(len(a)) >= 0.7 {
+					t.Errorf("two README bullets say the same:\n- %s\n- %s", list[i], list[j])
+				}
+			}
 		}
 	}
 }
