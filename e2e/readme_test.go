@@ -72,7 +72,7 @@ func TestReadmeSnippets(t *testing.T) {
 		"go-verify":  readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
 		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
 		"portal-embed": nil, "portal-run": nil, // run together below
-		"js-ordering": readmeOrdering,
+		"js-ordering": readmeOrdering, "first-key": readmeFirstKey,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {
@@ -576,6 +576,64 @@ func readmePortalEmbed(t *testing.T, backendJS, run snippet) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	shot(t, ctx, "portal-embed")
+}
+
+// readmeFirstKey starts hookbook with JSON logs on a fresh database, as
+// the systemd unit does: no key is printed. The README's commands, run on
+// that database while it serves, create a key that the API accepts.
+func readmeFirstKey(t *testing.T, s snippet) {
+	hookbooktest.RequireTool(t, "jq")
+	const unitDB = "sqlite:/var/lib/hookbook/hookbook.db"
+	if !strings.Contains(s.code, unitDB) || !strings.Contains(s.code, "hookbook org list") || !strings.Contains(s.code, "hookbook key create") {
+		t.Fatalf("the first-key example changed; update this test:\n%s", s.code)
+	}
+	bin := buildBinary(t)
+	dbURL := databaseURL(t)
+	addr := freePort(t)
+	c := startCmd(bin, addr, map[string]string{"HOOKBOOK_DATABASE_URL": dbURL, "HOOKBOOK_LOG_FORMAT": "json",
+		"HOOKBOOK_BOOTSTRAP_API_KEY": ""}) // the last value of a variable wins: no bootstrap key
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	c.Stdout, c.Stderr = out, out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	logs := func() string { b, _ := os.ReadFile(out.Name()); return string(b) }
+	waitFor(t, 30*time.Second, "hookbook with JSON logs", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if l := logs(); strings.Contains(l, "hk_") || !strings.Contains(l, "hookbook key create --org org_") {
+		t.Fatalf("hookbook's JSON logs show a key, or do not say how to create one:\n%s", l)
+	}
+	script := strings.NewReplacer(unitDB, "'"+dbURL+"'", "hookbook org list", bin+" org list", "hookbook key create", bin+" key create").Replace(s.code)
+	got, err := runBash(t, t.TempDir(), script)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, got)
+	}
+	var key struct{ Key, Name string }
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &key); err != nil || !strings.HasPrefix(key.Key, "hk_") || key.Name != "admin" {
+		t.Fatalf("the README's commands printed %q (%v)", got, err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/webhooks", nil)
+	req.Header.Set("Authorization", "Bearer "+key.Key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("the new key: GET /api/v1/webhooks = %d, want 200", resp.StatusCode)
+	}
 }
 
 func readmePostgresServe(t *testing.T, s snippet) {
