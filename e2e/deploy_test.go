@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -283,4 +284,34 @@ func privilegedFreePort(t *testing.T) string {
 	}
 	t.Fatal("no free port below 1024")
 	return ""
+}
+
+// TestReadmeProduction: the README's production section tells how to serve
+// on :443 under the unit, how to give it a root-only certificate, the
+// public URL and HSTS; every unit setting it quotes is in the unit.
+func TestReadmeProduction(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(b), "\n## Run it in production\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, want := range []string{"`HOOKBOOK_ADDR=:443`", "`DynamicUser=yes`", "`AmbientCapabilities=CAP_NET_BIND_SERVICE`",
+		"`LoadCredential=`", "/etc/letsencrypt/live/", "`HOOKBOOK_PUBLIC_URL`", "`Strict-Transport-Security`",
+		"`HOOKBOOK_BOOTSTRAP_API_KEY`", "hookbook key create"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the production section does not mention %s", want)
+		}
+	}
+	shipped, enabled := unitLines(t)
+	for _, m := range regexp.MustCompile("`([A-Z][A-Za-z]+=[^`]+)`").FindAllStringSubmatch(section, -1) {
+		setting := m[1]
+		if !strings.Contains(setting, "CAP_") && !strings.HasPrefix(setting, "DynamicUser=") {
+			continue // a hookbook setting, not the unit's
+		}
+		if !slices.Contains(shipped, setting) && !slices.Contains(enabled, setting) {
+			t.Errorf("the README quotes %s, which the unit does not have", setting)
+		}
+	}
 }
