@@ -304,7 +304,7 @@ func TestReadmeProduction(t *testing.T) {
 	_, section, _ := strings.Cut(string(b), "\n## Run it in production\n")
 	section, _, _ = strings.Cut(section, "\n## ")
 	for _, want := range []string{"`HOOKBOOK_ADDR=:443`", "`DynamicUser=yes`", "`AmbientCapabilities=CAP_NET_BIND_SERVICE`",
-		"`LoadCredential=`", "/etc/letsencrypt/live/", "`HOOKBOOK_PUBLIC_URL`", "`Strict-Transport-Security`",
+		"`LoadCredential=`", "/etc/letsencrypt/live/", "`HOOKBOOK_PUBLIC_URL`", "Strict-Transport-Security",
 		"`HOOKBOOK_BOOTSTRAP_API_KEY`", "hookbook key create"} {
 		if !strings.Contains(section, want) {
 			t.Errorf("the production section does not mention %s", want)
