@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,9 +61,11 @@ func TestReadmeSnippets(t *testing.T) {
 	known := map[string]func(*testing.T, snippet){
 		"run-command": readmeRunCommand, "test-command": readmeTestCommand, "install": readmeInstall,
 		"quickstart": nil, "walkthrough": nil, // run together below
-		"go-verify": readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
+		"go-replace": nil, // run by TestReceiverModule
+		"go-verify":  readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
 		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
-		"portal-embed": readmePortalEmbed, "js-ordering": readmeOrdering,
+		"portal-embed": nil, "portal-run": nil, // run together below
+		"js-ordering": readmeOrdering, "first-key": readmeFirstKey,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {
@@ -83,6 +83,10 @@ func TestReadmeSnippets(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) { t.Parallel(); run(t, s) })
 	}
+	t.Run("portal-embed+portal-run", func(t *testing.T) {
+		t.Parallel()
+		readmePortalEmbed(t, snips["portal-embed"], snips["portal-run"])
+	})
 	t.Run("quickstart+walkthrough", func(t *testing.T) {
 		t.Parallel()
 		readmeQuickstart(t, snips["quickstart"], snips["walkthrough"])
@@ -209,7 +213,10 @@ func readmeQuickstart(t *testing.T, quick, walk snippet) {
 	_, apiPort, _ := strings.Cut(api, ":")
 	_, recvPort, _ := strings.Cut(recv, ":")
 	script := quick.code + "\n" + walk.code + "\n" +
-		`curl -s "localhost:8080/api/v1/events?limit=100" -H "$K" > events.json` + "\n"
+		`curl -s "localhost:8080/api/v1/events?limit=100" -H "$K" > events.json` + "\n" +
+		// The first delivery's attempts, once its first attempt is recorded.
+		`for i in $(seq 600); do curl -s localhost:8080/api/v1/deliveries/$DLV -H "$K" > delivery.json; ` +
+		`jq -e '.attempts[] | select(.attempt == 1)' delivery.json > /dev/null && break; sleep 0.1; done` + "\n"
 	script = strings.NewReplacer(
 		"localhost:8080", "localhost:"+apiPort,
 		"9000", recvPort,
@@ -225,7 +232,31 @@ func readmeQuickstart(t *testing.T, quick, walk snippet) {
 			t.Errorf("the quickstart's output lacks %s:\n%s", want, out)
 		}
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, "events.json"))
+	// The receiver listens before the first event goes out: attempt 1 gets
+	// its answer (501 to a POST), not a refused connection.
+	b, _ := os.ReadFile(filepath.Join(dir, "delivery.json"))
+	var delivery struct {
+		Attempts []struct {
+			Attempt    int
+			StatusCode *int `json:"status_code"`
+			Error      *string
+		}
+	}
+	json.Unmarshal(b, &delivery)
+	first := false
+	for _, a := range delivery.Attempts {
+		if a.Attempt != 1 {
+			continue
+		}
+		first = true
+		if a.StatusCode == nil || *a.StatusCode != 501 {
+			t.Errorf("the quickstart's attempt 1 got status %v, error %v; want the receiver's 501", orNil(a.StatusCode), orNil(a.Error))
+		}
+	}
+	if !first {
+		t.Errorf("the quickstart's delivery has no attempt 1: %s", b)
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, "events.json"))
 	var events struct{ Data []struct{ Event string } }
 	json.Unmarshal(b, &events)
 	seen := map[string]bool{}
@@ -239,6 +270,14 @@ func readmeQuickstart(t *testing.T, quick, walk snippet) {
 			t.Errorf("the walkthrough did not publish %s (got %v)", want, seen)
 		}
 	}
+}
+
+// orNil is *p, or nil when p is nil.
+func orNil[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // signed returns a delivery body and its headers as hookbook sends them.
@@ -412,53 +451,6 @@ console.log(JSON.stringify(applied));
 	}
 }
 
-// readmePortalEmbed runs the platform backend of the portal section and
-// follows its frame's link into the portal.
-func readmePortalEmbed(t *testing.T, s snippet) {
-	hookbooktest.RequireTool(t, "node")
-	in := start(t, nil)
-	addr := freePort(t)
-	_, port, _ := strings.Cut(addr, ":")
-	if !strings.Contains(s.code, ".listen(3000)") {
-		t.Fatalf("the portal example changed: %q; update this test", s.code)
-	}
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "backend.cjs"), []byte(strings.Replace(s.code, ".listen(3000)", ".listen("+port+")", 1)), 0o644)
-	cmd := hookbooktest.Command(t, "node", "backend.cjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOOKBOOK_URL="+in.url, "HOOKBOOK_API_KEY="+in.key)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hookbooktest.KillGroup(cmd); cmd.Wait() })
-	var page string
-	waitFor(t, 2*time.Minute, "the platform backend", func() bool {
-		resp, err := http.Get("http://127.0.0.1:" + port + "/")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		page = string(b)
-		return resp.StatusCode == 200
-	})
-	src := regexp.MustCompile(`<iframe src="([^"]+)"`).FindStringSubmatch(page)
-	if src == nil || !strings.HasPrefix(src[1], in.url+"/portal/s/") {
-		t.Fatalf("the backend's page: %s", page)
-	}
-	jar, _ := cookiejar.New(nil)
-	resp, err := (&http.Client{Jar: jar}).Get(src[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Request.URL.Path != "/portal/webhooks" || !strings.Contains(string(b), "Add endpoint") {
-		t.Fatalf("the portal link led to %d %s", resp.StatusCode, resp.Request.URL)
-	}
-}
-
 func readmePostgresServe(t *testing.T, s snippet) {
 	pg := hookbooktest.PostgresURL(t)
 	bin := buildBinary(t)
@@ -523,6 +515,66 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 	for _, v := range vars {
 		if !strings.Contains(string(readme), "`"+v[1]+"`") {
 			t.Errorf("%s is not documented in the README", v[1])
+		}
+	}
+}
+
+// TestReadmeListsDoNotRepeat: no two bullets of one README list say the
+// same thing. Two bullets repeat each other when most words (of three
+// letters or more) of the shorter one are in the other.
+func TestReadmeListsDoNotRepeat(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := regexp.MustCompile("(?ms)^```.*?^```$").ReplaceAllString(string(b), "")
+	var lists [][]string
+	var cur []string
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case strings.HasPrefix(line, "- "):
+			cur = append(cur, line[2:])
+		case strings.HasPrefix(line, "  ") && strings.TrimSpace(line) != "" && len(cur) > 0:
+			cur[len(cur)-1] += " " + strings.TrimSpace(line)
+		default:
+			if len(cur) > 0 {
+				lists = append(lists, cur)
+			}
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		lists = append(lists, cur)
+	}
+	if len(lists) < 5 {
+		t.Fatalf("only %d lists found in the README", len(lists))
+	}
+	word := regexp.MustCompile(`[a-z0-9_-]{3,}`)
+	words := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, w := range word.FindAllString(strings.ToLower(s), -1) {
+			m[w] = true
+		}
+		return m
+	}
+	for _, list := range lists {
+		for i := range list {
+			for j := i + 1; j < len(list); j++ {
+				a, b := words(list[i]), words(list[j])
+				if len(b) < len(a) {
+					a, b = b, a
+				}
+				shared := 0
+				for w := range a {
+					if b[w] {
+						shared++
+					}
+				}
+				if len(a) > 0 && float64(shared)/float64(len(a)) >= 0.7 {
+					t.Errorf("two README bullets say the same:\n- %s\n- %s", list[i], list[j])
+				}
+			}
 		}
 	}
 }

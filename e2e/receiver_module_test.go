@@ -10,21 +10,34 @@ import (
 )
 
 // TestReceiverModule builds a receiver's own module (go 1.21) that imports
-// the webhook package: it pulls in nothing but that module, and its
-// verification of hookbook's signature headers passes.
+// the webhook package, set up with the README's commands for a module that
+// is not published yet (a replace directive to a clone of hookbook beside
+// it): it pulls in nothing but that module, and its verification of
+// hookbook's signature headers passes.
 func TestReceiverModule(t *testing.T) {
 	t.Parallel()
-	lib, err := filepath.Abs("../webhook")
+	setup, ok := readmeSnippets(t)["go-replace"]
+	if !ok {
+		t.Fatal("the README lost its go-replace block")
+	}
+	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	// The receiver's module, and beside it a clone of hookbook (this one).
+	dir := filepath.Join(t.TempDir(), "receiver")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(root, filepath.Join(dir, "..", "hookbook")); err != nil {
+		t.Fatal(err)
+	}
 	write := func(name, text string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("go.mod", "module example.com/receiver\n\ngo 1.21\n\nrequire github.com/hookbook/hookbook/webhook v0.0.0\n\nreplace github.com/hookbook/hookbook/webhook => "+lib+"\n")
+	write("go.mod", "module example.com/receiver\n\ngo 1.21\n")
 	write("main.go", `package main
 
 import (
@@ -52,17 +65,22 @@ func main() {
 	fmt.Println("verified")
 }
 `)
+	// Offline: the module graph needs nothing from the network.
+	env := []string{"GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=", "GOPROXY=off"}
+	if out, err := runBash(t, dir, setup.code, env...); err != nil {
+		t.Fatalf("the README's commands: %v\n%s", err, out)
+	}
 	run := func(args ...string) string {
 		c := hookbooktest.Command(t, "go", args...) // with what go run starts, dies with the test
 		c.Dir = dir
-		c.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOWORK=off")
+		c.Env = append(os.Environ(), env...)
 		out, err := c.CombinedOutput()
 		if err != nil {
 			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 		return strings.TrimSpace(string(out))
 	}
-	if mods := run("list", "-m", "all"); mods != "example.com/receiver\ngithub.com/hookbook/hookbook/webhook v0.0.0 => "+lib {
+	if mods := run("list", "-m", "all"); mods != "example.com/receiver\ngithub.com/hookbook/hookbook/webhook v0.0.0-00010101000000-000000000000 => ../hookbook/webhook" {
 		t.Errorf("the receiver's module graph:\n%s", mods)
 	}
 	if out := run("vet", "."); out != "" {
