@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestBackupIsPrivate: `hookbook backup` writes a file only its owner may
@@ -41,5 +45,43 @@ func TestBackupIsPrivate(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".copy.db.*")); len(left) != 0 {
 		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+// TestServePortInUse: `hookbook serve` on a port in use (its own or the
+// metrics port) fails at once with a clear error and a non-zero exit,
+// before creating anything: no organization, no one-time key printed.
+func TestServePortInUse(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for name, env := range map[string][]string{
+		"HOOKBOOK_ADDR":         {"HOOKBOOK_ADDR=" + busy.Addr().String()},
+		"HOOKBOOK_METRICS_ADDR": {"HOOKBOOK_ADDR=" + freePort(t), "HOOKBOOK_METRICS_ADDR=" + busy.Addr().String()},
+	} {
+		dbURL := databaseURL(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		c := exec.CommandContext(ctx, bin, "serve")
+		c.Env = append(append(os.Environ(), "HOOKBOOK_DATABASE_URL="+dbURL), env...)
+		out, err := c.CombinedOutput()
+		cancel()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("%s in use: serve ended with %v, want exit 1\n%s", name, err, out)
+		}
+		if want := name + ": listen tcp " + busy.Addr().String() + ": bind: address already in use"; !strings.Contains(string(out), want) {
+			t.Errorf("%s in use: output lacks %q:\n%s", name, want, out)
+		}
+		if strings.Contains(string(out), "organization") || strings.Contains(string(out), "hk_") {
+			t.Errorf("%s in use: serve bootstrapped before failing:\n%s", name, out)
+		}
+		c = exec.Command(bin, "org", "list")
+		c.Env = append(os.Environ(), "HOOKBOOK_DATABASE_URL="+dbURL)
+		if list, err := c.Output(); err != nil || strings.Contains(string(list), "org_") {
+			t.Errorf("%s in use: organizations after the failed start: %v %s", name, err, list)
+		}
 	}
 }

@@ -40,16 +40,27 @@ func serve(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) 
 	}
 	log := logger(cfg)
 	slog.SetDefault(log)
+	// The ports first: a port in use stops the start before anything is
+	// created (the default organization and its one-time key included).
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("HOOKBOOK_ADDR: %w", err)
+	}
+	defer ln.Close()
+	var mln net.Listener
+	if cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("HOOKBOOK_METRICS_ADDR: %w", err)
+		}
+		defer mln.Close()
+	}
 	a, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	a.MetricsListener = mln
 	if err := a.Bootstrap(ctx); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
 		return err
 	}
 	log.Info("hookbook listening", "addr", ln.Addr().String(), "database", a.DB.Name(), "env", cfg.Env, "version", hookbook.Version)

@@ -49,6 +49,9 @@ type App struct {
 	Log        *slog.Logger
 	// InstanceID names this process in leases and logs.
 	InstanceID string
+	// MetricsListener, when set, serves /metrics instead of a listener
+	// that Serve opens on HOOKBOOK_METRICS_ADDR.
+	MetricsListener net.Listener
 
 	jobMu     sync.Mutex
 	jobPasses map[string]int64
@@ -168,10 +171,12 @@ func (a *App) Handler() http.Handler {
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 2)
-	if a.Config.MetricsAddr != "" {
-		mln, err := net.Listen("tcp", a.Config.MetricsAddr)
-		if err != nil {
-			return fmt.Errorf("metrics listener: %w", err)
+	if mln := a.MetricsListener; mln != nil || a.Config.MetricsAddr != "" {
+		if mln == nil {
+			var err error
+			if mln, err = net.Listen("tcp", a.Config.MetricsAddr); err != nil {
+				return fmt.Errorf("metrics listener: %w", err)
+			}
 		}
 		mmux := http.NewServeMux()
 		mmux.Handle("GET /metrics", a.Metrics.Handler())
