@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,5 +85,42 @@ func TestServePortInUse(t *testing.T) {
 		if list, err := c.Output(); err != nil || strings.Contains(string(list), "org_") {
 			t.Errorf("%s in use: organizations after the failed start: %v %s", name, err, list)
 		}
+	}
+}
+
+// TestHSTS: Strict-Transport-Security is sent on every answer when
+// hookbook serves TLS or its public URL is https (TLS ends at a proxy),
+// never over plain http otherwise.
+func TestHSTS(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, pool := selfSigned(t)
+	tlsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	plain := &http.Client{CheckRedirect: tlsClient.CheckRedirect}
+	for _, tc := range []struct {
+		name   string
+		env    map[string]string
+		client *http.Client
+		scheme string
+		want   string
+	}{
+		{"TLS", map[string]string{"HOOKBOOK_TLS_CERT_FILE": certFile, "HOOKBOOK_TLS_KEY_FILE": keyFile}, tlsClient, "https", "max-age=31536000"},
+		{"https public URL", map[string]string{"HOOKBOOK_PUBLIC_URL": "https://hooks.example.com"}, plain, "http", "max-age=31536000"},
+		{"http public URL", map[string]string{"HOOKBOOK_PUBLIC_URL": "http://127.0.0.1:8080"}, plain, "http", ""},
+		{"plain http", nil, plain, "http", ""},
+	} {
+		in := start(t, tc.env)
+		base := tc.scheme + "://" + strings.TrimPrefix(in.url, "http://")
+		for _, path := range []string{"/healthz", "/api/v1/webhooks", "/login", "/settings/webhooks", "/nope"} {
+			resp, err := tc.client.Get(base + path)
+			if err != nil {
+				t.Fatalf("%s: GET %s: %v", tc.name, path, err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Strict-Transport-Security"); got != tc.want {
+				t.Errorf("%s: GET %s (%d): Strict-Transport-Security = %q, want %q", tc.name, path, resp.StatusCode, got, tc.want)
+			}
+		}
+		in.stop()
 	}
 }

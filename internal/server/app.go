@@ -153,8 +153,14 @@ func (a *App) Bootstrap(ctx context.Context) error {
 	return nil
 }
 
+// HSTS is the Strict-Transport-Security header of an instance reached over
+// https: browsers use only https for its host for a year.
+const HSTS = "max-age=31536000"
+
 // Handler returns the HTTP handler of the instance: the JSON API and, on
-// its own paths, the admin UI.
+// its own paths, the admin UI. When it is reached over https (it serves
+// TLS, or HOOKBOOK_PUBLIC_URL is https behind a proxy) every answer has the
+// HSTS header.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", a.API.Handler())
@@ -162,7 +168,14 @@ func (a *App) Handler() http.Handler {
 	for _, p := range admin.Paths {
 		mux.Handle(p, ui)
 	}
-	return logRequests(a.Log, a.Config.TrustedProxies, mux)
+	var h http.Handler = mux
+	if a.Config.TLSCertFile != "" || strings.HasPrefix(strings.ToLower(a.Config.PublicURL), "https://") {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Strict-Transport-Security", HSTS)
+			mux.ServeHTTP(w, r)
+		})
+	}
+	return logRequests(a.Log, a.Config.TrustedProxies, h)
 }
 
 // Serve runs the HTTP server on ln and the delivery engine until ctx is
