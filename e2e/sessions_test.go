@@ -138,3 +138,37 @@ func TestRevokedKeyEndsUISessions(t *testing.T) {
 		}
 	}
 }
+
+// TestSignInThrottleWording: the sign-in throttle says how long to wait
+// in words ("Try again in 10 minutes."), not as a Go duration.
+func TestSignInThrottleWording(t *testing.T) {
+	t.Parallel()
+	in := start(t, nil)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	csrf := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+	var last string
+	for i := 0; i < 11; i++ {
+		resp, err := c.Get(in.url + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resp, err = c.PostForm(in.url+"/login", url.Values{"api_key": {"hk_wrong"}, "csrf": {csrf.FindStringSubmatch(string(b))[1]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if i == 10 && resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("the 11th wrong sign-in = %d, want 429", resp.StatusCode)
+		}
+		last = string(b)
+	}
+	// Ten minutes from the first failure, rounded up: 10 unless this
+	// machine took over a minute for the eleven attempts.
+	if !regexp.MustCompile(`Try again in (10|[1-9]) minutes?\.`).MatchString(last) {
+		t.Errorf("the throttled sign-in page lacks \"Try again in 10 minutes.\":\n%s", last)
+	}
+}

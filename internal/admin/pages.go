@@ -49,7 +49,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	if wait, ok := u.signins.Take(addr, attempt); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		u.render(w, http.StatusTooManyRequests, "error", &page{Title: "Too many attempts",
-			Error: "Too many failed sign-ins from your address. Try again in " + wait.Round(time.Minute).String() + "."})
+			Error: "Too many failed sign-ins from your address. Try again in " + waitWording(wait) + "."})
 		return
 	}
 	caller, err := u.Orgs.Authenticate(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
