@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -122,5 +123,28 @@ func TestHSTS(t *testing.T) {
 			}
 		}
 		in.stop()
+	}
+}
+
+// TestDuplicateKeyWording: data with a key twice is refused with a message
+// that reads naturally and names where the key is.
+func TestDuplicateKeyWording(t *testing.T) {
+	t.Parallel()
+	in := start(t, nil)
+	in.must(201, "POST", "/api/v1/event-types", map[string]any{"name": "tour.note", "description": "A note about a tour"})
+	for data, want := range map[string]string{
+		`{"a":1,"a":2}`:                     `the key "a" appears twice`,
+		`{"guest":{"name":"A","name":"B"}}`: `the key "name" appears twice in guest`,
+	} {
+		r := in.do("POST", "/api/v1/events", `{"event":"tour.note","data":`+data+`}`)
+		var body struct {
+			Error struct {
+				Code    string
+				Details map[string]string
+			}
+		}
+		if err := json.Unmarshal(r.Body, &body); err != nil || r.Status != 422 || body.Error.Code != "validation_failed" || body.Error.Details["data"] != want {
+			t.Errorf("data %s = %d %s, want 422 with data: %s", data, r.Status, r.Body, want)
+		}
 	}
 }
