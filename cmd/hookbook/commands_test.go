@@ -21,7 +21,7 @@ commands:
   org create --name NAME
       Create an organization; print its id and first API key as JSON.
   org list
-      Print every organization's id and name as JSON.
+      Print every organization's id and name as JSON: {"data":[…]}.
   key create --org ORG_ID --name NAME
       Create another API key of an organization; print it as JSON.
   key list --org ORG_ID
