@@ -148,3 +148,41 @@ func TestDuplicateKeyWording(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoverSaysWhy: a recover that queues nothing says why in "reason";
+// one that queues something has no reason.
+func TestRecoverSaysWhy(t *testing.T) {
+	t.Parallel()
+	in := start(t, nil)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(503) })
+	ep := in.createEndpoint(rc.URL, []string{"*"}, map[string]any{"max_attempts": 1})["id"].(string)
+	path := "/api/v1/webhooks/" + ep + "/recover"
+	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	r := in.must(202, "POST", path, map[string]string{"since": since})
+	if r["requeued"] != 0.0 || r["reason"] != "the endpoint has no failed deliveries" {
+		t.Errorf("recover with no deliveries = %v", r)
+	}
+	in.publish("customer.created", map[string]any{"n": 1})
+	var failedAt string
+	waitFor(t, 10*time.Second, "the failure", func() bool {
+		l := in.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries?status=failed", nil)["data"].([]any)
+		if len(l) == 1 {
+			failedAt = l[0].(map[string]any)["created_at"].(string)
+		}
+		return len(l) == 1
+	})
+	created, err := time.Parse(time.RFC3339Nano, failedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := created.Add(2 * time.Second).UTC().Format(time.RFC3339)
+	r = in.must(202, "POST", path, map[string]string{"since": later})
+	want := "no failed deliveries since " + later + " (the newest failed one was created at " + created.UTC().Format(time.RFC3339) + ")"
+	if r["requeued"] != 0.0 || r["reason"] != want {
+		t.Errorf("recover since after the failure = %v, want reason %q", r, want)
+	}
+	r = in.must(202, "POST", path, map[string]string{"since": since})
+	if _, has := r["reason"]; r["requeued"] != 1.0 || has {
+		t.Errorf("recover of one failed delivery = %v, want requeued 1 and no reason", r)
+	}
+}
