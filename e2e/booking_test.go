@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
 )
 
@@ -65,6 +68,17 @@ func (c *catalogReceiver) expect(typ string, seen map[string]bool) envelope {
 
 func future(h int) string {
 	return time.Now().Add(time.Duration(h) * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+}
+
+// startInPast moves a booking's start (and end) two hours back, as if
+// time had passed since it was booked.
+func startInPast(t *testing.T, in *instance, id string) {
+	t.Helper()
+	past := time.Now().Add(-2 * time.Hour)
+	if _, err := in.app.DB.ExecContext(context.Background(), `UPDATE bookings SET starts_at = $1, ends_at = $2 WHERE id = $3`,
+		db.Micros(past), db.Micros(past.Add(90*time.Minute)), id); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // bookingFixture creates a service and a slot.
@@ -188,6 +202,12 @@ func TestBookingLifecycleEmitsEveryEvent(t *testing.T) {
 	}
 	b3 := in.must(201, "POST", "/api/v1/bookings", map[string]any{"slot_id": openSlot, "customer_id": cus})["id"].(string)
 	rc.expect("booking.created", seen)
+	// No-show only once the booking has started.
+	if r := in.do("POST", "/api/v1/bookings/"+b3+"/no-show", nil); r.Status != 409 || r.ErrorCode(t) != "booking_not_started" ||
+		!strings.Contains(string(r.Body), "only once it has started") {
+		t.Errorf("no-show before the start = %d %s", r.Status, r.Body)
+	}
+	startInPast(t, in, b3)
 	in.must(200, "POST", "/api/v1/bookings/"+b3+"/no-show", nil)
 	rc.expect("booking.no_show", seen)
 
