@@ -29,7 +29,7 @@ func init() {
 		{path: "migrate", summary: "Apply the database migrations and exit.",
 			help: "Apply the database migrations of HOOKBOOK_DATABASE_URL and exit.", run: migrate},
 		{path: "backup", synopsis: "FILE", summary: "Write a consistent copy of the live SQLite database to a new FILE.",
-			help: "Write a consistent copy of the live SQLite database of HOOKBOOK_DATABASE_URL to FILE\n(which must not exist), readable by its owner only: it holds endpoint secrets. hookbook\nmay keep running meanwhile. Restore by starting hookbook\nwith HOOKBOOK_DATABASE_URL=sqlite:FILE. PostgreSQL: use pg_dump.", run: backup},
+			help: "Write a consistent copy of the live SQLite database of HOOKBOOK_DATABASE_URL to FILE\n(which must not exist), readable by its owner only: it holds endpoint secrets.\nhookbook may keep running meanwhile. Restore by starting hookbook with\nHOOKBOOK_DATABASE_URL=sqlite:FILE. PostgreSQL: use pg_dump.", run: backup},
 		{path: "org create", synopsis: "--name NAME", summary: "Create an organization; print its id and first API key as JSON.",
 			help: "Create an organization and print its id and first API key (shown only now) as JSON.", run: orgCreate},
 		{path: "org list", summary: "Print every organization's id and name as JSON: {\"data\":[…]}.",
