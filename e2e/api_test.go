@@ -278,19 +278,21 @@ func TestOrgCreateCommand(t *testing.T) {
 	if !strings.HasPrefix(key.Key, key.Prefix) || !strings.HasPrefix(key.ID, "key_") {
 		t.Fatalf("key create = %+v", key)
 	}
-	var keys []map[string]any
+	// Lists have the API's shape, {"data":[…]}.
+	var keys struct{ Data []map[string]any }
 	json.Unmarshal(cli("key", "list", "--org", got["organization_id"]), &keys)
-	if len(keys) != 2 || keys[0]["key"] != nil {
+	if len(keys.Data) != 2 || keys.Data[0]["key"] != nil {
 		t.Fatalf("key list = %v", keys)
 	}
-	cli("key", "revoke", "--org", got["organization_id"], "--id", keys[1]["id"].(string))
+	cli("key", "revoke", "--org", got["organization_id"], "--id", keys.Data[1]["id"].(string))
+	keys.Data = nil
 	json.Unmarshal(cli("key", "list", "--org", got["organization_id"]), &keys)
-	if len(keys) != 1 || keys[0]["id"] != key.ID {
+	if len(keys.Data) != 1 || keys.Data[0]["id"] != key.ID {
 		t.Errorf("after revoking the first key: %v", keys)
 	}
-	var orgs []map[string]string
+	var orgs struct{ Data []map[string]string }
 	json.Unmarshal(cli("org", "list"), &orgs)
-	if len(orgs) != 1 || orgs[0]["organization_id"] != got["organization_id"] || orgs[0]["name"] != "Acme" {
+	if len(orgs.Data) != 1 || orgs.Data[0]["organization_id"] != got["organization_id"] || orgs.Data[0]["name"] != "Acme" {
 		t.Errorf("org list = %v", orgs)
 	}
 }

@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
 )
 
@@ -65,6 +68,17 @@ func (c *catalogReceiver) expect(typ string, seen map[string]bool) envelope {
 
 func future(h int) string {
 	return time.Now().Add(time.Duration(h) * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+}
+
+// startInPast moves a booking's start (and end) two hours back, as if
+// time had passed since it was booked.
+func startInPast(t *testing.T, in *instance, id string) {
+	t.Helper()
+	past := time.Now().Add(-2 * time.Hour)
+	if _, err := in.app.DB.ExecContext(context.Background(), `UPDATE bookings SET starts_at = $1, ends_at = $2 WHERE id = $3`,
+		db.Micros(past), db.Micros(past.Add(90*time.Minute)), id); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // bookingFixture creates a service and a slot.
@@ -188,6 +202,12 @@ func TestBookingLifecycleEmitsEveryEvent(t *testing.T) {
 	}
 	b3 := in.must(201, "POST", "/api/v1/bookings", map[string]any{"slot_id": openSlot, "customer_id": cus})["id"].(string)
 	rc.expect("booking.created", seen)
+	// No-show only once the booking has started.
+	if r := in.do("POST", "/api/v1/bookings/"+b3+"/no-show", nil); r.Status != 409 || r.ErrorCode(t) != "booking_not_started" ||
+		!strings.Contains(string(r.Body), "only once it has started") {
+		t.Errorf("no-show before the start = %d %s", r.Status, r.Body)
+	}
+	startInPast(t, in, b3)
 	in.must(200, "POST", "/api/v1/bookings/"+b3+"/no-show", nil)
 	rc.expect("booking.no_show", seen)
 
@@ -205,8 +225,9 @@ func TestBookingLifecycleEmitsEveryEvent(t *testing.T) {
 	in.must(201, "POST", "/api/v1/community-events", map[string]any{"slug": "summer-meetup", "title": "Summer meetup", "starts_at": future(100), "approvals_required": 2})
 	in.must(200, "POST", "/api/v1/community-events/summer-meetup/approvals", map[string]any{"full_name": "Ada Lovelace", "email": "ada@example.com"})
 	rc.expect("community_event.approved", seen)
-	if r := in.do("POST", "/api/v1/community-events/summer-meetup/approvals", map[string]any{"full_name": "A. Lovelace", "email": "ADA@example.com"}); r.Status != 409 {
-		t.Errorf("second approval by one person = %d", r.Status)
+	// The same person again (same email, case aside): nothing changes.
+	if again := in.must(200, "POST", "/api/v1/community-events/summer-meetup/approvals", map[string]any{"full_name": "A. Lovelace", "email": "ADA@example.com"}); again["approvals_count"].(float64) != 1 {
+		t.Errorf("second approval by one person counted: %v", again)
 	}
 	ce := in.must(200, "POST", "/api/v1/community-events/summer-meetup/approvals", map[string]any{"full_name": "Grace Hopper"})
 	if ce["status"] != "active" || ce["approvals_count"].(float64) != 2 {
@@ -458,4 +479,42 @@ func TestBookingBadInput(t *testing.T) {
 		t.Errorf("booking another organization's slot = %d", r.Status)
 	}
 	_ = http.StatusOK
+}
+
+// TestCommunityApprovalsPerPerson: approvals count once per person (the
+// same email case aside, or the same name when either has no email), and a
+// person's repeat approval changes nothing and publishes nothing.
+func TestCommunityApprovalsPerPerson(t *testing.T) {
+	t.Parallel()
+	in := start(t, nil)
+	in.must(201, "POST", "/api/v1/community-events", map[string]any{"slug": "meetup", "title": "Meetup", "starts_at": future(100), "approvals_required": 10})
+	approve := func(name, email string) float64 {
+		t.Helper()
+		body := map[string]any{"full_name": name}
+		if email != "" {
+			body["email"] = email
+		}
+		return in.must(200, "POST", "/api/v1/community-events/meetup/approvals", body)["approvals_count"].(float64)
+	}
+	for i, a := range []struct {
+		name, email string
+		count       float64
+	}{
+		{"Ada Lovelace", "", 1},
+		{"Ada Lovelace", "ada@example.com", 1},   // the same name, one without email: hers, now with the email
+		{"ada  lovelace", "", 1},                 // case and spaces aside
+		{"A. Lovelace", "ADA@example.com", 1},    // the same email
+		{"Ada Lovelace", "other@example.com", 2}, // both have emails, different: another Ada
+		{"Grace Hopper", "grace@example.com", 3},
+		{"Grace Hopper", "hopper@example.com", 4},
+		{"Grace Hopper", "", 4}, // matches a Grace Hopper
+		{"Alan Turing", "", 5},
+	} {
+		if got := approve(a.name, a.email); got != a.count {
+			t.Errorf("approval %d (%s, %q): approvals_count = %v, want %v", i, a.name, a.email, got, a.count)
+		}
+	}
+	if n := len(in.must(200, "GET", "/api/v1/events?event=community_event.approved", nil)["data"].([]any)); n != 5 {
+		t.Errorf("%d community_event.approved events, want 5 (one per person)", n)
+	}
 }

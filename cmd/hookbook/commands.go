@@ -14,7 +14,8 @@ import (
 type command struct {
 	path     string // words after "hookbook"
 	synopsis string // its flags, for the usage line
-	help     string // what it does
+	summary  string // one whole sentence for the list of commands
+	help     string // what it does, in full
 	run      func(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error
 }
 
@@ -23,17 +24,28 @@ var commands []*command
 
 func init() {
 	commands = []*command{
-		{path: "serve", help: "Run the HTTP API, the admin UI, the delivery workers and the scheduler until SIGINT or SIGTERM,\nthen stop gracefully. Configuration comes from HOOKBOOK_* environment variables (README: Configuration).", run: serve},
-		{path: "migrate", help: "Apply the database migrations of HOOKBOOK_DATABASE_URL and exit.", run: migrate},
-		{path: "backup", synopsis: "FILE", help: "Write a consistent copy of the live SQLite database of HOOKBOOK_DATABASE_URL to FILE\n(which must not exist); hookbook may keep running meanwhile. Restore by starting hookbook\nwith HOOKBOOK_DATABASE_URL=sqlite:FILE. PostgreSQL: use pg_dump.", run: backup},
-		{path: "org create", synopsis: "--name NAME", help: "Create an organization and print its id and first API key (shown only now) as JSON.", run: orgCreate},
-		{path: "org list", help: "Print every organization's id and name as JSON.", run: orgList},
-		{path: "key create", synopsis: "--org ORG_ID --name NAME", help: "Create another API key of an organization and print it as JSON (the key is shown only now).", run: keyCreate},
-		{path: "key list", synopsis: "--org ORG_ID", help: "Print an organization's live API keys as JSON: id, name, prefix, times; never the keys.", run: keyList},
-		{path: "key revoke", synopsis: "--org ORG_ID --id KEY_ID", help: "Revoke an API key at once, on every instance.", run: keyRevoke},
-		{path: "inbound send", synopsis: "--url URL --secret S --action A [--params JSON] [--data JSON]", help: "Sign and send one inbound command, print the status and answer.", run: inboundSend},
-		{path: "verify", synopsis: "--secret S [--scheme timestamped|body|body_hex] < request-dump", help: "Say whether a captured delivery (an HTTP request dump on stdin, or --body-file and --header)\nverifies with an endpoint's secret, and why not: the Standard Webhooks headers and the brand signature.\nExits 0 when a signature verifies.", run: verify},
-		{path: "version", help: "Print the version.", run: version},
+		{path: "serve", summary: "Run the API, admin UI, delivery workers and scheduler until stopped.",
+			help: "Run the HTTP API, the admin UI, the delivery workers and the scheduler until SIGINT or SIGTERM,\nthen stop gracefully. Configuration comes from HOOKBOOK_* environment variables (README: Configuration).", run: serve},
+		{path: "migrate", summary: "Apply the database migrations and exit.",
+			help: "Apply the database migrations of HOOKBOOK_DATABASE_URL and exit.", run: migrate},
+		{path: "backup", synopsis: "FILE", summary: "Write a consistent copy of the live SQLite database to a new FILE.",
+			help: "Write a consistent copy of the live SQLite database of HOOKBOOK_DATABASE_URL to FILE\n(which must not exist), readable by its owner only: it holds endpoint secrets.\nhookbook may keep running meanwhile. Restore by starting hookbook with\nHOOKBOOK_DATABASE_URL=sqlite:FILE. PostgreSQL: use pg_dump.", run: backup},
+		{path: "org create", synopsis: "--name NAME", summary: "Create an organization; print its id and first API key as JSON.",
+			help: "Create an organization and print its id and first API key (shown only now) as JSON.", run: orgCreate},
+		{path: "org list", summary: "Print every organization's id and name as JSON: {\"data\":[…]}.",
+			help: "Print every organization's id and name as JSON.", run: orgList},
+		{path: "key create", synopsis: "--org ORG_ID --name NAME", summary: "Create another API key of an organization; print it as JSON.",
+			help: "Create another API key of an organization and print it as JSON (the key is shown only now).", run: keyCreate},
+		{path: "key list", synopsis: "--org ORG_ID", summary: "Print an organization's live API keys as JSON (never the keys).",
+			help: "Print an organization's live API keys as JSON, as the API lists them ({\"data\":[…]}):\nid, name, prefix, times; never the keys.", run: keyList},
+		{path: "key revoke", synopsis: "--org ORG_ID --id KEY_ID", summary: "Revoke an API key at once, on every instance.",
+			help: "Revoke an API key at once, on every instance.", run: keyRevoke},
+		{path: "inbound send", synopsis: "--url URL --secret S --action A [--params JSON] [--data JSON]", summary: "Sign and send one inbound command; print the status and answer.",
+			help: "Sign and send one inbound command, print the status and answer.", run: inboundSend},
+		{path: "verify", synopsis: "--secret S [--scheme timestamped|body|body_hex] < request-dump", summary: "Say whether a captured delivery verifies with an endpoint's secret.",
+			help: "Say whether a captured delivery (an HTTP request dump on stdin, or --body-file and --header)\nverifies with an endpoint's secret, and why not: the Standard Webhooks headers and the brand signature.\nExits 0 when a signature verifies.", run: verify},
+		{path: "version", summary: "Print the version.",
+			help: "Print the version.", run: version},
 	}
 }
 
@@ -51,10 +63,9 @@ func usage(group string) string {
 		if c.synopsis != "" {
 			line += " " + c.synopsis
 		}
-		summary, _, _ := strings.Cut(c.help, "\n")
-		fmt.Fprintf(&b, "  %s\n      %s\n", line, summary)
+		fmt.Fprintf(&b, "  %s\n      %s\n", line, c.summary)
 	}
-	b.WriteString("\n'hookbook <command> --help' describes a command and its flags; " + configHint)
+	b.WriteString("\n'hookbook <command> --help' describes a command and its flags;\n" + configHint)
 	return b.String()
 }
 

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"io"
 
+	"github.com/hookbook/hookbook/internal/httpapi"
 	"github.com/hookbook/hookbook/internal/org"
 )
 
-// orgList prints every organization as a JSON array.
+// orgList prints every organization as {"data":[…]}, the shape of the
+// API's lists.
 func orgList(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
 	if err := parse(fs, args, 0); err != nil {
 		return err
@@ -31,7 +33,7 @@ func orgList(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer
 	for i, o := range list {
 		rows[i] = row{o.ID, o.Name}
 	}
-	return json.NewEncoder(out).Encode(rows)
+	return json.NewEncoder(out).Encode(httpapi.NewList(rows, ""))
 }
 
 // keyService opens the database and checks that the organization exists.
@@ -86,7 +88,8 @@ func keyList(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(out).Encode(keys)
+	// The same answer as GET /api/v1/api-keys.
+	return json.NewEncoder(out).Encode(httpapi.NewList(keys, ""))
 }
 
 func keyRevoke(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {

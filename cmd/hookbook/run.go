@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/config"
@@ -37,16 +40,27 @@ func serve(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) 
 	}
 	log := logger(cfg)
 	slog.SetDefault(log)
+	// The ports first: a port in use stops the start before anything is
+	// created (the default organization and its one-time key included).
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("HOOKBOOK_ADDR: %w", err)
+	}
+	defer ln.Close()
+	var mln net.Listener
+	if cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("HOOKBOOK_METRICS_ADDR: %w", err)
+		}
+		defer mln.Close()
+	}
 	a, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	a.MetricsListener = mln
 	if err := a.Bootstrap(ctx); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
 		return err
 	}
 	log.Info("hookbook listening", "addr", ln.Addr().String(), "database", a.DB.Name(), "env", cfg.Env, "version", hookbook.Version)
@@ -130,9 +144,53 @@ func backup(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer)
 		return err
 	}
 	defer st.Close()
-	if err := st.Backup(ctx, file); err != nil {
+	if st.Shared() {
+		return st.Backup(ctx, file) // refused, with the reason
+	}
+	if err := writePrivate(file, func(tmp string) error { return st.Backup(ctx, tmp) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "hookbook: backed up %s to %s\n", st.Name(), file)
+	return nil
+}
+
+// writePrivate has write fill an empty file that only its owner may read
+// or write (mode 0600, whatever the umask: a backup holds endpoint
+// secrets), then gives it the name file, which must not exist.
+func writePrivate(file string, write func(tmp string) error) error {
+	dir, base := filepath.Split(file)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	err = f.Chmod(0o600)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := write(tmp); err != nil {
+		return err
+	}
+	// A link, unlike a rename, never replaces a file that appeared meanwhile.
+	err = os.Link(tmp, file)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("backup: %s exists; choose a new file", file)
+	}
+	if err != nil {
+		// A file system without hard links: rename, having checked.
+		if _, serr := os.Lstat(file); serr == nil {
+			return fmt.Errorf("backup: %s exists; choose a new file", file)
+		}
+		if err := os.Rename(tmp, file); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+	}
 	return nil
 }

@@ -49,10 +49,10 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	if wait, ok := u.signins.Take(addr, attempt); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		u.render(w, http.StatusTooManyRequests, "error", &page{Title: "Too many attempts",
-			Error: "Too many failed sign-ins from your address. Try again in " + wait.Round(time.Minute).String() + "."})
+			Error: "Too many failed sign-ins from your address. Try again in " + waitWording(wait) + "."})
 		return
 	}
-	org, err := u.Orgs.OrganizationByAPIKey(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
+	caller, err := u.Orgs.Authenticate(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
 	if err != nil {
 		csrf := ids.Token("")
 		u.setCookie(w, loginCookie, csrf, 600)
@@ -61,7 +61,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.signins.Forgive(addr, attempt)
-	tok, _, err := u.sessions.create(r.Context(), org.ID, SessionTTL, nil)
+	tok, err := u.sessions.signIn(r.Context(), caller.Organization.ID, caller.KeyID, SessionTTL)
 	if err != nil {
 		u.Log.Error("create session", "err", err)
 		http.Error(w, "could not sign in", http.StatusInternalServerError)

@@ -41,9 +41,22 @@ type Limits struct {
 	ReadOnly   bool
 }
 
-// create starts a session for an organization (a portal session when
-// portal is set) and returns its token (for the cookie or the link).
+// create starts a portal session for an organization (an admin session
+// when portal is nil, which needs a key: use signIn) and returns its token
+// (for the link).
 func (s *sessions) create(ctx context.Context, orgID string, ttl time.Duration, portal *Limits) (token string, expires time.Time, err error) {
+	return s.start(ctx, orgID, "", ttl, portal)
+}
+
+// signIn starts an admin session of an organization signed in with its API
+// key keyID, and returns its token (for the cookie). Revoking the key ends
+// the session (org.Service.RevokeAPIKey).
+func (s *sessions) signIn(ctx context.Context, orgID, keyID string, ttl time.Duration) (token string, err error) {
+	token, _, err = s.start(ctx, orgID, keyID, ttl, nil)
+	return token, err
+}
+
+func (s *sessions) start(ctx context.Context, orgID, keyID string, ttl time.Duration, portal *Limits) (token string, expires time.Time, err error) {
 	token = ids.Token("")
 	now := s.db.Now()
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM ui_sessions WHERE expires_at < $1`, db.Micros(now)); err != nil {
@@ -58,19 +71,22 @@ func (s *sessions) create(ctx context.Context, orgID string, ttl time.Duration, 
 		}
 	}
 	expires = now.Add(ttl)
-	_, err = s.db.ExecContext(ctx, `INSERT INTO ui_sessions (token_hash, organization_id, csrf_token, created_at, expires_at, portal, portal_events, read_only)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		ids.Hash(token), orgID, ids.Token(""), db.Micros(now), db.Micros(expires), isPortal, events, readOnly)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO ui_sessions (token_hash, organization_id, csrf_token, created_at, expires_at, portal, portal_events, read_only, api_key_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		ids.Hash(token), orgID, ids.Token(""), db.Micros(now), db.Micros(expires), isPortal, events, readOnly, keyID)
 	return token, expires, err
 }
 
-// get returns the live session of a token.
+// get returns the live session of a token. An admin session is live only
+// while the API key it was signed in with is: revoking the key deletes its
+// sessions, and this check refuses any that remain all the same.
 func (s *sessions) get(ctx context.Context, token string) (*Session, error) {
 	var orgID, csrf, flash, events string
 	var exp int64
 	var portal, readOnly bool
-	err := s.db.QueryRowContext(ctx, `SELECT organization_id, csrf_token, expires_at, flash, portal, portal_events, read_only
-		FROM ui_sessions WHERE token_hash = $1 AND expires_at > $2`,
+	err := s.db.QueryRowContext(ctx, `SELECT s.organization_id, s.csrf_token, s.expires_at, s.flash, s.portal, s.portal_events, s.read_only
+		FROM ui_sessions s WHERE s.token_hash = $1 AND s.expires_at > $2
+		AND (s.portal OR EXISTS (SELECT 1 FROM api_keys k WHERE k.id = s.api_key_id AND k.organization_id = s.organization_id AND k.revoked_at IS NULL))`,
 		ids.Hash(token), db.Micros(s.db.Now())).Scan(&orgID, &csrf, &exp, &flash, &portal, &events, &readOnly)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbook.Errorf(hookbook.EUnauthorized, "no_session", "not signed in")

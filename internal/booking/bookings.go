@@ -302,10 +302,15 @@ func (d *Domain) Complete(ctx context.Context, orgID, id string) (*Booking, erro
 		})
 }
 
-// MarkNoShow records that the customer of a confirmed booking did not come.
+// MarkNoShow records that the customer of a confirmed booking did not come:
+// only once the booking has started (409 booking_not_started before).
 func (d *Domain) MarkNoShow(ctx context.Context, orgID, id string) (*Booking, error) {
 	return d.transition(ctx, orgID, id, []string{Confirmed}, NoShow,
-		func(*db.Tx, *Booking) (func(event.Booking) event.Payload, error) {
+		func(_ *db.Tx, bk *Booking) (func(event.Booking) event.Payload, error) {
+			if d.now().Before(bk.StartsAt) {
+				return nil, conflict("booking_not_started", "a booking can be marked no-show only once it has started; this one starts at %s",
+					bk.StartsAt.UTC().Format(time.RFC3339))
+			}
 			return func(b event.Booking) event.Payload {
 				return event.BookingNoShowData{Booking: b, MarkedAt: d.stampNow()}
 			}, nil

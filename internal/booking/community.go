@@ -102,11 +102,18 @@ type ApprovalInput struct {
 	Email    *string `json:"email"`
 }
 
-// Approve records one person's approval (the same email, else the same
-// name, approves once) and publishes community_event.approved; the approval
-// that reaches the threshold activates the event and publishes
-// community_event.activated, once. Field names in errors carry prefix
-// (inbound commands use "data.").
+// Approve records one person's approval and publishes
+// community_event.approved; the approval that reaches the threshold
+// activates the event and publishes community_event.activated, once.
+//
+// Approvals count per person. Two approvals are the same person's when
+// both have an email and the emails are equal (case aside), or when either
+// has none and the names are equal (case and runs of spaces aside): "Ada
+// Lovelace" with and without an email is one person; two Ada Lovelaces
+// with different emails are two. A person's repeat approval counts
+// nothing, publishes nothing and answers the community event as it is;
+// an email it brings is recorded on an approval that had none. Field names in errors
+// carry prefix (inbound commands use "data.").
 func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInput, prefix string) (*CommunityEvent, error) {
 	f := hookbook.Fields{}
 	name := required(f, prefix+"full_name", in.FullName, 200)
@@ -118,7 +125,8 @@ func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInp
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	key := "name:" + strings.ToLower(strings.Join(strings.Fields(name), " "))
+	nameKey := strings.ToLower(strings.Join(strings.Fields(name), " "))
+	key := "name:" + nameKey
 	if email != nil {
 		key = "email:" + *email
 	}
@@ -128,14 +136,37 @@ func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInp
 		if err != nil {
 			return notFound(err, "community event")
 		}
+		// The event's row is locked: approvals of one event check and
+		// insert one at a time.
+		var seen int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM community_approvals WHERE community_event_id = $1
+			AND (person_key = $2 OR (name_key = $3 AND (email IS NULL OR $4)))`, c.ID, key, nameKey, email == nil).Scan(&seen); err != nil {
+			return err
+		}
+		if seen > 0 {
+			// This person approved already. An email given now completes
+			// an approval that had none: later approvals with that email
+			// are hers too.
+			if email != nil {
+				if _, err := tx.ExecContext(ctx, `UPDATE community_approvals SET email = $1, person_key = $2
+					WHERE community_event_id = $3 AND person_key = $4
+					AND NOT EXISTS (SELECT 1 FROM community_approvals a WHERE a.community_event_id = $3 AND a.person_key = $2)`,
+					*email, key, c.ID, "name:"+nameKey); err != nil {
+					return err
+				}
+			}
+			out = c
+			return nil
+		}
 		now := d.now()
-		res, err := tx.ExecContext(ctx, `INSERT INTO community_approvals (community_event_id, person_key, full_name, email, created_at)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (community_event_id, person_key) DO NOTHING`, c.ID, key, name, email, db.Micros(now))
+		res, err := tx.ExecContext(ctx, `INSERT INTO community_approvals (community_event_id, person_key, full_name, email, created_at, name_key)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (community_event_id, person_key) DO NOTHING`, c.ID, key, name, email, db.Micros(now), nameKey)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return conflict("already_approved", "this person approved the community event already")
+			out = c
+			return nil
 		}
 		c.ApprovalsCount++
 		activate := c.Status == "pending" && c.ApprovalsCount >= c.ApprovalsRequired

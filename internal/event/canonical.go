@@ -49,7 +49,7 @@ func Canonical(text []byte) ([]byte, error) {
 
 func canonValue(dec *json.Decoder, tok json.Token, out *bytes.Buffer, path string, depth int) error {
 	if depth > maxDepth {
-		return fmt.Errorf("%s: nested deeper than %d levels", where(path), maxDepth)
+		return fmt.Errorf("nested deeper than %d levels", maxDepth)
 	}
 	switch v := tok.(type) {
 	case json.Delim:
@@ -64,7 +64,7 @@ func canonValue(dec *json.Decoder, tok json.Token, out *bytes.Buffer, path strin
 				}
 				key := kt.(string)
 				if seen[key] {
-					return fmt.Errorf("%s: the key %q appears twice", where(path), key)
+					return fmt.Errorf("the key %q appears twice%s", key, in(path))
 				}
 				seen[key] = true
 				if !first {
@@ -108,9 +108,9 @@ func canonValue(dec *json.Decoder, tok json.Token, out *bytes.Buffer, path strin
 	case string:
 		writeString(out, v)
 	case json.Number:
-		s, err := canonNumber(string(v))
+		s, err := canonNumber(string(v), path)
 		if err != nil {
-			return fmt.Errorf("%s: %w", where(path), err)
+			return err
 		}
 		out.WriteString(s)
 	case bool:
@@ -121,22 +121,27 @@ func canonValue(dec *json.Decoder, tok json.Token, out *bytes.Buffer, path strin
 	return nil
 }
 
-func where(path string) string {
+// in names where in the value a problem is, for the end of a message that
+// the caller prefixes with the value's own name ("data: the key "a"
+// appears twice in guest"): nothing at the top, else " in " and the path
+// ("guest", "rooms[2].price").
+func in(path string) string {
 	if path == "" {
-		return "the value"
+		return ""
 	}
-	return strings.TrimPrefix(path, ".")
+	return " in " + strings.TrimPrefix(path, ".")
 }
 
 // canonNumber formats a JSON number as JavaScript's Number#toString does.
-func canonNumber(text string) (string, error) {
+// path is where the number is, for the error.
+func canonNumber(text, path string) (string, error) {
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil || math.IsInf(f, 0) {
-		return "", fmt.Errorf("the number %s is out of range", text)
+		return "", fmt.Errorf("the number %s%s is out of range", text, in(path))
 	}
 	s := JSNumber(f)
 	if !strings.ContainsAny(text, ".eE") && math.Abs(f) > MaxSafeInteger && s != text {
-		return "", fmt.Errorf("the integer %s is beyond 2^53 and JavaScript would read it as %s; send it as a string", text, s)
+		return "", fmt.Errorf("the integer %s%s is beyond 2^53 and JavaScript would read it as %s; send it as a string", text, in(path), s)
 	}
 	return s, nil
 }

@@ -336,11 +336,11 @@ func (s *Server) recover(w http.ResponseWriter, r *http.Request, org *hookbook.O
 	if err := f.Err(); err != nil {
 		return err
 	}
-	n, err := s.Outbound.Recover(r.Context(), org.ID, r.PathValue("id"), since)
+	rec, err := s.Outbound.RecoverReport(r.Context(), org.ID, r.PathValue("id"), since)
 	if err != nil {
 		return err
 	}
-	WriteJSON(w, http.StatusAccepted, map[string]int{"requeued": n})
+	WriteJSON(w, http.StatusAccepted, rec)
 	return nil
 }
 

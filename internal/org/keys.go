@@ -108,7 +108,8 @@ func (s *Service) APIKeys(ctx context.Context, orgID string) ([]*APIKey, error) 
 }
 
 // RevokeAPIKey revokes a key at once: every instance refuses it from the
-// next request on. The organization's last live key cannot be revoked
+// next request on, and the admin UI sessions signed in with it end in the
+// same transaction. The organization's last live key cannot be revoked
 // (that would lock it out): create another first.
 func (s *Service) RevokeAPIKey(ctx context.Context, orgID, id string) error {
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
@@ -130,7 +131,10 @@ func (s *Service) RevokeAPIKey(ctx context.Context, orgID, id string) error {
 		if n <= 1 {
 			return hookbook.Errorf(hookbook.EConflict, "last_api_key", "this is the organization's last API key; create another before revoking it")
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2`, db.Micros(s.DB.Now()), id)
+		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2`, db.Micros(s.DB.Now()), id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM ui_sessions WHERE api_key_id = $1 AND organization_id = $2`, id, orgID)
 		return err
 	})
 	if err != nil {

@@ -197,7 +197,25 @@ func (s *Service) Redeliver(ctx context.Context, orgID, id string) (*hookbook.De
 // Recover queues one more attempt of every failed delivery of an endpoint
 // created at or after since, and returns how many it queued.
 func (s *Service) Recover(ctx context.Context, orgID, endpointID string, since time.Time) (int, error) {
+	r, err := s.RecoverReport(ctx, orgID, endpointID, since)
+	if err != nil {
+		return 0, err
+	}
+	return r.Requeued, nil
+}
+
+// Recovery is what a recover did: how many deliveries it queued again and,
+// when none, why.
+type Recovery struct {
+	Requeued int `json:"requeued"`
+	// Reason says why nothing was queued ("" when something was).
+	Reason string `json:"reason,omitempty"`
+}
+
+// RecoverReport is Recover, saying why when it queues nothing.
+func (s *Service) RecoverReport(ctx context.Context, orgID, endpointID string, since time.Time) (*Recovery, error) {
 	var n int64
+	var reason string
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		var enabled, ordered bool
 		err := tx.QueryRowContext(ctx, `SELECT enabled, ordered FROM endpoints WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
@@ -225,9 +243,44 @@ func (s *Service) Recover(ctx context.Context, orgID, endpointID string, since t
 		if n > 0 {
 			return s.due(ctx, tx)
 		}
-		return nil
+		reason, err = noRecoveryReason(ctx, tx, endpointID, since)
+		return err
 	})
-	return int(n), err
+	if err != nil {
+		return nil, err
+	}
+	return &Recovery{Requeued: int(n), Reason: reason}, nil
+}
+
+// noRecoveryReason says why no delivery of an endpoint created at or after
+// since had failed.
+func noRecoveryReason(ctx context.Context, tx *db.Tx, endpointID string, since time.Time) (string, error) {
+	var newest sql.NullInt64
+	var pending int
+	err := tx.QueryRowContext(ctx, `SELECT
+		(SELECT MAX(created_at) FROM deliveries WHERE endpoint_id = $1 AND status = 'failed'),
+		(SELECT COUNT(*) FROM deliveries WHERE endpoint_id = $1 AND status = 'pending' AND created_at >= $2)`,
+		endpointID, db.Micros(since)).Scan(&newest, &pending)
+	if err != nil {
+		return "", err
+	}
+	at := since.UTC().Format(time.RFC3339)
+	var why string
+	switch {
+	case !newest.Valid:
+		why = "the endpoint has no failed deliveries"
+	default:
+		why = fmt.Sprintf("no failed deliveries since %s (the newest failed one was created at %s)",
+			at, db.Time(newest.Int64).UTC().Format(time.RFC3339))
+	}
+	switch pending {
+	case 0:
+	case 1:
+		why += "; 1 delivery since then is still pending and will be attempted"
+	default:
+		why += fmt.Sprintf("; %d deliveries since then are still pending and will be attempted", pending)
+	}
+	return why, nil
 }
 
 // DeliveryDetail is a delivery with the exact request it sends and every

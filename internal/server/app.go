@@ -49,6 +49,9 @@ type App struct {
 	Log        *slog.Logger
 	// InstanceID names this process in leases and logs.
 	InstanceID string
+	// MetricsListener, when set, serves /metrics instead of a listener
+	// that Serve opens on HOOKBOOK_METRICS_ADDR.
+	MetricsListener net.Listener
 
 	jobMu     sync.Mutex
 	jobPasses map[string]int64
@@ -150,8 +153,14 @@ func (a *App) Bootstrap(ctx context.Context) error {
 	return nil
 }
 
+// HSTS is the Strict-Transport-Security header of an instance reached over
+// https: browsers use only https for its host for a year.
+const HSTS = "max-age=31536000"
+
 // Handler returns the HTTP handler of the instance: the JSON API and, on
-// its own paths, the admin UI.
+// its own paths, the admin UI. When it is reached over https (it serves
+// TLS, or HOOKBOOK_PUBLIC_URL is https behind a proxy) every answer has the
+// HSTS header.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", a.API.Handler())
@@ -159,7 +168,14 @@ func (a *App) Handler() http.Handler {
 	for _, p := range admin.Paths {
 		mux.Handle(p, ui)
 	}
-	return logRequests(a.Log, a.Config.TrustedProxies, mux)
+	var h http.Handler = mux
+	if a.Config.TLSCertFile != "" || strings.HasPrefix(strings.ToLower(a.Config.PublicURL), "https://") {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Strict-Transport-Security", HSTS)
+			mux.ServeHTTP(w, r)
+		})
+	}
+	return logRequests(a.Log, a.Config.TrustedProxies, h)
 }
 
 // Serve runs the HTTP server on ln and the delivery engine until ctx is
@@ -168,10 +184,12 @@ func (a *App) Handler() http.Handler {
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 2)
-	if a.Config.MetricsAddr != "" {
-		mln, err := net.Listen("tcp", a.Config.MetricsAddr)
-		if err != nil {
-			return fmt.Errorf("metrics listener: %w", err)
+	if mln := a.MetricsListener; mln != nil || a.Config.MetricsAddr != "" {
+		if mln == nil {
+			var err error
+			if mln, err = net.Listen("tcp", a.Config.MetricsAddr); err != nil {
+				return fmt.Errorf("metrics listener: %w", err)
+			}
 		}
 		mmux := http.NewServeMux()
 		mmux.Handle("GET /metrics", a.Metrics.Handler())
