@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/config"
 	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
@@ -202,8 +203,8 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 		e.MaxAttempts = *in.MaxAttempts
 	}
 	if in.TimeoutSeconds != nil {
-		if *in.TimeoutSeconds < 1 || *in.TimeoutSeconds > 30 {
-			f.Add("timeout_seconds", "must be between 1 and 30")
+		if most := int(config.MaxEndpointTimeout / time.Second); *in.TimeoutSeconds < 1 || *in.TimeoutSeconds > most {
+			f.Add("timeout_seconds", fmt.Sprintf("must be between 1 and %d", most))
 		}
 		e.TimeoutSeconds = *in.TimeoutSeconds
 	}
