@@ -1,6 +1,7 @@
-// Package hub holds the operations on endpoints, event types and events that
-// the JSON API, the admin UI and inbound commands share: validation with the
-// same rules everywhere, then the
+// Package outbound holds the operations on endpoints, event types and events
+// that the JSON API, the admin UI and inbound commands share: validation with
+// the same rules everywhere, then each change and the deliveries it queues in
+// one transaction; and the delivery queue the engine claims from.
 package outbound
 
 import (
