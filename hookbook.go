@@ -2,9 +2,10 @@
 // organizations, endpoints, events, deliveries and attempts, and the error
 // type that carries a machine-readable code to the HTTP edge.
 //
-// Storage (package store), the delivery engine (package delivery) and the
-// HTTP API (package api) all speak in these types; this package depends on
-// nothing but the standard library.
+// Storage (package db), the delivery engine (package delivery) and the
+// HTTP API (package httpapi) all speak in these types; this package depends
+// on nothing but the standard library and package webhook (the signature
+// schemes).
 package hookbook
 
 import (

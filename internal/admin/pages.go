@@ -161,7 +161,7 @@ func (u *UI) choices(r *http.Request, s *session) []eventChoice {
 	return out
 }
 
-// formInput reads the endpoint form; validation is the hub's, as for the API.
+// formInput reads the endpoint form; validation is package outbound's, as for the API.
 func formInput(r *http.Request, create bool) (outbound.EndpointInput, map[string]string, map[string]bool) {
 	r.ParseForm()
 	form := map[string]string{}
@@ -186,7 +186,7 @@ func formInput(r *http.Request, create bool) (outbound.EndpointInput, map[string
 	intField := func(name string) *int {
 		n, err := strconv.Atoi(form[name])
 		if err != nil {
-			n = -1 // refused by the hub with its own message
+			n = -1 // refused by package outbound with its own message
 		}
 		return &n
 	}

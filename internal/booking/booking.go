@@ -1,11 +1,11 @@
 // Package booking is hookbook's booking domain: services, slots, customers,
 // bookings, payments, reviews, community events, booking links and planner
 // blocks. It is the real source of the catalog's events: every change and
-// its event commit in one store transaction, so there is never an event
+// its event commit in one database transaction, so there is never an event
 // without its change nor a change without its event.
 //
 // The package owns its tables (migration 00002) and reaches them through
-// store.Tx, the transaction the event is published in. The JSON API, the
+// db.Tx, the transaction the event is published in. The JSON API, the
 // admin UI and inbound commands all call the same methods.
 package booking
 

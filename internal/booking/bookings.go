@@ -331,8 +331,8 @@ type CancelInput struct {
 func (d *Domain) Cancel(ctx context.Context, orgID, id string, in CancelInput) (*Booking, error) {
 	f := hookbook.Fields{}
 	reason := optional(f, "reason", in.Reason, 1000)
-	if in.RefundAmount != nil && *in.RefundAmount <= 0 {
-		f.Add("refund_amount", "must be positive")
+	if in.RefundAmount != nil {
+		checkAmount(f, "refund_amount", *in.RefundAmount, 1)
 	}
 	if err := f.Err(); err != nil {
 		return nil, err

@@ -63,9 +63,7 @@ func (in ServiceInput) apply(s *Service, f hookbook.Fields, create bool) {
 		f.Add("duration_minutes", "is required")
 	}
 	if in.Price != nil {
-		if *in.Price < 0 {
-			f.Add("price", "must not be negative (minor units)")
-		}
+		checkAmount(f, "price", *in.Price, 0)
 		s.Price = *in.Price
 	}
 	if in.Currency != nil {

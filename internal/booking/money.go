@@ -3,6 +3,7 @@ package booking
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 
@@ -51,6 +52,27 @@ func scanPayment(row db.Scanner) (*Payment, error) {
 	return &p, nil
 }
 
+// MaxAmount bounds every amount in minor units a client gives (a service's
+// price, a payment, a refund): a booking's total, at most MaxAmount ×
+// MaxParticipants, stays below 2^53, so the data of every event holds its
+// amounts exactly for JavaScript receivers.
+const MaxAmount = 1_000_000_000_000
+
+// Checked when compiled: a negative constant cannot be a uint64.
+const _ uint64 = event.MaxSafeInteger - MaxAmount*MaxParticipants
+
+// checkAmount refuses an amount below min or above MaxAmount under field.
+func checkAmount(f hookbook.Fields, field string, v, min int64) {
+	switch {
+	case v < min && min == 0:
+		f.Add(field, "must not be negative (minor units)")
+	case v < min:
+		f.Add(field, "must be positive (minor units)")
+	case v > MaxAmount:
+		f.Add(field, fmt.Sprintf("must be at most %d (minor units)", MaxAmount))
+	}
+}
+
 // PaymentInput records a payment attempt.
 type PaymentInput struct {
 	BookingID    *string `json:"booking_id"`
@@ -69,9 +91,8 @@ func (d *Domain) CreatePayment(ctx context.Context, orgID string, in PaymentInpu
 	p := &Payment{BookingID: required(f, "booking_id", in.BookingID, 64), Method: "card"}
 	if in.Amount == nil {
 		f.Add("amount", "is required (minor units)")
-	} else if *in.Amount <= 0 {
-		f.Add("amount", "must be positive (minor units)")
 	} else {
+		checkAmount(f, "amount", *in.Amount, 1)
 		p.Amount = *in.Amount
 	}
 	if in.Method != nil {
@@ -144,10 +165,12 @@ func (d *Domain) Payments(ctx context.Context, orgID string, p Page) ([]*Payment
 // Refund returns amount (all that is left when nil) of a succeeded payment
 // and publishes payment.refunded. More than was paid is never refunded.
 func (d *Domain) Refund(ctx context.Context, orgID, id string, amount *int64) (*Payment, error) {
-	if amount != nil && *amount <= 0 {
+	if amount != nil {
 		f := hookbook.Fields{}
-		f.Add("amount", "must be positive")
-		return nil, f.Err()
+		checkAmount(f, "amount", *amount, 1)
+		if err := f.Err(); err != nil {
+			return nil, err
+		}
 	}
 	err := d.DB.Tx(ctx, func(tx *db.Tx) error {
 		p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND organization_id = $2`+tx.ForUpdate(), id, orgID))

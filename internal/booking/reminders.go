@@ -41,54 +41,49 @@ func (d *Domain) RemindersOf(ctx context.Context, orgID string) (Reminders, erro
 	return r, err
 }
 
-// RemindersInput sets the settings; nil fields keep their value.
+// RemindersInput replaces the settings: both fields are required (an
+// empty list turns reminders off, an empty follow-up offset follow-ups).
 type RemindersInput struct {
 	ReminderOffsets *[]string `json:"reminder_offsets"`
 	FollowUpOffset  *string   `json:"follow_up_offset"`
 }
 
-// SetReminders validates and stores an organization's settings. Offsets are
-// Go durations ("24h", "90m"); an empty follow-up offset turns follow-ups off.
+// SetReminders validates and stores an organization's settings, replacing
+// both: a missing field is refused, not kept. Offsets are Go durations
+// ("24h", "90m"); an empty follow-up offset turns follow-ups off.
 func (d *Domain) SetReminders(ctx context.Context, orgID string, in RemindersInput) (Reminders, error) {
-	r, err := d.RemindersOf(ctx, orgID)
-	if err != nil {
-		return r, err
-	}
+	r := Reminders{ReminderOffsets: []string{}}
 	f := hookbook.Fields{}
-	if in.ReminderOffsets != nil {
+	if in.ReminderOffsets == nil {
+		f.Add("reminder_offsets", "is required (a list of durations such as 24h; an empty list turns reminders off)")
+	} else {
 		if len(*in.ReminderOffsets) > 10 {
 			f.Add("reminder_offsets", "at most 10 offsets")
 		}
-		var clean []string
 		for _, o := range *in.ReminderOffsets {
 			dur, err := time.ParseDuration(o)
 			if err != nil || dur <= 0 || dur > 365*24*time.Hour {
 				f.Add("reminder_offsets", fmt.Sprintf("%q is not a positive duration such as 24h", o))
 				continue
 			}
-			clean = append(clean, o)
-		}
-		r.ReminderOffsets = clean
-		if r.ReminderOffsets == nil {
-			r.ReminderOffsets = []string{}
+			r.ReminderOffsets = append(r.ReminderOffsets, o)
 		}
 	}
-	if in.FollowUpOffset != nil {
-		r.FollowUpOffset = ""
-		if *in.FollowUpOffset != "" {
-			dur, err := time.ParseDuration(*in.FollowUpOffset)
-			if err != nil || dur <= 0 || dur > 365*24*time.Hour {
-				f.Add("follow_up_offset", "must be a positive duration such as 1h, or empty to turn follow-ups off")
-			} else {
-				r.FollowUpOffset = *in.FollowUpOffset
-			}
+	if in.FollowUpOffset == nil {
+		f.Add("follow_up_offset", "is required (a duration such as 1h, or empty to turn follow-ups off)")
+	} else if *in.FollowUpOffset != "" {
+		dur, err := time.ParseDuration(*in.FollowUpOffset)
+		if err != nil || dur <= 0 || dur > 365*24*time.Hour {
+			f.Add("follow_up_offset", "must be a positive duration such as 1h, or empty to turn follow-ups off")
+		} else {
+			r.FollowUpOffset = *in.FollowUpOffset
 		}
 	}
 	if err := f.Err(); err != nil {
 		return r, err
 	}
 	b, _ := json.Marshal(r.ReminderOffsets)
-	_, err = d.DB.ExecContext(ctx, `INSERT INTO reminder_settings (organization_id, reminder_offsets, follow_up_offset) VALUES ($1, $2, $3)
+	_, err := d.DB.ExecContext(ctx, `INSERT INTO reminder_settings (organization_id, reminder_offsets, follow_up_offset) VALUES ($1, $2, $3)
 		ON CONFLICT (organization_id) DO UPDATE SET reminder_offsets = excluded.reminder_offsets, follow_up_offset = excluded.follow_up_offset`,
 		orgID, string(b), r.FollowUpOffset)
 	return r, err

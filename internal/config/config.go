@@ -68,8 +68,8 @@ func (c *Config) Production() bool { return c.Env == "production" }
 // DefaultRetrySchedule is the delay before attempts 2, 3, …; the last repeats.
 const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h"
 
-// MaxEndpointTimeout is the longest timeout an endpoint may have; a lease
-// must outlast it.
+// MaxEndpointTimeout is the longest timeout an endpoint may have (the one
+// home of the rule: endpoint validation reads it); a lease must outlast it.
 const MaxEndpointTimeout = 30 * time.Second
 
 // MinAPIKeyLength is the shortest bootstrap API key accepted.

@@ -107,12 +107,10 @@ const maxExclude = 1000
 // single attempt finishing before its due backlog is deferred by its timeout.
 const stallAfter = 500 * time.Millisecond
 
-// Hooks let the rest of hookbook watch the engine (metrics, auto-disable).
+// Hooks let the rest of hookbook watch the engine (metrics).
 type Hooks struct {
 	// Attempted is called after each attempt with what will be recorded.
 	Attempted func(r *outbound.Result)
-	// Recorded is called after a batch of results was committed.
-	Recorded func(results []*outbound.Result)
 }
 
 func (d *Dispatcher) init() {
@@ -708,9 +706,6 @@ func (d *Dispatcher) record(batch []*outbound.Result) {
 			break
 		}
 		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
-	}
-	if d.Hooks.Recorded != nil {
-		d.Hooks.Recorded(batch)
 	}
 	d.mu.Lock()
 	d.inflight -= len(batch)

@@ -10,7 +10,7 @@ import (
 	"github.com/hookbook/hookbook/internal/booking"
 )
 
-// BookingRoutes returns the routes of the booking domain (§7 of the contract).
+// BookingRoutes returns the routes of the booking domain.
 func (s *Server) BookingRoutes(d *booking.Domain) []Route {
 	a := s.Authed
 	return []Route{

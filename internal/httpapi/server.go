@@ -1,4 +1,4 @@
-// Package api serves hookbook's JSON REST API under /api/v1, the health
+// Package httpapi serves hookbook's JSON REST API under /api/v1, the health
 // probes and the OpenAPI document. Every answer is JSON; every error has the
 // shape {"error":{"code","message","details"}}.
 package httpapi
@@ -120,15 +120,6 @@ func (s *Server) Authed(h OrgHandler) http.Handler {
 			return
 		}
 		if err := h(w, r, caller.Organization); err != nil {
-			s.fail(w, r, err)
-		}
-	})
-}
-
-// Plain wraps a handler that returns an error.
-func (s *Server) Plain(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
 			s.fail(w, r, err)
 		}
 	})

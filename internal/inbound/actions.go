@@ -119,87 +119,127 @@ func prefixed(err error, where map[string]string) error {
 	return hookbook.RenameFields(err, names)
 }
 
-// Run validates a command's fields and runs its action for orgID, with the
-// same domain method, validation, state change and events as the API.
-func (s *Service) Run(ctx context.Context, orgID string, r *Request) (any, error) {
-	x := &fields{r: r, f: hookbook.Fields{}}
-	d := s.Booking
-	var run func() (any, error)
-	switch r.Action {
-	case "admin.slots.create":
+// action is one inbound command: its name, the scope that allows it, and
+// how it runs. prepare reads its fields from the command (problems go to
+// x.f) and returns the call of the booking-domain method, with the same
+// validation, state change and events as the API.
+type action struct {
+	name, scope string
+	prepare     func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error)
+}
+
+// actions is every inbound action, the one home of its scope and handler.
+var actions = []action{
+	{"admin.slots.create", "admin.slots", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		in := booking.SlotInput{ServiceID: x.str("params", "service_id", true), StartsAt: x.str("params", "starts_at", true),
 			EndsAt: x.str("params", "ends_at", true), Capacity: x.int("params", "capacity")}
-		run = func() (any, error) {
+		return func() (any, error) {
 			out, err := d.CreateSlot(ctx, orgID, in)
 			return out, prefixed(err, map[string]string{"service_id": "params", "starts_at": "params", "ends_at": "params", "capacity": "params"})
 		}
-	case "admin.slots.delete":
+	}},
+	{"admin.slots.delete", "admin.slots", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		id := x.str("params", "slot_id", true)
-		run = func() (any, error) {
+		return func() (any, error) {
 			if err := d.DeleteSlot(ctx, orgID, *id); err != nil {
 				return nil, err
 			}
 			return map[string]any{"slot_id": *id, "deleted": true}, nil
 		}
-	case "admin.appointments.approve":
+	}},
+	{"admin.appointments.approve", "admin.appointments", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		id := x.str("params", "booking_id", true)
-		run = func() (any, error) { return d.Confirm(ctx, orgID, *id) }
-	case "admin.appointments.reject":
+		return func() (any, error) { return d.Confirm(ctx, orgID, *id) }
+	}},
+	{"admin.appointments.reject", "admin.appointments", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		id, reason := x.str("params", "booking_id", true), x.str("data", "reason", false)
-		run = func() (any, error) {
+		return func() (any, error) {
 			text := ""
 			if reason != nil {
 				text = *reason
 			}
 			return d.Reject(ctx, orgID, *id, text)
 		}
-	case "admin.appointments.cancel":
+	}},
+	{"admin.appointments.cancel", "admin.appointments", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		id, reason := x.str("params", "booking_id", true), x.str("data", "reason", false)
-		run = func() (any, error) {
+		return func() (any, error) {
 			out, err := d.Cancel(ctx, orgID, *id, booking.CancelInput{Reason: reason})
 			return out, prefixed(err, map[string]string{"reason": "data"})
 		}
-	case "admin.links.create":
+	}},
+	{"admin.links.create", "admin.links", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		in := booking.LinkInput{ServiceID: x.str("params", "service_id", true), Slug: x.str("params", "slug", true)}
-		run = func() (any, error) { return d.CreateLink(ctx, orgID, in, "params.") }
-	case "admin.links.disable":
+		return func() (any, error) { return d.CreateLink(ctx, orgID, in, "params.") }
+	}},
+	{"admin.links.disable", "admin.links", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		slug := x.str("params", "slug", true)
-		run = func() (any, error) { return d.DisableLink(ctx, orgID, *slug) }
-	case "admin.planner.block":
+		return func() (any, error) { return d.DisableLink(ctx, orgID, *slug) }
+	}},
+	{"admin.planner.block", "admin.planner", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		in := booking.BlockInput{StartsAt: x.str("params", "starts_at", true), EndsAt: x.str("params", "ends_at", true), Reason: x.str("data", "reason", false)}
-		run = func() (any, error) { return d.CreateBlock(ctx, orgID, in, "params.", "data.") }
-	case "admin.planner.unblock":
+		return func() (any, error) { return d.CreateBlock(ctx, orgID, in, "params.", "data.") }
+	}},
+	{"admin.planner.unblock", "admin.planner", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		id := x.str("params", "block_id", true)
-		run = func() (any, error) {
+		return func() (any, error) {
 			if err := d.DeleteBlock(ctx, orgID, *id); err != nil {
 				return nil, err
 			}
 			return map[string]any{"block_id": *id, "deleted": true}, nil
 		}
-	case "admin.community-events.approve", "public.community.approve":
-		slug := x.str("params", "slugId", true)
-		in := booking.ApprovalInput{FullName: x.str("data", "full_name", true), Email: x.str("data", "email", false)}
-		run = func() (any, error) { return d.Approve(ctx, orgID, *slug, in, "data.") }
-	case "public.booking.create":
+	}},
+	{"admin.community-events.approve", "admin.community-events", approveCommunityEvent},
+	{"public.booking.create", "public.booking", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		in := booking.BookingInput{SlotID: x.str("params", "slot_id", true), Participants: x.int("data", "participants"),
 			Customer: &booking.CustomerInput{Name: x.str("data", "full_name", true), Email: x.str("data", "email", true)}}
-		run = func() (any, error) {
+		return func() (any, error) {
 			out, err := d.CreateBooking(ctx, orgID, in)
 			return out, hookbook.RenameFields(err, map[string]string{"slot_id": "params.slot_id", "participants": "data.participants",
 				"customer.name": "data.full_name", "customer.email": "data.email"})
 		}
-	case "public.appointment.cancel":
+	}},
+	{"public.appointment.cancel", "public.appointment", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		id, email := x.str("params", "booking_id", true), x.str("data", "email", true)
-		run = func() (any, error) { return d.Cancel(ctx, orgID, *id, booking.CancelInput{Email: *email}) }
-	case "public.appointment.reschedule":
+		return func() (any, error) { return d.Cancel(ctx, orgID, *id, booking.CancelInput{Email: *email}) }
+	}},
+	{"public.appointment.reschedule", "public.appointment", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		id, slot, email := x.str("params", "booking_id", true), x.str("params", "slot_id", true), x.str("data", "email", true)
-		run = func() (any, error) {
+		return func() (any, error) {
 			out, err := d.Reschedule(ctx, orgID, *id, booking.RescheduleInput{SlotID: slot, Email: *email})
 			return out, prefixed(err, map[string]string{"slot_id": "params"})
 		}
-	default:
+	}},
+	{"public.community.approve", "public.community", approveCommunityEvent},
+}
+
+// approveCommunityEvent is the handler of both community approvals: the
+// organization's own and the public one.
+func approveCommunityEvent(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
+	slug := x.str("params", "slugId", true)
+	in := booking.ApprovalInput{FullName: x.str("data", "full_name", true), Email: x.str("data", "email", false)}
+	return func() (any, error) { return d.Approve(ctx, orgID, *slug, in, "data.") }
+}
+
+// lookup returns the action named name.
+func lookup(name string) (action, bool) {
+	for _, a := range actions {
+		if a.name == name {
+			return a, true
+		}
+	}
+	return action{}, false
+}
+
+// Run validates a command's fields and runs its action for orgID, with the
+// same domain method, validation, state change and events as the API.
+func (s *Service) Run(ctx context.Context, orgID string, r *Request) (any, error) {
+	a, ok := lookup(r.Action)
+	if !ok {
 		return nil, hookbook.Errorf(hookbook.ENotFound, "unknown_action", "unknown action %q", r.Action)
 	}
+	x := &fields{r: r, f: hookbook.Fields{}}
+	run := a.prepare(ctx, s.Booking, orgID, x)
 	if err := x.f.Err(); err != nil {
 		return nil, err
 	}
@@ -207,4 +247,7 @@ func (s *Service) Run(ctx context.Context, orgID string, r *Request) (any, error
 }
 
 // KnownAction reports whether action exists.
-func KnownAction(action string) bool { return scopeOf(action) != "" }
+func KnownAction(action string) bool {
+	_, ok := lookup(action)
+	return ok
+}

@@ -34,17 +34,15 @@ const Tolerance = 300 * time.Second
 // MinSecretLength is the shortest inbound secret accepted.
 const MinSecretLength = 16
 
-// Scopes and the actions each allows.
-var Scopes = map[string][]string{
-	"admin.slots":            {"admin.slots.create", "admin.slots.delete"},
-	"admin.appointments":     {"admin.appointments.approve", "admin.appointments.reject", "admin.appointments.cancel"},
-	"admin.links":            {"admin.links.create", "admin.links.disable"},
-	"admin.planner":          {"admin.planner.block", "admin.planner.unblock"},
-	"admin.community-events": {"admin.community-events.approve"},
-	"public.booking":         {"public.booking.create"},
-	"public.appointment":     {"public.appointment.cancel", "public.appointment.reschedule"},
-	"public.community":       {"public.community.approve"},
-}
+// Scopes maps every scope to the actions it allows, in the order of the
+// actions table (actions.go), from which it is made.
+var Scopes = func() map[string][]string {
+	m := map[string][]string{}
+	for _, a := range actions {
+		m[a.scope] = append(m[a.scope], a.name)
+	}
+	return m
+}()
 
 // ScopeNames returns every scope, sorted.
 func ScopeNames() []string {
@@ -58,14 +56,8 @@ func ScopeNames() []string {
 
 // scopeOf returns the scope that allows action, or "".
 func scopeOf(action string) string {
-	for scope, actions := range Scopes {
-		for _, a := range actions {
-			if a == action {
-				return scope
-			}
-		}
-	}
-	return ""
+	a, _ := lookup(action)
+	return a.scope
 }
 
 // Settings are an organization's inbound settings.

@@ -167,3 +167,45 @@ func TestUnsignedTrafficIsBounded(t *testing.T) {
 		t.Errorf("purge = %d %v, want %d", n, err, len(cmds))
 	}
 }
+
+// TestActionsTable: every action is known, allowed by exactly the scope
+// Scopes lists it under and by no other, and runs its handler: a command
+// without its required fields is refused with 422 naming one of them,
+// and an unknown action answers 404.
+func TestActionsTable(t *testing.T) {
+	t.Parallel()
+	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		s, orgID := service(t, d)
+		seen := map[string]bool{}
+		for _, scope := range inbound.ScopeNames() {
+			for _, action := range inbound.Scopes[scope] {
+				if seen[action] {
+					t.Errorf("%s is listed twice", action)
+				}
+				seen[action] = true
+				if !inbound.KnownAction(action) {
+					t.Errorf("%s (scope %s) is not a known action", action, scope)
+				}
+				if !(&inbound.Settings{Scopes: []string{scope}}).Allows(action) {
+					t.Errorf("scope %s does not allow its action %s", scope, action)
+				}
+				for _, other := range inbound.ScopeNames() {
+					if other != scope && (&inbound.Settings{Scopes: []string{other}}).Allows(action) {
+						t.Errorf("scope %s allows %s of scope %s", other, action, scope)
+					}
+				}
+				_, err := s.Run(context.Background(), orgID, &inbound.Request{Action: action})
+				if e := hookbook.AsError(err); e == nil || e.Code != "validation_failed" || len(e.Details) == 0 {
+					t.Errorf("%s without fields: %v, want validation_failed naming a field", action, err)
+				}
+			}
+		}
+		if len(seen) != 14 {
+			t.Errorf("%d actions, want 14", len(seen))
+		}
+		_, err := s.Run(context.Background(), orgID, &inbound.Request{Action: "admin.everything"})
+		if e := hookbook.AsError(err); inbound.KnownAction("admin.everything") || e == nil || e.Code != "unknown_action" || hookbook.HTTPStatus(err) != 404 {
+			t.Errorf("an unknown action: %v", err)
+		}
+	})
+}

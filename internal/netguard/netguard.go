@@ -60,9 +60,14 @@ func (e *BlockedError) Error() string {
 	return fmt.Sprintf("network guard: %s resolves to %s, an internal address", e.Host, e.Addr)
 }
 
-// Blocked reports whether the guard refuses addr.
+// Blocked reports whether the guard refuses addr. A zone does not change
+// the address (fe80::1%eth0 is link-local), and an invalid address is
+// refused.
 func (g *Guard) Blocked(addr netip.Addr) bool {
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("")
+	if !addr.IsValid() {
+		return true
+	}
 	for _, p := range g.Allowed {
 		if p.Contains(addr) {
 			return false

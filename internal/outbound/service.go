@@ -1,6 +1,7 @@
-// Package hub holds the operations on endpoints, event types and events that
-// the JSON API, the admin UI and inbound commands share: validation with the
-// same rules everywhere, then the
+// Package outbound holds the operations on endpoints, event types and events
+// that the JSON API, the admin UI and inbound commands share: validation with
+// the same rules everywhere, then each change and the deliveries it queues in
+// one transaction; and the delivery queue the engine claims from.
 package outbound
 
 import (
@@ -16,6 +17,7 @@ import (
 	"unicode"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/config"
 	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
@@ -202,8 +204,8 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 		e.MaxAttempts = *in.MaxAttempts
 	}
 	if in.TimeoutSeconds != nil {
-		if *in.TimeoutSeconds < 1 || *in.TimeoutSeconds > 30 {
-			f.Add("timeout_seconds", "must be between 1 and 30")
+		if most := int(config.MaxEndpointTimeout / time.Second); *in.TimeoutSeconds < 1 || *in.TimeoutSeconds > most {
+			f.Add("timeout_seconds", fmt.Sprintf("must be between 1 and %d", most))
 		}
 		e.TimeoutSeconds = *in.TimeoutSeconds
 	}

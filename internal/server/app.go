@@ -1,6 +1,7 @@
-// Package app assembles a hookbook instance from its configuration: store,
-// delivery engine, hub and HTTP handlers. cmd/hookbook and the end-to-end
-// tests both start hookbook through it.
+// Package server assembles a hookbook instance from its configuration:
+// database, delivery engine, outbound service, booking domain, inbound
+// commands and HTTP handlers. cmd/hookbook and the tests (through
+// internal/hookbooktest) both start hookbook through it.
 package server
 
 import (
