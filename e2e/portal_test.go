@@ -203,7 +203,8 @@ func TestPortal(t *testing.T) {
 		t.Errorf("offered %v", offered)
 	}
 	axeCheck(t, ctx, "portal create form")
-	run(t, ctx, chromedp.SendKeys("#url", rc.URL+"/portal", chromedp.ByID), chromedp.Click("input[value='booking.created']", chromedp.ByQuery),
+	run(t, ctx, chromedp.SendKeys("#url", rc.URL+"/portal", chromedp.ByID), chromedp.Click("#family-booking summary", chromedp.ByQuery),
+		chromedp.Click("input[value='booking.created']", chromedp.ByQuery),
 		chromedp.Submit("#url", chromedp.ByID))
 	waitFlash(t, ctx, "Endpoint created")
 	var loc string

@@ -216,7 +216,8 @@ func TestUIWebhooks(t *testing.T) {
 
 	// Create: a bad URL first, shown beside its field; then a good one.
 	run(t, ctx, chromedp.Click("a.button[href='/settings/webhooks/create']", chromedp.ByQuery), chromedp.WaitVisible("#url", chromedp.ByID),
-		chromedp.SendKeys("#url", "not a url", chromedp.ByID), chromedp.Click("input[value='booking.*']", chromedp.ByQuery),
+		chromedp.SendKeys("#url", "not a url", chromedp.ByID), chromedp.Click("#family-booking summary", chromedp.ByQuery),
+		chromedp.Click("input[value='booking.*']", chromedp.ByQuery),
 		chromedp.Submit("#url", chromedp.ByID), chromedp.WaitVisible(".field-error", chromedp.ByQuery))
 	if msg := text(t, ctx, ".field-error"); !strings.Contains(msg, "absolute http or https URL") {
 		t.Fatalf("field error = %q", msg)
@@ -293,7 +294,8 @@ func TestUIWebhooks(t *testing.T) {
 
 	// Edit the events.
 	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+id+"/edit"), chromedp.WaitVisible("#url", chromedp.ByID),
-		chromedp.Click("input[value='booking.*']", chromedp.ByQuery), chromedp.Click("input[value='payment.refunded']", chromedp.ByQuery),
+		chromedp.Click("input[value='booking.*']", chromedp.ByQuery), chromedp.Click("#family-payment summary", chromedp.ByQuery),
+		chromedp.Click("input[value='payment.refunded']", chromedp.ByQuery),
 		chromedp.Submit("#url", chromedp.ByID))
 	waitFlash(t, ctx, "Saved.")
 	ep = in.must(200, "GET", "/api/v1/webhooks/"+id, nil)

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	outbound "github.com/hookbook/hookbook/internal/outbound"
 )
@@ -36,6 +37,12 @@ func TestPortalAllows(t *testing.T) {
 	if err := portal.checkEvents([]string{"booking.created", "*"}); err == nil || !strings.Contains(err.Error(), "not allowed") {
 		t.Errorf("checkEvents = %v", err)
 	}
+	if got := strings.Join(portal.outOfScope([]string{"*", "booking.created", "payment.*", "payment.refunded"}), ","); got != "*,payment.*" {
+		t.Errorf("a portal may not change %q, want *,payment.*", got)
+	}
+	if got := admin.outOfScope([]string{"*"}); got != nil {
+		t.Errorf("an admin may not change %q", got)
+	}
 }
 
 func TestChartAndPretty(t *testing.T) {
@@ -44,7 +51,8 @@ func TestChartAndPretty(t *testing.T) {
 	vs[0] = outbound.Volume{Pending: 2}
 	svg := string(chart(vs, time.Date(2026, 3, 24, 14, 30, 0, 0, time.UTC)))
 	if strings.Count(svg, "<rect") != 3 || !strings.Contains(svg, "6 (3 succeeded, 1 failed, 2 pending); success rate 75 %") ||
-		!strings.Contains(svg, "15:00 UTC") {
+		!strings.Contains(svg, "2026-03-23 15:00 UTC") || !strings.Contains(svg, "2026-03-24 14:00 UTC (now)") ||
+		strings.Contains(svg, `preserveAspectRatio="none"`) || strings.Contains(svg, "<text") {
 		t.Errorf("chart = %s", svg)
 	}
 	if got := pretty(`{"a":[1,{"b":"<x>"}]}`); got != "{\n  \"a\": [\n    1,\n    {\n      \"b\": \"<x>\"\n    }\n  ]\n}" {
@@ -53,6 +61,41 @@ func TestChartAndPretty(t *testing.T) {
 	for _, s := range []string{"plain text", "{broken", ""} {
 		if pretty(s) != s {
 			t.Errorf("pretty(%q) changed it", s)
+		}
+	}
+}
+
+func TestAnswerSaysItOnce(t *testing.T) {
+	code, same, other := 503, "HTTP 503", "timeout after 10s"
+	for _, c := range []struct {
+		code *int
+		err  *string
+		want reply
+	}{
+		{&code, &same, reply{"HTTP 503", ""}},
+		{&code, nil, reply{"HTTP 503", ""}},
+		{nil, &other, reply{"—", "timeout after 10s"}},
+		{&code, &other, reply{"HTTP 503", "timeout after 10s"}},
+	} {
+		if got := answer(c.code, c.err); got != c.want {
+			t.Errorf("answer = %+v, want %+v", got, c.want)
+		}
+	}
+}
+
+func TestPreviewCutsBigBodies(t *testing.T) {
+	small := `{"a":1}`
+	if got, cut := preview(small); cut || got != pretty(small) {
+		t.Errorf("preview of a small body = %q, %v", got, cut)
+	}
+	big := `{"notes":"` + strings.Repeat("é", 20000) + `"}`
+	got, cut := preview(big)
+	if !cut || len(got) > BodyPreview || len(got) < BodyPreview-3 || !utf8.ValidString(got) {
+		t.Errorf("preview of %d bytes: %d bytes, cut %v, valid UTF-8 %v", len(big), len(got), cut, utf8.ValidString(got))
+	}
+	for n, want := range map[int]string{900: "900 bytes", 16 << 10: "16 KiB", 1_000_000: "976 KiB", 3 << 20: "3.0 MiB"} {
+		if got := size(n); got != want {
+			t.Errorf("size(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -100,7 +100,7 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	rows := make([]endpointRow, len(eps))
 	for i, ep := range eps {
-		rows[i] = endpointRow{Endpoint: ep, Volume: vols[ep.ID]}
+		rows[i] = u.row(ep, vols[ep.ID])
 	}
 	pg := u.base(r, s, "Webhooks", "webhooks")
 	pg.Data = map[string]any{"Endpoints": rows, "Next": next, "Outbound": s.Organization.OutboundEnabled}
@@ -128,6 +128,83 @@ func (u *UI) outbound(w http.ResponseWriter, r *http.Request, s *session) {
 // eventChoice is one checkbox of the events picker.
 type eventChoice struct {
 	Name, Description string
+}
+
+// family is the event types of one family ("booking") in the events
+// picker, with the wildcard that selects them all ("booking.*").
+type family struct {
+	Name     string
+	All      *eventChoice // nil when the session may not choose it
+	Types    []eventChoice
+	Selected int  // ticked boxes in the family
+	Open     bool // shown unfolded: something ticked or a filter matched
+}
+
+// picker is the events picker: "*", one family per event type prefix,
+// and the ticked values a filter hides (sent again as hidden fields).
+type picker struct {
+	Every    *eventChoice
+	Families []family
+	Filter   string
+	Matches  int
+	Hidden   []string
+}
+
+// picker groups the choices of a session by family and keeps only those
+// matching filter (in name or description); checked are the ticked values.
+func (u *UI) picker(r *http.Request, s *session, filter string, checked map[string]bool) picker {
+	p := picker{Filter: filter}
+	f := strings.ToLower(filter)
+	match := func(c eventChoice) bool {
+		return f == "" || strings.Contains(strings.ToLower(c.Name), f) || strings.Contains(strings.ToLower(c.Description), f)
+	}
+	index := map[string]int{}
+	for _, c := range u.choices(r, s) {
+		if c.Name == "*" {
+			if c := c; match(c) {
+				p.Every = &c
+			} else if checked[c.Name] {
+				p.Hidden = append(p.Hidden, c.Name)
+			}
+			continue
+		}
+		g, rest, _ := strings.Cut(c.Name, ".")
+		i, ok := index[g]
+		if !ok {
+			i = len(p.Families)
+			index[g] = i
+			p.Families = append(p.Families, family{Name: g})
+		}
+		fam := &p.Families[i]
+		if checked[c.Name] {
+			fam.Selected++
+			fam.Open = true
+		}
+		if !match(c) {
+			if checked[c.Name] {
+				p.Hidden = append(p.Hidden, c.Name)
+			}
+			continue
+		}
+		if f != "" {
+			fam.Open = true
+			p.Matches++
+		}
+		if rest == "*" {
+			c := c
+			fam.All = &c
+		} else {
+			fam.Types = append(fam.Types, c)
+		}
+	}
+	out := p.Families[:0]
+	for _, fam := range p.Families {
+		if fam.All != nil || len(fam.Types) > 0 {
+			out = append(out, fam)
+		}
+	}
+	p.Families = out
+	return p
 }
 
 // choices are the event patterns a session may pick: everything for an
@@ -165,7 +242,7 @@ func (u *UI) choices(r *http.Request, s *session) []eventChoice {
 func formInput(r *http.Request, create bool) (outbound.EndpointInput, map[string]string, map[string]bool) {
 	r.ParseForm()
 	form := map[string]string{}
-	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret"} {
+	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret", "filter"} {
 		form[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	checked := map[string]bool{}
@@ -206,26 +283,46 @@ func (u *UI) createPage(w http.ResponseWriter, r *http.Request, s *session) {
 	pg := u.base(r, s, "New endpoint", "webhooks")
 	pg.Form = map[string]string{"max_attempts": "8", "timeout_seconds": "10", "signature_scheme": "timestamped"}
 	pg.Checked = map[string]bool{"enabled": true}
-	pg.Data = map[string]any{"Choices": u.choices(r, s), "Create": true}
+	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "Create": true}
 	u.render(w, http.StatusOK, "form", pg)
+}
+
+// filtering reports whether the form was sent with its "Filter" button:
+// it is then shown again, its event types filtered, nothing saved.
+func (u *UI) filtering(w http.ResponseWriter, r *http.Request, s *session, form map[string]string, checked map[string]bool, create bool, id string, kept []string) bool {
+	if r.PostFormValue("action") != "filter" {
+		return false
+	}
+	title := "New endpoint"
+	if !create {
+		title = "Edit endpoint"
+	}
+	pg := u.base(r, s, title, "webhooks")
+	pg.Form, pg.Checked = form, checked
+	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept}
+	u.render(w, http.StatusOK, "form", pg)
+	return true
 }
 
 func (u *UI) create(w http.ResponseWriter, r *http.Request, s *session) {
 	in, form, checked := formInput(r, true)
+	if u.filtering(w, r, s, form, checked, true, "", nil) {
+		return
+	}
 	err := s.checkEvents(*in.Events)
 	var ep *hookbook.RevealedEndpoint
 	if err == nil {
 		ep, err = u.Outbound.CreateEndpoint(r.Context(), s.Organization.ID, in)
 	}
 	if err != nil {
-		u.formError(w, r, s, err, form, checked, true, "")
+		u.formError(w, r, s, err, form, checked, true, "", nil)
 		return
 	}
 	u.done(w, r, s, "/webhooks/"+ep.ID, "Endpoint created. Reveal its signing secret on the Edit page.")
 }
 
 // formError shows the form again with each validation message beside its field.
-func (u *UI) formError(w http.ResponseWriter, r *http.Request, s *session, err error, form map[string]string, checked map[string]bool, create bool, id string) {
+func (u *UI) formError(w http.ResponseWriter, r *http.Request, s *session, err error, form map[string]string, checked map[string]bool, create bool, id string, kept []string) {
 	e := hookbook.AsError(err)
 	if e == nil || e.Kind != hookbook.EValidation {
 		u.fail(w, s, err)
@@ -238,7 +335,7 @@ func (u *UI) formError(w http.ResponseWriter, r *http.Request, s *session, err e
 	pg := u.base(r, s, title, "webhooks")
 	pg.Form, pg.Checked, pg.Errors = form, checked, e.Details
 	pg.Error = "Please correct the fields marked below."
-	pg.Data = map[string]any{"Choices": u.choices(r, s), "Create": create, "ID": id}
+	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept}
 	u.render(w, http.StatusUnprocessableEntity, "form", pg)
 }
 
@@ -259,19 +356,44 @@ func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *
 	for _, e := range ep.Events {
 		pg.Checked[e] = true
 	}
-	pg.Data = map[string]any{"Choices": u.choices(r, s), "ID": ep.ID, "Endpoint": ep, "Secret": secret}
+	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "ID": ep.ID, "Endpoint": ep, "Secret": secret,
+		"Kept": s.outOfScope(ep.Events)}
 	u.render(w, http.StatusOK, "form", pg)
+}
+
+// outOfScope are the event patterns of an endpoint that a portal session
+// may not change: shown read-only and kept on save.
+func (s *session) outOfScope(events []string) []string {
+	var out []string
+	for _, e := range events {
+		if !s.allows(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
+	ep, err := u.Outbound.Endpoint(r.Context(), s.Organization.ID, id)
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	kept := s.outOfScope(ep.Events)
 	in, form, checked := formInput(r, false)
-	err := s.checkEvents(*in.Events)
+	if u.filtering(w, r, s, form, checked, false, id, kept) {
+		return
+	}
+	err = s.checkEvents(*in.Events)
 	if err == nil {
+		// What the session may not change stays as it is.
+		events := append(append([]string{}, kept...), *in.Events...)
+		in.Events = &events
 		_, err = u.Outbound.UpdateEndpoint(r.Context(), s.Organization.ID, id, in)
 	}
 	if err != nil {
-		u.formError(w, r, s, err, form, checked, false, id)
+		u.formError(w, r, s, err, form, checked, false, id, kept)
 		return
 	}
 	u.done(w, r, s, "/webhooks/"+id+"/edit", "Saved.")
@@ -376,23 +498,31 @@ func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	pg.Form = map[string]string{"status": f.Status, "event": f.EventType, "since": time.Now().Add(-24 * time.Hour).UTC().Format("2006-01-02T15:04")}
+	pg.Form = map[string]string{"status": f.Status, "event": f.EventType, "since": time.Now().Add(-24 * time.Hour).UTC().Format(sinceLayout)}
 	nextURL := ""
 	if next != "" {
 		v := url.Values{"cursor": {next}, "status": {f.Status}, "event": {f.EventType}}
 		nextURL = s.base + "/webhooks/" + ep.ID + "?" + v.Encode()
 	}
-	pg.Data = map[string]any{"Endpoint": ep, "Deliveries": list, "NextURL": nextURL, "Paged": p.Cursor != "",
+	pg.Data = map[string]any{"Endpoint": ep, "Health": u.row(ep, outbound.Sum(vol)), "Deliveries": list, "NextURL": nextURL, "Paged": p.Cursor != "",
 		"Chart": chart(vol, now), "Volume": outbound.Sum(vol),
 		"Statuses": []string{hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed}}
 	u.render(w, http.StatusOK, "log", pg)
 }
 
+// sinceLayout is how the recover form shows and reads a time: ISO, UTC.
+const sinceLayout = "2006-01-02 15:04"
+
 func (u *UI) recoverAll(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
-	since, err := time.Parse("2006-01-02T15:04", r.PostFormValue("since"))
+	raw := strings.TrimSpace(r.PostFormValue("since"))
+	since, err := time.Parse(sinceLayout, raw)
 	if err != nil {
-		u.fail(w, s, &hookbook.Error{Kind: hookbook.EValidation, Code: "validation_failed", Message: "Give a date and time to recover from."})
+		since, err = time.Parse("2006-01-02T15:04", raw) // as datetime-local fields send it
+	}
+	if err != nil {
+		u.fail(w, s, &hookbook.Error{Kind: hookbook.EValidation, Code: "validation_failed",
+			Message: "Give the date and time to recover from as YYYY-MM-DD HH:MM (UTC), e.g. 2026-01-31 09:00."})
 		return
 	}
 	n, err := u.Outbound.Recover(r.Context(), s.Organization.ID, id, since)
@@ -423,8 +553,24 @@ func (u *UI) delivery(w http.ResponseWriter, r *http.Request, s *session) {
 		headers = d.Request.Headers
 	}
 	pg := u.base(r, s, "Delivery "+d.ID, "webhooks")
-	pg.Data = map[string]any{"Delivery": d.Delivery, "EndpointID": r.PathValue("id"), "Attempts": attempts, "Headers": headers, "Body": pretty(d.Request.Body)}
+	body, cut := preview(d.Request.Body)
+	pg.Data = map[string]any{"Delivery": d.Delivery, "EndpointID": r.PathValue("id"), "Attempts": attempts, "Headers": headers,
+		"Body": body, "Cut": cut, "Size": len(d.Request.Body), "Download": s.base + "/webhooks/" + d.EndpointID + "/deliveries/" + d.ID + "/body",
+		"CircuitUntil": u.circuitUntil(d.EndpointID)}
 	u.render(w, http.StatusOK, "delivery", pg)
+}
+
+// deliveryBody serves a delivery's request body whole, as a download.
+func (u *UI) deliveryBody(w http.ResponseWriter, r *http.Request, s *session) {
+	d, err := u.Outbound.DeliveryDetail(r.Context(), s.Organization.ID, r.PathValue("dlv"))
+	if err == nil && d.EndpointID != r.PathValue("id") {
+		err = hookbook.NotFound("delivery")
+	}
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
+	download(w, d.ID, d.Request.Body)
 }
 
 func (u *UI) redeliver(w http.ResponseWriter, r *http.Request, s *session) {

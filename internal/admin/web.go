@@ -64,6 +64,9 @@ type UI struct {
 	Production bool // Secure cookies
 	Log        *slog.Logger
 	Portal     Portal
+	// Circuit tells whether this instance's circuit breaker holds an
+	// endpoint's attempts back, and until when (nil: never).
+	Circuit Circuit
 
 	pages    map[string]*template.Template
 	signins  *ratelimit.Window
@@ -82,6 +85,14 @@ type Portal struct {
 	// inside a frame of another site: true when hookbook is reached over
 	// https.
 	Secure bool
+}
+
+// Circuit is the read-only view of the delivery engine's circuit breaker
+// (delivery.Breaker): whether an endpoint's circuit is open at now and
+// until when. The state is this instance's: other instances of a cluster
+// keep their own.
+type Circuit interface {
+	OpenUntil(endpointID string, now time.Time) (time.Time, bool)
 }
 
 // handler is a page that needs a session.
@@ -134,8 +145,10 @@ func (u *UI) build() http.Handler {
 		{"POST /webhooks/{id}/delete", u.delete, true},
 		{"POST /webhooks/{id}/recover", u.recoverAll, true},
 		{"GET /webhooks/{id}/deliveries/{dlv}", u.delivery, false},
+		{"GET /webhooks/{id}/deliveries/{dlv}/body", u.deliveryBody, false},
 		{"POST /webhooks/{id}/deliveries/{dlv}/redeliver", u.redeliver, true},
 		{"GET /events/{id}", u.eventPage, false},
+		{"GET /events/{id}/data", u.eventData, false},
 		{"GET /search", u.search, false},
 	}
 	for _, r := range shared {
@@ -156,7 +169,22 @@ func (u *UI) build() http.Handler {
 		http.Redirect(w, r, "/portal/webhooks", http.StatusSeeOther)
 	}))
 	mux.Handle("GET /{$}", http.RedirectHandler("/settings/webhooks", http.StatusSeeOther))
+	// Anything else below /settings/ or /portal/: a page that says so,
+	// with the same security headers as every other page.
+	mux.Handle("/settings/", u.adminHeaders(u.notFound("/settings")))
+	mux.Handle("/portal/", u.portalHeaders(u.notFound("/portal")))
 	return mux
+}
+
+// notFound answers 404 with a page that leads back to the webhooks.
+func (u *UI) notFound(base string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pg := &page{Title: "Page not found", Base: base, Error: "There is no page at this address."}
+		if base == "/portal" {
+			pg.Portal = &u.Portal
+		}
+		u.render(w, http.StatusNotFound, "error", pg)
+	})
 }
 
 // Paths the UI serves, for mounting beside the API.
@@ -202,6 +230,28 @@ func commonHeaders(h http.Header) {
 	h.Set("Referrer-Policy", "same-origin")
 }
 
+// stamp writes a time as a <time> element that does not break across
+// lines: "2026-01-02 15:04:05 UTC".
+func stamp(t time.Time) template.HTML {
+	t = t.UTC()
+	return template.HTML(`<time class="ts" datetime="` + t.Format(time.RFC3339) + `">` + t.Format("2006-01-02 15:04:05 MST") + `</time>`)
+}
+
+// reply is what an attempt got back, said once: "HTTP 503", and the
+// error only when it says more than the status ("timeout after 10s").
+type reply struct{ Status, Detail string }
+
+func answer(code *int, errText *string) reply {
+	r := reply{Status: "—"}
+	if code != nil {
+		r.Status = "HTTP " + itoa(*code)
+	}
+	if errText != nil && *errText != "" && *errText != r.Status {
+		r.Detail = *errText
+	}
+	return r
+}
+
 // header is a header line shown in a table.
 type header struct{ Name, Value string }
 
@@ -224,13 +274,14 @@ type page struct {
 
 func (u *UI) parse() {
 	funcs := template.FuncMap{
-		"when": func(t *time.Time) string {
+		"when": func(t *time.Time) template.HTML {
 			if t == nil {
 				return "—"
 			}
-			return t.UTC().Format("2006-01-02 15:04:05 MST")
+			return stamp(*t)
 		},
-		"at": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
+		"at":     stamp,
+		"answer": answer,
 		"deref": func(p *string) string {
 			if p == nil {
 				return ""
@@ -238,6 +289,7 @@ func (u *UI) parse() {
 			return *p
 		},
 		"pretty": pretty,
+		"size":   size,
 		"rate":   rate,
 		"human":  human,
 		"headers": func(m map[string]string) []header {
