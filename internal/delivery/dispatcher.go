@@ -6,12 +6,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/queue"
 )
 
 // Dispatcher runs the delivery workers of one instance. It claims due
 // deliveries in batches, takes new ones straight from their publication
-// when it has room for them (Reserve, Take: outbound.Engine), runs at most
+// when it has room for them (Reserve, Take: queue.Engine), runs at most
 // PerEndpoint attempts at once per endpoint, and records outcomes in group
 // commits.
 //
@@ -42,14 +42,14 @@ type Dispatcher struct {
 
 	wake    chan struct{}
 	freed   chan struct{}
-	results chan *outbound.Result
+	results chan *queue.Result
 
 	mu       sync.Mutex
-	inflight int                        // claimed and not yet recorded
-	slow     int                        // attempts running in the slow budget
-	slowEP   map[string]time.Time       // endpoints whose attempts start slow, and since when
-	active   map[string]int             // attempts running, per endpoint
-	queued   map[string][]*outbound.Job // claimed, waiting for an endpoint slot
+	inflight int                     // claimed and not yet recorded
+	slow     int                     // attempts running in the slow budget
+	slowEP   map[string]time.Time    // endpoints whose attempts start slow, and since when
+	active   map[string]int          // attempts running, per endpoint
+	queued   map[string][]*queue.Job // claimed, waiting for an endpoint slot
 	// progress holds, per endpoint with attempts running, when one last
 	// finished (or the first started); stalled and deferred let a stalled
 	// endpoint's backlog step out of the claim query's way.
@@ -83,7 +83,7 @@ type Dispatcher struct {
 	once    sync.Once
 }
 
-var _ outbound.Engine = (*Dispatcher)(nil)
+var _ queue.Engine = (*Dispatcher)(nil)
 
 // queueFactor sets how many claimed deliveries may wait per endpoint for a
 // free slot, in multiples of PerEndpoint: enough for large claim batches,
@@ -110,18 +110,18 @@ const stallAfter = 500 * time.Millisecond
 // Hooks let the rest of hookbook watch the engine (metrics, auto-disable).
 type Hooks struct {
 	// Attempted is called after each attempt with what will be recorded.
-	Attempted func(r *outbound.Result)
+	Attempted func(r *queue.Result)
 	// Recorded is called after a batch of results was committed.
-	Recorded func(results []*outbound.Result)
+	Recorded func(results []*queue.Result)
 }
 
 func (d *Dispatcher) init() {
 	d.once.Do(func() {
 		d.wake = make(chan struct{}, 1)
 		d.freed = make(chan struct{}, 1)
-		d.results = make(chan *outbound.Result, 4*d.Workers)
+		d.results = make(chan *queue.Result, 4*d.Workers)
 		d.active = map[string]int{}
-		d.queued = map[string][]*outbound.Job{}
+		d.queued = map[string][]*queue.Job{}
 		d.progress = map[string]time.Time{}
 		d.deferred = map[string]time.Time{}
 		d.timeouts = map[string]time.Duration{}
@@ -202,7 +202,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 	d.mu.Lock()
 	d.accepting = false
-	var unstarted []*outbound.Job
+	var unstarted []*queue.Job
 	for ep, q := range d.queued {
 		unstarted = append(unstarted, q...)
 		delete(d.queued, ep)
@@ -252,7 +252,7 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) (claimed, full bool)
 	// A claim cancelled half-way could commit without its answer arriving,
 	// leaving deliveries leased to no one until the lease ends: let it
 	// finish, and give its jobs back if a stop came meanwhile.
-	jobs, err := d.Queue.Claim(context.WithoutCancel(ctx), outbound.ClaimRequest{Owner: d.Owner, Limit: limit, Lease: d.Lease, Exclude: exclude})
+	jobs, err := d.Queue.Claim(context.WithoutCancel(ctx), queue.ClaimRequest{Owner: d.Owner, Limit: limit, Lease: d.Lease, Exclude: exclude})
 	if err != nil {
 		d.Log.Error("claim deliveries", "err", err)
 		return true, false
@@ -263,7 +263,7 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) (claimed, full bool)
 		}
 		return true, false
 	}
-	var excess []*outbound.Job
+	var excess []*queue.Job
 	d.mu.Lock()
 	for _, j := range jobs {
 		if !d.place(attemptCtx, j, now) {
@@ -297,7 +297,7 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) (claimed, full bool)
 // place starts j, or queues it behind its endpoint's running attempts, and
 // reports false when there is no room for it (it must go back to the
 // queue); called with d.mu held. The caller counts it in d.inflight.
-func (d *Dispatcher) place(attemptCtx context.Context, j *outbound.Job, now time.Time) bool {
+func (d *Dispatcher) place(attemptCtx context.Context, j *queue.Job, now time.Time) bool {
 	ep := j.Endpoint.ID
 	_, slow := d.slowEP[ep]
 	switch {
@@ -316,7 +316,7 @@ func (d *Dispatcher) place(attemptCtx context.Context, j *outbound.Job, now time
 	return true
 }
 
-// Reserve implements outbound.Engine: it takes a delivery to endpointID
+// Reserve implements queue.Engine: it takes a delivery to endpointID
 // from its publication when a worker is free, the endpoint's slots and
 // queue have room, its circuit is closed, it is not slow, and it has no
 // backlog waiting in the queue (whose deliveries go first).
@@ -348,12 +348,12 @@ func (d *Dispatcher) unreserve(ep string) {
 	}
 }
 
-// Take implements outbound.Engine: it starts jobs reserved for once their
+// Take implements queue.Engine: it starts jobs reserved for once their
 // publication committed. Jobs arriving during a stop, or for an endpoint
 // that became slow meanwhile, go back to the queue.
-func (d *Dispatcher) Take(jobs []*outbound.Job) {
+func (d *Dispatcher) Take(jobs []*queue.Job) {
 	now := time.Now()
-	var back []*outbound.Job
+	var back []*queue.Job
 	d.mu.Lock()
 	for _, j := range jobs {
 		d.unreserve(j.Endpoint.ID)
@@ -371,8 +371,8 @@ func (d *Dispatcher) Take(jobs []*outbound.Job) {
 	}
 }
 
-// Cancel implements outbound.Engine: the publication of jobs rolled back.
-func (d *Dispatcher) Cancel(jobs []*outbound.Job) {
+// Cancel implements queue.Engine: the publication of jobs rolled back.
+func (d *Dispatcher) Cancel(jobs []*queue.Job) {
 	d.mu.Lock()
 	for _, j := range jobs {
 		d.unreserve(j.Endpoint.ID)
@@ -382,7 +382,7 @@ func (d *Dispatcher) Cancel(jobs []*outbound.Job) {
 	d.signalFreed()
 }
 
-// LeaseTerms implements outbound.Engine.
+// LeaseTerms implements queue.Engine.
 func (d *Dispatcher) LeaseTerms() (string, time.Duration) { return d.Owner, d.Lease }
 
 // saturated returns the endpoints the next claim must leave out (every slot
@@ -465,7 +465,7 @@ func (d *Dispatcher) sleep(ctx context.Context) time.Duration {
 }
 
 // start runs one attempt; called with d.mu held.
-func (d *Dispatcher) start(ctx context.Context, j *outbound.Job) {
+func (d *Dispatcher) start(ctx context.Context, j *queue.Job) {
 	d.running.Add(1)
 	go func() {
 		defer d.running.Done()
@@ -482,7 +482,7 @@ func (d *Dispatcher) start(ctx context.Context, j *outbound.Job) {
 }
 
 // next returns the endpoint's next queued job, or releases its slot.
-func (d *Dispatcher) next(ep string) *outbound.Job {
+func (d *Dispatcher) next(ep string) *queue.Job {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.progress[ep] = time.Now()
@@ -513,9 +513,9 @@ func (d *Dispatcher) next(ep string) *outbound.Job {
 
 // postpone gives back j and every job queued for its endpoint, whose circuit
 // is open, and moves the endpoint's due deliveries to when it half-opens.
-func (d *Dispatcher) postpone(ep string, j *outbound.Job, until time.Time) {
+func (d *Dispatcher) postpone(ep string, j *queue.Job, until time.Time) {
 	d.mu.Lock()
-	jobs := append([]*outbound.Job{j}, d.queued[ep]...)
+	jobs := append([]*queue.Job{j}, d.queued[ep]...)
 	delete(d.queued, ep)
 	d.active[ep]--
 	if d.active[ep] <= 0 {
@@ -537,7 +537,7 @@ type lane struct {
 	done bool
 }
 
-func (d *Dispatcher) attempt(ctx context.Context, j *outbound.Job) {
+func (d *Dispatcher) attempt(ctx context.Context, j *queue.Job) {
 	ep := j.Endpoint.ID
 	l := d.begin(ep)
 	timer := time.AfterFunc(d.SlowAfter, func() { d.slowDown(ep, l) })
@@ -545,7 +545,7 @@ func (d *Dispatcher) attempt(ctx context.Context, j *outbound.Job) {
 	timer.Stop()
 	d.end(ep, l, o.Duration)
 	d.Breaker.Record(ep, o, time.Now())
-	r := &outbound.Result{
+	r := &queue.Result{
 		Job: j, StartedAt: o.StartedAt, Duration: o.Duration, StatusCode: o.StatusCode, Error: o.Err,
 		ResponseBody: o.ResponseBody, ResponseHeaders: o.ResponseHeaders, RequestURL: j.Endpoint.URL, RequestHeaders: flatten(o.Headers),
 		Success: o.Success, Gone: o.Gone, ErrorKind: o.ErrKind,
@@ -562,7 +562,7 @@ func (d *Dispatcher) attempt(ctx context.Context, j *outbound.Job) {
 
 // logAttempt writes one line per attempt: who, what, and how it went. The
 // URL is left out (it may carry a token in its query), and so are headers.
-func (d *Dispatcher) logAttempt(r *outbound.Result) {
+func (d *Dispatcher) logAttempt(r *queue.Result) {
 	level := slog.LevelInfo
 	if !r.Success {
 		level = slog.LevelWarn
@@ -676,7 +676,7 @@ func flatten(h map[string][]string) map[string]string {
 // writer records outcomes in batches: whatever has arrived while the last
 // commit ran goes into the next one.
 func (d *Dispatcher) writer() {
-	batch := make([]*outbound.Result, 0, 256)
+	batch := make([]*queue.Result, 0, 256)
 	for r := range d.results {
 		batch = append(batch[:0], r)
 	drain:
@@ -695,7 +695,7 @@ func (d *Dispatcher) writer() {
 	}
 }
 
-func (d *Dispatcher) record(batch []*outbound.Result) {
+func (d *Dispatcher) record(batch []*queue.Result) {
 	for try := 0; ; try++ {
 		err := d.Queue.Complete(context.Background(), batch)
 		if err == nil {

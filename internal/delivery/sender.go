@@ -20,7 +20,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hookbook/hookbook"
-	"github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/queue"
 	"github.com/hookbook/hookbook/webhook"
 )
 
@@ -92,7 +92,7 @@ func NewSender(guard *netguard.Guard, headerPrefix string, perHost int) *Sender 
 // Headers returns the headers of one attempt of a job sent at now: the
 // endpoint's own headers, then the signature headers (webhook.SignHeaders)
 // and the brand headers naming the event, the delivery and the attempt.
-func (s *Sender) Headers(j *outbound.Job, now time.Time) (http.Header, error) {
+func (s *Sender) Headers(j *queue.Job, now time.Time) (http.Header, error) {
 	ep := j.Endpoint
 	h := http.Header{}
 	for k, v := range ep.Headers {
@@ -124,11 +124,11 @@ type Outcome struct {
 	Headers         http.Header   // the request headers sent
 	Success         bool
 	Gone            bool   // 410: the receiver is gone for good
-	ErrKind         string // what kind of failure (see outbound.Result.ErrorKind)
+	ErrKind         string // what kind of failure (see queue.Result.ErrorKind)
 }
 
 // Send makes one attempt of j within the endpoint's timeout.
-func (s *Sender) Send(ctx context.Context, j *outbound.Job) Outcome {
+func (s *Sender) Send(ctx context.Context, j *queue.Job) Outcome {
 	start := s.Now()
 	out := Outcome{StartedAt: start}
 	h, err := s.Headers(j, start)

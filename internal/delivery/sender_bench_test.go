@@ -14,7 +14,7 @@ import (
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/delivery"
 	"github.com/hookbook/hookbook/internal/netguard"
-	"github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/queue"
 	"github.com/hookbook/hookbook/webhook"
 )
 
@@ -32,7 +32,7 @@ func BenchmarkSend(b *testing.B) {
 	defer srv.Close()
 	payload := []byte(`{"id":"evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","event":"booking.created","timestamp":"2026-03-24T14:30:00Z","organization_id":"org_x","data":{"id":"bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","status":"confirmed","participants":2,"total_amount":9000,"currency":"USD"}}`)
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	job := &outbound.Job{DeliveryID: "dlv_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", OrganizationID: "org_x", EventID: "evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2D",
+	job := &queue.Job{DeliveryID: "dlv_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", OrganizationID: "org_x", EventID: "evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2D",
 		EventType: "booking.created", Attempt: 1, MaxAttempts: 5, Payload: payload,
 		Endpoint: &hookbook.Endpoint{ID: "ep_x", URL: srv.URL, TimeoutSeconds: 15, Secret: secret}}
 
