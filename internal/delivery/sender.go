@@ -1,6 +1,3 @@
-// Package delivery sends events to endpoints: it claims due deliveries from
-// the store's queue, signs and POSTs them, records every attempt and
-// schedules retries, keeping each endpoint's trouble to itself.
 package delivery
 
 import (
