@@ -15,13 +15,13 @@ func (d *Dispatcher) attempt(ctx context.Context, j *queue.Job) {
 	ep := j.Endpoint.ID
 	l := d.begin(ep)
 	timer := time.AfterFunc(d.SlowAfter, func() { d.slowDown(ep, l) })
-	o := d.Sender.Send(ctx, j)
+	o := d.Senders.send(ctx, j, time.Now)
 	timer.Stop()
 	d.end(ep, l, o.Duration)
 	d.Breaker.Record(ep, o, time.Now())
 	r := &queue.Result{
 		Job: j, StartedAt: o.StartedAt, Duration: o.Duration, StatusCode: o.StatusCode, Error: o.Err,
-		ResponseBody: o.ResponseBody, ResponseHeaders: o.ResponseHeaders, RequestURL: j.Endpoint.URL, RequestHeaders: flatten(o.Headers),
+		ResponseBody: o.Response, ResponseHeaders: o.ResponseHeaders, RequestURL: o.Target, RequestHeaders: o.Request,
 		Success: o.Success, Gone: o.Gone, ErrorKind: o.ErrKind,
 	}
 	if !o.Success && !o.Gone {
@@ -67,14 +67,4 @@ func (d *Dispatcher) logAttempt(r *queue.Result) {
 		attrs = append(attrs, slog.String("error", r.Error), slog.String("error_kind", r.ErrorKind))
 	}
 	d.Log.LogAttrs(context.Background(), level, "delivery attempt", attrs...)
-}
-
-func flatten(h map[string][]string) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		if len(v) > 0 {
-			out[k] = v[0]
-		}
-	}
-	return out
 }

@@ -33,7 +33,7 @@ import (
 // deliveries waiting, and its due backlog is deferred while it stalls.
 type Dispatcher struct {
 	Queue        Queue
-	Sender       *Sender
+	Senders      Senders // the Sender of each kind of endpoint
 	Policy       Policy
 	Breaker      *Breaker
 	Hooks        Hooks

@@ -18,7 +18,7 @@ import (
 	"github.com/hookbook/hookbook/webhook"
 )
 
-// BenchmarkSend compares one attempt (Sender.Send: headers, signatures,
+// BenchmarkSend compares one attempt (WebhookSender.Send: headers, signatures,
 // the request, the answer read and kept) with the raw baseline's request
 // to the same local receiver: a plain keep-alive client signing the same
 // body. Both run in the same benchmark, 16 at a time. Run:
@@ -37,7 +37,7 @@ func BenchmarkSend(b *testing.B) {
 		Endpoint: &hookbook.Endpoint{ID: "ep_x", URL: srv.URL, TimeoutSeconds: 15, Secret: secret}}
 
 	b.Run("hookbook", func(b *testing.B) {
-		s := delivery.NewSender(&netguard.Guard{}, "X-Hookbook", 16)
+		s := delivery.NewWebhookSender(&netguard.Guard{}, "X-Hookbook", 16)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		b.SetParallelism(8) // 16 on two cores

@@ -85,9 +85,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	sender := delivery.NewSender(a.Guard, cfg.HeaderPrefix, cfg.EndpointConcurrency)
+	senders := delivery.Senders{delivery.KindWebhook: delivery.NewWebhookSender(a.Guard, cfg.HeaderPrefix, cfg.EndpointConcurrency)}
 	a.Dispatcher = &delivery.Dispatcher{
-		Queue: a.Queue, Sender: sender, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
+		Queue: a.Queue, Senders: senders, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
 		Breaker: delivery.NewBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown), Owner: a.InstanceID, Workers: cfg.Workers, PerEndpoint: cfg.EndpointConcurrency,
 		Lease: cfg.Lease, PollInterval: cfg.PollInterval, Log: log,
 	}
