@@ -10,22 +10,22 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/hookbooktest"
-	"github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/queue"
 	"github.com/hookbook/hookbook/internal/server"
 )
 
 // claimRecorder is the real queue, counting the claims that ran and noting
 // which events' deliveries they returned.
 type claimRecorder struct {
-	*outbound.Service
+	*queue.Queue
 	n      atomic.Int64
 	mu     sync.Mutex
 	events map[string]bool
 }
 
-func (q *claimRecorder) Claim(ctx context.Context, r outbound.ClaimRequest) ([]*outbound.Job, error) {
+func (q *claimRecorder) Claim(ctx context.Context, r queue.ClaimRequest) ([]*queue.Job, error) {
 	q.n.Add(1)
-	jobs, err := q.Service.Claim(ctx, r)
+	jobs, err := q.Queue.Claim(ctx, r)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, j := range jobs {
@@ -49,13 +49,13 @@ func (q *claimRecorder) claimed() []string {
 // claimRecorder. No attempt counts as slow however long a busy machine
 // takes (a slow endpoint's deliveries go back to the queue, to be claimed).
 func startRecordingClaims(t *testing.T, env map[string]string) (*instance, *claimRecorder) {
-	queue := &claimRecorder{events: map[string]bool{}}
+	rec := &claimRecorder{events: map[string]bool{}}
 	in := start(t, env, func(a *server.App) {
-		queue.Service = a.Outbound
-		a.Dispatcher.Queue = queue
+		rec.Queue = a.Queue
+		a.Dispatcher.Queue = rec
 		a.Dispatcher.SlowAfter = time.Minute
 	})
-	return in, queue
+	return in, rec
 }
 
 // TestPublishedDeliveriesSkipTheClaim checks that the engine takes the
@@ -71,7 +71,7 @@ func TestPublishedDeliveriesSkipTheClaim(t *testing.T) {
 	})
 	// One attempt at a time to the endpoint, and 4 more waiting in memory:
 	// room for 5 deliveries.
-	in, queue := startRecordingClaims(t, map[string]string{"HOOKBOOK_ENDPOINT_CONCURRENCY": "1"})
+	in, rec := startRecordingClaims(t, map[string]string{"HOOKBOOK_ENDPOINT_CONCURRENCY": "1"})
 	in.createEndpoint(recv.URL, []string{"booking.*"}, nil)
 	var events []string
 	for range 7 {
@@ -85,7 +85,7 @@ func TestPublishedDeliveriesSkipTheClaim(t *testing.T) {
 	hookbooktest.WaitFor(t, 30*time.Second, "the 8th delivery", func() bool { return recv.Count() == 8 })
 	want := append([]string(nil), events[5:7]...)
 	sort.Strings(want)
-	if got := queue.claimed(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+	if got := rec.claimed(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("claims returned the deliveries of events %v, want only those of the 6th and 7th (%v)", got, want)
 	}
 	seen := map[string]int{}
@@ -113,17 +113,17 @@ func TestClaimsOnlyForQueuedWork(t *testing.T) {
 		}
 		w.WriteHeader(204)
 	})
-	in, queue := startRecordingClaims(t, map[string]string{"HOOKBOOK_POLL_INTERVAL": "1m"})
+	in, rec := startRecordingClaims(t, map[string]string{"HOOKBOOK_POLL_INTERVAL": "1m"})
 	in.createEndpoint(recv.URL, []string{"booking.*"}, nil)
 	// The start's own signs (its timer, its wake and, on PostgreSQL, the
 	// listener's connection) may each still run a claim.
-	hookbooktest.WaitFor(t, 10*time.Second, "the first claim", func() bool { return queue.n.Load() > 0 })
-	before := queue.n.Load()
+	hookbooktest.WaitFor(t, 10*time.Second, "the first claim", func() bool { return rec.n.Load() > 0 })
+	before := rec.n.Load()
 	for i := 1; i <= events; i++ {
 		in.publish("booking.created", bookingData(nil))
 		hookbooktest.WaitFor(t, 10*time.Second, "the delivery", func() bool { return recv.Count() == i })
 	}
-	if n := queue.n.Load() - before; n > 2 {
+	if n := rec.n.Load() - before; n > 2 {
 		t.Errorf("%d claims ran for %d deliveries taken at publication, want at most 2 (left from the start)", n, events)
 	}
 	// The next event's first attempt fails; its retry, 100–300 ms later,

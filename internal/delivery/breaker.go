@@ -6,7 +6,8 @@ import (
 )
 
 // Breaker is a per-endpoint circuit breaker. After Threshold consecutive
-// failed attempts (errors, timeouts, 5xx, 408, 429) an endpoint's circuit
+// failed attempts (errors, timeouts, answers other than a refusal:
+// for a webhook, 5xx, 408 and 429) an endpoint's circuit
 // opens: its deliveries stay pending, unattempted and without spending an
 // attempt, until the cool-down has passed; then attempts resume
 // (half-open). A success closes the circuit and forgets the cool-down;
@@ -44,8 +45,8 @@ func NewBreaker(threshold int, cooldown time.Duration) *Breaker {
 func (b *Breaker) Record(endpointID string, o Outcome, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if o.Success || o.StatusCode >= 400 && o.StatusCode < 500 && o.StatusCode != 408 && o.StatusCode != 429 {
-		// A client error is an answer, not an outage: the endpoint is up.
+	if o.Success || o.Rejected {
+		// A refusal is an answer, not an outage: the endpoint is up.
 		if o.Success {
 			delete(b.state, endpointID)
 		}

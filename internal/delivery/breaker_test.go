@@ -16,7 +16,7 @@ func TestBreaker(t *testing.T) {
 		t.Fatal("open before the threshold")
 	}
 	// A 4xx answer is an answer: it neither trips nor resets.
-	b.Record("ep", Outcome{StatusCode: 400}, now)
+	b.Record("ep", Outcome{StatusCode: 400, Rejected: true}, now)
 	b.Record("ep", fail, now)
 	until, open := b.OpenUntil("ep", now)
 	if !open || until != now.Add(time.Second) {

@@ -2,15 +2,14 @@ package delivery
 
 import (
 	"math/rand/v2"
-	"net/http"
-	"strconv"
-	"strings"
 	"time"
 )
 
 // Retry scheduling lives here: the schedule of delays with jitter, the
-// Retry-After answer of a receiver, and (in breaker.go) the pauses of an
-// open circuit, which postpone deliveries without spending attempts.
+// wait a destination asked for (Outcome.RetryAfter, capped by
+// MaxRetryAfter; a webhook's Retry-After header is read in webhook.go),
+// and (in breaker.go) the pauses of an open circuit, which postpone
+// deliveries without spending attempts.
 
 // Policy decides when a failed delivery is tried again.
 type Policy struct {
@@ -49,27 +48,3 @@ func (p Policy) Delay(done int) time.Duration {
 
 // MaxRetryAfter caps how long a Retry-After answer may postpone a retry.
 const MaxRetryAfter = time.Hour
-
-// parseRetryAfter reads delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(MaxRetryAfter/time.Second) {
-			return MaxRetryAfter
-		}
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	if d < 0 {
-		return 0
-	}
-	return min(d, MaxRetryAfter)
-}

@@ -1,218 +1,76 @@
-// Package delivery sends events to endpoints: it claims due deliveries from
-// package outbound's queue, signs and POSTs them, records every attempt and
-// schedules retries, keeping each endpoint's trouble to itself.
 package delivery
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"sort"
-	"syscall"
 	"time"
 
-	"github.com/hookbook/hookbook/internal/netguard"
-
-	"github.com/google/uuid"
 	"github.com/hookbook/hookbook"
-	"github.com/hookbook/hookbook/internal/outbound"
-	"github.com/hookbook/hookbook/webhook"
+	"github.com/hookbook/hookbook/internal/queue"
 )
 
-// MaxResponseBody is how much of a response body an attempt records.
-const MaxResponseBody = 4 << 10
-
-// MaxResponseHeaders is how many bytes of response headers (names and
-// values) an attempt records.
-const MaxResponseHeaders = 4 << 10
-
-// keepHeaders returns the first value of each header in name order, as
-// many as fit in limit bytes.
-func keepHeaders(h http.Header, limit int) map[string]string {
-	names := make([]string, 0, len(h))
-	for k := range h {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	out := make(map[string]string, len(names))
-	for _, k := range names {
-		if len(h[k]) == 0 {
-			continue
-		}
-		v := h[k][0]
-		if limit -= len(k) + len(v); limit < 0 {
-			break
-		}
-		out[k] = v
-	}
-	return out
+// Sender makes one attempt of a delivery to one kind of destination. It
+// never retries by itself and bounds the attempt by the endpoint's timeout;
+// the engine decides what the outcome means for the delivery (retry, give
+// up, open the circuit). WebhookSender is the Sender of webhook endpoints.
+type Sender interface {
+	Send(ctx context.Context, j *queue.Job) Outcome
 }
 
-// Sender makes one signed HTTP attempt of a delivery.
-type Sender struct {
-	Client       *http.Client
-	HeaderPrefix string // brand header prefix, e.g. "X-Hookbook"
-	UserAgent    string
-	Now          func() time.Time
-}
-
-// NewSender returns a Sender whose client never follows redirects and dials
-// through guard.
-func NewSender(guard *netguard.Guard, headerPrefix string, perHost int) *Sender {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	transport := &http.Transport{
-		Proxy:                 nil, // deliveries go straight to the endpoint
-		DialContext:           guard.DialContext(dialer),
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   perHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: 0, // the attempt's context bounds everything
-	}
-	return &Sender{
-		Client: &http.Client{
-			Transport: transport,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		},
-		HeaderPrefix: headerPrefix,
-		UserAgent:    "hookbook/" + hookbook.Version,
-		Now:          time.Now,
-	}
-}
-
-// Headers returns the headers of one attempt of a job sent at now: the
-// endpoint's own headers, then the signature headers (webhook.SignHeaders)
-// and the brand headers naming the event, the delivery and the attempt.
-func (s *Sender) Headers(j *outbound.Job, now time.Time) (http.Header, error) {
-	ep := j.Endpoint
-	h := http.Header{}
-	for k, v := range ep.Headers {
-		h.Set(k, v)
-	}
-	h["Content-Type"] = []string{"application/json"}
-	h["User-Agent"] = []string{s.UserAgent}
-	if err := webhook.SignHeaders(h, s.HeaderPrefix, ep.Scheme, j.EventID, now, j.Payload, ep.Secrets(now)); err != nil {
-		return nil, err
-	}
-	p := s.HeaderPrefix
-	h.Set(p+"-Event", j.EventType)
-	h.Set(p+"-Delivery-Id", j.DeliveryID)
-	h.Set(p+"-Request-Id", uuid.NewString())
-	return h, nil
-}
-
-// Outcome is what one attempt observed.
+// Outcome is what one attempt observed, in terms every kind of destination
+// can give.
 type Outcome struct {
-	StartedAt    time.Time
-	Duration     time.Duration
-	StatusCode   int
-	Err          string
-	ResponseBody string
-	// ResponseHeaders are the answer's headers, first value of each, in
-	// name order until MaxResponseHeaders bytes.
+	StartedAt time.Time
+	Duration  time.Duration
+	// StatusCode is the destination's answer (an HTTP status for a
+	// webhook), 0 when none came.
+	StatusCode int
+	Err        string // "" on success
+	ErrKind    string // what kind of failure (see queue.Result.ErrorKind)
+	// Response is an excerpt of the answer (at most MaxResponseBody bytes),
+	// ResponseHeaders its metadata (at most MaxResponseHeaders bytes).
+	Response        string
 	ResponseHeaders map[string]string
-	RetryAfter      time.Duration // from a 429 or 503 answer, 0 if none
-	Headers         http.Header   // the request headers sent
-	Success         bool
-	Gone            bool   // 410: the receiver is gone for good
-	ErrKind         string // what kind of failure (see outbound.Result.ErrorKind)
+	// Target is where the attempt went (a webhook's URL) and Request what
+	// described it beside the payload (a webhook's headers), as logged.
+	Target  string
+	Request map[string]string
+	Success bool
+	// Gone says the destination is gone for good: its endpoint is disabled.
+	Gone bool
+	// Rejected says the destination answered and refused this delivery
+	// (a client error): it is up, so its circuit does not count the failure.
+	Rejected bool
+	// RetryAfter is how long the destination asked to wait, 0 if it did not.
+	RetryAfter time.Duration
 }
 
-// Send makes one attempt of j within the endpoint's timeout.
-func (s *Sender) Send(ctx context.Context, j *outbound.Job) Outcome {
-	start := s.Now()
-	out := Outcome{StartedAt: start}
-	h, err := s.Headers(j, start)
-	if err != nil {
-		out.Err, out.ErrKind = err.Error(), "other"
-		return out
+// KindWebhook is the kind of endpoint that receives signed HTTP POSTs,
+// today every endpoint's.
+const KindWebhook = "webhook"
+
+// Senders maps a kind of endpoint to the Sender of its deliveries.
+type Senders map[string]Sender
+
+// endpointKind returns the kind of an endpoint. Every endpoint is a webhook
+// until endpoints store a kind of their own.
+func endpointKind(*hookbook.Endpoint) string { return KindWebhook }
+
+// For returns the Sender of an endpoint's kind.
+func (s Senders) For(ep *hookbook.Endpoint) (Sender, error) {
+	kind := endpointKind(ep)
+	if sender, ok := s[kind]; ok {
+		return sender, nil
 	}
-	out.Headers = h
-	timeout := time.Duration(j.Endpoint.TimeoutSeconds) * time.Second
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Endpoint.URL, bytes.NewReader(j.Payload))
-	if err != nil {
-		out.Err, out.ErrKind = "invalid endpoint URL: "+err.Error(), "other"
-		return out
-	}
-	req.Header = h
-	resp, err := s.Client.Do(req)
-	if err != nil {
-		out.Duration = time.Since(start)
-		out.Err, out.ErrKind = describe(err, ctx, timeout), kindOf(err, ctx)
-		return out
-	}
-	r := &io.LimitedReader{R: resp.Body, N: MaxResponseBody}
-	body, readErr := io.ReadAll(r)
-	r.N = 64 << 10
-	io.Copy(io.Discard, r) // let the connection be reused
-	resp.Body.Close()
-	out.Duration = time.Since(start)
-	out.StatusCode = resp.StatusCode
-	out.ResponseBody = string(body)
-	out.ResponseHeaders = keepHeaders(resp.Header, MaxResponseHeaders)
-	switch {
-	case readErr != nil && ctx.Err() != nil:
-		out.Err, out.ErrKind = describe(readErr, ctx, timeout), kindOf(readErr, ctx)
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		out.Success = true
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		out.Err, out.ErrKind = fmt.Sprintf("redirect %d not followed (Location: %s)", resp.StatusCode, resp.Header.Get("Location")), "redirect"
-	default:
-		out.Err, out.ErrKind = fmt.Sprintf("HTTP %d", resp.StatusCode), "http_status"
-		out.Gone = resp.StatusCode == http.StatusGone
-		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-			out.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.Now())
-		}
-	}
-	return out
+	return nil, fmt.Errorf("no sender for endpoints of kind %q", kind)
 }
 
-func describe(err error, ctx context.Context, timeout time.Duration) string {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Sprintf("timeout after %s", timeout)
+// send makes one attempt of j with the Sender of its endpoint's kind; an
+// endpoint of a kind no Sender serves fails the attempt.
+func (s Senders) send(ctx context.Context, j *queue.Job, now func() time.Time) Outcome {
+	sender, err := s.For(j.Endpoint)
+	if err != nil {
+		return Outcome{StartedAt: now(), Err: err.Error(), ErrKind: "other"}
 	}
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner.Error()
-		}
-	}
-	return err.Error()
-}
-
-// kindOf sorts a failed request's error into a few kinds operators can
-// alert on.
-func kindOf(err error, ctx context.Context) string {
-	var dnsErr *net.DNSError
-	var certErr *tls.CertificateVerificationError
-	var recErr tls.RecordHeaderError
-	var guardErr *netguard.BlockedError
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.As(err, &guardErr):
-		return "blocked"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection_refused"
-	case errors.As(err, &dnsErr):
-		return "dns"
-	case errors.As(err, &certErr), errors.As(err, &recErr):
-		return "tls"
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
-		return "network"
-	}
-	return "other"
+	return sender.Send(ctx, j)
 }

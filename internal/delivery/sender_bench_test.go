@@ -14,11 +14,11 @@ import (
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/delivery"
 	"github.com/hookbook/hookbook/internal/netguard"
-	"github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/queue"
 	"github.com/hookbook/hookbook/webhook"
 )
 
-// BenchmarkSend compares one attempt (Sender.Send: headers, signatures,
+// BenchmarkSend compares one attempt (WebhookSender.Send: headers, signatures,
 // the request, the answer read and kept) with the raw baseline's request
 // to the same local receiver: a plain keep-alive client signing the same
 // body. Both run in the same benchmark, 16 at a time. Run:
@@ -32,12 +32,12 @@ func BenchmarkSend(b *testing.B) {
 	defer srv.Close()
 	payload := []byte(`{"id":"evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","event":"booking.created","timestamp":"2026-03-24T14:30:00Z","organization_id":"org_x","data":{"id":"bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","status":"confirmed","participants":2,"total_amount":9000,"currency":"USD"}}`)
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	job := &outbound.Job{DeliveryID: "dlv_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", OrganizationID: "org_x", EventID: "evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2D",
+	job := &queue.Job{DeliveryID: "dlv_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", OrganizationID: "org_x", EventID: "evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2D",
 		EventType: "booking.created", Attempt: 1, MaxAttempts: 5, Payload: payload,
 		Endpoint: &hookbook.Endpoint{ID: "ep_x", URL: srv.URL, TimeoutSeconds: 15, Secret: secret}}
 
 	b.Run("hookbook", func(b *testing.B) {
-		s := delivery.NewSender(&netguard.Guard{}, "X-Hookbook", 16)
+		s := delivery.NewWebhookSender(&netguard.Guard{}, "X-Hookbook", 16)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		b.SetParallelism(8) // 16 on two cores

@@ -14,6 +14,7 @@ import (
 	"github.com/hookbook/hookbook/internal/delivery"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/queue"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -35,8 +36,9 @@ const TopOrganizations = 20
 // MaxOpenCircuitSeries bounds the per-endpoint circuit series.
 const MaxOpenCircuitSeries = 100
 
-// New registers hookbook's metrics for a store and a dispatcher.
-func New(st *outbound.Service, breaker *delivery.Breaker, log *slog.Logger) *Metrics {
+// New registers hookbook's metrics for a store, its delivery queue and a
+// dispatcher's circuit breaker.
+func New(st *outbound.Service, q *queue.Queue, breaker *delivery.Breaker, log *slog.Logger) *Metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := &Metrics{
@@ -77,12 +79,12 @@ func New(st *outbound.Service, breaker *delivery.Breaker, log *slog.Logger) *Met
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hookbook_endpoints_circuit_open", Help: "Endpoints whose circuit breaker is open on this instance.",
 	}, func() float64 { return float64(len(breaker.Open(time.Now()))) }))
-	reg.MustRegister(&queueCollector{st: st, log: log})
+	reg.MustRegister(&queueCollector{q: q, log: log})
 	return m
 }
 
 // Observe records one attempt.
-func (m *Metrics) Observe(r *outbound.Result) {
+func (m *Metrics) Observe(r *queue.Result) {
 	outcome := "retry"
 	switch {
 	case r.Success:
@@ -125,7 +127,7 @@ var (
 
 // queueCollector reads the queue's depth from the database at scrape time.
 type queueCollector struct {
-	st  *outbound.Service
+	q   *queue.Queue
 	log *slog.Logger
 }
 
@@ -141,7 +143,7 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	q, err := c.st.Queue(ctx)
+	q, err := c.q.Stats(ctx)
 	if err != nil {
 		c.log.Error("queue metrics", "err", err)
 		return
@@ -150,7 +152,7 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(dueDesc, prometheus.GaugeValue, float64(q.Due))
 	ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, q.OldestDueAge.Seconds())
 	ch <- prometheus.MustNewConstMetric(oldestPendingDesc, prometheus.GaugeValue, q.OldestPendingAge.Seconds())
-	orgs, err := c.st.QueueByOrganization(ctx, TopOrganizations)
+	orgs, err := c.q.ByOrganization(ctx, TopOrganizations)
 	if err != nil {
 		c.log.Error("queue metrics by organization", "err", err)
 		return

@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/hookbook/hookbook/internal/db"
@@ -17,6 +15,7 @@ import (
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
+	"github.com/hookbook/hookbook/internal/queue"
 )
 
 // IdempotencyWindow is how long an idempotency key answers its first event.
@@ -200,83 +199,16 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 		return nil, err
 	}
 	out := &Published{Event: evt}
-	if len(targets) > 0 {
-		if err := s.queueDeliveries(ctx, tx, evt, key, seq, targets, now, out); err != nil {
-			return nil, err
-		}
+	// The queue owns the deliveries' states (due, parked behind their key,
+	// or leased to this instance's engine at once): publication only says
+	// where the event goes.
+	out.Deliveries, err = s.queue().Enqueue(ctx, tx, queue.Fanout{OrganizationID: evt.OrganizationID, EventID: evt.ID,
+		EventType: evt.Type, Payload: evt.Payload, OrderingKey: key, Sequence: seq, Endpoints: targets, Now: now})
+	if err != nil {
+		return nil, err
 	}
 	tx.OnCommit(func() { s.published.Add(1) })
 	return out, nil
-}
-
-// queueDeliveries inserts an event's deliveries, one multi-row INSERT for
-// the whole fan-out. Those the local engine has room for (Engine.Reserve)
-// are inserted already leased to it and handed over once the transaction
-// commits, without waiting for a claim; the others wait in the queue.
-func (s *Service) queueDeliveries(ctx context.Context, tx *db.Tx, evt *hookbook.Event, key string, seq int64, targets []*hookbook.Endpoint, now time.Time, out *Published) error {
-	var q strings.Builder
-	q.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
-		max_attempts, next_attempt_at, created_at, updated_at, ordering_key, sequence, lease_owner, lease_until) VALUES `)
-	args := []any{evt.OrganizationID, evt.ID, evt.Type, db.Micros(now)}
-	var waiting map[string]bool
-	if key != "" {
-		var ordered []string
-		for _, ep := range targets {
-			if ep.Ordered {
-				ordered = append(ordered, ep.ID)
-			}
-		}
-		var err error
-		if waiting, err = keyPending(ctx, tx, ordered, key); err != nil {
-			return err
-		}
-	}
-	var owner string
-	var leaseUntil time.Time
-	if s.Engine != nil {
-		var lease time.Duration
-		owner, lease = s.Engine.LeaseTerms()
-		leaseUntil = now.Add(lease)
-	}
-	var direct []*Job
-	for i, ep := range targets {
-		id := ids.New("dlv")
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		// An ordered endpoint gets a key's deliveries one at a time:
-		// behind a pending one, this one waits parked. Only its
-		// deliveries carry the key, so that the ordering index holds
-		// nothing else; they always go through the queue.
-		next, dkey, dseq, lowner, luntil := any(db.Micros(now)), "", int64(0), "", int64(0)
-		switch {
-		case ep.Ordered && key != "":
-			dkey, dseq = key, seq
-			if waiting[ep.ID] {
-				next = nil
-			}
-		case s.Engine != nil && ep.Enabled && s.Engine.Reserve(ep.ID):
-			lowner, luntil = owner, db.Micros(leaseUntil)
-			next = luntil
-			direct = append(direct, &Job{DeliveryID: id, OrganizationID: evt.OrganizationID, EventID: evt.ID, EventType: evt.Type,
-				Attempt: 1, MaxAttempts: ep.MaxAttempts, Endpoint: ep, Payload: evt.Payload, Owner: owner, LeaseUntil: leaseUntil})
-		}
-		n := len(args)
-		fmt.Fprintf(&q, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
-		args = append(args, id, ep.ID, ep.MaxAttempts, next, dkey, dseq, lowner, luntil)
-		out.Deliveries = append(out.Deliveries, id)
-	}
-	if len(direct) > 0 {
-		tx.OnCommit(func() { s.Engine.Take(direct) })
-		tx.OnAbort(func() { s.Engine.Cancel(direct) })
-	}
-	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-		return fmt.Errorf("queue deliveries: %w", err)
-	}
-	if len(direct) < len(targets) { // some wait in the queue
-		return s.due(ctx, tx)
-	}
-	return nil
 }
 
 const insertEventSQL = `INSERT INTO events (id, organization_id, type, payload, occurred_at, created_at)
@@ -353,35 +285,6 @@ const candidatesKey = "outbound.candidates"
 // forgetCandidates drops what candidates remembered in tx, after a change
 // to endpoints within the same transaction.
 func forgetCandidates(tx *db.Tx) { tx.Remember(candidatesKey, nil) }
-
-// notifyChannel is the PostgreSQL channel on which a commit that made
-// deliveries due tells every instance to claim.
-const notifyChannel = "hookbook_deliveries"
-
-// due records that tx makes deliveries due now: once it commits, this
-// instance's workers wake at once (Notify) and, on PostgreSQL, every other
-// instance's too (see Listen).
-func (s *Service) due(ctx context.Context, tx *db.Tx) error {
-	if _, ok := tx.Value("outbound.due"); ok {
-		return nil
-	}
-	tx.Remember("outbound.due", true)
-	if err := tx.Notify(ctx, notifyChannel); err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
-	tx.OnCommit(func() {
-		if s.Notify != nil {
-			s.Notify()
-		}
-	})
-	return nil
-}
-
-// Listen wakes this instance's workers whenever another instance commits
-// due deliveries, until ctx is done (PostgreSQL; on SQLite it returns at once).
-func (s *Service) Listen(ctx context.Context, wake func(), log *slog.Logger) {
-	s.DB.Listen(ctx, notifyChannel, wake, log)
-}
 
 func getEvent(ctx context.Context, q db.Queryer, orgID, id string) (*hookbook.Event, error) {
 	var e hookbook.Event

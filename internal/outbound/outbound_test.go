@@ -1,13 +1,10 @@
 package outbound_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/org"
 	"github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/queue"
 )
 
 // The storage conformance suite: every case runs on SQLite and on
@@ -25,6 +23,7 @@ import (
 
 type fixture struct {
 	svc *outbound.Service
+	q   *queue.Queue
 	org string
 }
 
@@ -34,8 +33,10 @@ func setup(t *testing.T, d *db.DB) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &outbound.Service{DB: d, Guard: &netguard.Guard{}, HeaderPrefix: "X-Hookbook", SecretOverlap: time.Hour}
-	return fixture{svc: svc, org: o.ID}
+	q := &queue.Queue{DB: d}
+	svc := &outbound.Service{DB: d, Guard: &netguard.Guard{}, HeaderPrefix: "X-Hookbook", SecretOverlap: time.Hour, Queue: q}
+	q.Endpoints = svc
+	return fixture{svc: svc, q: q, org: o.ID}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -143,67 +144,6 @@ func TestIdempotencyKey(t *testing.T) {
 	})
 }
 
-func TestQueueClaimCompleteRelease(t *testing.T) {
-	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
-		f := setup(t, d)
-		ctx := context.Background()
-		ep := f.endpoint(t, "*")
-		for range 3 {
-			f.publish(t, "booking.created", "")
-		}
-		first, err := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "a", Limit: 2, Lease: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
-		second, err := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "b", Limit: 10, Lease: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(first) != 2 || len(second) != 1 {
-			t.Fatalf("claims got %d and %d, want 2 and 1: a lease was not respected", len(first), len(second))
-		}
-		if first[0].Endpoint.ID != ep.ID || len(first[0].Payload) == 0 || first[0].Attempt != 1 {
-			t.Errorf("job lacks what its attempt needs: %+v", first[0])
-		}
-		if more, _ := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "c", Limit: 10, Lease: time.Minute}); len(more) != 0 {
-			t.Errorf("leased deliveries claimed again: %d", len(more))
-		}
-		now := time.Now()
-		results := []*outbound.Result{
-			{Job: first[0], StartedAt: now, Duration: time.Millisecond, StatusCode: 200, Success: true},
-			{Job: first[1], StartedAt: now, Duration: time.Millisecond, StatusCode: 500, Error: "HTTP 500", NextAttemptAt: now.Add(time.Hour)},
-		}
-		if err := f.svc.Complete(ctx, results); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.svc.Release(ctx, second); err != nil {
-			t.Fatal(err)
-		}
-		ok, _ := f.svc.Delivery(ctx, f.org, first[0].DeliveryID)
-		retry, _ := f.svc.Delivery(ctx, f.org, first[1].DeliveryID)
-		if ok.Status != hookbook.StatusSucceeded || ok.Attempts != 1 {
-			t.Errorf("succeeded delivery = %s after %d attempts", ok.Status, ok.Attempts)
-		}
-		if retry.Status != hookbook.StatusPending || retry.NextAttemptAt == nil || retry.NextAttemptAt.Before(now.Add(50*time.Minute)) {
-			t.Errorf("failed delivery = %s next %v, want pending in an hour", retry.Status, retry.NextAttemptAt)
-		}
-		attempts, _ := f.svc.Attempts(ctx, first[1].DeliveryID)
-		if len(attempts) != 1 || attempts[0].StatusCode == nil || *attempts[0].StatusCode != 500 {
-			t.Errorf("attempt log = %+v", attempts)
-		}
-		// The released delivery is due again at once, for anyone.
-		again, err := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "c", Limit: 10, Lease: time.Minute})
-		if err != nil || len(again) != 1 || again[0].DeliveryID != second[0].DeliveryID {
-			t.Errorf("released delivery not claimable: %v %d", err, len(again))
-		}
-		health, _ := f.svc.Endpoint(ctx, f.org, ep.ID)
-		if health.LastSuccessAt == nil || health.LastFailureAt == nil {
-			t.Errorf("endpoint health not recorded: %+v", health)
-		}
-	})
-}
-
 func TestRedeliverRecoverAndDisable(t *testing.T) {
 	t.Parallel()
 	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
@@ -211,12 +151,12 @@ func TestRedeliverRecoverAndDisable(t *testing.T) {
 		ctx := context.Background()
 		ep := f.endpoint(t, "*")
 		f.publish(t, "booking.created", "")
-		jobs, _ := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute})
+		jobs, _ := f.q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute})
 		if len(jobs) != 1 {
 			t.Fatalf("claimed %d", len(jobs))
 		}
 		now := time.Now()
-		f.svc.Complete(ctx, []*outbound.Result{{Job: jobs[0], StartedAt: now, StatusCode: 500, Error: "HTTP 500"}})
+		f.q.Complete(ctx, []*queue.Result{{Job: jobs[0], StartedAt: now, StatusCode: 500, Error: "HTTP 500"}})
 		if d, _ := f.svc.Delivery(ctx, f.org, jobs[0].DeliveryID); d.Status != hookbook.StatusFailed {
 			t.Fatalf("delivery without attempts left = %s", d.Status)
 		}
@@ -396,299 +336,6 @@ func TestDashboardQueries(t *testing.T) {
 		vol, _ = f.svc.EndpointVolume(ctx, f.org, ep.ID, time.Now().Add(time.Hour), 24)
 		if vol[22].Total() != 4 || vol[23].Total() != 0 {
 			t.Errorf("an hour later: %+v / %+v", vol[22], vol[23])
-		}
-	})
-}
-
-// TestOrderedEndpoint: an ordered endpoint gets a key's deliveries one at a
-// time, in sequence order; other keys, keyless events and unordered
-// endpoints never wait; redeliver and recover queue in order.
-func TestOrderedEndpoint(t *testing.T) {
-	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		f := setup(t, d)
-		ordered := true
-		events := []string{"*"}
-		oep, err := f.svc.CreateEndpoint(ctx, f.org, outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/o"), Events: &events, Ordered: &ordered})
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain := f.endpoint(t, "*")
-		pub := func(key string, n int) *outbound.Published {
-			data, _ := json.Marshal(hookbooktest.Data("booking.created", map[string]any{"id": key, "n": n}))
-			p, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return p
-		}
-		// Three events of booking A, one of B, one with no key.
-		a1, a2, a3, b1 := pub("bkg_A", 1), pub("bkg_A", 2), pub("bkg_A", 3), pub("bkg_B", 1)
-		data, _ := json.Marshal(map[string]any{"x": 1})
-		if _, err := f.svc.CreateEventType(ctx, f.org, outbound.EventTypeInput{Name: "lead.created", Description: "x"}); err != nil {
-			t.Fatal(err)
-		}
-		free, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "lead.created", Data: data})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range []*outbound.Published{a2, a3} {
-			if p.Event.Sequence <= a1.Event.Sequence || p.Event.OrderingKey != "bkg_A" {
-				t.Fatalf("sequence %d (key %q) after %d", p.Event.Sequence, p.Event.OrderingKey, a1.Event.Sequence)
-			}
-		}
-		if a3.Event.Sequence <= a2.Event.Sequence || free.Event.Sequence != 0 || free.Event.OrderingKey != "" {
-			t.Fatalf("sequences %d %d, keyless %d %q", a2.Event.Sequence, a3.Event.Sequence, free.Event.Sequence, free.Event.OrderingKey)
-		}
-		if !strings.Contains(string(a2.Event.Payload), fmt.Sprintf(`"organization_id":"%s","ordering_key":"bkg_A","sequence":%d,"data":{`, f.org, a2.Event.Sequence)) {
-			t.Errorf("envelope = %s", a2.Event.Payload)
-		}
-		claimAll := func() map[string]*outbound.Job {
-			jobs, err := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "w", Limit: 100, Lease: time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out := map[string]*outbound.Job{}
-			for _, j := range jobs {
-				out[j.EventID+"@"+j.Endpoint.ID] = j
-			}
-			return out
-		}
-		jobs := claimAll()
-		// The plain endpoint gets all five; the ordered one A1, B1 and the keyless one.
-		for _, p := range []*outbound.Published{a1, a2, a3, b1, free} {
-			if jobs[p.Event.ID+"@"+plain.ID] == nil {
-				t.Errorf("the unordered endpoint waits for %s", p.Event.ID)
-			}
-		}
-		for p, want := range map[*outbound.Published]bool{a1: true, a2: false, a3: false, b1: true, free: true} {
-			if got := jobs[p.Event.ID+"@"+oep.ID] != nil; got != want {
-				t.Errorf("ordered endpoint: event %d of %q claimed = %v", p.Event.Sequence, p.Event.OrderingKey, got)
-			}
-		}
-		now := time.Now()
-		done := func(j *outbound.Job, ok bool, retry time.Duration) {
-			r := &outbound.Result{Job: j, StartedAt: now, StatusCode: 200, Success: ok}
-			if !ok {
-				r.StatusCode, r.Error = 500, "HTTP 500"
-				if retry > 0 {
-					r.NextAttemptAt = now.Add(retry)
-				}
-			}
-			if err := f.svc.Complete(ctx, []*outbound.Result{r}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// A1 fails with a retry in an hour: A2 keeps waiting.
-		done(jobs[a1.Event.ID+"@"+oep.ID], false, time.Hour)
-		if more := claimAll(); len(more) != 0 {
-			t.Fatalf("claimed %d while A1 waits for its retry", len(more))
-		}
-		// Redeliver A1 now: it goes, still alone.
-		if _, err := f.svc.Redeliver(ctx, f.org, jobs[a1.Event.ID+"@"+oep.ID].DeliveryID); err != nil {
-			t.Fatal(err)
-		}
-		jobs = claimAll()
-		if len(jobs) != 1 || jobs[a1.Event.ID+"@"+oep.ID] == nil {
-			t.Fatalf("after redeliver: %v", keys(jobs))
-		}
-		// A1 fails for good: A2 goes (and only A2).
-		done(jobs[a1.Event.ID+"@"+oep.ID], false, 0)
-		jobs = claimAll()
-		if len(jobs) != 1 || jobs[a2.Event.ID+"@"+oep.ID] == nil {
-			t.Fatalf("after A1 failed: %v", keys(jobs))
-		}
-		// Recover A1 while A2 is in flight: A1 waits behind A2, then goes before A3.
-		if n, err := f.svc.Recover(ctx, f.org, oep.ID, now.Add(-time.Hour)); err != nil || n != 1 {
-			t.Fatalf("recover = %d %v", n, err)
-		}
-		if more := claimAll(); len(more) != 0 {
-			t.Fatalf("claimed %v while A2 is in flight", keys(more))
-		}
-		done(jobs[a2.Event.ID+"@"+oep.ID], true, 0)
-		jobs = claimAll()
-		if len(jobs) != 1 || jobs[a1.Event.ID+"@"+oep.ID] == nil {
-			t.Fatalf("after A2: %v, want the recovered A1", keys(jobs))
-		}
-		done(jobs[a1.Event.ID+"@"+oep.ID], true, 0)
-		jobs = claimAll()
-		if len(jobs) != 1 || jobs[a3.Event.ID+"@"+oep.ID] == nil {
-			t.Fatalf("after A1: %v, want A3", keys(jobs))
-		}
-		// The sweep finds nothing to release while A3 is in flight.
-		if n, err := f.svc.Unpark(ctx); err != nil || n != 0 {
-			t.Errorf("sweep released %d (%v)", n, err)
-		}
-	})
-}
-
-func keys(m map[string]*outbound.Job) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
-
-// TestUnorderedAgainReleasesParked: switching an endpoint back to
-// unordered lets the sweep release every delivery waiting behind another.
-func TestUnorderedAgainReleasesParked(t *testing.T) {
-	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		f := setup(t, d)
-		ordered, events := true, []string{"*"}
-		ep, err := f.svc.CreateEndpoint(ctx, f.org, outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/o"), Events: &events, Ordered: &ordered})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range 3 {
-			data, _ := json.Marshal(hookbooktest.Data("booking.created", map[string]any{"n": i}))
-			if _, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: "k"}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if jobs, _ := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "w", Limit: 10, Lease: time.Minute}); len(jobs) != 1 {
-			t.Fatalf("claimed %d, want the key's first", len(jobs))
-		}
-		if n, err := f.svc.Unpark(ctx); err != nil || n != 0 {
-			t.Fatalf("sweep while ordered released %d (%v)", n, err)
-		}
-		off := false
-		if _, err := f.svc.UpdateEndpoint(ctx, f.org, ep.ID, outbound.EndpointInput{Ordered: &off}); err != nil {
-			t.Fatal(err)
-		}
-		if n, err := f.svc.Unpark(ctx); err != nil || n != 2 {
-			t.Fatalf("sweep after switching to unordered released %d (%v), want 2", n, err)
-		}
-		if jobs, _ := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "w", Limit: 10, Lease: time.Minute}); len(jobs) != 2 {
-			t.Errorf("claimed %d after the sweep, want 2", len(jobs))
-		}
-	})
-}
-
-// engine is an outbound.Engine with room for a set number of deliveries
-// per endpoint, recording what it is handed.
-type engine struct {
-	mu        sync.Mutex
-	room      map[string]int
-	asked     []string
-	taken     []*outbound.Job
-	cancelled []*outbound.Job
-	// visible reports, at Take, whether each job's delivery is committed.
-	visible func(id string) bool
-	seen    []bool
-}
-
-func (e *engine) Reserve(endpointID string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.asked = append(e.asked, endpointID)
-	if e.room[endpointID] > 0 {
-		e.room[endpointID]--
-		return true
-	}
-	return false
-}
-
-func (e *engine) Take(jobs []*outbound.Job) {
-	for _, j := range jobs {
-		seen := e.visible(j.DeliveryID)
-		e.mu.Lock()
-		e.seen = append(e.seen, seen)
-		e.mu.Unlock()
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.taken = append(e.taken, jobs...)
-}
-
-func (e *engine) Cancel(jobs []*outbound.Job) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cancelled = append(e.cancelled, jobs...)
-}
-
-func (e *engine) LeaseTerms() (string, time.Duration) { return "inst_1", time.Minute }
-
-func TestPublicationHandsDeliveriesToTheEngine(t *testing.T) {
-	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
-		f := setup(t, d)
-		ctx := context.Background()
-		roomy, full := f.endpoint(t, "*"), f.endpoint(t, "*")
-		ordered, err := f.svc.CreateEndpoint(ctx, f.org, outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/o"), Events: &[]string{"*"}, Ordered: ptr(true)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := &engine{room: map[string]int{roomy.ID: 2, ordered.ID: 5}}
-		e.visible = func(id string) bool {
-			_, err := f.svc.Delivery(ctx, f.org, id)
-			return err == nil
-		}
-		f.svc.Engine = e
-		data, _ := json.Marshal(hookbooktest.Data("booking.created", nil))
-		p, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: "bkg_1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(p.Deliveries) != 3 {
-			t.Fatalf("%d deliveries, want 3", len(p.Deliveries))
-		}
-		// The ordered endpoint's keyed delivery keeps its place in the key's
-		// order: the engine is not even asked.
-		for _, id := range e.asked {
-			if id == ordered.ID {
-				t.Errorf("the engine was asked to take an ordered, keyed delivery")
-			}
-		}
-		if len(e.taken) != 1 || len(e.cancelled) != 0 {
-			t.Fatalf("engine took %d, cancelled %d; want 1 and 0", len(e.taken), len(e.cancelled))
-		}
-		j := e.taken[0]
-		if j.Endpoint == nil || j.Endpoint.ID != roomy.ID || j.Attempt != 1 || j.Owner != "inst_1" ||
-			j.EventID != p.Event.ID || !bytes.Equal(j.Payload, p.Event.Payload) || j.Endpoint.URL == "" {
-			t.Errorf("the job handed over lacks what its attempt needs: %+v", j)
-		}
-		if !e.seen[0] {
-			t.Errorf("Take came before the delivery was committed")
-		}
-		// Leased to the engine: no claim gets it; the others wait in the queue.
-		claimed, err := f.svc.Claim(ctx, outbound.ClaimRequest{Owner: "other", Limit: 10, Lease: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string]bool{}
-		for _, c := range claimed {
-			got[c.Endpoint.ID] = true
-			if c.DeliveryID == j.DeliveryID {
-				t.Errorf("a delivery handed to the engine was claimed by another worker")
-			}
-		}
-		if !got[full.ID] || !got[ordered.ID] || len(claimed) != 2 {
-			t.Errorf("claimed %v, want the full endpoint's and the ordered one's", got)
-		}
-		// Its outcome records as a claimed one's does.
-		if err := f.svc.Complete(ctx, []*outbound.Result{{Job: j, StartedAt: time.Now(), Duration: time.Millisecond, StatusCode: 204, Success: true}}); err != nil {
-			t.Fatal(err)
-		}
-		if dl, _ := f.svc.Delivery(ctx, f.org, j.DeliveryID); dl == nil || dl.Status != hookbook.StatusSucceeded || dl.Attempts != 1 {
-			t.Errorf("delivery after its outcome: %+v", dl)
-		}
-		// A publication that rolls back gives its reservations back.
-		boom := errors.New("boom")
-		err = d.Tx(ctx, func(tx *db.Tx) error {
-			if _, err := f.svc.PublishTx(ctx, tx, outbound.Publication{OrganizationID: f.org, Type: "booking.created", Data: data}); err != nil {
-				return err
-			}
-			return boom
-		})
-		if !errors.Is(err, boom) {
-			t.Fatal(err)
-		}
-		if len(e.taken) != 1 || len(e.cancelled) != 1 || e.cancelled[0].Endpoint.ID != roomy.ID {
-			t.Errorf("after a rollback: took %d, cancelled %d; want 1 and 1", len(e.taken), len(e.cancelled))
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -22,6 +23,7 @@ import (
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/netguard"
+	"github.com/hookbook/hookbook/internal/queue"
 	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
@@ -34,17 +36,16 @@ type Service struct {
 	// EndpointChanged is called after an endpoint was updated, so the
 	// engine can forget what it knew of it (its circuit).
 	EndpointChanged func(id string)
-	// Notify, when set, is called after a transaction that made deliveries
-	// due now has committed, so that idle workers wake at once.
-	Notify func()
-	// Engine, when set, is this instance's delivery engine: deliveries it
-	// has room for are handed to it as their publication commits.
-	Engine Engine
+	// Queue is the delivery queue publication enqueues into (its Engine
+	// and Notify hand deliveries over and wake claimers). Left nil, the
+	// Service makes one over DB with no engine, on first use.
+	Queue *queue.Queue
 	// Limits bounds what one organization may create and do.
 	Limits Limits
 
 	batch     batcher
 	published atomic.Int64
+	queueOnce sync.Once
 }
 
 // Limits bounds what one organization may create and do; a zero field sets

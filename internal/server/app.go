@@ -32,6 +32,7 @@ import (
 	"github.com/hookbook/hookbook/internal/metrics"
 	"github.com/hookbook/hookbook/internal/org"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/queue"
 )
 
 // App is one running hookbook instance.
@@ -40,6 +41,7 @@ type App struct {
 	DB         *db.DB
 	Orgs       *org.Service
 	Outbound   *outbound.Service
+	Queue      *queue.Queue
 	Dispatcher *delivery.Dispatcher
 	API        *httpapi.Server
 	Guard      *netguard.Guard
@@ -79,22 +81,24 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a := &App{Config: cfg, DB: d, Log: log, InstanceID: ids.New("ins")}
 	a.Orgs = &org.Service{DB: d}
 	a.Guard = &netguard.Guard{Enabled: cfg.Production(), Allowed: cfg.AllowedNetworks}
-	a.Outbound = &outbound.Service{DB: d, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix,
+	a.Queue = &queue.Queue{DB: d}
+	a.Outbound = &outbound.Service{DB: d, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix, Queue: a.Queue,
 		Limits: outbound.Limits{Endpoints: cfg.MaxEndpoints, EventTypes: cfg.MaxEventTypes, TestSends: ratelimit.NewBuckets(cfg.TestSendLimit)}}
+	a.Queue.Endpoints = a.Outbound
 	if err := a.migrate(ctx); err != nil {
 		d.Close()
 		return nil, err
 	}
-	sender := delivery.NewSender(a.Guard, cfg.HeaderPrefix, cfg.EndpointConcurrency)
+	senders := delivery.Senders{delivery.KindWebhook: delivery.NewWebhookSender(a.Guard, cfg.HeaderPrefix, cfg.EndpointConcurrency)}
 	a.Dispatcher = &delivery.Dispatcher{
-		Queue: a.Outbound, Sender: sender, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
+		Queue: a.Queue, Senders: senders, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
 		Breaker: delivery.NewBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown), Owner: a.InstanceID, Workers: cfg.Workers, PerEndpoint: cfg.EndpointConcurrency,
 		Lease: cfg.Lease, PollInterval: cfg.PollInterval, Log: log,
 	}
-	a.Outbound.Notify = a.Dispatcher.Wake
-	a.Outbound.Engine = a.Dispatcher
+	a.Queue.Notify = a.Dispatcher.Wake
+	a.Queue.Engine = a.Dispatcher
 	a.Outbound.EndpointChanged = a.Dispatcher.Breaker.Reset
-	a.Metrics = metrics.New(a.Outbound, a.Dispatcher.Breaker, log)
+	a.Metrics = metrics.New(a.Outbound, a.Queue, a.Dispatcher.Breaker, log)
 	a.Dispatcher.Hooks.Attempted = a.Metrics.Observe
 	a.Booking = &booking.Domain{DB: d, Outbound: a.Outbound}
 	a.API = &httpapi.Server{Outbound: a.Outbound, Orgs: a.Orgs, Ready: d.Ready, Log: log,
@@ -120,7 +124,7 @@ func (a *App) migrate(ctx context.Context) error {
 		return err
 	}
 	if !a.DB.Shared() {
-		return a.Outbound.ReleaseAllLeases(ctx)
+		return a.Queue.ReleaseAllLeases(ctx)
 	}
 	return nil
 }
@@ -209,7 +213,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	a.runJobs(jobsCtx)
-	go a.Outbound.Listen(jobsCtx, a.Dispatcher.Wake, a.Log)
+	go a.Queue.Listen(jobsCtx, a.Dispatcher.Wake, a.Log)
 	go func() {
 		if a.Config.TLSCertFile != "" {
 			errc <- srv.ServeTLS(ln, a.Config.TLSCertFile, a.Config.TLSKeyFile)

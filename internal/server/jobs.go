@@ -102,7 +102,7 @@ func (a *App) reminders(ctx context.Context) error {
 // unpark releases parked deliveries of ordered endpoints that nothing
 // holds back any more.
 func (a *App) unpark(ctx context.Context) error {
-	n, err := a.Outbound.Unpark(ctx)
+	n, err := a.Queue.Unpark(ctx)
 	if n > 0 {
 		a.Log.Debug("ordered deliveries released by the sweep", "count", n)
 	}

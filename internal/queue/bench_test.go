@@ -1,4 +1,4 @@
-package outbound_test
+package queue_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/org"
 	"github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/queue"
 )
 
 // BenchmarkDeliveryStore measures the storage work of the delivery path on
@@ -21,7 +22,7 @@ import (
 // engine writes them. It reports the wall time per delivery of each stage
 // (one stage at a time, so it is the stage's cost on the writer). Run:
 //
-//	go test ./internal/outbound -run '^$' -bench DeliveryStore -benchtime 2000x
+//	go test ./internal/queue -run '^$' -bench DeliveryStore -benchtime 2000x
 //
 // (b.N is the number of events; HOOKBOOK_TEST_BACKEND=postgres runs it on
 // PostgreSQL.)
@@ -32,7 +33,9 @@ func BenchmarkDeliveryStore(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := &outbound.Service{DB: d, Guard: &netguard.Guard{}, HeaderPrefix: "X-Hookbook", SecretOverlap: time.Hour}
+	q := &queue.Queue{DB: d}
+	svc := &outbound.Service{DB: d, Guard: &netguard.Guard{}, HeaderPrefix: "X-Hookbook", SecretOverlap: time.Hour, Queue: q}
+	q.Endpoints = svc
 	const endpoints = 10
 	for i := range endpoints {
 		url := fmt.Sprintf("http://127.0.0.1:9/hook/%d", i)
@@ -71,9 +74,9 @@ func BenchmarkDeliveryStore(b *testing.B) {
 	publish := time.Since(start)
 
 	start = time.Now()
-	var jobs []*outbound.Job
+	var jobs []*queue.Job
 	for {
-		batch, err := svc.Claim(ctx, outbound.ClaimRequest{Owner: "bench", Limit: 256, Lease: time.Hour})
+		batch, err := q.Claim(ctx, queue.ClaimRequest{Owner: "bench", Limit: 256, Lease: time.Hour})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -99,13 +102,13 @@ func BenchmarkDeliveryStore(b *testing.B) {
 	start = time.Now()
 	for len(jobs) > 0 {
 		n := min(64, len(jobs))
-		results := make([]*outbound.Result, n)
+		results := make([]*queue.Result, n)
 		now := time.Now()
 		for i, j := range jobs[:n] {
-			results[i] = &outbound.Result{Job: j, StartedAt: now, Duration: time.Millisecond, StatusCode: 200, Success: true,
+			results[i] = &queue.Result{Job: j, StartedAt: now, Duration: time.Millisecond, StatusCode: 200, Success: true,
 				RequestURL: j.Endpoint.URL, RequestHeaders: requestHeaders, ResponseHeaders: responseHeaders}
 		}
-		if err := svc.Complete(ctx, results); err != nil {
+		if err := q.Complete(ctx, results); err != nil {
 			b.Fatal(err)
 		}
 		jobs = jobs[n:]

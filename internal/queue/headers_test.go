@@ -1,4 +1,4 @@
-package outbound
+package queue
 
 import (
 	"encoding/json"

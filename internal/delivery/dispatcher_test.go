@@ -1,0 +1,475 @@
+package delivery_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/delivery"
+	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/queue"
+)
+
+// The dispatcher's own tests: a Dispatcher runs against an in-memory queue
+// and an in-memory Sender, so that each rule (fairness, the slow budget,
+// stall deferral, the circuit's pauses, hand-over at publication, shutdown)
+// is seen on its own, without a database or a network. The queue's side is
+// held to its contract by internal/queue's conformance suite, and whole
+// instances by e2e.
+
+// fakeQueue is a delivery.Queue in memory.
+type fakeQueue struct {
+	mu        sync.Mutex
+	pending   []*pendingJob
+	claims    []queue.ClaimRequest
+	results   []*queue.Result
+	released  []*queue.Job
+	postponed []postponed
+}
+
+type pendingJob struct {
+	job *queue.Job
+	due time.Time
+}
+
+type postponed struct {
+	endpoint string
+	jobs     int
+	until    time.Time
+}
+
+var _ delivery.Queue = (*fakeQueue)(nil)
+
+func (q *fakeQueue) add(jobs ...*queue.Job) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, j := range jobs {
+		q.pending = append(q.pending, &pendingJob{job: j})
+	}
+}
+
+func (q *fakeQueue) Claim(_ context.Context, r queue.ClaimRequest) ([]*queue.Job, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	r.Exclude = slices.Clone(r.Exclude)
+	q.claims = append(q.claims, r)
+	now := time.Now()
+	var out []*queue.Job
+	kept := q.pending[:0]
+	for _, p := range q.pending {
+		if len(out) < r.Limit && !p.due.After(now) && !slices.Contains(r.Exclude, p.job.Endpoint.ID) {
+			p.job.Owner = r.Owner
+			out = append(out, p.job)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	q.pending = kept
+	return out, nil
+}
+
+func (q *fakeQueue) Complete(_ context.Context, results []*queue.Result) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.results = append(q.results, results...)
+	for _, r := range results {
+		if !r.Success && !r.NextAttemptAt.IsZero() {
+			j := *r.Job
+			j.Attempt++
+			q.pending = append(q.pending, &pendingJob{job: &j, due: r.NextAttemptAt})
+		}
+	}
+	return nil
+}
+
+func (q *fakeQueue) Release(_ context.Context, jobs []*queue.Job) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.released = append(q.released, jobs...)
+	for _, j := range jobs {
+		q.pending = append(q.pending, &pendingJob{job: j})
+	}
+	return nil
+}
+
+func (q *fakeQueue) Postpone(_ context.Context, endpointID string, jobs []*queue.Job, until time.Time) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.postponed = append(q.postponed, postponed{endpointID, len(jobs), until})
+	for _, j := range jobs {
+		q.pending = append(q.pending, &pendingJob{job: j, due: until})
+	}
+	for _, p := range q.pending {
+		if p.job.Endpoint.ID == endpointID && p.due.Before(until) {
+			p.due = until
+		}
+	}
+	return nil
+}
+
+func (q *fakeQueue) NextDue(context.Context) (time.Time, bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var next time.Time
+	for _, p := range q.pending {
+		if next.IsZero() || p.due.Before(next) {
+			next = p.due
+		}
+	}
+	return next, !next.IsZero(), nil
+}
+
+// recorded returns the outcomes recorded so far for an endpoint.
+func (q *fakeQueue) recorded(endpointID string) []*queue.Result {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []*queue.Result
+	for _, r := range q.results {
+		if r.Job.Endpoint.ID == endpointID {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (q *fakeQueue) snapshot() (claims []queue.ClaimRequest, released []*queue.Job, post []postponed) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.claims), slices.Clone(q.released), slices.Clone(q.postponed)
+}
+
+// fakeSender answers each endpoint as its behaviour says, and counts the
+// attempts running at once per endpoint.
+type fakeSender struct {
+	mu       sync.Mutex
+	behave   map[string]func(ctx context.Context) delivery.Outcome
+	running  map[string]int
+	most     map[string]int
+	attempts map[string]int
+}
+
+func newSender() *fakeSender {
+	return &fakeSender{behave: map[string]func(context.Context) delivery.Outcome{}, running: map[string]int{},
+		most: map[string]int{}, attempts: map[string]int{}}
+}
+
+func (s *fakeSender) Send(ctx context.Context, j *queue.Job) delivery.Outcome {
+	ep := j.Endpoint.ID
+	s.mu.Lock()
+	s.attempts[ep]++
+	s.running[ep]++
+	s.most[ep] = max(s.most[ep], s.running[ep])
+	behave := s.behave[ep]
+	s.mu.Unlock()
+	start := time.Now()
+	o := delivery.Outcome{StatusCode: 204, Success: true}
+	if behave != nil {
+		o = behave(ctx)
+	}
+	o.StartedAt, o.Duration, o.Target = start, time.Since(start), "memory:"+ep
+	s.mu.Lock()
+	s.running[ep]--
+	s.mu.Unlock()
+	return o
+}
+
+func (s *fakeSender) stats(ep string) (attempts, running, most int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attempts[ep], s.running[ep], s.most[ep]
+}
+
+// hang makes an attempt wait until release is closed (or its context ends).
+func hang(release <-chan struct{}) func(ctx context.Context) delivery.Outcome {
+	return func(ctx context.Context) delivery.Outcome {
+		select {
+		case <-release:
+			return delivery.Outcome{StatusCode: 204, Success: true}
+		case <-ctx.Done():
+			return delivery.Outcome{Err: "timeout", ErrKind: "timeout"}
+		}
+	}
+}
+
+func fail(context.Context) delivery.Outcome {
+	return delivery.Outcome{StatusCode: 503, Err: "HTTP 503", ErrKind: "http_status"}
+}
+
+var jobSeq atomic.Int64
+
+func jobs(endpointID string, n int) []*queue.Job {
+	ep := &hookbook.Endpoint{ID: endpointID, Enabled: true, MaxAttempts: 5, TimeoutSeconds: 30, URL: "memory:" + endpointID}
+	out := make([]*queue.Job, n)
+	for i := range out {
+		n := jobSeq.Add(1)
+		out[i] = &queue.Job{DeliveryID: fmt.Sprintf("dlv_%s_%d", endpointID, n), EventID: fmt.Sprintf("evt_%d", n),
+			EventType: "booking.created", Attempt: 1, MaxAttempts: 5, Endpoint: ep, Payload: []byte(`{}`)}
+	}
+	return out
+}
+
+// engine is a running Dispatcher with its fake parts.
+type engine struct {
+	d      *delivery.Dispatcher
+	q      *fakeQueue
+	s      *fakeSender
+	stop   context.CancelFunc
+	done   chan struct{}
+	closed sync.Once
+}
+
+// run starts a Dispatcher over a fake queue and sender, configured by
+// tune; it is stopped when the test ends.
+func run(t *testing.T, q *fakeQueue, s *fakeSender, tune func(d *delivery.Dispatcher)) *engine {
+	t.Helper()
+	d := &delivery.Dispatcher{
+		Queue: q, Senders: delivery.Senders{delivery.KindWebhook: s}, Policy: delivery.Policy{Schedule: []time.Duration{time.Hour}},
+		Breaker: delivery.NewBreaker(100, time.Hour), Owner: "ins_test", Workers: 4, PerEndpoint: 2,
+		Lease: time.Minute, PollInterval: 20 * time.Millisecond, SlowAfter: time.Minute,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if tune != nil {
+		tune(d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &engine{d: d, q: q, s: s, stop: cancel, done: make(chan struct{})}
+	go func() {
+		d.Run(ctx)
+		close(e.done)
+	}()
+	d.Wake()
+	t.Cleanup(func() { e.shutdown(t) })
+	return e
+}
+
+// shutdown stops the dispatcher and waits for Run to return.
+func (e *engine) shutdown(t *testing.T) {
+	t.Helper()
+	e.closed.Do(func() {
+		e.stop()
+		select {
+		case <-e.done:
+		case <-time.After(time.Minute):
+			t.Error("Run did not return within a minute of its stop")
+		}
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	hookbooktest.WaitFor(t, 30*time.Second, what, cond)
+}
+
+// TestDispatcherIsolation: one endpoint's trouble never holds the workers
+// another endpoint needs.
+func TestDispatcherIsolation(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		tune func(d *delivery.Dispatcher)
+		// hung is how many of the hanging endpoint's attempts may run at
+		// once, and excluded whether claims must leave it out by name.
+		hung     int
+		excluded bool
+	}{
+		// Fairness: the hanging endpoint holds at most PerEndpoint slots,
+		// the deliveries claimed for it go back once it is slow, claims
+		// leave it out, and the prompt endpoint gets every worker.
+		{name: "fairness", tune: func(d *delivery.Dispatcher) { d.Workers, d.PerEndpoint, d.SlowAfter = 4, 1, 20*time.Millisecond }, hung: 1, excluded: true},
+		// The slow budget: with a single worker, attempts running past
+		// SlowAfter move to the slow budget (at most SlowWorkers of them),
+		// and the worker stays free for the prompt endpoint.
+		{name: "slow budget", tune: func(d *delivery.Dispatcher) {
+			d.Workers, d.SlowWorkers, d.PerEndpoint, d.SlowAfter = 1, 2, 4, 20*time.Millisecond
+		}, hung: 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			release := make(chan struct{})
+			q, s := &fakeQueue{}, newSender()
+			s.behave["ep_hung"] = hang(release)
+			q.add(jobs("ep_hung", 6)...)
+			q.add(jobs("ep_prompt", 10)...)
+			run(t, q, s, c.tune)
+			t.Cleanup(func() { close(release) })
+			waitFor(t, "the prompt endpoint's 10 deliveries", func() bool { return len(q.recorded("ep_prompt")) == 10 })
+			if _, _, most := s.stats("ep_hung"); most > c.hung {
+				t.Errorf("%d attempts of the hanging endpoint ran at once, want at most %d", most, c.hung)
+			}
+			if n := len(q.recorded("ep_hung")); n != 0 {
+				t.Errorf("%d outcomes of the hanging endpoint recorded while it hangs", n)
+			}
+			if c.excluded {
+				claims, _, _ := q.snapshot()
+				left := false
+				for _, r := range claims {
+					left = left || slices.Contains(r.Exclude, "ep_hung")
+				}
+				if !left {
+					t.Errorf("none of %d claims left the saturated endpoint out", len(claims))
+				}
+			}
+			for _, r := range q.recorded("ep_prompt") {
+				if !r.Success || r.Job.Owner != "ins_test" || r.RequestURL != "memory:ep_prompt" {
+					t.Errorf("recorded %+v", r)
+				}
+			}
+		})
+	}
+}
+
+// TestDispatcherDefersBacklog: an endpoint that stalls, and one whose
+// circuit opens, has its due backlog moved out of the claims' way
+// (Postpone) instead of attempted.
+func TestDispatcherDefersBacklog(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		behave   func(release <-chan struct{}) func(context.Context) delivery.Outcome
+		tune     func(d *delivery.Dispatcher)
+		attempts int // attempts the endpoint gets before its backlog is deferred
+		until    time.Duration
+	}{
+		// Stall: every slot busy and nothing finishing for half a second.
+		{name: "stall", behave: hang, tune: func(d *delivery.Dispatcher) { d.PerEndpoint = 1 }, attempts: 1},
+		// Breaker: three failures in a row open the circuit for an hour;
+		// the rest wait for it, no attempt spent.
+		{name: "breaker", behave: func(<-chan struct{}) func(context.Context) delivery.Outcome { return fail },
+			tune: func(d *delivery.Dispatcher) { d.Breaker, d.PerEndpoint = delivery.NewBreaker(3, time.Hour), 1 }, attempts: 3, until: 50 * time.Minute},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			release := make(chan struct{})
+			q, s := &fakeQueue{}, newSender()
+			s.behave["ep_bad"] = c.behave(release)
+			q.add(jobs("ep_bad", 8)...)
+			e := run(t, q, s, c.tune)
+			t.Cleanup(func() { close(release) })
+			start := time.Now()
+			var got postponed
+			waitFor(t, "the backlog deferred", func() bool {
+				_, _, post := q.snapshot()
+				for _, p := range post {
+					if p.endpoint == "ep_bad" {
+						got = p
+						return true
+					}
+				}
+				return false
+			})
+			if !got.until.After(start.Add(c.until)) {
+				t.Errorf("deferred until %v, want after %v", got.until, start.Add(c.until))
+			}
+			if n, _, _ := s.stats("ep_bad"); n != c.attempts {
+				t.Errorf("%d attempts made, want %d before the deferral", n, c.attempts)
+			}
+			if c.name == "breaker" {
+				if _, open := e.d.Breaker.OpenUntil("ep_bad", time.Now()); !open {
+					t.Errorf("the circuit is not open")
+				}
+				for _, r := range q.recorded("ep_bad") {
+					if r.NextAttemptAt.IsZero() || r.ErrorKind != "http_status" {
+						t.Errorf("a failure recorded without its retry: %+v", r)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDispatcherHandOver: deliveries reserved at publication start on
+// Take without a claim, within the endpoint's room; an endpoint with no
+// room keeps its later deliveries in the queue; a rolled-back
+// publication's reservations come back.
+func TestDispatcherHandOver(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	q, s := &fakeQueue{}, newSender()
+	s.behave["ep_a"] = hang(release)
+	d := &delivery.Dispatcher{Queue: q, Senders: delivery.Senders{delivery.KindWebhook: s}, Workers: 4, PerEndpoint: 1}
+	if d.Reserve("ep_a") {
+		t.Fatal("a dispatcher that is not running took a delivery")
+	}
+	e := run(t, q, s, func(d *delivery.Dispatcher) { d.Workers, d.PerEndpoint = 10, 1 })
+	t.Cleanup(func() { close(release) })
+	d = e.d
+	waitFor(t, "the first claim", func() bool { c, _, _ := q.snapshot(); return len(c) > 0 })
+	// Room: one slot and 4 places behind it (queueFactor).
+	taken := 0
+	for d.Reserve("ep_a") {
+		taken++
+		if taken > 10 {
+			t.Fatal("Reserve never says no")
+		}
+	}
+	if taken != 5 {
+		t.Fatalf("reserved %d deliveries to one endpoint, want 5 (one slot, four waiting)", taken)
+	}
+	// Once refused, the endpoint has a backlog: its next deliveries queue
+	// behind it even if room comes back, until a claim drains it.
+	js := jobs("ep_a", taken)
+	d.Cancel(js[3:])
+	if d.Reserve("ep_a") {
+		t.Errorf("a delivery was taken ahead of the endpoint's backlog")
+	}
+	if !d.Reserve("ep_b") {
+		t.Errorf("another endpoint's delivery was refused")
+	}
+	d.Cancel(jobs("ep_b", 1))
+	d.Take(js[:3])
+	waitFor(t, "the first handed-over attempt", func() bool { _, running, _ := s.stats("ep_a"); return running == 1 })
+	close(release)
+	release = make(chan struct{}) // the cleanup closes this one
+	waitFor(t, "three outcomes", func() bool { return len(q.recorded("ep_a")) == 3 })
+	if _, _, most := s.stats("ep_a"); most != 1 {
+		t.Errorf("%d attempts ran at once, want 1", most)
+	}
+	if _, released, _ := q.snapshot(); len(released) != 0 {
+		t.Errorf("handed-over deliveries went back to the queue: %d", len(released))
+	}
+}
+
+// TestDispatcherShutdown: a stop lets the attempt in flight finish and
+// records it, gives back the claimed deliveries that had not started, and
+// takes no more deliveries at publication.
+func TestDispatcherShutdown(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	started := make(chan struct{}, 10)
+	q, s := &fakeQueue{}, newSender()
+	s.behave["ep_a"] = func(ctx context.Context) delivery.Outcome {
+		started <- struct{}{}
+		<-release
+		return delivery.Outcome{StatusCode: 204, Success: true}
+	}
+	q.add(jobs("ep_a", 3)...)
+	e := run(t, q, s, func(d *delivery.Dispatcher) { d.PerEndpoint = 1 })
+	<-started
+	waitFor(t, "the other two claimed and waiting", func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return len(q.pending) == 0
+	})
+	e.stop()
+	waitFor(t, "the unstarted deliveries given back", func() bool { _, rel, _ := q.snapshot(); return len(rel) == 2 })
+	if e.d.Reserve("ep_b") {
+		t.Errorf("a stopping dispatcher took a delivery at publication")
+	}
+	close(release)
+	e.shutdown(t)
+	if got := q.recorded("ep_a"); len(got) != 1 || !got[0].Success {
+		t.Errorf("recorded %d outcomes after the stop, want the one in flight", len(got))
+	}
+	if n, _, _ := s.stats("ep_a"); n != 1 {
+		t.Errorf("%d attempts made, want 1", n)
+	}
+}

@@ -1,0 +1,242 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hookbook/hookbook/internal/netguard"
+
+	"github.com/google/uuid"
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/queue"
+	"github.com/hookbook/hookbook/webhook"
+)
+
+// MaxResponseBody is how much of a response body an attempt records.
+const MaxResponseBody = 4 << 10
+
+// MaxResponseHeaders is how many bytes of response headers (names and
+// values) an attempt records.
+const MaxResponseHeaders = 4 << 10
+
+// keepHeaders returns the first value of each header in name order, as
+// many as fit in limit bytes.
+func keepHeaders(h http.Header, limit int) map[string]string {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make(map[string]string, len(names))
+	for _, k := range names {
+		if len(h[k]) == 0 {
+			continue
+		}
+		v := h[k][0]
+		if limit -= len(k) + len(v); limit < 0 {
+			break
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// WebhookSender makes one signed HTTP POST of a delivery: the Sender of
+// webhook endpoints.
+type WebhookSender struct {
+	Client       *http.Client
+	HeaderPrefix string // brand header prefix, e.g. "X-Hookbook"
+	UserAgent    string
+	Now          func() time.Time
+}
+
+// NewWebhookSender returns a WebhookSender whose client never follows
+// redirects and dials through guard.
+func NewWebhookSender(guard *netguard.Guard, headerPrefix string, perHost int) *WebhookSender {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	transport := &http.Transport{
+		Proxy:                 nil, // deliveries go straight to the endpoint
+		DialContext:           guard.DialContext(dialer),
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   perHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: 0, // the attempt's context bounds everything
+	}
+	return &WebhookSender{
+		Client: &http.Client{
+			Transport: transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+		HeaderPrefix: headerPrefix,
+		UserAgent:    "hookbook/" + hookbook.Version,
+		Now:          time.Now,
+	}
+}
+
+// Headers returns the headers of one attempt of a job sent at now: the
+// endpoint's own headers, then the signature headers (webhook.SignHeaders)
+// and the brand headers naming the event, the delivery and the attempt.
+func (s *WebhookSender) Headers(j *queue.Job, now time.Time) (http.Header, error) {
+	ep := j.Endpoint
+	h := http.Header{}
+	for k, v := range ep.Headers {
+		h.Set(k, v)
+	}
+	h["Content-Type"] = []string{"application/json"}
+	h["User-Agent"] = []string{s.UserAgent}
+	if err := webhook.SignHeaders(h, s.HeaderPrefix, ep.Scheme, j.EventID, now, j.Payload, ep.Secrets(now)); err != nil {
+		return nil, err
+	}
+	p := s.HeaderPrefix
+	h.Set(p+"-Event", j.EventType)
+	h.Set(p+"-Delivery-Id", j.DeliveryID)
+	h.Set(p+"-Request-Id", uuid.NewString())
+	return h, nil
+}
+
+// Send implements Sender: one POST of j within the endpoint's timeout.
+// Any 2xx answer is a success; 410 Gone says the endpoint is gone; any
+// other client error except 408 and 429 is a refusal (Rejected); 429 and
+// 503 may say when to retry (Retry-After).
+func (s *WebhookSender) Send(ctx context.Context, j *queue.Job) Outcome {
+	start := s.Now()
+	out := Outcome{StartedAt: start, Target: j.Endpoint.URL}
+	h, err := s.Headers(j, start)
+	if err != nil {
+		out.Err, out.ErrKind = err.Error(), "other"
+		return out
+	}
+	out.Request = flatten(h)
+	timeout := time.Duration(j.Endpoint.TimeoutSeconds) * time.Second
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Endpoint.URL, bytes.NewReader(j.Payload))
+	if err != nil {
+		out.Err, out.ErrKind = "invalid endpoint URL: "+err.Error(), "other"
+		return out
+	}
+	req.Header = h
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		out.Duration = time.Since(start)
+		out.Err, out.ErrKind = describe(err, ctx, timeout), kindOf(err, ctx)
+		return out
+	}
+	r := &io.LimitedReader{R: resp.Body, N: MaxResponseBody}
+	body, readErr := io.ReadAll(r)
+	r.N = 64 << 10
+	io.Copy(io.Discard, r) // let the connection be reused
+	resp.Body.Close()
+	out.Duration = time.Since(start)
+	out.StatusCode = resp.StatusCode
+	out.Rejected = resp.StatusCode >= 400 && resp.StatusCode < 500 &&
+		resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests
+	out.Response = string(body)
+	out.ResponseHeaders = keepHeaders(resp.Header, MaxResponseHeaders)
+	switch {
+	case readErr != nil && ctx.Err() != nil:
+		out.Err, out.ErrKind = describe(readErr, ctx, timeout), kindOf(readErr, ctx)
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		out.Success = true
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		out.Err, out.ErrKind = fmt.Sprintf("redirect %d not followed (Location: %s)", resp.StatusCode, resp.Header.Get("Location")), "redirect"
+	default:
+		out.Err, out.ErrKind = fmt.Sprintf("HTTP %d", resp.StatusCode), "http_status"
+		out.Gone = resp.StatusCode == http.StatusGone
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			out.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.Now())
+		}
+	}
+	return out
+}
+
+// flatten keeps the first value of each request header, as the attempt
+// log stores them.
+func flatten(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if len(v) > 0 {
+			out[k] = v[0]
+		}
+	}
+	return out
+}
+
+func describe(err error, ctx context.Context, timeout time.Duration) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Sprintf("timeout after %s", timeout)
+	}
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner.Error()
+		}
+	}
+	return err.Error()
+}
+
+// kindOf sorts a failed request's error into a few kinds operators can
+// alert on.
+func kindOf(err error, ctx context.Context) string {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	var guardErr *netguard.BlockedError
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.As(err, &guardErr):
+		return "blocked"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection_refused"
+	case errors.As(err, &dnsErr):
+		return "dns"
+	case errors.As(err, &certErr), errors.As(err, &recErr):
+		return "tls"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+		return "network"
+	}
+	return "other"
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	if d < 0 {
+		return 0
+	}
+	return min(d, MaxRetryAfter)
+}

@@ -1,0 +1,161 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/ids"
+)
+
+// Fanout is one event's deliveries, as publication enqueues them.
+type Fanout struct {
+	OrganizationID string
+	EventID        string
+	EventType      string
+	Payload        []byte // the envelope every attempt sends
+	OrderingKey    string // "" when the event has none
+	Sequence       int64  // the event's place in its key's order
+	Endpoints      []*hookbook.Endpoint
+	Now            time.Time
+}
+
+// Enqueue inserts an event's deliveries inside tx, one multi-row INSERT
+// for the whole fan-out, and returns their ids in the order of
+// f.Endpoints. Those the local engine has room for (Engine.Reserve) are
+// inserted already leased to it and handed over once the transaction
+// commits, without waiting for a claim; the others wait in the queue, and
+// the commit wakes the claimers (Notify, and on PostgreSQL every instance).
+// To an ordered endpoint, a delivery with an ordering key waits parked
+// behind a pending one of the same key.
+func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, error) {
+	if len(f.Endpoints) == 0 {
+		return nil, nil
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
+		max_attempts, next_attempt_at, created_at, updated_at, ordering_key, sequence, lease_owner, lease_until) VALUES `)
+	args := []any{f.OrganizationID, f.EventID, f.EventType, db.Micros(f.Now)}
+	var waiting map[string]bool
+	if f.OrderingKey != "" {
+		var ordered []string
+		for _, ep := range f.Endpoints {
+			if ep.Ordered {
+				ordered = append(ordered, ep.ID)
+			}
+		}
+		var err error
+		if waiting, err = keyPending(ctx, tx, ordered, f.OrderingKey); err != nil {
+			return nil, err
+		}
+	}
+	var owner string
+	var leaseUntil time.Time
+	if q.Engine != nil {
+		var lease time.Duration
+		owner, lease = q.Engine.LeaseTerms()
+		leaseUntil = f.Now.Add(lease)
+	}
+	var direct []*Job
+	idList := make([]string, 0, len(f.Endpoints))
+	for i, ep := range f.Endpoints {
+		id := ids.New("dlv")
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		// An ordered endpoint gets a key's deliveries one at a time:
+		// behind a pending one, this one waits parked. Only its
+		// deliveries carry the key, so that the ordering index holds
+		// nothing else; they always go through the queue.
+		next, dkey, dseq, lowner, luntil := any(db.Micros(f.Now)), "", int64(0), "", int64(0)
+		switch {
+		case ep.Ordered && f.OrderingKey != "":
+			dkey, dseq = f.OrderingKey, f.Sequence
+			if waiting[ep.ID] {
+				next = nil
+			}
+		case q.Engine != nil && ep.Enabled && q.Engine.Reserve(ep.ID):
+			lowner, luntil = owner, db.Micros(leaseUntil)
+			next = luntil
+			direct = append(direct, &Job{DeliveryID: id, OrganizationID: f.OrganizationID, EventID: f.EventID, EventType: f.EventType,
+				Attempt: 1, MaxAttempts: ep.MaxAttempts, Endpoint: ep, Payload: f.Payload, Owner: owner, LeaseUntil: leaseUntil})
+		}
+		n := len(args)
+		fmt.Fprintf(&b, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+		args = append(args, id, ep.ID, ep.MaxAttempts, next, dkey, dseq, lowner, luntil)
+		idList = append(idList, id)
+	}
+	if len(direct) > 0 {
+		engine := q.Engine
+		tx.OnCommit(func() { engine.Take(direct) })
+		tx.OnAbort(func() { engine.Cancel(direct) })
+	}
+	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		return nil, fmt.Errorf("queue deliveries: %w", err)
+	}
+	if len(direct) < len(f.Endpoints) { // some wait in the queue
+		if err := q.DueTx(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	return idList, nil
+}
+
+// keyPending returns which of the endpoints have a pending delivery of key.
+func keyPending(ctx context.Context, tx *db.Tx, endpointIDs []string, key string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(endpointIDs) == 0 {
+		return out, nil
+	}
+	args := append([]any{key}, db.Args(endpointIDs)...)
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT endpoint_id FROM deliveries
+		WHERE ordering_key = $1 AND ordering_key <> '' AND status = 'pending' AND endpoint_id IN (`+db.Placeholders(2, len(endpointIDs))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("ordered delivery: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// notifyChannel is the PostgreSQL channel on which a commit that made
+// deliveries due tells every instance to claim.
+const notifyChannel = "hookbook_deliveries"
+
+// dueKey marks a transaction that already arranged its wake-up.
+const dueKey = "queue.due"
+
+// DueTx records that tx makes deliveries due now: once it commits, this
+// instance's workers wake at once (Notify) and, on PostgreSQL, every other
+// instance's too (see Listen).
+func (q *Queue) DueTx(ctx context.Context, tx *db.Tx) error {
+	if _, ok := tx.Value(dueKey); ok {
+		return nil
+	}
+	tx.Remember(dueKey, true)
+	if err := tx.Notify(ctx, notifyChannel); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	tx.OnCommit(func() {
+		if q.Notify != nil {
+			q.Notify()
+		}
+	})
+	return nil
+}
+
+// Listen wakes this instance's workers whenever another instance commits
+// due deliveries, until ctx is done (PostgreSQL; on SQLite it returns at once).
+func (q *Queue) Listen(ctx context.Context, wake func(), log *slog.Logger) {
+	q.DB.Listen(ctx, notifyChannel, wake, log)
+}

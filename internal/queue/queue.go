@@ -1,0 +1,290 @@
+// Package queue is hookbook's delivery queue: the deliveries table seen as
+// work. Publication enqueues an event's deliveries (Enqueue), handing those
+// the local engine has room for straight to it; the engine claims the rest
+// when they are due (Claim), records outcomes in group commits (Complete),
+// and gives back what it cannot start (Release, Postpone). Ordered
+// endpoints get a key's deliveries one at a time (parked deliveries,
+// Unpark). The stored side of retry scheduling (next_attempt_at), the
+// wake-ups of claimers (Notify, Listen) and the retention of finished
+// deliveries (Purge) live here too.
+//
+// The queue knows endpoints only through Endpoints, so that it imports
+// neither the domain that owns them nor the engine that sends.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/db"
+)
+
+// Queue is the delivery queue over one database.
+type Queue struct {
+	DB *db.DB
+	// Endpoints reads the endpoints of claimed deliveries and disables one
+	// that answered 410 Gone; required by Claim and Complete.
+	Endpoints Endpoints
+	// Engine, when set, is this instance's delivery engine: deliveries it
+	// has room for are handed to it as their publication commits.
+	Engine Engine
+	// Notify, when set, is called after a transaction that made deliveries
+	// due now has committed, so that idle workers wake at once.
+	Notify func()
+}
+
+// Endpoints is what the queue needs of the endpoints it delivers to.
+type Endpoints interface {
+	// EndpointsByID loads endpoints, deleted ones included (as disabled),
+	// keyed by id.
+	EndpointsByID(ctx context.Context, q db.Queryer, ids []string) (map[string]*hookbook.Endpoint, error)
+	// EndpointGone disables an endpoint that answered 410 Gone, inside tx.
+	EndpointGone(ctx context.Context, tx *db.Tx, id, reason string) error
+}
+
+// Job is a claimed delivery with what its attempt needs.
+type Job struct {
+	DeliveryID     string
+	OrganizationID string
+	EventID        string
+	EventType      string
+	OrderingKey    string // "" when the event has none
+	Attempt        int    // number of the attempt about to be made, from 1
+	MaxAttempts    int
+	Endpoint       *hookbook.Endpoint
+	Payload        []byte
+	Owner          string
+	LeaseUntil     time.Time
+}
+
+// Engine is the delivery engine of this instance, as publication sees it.
+// A publication asks it for room for each delivery (Reserve) while its
+// transaction runs; the deliveries it reserved are inserted already leased
+// to it (LeaseTerms) and handed over after the commit (Take), or given back
+// after a rollback (Cancel). They then skip the claim: the first attempt
+// starts as soon as the event is stored. A delivery the engine has no room
+// for waits in the queue, and so does every delivery behind it.
+type Engine interface {
+	// Reserve reports whether the engine takes a delivery to the endpoint
+	// now; each true must be followed by Take or Cancel of its job.
+	Reserve(endpointID string) bool
+	// Take starts the jobs reserved for, once their transaction committed.
+	Take(jobs []*Job)
+	// Cancel gives back the reservations of jobs whose transaction failed.
+	Cancel(jobs []*Job)
+	// LeaseTerms returns the lease owner and length the jobs are inserted with.
+	LeaseTerms() (owner string, d time.Duration)
+}
+
+// ClaimRequest says which due deliveries a worker pool wants.
+type ClaimRequest struct {
+	Owner   string        // who holds the lease (instance id)
+	Limit   int           // at most this many
+	Lease   time.Duration // how long the claim lasts unless completed
+	Exclude []string      // endpoint ids not to claim for (saturated or circuit open)
+}
+
+// Claim leases up to r.Limit pending deliveries whose time has come, oldest
+// due first. Two claimers never get the same delivery while its lease lasts;
+// a delivery whose lease ran out (its worker died) is claimed again.
+// Deliveries of endpoints that were disabled or deleted meanwhile are marked
+// failed instead of returned.
+func (q *Queue) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
+	if q.Endpoints == nil {
+		return nil, errors.New("claim deliveries: the queue has no Endpoints")
+	}
+	var jobs []*Job
+	err := q.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
+		now := q.DB.Now()
+		leased, endpointOf, err := lease(ctx, tx, r, now)
+		if err != nil || len(leased) == 0 {
+			return err
+		}
+		jobs, err = q.fill(ctx, tx, leased, endpointOf, now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return jobs, nil
+}
+
+// lease sets the lease of up to r.Limit due deliveries and returns them,
+// without endpoint or payload yet, with the endpoint id of each.
+func lease(ctx context.Context, tx *db.Tx, r ClaimRequest, now time.Time) ([]*Job, map[*Job]string, error) {
+	until := now.Add(r.Lease)
+	args := []any{r.Owner, db.Micros(until), db.Micros(now), r.Limit}
+	exclude := ""
+	if len(r.Exclude) > 0 {
+		exclude = ` AND endpoint_id NOT IN (` + db.Placeholders(5, len(r.Exclude)) + `)`
+		for _, id := range r.Exclude {
+			args = append(args, id)
+		}
+	}
+	// The lease moves next_attempt_at to its end: claimed rows leave the
+	// due range of the index at once, and come back by themselves when
+	// a worker dies and its lease runs out.
+	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
+		WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $3`+exclude+`
+			ORDER BY next_attempt_at LIMIT $4`+tx.SkipLocked()+`)
+		RETURNING id, organization_id, endpoint_id, event_id, event_type, attempts, max_attempts, ordering_key`, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("claim: %w", err)
+	}
+	defer rows.Close()
+	var jobs []*Job
+	endpointOf := map[*Job]string{}
+	for rows.Next() {
+		j := &Job{Owner: r.Owner, LeaseUntil: until}
+		var epID string
+		if err := rows.Scan(&j.DeliveryID, &j.OrganizationID, &epID, &j.EventID, &j.EventType, &j.Attempt, &j.MaxAttempts, &j.OrderingKey); err != nil {
+			return nil, nil, err
+		}
+		j.Attempt++
+		endpointOf[j] = epID
+		jobs = append(jobs, j)
+	}
+	return jobs, endpointOf, rows.Err()
+}
+
+// fill gives leased jobs their endpoint and payload, and fails those whose
+// endpoint was disabled or deleted meanwhile instead of returning them.
+func (q *Queue) fill(ctx context.Context, tx *db.Tx, jobs []*Job, endpointOf map[*Job]string, now time.Time) ([]*Job, error) {
+	var endpointIDs, eventIDs []string
+	seenEP, seenEvt := map[string]bool{}, map[string]bool{}
+	for _, j := range jobs {
+		if ep := endpointOf[j]; !seenEP[ep] {
+			seenEP[ep] = true
+			endpointIDs = append(endpointIDs, ep)
+		}
+		if !seenEvt[j.EventID] {
+			seenEvt[j.EventID] = true
+			eventIDs = append(eventIDs, j.EventID)
+		}
+	}
+	endpoints, err := q.Endpoints.EndpointsByID(ctx, tx, endpointIDs)
+	if err != nil {
+		return nil, fmt.Errorf("claim endpoints: %w", err)
+	}
+	payloads, err := payloadsByID(ctx, tx, eventIDs)
+	if err != nil {
+		return nil, fmt.Errorf("claim payloads: %w", err)
+	}
+	kept := jobs[:0]
+	for _, j := range jobs {
+		ep := endpoints[endpointOf[j]]
+		if ep == nil || !ep.Enabled {
+			if err := q.failDisabled(ctx, tx, j, ep, now); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		j.Endpoint = ep
+		j.Payload = payloads[j.EventID]
+		kept = append(kept, j)
+	}
+	return kept, nil
+}
+
+// failDisabled marks a claimed delivery of a disabled or deleted endpoint
+// failed, and lets the next one of its ordering key go.
+func (q *Queue) failDisabled(ctx context.Context, tx *db.Tx, j *Job, ep *hookbook.Endpoint, now time.Time) error {
+	reason := "endpoint disabled"
+	if ep != nil && ep.DisabledReason != nil {
+		reason = *ep.DisabledReason
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $1,
+		lease_owner = '', lease_until = 0, updated_at = $2 WHERE id = $3`, reason, db.Micros(now), j.DeliveryID); err != nil {
+		return err
+	}
+	if ep != nil && ep.Ordered && j.OrderingKey != "" {
+		return q.UnparkTx(ctx, tx, []string{ep.ID}, []string{j.OrderingKey}, now)
+	}
+	return nil
+}
+
+func payloadsByID(ctx context.Context, q db.Queryer, idList []string) (map[string][]byte, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, payload FROM events WHERE id IN (`+db.Placeholders(1, len(idList))+`)`, db.Args(idList)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string][]byte, len(idList))
+	for rows.Next() {
+		var id, payload string
+		if err := rows.Scan(&id, &payload); err != nil {
+			return nil, err
+		}
+		out[id] = []byte(payload)
+	}
+	return out, rows.Err()
+}
+
+// NextDue returns when the earliest pending delivery is due (for a claimed
+// one, when its lease ends), and false when none is pending.
+func (q *Queue) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next int64
+	err := q.DB.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND next_attempt_at IS NOT NULL
+		ORDER BY next_attempt_at LIMIT 1`).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return db.Time(next), true, nil
+}
+
+// Release gives claimed deliveries back to the queue unattempted, due at once.
+func (q *Queue) Release(ctx context.Context, jobs []*Job) error {
+	err := q.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
+		return giveBack(ctx, tx, jobs, q.DB.Now())
+	})
+	if err != nil {
+		return fmt.Errorf("release deliveries: %w", err)
+	}
+	return nil
+}
+
+// giveBack ends the leases of jobs, due again at until.
+func giveBack(ctx context.Context, tx *db.Tx, jobs []*Job, until time.Time) error {
+	for _, j := range jobs {
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
+			WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner, db.Micros(until)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReleaseAllLeases gives every claimed delivery back to the queue. A
+// single-instance SQLite hub calls it at start: no other process can hold a
+// lease, so deliveries claimed by a process that died resume at once.
+func (q *Queue) ReleaseAllLeases(ctx context.Context) error {
+	_, err := q.DB.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $1
+		WHERE status = 'pending' AND lease_until > 0`, db.Micros(q.DB.Now()))
+	return err
+}
+
+// Postpone gives claimed jobs back and moves them and every due pending
+// delivery of an endpoint to until, without spending an attempt: its
+// circuit is open or it stalls.
+func (q *Queue) Postpone(ctx context.Context, endpointID string, jobs []*Job, until time.Time) error {
+	err := q.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
+		if err := giveBack(ctx, tx, jobs, until); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1
+			WHERE endpoint_id = $2 AND status = 'pending' AND next_attempt_at < $1 AND lease_until <= $3`,
+			db.Micros(until), endpointID, db.Micros(q.DB.Now()))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postpone deliveries: %w", err)
+	}
+	return nil
+}
