@@ -219,6 +219,13 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
 	os.Chmod(base, 0o777)
+	// The test run's temporary directories are private (0700): the made-up
+	// user needs to pass through them to reach base.
+	for d := filepath.Dir(base); d != "/" && d != "."; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			os.Chmod(d, fi.Mode().Perm()|0o011)
+		}
+	}
 	credDir := filepath.Join(base, "credentials")
 	os.Mkdir(credDir, 0o755)
 	for id, src := range map[string]string{"tls.crt": certFile, "tls.key": keyFile} {
