@@ -180,34 +180,24 @@ func TestUIEveryPage(t *testing.T) {
 		{"portal-rotate", "/portal/webhooks/" + f.epDown + "/rotate"},
 		{"portal-not-found", "/portal/no-such-page"},
 	}
-	// A browser lives 90 s at most: a few pages each.
-	const perBrowser = 2
-	for i := 0; i < len(admin); i += perBrowser {
-		pages := admin[i:min(i+perBrowser, len(admin))]
-		t.Run("admin-"+pages[0].name, func(t *testing.T) {
-			ctx := browser(t)
-			if i == 0 {
-				checkPage(t, ctx, in.url+"/login", "login")
-			}
-			signIn(t, ctx, in)
-			for _, p := range pages {
-				checkPage(t, ctx, in.url+p.path, p.name)
-			}
-		})
-	}
-	for i := 0; i < len(portal); i += perBrowser {
-		pages := portal[i:min(i+perBrowser, len(portal))]
-		t.Run(pages[0].name, func(t *testing.T) {
-			ctx := browser(t)
-			run(t, ctx, chromedp.Navigate(f.portal), chromedp.WaitVisible("main", chromedp.ByQuery))
-			for _, p := range pages {
-				checkPage(t, ctx, in.url+p.path, p.name)
-			}
-			if i == 0 {
-				checkPage(t, ctx, in.url+"/portal/s/"+strings.Repeat("0", 64), "portal-expired")
-			}
-		})
-	}
+	// One browser for the admin pages and one for the portal's: each step
+	// has its own deadline, so a long sweep needs no fresh browser.
+	t.Run("admin", func(t *testing.T) {
+		ctx := browser(t)
+		checkPage(t, ctx, in.url+"/login", "login")
+		signIn(t, ctx, in)
+		for _, p := range admin {
+			checkPage(t, ctx, in.url+p.path, p.name)
+		}
+	})
+	t.Run("portal", func(t *testing.T) {
+		ctx := browser(t)
+		run(t, ctx, chromedp.Navigate(f.portal), chromedp.WaitVisible("main", chromedp.ByQuery))
+		for _, p := range portal {
+			checkPage(t, ctx, in.url+p.path, p.name)
+		}
+		checkPage(t, ctx, in.url+"/portal/s/"+strings.Repeat("0", 64), "portal-expired")
+	})
 }
 
 // TestUIPageFixes: what a user found at 390 px and 1280 px, each checked
