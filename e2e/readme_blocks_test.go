@@ -43,17 +43,8 @@ func readmePortalEmbed(t *testing.T, backendJS, run snippet) {
 	// hookbook listens on every address of its port, as `hookbook serve`
 	// does on :8080, so that localhost works over IPv4 and IPv6.
 	c.Env = append(os.Environ(), "HOOKBOOK_ADDR=:"+hbPort, "HOOKBOOK_DATABASE_URL="+databaseURL(t), "HOOKBOOK_BOOTSTRAP_API_KEY="+testKey)
-	out, err := os.CreateTemp(t.TempDir(), "out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	c.Stdout, c.Stderr = out, out
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
+	logs := startLogged(t, c)
 	t.Cleanup(func() { hookbooktest.KillGroup(c); c.Wait() })
-	logs := func() string { b, _ := os.ReadFile(out.Name()); return string(b) }
 
 	// hookbook first: the backend asks it for a link on every request.
 	deadline := time.Now().Add(2 * time.Minute) // a loaded machine is slow to start processes
@@ -167,17 +158,10 @@ func readmeFirstKey(t *testing.T, s snippet) {
 	addr := freePort(t)
 	c := startCmd(bin, addr, map[string]string{"HOOKBOOK_DATABASE_URL": dbURL, "HOOKBOOK_LOG_FORMAT": "json",
 		"HOOKBOOK_BOOTSTRAP_API_KEY": ""}) // the last value of a variable wins: no bootstrap key
-	out, err := os.CreateTemp(t.TempDir(), "out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	c.Stdout, c.Stderr = out, out
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
-	logs := func() string { b, _ := os.ReadFile(out.Name()); return string(b) }
+	c.Dir = t.TempDir()
+	hookbooktest.Contain(t, c)
+	logs := startLogged(t, c)
+	t.Cleanup(func() { hookbooktest.KillGroup(c); c.Wait() })
 	waitFor(t, 2*time.Minute, "hookbook with JSON logs", func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {

@@ -109,17 +109,8 @@ func runBash(t *testing.T, dir, script string, env ...string) (string, error) {
 	c := hookbooktest.Command(t, "bash", "-euo", "pipefail", "-c", script)
 	c.Dir = dir
 	c.Env = append(os.Environ(), env...)
-	// A file, not a pipe: servers left in the background keep a pipe open,
-	// and Wait would wait for them.
-	out, err := os.CreateTemp(t.TempDir(), "out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	c.Stdout, c.Stderr = out, out
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
+	logs := startLogged(t, c)
+	var err error
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
 	select {
@@ -128,8 +119,24 @@ func runBash(t *testing.T, dir, script string, env ...string) (string, error) {
 		err = fmt.Errorf("timed out")
 	}
 	hookbooktest.KillGroup(c) // background servers the script started
-	b, _ := os.ReadFile(out.Name())
-	return string(b), err
+	return logs(), err
+}
+
+// startLogged starts c with its output in a file, not a pipe (servers it
+// leaves in the background would keep a pipe open, and output is read
+// while they still write), and returns a reader of the output so far.
+func startLogged(t *testing.T, c *exec.Cmd) (logs func() string) {
+	t.Helper()
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	c.Stdout, c.Stderr = out, out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return func() string { b, _ := os.ReadFile(out.Name()); return string(b) }
 }
 
 func readmeRunCommand(t *testing.T, s snippet) {
