@@ -12,7 +12,7 @@ import (
 
 // BookingRoutes returns the routes of the booking domain.
 func (s *Server) BookingRoutes(d *booking.Domain) []Route {
-	a := s.Authed
+	a := s.Adapt
 	return []Route{
 		{Method: "GET", Pattern: "/api/v1/services", Handler: a(list("svc", d.Services))},
 		{Method: "POST", Pattern: "/api/v1/services", Handler: a(create(d.CreateService))},

@@ -12,7 +12,7 @@ import (
 // log routes of inbound commands. The settings never carry the secret; it
 // leaves only through GET /api/v1/settings/inbound/secret, the explicit reveal.
 func (s *Server) InboundRoutes(svc *inbound.Service) []Route {
-	a := s.Authed
+	a := s.Adapt
 	command := func(w http.ResponseWriter, r *http.Request) {
 		out, err := svc.Execute(r.Context(), r.PathValue("org"), ratelimit.ClientAddr(r), r.Header, func() ([]byte, error) { return ReadBody(w, r) })
 		if err != nil {

@@ -31,5 +31,5 @@ func (s *Server) PortalRoutes(ui *admin.UI, publicURL string) []Route {
 		WriteJSON(w, http.StatusCreated, link)
 		return nil
 	}
-	return []Route{{Method: "POST", Pattern: "/api/v1/portal/sessions", Handler: s.Authed(create)}}
+	return []Route{{Method: "POST", Pattern: "/api/v1/portal/sessions", Handler: s.Adapt(create)}}
 }

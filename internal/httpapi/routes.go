@@ -12,7 +12,7 @@ import (
 )
 
 func (s *Server) builtinRoutes() []Route {
-	a := s.Authed
+	a := s.Adapt
 	return []Route{
 		{Method: "GET", Pattern: "/healthz", Handler: http.HandlerFunc(s.healthz), Public: true},
 		{Method: "GET", Pattern: "/readyz", Handler: http.HandlerFunc(s.readyz), Public: true},
@@ -22,7 +22,7 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/event-types", Handler: a(s.createEventType)},
 		{Method: "GET", Pattern: "/api/v1/event-types/{name}", Handler: a(s.getEventType)},
 		{Method: "GET", Pattern: "/api/v1/events", Handler: a(s.listEvents)},
-		{Method: "POST", Pattern: "/api/v1/events", Handler: a(s.publish)},
+		{Method: "POST", Pattern: "/api/v1/events", Handler: a(s.publish), Unbuffered: true},
 		{Method: "GET", Pattern: "/api/v1/events/{id}", Handler: a(s.getEvent)},
 
 		{Method: "GET", Pattern: "/api/v1/webhooks", Handler: a(s.listEndpoints)},
