@@ -86,7 +86,7 @@ func (in *instance) run(want int, action string, params, data map[string]any) ma
 func enableInbound(t *testing.T, in *instance, scopes ...string) {
 	t.Helper()
 	st := in.must(200, "PUT", "/api/v1/settings/inbound", map[string]any{"enabled": true, "secret": inboundSecret, "scopes": scopes})
-	if st["secret"] != inboundSecret || st["enabled"] != true {
+	if _, leaked := st["secret"]; leaked || st["secret_set"] != true || st["enabled"] != true {
 		t.Fatalf("settings = %v", st)
 	}
 }
@@ -372,5 +372,50 @@ func TestInboundStandardWebhooksHeaders(t *testing.T) {
 	cmds := in.must(200, "GET", "/api/v1/inbound/commands", nil)["data"].([]any)
 	if len(cmds) < 2 {
 		t.Errorf("%d commands logged", len(cmds))
+	}
+}
+
+// TestInboundSecretOnlyThroughReveal: the settings never carry the inbound
+// secret, neither before nor after one is set, generated or given; only
+// GET /api/v1/settings/inbound/secret shows it.
+func TestInboundSecretOnlyThroughReveal(t *testing.T) {
+	t.Parallel()
+	in := start(t, nil)
+	st := in.must(200, "GET", "/api/v1/settings/inbound", nil)
+	if _, leaked := st["secret"]; leaked || st["secret_set"] != false {
+		t.Fatalf("settings before any secret = %v", st)
+	}
+	if r := in.do("GET", "/api/v1/settings/inbound/secret", nil); r.Status != 404 || !strings.Contains(string(r.Body), "inbound_secret_not_set") {
+		t.Fatalf("reveal before any secret = %d %s", r.Status, r.Body)
+	}
+	// A generated secret shows only through the reveal.
+	put := in.must(200, "PUT", "/api/v1/settings/inbound", map[string]any{"enabled": true, "scopes": []string{"admin.slots"}})
+	r := in.do("GET", "/api/v1/settings/inbound/secret", nil)
+	if r.Status != 200 || r.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("reveal = %d %v %s", r.Status, r.Header, r.Body)
+	}
+	generated, _ := r.JSON(t)["secret"].(string)
+	if len(generated) < 16 {
+		t.Fatalf("generated secret %q", generated)
+	}
+	got := in.must(200, "GET", "/api/v1/settings/inbound", nil)
+	for name, v := range map[string]map[string]any{"PUT": put, "GET": got} {
+		if _, leaked := v["secret"]; leaked || v["secret_set"] != true {
+			t.Errorf("%s settings = %v", name, v)
+		}
+	}
+	for name, v := range map[string]string{"PUT": fmt.Sprint(put), "GET": fmt.Sprint(got)} {
+		if strings.Contains(v, generated) {
+			t.Errorf("%s settings carry the secret: %s", name, v)
+		}
+	}
+	// A given secret likewise.
+	in.must(200, "PUT", "/api/v1/settings/inbound", map[string]any{"secret": inboundSecret})
+	if s := in.must(200, "GET", "/api/v1/settings/inbound/secret", nil)["secret"]; s != inboundSecret {
+		t.Fatalf("revealed %v", s)
+	}
+	// The reveal needs an API key like every other setting.
+	if r := in.doKey("", "GET", "/api/v1/settings/inbound/secret", nil); r.Status != 401 {
+		t.Fatalf("reveal without a key = %d", r.Status)
 	}
 }

@@ -391,8 +391,11 @@ func TestUIInboundSettings(t *testing.T) {
 		chromedp.Click("input[value='public.community']", chromedp.ByQuery), chromedp.SetValue("#secret", "ui-inbound-secret-0123456", chromedp.ByID),
 		chromedp.Submit("#secret", chromedp.ByID), chromedp.WaitVisible(".flash", chromedp.ByQuery))
 	st := in.must(200, "GET", "/api/v1/settings/inbound", nil)
-	if st["enabled"] != true || st["secret"] != "ui-inbound-secret-0123456" || len(st["scopes"].([]any)) != 2 {
+	if st["enabled"] != true || st["secret_set"] != true || len(st["scopes"].([]any)) != 2 {
 		t.Fatalf("settings = %v", st)
+	}
+	if got := in.must(200, "GET", "/api/v1/settings/inbound/secret", nil)["secret"]; got != "ui-inbound-secret-0123456" {
+		t.Fatalf("revealed secret = %v", got)
 	}
 	// A command shows in the recent list; the secret only after a reveal.
 	in.command(command{body: cmdBody("admin.slots.delete", map[string]any{"slot_id": "slot_x"}, nil), secret: "ui-inbound-secret-0123456"})

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	outbound "github.com/hookbook/hookbook/internal/outbound"
+	uisession "github.com/hookbook/hookbook/internal/session"
 )
 
 func TestHuman(t *testing.T) {
@@ -21,8 +22,8 @@ func TestHuman(t *testing.T) {
 }
 
 func TestPortalAllows(t *testing.T) {
-	admin := &session{Session: &Session{}}
-	portal := &session{Session: &Session{Portal: true, EventTypes: []string{"booking.*", "payment.refunded"}}}
+	admin := &session{Session: &uisession.Session{}}
+	portal := &session{Session: &uisession.Session{Portal: true, EventTypes: []string{"booking.*", "payment.refunded"}}}
 	for pattern, want := range map[string]bool{
 		"booking.*": true, "booking.created": true, "payment.refunded": true,
 		"payment.*": false, "payment.succeeded": false, "*": false, "bookingx.created": false,

@@ -61,7 +61,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.signins.Forgive(addr, attempt)
-	tok, err := u.sessions.signIn(r.Context(), caller.Organization.ID, caller.KeyID, SessionTTL)
+	tok, err := u.Sessions.SignIn(r.Context(), caller.Organization.ID, caller.KeyID, SessionTTL)
 	if err != nil {
 		u.Log.Error("create session", "err", err)
 		http.Error(w, "could not sign in", http.StatusInternalServerError)
@@ -73,7 +73,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) logout(w http.ResponseWriter, r *http.Request, s *session) {
-	u.sessions.delete(r.Context(), s.token)
+	u.Sessions.Delete(r.Context(), s.token)
 	u.setCookie(w, sessionCookie, "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/hookbook/hookbook/internal/org"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
 	"github.com/hookbook/hookbook/internal/ratelimit"
+	uisession "github.com/hookbook/hookbook/internal/session"
 )
 
 //go:embed templates/*.html static/*
@@ -57,7 +58,9 @@ const (
 
 // UI is the admin UI and the webhook portal.
 type UI struct {
-	DB         *db.DB // UI sessions
+	DB *db.DB // UI sessions
+	// Sessions keeps the admin's and the portal's sessions; nil: one on DB.
+	Sessions   *uisession.Store
 	Orgs       *org.Service
 	Outbound   *outbound.Service
 	Inbound    *inbound.Service
@@ -68,11 +71,10 @@ type UI struct {
 	// endpoint's attempts back, and until when (nil: never).
 	Circuit Circuit
 
-	pages    map[string]*template.Template
-	signins  *ratelimit.Window
-	sessions *sessions
-	once     sync.Once
-	handler  http.Handler
+	pages   map[string]*template.Template
+	signins *ratelimit.Window
+	once    sync.Once
+	handler http.Handler
 }
 
 // Portal is how the webhook portal looks and who may frame it.
@@ -117,7 +119,9 @@ func (u *UI) build() http.Handler {
 	}
 	u.parse()
 	u.signins = ratelimit.New(MaxFailedSignIns, SignInWindow)
-	u.sessions = &sessions{db: u.DB, orgs: u.Orgs}
+	if u.Sessions == nil {
+		u.Sessions = &uisession.Store{DB: u.DB, Orgs: u.Orgs, Catalog: u.Outbound}
+	}
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", u.adminHeaders(http.StripPrefix("/static/", http.FileServer(http.FS(static)))))
@@ -329,7 +333,7 @@ func (u *UI) render(w http.ResponseWriter, status int, name string, p *page) {
 
 // session is the signed-in state of a request.
 type session struct {
-	*Session
+	*uisession.Session
 	token string
 	base  string // "/settings" or "/portal"
 }
@@ -346,9 +350,9 @@ func (u *UI) auth(portal, write bool, h handler) http.Handler {
 	}
 	return headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(name)
-		var s *Session
+		var s *uisession.Session
 		if err == nil {
-			s, err = u.sessions.get(r.Context(), c.Value)
+			s, err = u.Sessions.Get(r.Context(), c.Value)
 		}
 		if err == nil && s.Portal != portal {
 			err = hookbook.Errorf(hookbook.EUnauthorized, "no_session", "not this kind of session")
@@ -403,7 +407,7 @@ func (u *UI) base(r *http.Request, s *session, title, nav string) *page {
 	pg.Nav, pg.Errors, pg.Form, pg.Checked = nav, map[string]string{}, map[string]string{}, map[string]bool{}
 	if s.Flash != "" {
 		pg.Flash = s.Flash
-		if err := u.sessions.setFlash(r.Context(), s.token, ""); err != nil {
+		if err := u.Sessions.SetFlash(r.Context(), s.token, ""); err != nil {
 			u.Log.Error("clear flash", "err", err)
 		}
 	}
@@ -413,7 +417,7 @@ func (u *UI) base(r *http.Request, s *session, title, nav string) *page {
 // done leaves msg for the next page and redirects to path below the
 // session's base (POST-redirect-GET).
 func (u *UI) done(w http.ResponseWriter, r *http.Request, s *session, path, msg string) {
-	if err := u.sessions.setFlash(r.Context(), s.token, msg); err != nil {
+	if err := u.Sessions.SetFlash(r.Context(), s.token, msg); err != nil {
 		u.Log.Error("set flash", "err", err)
 	}
 	http.Redirect(w, r, s.base+path, http.StatusSeeOther)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"time"
@@ -12,7 +11,7 @@ import (
 
 // BookingRoutes returns the routes of the booking domain.
 func (s *Server) BookingRoutes(d *booking.Domain) []Route {
-	a := s.Authed
+	a := s.Adapt
 	return []Route{
 		{Method: "GET", Pattern: "/api/v1/services", Handler: a(list("svc", d.Services))},
 		{Method: "POST", Pattern: "/api/v1/services", Handler: a(create(d.CreateService))},
@@ -133,99 +132,4 @@ func (s *Server) listSlots(d *booking.Domain) OrgHandler {
 		WriteJSON(w, http.StatusOK, NewList(list, next))
 		return nil
 	}
-}
-
-// create decodes In, calls fn and answers 201 with its result.
-func create[In, Out any](fn func(context.Context, string, In) (Out, error)) OrgHandler {
-	return func(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-		var in In
-		if err := Decode(w, r, &in); err != nil {
-			return err
-		}
-		out, err := fn(r.Context(), org.ID, in)
-		if err != nil {
-			return err
-		}
-		WriteJSON(w, http.StatusCreated, out)
-		return nil
-	}
-}
-
-// update decodes In (an empty body counts as {}), calls fn with the path id
-// and answers 200.
-func update[In, Out any](fn func(context.Context, string, string, In) (Out, error)) OrgHandler {
-	return withBody(fn, decodeOptional)
-}
-
-// patch is update for a PATCH, whose body must be a JSON object.
-func patch[In, Out any](fn func(context.Context, string, string, In) (Out, error)) OrgHandler {
-	return withBody(fn, Decode)
-}
-
-func withBody[In, Out any](fn func(context.Context, string, string, In) (Out, error), decode func(http.ResponseWriter, *http.Request, any) error) OrgHandler {
-	return func(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-		var in In
-		if err := decode(w, r, &in); err != nil {
-			return err
-		}
-		out, err := fn(r.Context(), org.ID, r.PathValue("id"), in)
-		if err != nil {
-			return err
-		}
-		WriteJSON(w, http.StatusOK, out)
-		return nil
-	}
-}
-
-// action calls fn with the path id (any body is ignored) and answers 200.
-func action[Out any](fn func(context.Context, string, string) (Out, error)) OrgHandler {
-	return func(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-		out, err := fn(r.Context(), org.ID, r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		WriteJSON(w, http.StatusOK, out)
-		return nil
-	}
-}
-
-func get[Out any](fn func(context.Context, string, string) (Out, error)) OrgHandler {
-	return action(fn)
-}
-
-func remove(fn func(context.Context, string, string) error) OrgHandler {
-	return func(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-		if err := fn(r.Context(), org.ID, r.PathValue("id")); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
-}
-
-func list[Out any](prefix string, fn func(context.Context, string, booking.Page) ([]Out, string, error)) OrgHandler {
-	return func(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-		p, err := ParsePage(r, prefix)
-		if err != nil {
-			return err
-		}
-		items, next, err := fn(r.Context(), org.ID, p)
-		if err != nil {
-			return err
-		}
-		WriteJSON(w, http.StatusOK, NewList(items, next))
-		return nil
-	}
-}
-
-// decodeOptional is Decode that takes an empty body as {}.
-func decodeOptional(w http.ResponseWriter, r *http.Request, dst any) error {
-	body, err := ReadBody(w, r)
-	if err != nil {
-		return err
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
-	return DecodeBytes(body, dst)
 }

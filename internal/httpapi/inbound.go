@@ -9,9 +9,10 @@ import (
 )
 
 // InboundRoutes returns the public command endpoints and the settings and
-// log routes of inbound commands.
+// log routes of inbound commands. The settings never carry the secret; it
+// leaves only through GET /api/v1/settings/inbound/secret, the explicit reveal.
 func (s *Server) InboundRoutes(svc *inbound.Service) []Route {
-	a := s.Authed
+	a := s.Adapt
 	command := func(w http.ResponseWriter, r *http.Request) {
 		out, err := svc.Execute(r.Context(), r.PathValue("org"), ratelimit.ClientAddr(r), r.Header, func() ([]byte, error) { return ReadBody(w, r) })
 		if err != nil {
@@ -29,6 +30,19 @@ func (s *Server) InboundRoutes(svc *inbound.Service) []Route {
 				return err
 			}
 			WriteJSON(w, http.StatusOK, st)
+			return nil
+		})},
+		{Method: "GET", Pattern: "/api/v1/settings/inbound/secret", Handler: a(func(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+			st, err := svc.Settings(r.Context(), org.ID)
+			if err != nil {
+				return err
+			}
+			if st.Secret == "" {
+				return hookbook.Errorf(hookbook.ENotFound, "inbound_secret_not_set",
+					"no inbound secret is set yet; PUT /api/v1/settings/inbound generates one")
+			}
+			w.Header().Set("Cache-Control", "no-store")
+			WriteJSON(w, http.StatusOK, map[string]string{"secret": st.Secret})
 			return nil
 		})},
 		{Method: "PUT", Pattern: "/api/v1/settings/inbound", Handler: a(func(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {

@@ -14,16 +14,9 @@ import (
 // 201 gets a Location naming the new resource (its "id", else its "name"),
 // and, when the request carries an Idempotency-Key, stores the answer for
 // repeats of the same request and refuses other requests with that key.
-// Event publications keep their own key beside the event (Publish).
+// Unbuffered routes (event publication, which keeps its own key beside the
+// event) do not come here.
 func (s *Server) post(w http.ResponseWriter, r *http.Request, org *hookbook.Organization, h OrgHandler) {
-	if r.URL.Path == "/api/v1/events" {
-		// The hot path: publications keep their key beside the event and
-		// answer 202, so nothing here applies and nothing is buffered.
-		if err := h(w, r, org); err != nil {
-			s.fail(w, r, err)
-		}
-		return
-	}
 	key := r.Header.Get("Idempotency-Key")
 	if s.Idempotency == nil {
 		key = ""

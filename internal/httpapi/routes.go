@@ -12,35 +12,35 @@ import (
 )
 
 func (s *Server) builtinRoutes() []Route {
-	a := s.Authed
+	a := s.Adapt
 	return []Route{
 		{Method: "GET", Pattern: "/healthz", Handler: http.HandlerFunc(s.healthz), Public: true},
 		{Method: "GET", Pattern: "/readyz", Handler: http.HandlerFunc(s.readyz), Public: true},
 		{Method: "GET", Pattern: "/openapi.json", Handler: http.HandlerFunc(s.openapi), Public: true},
 
 		{Method: "GET", Pattern: "/api/v1/event-types", Handler: a(s.listEventTypes)},
-		{Method: "POST", Pattern: "/api/v1/event-types", Handler: a(s.createEventType)},
+		{Method: "POST", Pattern: "/api/v1/event-types", Handler: a(create(s.Outbound.CreateEventType))},
 		{Method: "GET", Pattern: "/api/v1/event-types/{name}", Handler: a(s.getEventType)},
 		{Method: "GET", Pattern: "/api/v1/events", Handler: a(s.listEvents)},
-		{Method: "POST", Pattern: "/api/v1/events", Handler: a(s.publish)},
+		{Method: "POST", Pattern: "/api/v1/events", Handler: a(s.publish), Unbuffered: true},
 		{Method: "GET", Pattern: "/api/v1/events/{id}", Handler: a(s.getEvent)},
 
-		{Method: "GET", Pattern: "/api/v1/webhooks", Handler: a(s.listEndpoints)},
-		{Method: "POST", Pattern: "/api/v1/webhooks", Handler: a(s.createEndpoint)},
-		{Method: "GET", Pattern: "/api/v1/webhooks/{id}", Handler: a(s.getEndpoint)},
+		{Method: "GET", Pattern: "/api/v1/webhooks", Handler: a(list("ep", s.Outbound.Endpoints))},
+		{Method: "POST", Pattern: "/api/v1/webhooks", Handler: a(create(s.Outbound.CreateEndpoint))},
+		{Method: "GET", Pattern: "/api/v1/webhooks/{id}", Handler: a(get(s.Outbound.Endpoint))},
 		{Method: "PATCH", Pattern: "/api/v1/webhooks/{id}", Handler: a(s.updateEndpoint)},
-		{Method: "DELETE", Pattern: "/api/v1/webhooks/{id}", Handler: a(s.deleteEndpoint)},
-		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/rotate-secret", Handler: a(s.rotateSecret)},
+		{Method: "DELETE", Pattern: "/api/v1/webhooks/{id}", Handler: a(remove(s.Outbound.DeleteEndpoint))},
+		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/rotate-secret", Handler: a(action(s.Outbound.RotateSecret))},
 		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/test", Handler: a(s.sendTest)},
 		{Method: "GET", Pattern: "/api/v1/webhooks/{id}/deliveries", Handler: a(s.listDeliveries)},
 		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/recover", Handler: a(s.recover)},
 
-		{Method: "GET", Pattern: "/api/v1/deliveries/{id}", Handler: a(s.getDelivery)},
+		{Method: "GET", Pattern: "/api/v1/deliveries/{id}", Handler: a(get(s.Outbound.DeliveryDetail))},
 		{Method: "POST", Pattern: "/api/v1/deliveries/{id}/redeliver", Handler: a(s.redeliver)},
 
 		{Method: "GET", Pattern: "/api/v1/api-keys", Handler: a(s.listAPIKeys)},
 		{Method: "POST", Pattern: "/api/v1/api-keys", Handler: a(s.createAPIKey)},
-		{Method: "DELETE", Pattern: "/api/v1/api-keys/{id}", Handler: a(s.revokeAPIKey)},
+		{Method: "DELETE", Pattern: "/api/v1/api-keys/{id}", Handler: a(remove(s.Orgs.RevokeAPIKey))},
 
 		{Method: "GET", Pattern: "/api/v1/settings/outbound", Handler: a(s.getOutbound)},
 		{Method: "PUT", Pattern: "/api/v1/settings/outbound", Handler: a(s.putOutbound)},
@@ -86,19 +86,6 @@ func (s *Server) getEventType(w http.ResponseWriter, r *http.Request, org *hookb
 		return err
 	}
 	WriteJSON(w, http.StatusOK, et)
-	return nil
-}
-
-func (s *Server) createEventType(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	var in outbound.EventTypeInput
-	if err := Decode(w, r, &in); err != nil {
-		return err
-	}
-	et, err := s.Outbound.CreateEventType(r.Context(), org.ID, in)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusCreated, et)
 	return nil
 }
 
@@ -192,41 +179,6 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, org *hookboo
 
 // ---- endpoints
 
-func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	var in outbound.EndpointInput
-	if err := Decode(w, r, &in); err != nil {
-		return err
-	}
-	e, err := s.Outbound.CreateEndpoint(r.Context(), org.ID, in)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusCreated, e)
-	return nil
-}
-
-func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	p, err := ParsePage(r, "ep")
-	if err != nil {
-		return err
-	}
-	list, next, err := s.Outbound.Endpoints(r.Context(), org.ID, p)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, NewList(list, next))
-	return nil
-}
-
-func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	e, err := s.Outbound.Endpoint(r.Context(), org.ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, e)
-	return nil
-}
-
 func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
 	if _, err := s.Outbound.Endpoint(r.Context(), org.ID, r.PathValue("id")); err != nil {
 		return err
@@ -236,23 +188,6 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, org *hoo
 		return err
 	}
 	e, err := s.Outbound.UpdateEndpoint(r.Context(), org.ID, r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, e)
-	return nil
-}
-
-func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	if err := s.Outbound.DeleteEndpoint(r.Context(), org.ID, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	e, err := s.Outbound.RotateSecret(r.Context(), org.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -296,15 +231,6 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, org *hoo
 		return err
 	}
 	WriteJSON(w, http.StatusOK, NewList(list, next))
-	return nil
-}
-
-func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	v, err := s.Outbound.DeliveryDetail(r.Context(), org.ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -367,14 +293,6 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, org *hookb
 		return err
 	}
 	WriteJSON(w, http.StatusCreated, k)
-	return nil
-}
-
-func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
-	if err := s.Orgs.RevokeAPIKey(r.Context(), org.ID, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

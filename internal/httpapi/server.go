@@ -60,7 +60,13 @@ type Route struct {
 	Method  string
 	Pattern string // net/http pattern path, e.g. /api/v1/webhooks/{id}
 	Handler http.Handler
-	Public  bool // no API key needed
+	// Public routes need no API key; the router wraps every other route
+	// with API key authentication (guard).
+	Public bool
+	// Unbuffered POSTs answer straight away, without post's Location and
+	// stored Idempotency-Key answers (event publication keeps its key
+	// beside the event).
+	Unbuffered bool
 }
 
 // OrgHandler is a handler for an authenticated organization.
@@ -82,6 +88,9 @@ func (s *Server) build() http.Handler {
 	var order []string
 	for _, rt := range s.routes {
 		h := rt.Handler
+		if !rt.Public {
+			h = s.guard(rt, h)
+		}
 		s.mux.Handle(rt.Method+" "+rt.Pattern, h)
 		if _, ok := methods[rt.Pattern]; !ok {
 			order = append(order, rt.Pattern)
@@ -101,11 +110,18 @@ func (s *Server) build() http.Handler {
 	return s.recoverer(s.mux)
 }
 
-// Routes returns every route the server registered (after Handler).
-func (s *Server) Routes() []Route { return s.routes }
+// Routes returns every route the server registered, building the handler
+// first if no request did yet.
+func (s *Server) Routes() []Route {
+	s.Handler()
+	return s.routes
+}
 
-// Authed wraps an OrgHandler with API key authentication and error writing.
-func (s *Server) Authed(h OrgHandler) http.Handler {
+// guard authenticates every request of a non-public route with its API
+// key, applies the key's rate limit and the delivery-loop check, and hands
+// the caller to the route's handler in the request's context. The router
+// wraps every route not marked Public with it, so a route cannot forget it.
+func (s *Server) guard(rt Route, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller, err := s.authenticate(r)
 		if err == nil {
@@ -115,11 +131,35 @@ func (s *Server) Authed(h OrgHandler) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		if r.Method == http.MethodPost {
-			s.post(w, r, caller.Organization, h)
+		ctx := context.WithValue(r.Context(), callerKey{}, &authenticated{caller: caller, unbuffered: rt.Unbuffered})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+type callerKey struct{}
+
+// authenticated is what guard learned about a request.
+type authenticated struct {
+	caller     *org.Caller
+	unbuffered bool
+}
+
+// Adapt turns an OrgHandler into the handler of a non-public route: it is
+// given the organization the router authenticated, its error is written as
+// JSON, and a POST runs through post (Location, Idempotency-Key) unless the
+// route is Unbuffered. Used on a Public route it answers 401.
+func (s *Server) Adapt(h OrgHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, ok := r.Context().Value(callerKey{}).(*authenticated)
+		if !ok {
+			s.fail(w, r, hookbook.Errorf(hookbook.EUnauthorized, "missing_api_key", "send your API key as Authorization: Bearer hk_…"))
 			return
 		}
-		if err := h(w, r, caller.Organization); err != nil {
+		if r.Method == http.MethodPost && !a.unbuffered {
+			s.post(w, r, a.caller.Organization, h)
+			return
+		}
+		if err := h(w, r, a.caller.Organization); err != nil {
 			s.fail(w, r, err)
 		}
 	})

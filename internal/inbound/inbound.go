@@ -60,11 +60,22 @@ func scopeOf(action string) string {
 	return a.scope
 }
 
-// Settings are an organization's inbound settings.
+// Settings are an organization's inbound settings. Secret never leaves
+// hookbook as part of them: their JSON says only whether one is set
+// (secret_set); the secret itself leaves only through an explicit reveal.
 type Settings struct {
 	Enabled bool     `json:"enabled"`
-	Secret  string   `json:"secret"`
+	Secret  string   `json:"-"`
 	Scopes  []string `json:"scopes"`
+}
+
+// MarshalJSON writes the settings with secret_set in place of the secret.
+func (s Settings) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Enabled   bool     `json:"enabled"`
+		SecretSet bool     `json:"secret_set"`
+		Scopes    []string `json:"scopes"`
+	}{s.Enabled, s.Secret != "", s.Scopes})
 }
 
 // Allows reports whether the settings grant the scope of action.

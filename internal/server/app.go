@@ -33,6 +33,7 @@ import (
 	"github.com/hookbook/hookbook/internal/org"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
 	"github.com/hookbook/hookbook/internal/queue"
+	"github.com/hookbook/hookbook/internal/session"
 )
 
 // App is one running hookbook instance.
@@ -104,12 +105,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.API = &httpapi.Server{Outbound: a.Outbound, Orgs: a.Orgs, Ready: d.Ready, Log: log,
 		RateLimit: ratelimit.NewBuckets(cfg.APIRateLimit), HeaderPrefix: cfg.HeaderPrefix, Idempotency: &idempotency.Store{DB: d}}
 	a.Inbound = &inbound.Service{DB: d, Orgs: a.Orgs, Booking: a.Booking, HeaderPrefix: cfg.HeaderPrefix, Logger: log}
-	a.UI = &admin.UI{DB: d, Orgs: a.Orgs, Outbound: a.Outbound, Inbound: a.Inbound, Production: cfg.Production(), Log: log, Circuit: a.Dispatcher.Breaker,
+	a.UI = &admin.UI{DB: d, Sessions: &session.Store{DB: d, Orgs: a.Orgs, Catalog: a.Outbound}, Orgs: a.Orgs, Outbound: a.Outbound, Inbound: a.Inbound, Production: cfg.Production(), Log: log, Circuit: a.Dispatcher.Breaker,
 		Portal: admin.Portal{Name: cfg.Portal.Name, Accent: cfg.Portal.Accent, LogoURL: cfg.Portal.LogoURL,
 			FrameAncestors: cfg.Portal.FrameAncestors,
 			Secure:         cfg.TLSCertFile != "" || strings.HasPrefix(cfg.PublicURL, "https://")}}
 	a.API.Extra = append(a.API.BookingRoutes(a.Booking), a.API.InboundRoutes(a.Inbound)...)
-	a.API.Extra = append(a.API.Extra, a.API.PortalRoutes(a.UI, cfg.PublicURL)...)
+	a.API.Extra = append(a.API.Extra, a.API.PortalRoutes(a.UI.Sessions, cfg.PublicURL)...)
 	if cfg.MetricsAddr == "" {
 		a.API.Extra = append(a.API.Extra, httpapi.Route{Method: "GET", Pattern: "/metrics", Handler: a.Metrics.Handler(), Public: true})
 	}
