@@ -7,7 +7,7 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
-	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/idempotency"
 )
 
@@ -43,7 +43,7 @@ func (c *clock) advance(d time.Duration) { c.now = c.now.Add(d) }
 // per organization, and purge.
 func TestStore(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		c := &clock{now: time.Now()}
 		d.Now = c.Now

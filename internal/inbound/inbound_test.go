@@ -12,7 +12,7 @@ import (
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/booking"
 	"github.com/hookbook/hookbook/internal/db"
-	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/inbound"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/org"
@@ -49,7 +49,7 @@ func signed(body string, ts time.Time, requestID string) http.Header {
 // logged.
 func TestPipeline(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s, orgID := service(t, d)
 		body := `{"action":"admin.planner.block","params":{"starts_at":"2030-01-01T10:00:00Z","ends_at":"2030-01-01T12:00:00Z"}}`
@@ -114,7 +114,7 @@ func TestPipeline(t *testing.T) {
 
 func TestSettingsValidation(t *testing.T) {
 	t.Parallel()
-	s, orgID := service(t, hookbooktest.OpenDB(t, hookbooktest.SQLiteURL(t)))
+	s, orgID := service(t, dbtest.Open(t, dbtest.SQLiteURL(t)))
 	for name, in := range map[string]inbound.SettingsInput{
 		"unknown scope": {Scopes: &[]string{"admin.everything"}},
 		"short secret":  {Secret: ptr("short")},
@@ -135,7 +135,7 @@ func TestSettingsValidation(t *testing.T) {
 func TestUnsignedTrafficIsBounded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := hookbooktest.OpenDB(t, hookbooktest.SQLiteURL(t))
+	d := dbtest.Open(t, dbtest.SQLiteURL(t))
 	s, orgID := service(t, d)
 	if _, err := s.SetSettings(ctx, orgID, inbound.SettingsInput{Enabled: ptr(true), Secret: ptr(secret), Scopes: &[]string{"admin.planner"}}); err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestUnsignedTrafficIsBounded(t *testing.T) {
 // and an unknown action answers 404.
 func TestActionsTable(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		s, orgID := service(t, d)
 		seen := map[string]bool{}
 		for _, scope := range inbound.ScopeNames() {
