@@ -154,3 +154,25 @@ func TestStore(t *testing.T) {
 		}
 	})
 }
+
+// TestValidKey: request and event keys follow one rule, at most MaxKey
+// bytes of text both databases can store.
+func TestValidKey(t *testing.T) {
+	t.Parallel()
+	long := make([]byte, idempotency.MaxKey)
+	for i := range long {
+		long[i] = 'k'
+	}
+	for key, want := range map[string]bool{
+		"order-42":           true,
+		"Zoë ✓":              true,
+		string(long):         true,
+		string(long) + "k":   false,
+		"nul\x00":            false,
+		"not utf-8 \xff\xfe": false,
+	} {
+		if got := idempotency.ValidKey(key); got != want {
+			t.Errorf("ValidKey(%.20q…) = %v, want %v", key, got, want)
+		}
+	}
+}

@@ -141,6 +141,15 @@ func TestIdempotencyKey(t *testing.T) {
 		if c := f.publish(t, "booking.created", "k2"); c.Event.ID == a.Event.ID {
 			t.Errorf("another key answered the first event")
 		}
+		// A key neither database could store is refused by name, on both
+		// alike, with the same rule as the Idempotency-Key header.
+		data, _ := json.Marshal(exampleData("booking.created", nil))
+		for _, key := range []string{"k\x00nul", strings.Repeat("k", 256)} {
+			_, err := f.svc.Publish(context.Background(), f.org, outbound.PublishInput{Event: "booking.created", Data: data, IdempotencyKey: key})
+			if e := hookbook.AsError(err); e == nil || e.Code != "validation_failed" || e.Details["idempotency_key"] == "" {
+				t.Errorf("key %q: %v, want validation_failed naming idempotency_key", key, err)
+			}
+		}
 	})
 }
 
