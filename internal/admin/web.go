@@ -27,7 +27,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
@@ -442,17 +441,8 @@ func (u *UI) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
 }
 
 // formIsText reports whether every name and value of a parsed form is
-// UTF-8 text without NUL characters, as both databases require.
+// text both databases can store (hookbook.StorableValues, the API's rule).
 func formIsText(r *http.Request) bool {
-	for k, vs := range r.PostForm {
-		if !utf8.ValidString(k) || strings.ContainsRune(k, 0) {
-			return false
-		}
-		for _, v := range vs {
-			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
-				return false
-			}
-		}
-	}
-	return true
+	_, ok := hookbook.StorableValues(r.PostForm)
+	return ok
 }

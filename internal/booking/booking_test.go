@@ -9,8 +9,8 @@ import (
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/booking"
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/event"
-	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/org"
 	"github.com/hookbook/hookbook/internal/outbound"
@@ -51,7 +51,7 @@ func newSlot(t *testing.T, dom *booking.Domain, orgID string, capacity int) *boo
 // exactly one booking.created that matches its schema.
 func TestCapacityUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		dom, out, orgID := domain(t, d)
 		slot := newSlot(t, dom, orgID, 5)
@@ -92,7 +92,7 @@ func TestCapacityUnderConcurrency(t *testing.T) {
 
 func TestInvalidTransitions(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		dom, _, orgID := domain(t, d)
 		slot := newSlot(t, dom, orgID, 2)

@@ -112,14 +112,15 @@ type ApprovalInput struct {
 // Lovelace" with and without an email is one person; two Ada Lovelaces
 // with different emails are two. A person's repeat approval counts
 // nothing, publishes nothing and answers the community event as it is;
-// an email it brings is recorded on an approval that had none. Field names in errors
-// carry prefix (inbound commands use "data.").
-func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInput, prefix string) (*CommunityEvent, error) {
+// an email it brings is recorded on an approval that had none. Errors name
+// the fields of ApprovalInput; a caller that carried them elsewhere renames
+// them with hookbook.RenameFields.
+func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInput) (*CommunityEvent, error) {
 	f := hookbook.Fields{}
-	name := required(f, prefix+"full_name", in.FullName, 200)
+	name := required(f, "full_name", in.FullName, 200)
 	var email *string
 	if in.Email != nil && strings.TrimSpace(*in.Email) != "" {
-		e := validEmail(f, prefix+"email", *in.Email)
+		e := validEmail(f, "email", *in.Email)
 		email = &e
 	}
 	if err := f.Err(); err != nil {
@@ -215,12 +216,12 @@ type LinkInput struct {
 	Slug      *string `json:"slug"`
 }
 
-// CreateLink makes a booking link; field names in errors carry prefix.
-func (d *Domain) CreateLink(ctx context.Context, orgID string, in LinkInput, prefix string) (*Link, error) {
+// CreateLink makes a booking link; errors name the fields of LinkInput.
+func (d *Domain) CreateLink(ctx context.Context, orgID string, in LinkInput) (*Link, error) {
 	f := hookbook.Fields{}
-	l := &Link{ServiceID: required(f, prefix+"service_id", in.ServiceID, 64), Slug: required(f, prefix+"slug", in.Slug, 100), Enabled: true}
+	l := &Link{ServiceID: required(f, "service_id", in.ServiceID, 64), Slug: required(f, "slug", in.Slug, 100), Enabled: true}
 	if l.Slug != "" && !slugPattern.MatchString(l.Slug) {
-		f.Add(prefix+"slug", "must be lower-case letters, digits and dashes")
+		f.Add("slug", "must be lower-case letters, digits and dashes")
 	}
 	if err := f.Err(); err != nil {
 		return nil, err
@@ -295,13 +296,13 @@ type BlockInput struct {
 	Reason   *string `json:"reason"`
 }
 
-// CreateBlock stores a planner block; prefixes name the fields in errors.
-func (d *Domain) CreateBlock(ctx context.Context, orgID string, in BlockInput, timePrefix, reasonPrefix string) (*Block, error) {
+// CreateBlock stores a planner block; errors name the fields of BlockInput.
+func (d *Domain) CreateBlock(ctx context.Context, orgID string, in BlockInput) (*Block, error) {
 	f := hookbook.Fields{}
-	b := &Block{StartsAt: parseTime(f, timePrefix+"starts_at", in.StartsAt).Truncate(time.Second), EndsAt: parseTime(f, timePrefix+"ends_at", in.EndsAt).Truncate(time.Second),
-		Reason: optional(f, reasonPrefix+"reason", in.Reason, 1000)}
+	b := &Block{StartsAt: parseTime(f, "starts_at", in.StartsAt).Truncate(time.Second), EndsAt: parseTime(f, "ends_at", in.EndsAt).Truncate(time.Second),
+		Reason: optional(f, "reason", in.Reason, 1000)}
 	if !b.StartsAt.IsZero() && !b.EndsAt.IsZero() && !b.EndsAt.After(b.StartsAt) {
-		f.Add(timePrefix+"ends_at", "must be after starts_at")
+		f.Add("ends_at", "must be after starts_at")
 	}
 	if err := f.Err(); err != nil {
 		return nil, err

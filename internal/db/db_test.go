@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/db"
-	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/dbtest"
 )
 
 func TestOpenRefusesUnknownURLs(t *testing.T) {
@@ -28,7 +28,7 @@ func TestOpenRefusesUnknownURLs(t *testing.T) {
 
 func TestMigrateTwice(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		if err := d.Migrate(context.Background()); err != nil {
 			t.Fatalf("second migration: %v", err)
 		}
@@ -37,7 +37,7 @@ func TestMigrateTwice(t *testing.T) {
 
 func TestTxCommitsOrRollsBack(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		committed := 0
 		insert := func(id string, fail bool) error {
@@ -71,7 +71,7 @@ func TestTxCommitsOrRollsBack(t *testing.T) {
 
 func TestInsertRowsAndList(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		cols := []string{"id", "name", "api_key_hash", "outbound_enabled", "created_at"}
 		var rows [][]any
@@ -130,7 +130,7 @@ func TestTimesAndPlaceholders(t *testing.T) {
 
 func TestExclusiveRunsOnce(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		ran, err := d.Exclusive(ctx, "job", func(ctx context.Context) error {
 			if d.Shared() {
@@ -151,7 +151,7 @@ func TestExclusiveRunsOnce(t *testing.T) {
 // the durability it promises: foreground fsynced, background lazily.
 func TestBackgroundTxDurability(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		setting := func(tx *db.Tx) string {
 			q := `PRAGMA synchronous` // 1 NORMAL, 2 FULL
@@ -195,7 +195,7 @@ func TestBackgroundTxDurability(t *testing.T) {
 // statements are kept and reused, including after a rollback.
 func TestStatementsPreparedOnce(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		for i := range 20 {
 			id := fmt.Sprintf("org_%02d", i)
@@ -305,9 +305,9 @@ func TestNotificationsStayInTheirSchema(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	url := hookbooktest.PostgresURL(t)
-	listener, same := hookbooktest.OpenDB(t, url), hookbooktest.OpenDB(t, url)
-	other := hookbooktest.OpenDB(t, hookbooktest.PostgresURL(t))
+	url := dbtest.PostgresURL(t)
+	listener, same := dbtest.Open(t, url), dbtest.Open(t, url)
+	other := dbtest.Open(t, dbtest.PostgresURL(t))
 	woken := make(chan struct{}, 16)
 	go listener.Listen(ctx, "jobs", func() { woken <- struct{}{} }, slog.Default())
 	<-woken // the wake after connecting
@@ -339,7 +339,7 @@ func TestNotificationsStayInTheirSchema(t *testing.T) {
 func TestWriterJournalsStatementsInMemory(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := hookbooktest.OpenDB(t, hookbooktest.SQLiteURL(t))
+	d := dbtest.Open(t, dbtest.SQLiteURL(t))
 	var writer, reader int // 0 default, 1 file, 2 memory
 	if err := d.Tx(ctx, func(tx *db.Tx) error {
 		return tx.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&writer)
@@ -360,7 +360,7 @@ func TestWriterJournalsStatementsInMemory(t *testing.T) {
 func TestReadersStayOpen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := hookbooktest.OpenDB(t, hookbooktest.SQLiteURL(t))
+	d := dbtest.Open(t, dbtest.SQLiteURL(t))
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)

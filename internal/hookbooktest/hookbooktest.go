@@ -1,13 +1,14 @@
 // Package hookbooktest starts real hookbook instances for tests: a fresh
-// database (a SQLite file, or a schema of the test PostgreSQL), a real HTTP
-// server on 127.0.0.1, helpers for API calls, and real receivers that
-// record what they get. Every package's tests may use it.
+// database (from internal/dbtest: a SQLite file, or a schema of the test
+// PostgreSQL), a real HTTP server on 127.0.0.1, helpers for API calls, real
+// receivers that record what they get, and contained processes. Every
+// package's tests may use it; a package that needs only a database uses
+// internal/dbtest, which does not compile the application.
 package hookbooktest
 
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,18 +18,15 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
-
 	"github.com/hookbook/hookbook/internal/config"
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/event"
-	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/server"
 )
 
@@ -36,67 +34,21 @@ import (
 const Key = "hk_test_key_0123456789abcdef0123456789"
 
 // Backend is the database tests run against: "sqlite" (default) or
-// "postgres" (HOOKBOOK_TEST_BACKEND=postgres).
-func Backend() string {
-	if b := os.Getenv("HOOKBOOK_TEST_BACKEND"); b != "" {
-		return b
-	}
-	return "sqlite"
-}
+// "postgres" (HOOKBOOK_TEST_BACKEND=postgres). It is dbtest.Backend.
+func Backend() string { return dbtest.Backend() }
 
-// DatabaseURL returns a fresh database of Backend for one test.
-func DatabaseURL(t testing.TB) string {
-	t.Helper()
-	if Backend() != "postgres" {
-		return SQLiteURL(t)
-	}
-	return PostgresURL(t)
-}
+// DatabaseURL returns a fresh database of Backend for one test
+// (dbtest.URL).
+func DatabaseURL(t testing.TB) string { t.Helper(); return dbtest.URL(t) }
 
-// SQLiteURL returns a new SQLite file in the test's temporary directory.
-func SQLiteURL(t testing.TB) string {
-	return "sqlite:" + filepath.Join(t.TempDir(), "hookbook.db")
-}
+// SQLiteURL returns a new SQLite file in the test's temporary directory
+// (dbtest.SQLiteURL).
+func SQLiteURL(t testing.TB) string { return dbtest.SQLiteURL(t) }
 
-// PostgresURL returns a new schema of the PostgreSQL test database
-// (HOOKBOOK_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test),
-// dropped after the test. Without a reachable PostgreSQL the test is
-// skipped loudly, except under CI=true, where it fails.
-func PostgresURL(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("HOOKBOOK_TEST_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	pool, err := sql.Open("pgx", base)
-	if err == nil {
-		err = pool.Ping()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL is required under CI=true: %v", err)
-		}
-		t.Skipf("\n\n*** SKIPPED: PostgreSQL is not reachable at %s (%v).\n*** Start it (see .ci/run) to run this test on PostgreSQL.\n\n", base, err)
-	}
-	defer pool.Close()
-	schema := "hb_" + strings.ToLower(ids.New("t")[2:])
-	if _, err := pool.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		pool, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer pool.Close()
-		pool.Exec("DROP SCHEMA " + schema + " CASCADE")
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
-}
+// PostgresURL returns a new schema of the PostgreSQL test database, dropped
+// after the test, skipped loudly without PostgreSQL except under CI=true
+// (dbtest.PostgresURL).
+func PostgresURL(t testing.TB) string { t.Helper(); return dbtest.PostgresURL(t) }
 
 // Instance is a running hookbook.
 type Instance struct {
@@ -369,38 +321,19 @@ func (rc *Receiver) All() []Received {
 }
 
 // EachBackend runs fn as a subtest on a fresh, migrated database of each
-// backend, SQLite and PostgreSQL: the storage conformance suites use it so
-// that the same cases hold on both.
-func EachBackend(t *testing.T, fn func(t *testing.T, d *db.DB)) {
-	eachURL(t, func(t *testing.T, url string) { fn(t, OpenDB(t, url)) })
-}
-
-// eachURL runs fn as a subtest with a fresh database URL of each backend.
-func eachURL(t *testing.T, fn func(t *testing.T, url string)) {
-	for name, newURL := range map[string]func(testing.TB) string{"sqlite": SQLiteURL, "postgres": PostgresURL} {
-		t.Run(name, func(t *testing.T) { fn(t, newURL(t)) })
-	}
-}
+// backend, SQLite and PostgreSQL (dbtest.EachBackend, which a package
+// that needs only a database calls directly).
+func EachBackend(t *testing.T, fn func(t *testing.T, d *db.DB)) { dbtest.EachBackend(t, fn) }
 
 // StartEach runs fn as a subtest with an instance on each backend, SQLite
 // and PostgreSQL, for edge cases that must hold on both.
 func StartEach(t *testing.T, fn func(t *testing.T, in *Instance)) {
-	eachURL(t, func(t *testing.T, url string) { fn(t, Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url})) })
+	dbtest.EachURL(t, func(t *testing.T, url string) { fn(t, Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url})) })
 }
 
-// OpenDB opens and migrates the database at url, closed after the test.
-func OpenDB(t testing.TB, url string) *db.DB {
-	t.Helper()
-	d, err := db.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	if err := d.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
+// OpenDB opens and migrates the database at url, closed after the test
+// (dbtest.Open).
+func OpenDB(t testing.TB, url string) *db.DB { t.Helper(); return dbtest.Open(t, url) }
 
 // Answer is one API answer a test received, kept to be checked against the
 // OpenAPI document.

@@ -65,19 +65,19 @@ func (s *Server) BookingRoutes(d *booking.Domain) []Route {
 		{Method: "POST", Pattern: "/api/v1/community-events", Handler: a(create(d.CreateCommunityEvent))},
 		{Method: "GET", Pattern: "/api/v1/community-events/{id}", Handler: a(get(d.CommunityEvent))},
 		{Method: "POST", Pattern: "/api/v1/community-events/{id}/approvals", Handler: a(update(func(ctx context.Context, org, slug string, in booking.ApprovalInput) (*booking.CommunityEvent, error) {
-			return d.Approve(ctx, org, slug, in, "")
+			return d.Approve(ctx, org, slug, in)
 		}))},
 
 		{Method: "GET", Pattern: "/api/v1/links", Handler: a(list("lnk", d.Links))},
 		{Method: "POST", Pattern: "/api/v1/links", Handler: a(create(func(ctx context.Context, org string, in booking.LinkInput) (*booking.Link, error) {
-			return d.CreateLink(ctx, org, in, "")
+			return d.CreateLink(ctx, org, in)
 		}))},
 		{Method: "GET", Pattern: "/api/v1/links/{id}", Handler: a(get(d.Link))},
 		{Method: "POST", Pattern: "/api/v1/links/{id}/disable", Handler: a(action(d.DisableLink))},
 
 		{Method: "GET", Pattern: "/api/v1/planner/blocks", Handler: a(list("blk", d.Blocks))},
 		{Method: "POST", Pattern: "/api/v1/planner/blocks", Handler: a(create(func(ctx context.Context, org string, in booking.BlockInput) (*booking.Block, error) {
-			return d.CreateBlock(ctx, org, in, "", "")
+			return d.CreateBlock(ctx, org, in)
 		}))},
 		{Method: "DELETE", Pattern: "/api/v1/planner/blocks/{id}", Handler: a(remove(d.DeleteBlock))},
 

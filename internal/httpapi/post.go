@@ -22,7 +22,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, org *hookbook.Orga
 		key = ""
 	}
 	if key != "" {
-		if !storable(key) || len(key) > idempotency.MaxKey {
+		if !idempotency.ValidKey(key) {
 			WriteError(w, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_header",
 				Message: "Idempotency-Key must be UTF-8 text of at most 255 bytes without NUL characters",
 				Details: map[string]string{"Idempotency-Key": "invalid"}}, 0)

@@ -222,11 +222,9 @@ func ceilSeconds(d time.Duration) int {
 	return int(math.Ceil(d.Seconds()))
 }
 
-// storable reports whether text can be stored by both databases:
-// PostgreSQL refuses NUL characters and invalid UTF-8 in TEXT.
-func storable(text string) bool {
-	return utf8.ValidString(text) && !strings.ContainsRune(text, 0)
-}
+// storable is the one rule of text both databases can store
+// (hookbook.Storable), which the admin UI's forms follow too.
+var storable = hookbook.Storable
 
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -240,14 +238,10 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				Message: "the query string is not valid URL encoding", Details: map[string]string{"query": "invalid encoding"}}, 0)
 			return
 		}
-		for k, vs := range query {
-			for _, v := range vs {
-				if !storable(k) || !storable(v) {
-					WriteError(w, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_query",
-						Message: "query parameters must be UTF-8 text without NUL characters", Details: map[string]string{k: "invalid text"}}, 0)
-					return
-				}
-			}
+		if k, ok := hookbook.StorableValues(query); !ok {
+			WriteError(w, &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_query",
+				Message: "query parameters must be UTF-8 text without NUL characters", Details: map[string]string{k: "invalid text"}}, 0)
+			return
 		}
 		defer func() {
 			if v := recover(); v != nil {

@@ -8,6 +8,11 @@
 // (409 idempotency_key_reused); a repeat while the first still runs is
 // refused too (409 idempotency_key_in_use), unless the first was abandoned
 // (its process died) for longer than Stale.
+//
+// Published events follow the same rules (ValidKey, Window) with their own
+// table: a publication claims its key in its own transaction
+// (ClaimEventKey) and answers the first event's id, so that the hot path
+// stores no answer.
 package idempotency
 
 import (

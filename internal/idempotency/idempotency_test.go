@@ -7,7 +7,7 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
-	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/idempotency"
 )
 
@@ -43,7 +43,7 @@ func (c *clock) advance(d time.Duration) { c.now = c.now.Add(d) }
 // per organization, and purge.
 func TestStore(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		c := &clock{now: time.Now()}
 		d.Now = c.Now
@@ -153,4 +153,26 @@ func TestStore(t *testing.T) {
 			t.Errorf("Purge deleted %d, left %d; want the old keys gone and the fresh one kept", n, left)
 		}
 	})
+}
+
+// TestValidKey: request and event keys follow one rule, at most MaxKey
+// bytes of text both databases can store.
+func TestValidKey(t *testing.T) {
+	t.Parallel()
+	long := make([]byte, idempotency.MaxKey)
+	for i := range long {
+		long[i] = 'k'
+	}
+	for key, want := range map[string]bool{
+		"order-42":           true,
+		"Zoë ✓":              true,
+		string(long):         true,
+		string(long) + "k":   false,
+		"nul\x00":            false,
+		"not utf-8 \xff\xfe": false,
+	} {
+		if got := idempotency.ValidKey(key); got != want {
+			t.Errorf("ValidKey(%.20q…) = %v, want %v", key, got, want)
+		}
+	}
 }

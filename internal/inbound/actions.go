@@ -170,7 +170,10 @@ var actions = []action{
 	}},
 	{"admin.links.create", "admin.links", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		in := booking.LinkInput{ServiceID: x.str("params", "service_id", true), Slug: x.str("params", "slug", true)}
-		return func() (any, error) { return d.CreateLink(ctx, orgID, in, "params.") }
+		return func() (any, error) {
+			out, err := d.CreateLink(ctx, orgID, in)
+			return out, prefixed(err, map[string]string{"service_id": "params", "slug": "params"})
+		}
 	}},
 	{"admin.links.disable", "admin.links", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		slug := x.str("params", "slug", true)
@@ -178,7 +181,10 @@ var actions = []action{
 	}},
 	{"admin.planner.block", "admin.planner", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		in := booking.BlockInput{StartsAt: x.str("params", "starts_at", true), EndsAt: x.str("params", "ends_at", true), Reason: x.str("data", "reason", false)}
-		return func() (any, error) { return d.CreateBlock(ctx, orgID, in, "params.", "data.") }
+		return func() (any, error) {
+			out, err := d.CreateBlock(ctx, orgID, in)
+			return out, prefixed(err, map[string]string{"starts_at": "params", "ends_at": "params", "reason": "data"})
+		}
 	}},
 	{"admin.planner.unblock", "admin.planner", func(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 		id := x.str("params", "block_id", true)
@@ -218,7 +224,10 @@ var actions = []action{
 func approveCommunityEvent(ctx context.Context, d *booking.Domain, orgID string, x *fields) func() (any, error) {
 	slug := x.str("params", "slugId", true)
 	in := booking.ApprovalInput{FullName: x.str("data", "full_name", true), Email: x.str("data", "email", false)}
-	return func() (any, error) { return d.Approve(ctx, orgID, *slug, in, "data.") }
+	return func() (any, error) {
+		out, err := d.Approve(ctx, orgID, *slug, in)
+		return out, prefixed(err, map[string]string{"full_name": "data", "email": "data"})
+	}
 }
 
 // lookup returns the action named name.

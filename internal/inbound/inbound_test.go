@@ -2,6 +2,7 @@ package inbound_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,7 +13,7 @@ import (
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/booking"
 	"github.com/hookbook/hookbook/internal/db"
-	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/inbound"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/org"
@@ -49,7 +50,7 @@ func signed(body string, ts time.Time, requestID string) http.Header {
 // logged.
 func TestPipeline(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s, orgID := service(t, d)
 		body := `{"action":"admin.planner.block","params":{"starts_at":"2030-01-01T10:00:00Z","ends_at":"2030-01-01T12:00:00Z"}}`
@@ -114,7 +115,7 @@ func TestPipeline(t *testing.T) {
 
 func TestSettingsValidation(t *testing.T) {
 	t.Parallel()
-	s, orgID := service(t, hookbooktest.OpenDB(t, hookbooktest.SQLiteURL(t)))
+	s, orgID := service(t, dbtest.Open(t, dbtest.SQLiteURL(t)))
 	for name, in := range map[string]inbound.SettingsInput{
 		"unknown scope": {Scopes: &[]string{"admin.everything"}},
 		"short secret":  {Secret: ptr("short")},
@@ -135,7 +136,7 @@ func TestSettingsValidation(t *testing.T) {
 func TestUnsignedTrafficIsBounded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := hookbooktest.OpenDB(t, hookbooktest.SQLiteURL(t))
+	d := dbtest.Open(t, dbtest.SQLiteURL(t))
 	s, orgID := service(t, d)
 	if _, err := s.SetSettings(ctx, orgID, inbound.SettingsInput{Enabled: ptr(true), Secret: ptr(secret), Scopes: &[]string{"admin.planner"}}); err != nil {
 		t.Fatal(err)
@@ -174,7 +175,7 @@ func TestUnsignedTrafficIsBounded(t *testing.T) {
 // and an unknown action answers 404.
 func TestActionsTable(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		s, orgID := service(t, d)
 		seen := map[string]bool{}
 		for _, scope := range inbound.ScopeNames() {
@@ -208,4 +209,49 @@ func TestActionsTable(t *testing.T) {
 			t.Errorf("an unknown action: %v", err)
 		}
 	})
+}
+
+// TestDomainErrorsNameCommandFields: the booking domain names its own
+// fields in errors and the command renames them to where the command
+// carried them (params or data), one mechanism for every action.
+func TestDomainErrorsNameCommandFields(t *testing.T) {
+	t.Parallel()
+	s, orgID := service(t, dbtest.Open(t, dbtest.SQLiteURL(t)))
+	raw := func(m map[string]any) map[string]json.RawMessage {
+		out := map[string]json.RawMessage{}
+		for k, v := range m {
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[k] = b
+		}
+		return out
+	}
+	soon, later := time.Now().Add(48*time.Hour).UTC().Format(time.RFC3339), time.Now().Add(47*time.Hour).UTC().Format(time.RFC3339)
+	for _, c := range []struct {
+		req    inbound.Request
+		fields []string
+	}{
+		{inbound.Request{Action: "admin.links.create", Params: raw(map[string]any{"service_id": "svc_x", "slug": "Not A Slug"})}, []string{"params.slug"}},
+		{inbound.Request{Action: "admin.planner.block", Params: raw(map[string]any{"starts_at": soon, "ends_at": later}),
+			Data: raw(map[string]any{"reason": strings.Repeat("r", 1001)})}, []string{"params.ends_at", "data.reason"}},
+		{inbound.Request{Action: "admin.community-events.approve", Params: raw(map[string]any{"slugId": "x"}),
+			Data: raw(map[string]any{"full_name": strings.Repeat("n", 201), "email": "no"})}, []string{"data.full_name", "data.email"}},
+	} {
+		_, err := s.Run(context.Background(), orgID, &c.req)
+		e := hookbook.AsError(err)
+		if e == nil || e.Code != "validation_failed" {
+			t.Errorf("%s: %v, want validation_failed", c.req.Action, err)
+			continue
+		}
+		if len(e.Details) != len(c.fields) {
+			t.Errorf("%s: details %v, want exactly %v", c.req.Action, e.Details, c.fields)
+		}
+		for _, f := range c.fields {
+			if e.Details[f] == "" {
+				t.Errorf("%s: details %v do not name %s", c.req.Action, e.Details, f)
+			}
+		}
+	}
 }

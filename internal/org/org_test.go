@@ -9,13 +9,13 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
-	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/org"
 )
 
 func TestBootstrapOnceAndKeys(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := &org.Service{DB: d}
 		// Several instances starting at once create one default organization.
@@ -63,7 +63,7 @@ func TestBootstrapOnceAndKeys(t *testing.T) {
 
 func TestAPIKeyLifecycle(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := &org.Service{DB: d}
 		first := org.NewAPIKey()

@@ -5,14 +5,14 @@ import (
 	"testing"
 
 	"github.com/hookbook/hookbook/internal/db"
-	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/org"
 )
 
 // TestRevokeEndsUISessions: revoking a key deletes, in the same
 // transaction, the UI sessions signed in with it, and only those.
 func TestRevokeEndsUISessions(t *testing.T) {
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := &org.Service{DB: d}
 		o, err := s.CreateOrganization(ctx, "acme", org.NewAPIKey())

@@ -14,12 +14,10 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/event"
+	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/queue"
 )
-
-// IdempotencyWindow is how long an idempotency key answers its first event.
-const IdempotencyWindow = 24 * time.Hour
 
 // insertEventType registers an organization's own event type, unless it
 // already has Limits.EventTypes of them (403 event_type_limit).
@@ -141,19 +139,11 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 	}
 	evt := &hookbook.Event{ID: ids.New("evt"), OrganizationID: p.OrganizationID, Type: p.Type, Timestamp: at.UTC().Truncate(time.Second), Data: p.Data}
 	if p.IdempotencyKey != "" {
-		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (organization_id, key, event_id, created_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (organization_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at
-			WHERE idempotency_keys.created_at < $5`,
-			p.OrganizationID, p.IdempotencyKey, evt.ID, db.Micros(now), db.Micros(now.Add(-IdempotencyWindow)))
+		first, err := idempotency.ClaimEventKey(ctx, tx, p.OrganizationID, p.IdempotencyKey, evt.ID, now)
 		if err != nil {
 			return nil, fmt.Errorf("idempotency key: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			var first string
-			if err := tx.QueryRowContext(ctx, `SELECT event_id FROM idempotency_keys WHERE organization_id = $1 AND key = $2`,
-				p.OrganizationID, p.IdempotencyKey).Scan(&first); err != nil {
-				return nil, fmt.Errorf("idempotency key: %w", err)
-			}
+		if first != "" {
 			e, err := getEvent(ctx, tx, p.OrganizationID, first)
 			if hookbook.IsKind(err, hookbook.ENotFound) {
 				// Purged by a retention shorter than the key's 24 h: the

@@ -10,8 +10,8 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/event"
-	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/org"
 	"github.com/hookbook/hookbook/internal/outbound"
@@ -19,7 +19,7 @@ import (
 )
 
 // The storage conformance suite: every case runs on SQLite and on
-// PostgreSQL through hookbooktest.EachBackend.
+// PostgreSQL through dbtest.EachBackend.
 
 type fixture struct {
 	svc *outbound.Service
@@ -52,7 +52,7 @@ func (f fixture) endpoint(t *testing.T, events ...string) *hookbook.RevealedEndp
 
 func (f fixture) publish(t *testing.T, typ, key string) *outbound.Published {
 	t.Helper()
-	data, err := json.Marshal(hookbooktest.Data(typ, nil))
+	data, err := json.Marshal(exampleData(typ, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func (f fixture) publish(t *testing.T, typ, key string) *outbound.Published {
 
 func TestSecretsOnlyThroughReveal(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		f := setup(t, d)
 		created := f.endpoint(t, "*")
 		if !strings.HasPrefix(created.Secret, "whsec_") {
@@ -98,7 +98,7 @@ func TestSecretsOnlyThroughReveal(t *testing.T) {
 
 func TestFanOutFollowsFilters(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		f := setup(t, d)
 		all, bookings, payments := f.endpoint(t, "*"), f.endpoint(t, "booking.*"), f.endpoint(t, "payment.succeeded")
 		p := f.publish(t, "booking.created", "")
@@ -128,7 +128,7 @@ func TestFanOutFollowsFilters(t *testing.T) {
 
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		f := setup(t, d)
 		f.endpoint(t, "*")
 		a, b := f.publish(t, "booking.created", "k1"), f.publish(t, "booking.created", "k1")
@@ -141,12 +141,21 @@ func TestIdempotencyKey(t *testing.T) {
 		if c := f.publish(t, "booking.created", "k2"); c.Event.ID == a.Event.ID {
 			t.Errorf("another key answered the first event")
 		}
+		// A key neither database could store is refused by name, on both
+		// alike, with the same rule as the Idempotency-Key header.
+		data, _ := json.Marshal(exampleData("booking.created", nil))
+		for _, key := range []string{"k\x00nul", strings.Repeat("k", 256)} {
+			_, err := f.svc.Publish(context.Background(), f.org, outbound.PublishInput{Event: "booking.created", Data: data, IdempotencyKey: key})
+			if e := hookbook.AsError(err); e == nil || e.Code != "validation_failed" || e.Details["idempotency_key"] == "" {
+				t.Errorf("key %q: %v, want validation_failed naming idempotency_key", key, err)
+			}
+		}
 	})
 }
 
 func TestRedeliverRecoverAndDisable(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		f := setup(t, d)
 		ctx := context.Background()
 		ep := f.endpoint(t, "*")
@@ -186,7 +195,7 @@ func TestRedeliverRecoverAndDisable(t *testing.T) {
 
 func TestValidation(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		f := setup(t, d)
 		ctx := context.Background()
 		for name, in := range map[string]outbound.EndpointInput{
@@ -214,11 +223,11 @@ func TestValidation(t *testing.T) {
 // refusal names every failing field; nothing is stored for it.
 func TestBuiltinDataMatchesTheCatalog(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		f := setup(t, d)
 		ctx := context.Background()
 		f.endpoint(t, "*")
-		bad := hookbooktest.Data("booking.created", map[string]any{
+		bad := exampleData("booking.created", map[string]any{
 			"participants": 0, "starts_at": "tomorrow", "status": "lost", "id": "x",
 		})
 		delete(bad, "currency")
@@ -246,7 +255,7 @@ func TestBuiltinDataMatchesTheCatalog(t *testing.T) {
 		}
 		// Every built-in type's own example passes.
 		for _, et := range event.Builtin() {
-			data, _ := json.Marshal(hookbooktest.Data(et.Name, nil))
+			data, _ := json.Marshal(exampleData(et.Name, nil))
 			if _, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: et.Name, Data: data}); err != nil {
 				t.Errorf("%s example: %v", et.Name, err)
 			}
@@ -259,7 +268,7 @@ func TestBuiltinDataMatchesTheCatalog(t *testing.T) {
 // signing until it expires, and a rotation keeps it in the list.
 func TestSecretRotatedBeforeTheListStillSigns(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := setup(t, d)
 		e := f.endpoint(t, "*")
@@ -288,7 +297,7 @@ func TestSecretRotatedBeforeTheListStillSigns(t *testing.T) {
 // endpoint's hourly volume, on both databases.
 func TestDashboardQueries(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := setup(t, d)
 		ep := f.endpoint(t, "*")
@@ -338,4 +347,21 @@ func TestDashboardQueries(t *testing.T) {
 			t.Errorf("an hour later: %+v / %+v", vol[22], vol[23])
 		}
 	})
+}
+
+// exampleData returns the catalog's example data of the built-in event type
+// typ with fields set on top, as hookbooktest.Data does for instance tests.
+func exampleData(typ string, fields map[string]any) map[string]any {
+	et, ok := event.LookupBuiltin(typ)
+	if !ok {
+		panic("no built-in event type " + typ)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(et.Example, &d); err != nil {
+		panic(err)
+	}
+	for k, v := range fields {
+		d[k] = v
+	}
+	return d
 }

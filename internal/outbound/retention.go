@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/queue"
 )
@@ -24,7 +25,7 @@ func (s *Service) Purge(ctx context.Context, cutoff time.Time) (deliveries, even
 	if err != nil {
 		return deliveries, events, fmt.Errorf("purge events: %w", err)
 	}
-	if _, err := s.DB.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, db.Micros(s.DB.Now().Add(-IdempotencyWindow))); err != nil {
+	if err := idempotency.PurgeEventKeys(ctx, s.DB); err != nil {
 		return deliveries, events, fmt.Errorf("purge idempotency keys: %w", err)
 	}
 	// A key unused since cutoff starts again above its old sequences

@@ -21,6 +21,7 @@ import (
 	"github.com/hookbook/hookbook/internal/config"
 	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
+	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/queue"
@@ -326,8 +327,9 @@ func (s *Service) SendTest(ctx context.Context, orgID, id string) (string, error
 	return p.Deliveries[0], nil
 }
 
-// MaxIdempotencyKey bounds the length of an idempotency key.
-const MaxIdempotencyKey = 255
+// MaxIdempotencyKey bounds the length of an idempotency key
+// (idempotency.MaxKey, the same bound as the Idempotency-Key header's).
+const MaxIdempotencyKey = idempotency.MaxKey
 
 // PublishInput is an event published through the API.
 type PublishInput struct {
@@ -376,6 +378,8 @@ func (s *Service) Publish(ctx context.Context, orgID string, in PublishInput) (*
 	}
 	if len(in.IdempotencyKey) > MaxIdempotencyKey {
 		f.Add("idempotency_key", fmt.Sprintf("must be at most %d characters", MaxIdempotencyKey))
+	} else if !idempotency.ValidKey(in.IdempotencyKey) {
+		f.Add("idempotency_key", "must be text without NUL characters")
 	}
 	if len(in.OrderingKey) > event.MaxOrderingKey {
 		f.Add("ordering_key", fmt.Sprintf("must be at most %d characters", event.MaxOrderingKey))

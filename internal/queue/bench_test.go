@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/org"
 	"github.com/hookbook/hookbook/internal/outbound"
@@ -28,7 +28,7 @@ import (
 // PostgreSQL.)
 func BenchmarkDeliveryStore(b *testing.B) {
 	ctx := context.Background()
-	d := hookbooktest.OpenDB(b, hookbooktest.DatabaseURL(b))
+	d := dbtest.Open(b, dbtest.URL(b))
 	o, err := (&org.Service{DB: d}).CreateOrganization(ctx, "acme", org.NewAPIKey())
 	if err != nil {
 		b.Fatal(err)
@@ -43,7 +43,7 @@ func BenchmarkDeliveryStore(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	data, err := json.Marshal(hookbooktest.Data("booking.created", nil))
+	data, err := json.Marshal(exampleData("booking.created", nil))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,7 +13,8 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
-	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/dbtest"
+	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/org"
 	"github.com/hookbook/hookbook/internal/outbound"
@@ -21,7 +22,7 @@ import (
 )
 
 // The queue's conformance suite: every case runs on SQLite and on
-// PostgreSQL through hookbooktest.EachBackend, against the one SQL text
+// PostgreSQL through dbtest.EachBackend, against the one SQL text
 // both databases share. Deliveries are made the way hookbook makes them,
 // by publishing events through outbound.Service into the queue under test.
 
@@ -56,7 +57,7 @@ func (f fixture) endpoint(t *testing.T, events ...string) *hookbook.RevealedEndp
 
 func (f fixture) publish(t *testing.T, typ, key string) *outbound.Published {
 	t.Helper()
-	data, err := json.Marshal(hookbooktest.Data(typ, nil))
+	data, err := json.Marshal(exampleData(typ, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func (f fixture) publish(t *testing.T, typ, key string) *outbound.Published {
 
 func TestQueueClaimCompleteRelease(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		f := setup(t, d)
 		ctx := context.Background()
 		ep := f.endpoint(t, "*")
@@ -133,7 +134,7 @@ func TestQueueClaimCompleteRelease(t *testing.T) {
 // endpoints never wait; redeliver and recover queue in order.
 func TestOrderedEndpoint(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := setup(t, d)
 		ordered := true
@@ -144,7 +145,7 @@ func TestOrderedEndpoint(t *testing.T) {
 		}
 		plain := f.endpoint(t, "*")
 		pub := func(key string, n int) *outbound.Published {
-			data, _ := json.Marshal(hookbooktest.Data("booking.created", map[string]any{"id": key, "n": n}))
+			data, _ := json.Marshal(exampleData("booking.created", map[string]any{"id": key, "n": n}))
 			p, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: key})
 			if err != nil {
 				t.Fatal(err)
@@ -263,7 +264,7 @@ func keys(m map[string]*queue.Job) []string {
 // unordered lets the sweep release every delivery waiting behind another.
 func TestUnorderedAgainReleasesParked(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := setup(t, d)
 		ordered, events := true, []string{"*"}
@@ -272,7 +273,7 @@ func TestUnorderedAgainReleasesParked(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range 3 {
-			data, _ := json.Marshal(hookbooktest.Data("booking.created", map[string]any{"n": i}))
+			data, _ := json.Marshal(exampleData("booking.created", map[string]any{"n": i}))
 			if _, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: "k"}); err != nil {
 				t.Fatal(err)
 			}
@@ -342,7 +343,7 @@ func (e *engine) LeaseTerms() (string, time.Duration) { return "inst_1", time.Mi
 
 func TestPublicationHandsDeliveriesToTheEngine(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		f := setup(t, d)
 		ctx := context.Background()
 		roomy, full := f.endpoint(t, "*"), f.endpoint(t, "*")
@@ -356,7 +357,7 @@ func TestPublicationHandsDeliveriesToTheEngine(t *testing.T) {
 			return err == nil
 		}
 		f.q.Engine = e
-		data, _ := json.Marshal(hookbooktest.Data("booking.created", nil))
+		data, _ := json.Marshal(exampleData("booking.created", nil))
 		p, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: "bkg_1"})
 		if err != nil {
 			t.Fatal(err)
@@ -426,7 +427,7 @@ func TestPublicationHandsDeliveriesToTheEngine(t *testing.T) {
 // earliest; ReleaseAllLeases makes claimed deliveries due at once.
 func TestQueuePostponeNextDueAndLeases(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		f := setup(t, d)
 		ctx := context.Background()
 		if _, ok, err := f.q.NextDue(ctx); err != nil || ok {
@@ -482,7 +483,7 @@ func TestQueuePostponeNextDueAndLeases(t *testing.T) {
 // instead of returning them; Purge deletes finished deliveries only.
 func TestQueueGoneDisabledAndPurge(t *testing.T) {
 	t.Parallel()
-	hookbooktest.EachBackend(t, func(t *testing.T, d *db.DB) {
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		f := setup(t, d)
 		ctx := context.Background()
 		ep := f.endpoint(t, "booking.*")
@@ -530,4 +531,21 @@ func TestQueueGoneDisabledAndPurge(t *testing.T) {
 			t.Errorf("purge kept %d attempts of a purged delivery", len(attempts))
 		}
 	})
+}
+
+// exampleData returns the catalog's example data of the built-in event type
+// typ with fields set on top, as hookbooktest.Data does for instance tests.
+func exampleData(typ string, fields map[string]any) map[string]any {
+	et, ok := event.LookupBuiltin(typ)
+	if !ok {
+		panic("no built-in event type " + typ)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(et.Example, &d); err != nil {
+		panic(err)
+	}
+	for k, v := range fields {
+		d[k] = v
+	}
+	return d
 }
