@@ -99,25 +99,6 @@ func chart(vs []outbound.Volume, now time.Time) template.HTML {
 	return template.HTML(b.String()) // every value above is a number or a fixed string
 }
 
-// human writes a duration for people: "24 hours", "90 minutes", "45 seconds".
-func human(d time.Duration) string {
-	unit := func(n int64, one string) string {
-		if n == 1 {
-			return "1 " + one
-		}
-		return fmt.Sprintf("%d %ss", n, one)
-	}
-	switch {
-	case d >= time.Hour && d%time.Hour == 0:
-		return unit(int64(d/time.Hour), "hour")
-	case d >= time.Minute && d%time.Minute == 0:
-		return unit(int64(d/time.Minute), "minute")
-	case d >= time.Second:
-		return unit(int64(d/time.Second), "second")
-	}
-	return d.String()
-}
-
 // BodyPreview is how much of a body a page shows; the rest is a download.
 const BodyPreview = 16 << 10
 

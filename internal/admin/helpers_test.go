@@ -10,17 +10,6 @@ import (
 	uisession "github.com/hookbook/hookbook/internal/session"
 )
 
-func TestHuman(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		24 * time.Hour: "24 hours", time.Hour: "1 hour", 90 * time.Minute: "90 minutes",
-		45 * time.Second: "45 seconds", time.Second: "1 second", 1500 * time.Millisecond: "1 second", 0: "0s",
-	} {
-		if got := human(d); got != want {
-			t.Errorf("human(%s) = %q, want %q", d, got, want)
-		}
-	}
-}
-
 func TestPortalAllows(t *testing.T) {
 	admin := &session{Session: &uisession.Session{}}
 	portal := &session{Session: &uisession.Session{Portal: true, EventTypes: []string{"booking.*", "payment.refunded"}}}

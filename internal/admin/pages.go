@@ -49,7 +49,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	if wait, ok := u.signins.Take(addr, attempt); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		u.render(w, http.StatusTooManyRequests, "error", &page{Title: "Too many attempts",
-			Error: "Too many failed sign-ins from your address. Try again in " + waitWording(wait) + "."})
+			Error: "Too many failed sign-ins from your address. Try again in " + hookbook.HumanWait(wait) + "."})
 		return
 	}
 	caller, err := u.Orgs.Authenticate(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
@@ -412,7 +412,7 @@ func (u *UI) reveal(w http.ResponseWriter, r *http.Request, s *session) {
 func (u *UI) rotatePage(w http.ResponseWriter, r *http.Request, s *session) {
 	u.confirm(w, r, s, confirmation{Question: "Rotate the signing secret?", Action: "rotate", Button: "Rotate secret",
 		Consequence: "gets a new signing secret from now on. The current one keeps signing beside it for " +
-			human(u.Outbound.SecretOverlap) + ", so update the receiver within that time."})
+			hookbook.HumanDuration(u.Outbound.SecretOverlap) + ", so update the receiver within that time."})
 }
 
 // confirmation is a page that asks before an action on an endpoint.
@@ -440,7 +440,7 @@ func (u *UI) rotate(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	u.done(w, r, s, "/webhooks/"+ep.ID+"/edit#secret-h",
-		"Secret rotated. Reveal the new one below; the previous secret keeps signing beside it for "+human(u.Outbound.SecretOverlap)+".")
+		"Secret rotated. Reveal the new one below; the previous secret keeps signing beside it for "+hookbook.HumanDuration(u.Outbound.SecretOverlap)+".")
 }
 
 func (u *UI) test(w http.ResponseWriter, r *http.Request, s *session) {

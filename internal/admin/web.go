@@ -294,7 +294,7 @@ func (u *UI) parse() {
 		"pretty": pretty,
 		"size":   size,
 		"rate":   rate,
-		"human":  human,
+		"human":  hookbook.HumanDuration,
 		"headers": func(m map[string]string) []header {
 			out := make([]header, 0, len(m))
 			for k, v := range m {

@@ -49,7 +49,7 @@ func (s *Store) CreatePortal(ctx context.Context, orgID, baseURL string, in Port
 		case err != nil:
 			f.Add("expires_in", `must be a duration such as "30m" or "1h"`)
 		case d < MinPortalTTL || d > MaxPortalTTL:
-			f.Add("expires_in", fmt.Sprintf("must be between %s and %s", human(MinPortalTTL), human(MaxPortalTTL)))
+			f.Add("expires_in", fmt.Sprintf("must be between %s and %s", hookbook.HumanDuration(MinPortalTTL), hookbook.HumanDuration(MaxPortalTTL)))
 		default:
 			ttl = d
 		}
@@ -96,23 +96,4 @@ func (s *Store) CreatePortal(ctx context.Context, orgID, baseURL string, in Port
 		return nil, fmt.Errorf("create portal session: %w", err)
 	}
 	return &PortalLink{URL: strings.TrimRight(baseURL, "/") + "/portal/s/" + token, ExpiresAt: expires.UTC()}, nil
-}
-
-// human writes a duration for people: "24 hours", "90 minutes".
-func human(d time.Duration) string {
-	unit := func(n int64, one string) string {
-		if n == 1 {
-			return "1 " + one
-		}
-		return fmt.Sprintf("%d %ss", n, one)
-	}
-	switch {
-	case d >= time.Hour && d%time.Hour == 0:
-		return unit(int64(d/time.Hour), "hour")
-	case d >= time.Minute && d%time.Minute == 0:
-		return unit(int64(d/time.Minute), "minute")
-	case d >= time.Second:
-		return unit(int64(d/time.Second), "second")
-	}
-	return d.String()
 }
