@@ -226,8 +226,8 @@ func TestBookingLifecycleEmitsEveryEvent(t *testing.T) {
 	in.must(200, "POST", "/api/v1/community-events/summer-meetup/approvals", map[string]any{"full_name": "Ada Lovelace", "email": "ada@example.com"})
 	rc.expect("community_event.approved", seen)
 	// The same person again (same email, case aside): nothing changes.
-	if again := in.must(200, "POST", "/api/v1/community-events/summer-meetup/approvals", map[string]any{"full_name": "A. Lovelace", "email": "ADA@example.com"}); again["approvals_count"].(float64) != 1 {
-		t.Errorf("second approval by one person counted: %v", again)
+	if r := in.do("POST", "/api/v1/community-events/summer-meetup/approvals", map[string]any{"full_name": "A. Lovelace", "email": "ADA@example.com"}); r.Status != 409 {
+		t.Errorf("second approval by one person = %d %s, want 409", r.Status, r.Body)
 	}
 	ce := in.must(200, "POST", "/api/v1/community-events/summer-meetup/approvals", map[string]any{"full_name": "Grace Hopper"})
 	if ce["status"] != "active" || ce["approvals_count"].(float64) != 2 {
@@ -482,36 +482,47 @@ func TestBookingBadInput(t *testing.T) {
 }
 
 // TestCommunityApprovalsPerPerson: approvals count once per person (the
-// same email case aside, or the same name when either has no email), and a
-// person's repeat approval changes nothing and publishes nothing.
+// same email case aside, or the same name when either has no email); a
+// person's repeat approval answers 409 already_approved, changes nothing
+// and publishes nothing, but an email it brings completes her approval.
 func TestCommunityApprovalsPerPerson(t *testing.T) {
 	t.Parallel()
 	in := start(t, nil)
 	in.must(201, "POST", "/api/v1/community-events", map[string]any{"slug": "meetup", "title": "Meetup", "starts_at": future(100), "approvals_required": 10})
-	approve := func(name, email string) float64 {
+	approve := func(name, email string) response {
 		t.Helper()
 		body := map[string]any{"full_name": name}
 		if email != "" {
 			body["email"] = email
 		}
-		return in.must(200, "POST", "/api/v1/community-events/meetup/approvals", body)["approvals_count"].(float64)
+		return in.do("POST", "/api/v1/community-events/meetup/approvals", body)
 	}
 	for i, a := range []struct {
 		name, email string
-		count       float64
+		count       float64 // 0: a repeat, answered 409
 	}{
 		{"Ada Lovelace", "", 1},
-		{"Ada Lovelace", "ada@example.com", 1},   // the same name, one without email: hers, now with the email
-		{"ada  lovelace", "", 1},                 // case and spaces aside
-		{"A. Lovelace", "ADA@example.com", 1},    // the same email
+		{"Ada Lovelace", "ada@example.com", 0},   // the same name, one without email: hers, now with the email
+		{"ada  lovelace", "", 0},                 // case and spaces aside
+		{"A. Lovelace", "ADA@example.com", 0},    // the same email, recorded by the second approval
 		{"Ada Lovelace", "other@example.com", 2}, // both have emails, different: another Ada
 		{"Grace Hopper", "grace@example.com", 3},
 		{"Grace Hopper", "hopper@example.com", 4},
-		{"Grace Hopper", "", 4}, // matches a Grace Hopper
+		{"Grace Hopper", "", 0}, // matches a Grace Hopper
 		{"Alan Turing", "", 5},
 	} {
-		if got := approve(a.name, a.email); got != a.count {
-			t.Errorf("approval %d (%s, %q): approvals_count = %v, want %v", i, a.name, a.email, got, a.count)
+		r := approve(a.name, a.email)
+		if a.count == 0 {
+			if r.Status != 409 || !strings.Contains(string(r.Body), `"already_approved"`) {
+				t.Errorf("approval %d (%s, %q) = %d %s, want 409 already_approved", i, a.name, a.email, r.Status, r.Body)
+			}
+			continue
+		}
+		var got struct {
+			Count float64 `json:"approvals_count"`
+		}
+		if r.Status != 200 || json.Unmarshal(r.Body, &got) != nil || got.Count != a.count {
+			t.Errorf("approval %d (%s, %q) = %d %s, want 200 with approvals_count %v", i, a.name, a.email, r.Status, r.Body, a.count)
 		}
 	}
 	if n := len(in.must(200, "GET", "/api/v1/events?event=community_event.approved", nil)["data"].([]any)); n != 5 {

@@ -111,8 +111,8 @@ type ApprovalInput struct {
 // has none and the names are equal (case and runs of spaces aside): "Ada
 // Lovelace" with and without an email is one person; two Ada Lovelaces
 // with different emails are two. A person's repeat approval counts
-// nothing, publishes nothing and answers the community event as it is;
-// an email it brings is recorded on an approval that had none. Errors name
+// nothing, publishes nothing and answers 409 already_approved; an email
+// it brings is still recorded on an approval that had none. Errors name
 // the fields of ApprovalInput; a caller that carried them elsewhere renames
 // them with hookbook.RenameFields.
 func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInput) (*CommunityEvent, error) {
@@ -132,6 +132,7 @@ func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInp
 		key = "email:" + *email
 	}
 	var out *CommunityEvent
+	repeat := false
 	err := d.DB.Tx(ctx, func(tx *db.Tx) error {
 		c, err := scanCommunity(tx.QueryRowContext(ctx, `SELECT `+communityColumns+` FROM community_events WHERE organization_id = $1 AND slug = $2`+tx.ForUpdate(), orgID, slug))
 		if err != nil {
@@ -156,7 +157,7 @@ func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInp
 					return err
 				}
 			}
-			out = c
+			repeat = true
 			return nil
 		}
 		now := d.now()
@@ -166,8 +167,7 @@ func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInp
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			out = c
-			return nil
+			return approvedAlready()
 		}
 		c.ApprovalsCount++
 		activate := c.Status == "pending" && c.ApprovalsCount >= c.ApprovalsRequired
@@ -191,7 +191,15 @@ func (d *Domain) Approve(ctx context.Context, orgID, slug string, in ApprovalInp
 		out = c
 		return nil
 	})
+	if err == nil && repeat {
+		return nil, approvedAlready()
+	}
 	return out, err
+}
+
+// approvedAlready answers a person's repeat approval.
+func approvedAlready() error {
+	return conflict("already_approved", "this person approved the community event already")
 }
 
 func nullTime(t *time.Time) any {
