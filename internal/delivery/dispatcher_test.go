@@ -407,12 +407,12 @@ func TestDispatcherDefersBacklog(t *testing.T) {
 		tune   func(d *delivery.Dispatcher)
 		// stall is how long the clock skips once the first attempt runs.
 		stall    time.Duration
-		attempts int // attempts the endpoint gets before its backlog is deferred
-		until    time.Duration
+		attempts int           // attempts the endpoint gets before its backlog is deferred
+		until    time.Duration // the deferral lasts at least this long
 	}{
-		// Stall: every slot busy and nothing finishing for a second; the
-		// backlog waits about twice that.
-		{name: "stall", behave: hang, tune: func(d *delivery.Dispatcher) { d.PerEndpoint = 1 }, stall: time.Second, attempts: 1, until: time.Second},
+		// Stall: every slot busy and nothing finishing for a second (past
+		// stallAfter, half a second): the backlog steps aside.
+		{name: "stall", behave: hang, tune: func(d *delivery.Dispatcher) { d.PerEndpoint = 1 }, stall: time.Second, attempts: 1},
 		// Breaker: three failures in a row open the circuit for an hour;
 		// the rest wait for it, no attempt spent.
 		{name: "breaker", behave: func(<-chan struct{}) func(context.Context) delivery.Outcome { return fail },
@@ -427,12 +427,12 @@ func TestDispatcherDefersBacklog(t *testing.T) {
 			q.add(jobs("ep_bad", 8)...)
 			e := run(t, q, s, c.tune)
 			t.Cleanup(func() { close(release) })
+			start := e.clock.Now()
 			if c.stall > 0 {
 				waitFor(t, "the first attempt", func() bool { _, running, _ := s.stats("ep_bad"); return running == 1 })
 				e.clock.skip(c.stall)
 				e.d.Wake()
 			}
-			start := e.clock.Now()
 			var got postponed
 			waitFor(t, "the backlog deferred", func() bool {
 				_, _, post := q.snapshot()
