@@ -15,10 +15,10 @@ func (d *Dispatcher) attempt(ctx context.Context, j *queue.Job) {
 	ep := j.Endpoint.ID
 	l := d.begin(ep)
 	timer := time.AfterFunc(d.SlowAfter, func() { d.slowDown(ep, l) })
-	o := d.Senders.send(ctx, j, time.Now)
+	o := d.Senders.send(ctx, j, d.Now)
 	timer.Stop()
 	d.end(ep, l, o.Duration)
-	d.Breaker.Record(ep, o, time.Now())
+	d.Breaker.Record(ep, o, d.Now())
 	r := &queue.Result{
 		Job: j, StartedAt: o.StartedAt, Duration: o.Duration, StatusCode: o.StatusCode, Error: o.Err,
 		ResponseBody: o.Response, ResponseHeaders: o.ResponseHeaders, RequestURL: o.Target, RequestHeaders: o.Request,

@@ -24,7 +24,7 @@ const stallAfter = 500 * time.Millisecond
 // reports whether it ran a claim, and whether the batch was full, meaning
 // more may be due at once.
 func (d *Dispatcher) claim(ctx, attemptCtx context.Context) (claimed, full bool) {
-	now := time.Now()
+	now := d.Now()
 	d.mu.Lock()
 	free := d.Workers - (d.inflight - d.slow)
 	exclude, stalled := d.saturated(now)
@@ -164,7 +164,7 @@ func (d *Dispatcher) sleep(ctx context.Context) time.Duration {
 	if err != nil || !ok {
 		return d.PollInterval
 	}
-	wait := time.Until(next)
+	wait := next.Sub(d.Now())
 	if wait <= 0 {
 		// Due but not claimable (saturated endpoint or open circuit):
 		// a freed slot or the poll will bring it.

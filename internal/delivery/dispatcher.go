@@ -45,6 +45,9 @@ type Dispatcher struct {
 	PollInterval time.Duration // fallback wake-up when nothing signals
 	SlowAfter    time.Duration // 0 means DefaultSlowAfter
 	Log          *slog.Logger
+	// Now is the clock of the engine's rules (stalls, circuits, slow
+	// marks, due deliveries); nil means time.Now. Tests move it.
+	Now func() time.Time
 
 	wake    chan struct{}
 	freed   chan struct{}
@@ -118,6 +121,9 @@ func (d *Dispatcher) init() {
 		}
 		if d.Log == nil {
 			d.Log = slog.Default()
+		}
+		if d.Now == nil {
+			d.Now = time.Now
 		}
 		if d.Breaker == nil {
 			d.Breaker = NewBreaker(0, 0)

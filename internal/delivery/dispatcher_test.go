@@ -13,7 +13,6 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/delivery"
-	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"github.com/hookbook/hookbook/internal/queue"
 )
 
@@ -24,8 +23,20 @@ import (
 // held to its contract by internal/queue's conformance suite, and whole
 // instances by e2e.
 
+// clock is the injectable clock of these tests (Dispatcher.Now, and the
+// fake queue's idea of what is due): real time moved forward by what the
+// test skipped, so that a test jumps past a stall or a circuit's cool-down
+// instead of sleeping through it.
+type clock struct{ skipped atomic.Int64 }
+
+func (c *clock) Now() time.Time { return time.Now().Add(time.Duration(c.skipped.Load())) }
+
+// skip moves the clock forward by d.
+func (c *clock) skip(d time.Duration) { c.skipped.Add(int64(d)) }
+
 // fakeQueue is a delivery.Queue in memory.
 type fakeQueue struct {
+	now       func() time.Time // what is due; the engine's clock once running
 	mu        sync.Mutex
 	pending   []*pendingJob
 	claims    []queue.ClaimRequest
@@ -60,7 +71,7 @@ func (q *fakeQueue) Claim(_ context.Context, r queue.ClaimRequest) ([]*queue.Job
 	defer q.mu.Unlock()
 	r.Exclude = slices.Clone(r.Exclude)
 	q.claims = append(q.claims, r)
-	now := time.Now()
+	now := q.clock()
 	var out []*queue.Job
 	kept := q.pending[:0]
 	for _, p := range q.pending {
@@ -73,6 +84,13 @@ func (q *fakeQueue) Claim(_ context.Context, r queue.ClaimRequest) ([]*queue.Job
 	}
 	q.pending = kept
 	return out, nil
+}
+
+func (q *fakeQueue) clock() time.Time {
+	if q.now == nil {
+		return time.Now()
+	}
+	return q.now()
 }
 
 func (q *fakeQueue) Complete(_ context.Context, results []*queue.Result) error {
@@ -134,6 +152,19 @@ func (q *fakeQueue) recorded(endpointID string) []*queue.Result {
 	for _, r := range q.results {
 		if r.Job.Endpoint.ID == endpointID {
 			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// waiting returns when each pending delivery of an endpoint is due.
+func (q *fakeQueue) waiting(endpointID string) []time.Time {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []time.Time
+	for _, p := range q.pending {
+		if p.job.Endpoint.ID == endpointID {
+			out = append(out, p.due)
 		}
 	}
 	return out
@@ -220,16 +251,21 @@ type engine struct {
 	d      *delivery.Dispatcher
 	q      *fakeQueue
 	s      *fakeSender
+	clock  *clock
 	stop   context.CancelFunc
 	done   chan struct{}
 	closed sync.Once
 }
 
 // run starts a Dispatcher over a fake queue and sender, configured by
-// tune; it is stopped when the test ends.
+// tune, on a clock of its own; it is stopped when the test ends. Its first
+// claim runs at once, and with nothing else to claim it is the only one
+// until a delivery is queued, comes due, or the poll (PollInterval) comes.
 func run(t *testing.T, q *fakeQueue, s *fakeSender, tune func(d *delivery.Dispatcher)) *engine {
 	t.Helper()
-	d := &delivery.Dispatcher{
+	c := &clock{}
+	q.now = c.Now
+	d := &delivery.Dispatcher{Now: c.Now,
 		Queue: q, Senders: delivery.Senders{delivery.KindWebhook: s}, Policy: delivery.Policy{Schedule: []time.Duration{time.Hour}},
 		Breaker: delivery.NewBreaker(100, time.Hour), Owner: "ins_test", Workers: 4, PerEndpoint: 2,
 		Lease: time.Minute, PollInterval: 20 * time.Millisecond, SlowAfter: time.Minute,
@@ -239,12 +275,12 @@ func run(t *testing.T, q *fakeQueue, s *fakeSender, tune func(d *delivery.Dispat
 		tune(d)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &engine{d: d, q: q, s: s, stop: cancel, done: make(chan struct{})}
+	e := &engine{d: d, q: q, s: s, clock: c, stop: cancel, done: make(chan struct{})}
+	d.Wake() // before Run: its first claim takes what is queued
 	go func() {
 		d.Run(ctx)
 		close(e.done)
 	}()
-	d.Wake()
 	t.Cleanup(func() { e.shutdown(t) })
 	return e
 }
@@ -262,56 +298,90 @@ func (e *engine) shutdown(t *testing.T) {
 	})
 }
 
+// waitFor polls cond until it holds. The minute is a bound for a loaded
+// machine, not a measure: every wait here ends on a condition.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	hookbooktest.WaitFor(t, 30*time.Second, what, cond)
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // TestDispatcherIsolation: one endpoint's trouble never holds the workers
-// another endpoint needs.
+// another endpoint needs, and no endpoint runs more than its own slots.
 func TestDispatcherIsolation(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name string
 		tune func(d *delivery.Dispatcher)
-		// hung is how many of the hanging endpoint's attempts may run at
-		// once, and excluded whether claims must leave it out by name.
-		hung     int
-		excluded bool
+		// hanging is how many endpoints hang (each with 5 deliveries), hung
+		// how many attempts each may run at once, and excluded whether
+		// claims must leave a hanging endpoint out by name.
+		hanging, hung int
+		excluded      bool
 	}{
 		// Fairness: the hanging endpoint holds at most PerEndpoint slots,
 		// the deliveries claimed for it go back once it is slow, claims
 		// leave it out, and the prompt endpoint gets every worker.
-		{name: "fairness", tune: func(d *delivery.Dispatcher) { d.Workers, d.PerEndpoint, d.SlowAfter = 4, 1, 20*time.Millisecond }, hung: 1, excluded: true},
+		{name: "fairness", tune: func(d *delivery.Dispatcher) { d.Workers, d.PerEndpoint, d.SlowAfter = 4, 1, 20*time.Millisecond }, hanging: 1, hung: 1, excluded: true},
 		// The slow budget: with a single worker, attempts running past
 		// SlowAfter move to the slow budget (at most SlowWorkers of them),
 		// and the worker stays free for the prompt endpoint.
 		{name: "slow budget", tune: func(d *delivery.Dispatcher) {
 			d.Workers, d.SlowWorkers, d.PerEndpoint, d.SlowAfter = 1, 2, 4, 20*time.Millisecond
-		}, hung: 2},
+		}, hanging: 1, hung: 2},
+		// Several organizations' hanging endpoints, with more slots between
+		// them than the instance has workers, all hanging at once: the
+		// attempts move to the slow budget, each endpoint within its own
+		// slots, and a prompt endpoint still gets the workers.
+		{name: "hanging endpoints beyond the workers", tune: func(d *delivery.Dispatcher) {
+			d.Workers, d.PerEndpoint, d.SlowAfter = 4, 2, 20*time.Millisecond
+		}, hanging: 3, hung: 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			release := make(chan struct{})
 			q, s := &fakeQueue{}, newSender()
-			s.behave["ep_hung"] = hang(release)
-			q.add(jobs("ep_hung", 6)...)
-			q.add(jobs("ep_prompt", 10)...)
-			run(t, q, s, c.tune)
-			t.Cleanup(func() { close(release) })
-			waitFor(t, "the prompt endpoint's 10 deliveries", func() bool { return len(q.recorded("ep_prompt")) == 10 })
-			if _, _, most := s.stats("ep_hung"); most > c.hung {
-				t.Errorf("%d attempts of the hanging endpoint ran at once, want at most %d", most, c.hung)
+			var hanging []string
+			for i := range c.hanging {
+				ep := fmt.Sprintf("ep_hung_%d", i)
+				hanging = append(hanging, ep)
+				s.behave[ep] = hang(release)
+				q.add(jobs(ep, 5)...)
 			}
-			if n := len(q.recorded("ep_hung")); n != 0 {
-				t.Errorf("%d outcomes of the hanging endpoint recorded while it hangs", n)
+			e := run(t, q, s, c.tune)
+			t.Cleanup(func() { close(release) })
+			// Every hanging endpoint's slots busy before the prompt
+			// endpoint's deliveries come.
+			waitFor(t, "every hanging slot busy", func() bool {
+				n := 0
+				for _, ep := range hanging {
+					_, running, _ := s.stats(ep)
+					n += running
+				}
+				return n == c.hanging*c.hung
+			})
+			q.add(jobs("ep_prompt", 10)...)
+			e.d.Wake()
+			waitFor(t, "the prompt endpoint's 10 deliveries", func() bool { return len(q.recorded("ep_prompt")) == 10 })
+			for _, ep := range hanging {
+				if _, _, most := s.stats(ep); most > c.hung {
+					t.Errorf("%d attempts of %s ran at once, want at most %d", most, ep, c.hung)
+				}
+				if n := len(q.recorded(ep)); n != 0 {
+					t.Errorf("%d outcomes of %s recorded while it hangs", n, ep)
+				}
 			}
 			if c.excluded {
 				claims, _, _ := q.snapshot()
 				left := false
 				for _, r := range claims {
-					left = left || slices.Contains(r.Exclude, "ep_hung")
+					left = left || slices.Contains(r.Exclude, hanging[0])
 				}
 				if !left {
 					t.Errorf("none of %d claims left the saturated endpoint out", len(claims))
@@ -332,14 +402,17 @@ func TestDispatcherIsolation(t *testing.T) {
 func TestDispatcherDefersBacklog(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		name     string
-		behave   func(release <-chan struct{}) func(context.Context) delivery.Outcome
-		tune     func(d *delivery.Dispatcher)
-		attempts int // attempts the endpoint gets before its backlog is deferred
-		until    time.Duration
+		name   string
+		behave func(release <-chan struct{}) func(context.Context) delivery.Outcome
+		tune   func(d *delivery.Dispatcher)
+		// stall is how long the clock skips once the first attempt runs.
+		stall    time.Duration
+		attempts int           // attempts the endpoint gets before its backlog is deferred
+		until    time.Duration // the deferral lasts at least this long
 	}{
-		// Stall: every slot busy and nothing finishing for half a second.
-		{name: "stall", behave: hang, tune: func(d *delivery.Dispatcher) { d.PerEndpoint = 1 }, attempts: 1},
+		// Stall: every slot busy and nothing finishing for a second (past
+		// stallAfter, half a second): the backlog steps aside.
+		{name: "stall", behave: hang, tune: func(d *delivery.Dispatcher) { d.PerEndpoint = 1 }, stall: time.Second, attempts: 1},
 		// Breaker: three failures in a row open the circuit for an hour;
 		// the rest wait for it, no attempt spent.
 		{name: "breaker", behave: func(<-chan struct{}) func(context.Context) delivery.Outcome { return fail },
@@ -354,7 +427,12 @@ func TestDispatcherDefersBacklog(t *testing.T) {
 			q.add(jobs("ep_bad", 8)...)
 			e := run(t, q, s, c.tune)
 			t.Cleanup(func() { close(release) })
-			start := time.Now()
+			start := e.clock.Now()
+			if c.stall > 0 {
+				waitFor(t, "the first attempt", func() bool { _, running, _ := s.stats("ep_bad"); return running == 1 })
+				e.clock.skip(c.stall)
+				e.d.Wake()
+			}
 			var got postponed
 			waitFor(t, "the backlog deferred", func() bool {
 				_, _, post := q.snapshot()
@@ -373,7 +451,7 @@ func TestDispatcherDefersBacklog(t *testing.T) {
 				t.Errorf("%d attempts made, want %d before the deferral", n, c.attempts)
 			}
 			if c.name == "breaker" {
-				if _, open := e.d.Breaker.OpenUntil("ep_bad", time.Now()); !open {
+				if _, open := e.d.Breaker.OpenUntil("ep_bad", e.clock.Now()); !open {
 					t.Errorf("the circuit is not open")
 				}
 				for _, r := range q.recorded("ep_bad") {
@@ -386,61 +464,177 @@ func TestDispatcherDefersBacklog(t *testing.T) {
 	}
 }
 
-// TestDispatcherHandOver: deliveries reserved at publication start on
-// Take without a claim, within the endpoint's room; an endpoint with no
-// room keeps its later deliveries in the queue; a rolled-back
-// publication's reservations come back.
-func TestDispatcherHandOver(t *testing.T) {
+// TestDispatcherCircuit: while an endpoint's circuit is open its
+// deliveries, queued behind its attempts or in the queue, wait for the
+// cool-down without an attempt spent; once it ends, attempts resume
+// (half-open) and a success closes the circuit.
+func TestDispatcherCircuit(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	q, s := &fakeQueue{}, newSender()
-	s.behave["ep_a"] = hang(release)
-	d := &delivery.Dispatcher{Queue: q, Senders: delivery.Senders{delivery.KindWebhook: s}, Workers: 4, PerEndpoint: 1}
-	if d.Reserve("ep_a") {
-		t.Fatal("a dispatcher that is not running took a delivery")
+	cases := []struct {
+		name     string
+		coolDown bool // the clock skips past the cool-down
+		attempts int
+	}{
+		{name: "open: deliveries wait", attempts: 3},
+		{name: "half-open after the cool-down", coolDown: true, attempts: 3 + 8},
 	}
-	e := run(t, q, s, func(d *delivery.Dispatcher) { d.Workers, d.PerEndpoint = 10, 1 })
-	t.Cleanup(func() { close(release) })
-	d = e.d
-	waitFor(t, "the first claim", func() bool { c, _, _ := q.snapshot(); return len(c) > 0 })
-	// Room: one slot and 4 places behind it (queueFactor).
-	taken := 0
-	for d.Reserve("ep_a") {
-		taken++
-		if taken > 10 {
-			t.Fatal("Reserve never says no")
-		}
-	}
-	if taken != 5 {
-		t.Fatalf("reserved %d deliveries to one endpoint, want 5 (one slot, four waiting)", taken)
-	}
-	// Once refused, the endpoint has a backlog: its next deliveries queue
-	// behind it even if room comes back, until a claim drains it.
-	js := jobs("ep_a", taken)
-	d.Cancel(js[3:])
-	if d.Reserve("ep_a") {
-		t.Errorf("a delivery was taken ahead of the endpoint's backlog")
-	}
-	if !d.Reserve("ep_b") {
-		t.Errorf("another endpoint's delivery was refused")
-	}
-	d.Cancel(jobs("ep_b", 1))
-	d.Take(js[:3])
-	waitFor(t, "the first handed-over attempt", func() bool { _, running, _ := s.stats("ep_a"); return running == 1 })
-	close(release)
-	release = make(chan struct{}) // the cleanup closes this one
-	waitFor(t, "three outcomes", func() bool { return len(q.recorded("ep_a")) == 3 })
-	if _, _, most := s.stats("ep_a"); most != 1 {
-		t.Errorf("%d attempts ran at once, want 1", most)
-	}
-	if _, released, _ := q.snapshot(); len(released) != 0 {
-		t.Errorf("handed-over deliveries went back to the queue: %d", len(released))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			q, s := &fakeQueue{}, newSender()
+			var n atomic.Int64
+			s.behave["ep_down"] = func(ctx context.Context) delivery.Outcome {
+				if n.Add(1) <= 3 {
+					return fail(ctx)
+				}
+				return delivery.Outcome{StatusCode: 204, Success: true}
+			}
+			q.add(jobs("ep_down", 8)...)
+			// One slot and four places behind it: the first claim queues
+			// deliveries behind the failing attempts.
+			e := run(t, q, s, func(d *delivery.Dispatcher) { d.Breaker, d.PerEndpoint = delivery.NewBreaker(3, time.Hour), 1 })
+			waitFor(t, "every delivery back in the queue", func() bool {
+				return len(q.recorded("ep_down")) == 3 && len(q.waiting("ep_down")) == 8
+			})
+			opened := e.clock.Now()
+			for _, due := range q.waiting("ep_down") {
+				if due.Before(opened.Add(50 * time.Minute)) {
+					t.Errorf("a delivery is due at %v, while the circuit is open until an hour after %v", due, opened)
+				}
+			}
+			if _, _, post := q.snapshot(); len(post) == 0 {
+				t.Errorf("nothing postponed")
+			}
+			if c.coolDown {
+				e.clock.skip(time.Hour + time.Minute)
+				e.d.Wake()
+				waitFor(t, "every delivery sent", func() bool {
+					ok := 0
+					for _, r := range q.recorded("ep_down") {
+						if r.Success {
+							ok++
+						}
+					}
+					return ok == 8
+				})
+				if _, open := e.d.Breaker.OpenUntil("ep_down", e.clock.Now()); open {
+					t.Errorf("the circuit is still open after a success")
+				}
+			}
+			if got, _, _ := s.stats("ep_down"); got != c.attempts {
+				t.Errorf("%d attempts, want %d", got, c.attempts)
+			}
+		})
 	}
 }
 
+// TestDispatcherHandOver: deliveries reserved at publication start on
+// Take without a claim, within the endpoint's room; an endpoint with no
+// room keeps its later deliveries in the queue until a claim drains it; a
+// rolled-back publication's reservations come back; claims run only for
+// what the queue may hold, a retry included.
+func TestDispatcherHandOver(t *testing.T) {
+	t.Parallel()
+	t.Run("room, then the backlog first", func(t *testing.T) {
+		t.Parallel()
+		release := make(chan struct{})
+		q, s := &fakeQueue{}, newSender()
+		s.behave["ep_a"] = hang(release)
+		d := &delivery.Dispatcher{Queue: q, Senders: delivery.Senders{delivery.KindWebhook: s}, Workers: 4, PerEndpoint: 1}
+		if d.Reserve("ep_a") {
+			t.Fatal("a dispatcher that is not running took a delivery")
+		}
+		e := run(t, q, s, func(d *delivery.Dispatcher) { d.Workers, d.PerEndpoint = 10, 1 })
+		t.Cleanup(func() { close(release) })
+		d = e.d
+		waitFor(t, "the first claim", func() bool { c, _, _ := q.snapshot(); return len(c) > 0 })
+		// Room: one slot and 4 places behind it (queueFactor).
+		taken := 0
+		for d.Reserve("ep_a") {
+			taken++
+			if taken > 10 {
+				t.Fatal("Reserve never says no")
+			}
+		}
+		if taken != 5 {
+			t.Fatalf("reserved %d deliveries to one endpoint, want 5 (one slot, four waiting)", taken)
+		}
+		// Once refused, the endpoint has a backlog: its next deliveries
+		// queue behind it even if room comes back, until a claim drains it.
+		js := jobs("ep_a", taken)
+		d.Cancel(js[3:])
+		if d.Reserve("ep_a") {
+			t.Errorf("a delivery was taken ahead of the endpoint's backlog")
+		}
+		if !d.Reserve("ep_b") {
+			t.Errorf("another endpoint's delivery was refused")
+		}
+		d.Cancel(jobs("ep_b", 1))
+		d.Take(js[:3])
+		waitFor(t, "the first handed-over attempt", func() bool { _, running, _ := s.stats("ep_a"); return running == 1 })
+		close(release)
+		release = make(chan struct{}) // the cleanup closes this one
+		waitFor(t, "three outcomes", func() bool { return len(q.recorded("ep_a")) == 3 })
+		if _, _, most := s.stats("ep_a"); most != 1 {
+			t.Errorf("%d attempts ran at once, want 1", most)
+		}
+		if _, released, _ := q.snapshot(); len(released) != 0 {
+			t.Errorf("handed-over deliveries went back to the queue: %d", len(released))
+		}
+		// A claim that finds the queue drained ends the backlog: the next
+		// publication hands over again.
+		d.Wake()
+		waitFor(t, "a delivery taken at publication again", func() bool { return d.Reserve("ep_a") })
+		d.Cancel(jobs("ep_a", 1))
+	})
+	t.Run("claims only for queued work", func(t *testing.T) {
+		t.Parallel()
+		q, s := &fakeQueue{}, newSender()
+		e := run(t, q, s, func(d *delivery.Dispatcher) { d.PollInterval = time.Hour })
+		waitFor(t, "the first claim", func() bool { c, _, _ := q.snapshot(); return len(c) == 1 })
+		for i := 1; i <= 20; i++ {
+			if !e.d.Reserve("ep_a") {
+				t.Fatalf("delivery %d refused at publication", i)
+			}
+			e.d.Take(jobs("ep_a", 1))
+			waitFor(t, "the outcome", func() bool { return len(q.recorded("ep_a")) == i })
+		}
+		// A claim is a write to the queue: deliveries taken at
+		// publication, and the attempts that finish them, run none.
+		if c, _, _ := q.snapshot(); len(c) != 1 {
+			t.Errorf("%d claims ran for 20 deliveries taken at publication, want only the first", len(c))
+		}
+	})
+	t.Run("a retry is claimed when due, not at the poll", func(t *testing.T) {
+		t.Parallel()
+		q, s := &fakeQueue{}, newSender()
+		var n atomic.Int64
+		s.behave["ep_a"] = func(ctx context.Context) delivery.Outcome {
+			if n.Add(1) == 1 {
+				return fail(ctx)
+			}
+			return delivery.Outcome{StatusCode: 204, Success: true}
+		}
+		e := run(t, q, s, func(d *delivery.Dispatcher) {
+			d.PollInterval, d.Policy = time.Hour, delivery.Policy{Schedule: []time.Duration{10 * time.Millisecond}}
+		})
+		waitFor(t, "the first claim", func() bool { c, _, _ := q.snapshot(); return len(c) == 1 })
+		if !e.d.Reserve("ep_a") {
+			t.Fatal("the delivery was refused at publication")
+		}
+		e.d.Take(jobs("ep_a", 1))
+		// The poll is an hour away: the claim loop's timer brings the retry.
+		waitFor(t, "the retry", func() bool { return len(q.recorded("ep_a")) == 2 })
+		got := q.recorded("ep_a")
+		if got[0].Success || !got[1].Success || got[1].Job.Attempt != 2 || got[1].Job.DeliveryID != got[0].Job.DeliveryID {
+			t.Errorf("recorded %+v then %+v, want a failure and its retry", got[0], got[1])
+		}
+	})
+}
+
 // TestDispatcherShutdown: a stop lets the attempt in flight finish and
-// records it, gives back the claimed deliveries that had not started, and
-// takes no more deliveries at publication.
+// records it, gives back the claimed deliveries that had not started and
+// those handed over meanwhile, and takes no more deliveries at publication.
 func TestDispatcherShutdown(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
@@ -459,10 +653,19 @@ func TestDispatcherShutdown(t *testing.T) {
 		defer q.mu.Unlock()
 		return len(q.pending) == 0
 	})
+	// A publication reserves a delivery, and commits only after the stop.
+	if !e.d.Reserve("ep_b") {
+		t.Fatal("a delivery to an idle endpoint was refused at publication")
+	}
 	e.stop()
 	waitFor(t, "the unstarted deliveries given back", func() bool { _, rel, _ := q.snapshot(); return len(rel) == 2 })
 	if e.d.Reserve("ep_b") {
 		t.Errorf("a stopping dispatcher took a delivery at publication")
+	}
+	late := jobs("ep_b", 1)
+	e.d.Take(late)
+	if _, rel, _ := q.snapshot(); len(rel) != 3 || rel[2] != late[0] {
+		t.Errorf("a delivery handed over during the stop was not given back: %d released", len(rel))
 	}
 	close(release)
 	e.shutdown(t)
@@ -471,5 +674,8 @@ func TestDispatcherShutdown(t *testing.T) {
 	}
 	if n, _, _ := s.stats("ep_a"); n != 1 {
 		t.Errorf("%d attempts made, want 1", n)
+	}
+	if n, _, _ := s.stats("ep_b"); n != 0 {
+		t.Errorf("%d attempts of a delivery handed over during the stop", n)
 	}
 }

@@ -57,7 +57,7 @@ func (d *Dispatcher) place(attemptCtx context.Context, j *queue.Job, now time.Ti
 // backlog waiting in the queue (whose deliveries go first).
 func (d *Dispatcher) Reserve(endpointID string) bool {
 	d.init()
-	if _, open := d.Breaker.OpenUntil(endpointID, time.Now()); open {
+	if _, open := d.Breaker.OpenUntil(endpointID, d.Now()); open {
 		return false
 	}
 	d.mu.Lock()
@@ -87,7 +87,8 @@ func (d *Dispatcher) unreserve(ep string) {
 // publication committed. Jobs arriving during a stop, or for an endpoint
 // that became slow meanwhile, go back to the queue.
 func (d *Dispatcher) Take(jobs []*queue.Job) {
-	now := time.Now()
+	d.init()
+	now := d.Now()
 	var back []*queue.Job
 	d.mu.Lock()
 	for _, j := range jobs {
@@ -127,7 +128,7 @@ func (d *Dispatcher) start(ctx context.Context, j *queue.Job) {
 		defer d.running.Done()
 		ep := j.Endpoint.ID
 		for j != nil {
-			if until, open := d.Breaker.OpenUntil(ep, time.Now()); open {
+			if until, open := d.Breaker.OpenUntil(ep, d.Now()); open {
 				d.postpone(ep, j, until)
 				return
 			}
@@ -141,7 +142,7 @@ func (d *Dispatcher) start(ctx context.Context, j *queue.Job) {
 func (d *Dispatcher) next(ep string) *queue.Job {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.progress[ep] = time.Now()
+	d.progress[ep] = d.Now()
 	if d.watch[ep] {
 		d.marks++ // the last claim left its deliveries behind: room now
 	}
@@ -159,7 +160,7 @@ func (d *Dispatcher) next(ep string) *queue.Job {
 		delete(d.active, ep)
 		delete(d.progress, ep)
 		delete(d.timeouts, ep)
-		if time.Now().After(d.deferred[ep]) {
+		if d.Now().After(d.deferred[ep]) {
 			delete(d.deferred, ep)
 		}
 	}
@@ -216,7 +217,7 @@ func (d *Dispatcher) slowDown(ep string, l *lane) {
 	}
 	l.slow = true
 	d.slow++
-	d.slowEP[ep] = time.Now()
+	d.slowEP[ep] = d.Now()
 	queued := d.queued[ep]
 	delete(d.queued, ep)
 	d.inflight -= len(queued)
@@ -249,6 +250,6 @@ func (d *Dispatcher) end(ep string, l *lane, took time.Duration) {
 	if took < d.SlowAfter {
 		delete(d.slowEP, ep)
 	} else if _, slow := d.slowEP[ep]; slow {
-		d.slowEP[ep] = time.Now()
+		d.slowEP[ep] = d.Now()
 	}
 }

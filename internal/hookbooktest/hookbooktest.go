@@ -27,6 +27,7 @@ import (
 	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/event"
+	"github.com/hookbook/hookbook/internal/outboundtest"
 	"github.com/hookbook/hookbook/internal/server"
 )
 
@@ -392,16 +393,5 @@ func RequireTool(t testing.TB, tool string) {
 // accepts (the catalog's example), with fields set on top: tests publish
 // built-in types only with data their receivers could rely on.
 func Data(typ string, fields map[string]any) map[string]any {
-	t, ok := event.LookupBuiltin(typ)
-	if !ok {
-		panic("hookbooktest: no built-in event type " + typ)
-	}
-	var d map[string]any
-	if err := json.Unmarshal(t.Example, &d); err != nil {
-		panic(err)
-	}
-	for k, v := range fields {
-		d[k] = v
-	}
-	return d
+	return outboundtest.Data(typ, fields)
 }

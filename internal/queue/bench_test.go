@@ -9,9 +9,8 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/dbtest"
-	"github.com/hookbook/hookbook/internal/netguard"
-	"github.com/hookbook/hookbook/internal/org"
 	"github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/outboundtest"
 	"github.com/hookbook/hookbook/internal/queue"
 )
 
@@ -29,21 +28,16 @@ import (
 func BenchmarkDeliveryStore(b *testing.B) {
 	ctx := context.Background()
 	d := dbtest.Open(b, dbtest.URL(b))
-	o, err := (&org.Service{DB: d}).CreateOrganization(ctx, "acme", org.NewAPIKey())
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := &queue.Queue{DB: d}
-	svc := &outbound.Service{DB: d, Guard: &netguard.Guard{}, HeaderPrefix: "X-Hookbook", SecretOverlap: time.Hour, Queue: q}
-	q.Endpoints = svc
+	f := outboundtest.New(b, d)
+	svc, q, orgID := f.Svc, f.Q, f.Org
 	const endpoints = 10
 	for i := range endpoints {
 		url := fmt.Sprintf("http://127.0.0.1:9/hook/%d", i)
-		if _, err := svc.CreateEndpoint(ctx, o.ID, outbound.EndpointInput{URL: &url, Events: &[]string{"booking.*"}}); err != nil {
+		if _, err := svc.CreateEndpoint(ctx, orgID, outbound.EndpointInput{URL: &url, Events: &[]string{"booking.*"}}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	data, err := json.Marshal(exampleData("booking.created", nil))
+	data, err := json.Marshal(outboundtest.Data("booking.created", nil))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,7 +57,7 @@ func BenchmarkDeliveryStore(b *testing.B) {
 		go func() {
 			defer next.Done()
 			for range work {
-				if _, err := svc.Publish(ctx, o.ID, outbound.PublishInput{Event: "booking.created", Data: data}); err != nil {
+				if _, err := svc.Publish(ctx, orgID, outbound.PublishInput{Event: "booking.created", Data: data}); err != nil {
 					b.Error(err)
 					return
 				}

@@ -14,10 +14,8 @@ import (
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/dbtest"
-	"github.com/hookbook/hookbook/internal/event"
-	"github.com/hookbook/hookbook/internal/netguard"
-	"github.com/hookbook/hookbook/internal/org"
 	"github.com/hookbook/hookbook/internal/outbound"
+	"github.com/hookbook/hookbook/internal/outboundtest"
 	"github.com/hookbook/hookbook/internal/queue"
 )
 
@@ -26,62 +24,20 @@ import (
 // both databases share. Deliveries are made the way hookbook makes them,
 // by publishing events through outbound.Service into the queue under test.
 
-type fixture struct {
-	svc *outbound.Service
-	q   *queue.Queue
-	org string
-}
-
-func setup(t *testing.T, d *db.DB) fixture {
-	t.Helper()
-	o, err := (&org.Service{DB: d}).CreateOrganization(context.Background(), "acme", org.NewAPIKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := &queue.Queue{DB: d}
-	svc := &outbound.Service{DB: d, Guard: &netguard.Guard{}, HeaderPrefix: "X-Hookbook", SecretOverlap: time.Hour, Queue: q}
-	q.Endpoints = svc
-	return fixture{svc: svc, q: q, org: o.ID}
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func (f fixture) endpoint(t *testing.T, events ...string) *hookbook.RevealedEndpoint {
-	t.Helper()
-	e, err := f.svc.CreateEndpoint(context.Background(), f.org, outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/hook"), Events: &events})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func (f fixture) publish(t *testing.T, typ, key string) *outbound.Published {
-	t.Helper()
-	data, err := json.Marshal(exampleData(typ, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := f.svc.Publish(context.Background(), f.org, outbound.PublishInput{Event: typ, Data: data, IdempotencyKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestQueueClaimCompleteRelease(t *testing.T) {
 	t.Parallel()
 	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
-		f := setup(t, d)
+		f := outboundtest.New(t, d)
 		ctx := context.Background()
-		ep := f.endpoint(t, "*")
+		ep := f.Endpoint(t, "*")
 		for range 3 {
-			f.publish(t, "booking.created", "")
+			f.Publish(t, "booking.created", "")
 		}
-		first, err := f.q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 2, Lease: time.Minute})
+		first, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 2, Lease: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
-		second, err := f.q.Claim(ctx, queue.ClaimRequest{Owner: "b", Limit: 10, Lease: time.Minute})
+		second, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "b", Limit: 10, Lease: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +47,7 @@ func TestQueueClaimCompleteRelease(t *testing.T) {
 		if first[0].Endpoint.ID != ep.ID || len(first[0].Payload) == 0 || first[0].Attempt != 1 {
 			t.Errorf("job lacks what its attempt needs: %+v", first[0])
 		}
-		if more, _ := f.q.Claim(ctx, queue.ClaimRequest{Owner: "c", Limit: 10, Lease: time.Minute}); len(more) != 0 {
+		if more, _ := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "c", Limit: 10, Lease: time.Minute}); len(more) != 0 {
 			t.Errorf("leased deliveries claimed again: %d", len(more))
 		}
 		now := time.Now()
@@ -99,30 +55,30 @@ func TestQueueClaimCompleteRelease(t *testing.T) {
 			{Job: first[0], StartedAt: now, Duration: time.Millisecond, StatusCode: 200, Success: true},
 			{Job: first[1], StartedAt: now, Duration: time.Millisecond, StatusCode: 500, Error: "HTTP 500", NextAttemptAt: now.Add(time.Hour)},
 		}
-		if err := f.q.Complete(ctx, results); err != nil {
+		if err := f.Q.Complete(ctx, results); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.q.Release(ctx, second); err != nil {
+		if err := f.Q.Release(ctx, second); err != nil {
 			t.Fatal(err)
 		}
-		ok, _ := f.svc.Delivery(ctx, f.org, first[0].DeliveryID)
-		retry, _ := f.svc.Delivery(ctx, f.org, first[1].DeliveryID)
+		ok, _ := f.Svc.Delivery(ctx, f.Org, first[0].DeliveryID)
+		retry, _ := f.Svc.Delivery(ctx, f.Org, first[1].DeliveryID)
 		if ok.Status != hookbook.StatusSucceeded || ok.Attempts != 1 {
 			t.Errorf("succeeded delivery = %s after %d attempts", ok.Status, ok.Attempts)
 		}
 		if retry.Status != hookbook.StatusPending || retry.NextAttemptAt == nil || retry.NextAttemptAt.Before(now.Add(50*time.Minute)) {
 			t.Errorf("failed delivery = %s next %v, want pending in an hour", retry.Status, retry.NextAttemptAt)
 		}
-		attempts, _ := f.svc.Attempts(ctx, first[1].DeliveryID)
+		attempts, _ := f.Svc.Attempts(ctx, first[1].DeliveryID)
 		if len(attempts) != 1 || attempts[0].StatusCode == nil || *attempts[0].StatusCode != 500 {
 			t.Errorf("attempt log = %+v", attempts)
 		}
 		// The released delivery is due again at once, for anyone.
-		again, err := f.q.Claim(ctx, queue.ClaimRequest{Owner: "c", Limit: 10, Lease: time.Minute})
+		again, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "c", Limit: 10, Lease: time.Minute})
 		if err != nil || len(again) != 1 || again[0].DeliveryID != second[0].DeliveryID {
 			t.Errorf("released delivery not claimable: %v %d", err, len(again))
 		}
-		health, _ := f.svc.Endpoint(ctx, f.org, ep.ID)
+		health, _ := f.Svc.Endpoint(ctx, f.Org, ep.ID)
 		if health.LastSuccessAt == nil || health.LastFailureAt == nil {
 			t.Errorf("endpoint health not recorded: %+v", health)
 		}
@@ -136,17 +92,17 @@ func TestOrderedEndpoint(t *testing.T) {
 	t.Parallel()
 	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		f := setup(t, d)
+		f := outboundtest.New(t, d)
 		ordered := true
 		events := []string{"*"}
-		oep, err := f.svc.CreateEndpoint(ctx, f.org, outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/o"), Events: &events, Ordered: &ordered})
+		oep, err := f.Svc.CreateEndpoint(ctx, f.Org, outbound.EndpointInput{URL: outboundtest.Ptr("http://127.0.0.1:9/o"), Events: &events, Ordered: &ordered})
 		if err != nil {
 			t.Fatal(err)
 		}
-		plain := f.endpoint(t, "*")
+		plain := f.Endpoint(t, "*")
 		pub := func(key string, n int) *outbound.Published {
-			data, _ := json.Marshal(exampleData("booking.created", map[string]any{"id": key, "n": n}))
-			p, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: key})
+			data, _ := json.Marshal(outboundtest.Data("booking.created", map[string]any{"id": key, "n": n}))
+			p, err := f.Svc.Publish(ctx, f.Org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: key})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,10 +111,10 @@ func TestOrderedEndpoint(t *testing.T) {
 		// Three events of booking A, one of B, one with no key.
 		a1, a2, a3, b1 := pub("bkg_A", 1), pub("bkg_A", 2), pub("bkg_A", 3), pub("bkg_B", 1)
 		data, _ := json.Marshal(map[string]any{"x": 1})
-		if _, err := f.svc.CreateEventType(ctx, f.org, outbound.EventTypeInput{Name: "lead.created", Description: "x"}); err != nil {
+		if _, err := f.Svc.CreateEventType(ctx, f.Org, outbound.EventTypeInput{Name: "lead.created", Description: "x"}); err != nil {
 			t.Fatal(err)
 		}
-		free, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "lead.created", Data: data})
+		free, err := f.Svc.Publish(ctx, f.Org, outbound.PublishInput{Event: "lead.created", Data: data})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,11 +126,11 @@ func TestOrderedEndpoint(t *testing.T) {
 		if a3.Event.Sequence <= a2.Event.Sequence || free.Event.Sequence != 0 || free.Event.OrderingKey != "" {
 			t.Fatalf("sequences %d %d, keyless %d %q", a2.Event.Sequence, a3.Event.Sequence, free.Event.Sequence, free.Event.OrderingKey)
 		}
-		if !strings.Contains(string(a2.Event.Payload), fmt.Sprintf(`"organization_id":"%s","ordering_key":"bkg_A","sequence":%d,"data":{`, f.org, a2.Event.Sequence)) {
+		if !strings.Contains(string(a2.Event.Payload), fmt.Sprintf(`"organization_id":"%s","ordering_key":"bkg_A","sequence":%d,"data":{`, f.Org, a2.Event.Sequence)) {
 			t.Errorf("envelope = %s", a2.Event.Payload)
 		}
 		claimAll := func() map[string]*queue.Job {
-			jobs, err := f.q.Claim(ctx, queue.ClaimRequest{Owner: "w", Limit: 100, Lease: time.Minute})
+			jobs, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "w", Limit: 100, Lease: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +161,7 @@ func TestOrderedEndpoint(t *testing.T) {
 					r.NextAttemptAt = now.Add(retry)
 				}
 			}
-			if err := f.q.Complete(ctx, []*queue.Result{r}); err != nil {
+			if err := f.Q.Complete(ctx, []*queue.Result{r}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -215,7 +171,7 @@ func TestOrderedEndpoint(t *testing.T) {
 			t.Fatalf("claimed %d while A1 waits for its retry", len(more))
 		}
 		// Redeliver A1 now: it goes, still alone.
-		if _, err := f.svc.Redeliver(ctx, f.org, jobs[a1.Event.ID+"@"+oep.ID].DeliveryID); err != nil {
+		if _, err := f.Svc.Redeliver(ctx, f.Org, jobs[a1.Event.ID+"@"+oep.ID].DeliveryID); err != nil {
 			t.Fatal(err)
 		}
 		jobs = claimAll()
@@ -229,7 +185,7 @@ func TestOrderedEndpoint(t *testing.T) {
 			t.Fatalf("after A1 failed: %v", keys(jobs))
 		}
 		// Recover A1 while A2 is in flight: A1 waits behind A2, then goes before A3.
-		if n, err := f.svc.Recover(ctx, f.org, oep.ID, now.Add(-time.Hour)); err != nil || n != 1 {
+		if n, err := f.Svc.Recover(ctx, f.Org, oep.ID, now.Add(-time.Hour)); err != nil || n != 1 {
 			t.Fatalf("recover = %d %v", n, err)
 		}
 		if more := claimAll(); len(more) != 0 {
@@ -246,7 +202,7 @@ func TestOrderedEndpoint(t *testing.T) {
 			t.Fatalf("after A1: %v, want A3", keys(jobs))
 		}
 		// The sweep finds nothing to release while A3 is in flight.
-		if n, err := f.q.Unpark(ctx); err != nil || n != 0 {
+		if n, err := f.Q.Unpark(ctx); err != nil || n != 0 {
 			t.Errorf("sweep released %d (%v)", n, err)
 		}
 	})
@@ -266,32 +222,32 @@ func TestUnorderedAgainReleasesParked(t *testing.T) {
 	t.Parallel()
 	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		f := setup(t, d)
+		f := outboundtest.New(t, d)
 		ordered, events := true, []string{"*"}
-		ep, err := f.svc.CreateEndpoint(ctx, f.org, outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/o"), Events: &events, Ordered: &ordered})
+		ep, err := f.Svc.CreateEndpoint(ctx, f.Org, outbound.EndpointInput{URL: outboundtest.Ptr("http://127.0.0.1:9/o"), Events: &events, Ordered: &ordered})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := range 3 {
-			data, _ := json.Marshal(exampleData("booking.created", map[string]any{"n": i}))
-			if _, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: "k"}); err != nil {
+			data, _ := json.Marshal(outboundtest.Data("booking.created", map[string]any{"n": i}))
+			if _, err := f.Svc.Publish(ctx, f.Org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: "k"}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if jobs, _ := f.q.Claim(ctx, queue.ClaimRequest{Owner: "w", Limit: 10, Lease: time.Minute}); len(jobs) != 1 {
+		if jobs, _ := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "w", Limit: 10, Lease: time.Minute}); len(jobs) != 1 {
 			t.Fatalf("claimed %d, want the key's first", len(jobs))
 		}
-		if n, err := f.q.Unpark(ctx); err != nil || n != 0 {
+		if n, err := f.Q.Unpark(ctx); err != nil || n != 0 {
 			t.Fatalf("sweep while ordered released %d (%v)", n, err)
 		}
 		off := false
-		if _, err := f.svc.UpdateEndpoint(ctx, f.org, ep.ID, outbound.EndpointInput{Ordered: &off}); err != nil {
+		if _, err := f.Svc.UpdateEndpoint(ctx, f.Org, ep.ID, outbound.EndpointInput{Ordered: &off}); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := f.q.Unpark(ctx); err != nil || n != 2 {
+		if n, err := f.Q.Unpark(ctx); err != nil || n != 2 {
 			t.Fatalf("sweep after switching to unordered released %d (%v), want 2", n, err)
 		}
-		if jobs, _ := f.q.Claim(ctx, queue.ClaimRequest{Owner: "w", Limit: 10, Lease: time.Minute}); len(jobs) != 2 {
+		if jobs, _ := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "w", Limit: 10, Lease: time.Minute}); len(jobs) != 2 {
 			t.Errorf("claimed %d after the sweep, want 2", len(jobs))
 		}
 	})
@@ -344,21 +300,21 @@ func (e *engine) LeaseTerms() (string, time.Duration) { return "inst_1", time.Mi
 func TestPublicationHandsDeliveriesToTheEngine(t *testing.T) {
 	t.Parallel()
 	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
-		f := setup(t, d)
+		f := outboundtest.New(t, d)
 		ctx := context.Background()
-		roomy, full := f.endpoint(t, "*"), f.endpoint(t, "*")
-		ordered, err := f.svc.CreateEndpoint(ctx, f.org, outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/o"), Events: &[]string{"*"}, Ordered: ptr(true)})
+		roomy, full := f.Endpoint(t, "*"), f.Endpoint(t, "*")
+		ordered, err := f.Svc.CreateEndpoint(ctx, f.Org, outbound.EndpointInput{URL: outboundtest.Ptr("http://127.0.0.1:9/o"), Events: &[]string{"*"}, Ordered: outboundtest.Ptr(true)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		e := &engine{room: map[string]int{roomy.ID: 2, ordered.ID: 5}}
 		e.visible = func(id string) bool {
-			_, err := f.svc.Delivery(ctx, f.org, id)
+			_, err := f.Svc.Delivery(ctx, f.Org, id)
 			return err == nil
 		}
-		f.q.Engine = e
-		data, _ := json.Marshal(exampleData("booking.created", nil))
-		p, err := f.svc.Publish(ctx, f.org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: "bkg_1"})
+		f.Q.Engine = e
+		data, _ := json.Marshal(outboundtest.Data("booking.created", nil))
+		p, err := f.Svc.Publish(ctx, f.Org, outbound.PublishInput{Event: "booking.created", Data: data, OrderingKey: "bkg_1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -384,7 +340,7 @@ func TestPublicationHandsDeliveriesToTheEngine(t *testing.T) {
 			t.Errorf("Take came before the delivery was committed")
 		}
 		// Leased to the engine: no claim gets it; the others wait in the queue.
-		claimed, err := f.q.Claim(ctx, queue.ClaimRequest{Owner: "other", Limit: 10, Lease: time.Minute})
+		claimed, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "other", Limit: 10, Lease: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,16 +355,16 @@ func TestPublicationHandsDeliveriesToTheEngine(t *testing.T) {
 			t.Errorf("claimed %v, want the full endpoint's and the ordered one's", got)
 		}
 		// Its outcome records as a claimed one's does.
-		if err := f.q.Complete(ctx, []*queue.Result{{Job: j, StartedAt: time.Now(), Duration: time.Millisecond, StatusCode: 204, Success: true}}); err != nil {
+		if err := f.Q.Complete(ctx, []*queue.Result{{Job: j, StartedAt: time.Now(), Duration: time.Millisecond, StatusCode: 204, Success: true}}); err != nil {
 			t.Fatal(err)
 		}
-		if dl, _ := f.svc.Delivery(ctx, f.org, j.DeliveryID); dl == nil || dl.Status != hookbook.StatusSucceeded || dl.Attempts != 1 {
+		if dl, _ := f.Svc.Delivery(ctx, f.Org, j.DeliveryID); dl == nil || dl.Status != hookbook.StatusSucceeded || dl.Attempts != 1 {
 			t.Errorf("delivery after its outcome: %+v", dl)
 		}
 		// A publication that rolls back gives its reservations back.
 		boom := errors.New("boom")
 		err = d.Tx(ctx, func(tx *db.Tx) error {
-			if _, err := f.svc.PublishTx(ctx, tx, outbound.Publication{OrganizationID: f.org, Type: "booking.created", Data: data}); err != nil {
+			if _, err := f.Svc.PublishTx(ctx, tx, outbound.Publication{OrganizationID: f.Org, Type: "booking.created", Data: data}); err != nil {
 				return err
 			}
 			return boom
@@ -428,51 +384,51 @@ func TestPublicationHandsDeliveriesToTheEngine(t *testing.T) {
 func TestQueuePostponeNextDueAndLeases(t *testing.T) {
 	t.Parallel()
 	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
-		f := setup(t, d)
+		f := outboundtest.New(t, d)
 		ctx := context.Background()
-		if _, ok, err := f.q.NextDue(ctx); err != nil || ok {
+		if _, ok, err := f.Q.NextDue(ctx); err != nil || ok {
 			t.Fatalf("empty queue: next due %v (%v)", ok, err)
 		}
-		ep, other := f.endpoint(t, "*"), f.endpoint(t, "booking.cancelled")
-		f.publish(t, "booking.created", "")
-		f.publish(t, "booking.created", "")
-		f.publish(t, "booking.cancelled", "")
-		claimed, err := f.q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute, Exclude: []string{other.ID}})
+		ep, other := f.Endpoint(t, "*"), f.Endpoint(t, "booking.cancelled")
+		f.Publish(t, "booking.created", "")
+		f.Publish(t, "booking.created", "")
+		f.Publish(t, "booking.cancelled", "")
+		claimed, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute, Exclude: []string{other.ID}})
 		if err != nil || len(claimed) != 1 || claimed[0].Endpoint.ID != ep.ID {
 			t.Fatalf("claim with an exclusion = %d jobs (%v)", len(claimed), err)
 		}
 		until := time.Now().Add(time.Hour)
-		if err := f.q.Postpone(ctx, ep.ID, claimed, until); err != nil {
+		if err := f.Q.Postpone(ctx, ep.ID, claimed, until); err != nil {
 			t.Fatal(err)
 		}
-		jobs, err := f.q.Claim(ctx, queue.ClaimRequest{Owner: "b", Limit: 10, Lease: time.Minute})
+		jobs, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "b", Limit: 10, Lease: time.Minute})
 		if err != nil || len(jobs) != 1 || jobs[0].Endpoint.ID != other.ID {
 			t.Fatalf("after postponing %s: claimed %d (%v), want only the other endpoint's", ep.ID, len(jobs), err)
 		}
 		for _, id := range []string{claimed[0].DeliveryID} {
-			dl, _ := f.svc.Delivery(ctx, f.org, id)
+			dl, _ := f.Svc.Delivery(ctx, f.Org, id)
 			if dl.Attempts != 0 || dl.NextAttemptAt == nil || dl.NextAttemptAt.Before(until.Add(-time.Second)) {
 				t.Errorf("postponed delivery: %d attempts, next %v; want none spent, due in an hour", dl.Attempts, dl.NextAttemptAt)
 			}
 		}
 		// The claimed one's lease is the earliest due time now.
-		next, ok, err := f.q.NextDue(ctx)
+		next, ok, err := f.Q.NextDue(ctx)
 		if err != nil || !ok || next.After(jobs[0].LeaseUntil.Add(time.Millisecond)) {
 			t.Errorf("next due = %v %v (%v), want the lease's end %v", next, ok, err, jobs[0].LeaseUntil)
 		}
-		if err := f.q.ReleaseAllLeases(ctx); err != nil {
+		if err := f.Q.ReleaseAllLeases(ctx); err != nil {
 			t.Fatal(err)
 		}
-		again, err := f.q.Claim(ctx, queue.ClaimRequest{Owner: "c", Limit: 10, Lease: time.Minute})
+		again, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "c", Limit: 10, Lease: time.Minute})
 		if err != nil || len(again) != 1 || again[0].DeliveryID != jobs[0].DeliveryID {
 			t.Errorf("after releasing every lease: claimed %d (%v), want the leased one again", len(again), err)
 		}
-		st, err := f.q.Stats(ctx)
+		st, err := f.Q.Stats(ctx)
 		if err != nil || st.Pending != 4 || st.Due != 0 {
 			t.Errorf("stats = %+v (%v), want 4 pending (3 events, one to both endpoints), none due", st, err)
 		}
-		byOrg, err := f.q.ByOrganization(ctx, 5)
-		if err != nil || len(byOrg) != 1 || byOrg[0].OrganizationID != f.org || byOrg[0].Pending != 4 {
+		byOrg, err := f.Q.ByOrganization(ctx, 5)
+		if err != nil || len(byOrg) != 1 || byOrg[0].OrganizationID != f.Org || byOrg[0].Pending != 4 {
 			t.Errorf("by organization = %+v (%v)", byOrg, err)
 		}
 	})
@@ -484,19 +440,19 @@ func TestQueuePostponeNextDueAndLeases(t *testing.T) {
 func TestQueueGoneDisabledAndPurge(t *testing.T) {
 	t.Parallel()
 	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
-		f := setup(t, d)
+		f := outboundtest.New(t, d)
 		ctx := context.Background()
-		ep := f.endpoint(t, "booking.*")
-		f.publish(t, "booking.created", "")
-		f.publish(t, "booking.created", "")
-		jobs, err := f.q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute})
+		ep := f.Endpoint(t, "booking.*")
+		f.Publish(t, "booking.created", "")
+		f.Publish(t, "booking.created", "")
+		jobs, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute})
 		if err != nil || len(jobs) != 1 {
 			t.Fatalf("claimed %d (%v)", len(jobs), err)
 		}
-		if err := f.q.Complete(ctx, []*queue.Result{{Job: jobs[0], StartedAt: time.Now(), StatusCode: 410, Error: "HTTP 410", Gone: true}}); err != nil {
+		if err := f.Q.Complete(ctx, []*queue.Result{{Job: jobs[0], StartedAt: time.Now(), StatusCode: 410, Error: "HTTP 410", Gone: true}}); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := f.svc.Endpoint(ctx, f.org, ep.ID)
+		got, _ := f.Svc.Endpoint(ctx, f.Org, ep.ID)
 		if got.Enabled || got.DisabledReason == nil || !strings.Contains(*got.DisabledReason, "410") {
 			t.Fatalf("endpoint after a 410: enabled %v, reason %v", got.Enabled, got.DisabledReason)
 		}
@@ -505,10 +461,10 @@ func TestQueueGoneDisabledAndPurge(t *testing.T) {
 		if _, err := d.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = 0 WHERE id <> $1`, jobs[0].DeliveryID); err != nil {
 			t.Fatal(err)
 		}
-		if more, err := f.q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 10, Lease: time.Minute}); err != nil || len(more) != 0 {
+		if more, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 10, Lease: time.Minute}); err != nil || len(more) != 0 {
 			t.Fatalf("claim returned %d deliveries of a disabled endpoint (%v)", len(more), err)
 		}
-		all, _, err := f.svc.Deliveries(ctx, f.org, outbound.DeliveryFilter{EndpointID: ep.ID}, db.Page{Limit: 10})
+		all, _, err := f.Svc.Deliveries(ctx, f.Org, outbound.DeliveryFilter{EndpointID: ep.ID}, db.Page{Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -518,34 +474,17 @@ func TestQueueGoneDisabledAndPurge(t *testing.T) {
 			}
 		}
 		// A pending delivery survives any purge; finished ones go.
-		live := f.endpoint(t, "payment.*")
-		f.publish(t, "payment.succeeded", "")
-		n, err := f.q.Purge(ctx, time.Now().Add(time.Hour))
+		live := f.Endpoint(t, "payment.*")
+		f.Publish(t, "payment.succeeded", "")
+		n, err := f.Q.Purge(ctx, time.Now().Add(time.Hour))
 		if err != nil || n != len(all) {
 			t.Errorf("purge deleted %d (%v), want the %d finished", n, err, len(all))
 		}
-		if left, _, _ := f.svc.Deliveries(ctx, f.org, outbound.DeliveryFilter{EndpointID: live.ID}, db.Page{Limit: 10}); len(left) != 1 {
+		if left, _, _ := f.Svc.Deliveries(ctx, f.Org, outbound.DeliveryFilter{EndpointID: live.ID}, db.Page{Limit: 10}); len(left) != 1 {
 			t.Errorf("purge took a pending delivery: %d left", len(left))
 		}
-		if attempts, _ := f.svc.Attempts(ctx, jobs[0].DeliveryID); len(attempts) != 0 {
+		if attempts, _ := f.Svc.Attempts(ctx, jobs[0].DeliveryID); len(attempts) != 0 {
 			t.Errorf("purge kept %d attempts of a purged delivery", len(attempts))
 		}
 	})
-}
-
-// exampleData returns the catalog's example data of the built-in event type
-// typ with fields set on top, as hookbooktest.Data does for instance tests.
-func exampleData(typ string, fields map[string]any) map[string]any {
-	et, ok := event.LookupBuiltin(typ)
-	if !ok {
-		panic("no built-in event type " + typ)
-	}
-	var d map[string]any
-	if err := json.Unmarshal(et.Example, &d); err != nil {
-		panic(err)
-	}
-	for k, v := range fields {
-		d[k] = v
-	}
-	return d
 }
