@@ -15,6 +15,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"net/url"
 	"strings"
@@ -201,6 +202,10 @@ func (d *DB) Close() error {
 
 // Migrate applies every pending schema migration. On PostgreSQL a session
 // advisory lock lets several instances start at once.
+//
+// The lock is the schema's own (its id is derived from the schema's name),
+// so instances of hookbook in other schemas of the same database never wait
+// for each other, and a waiting instance looks again every second.
 func (d *DB) Migrate(ctx context.Context) error {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
@@ -210,7 +215,7 @@ func (d *DB) Migrate(ctx context.Context) error {
 	var opts []goose.ProviderOption
 	if d.dialect == postgres {
 		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
+		locker, err := migrationLocker(ctx, d.w)
 		if err != nil {
 			return err
 		}
@@ -224,6 +229,19 @@ func (d *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// migrationLocker returns the session lock that serialises migrations of
+// the connection's current schema.
+func migrationLocker(ctx context.Context, conn *sql.DB) (lock.SessionLocker, error) {
+	var schema string
+	if err := conn.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return nil, fmt.Errorf("migrations: current schema: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("hookbook-migrations:" + schema))
+	// Five minutes in all, as goose's default, looking every second.
+	return lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
 }
 
 // ExecContext runs a write outside a transaction.
