@@ -173,7 +173,7 @@ func checkReplayable(ctx context.Context, q db.Queryer, orgID, endpointID string
 	case err != nil:
 		return false, err
 	case deleted.Valid:
-		return false, hookbook.NotFound("endpoint")
+		return false, hookbook.Errorf(hookbook.EConflict, "endpoint_deleted", "the endpoint was deleted")
 	case !enabled:
 		return false, hookbook.Errorf(hookbook.EConflict, "endpoint_disabled", "the endpoint is disabled; enable it first")
 	}
