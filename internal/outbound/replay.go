@@ -30,6 +30,9 @@ const (
 	// ReplayBatch is how many deliveries one step of a replay queues, in
 	// one transaction.
 	ReplayBatch = 500
+	// MaxRunningReplays is how many replays of one organization may run
+	// at a time (one per endpoint).
+	MaxRunningReplays = 10
 )
 
 // Replay statuses.
@@ -192,6 +195,14 @@ func countReplay(ctx context.Context, q db.Queryer, endpointID string, f ReplayF
 	return ReplayCount{Count: min(n, limit), Capped: n > limit, Limit: limit}, nil
 }
 
+// replayBatch is how many deliveries one step of a replay queues.
+func (s *Service) replayBatch() int {
+	if s.testReplayBatch > 0 {
+		return s.testReplayBatch
+	}
+	return ReplayBatch
+}
+
 // replayLimit is the most deliveries one replay queues: ReplayLimit, else MaxReplay.
 func (s *Service) replayLimit() int {
 	if s.ReplayLimit > 0 {
@@ -240,6 +251,9 @@ func (s *Service) StartReplay(ctx context.Context, orgID, endpointID string, f R
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
+		if err := checkRunning(ctx, tx, orgID); err != nil {
+			return err
+		}
 		c, err := countReplay(ctx, tx, endpointID, f, s.replayLimit())
 		if err != nil {
 			return err
@@ -274,6 +288,23 @@ func (s *Service) StartReplay(ctx context.Context, orgID, endpointID string, f R
 			"since", r.Since, "until", r.Until, "delivery_status", r.Filter, "event", r.Event, "total", r.Total, "capped", r.Capped)
 	}
 	return r, nil
+}
+
+// checkRunning refuses a replay while an organization runs
+// MaxRunningReplays already.
+func checkRunning(ctx context.Context, tx *db.Tx, orgID string) error {
+	if err := tx.Lock(ctx, "hookbook-replays:"+orgID); err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM replays WHERE organization_id = $1 AND status = 'running'`, orgID).Scan(&n); err != nil {
+		return fmt.Errorf("count running replays: %w", err)
+	}
+	if n >= MaxRunningReplays {
+		return hookbook.Errorf(hookbook.EConflict, "replay_limit",
+			"an organization runs at most %d replays at a time; wait for one to finish", MaxRunningReplays)
+	}
+	return nil
 }
 
 // sameReplay reports whether a running replay was started with filter f
@@ -388,7 +419,7 @@ func (s *Service) replayStep(ctx context.Context, r *replayState) (bool, error) 
 		if err != nil {
 			return err
 		}
-		batch, last, err := nextReplayBatch(ctx, tx, r, min(ReplayBatch, r.total-r.queued))
+		batch, last, err := nextReplayBatch(ctx, tx, r, min(s.replayBatch(), r.total-r.queued))
 		if err != nil {
 			return err
 		}

@@ -259,3 +259,74 @@ func FuzzParseReplay(f *testing.F) {
 		}
 	})
 }
+
+// TestReplayResumesFromItsCursor: a replay interrupted after a batch is
+// carried on by another Service (another instance, or after a restart)
+// from its stored cursor: what the first batch queued is not queued twice.
+// An organization runs at most MaxRunningReplays replays at a time.
+func TestReplayResumesFromItsCursor(t *testing.T) {
+	t.Parallel()
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		f.svc.SetReplayBatch(2)
+		ctx := context.Background()
+		since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+		var eps []string
+		for range outbound.MaxRunningReplays + 1 {
+			ep, err := f.svc.CreateEndpoint(ctx, f.org, outbound.EndpointInput{URL: ptr("http://127.0.0.1:9/hook"), Events: &[]string{"booking.*"}, MaxAttempts: ptr(1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			eps = append(eps, ep.ID)
+		}
+		for range 5 {
+			f.publish(t, "booking.created", "")
+		}
+		f.finish(t, func(string) bool { return false })
+		f.finish(t, func(string) bool { return false })
+		filter := replayFilter(t, outbound.ReplayInput{Since: &since})
+		r, err := f.svc.StartReplay(ctx, f.org, eps[0], filter)
+		if err != nil || r.Total != 5 {
+			t.Fatalf("start = %+v %v", r, err)
+		}
+		if err := f.svc.ReplayStepOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := f.svc.Replay(ctx, f.org, r.ID); got.Queued != 2 || got.Status != outbound.ReplayRunning {
+			t.Fatalf("after one batch: %+v", got)
+		}
+		// The two queued are attempted and succeed before the replay goes on.
+		f.finish(t, func(string) bool { return true })
+
+		// Another instance carries the replay on.
+		q := &queue.Queue{DB: d}
+		other := &outbound.Service{DB: d, Guard: f.svc.Guard, HeaderPrefix: "X-Hookbook", Queue: q}
+		q.Endpoints = other
+		other.SetReplayBatch(2)
+		if _, err := other.RunReplays(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := other.Replay(ctx, f.org, r.ID)
+		if got.Status != outbound.ReplayDone || got.Queued != 5 {
+			t.Errorf("after the resume: %+v, want done with 5 queued", got)
+		}
+		byStatus := map[string]int{}
+		list, _, _ := f.svc.Deliveries(ctx, f.org, outbound.DeliveryFilter{EndpointID: eps[0]}, db.Page{Limit: 10})
+		for _, dl := range list {
+			byStatus[dl.Status]++
+		}
+		if byStatus[hookbook.StatusSucceeded] != 2 || byStatus[hookbook.StatusPending] != 3 {
+			t.Errorf("deliveries after the resume: %v, want the first two succeeded (not queued twice) and three pending", byStatus)
+		}
+
+		// MaxRunningReplays of one organization at a time (the finished one does not count).
+		for _, ep := range eps[1:] {
+			if _, err := f.svc.StartReplay(ctx, f.org, ep, filter); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.svc.StartReplay(ctx, f.org, eps[0], filter); hookbook.Code(err) != "replay_limit" {
+			t.Errorf("replay %d = %v, want replay_limit", outbound.MaxRunningReplays+1, err)
+		}
+	})
+}

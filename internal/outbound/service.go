@@ -55,6 +55,8 @@ type Service struct {
 	batch     batcher
 	published atomic.Int64
 	queueOnce sync.Once
+	// testReplayBatch, when set by a test, replaces ReplayBatch.
+	testReplayBatch int
 }
 
 // Limits bounds what one organization may create and do; a zero field sets
