@@ -51,6 +51,20 @@ func (f replayForm) filter() (outbound.ReplayFilter, error) {
 	return r, err
 }
 
+// checkReplayEvent refuses, in a portal link limited to some event types,
+// a replay of deliveries of other types: its event filter must be one the
+// link allows.
+func (s *session) checkReplayEvent(evt string) error {
+	if evt == "" {
+		evt = "*"
+	}
+	if s.allows(evt) {
+		return nil
+	}
+	return &hookbook.Error{Kind: hookbook.EValidation, Code: "validation_failed", Message: "event type not allowed here",
+		Details: map[string]string{"event": "Replay " + strings.Join(s.EventTypes, ", ") + " (or a part of them): this link covers no other events."}}
+}
+
 // replayPage is the confirmation page: the count a replay of the form's
 // filter would queue, or what is wrong with the form.
 func (u *UI) replayPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -65,6 +79,9 @@ func (u *UI) replayPage(w http.ResponseWriter, r *http.Request, s *session) {
 	data := map[string]any{"Endpoint": ep, "Statuses": []string{outbound.ReplayFailedOnly, outbound.ReplaySucceededOnly, outbound.ReplayAny}}
 	pg.Data = data
 	f, err := form.filter()
+	if err == nil {
+		err = s.checkReplayEvent(f.Event)
+	}
 	if e := hookbook.AsError(err); e != nil && e.Kind == hookbook.EValidation {
 		pg.Errors, pg.Error = e.Details, "Please correct the fields marked below."
 		u.render(w, http.StatusUnprocessableEntity, "replay", pg)
@@ -91,6 +108,9 @@ func (u *UI) replayPage(w http.ResponseWriter, r *http.Request, s *session) {
 func (u *UI) replay(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
 	f, err := readReplayForm(r.PostForm).filter()
+	if err == nil {
+		err = s.checkReplayEvent(f.Event)
+	}
 	if err != nil {
 		u.fail(w, s, err)
 		return
