@@ -270,9 +270,13 @@ func (s *Service) StartReplay(ctx context.Context, orgID, endpointID string, f R
 		if err != nil {
 			return fmt.Errorf("store replay: %w", err)
 		}
-		if status == ReplayRunning && s.ReplayStarted != nil {
-			tx.OnCommit(s.ReplayStarted)
-		}
+		tx.OnCommit(func() {
+			s.log().Info("replay started", "replay_id", id, "organization_id", orgID, "endpoint_id", endpointID,
+				"since", f.Since, "until", f.Until, "delivery_status", f.Status, "event", f.Event, "total", c.Count, "capped", c.Capped)
+			if status == ReplayRunning && s.ReplayStarted != nil {
+				s.ReplayStarted()
+			}
+		})
 		return nil
 	})
 	if err != nil {
@@ -283,10 +287,6 @@ func (s *Service) StartReplay(ctx context.Context, orgID, endpointID string, f R
 		return nil, err
 	}
 	r.Running = running
-	if !running {
-		s.log().Info("replay started", "replay_id", r.ID, "organization_id", orgID, "endpoint_id", endpointID,
-			"since", r.Since, "until", r.Until, "delivery_status", r.Filter, "event", r.Event, "total", r.Total, "capped", r.Capped)
-	}
 	return r, nil
 }
 
