@@ -206,6 +206,16 @@ func TestReplayBoundAndStops(t *testing.T) {
 		if _, err := f.svc.CountReplay(ctx, f.org, "ep_nope", filter); !hookbook.IsKind(err, hookbook.ENotFound) {
 			t.Errorf("count on an unknown endpoint = %v, want not found", err)
 		}
+		if _, err := f.svc.Replay(ctx, "org_other", r.ID); !hookbook.IsKind(err, hookbook.ENotFound) {
+			t.Errorf("another organization reads the replay: %v", err)
+		}
+		// Retention removes finished replays with the deliveries.
+		if _, _, err := f.svc.Purge(ctx, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Replay(ctx, f.org, r.ID); !hookbook.IsKind(err, hookbook.ENotFound) {
+			t.Errorf("a finished replay after the retention purge: %v", err)
+		}
 	})
 }
 
