@@ -235,49 +235,16 @@ func (s *Service) StartReplay(ctx context.Context, orgID, endpointID string, f R
 		if _, err := checkReplayable(ctx, tx, orgID, endpointID); err != nil {
 			return err
 		}
-		if err := tx.Lock(ctx, "hookbook-replay:"+endpointID); err != nil {
-			return err
-		}
-		cur, err := scanReplay(tx.QueryRowContext(ctx, `SELECT `+replayColumns+` FROM replays WHERE endpoint_id = $1 AND status = 'running'`, endpointID))
-		if err == nil {
-			if sameReplay(cur, f) {
-				id, running = cur.ID, true
-				return nil
-			}
-			return &hookbook.Error{Kind: hookbook.EConflict, Code: "replay_running",
-				Message: fmt.Sprintf("replay %s of this endpoint is still running; wait for it to finish", cur.ID),
-				Details: map[string]string{"replay_id": cur.ID}}
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		var err error
+		if id, err = runningReplay(ctx, tx, endpointID, f); err != nil || id != "" {
+			running = id != ""
 			return err
 		}
 		if err := checkRunning(ctx, tx, orgID); err != nil {
 			return err
 		}
-		c, err := countReplay(ctx, tx, endpointID, f, s.replayLimit())
-		if err != nil {
-			return err
-		}
-		id = ids.New("rpl")
-		now := db.Micros(s.DB.Now())
-		status, finished := ReplayRunning, any(nil)
-		if c.Count == 0 {
-			status, finished = ReplayDone, now
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO replays (id, organization_id, endpoint_id, status, since_at, until_at, filter_status,
-			event, total, capped, created_at, updated_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)`,
-			id, orgID, endpointID, status, db.Micros(f.Since), db.Micros(f.Until), f.Status, f.Event, c.Count, c.Capped, now, finished)
-		if err != nil {
-			return fmt.Errorf("store replay: %w", err)
-		}
-		tx.OnCommit(func() {
-			s.log().Info("replay started", "replay_id", id, "organization_id", orgID, "endpoint_id", endpointID,
-				"since", f.Since, "until", f.Until, "delivery_status", f.Status, "event", f.Event, "total", c.Count, "capped", c.Capped)
-			if status == ReplayRunning && s.ReplayStarted != nil {
-				s.ReplayStarted()
-			}
-		})
-		return nil
+		id, err = s.insertReplay(ctx, tx, orgID, endpointID, f)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -288,6 +255,57 @@ func (s *Service) StartReplay(ctx context.Context, orgID, endpointID string, f R
 	}
 	r.Running = running
 	return r, nil
+}
+
+// runningReplay returns the id of the endpoint's running replay when it
+// has filter f, "" when none runs, and a conflict naming it when it has
+// another filter. It holds the endpoint's replay lock for the rest of tx.
+func runningReplay(ctx context.Context, tx *db.Tx, endpointID string, f ReplayFilter) (string, error) {
+	if err := tx.Lock(ctx, "hookbook-replay:"+endpointID); err != nil {
+		return "", err
+	}
+	cur, err := scanReplay(tx.QueryRowContext(ctx, `SELECT `+replayColumns+` FROM replays WHERE endpoint_id = $1 AND status = 'running'`, endpointID))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("running replay: %w", err)
+	case sameReplay(cur, f):
+		return cur.ID, nil
+	}
+	return "", &hookbook.Error{Kind: hookbook.EConflict, Code: "replay_running",
+		Message: fmt.Sprintf("replay %s of this endpoint is still running; wait for it to finish", cur.ID),
+		Details: map[string]string{"replay_id": cur.ID}}
+}
+
+// insertReplay counts what a replay of f takes and stores it, running (or
+// done at once when it takes nothing); once tx commits it logs the start
+// and wakes the replay job.
+func (s *Service) insertReplay(ctx context.Context, tx *db.Tx, orgID, endpointID string, f ReplayFilter) (string, error) {
+	c, err := countReplay(ctx, tx, endpointID, f, s.replayLimit())
+	if err != nil {
+		return "", err
+	}
+	id := ids.New("rpl")
+	now := db.Micros(s.DB.Now())
+	status, finished := ReplayRunning, any(nil)
+	if c.Count == 0 {
+		status, finished = ReplayDone, now
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO replays (id, organization_id, endpoint_id, status, since_at, until_at, filter_status,
+		event, total, capped, created_at, updated_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)`,
+		id, orgID, endpointID, status, db.Micros(f.Since), db.Micros(f.Until), f.Status, f.Event, c.Count, c.Capped, now, finished)
+	if err != nil {
+		return "", fmt.Errorf("store replay: %w", err)
+	}
+	tx.OnCommit(func() {
+		s.log().Info("replay started", "replay_id", id, "organization_id", orgID, "endpoint_id", endpointID,
+			"since", f.Since, "until", f.Until, "delivery_status", f.Status, "event", f.Event, "total", c.Count, "capped", c.Capped)
+		if status == ReplayRunning && s.ReplayStarted != nil {
+			s.ReplayStarted()
+		}
+	})
+	return id, nil
 }
 
 // checkRunning refuses a replay while an organization runs
