@@ -136,6 +136,9 @@ func TestReplay(t *testing.T) {
 			t.Fatalf("event ids replayed %v, want each of %v twice", after, before)
 		}
 	}
+	if m := in.doKey("", "GET", "/metrics", nil); !strings.Contains(string(m.Body), "\nhookbook_replayed_deliveries_total 3\n") {
+		t.Errorf("metrics after the replay:\n%s", m.Body)
+	}
 	if n := len(eventIDs(rc, "customer.")); n != 2 {
 		t.Errorf("customer events sent %d times, want 2 (not replayed)", n)
 	}

@@ -395,6 +395,10 @@ func (s *Service) RunReplays(ctx context.Context) ([]*ReplayJob, error) {
 	}
 }
 
+// Replayed returns how many deliveries the replays this process carried
+// on have queued again.
+func (s *Service) Replayed() int64 { return s.replayed.Load() }
+
 // replayState is a running replay as its steps see it.
 type replayState struct {
 	id, org, endpoint string
@@ -454,6 +458,7 @@ func (s *Service) replayStep(ctx context.Context, r *replayState) (bool, error) 
 			return errors.New("replay moved on elsewhere")
 		}
 		r.queued, r.after = r.queued+n, last
+		tx.OnCommit(func() { s.replayed.Add(int64(n)) })
 		if len(batch) == 0 || r.queued >= r.total {
 			over = true
 			return finishReplay(ctx, tx, r, ReplayDone, "", now)

@@ -57,6 +57,7 @@ type Service struct {
 	queueOnce sync.Once
 	// testReplayBatch, when set by a test, replaces ReplayBatch.
 	testReplayBatch int
+	replayed        atomic.Int64
 }
 
 // Limits bounds what one organization may create and do; a zero field sets
