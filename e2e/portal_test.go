@@ -237,6 +237,15 @@ func TestPortal(t *testing.T) {
 	}
 	portalGet(t, jar, in.url+"/portal/webhooks/"+otherEP, 404)
 	portalGet(t, jar, in.url+"/portal/webhooks/"+otherEP+"/edit", 404)
+	// Replays: of the link's event types only, of its organization's endpoints only.
+	if r := portalPost(t, jar, in.url+"/portal/webhooks/"+id+"/replay", url.Values{"csrf": {csrf}, "since": {"2026-01-01 00:00"}, "event": {"*"}}); r.StatusCode != 422 {
+		t.Errorf("a portal replay of every event = %d", r.StatusCode)
+	}
+	portalGet(t, jar, in.url+"/portal/webhooks/"+otherEP+"/replay?since=2026-01-01+00%3A00&event=booking.*", 404)
+	if r := portalPost(t, jar, in.url+"/portal/webhooks/"+id+"/replay", url.Values{"csrf": {csrf}, "since": {"2026-01-01 00:00"},
+		"status": {"succeeded"}, "event": {"booking.*"}}); r.StatusCode != 303 || !strings.HasPrefix(r.location, "/portal/webhooks/"+id+"/replays/rpl_") {
+		t.Errorf("a portal replay of booking.* = %d %s", r.StatusCode, r.location)
+	}
 	if b := portalGet(t, jar, in.url+"/portal/webhooks", 200); strings.Contains(b, otherEP) {
 		t.Error("the portal lists another organization's endpoint")
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,4 +194,42 @@ func readmeFirstKey(t *testing.T, s snippet) {
 	if resp.StatusCode != 200 {
 		t.Errorf("the new key: GET /api/v1/webhooks = %d, want 200", resp.StatusCode)
 	}
+}
+
+// readmeReplay runs the replay example against an endpoint with three
+// failed booking deliveries and a failed customer one: the dry run counts
+// three, the replay queues those three and the receiver gets them again.
+func readmeReplay(t *testing.T, s snippet) {
+	hookbooktest.RequireTool(t, "curl")
+	hookbooktest.RequireTool(t, "jq")
+	in := start(t, nil)
+	var failing atomic.Bool
+	failing.Store(true)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if failing.Load() {
+			w.WriteHeader(503)
+			return
+		}
+		w.WriteHeader(200)
+	})
+	ep := in.createEndpoint(rc.URL, []string{"*"}, map[string]any{"max_attempts": 1})["id"].(string)
+	for range 3 {
+		in.publish("booking.created", nil)
+	}
+	in.publish("customer.created", nil)
+	waitFor(t, 10*time.Second, "four failed deliveries", func() bool {
+		return len(in.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries?status=failed", nil)["data"].([]any)) == 4
+	})
+	failing.Store(false)
+	script := strings.ReplaceAll(s.code, "localhost:8080", strings.TrimPrefix(in.url, "http://"))
+	out, err := runBash(t, t.TempDir(), script, "K=Authorization: Bearer "+in.key, "EP="+ep)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, want := range []string{`{"count":3,"capped":false,"limit":10000}`, `"status":"done"`, `"queued":3`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the replay example printed no %s:\n%s", want, out)
+		}
+	}
+	waitFor(t, 10*time.Second, "the replayed deliveries", func() bool { return rc.Count() == 7 })
 }

@@ -24,6 +24,7 @@ type uiFixture struct {
 	evt, big              string   // events
 	heldDlv, bigDlv       string   // deliveries
 	portal                string   // portal link (booking.*)
+	replay                string   // a finished replay of epOK's payment deliveries
 }
 
 func newUIFixture(t *testing.T) *uiFixture {
@@ -84,6 +85,11 @@ func newUIFixture(t *testing.T) *uiFixture {
 	in.command(command{body: cmdBody("admin.slots.delete", map[string]any{"slot_id": "slot_does_not_exist"}, nil)})
 	in.command(command{body: cmdBody("admin.slots.block", map[string]any{}, nil)})
 	f.portal = in.must(201, "POST", "/api/v1/portal/sessions", map[string]any{"event_types": []string{"booking.*"}, "expires_in": "2h"})["url"].(string)
+	f.replay = in.must(202, "POST", "/api/v1/webhooks/"+f.epOK+"/replay", map[string]any{
+		"since": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), "status": "succeeded", "event": "payment.*"})["id"].(string)
+	waitFor(t, 10*time.Second, "the fixture's replay", func() bool {
+		return in.must(200, "GET", "/api/v1/replays/"+f.replay, nil)["status"] == "done"
+	})
 	return f
 }
 
@@ -167,6 +173,9 @@ func TestUIEveryPage(t *testing.T) {
 		{"api-keys", "/settings/api-keys"},
 		{"rotate", "/settings/webhooks/" + f.epOK + "/rotate"},
 		{"delete", "/settings/webhooks/" + f.epOK + "/delete"},
+		{"replay-confirm", "/settings/webhooks/" + f.epOK + "/replay?since=2026-01-01+00%3A00&status=any&event=booking.*"},
+		{"replay-invalid", "/settings/webhooks/" + f.epOK + "/replay?since=yesterday&event=Booking%21&status=pending"},
+		{"replay-progress", "/settings/webhooks/" + f.epOK + "/replays/" + f.replay},
 		{"not-found", "/settings/no-such-page"},
 	}
 	portal := []struct{ name, path string }{
@@ -178,6 +187,8 @@ func TestUIEveryPage(t *testing.T) {
 		{"portal-event", "/portal/events/" + f.evt},
 		{"portal-search", "/portal/search?q=evt_nothing"},
 		{"portal-rotate", "/portal/webhooks/" + f.epDown + "/rotate"},
+		{"portal-replay-confirm", "/portal/webhooks/" + f.epDown + "/replay?since=2026-01-01+00%3A00&event=booking.*"},
+		{"portal-replay-progress", "/portal/webhooks/" + f.epOK + "/replays/" + f.replay},
 		{"portal-not-found", "/portal/no-such-page"},
 	}
 	// One browser for the admin pages and one for the portal's: each step
@@ -189,6 +200,7 @@ func TestUIEveryPage(t *testing.T) {
 		for _, p := range admin {
 			checkPage(t, ctx, in.url+p.path, p.name)
 		}
+		replayFlow(t, ctx, f)
 	})
 	t.Run("portal", func(t *testing.T) {
 		ctx := browser(t)
@@ -198,6 +210,33 @@ func TestUIEveryPage(t *testing.T) {
 		}
 		checkPage(t, ctx, in.url+"/portal/s/"+strings.Repeat("0", 64), "portal-expired")
 	})
+}
+
+// replayFlow replays the flaky endpoint's failed delivery from its log:
+// the form, the confirmation with its count, then the progress page.
+func replayFlow(t *testing.T, ctx context.Context, f *uiFixture) {
+	t.Helper()
+	in := f.in
+	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+f.epFlaky), chromedp.WaitVisible("#r-since", chromedp.ByID),
+		chromedp.SetValue("#r-event", "payment.*", chromedp.ByID), chromedp.Submit("#r-since", chromedp.ByID),
+		chromedp.WaitVisible("#count-h", chromedp.ByID))
+	if h := text(t, ctx, "#count-h"); !strings.Contains(h, "1 delivery would be sent again") {
+		t.Fatalf("replay confirmation says %q, want 1 delivery", h)
+	}
+	if n := in.must(200, "GET", "/api/v1/webhooks/"+f.epFlaky+"/deliveries?status=failed", nil)["data"].([]any); len(n) != 1 {
+		t.Fatalf("the confirmation changed something: %d failed deliveries", len(n))
+	}
+	run(t, ctx, chromedp.Click("form[action$='/replay'][method='post'] button", chromedp.ByQuery))
+	waitFlash(t, ctx, "Replay started: 1 delivery to queue again.")
+	loc := ""
+	run(t, ctx, chromedp.Location(&loc))
+	if !regexp.MustCompile(`/settings/webhooks/` + f.epFlaky + `/replays/rpl_[0-9A-Z]+$`).MatchString(loc) {
+		t.Fatalf("after the replay the browser is at %s", loc)
+	}
+	waitText(t, ctx, loc, "Done")
+	if got := text(t, ctx, "main"); !strings.Contains(got, "1 of 1 delivery queued again") {
+		t.Errorf("progress page says:\n%s", got)
+	}
 }
 
 // TestUIPageFixes: what a user found at 390 px and 1280 px, each checked

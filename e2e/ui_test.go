@@ -499,6 +499,19 @@ func TestUISecurity(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
 		t.Errorf("CSP = %q", csp)
 	}
+	// The replay form: its confirmation shows what was typed as text; its
+	// post needs the CSRF token.
+	req, _ = http.NewRequest("GET", in.url+"/settings/webhooks/"+ep+"/replay?"+url.Values{"since": {"2026-01-01 00:00"}, "event": {"<script>x</script>"}}.Encode(), nil)
+	resp = withSession(req)
+	b, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusUnprocessableEntity || strings.Contains(string(b), "<script>x") || !strings.Contains(string(b), "&lt;script&gt;x") {
+		t.Errorf("replay page with markup in its event filter = %d %s", resp.StatusCode, b)
+	}
+	req, _ = http.NewRequest("POST", in.url+"/settings/webhooks/"+ep+"/replay", strings.NewReader(url.Values{"since": {"2026-01-01 00:00"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp := withSession(req); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("replay post without its CSRF token = %d", resp.StatusCode)
+	}
 	// Guessing keys through the sign-in form is throttled.
 	throttled := 0
 	jar2, _ := cookiejar.New(nil)

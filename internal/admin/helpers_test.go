@@ -89,3 +89,26 @@ func TestPreviewCutsBigBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayForm: the form's times are read as it shows them, its errors
+// name the field in the form's words, and a portal link replays only its
+// own event types.
+func TestReplayForm(t *testing.T) {
+	f, err := replayForm{Since: "2026-01-31 09:00", Until: "2026-02-01T10:30", Status: "any", Event: "booking.*"}.filter()
+	if err != nil || f.Since != time.Date(2026, 1, 31, 9, 0, 0, 0, time.UTC) || f.Until != time.Date(2026, 2, 1, 10, 30, 0, 0, time.UTC) || f.Status != "any" {
+		t.Fatalf("filter = %+v %v", f, err)
+	}
+	_, err = replayForm{Since: "yesterday"}.filter()
+	if err == nil || !strings.Contains(err.Error(), "YYYY-MM-DD HH:MM") {
+		t.Errorf("a bad time = %v, want the form's wording", err)
+	}
+	portal := &session{Session: &uisession.Session{Portal: true, EventTypes: []string{"booking.*"}}}
+	for evt, ok := range map[string]bool{"booking.*": true, "booking.created": true, "": false, "payment.*": false} {
+		if err := portal.checkReplayEvent(evt); (err == nil) != ok {
+			t.Errorf("portal replay of %q = %v", evt, err)
+		}
+	}
+	if err := (&session{Session: &uisession.Session{}}).checkReplayEvent(""); err != nil {
+		t.Errorf("an admin's replay of every event = %v", err)
+	}
+}

@@ -18,9 +18,10 @@ func FuzzRequestDecoding(f *testing.F) {
 		`{"url":"http://a.test","events":["booking.*"],"secret":"0123456789abcdef","headers":{"X-A":"b"}}`,
 		`{"event":"booking.created","data":{"a":1},"idempotency_key":"k"}`,
 		`{"name":"lead.qualified","description":"d","schema":{"type":"object"}}`,
-		`{"since":"2026-01-01T00:00:00Z"}`, `{"enabled":true}`, `{"url":5}`, `[`, ``, `null`, `{"events":[null]}`,
+		`{"since":"2026-01-01T00:00:00Z"}`, `{"since":"2026-01-01T00:00:00Z","until":"2026-02-01T00:00:00Z","status":"any","event":"booking.*","dry_run":true}`,
+		`{"since":"2026-01-01T00:00:00+02:00","status":"pending","event":"*"}`, `{"enabled":true}`, `{"url":5}`, `[`, ``, `null`, `{"events":[null]}`,
 	} {
-		for _, route := range []uint8{0, 1, 2, 3, 4, 5} {
+		for _, route := range []uint8{0, 1, 2, 3, 4, 5, 6} {
 			f.Add(route, seed)
 		}
 	}
@@ -34,6 +35,7 @@ func FuzzRequestDecoding(f *testing.F) {
 		{"POST", "/api/v1/event-types"},
 		{"POST", "/api/v1/webhooks/" + ep + "/recover"},
 		{"PUT", "/api/v1/settings/outbound"},
+		{"POST", "/api/v1/webhooks/" + ep + "/replay"},
 	}
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
 		rt := routes[int(route)%len(routes)]

@@ -34,6 +34,8 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/test", Handler: a(s.sendTest)},
 		{Method: "GET", Pattern: "/api/v1/webhooks/{id}/deliveries", Handler: a(s.listDeliveries)},
 		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/recover", Handler: a(s.recover)},
+		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/replay", Handler: a(s.replay)},
+		{Method: "GET", Pattern: "/api/v1/replays/{id}", Handler: a(get(s.Outbound.Replay))},
 
 		{Method: "GET", Pattern: "/api/v1/deliveries/{id}", Handler: a(get(s.Outbound.DeliveryDetail))},
 		{Method: "POST", Pattern: "/api/v1/deliveries/{id}/redeliver", Handler: a(s.redeliver)},
@@ -268,6 +270,42 @@ func (s *Server) recover(w http.ResponseWriter, r *http.Request, org *hookbook.O
 	}
 	WriteJSON(w, http.StatusAccepted, rec)
 	return nil
+}
+
+// replay answers a dry run with the count it would queue (200), else
+// starts the replay, or finds the same one running, and answers it (202).
+func (s *Server) replay(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	var in outbound.ReplayInput
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	f, err := outbound.ParseReplay(in, time.Now())
+	if err != nil {
+		return err
+	}
+	if in.DryRun {
+		c, err := s.Outbound.CountReplay(r.Context(), org.ID, r.PathValue("id"), f)
+		if err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, c)
+		return nil
+	}
+	job, err := s.Outbound.StartReplay(r.Context(), org.ID, r.PathValue("id"), f)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/replays/"+job.ID)
+	WriteJSON(w, http.StatusAccepted, replayView{ReplayJob: job, Count: job.Total, AlreadyRunning: job.Running})
+	return nil
+}
+
+// replayView is a started replay: the replay, its count (its total) and
+// whether it was running already.
+type replayView struct {
+	*outbound.ReplayJob
+	Count          int  `json:"count"`
+	AlreadyRunning bool `json:"already_running"`
 }
 
 // ---- API keys

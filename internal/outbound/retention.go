@@ -12,7 +12,7 @@ import (
 )
 
 // Purge deletes finished deliveries and their attempts (queue.Purge),
-// events without deliveries left, and idempotency keys, all older than
+// events without deliveries left, idempotency keys and finished replays, all older than
 // cutoff. Pending deliveries are kept whatever their age. It returns how
 // many deliveries and events it deleted.
 func (s *Service) Purge(ctx context.Context, cutoff time.Time) (deliveries, events int, err error) {
@@ -33,5 +33,5 @@ func (s *Service) Purge(ctx context.Context, cutoff time.Time) (deliveries, even
 	if _, err := s.DB.ExecContext(ctx, `DELETE FROM ordering_sequences WHERE updated_at < $1`, db.Micros(cutoff)); err != nil {
 		return deliveries, events, fmt.Errorf("purge ordering keys: %w", err)
 	}
-	return deliveries, events, nil
+	return deliveries, events, s.purgeReplays(ctx, cutoff)
 }

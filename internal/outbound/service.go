@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -43,10 +44,20 @@ type Service struct {
 	Queue *queue.Queue
 	// Limits bounds what one organization may create and do.
 	Limits Limits
+	// ReplayStarted, when set, is called once a new replay is stored, so
+	// that the instance runs RunReplays without waiting for its next pass.
+	ReplayStarted func()
+	// ReplayLimit is the most deliveries one replay queues (0: MaxReplay).
+	ReplayLimit int
+	// Log receives the operator's lines of replays (nil: none).
+	Log *slog.Logger
 
 	batch     batcher
 	published atomic.Int64
 	queueOnce sync.Once
+	// testReplayBatch, when set by a test, replaces ReplayBatch.
+	testReplayBatch int
+	replayed        atomic.Int64
 }
 
 // Limits bounds what one organization may create and do; a zero field sets
@@ -77,6 +88,14 @@ func (s *Service) checkQuota(ctx context.Context, tx *db.Tx, kind, orgID string,
 			"an organization has at most %d %s; delete one first", limit, strings.ReplaceAll(kind, "_", " "))
 	}
 	return nil
+}
+
+// log returns the Service's logger, one that drops everything when unset.
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
 }
 
 // Published returns how many events this process has stored.

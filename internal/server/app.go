@@ -59,6 +59,8 @@ type App struct {
 
 	jobMu     sync.Mutex
 	jobPasses map[string]int64
+	// replayWake starts the replay job's next pass at once.
+	replayWake chan struct{}
 }
 
 // New opens the database, applies migrations and wires an instance.
@@ -86,6 +88,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Outbound = &outbound.Service{DB: d, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix, Queue: a.Queue,
 		Limits: outbound.Limits{Endpoints: cfg.MaxEndpoints, EventTypes: cfg.MaxEventTypes, TestSends: ratelimit.NewBuckets(cfg.TestSendLimit)}}
 	a.Queue.Endpoints = a.Outbound
+	a.Outbound.Log = log
+	a.replayWake = make(chan struct{}, 1)
+	a.Outbound.ReplayStarted = func() {
+		select {
+		case a.replayWake <- struct{}{}:
+		default:
+		}
+	}
 	if err := a.migrate(ctx); err != nil {
 		d.Close()
 		return nil, err

@@ -11,17 +11,20 @@ type job struct {
 	name     string
 	interval time.Duration
 	run      func(ctx context.Context) error
+	wake     <-chan struct{} // runs the next pass at once (nil: none)
 }
 
 // jobs returns the instance's periodic tasks: auto-disable of endpoints
-// failing too long, the retention purge, reminders, and the sweep that
-// releases parked deliveries of ordered endpoints nothing holds back.
+// failing too long, the retention purge, reminders, the sweep that
+// releases parked deliveries of ordered endpoints nothing holds back, and
+// bulk replays (woken at once when one starts).
 func (a *App) jobs() []job {
 	return []job{
-		{"auto-disable", clamp(a.Config.DisableAfter/10, 100*time.Millisecond, time.Minute), a.autoDisable},
-		{"retention", clamp(a.Config.Retention/10, 100*time.Millisecond, time.Hour), a.purge},
-		{"reminders", a.Config.ReminderInterval, a.reminders},
-		{"ordering", a.Config.PollInterval, a.unpark},
+		{"auto-disable", clamp(a.Config.DisableAfter/10, 100*time.Millisecond, time.Minute), a.autoDisable, nil},
+		{"retention", clamp(a.Config.Retention/10, 100*time.Millisecond, time.Hour), a.purge, nil},
+		{"reminders", a.Config.ReminderInterval, a.reminders, nil},
+		{"ordering", a.Config.PollInterval, a.unpark, nil},
+		{"replays", a.Config.PollInterval, a.replays, a.replayWake},
 	}
 }
 
@@ -31,7 +34,7 @@ func clamp(d, lo, hi time.Duration) time.Duration {
 
 // JobPasses returns how many times this instance has run (or, on a
 // cluster, tried to run) the periodic job called name: "auto-disable",
-// "retention" or "reminders". Tests wait on it instead of sleeping.
+// "retention", "reminders", "ordering" or "replays". Tests wait on it instead of sleeping.
 func (a *App) JobPasses(name string) int64 {
 	a.jobMu.Lock()
 	defer a.jobMu.Unlock()
@@ -62,6 +65,7 @@ func (a *App) runJobs(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case <-t.C:
+				case <-j.wake:
 				}
 			}
 		}()
@@ -106,6 +110,13 @@ func (a *App) unpark(ctx context.Context) error {
 	if n > 0 {
 		a.Log.Debug("ordered deliveries released by the sweep", "count", n)
 	}
+	return err
+}
+
+// replays carries running bulk replays on (their start and end are
+// logged by the outbound service).
+func (a *App) replays(ctx context.Context) error {
+	_, err := a.Outbound.RunReplays(ctx)
 	return err
 }
 

@@ -26,6 +26,11 @@ export async function calls(): Promise<string[]> {
   }
   await api.POST("/api/v1/deliveries/{id}/redeliver", { params: { path: { id: "dlv_1" } } });
   await api.POST("/api/v1/webhooks/{id}/recover", { params: { path: { id: "ep_1" } }, body: { since: "2026-01-01T00:00:00Z" } });
+  const rp = await api.POST("/api/v1/webhooks/{id}/replay", { params: { path: { id: "ep_1" } }, body: { since: "2026-01-01T00:00:00Z", event: "booking.*", status: "any" } });
+  if (rp.data && "id" in rp.data) {
+    const job = await api.GET("/api/v1/replays/{id}", { params: { path: { id: rp.data.id } } });
+    if (job.data) out.push(job.data.status, String(job.data.queued), String(job.data.total));
+  }
   await api.POST("/api/v1/webhooks/{id}/test", { params: { path: { id: "ep_1" } } });
   await api.POST("/api/v1/webhooks/{id}/rotate-secret", { params: { path: { id: "ep_1" } } });
   await api.POST("/api/v1/event-types", { body: { name: "invoice.paid", description: "An invoice was paid." } });
