@@ -31,6 +31,12 @@ import (
 // has PerEndpoint attempts in flight is left out of further claims, and so
 // is one whose circuit is open; a slow endpoint keeps no claimed
 // deliveries waiting, and its due backlog is deferred while it stalls.
+//
+// Throttling: a throttled endpoint (rate_limit, max_in_flight) gets its
+// deliveries only from the claim, which takes at most its allowance
+// (queue: throttle.go); its lane has max_in_flight slots, keeps nothing
+// waiting, and the claim loop wakes when its rate next allows an attempt
+// (NextAllowed). Its backlog waits in the queue, holding no worker.
 type Dispatcher struct {
 	Queue        Queue
 	Senders      Senders // the Sender of each kind of endpoint
@@ -62,6 +68,10 @@ type Dispatcher struct {
 	progress map[string]time.Time
 	deferred map[string]time.Time
 	timeouts map[string]time.Duration
+	// throttled and lanes hold, per throttled endpoint with attempts
+	// running, that it is throttled and its max_in_flight.
+	throttled map[string]bool
+	lanes     map[string]int
 	// circuitDeferred holds when an open circuit's backlog may be deferred again.
 	circuitDeferred map[string]time.Time
 	// accepting is true while Run runs: publications may hand over
@@ -105,6 +115,8 @@ func (d *Dispatcher) init() {
 		d.progress = map[string]time.Time{}
 		d.deferred = map[string]time.Time{}
 		d.timeouts = map[string]time.Duration{}
+		d.throttled = map[string]bool{}
+		d.lanes = map[string]int{}
 		d.circuitDeferred = map[string]time.Time{}
 		d.slowEP = map[string]time.Time{}
 		d.reserved = map[string]int{}

@@ -31,14 +31,15 @@ type Fanout struct {
 // commits, without waiting for a claim; the others wait in the queue, and
 // the commit wakes the claimers (Notify, and on PostgreSQL every instance).
 // To an ordered endpoint, a delivery with an ordering key waits parked
-// behind a pending one of the same key.
+// behind a pending one of the same key. A throttled endpoint's deliveries
+// always wait for the claim, which enforces its throttle.
 func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, error) {
 	if len(f.Endpoints) == 0 {
 		return nil, nil
 	}
 	var b strings.Builder
 	b.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
-		max_attempts, next_attempt_at, created_at, updated_at, ordering_key, sequence, lease_owner, lease_until) VALUES `)
+		max_attempts, next_attempt_at, created_at, updated_at, ordering_key, sequence, lease_owner, lease_until, throttled) VALUES `)
 	args := []any{f.OrganizationID, f.EventID, f.EventType, db.Micros(f.Now)}
 	var waiting map[string]bool
 	if f.OrderingKey != "" {
@@ -78,6 +79,8 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 			if waiting[ep.ID] {
 				next = nil
 			}
+		case ep.Throttled():
+			// Only the claim enforces a throttle: never handed over.
 		case q.Engine != nil && ep.Enabled && q.Engine.Reserve(ep.ID):
 			lowner, luntil = owner, db.Micros(leaseUntil)
 			next = luntil
@@ -85,8 +88,8 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 				Attempt: 1, MaxAttempts: ep.MaxAttempts, Endpoint: ep, Payload: f.Payload, Owner: owner, LeaseUntil: leaseUntil})
 		}
 		n := len(args)
-		fmt.Fprintf(&b, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
-		args = append(args, id, ep.ID, ep.MaxAttempts, next, dkey, dseq, lowner, luntil)
+		fmt.Fprintf(&b, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
+		args = append(args, id, ep.ID, ep.MaxAttempts, next, dkey, dseq, lowner, luntil, ep.Throttled())
 		idList = append(idList, id)
 	}
 	if len(direct) > 0 {
