@@ -65,7 +65,7 @@ func TestReadmeSnippets(t *testing.T) {
 		"go-verify":  readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
 		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
 		"portal-embed": nil, "portal-run": nil, // run together below
-		"js-ordering": readmeOrdering, "first-key": readmeFirstKey,
+		"js-ordering": readmeOrdering, "first-key": readmeFirstKey, "throttle": readmeThrottle,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {
