@@ -93,8 +93,10 @@ type Dispatcher struct {
 	marks, drained uint64
 	watch          map[string]bool
 	// rearm asks the claim loop to look again at when the next delivery is
-	// due (a retry was scheduled).
+	// due (a retry was scheduled, a throttled endpoint's delivery queued);
+	// timerAt is when its timer fires.
 	rearm   bool
+	timerAt time.Time
 	running sync.WaitGroup
 	once    sync.Once
 }
@@ -149,6 +151,25 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
+// WakeAt tells the dispatcher that deliveries may be claimable at t (a
+// throttled endpoint's rate allows its next attempt then). Unless its
+// timer already fires by then, the claim loop looks again at when to wake,
+// without claiming. It never blocks.
+func (d *Dispatcher) WakeAt(t time.Time) {
+	d.init()
+	d.mu.Lock()
+	if !d.timerAt.After(t) && d.timerAt.After(time.Now()) {
+		d.mu.Unlock()
+		return
+	}
+	d.rearm = true
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Run claims and sends deliveries until ctx is done, then stops claiming,
 // gives back claimed deliveries that had not started, waits for attempts in
 // flight (each bounded by its endpoint's timeout) and records their outcomes.
@@ -177,7 +198,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		d.rearm = false
 		d.mu.Unlock()
 		if claimed || rearm {
-			timer.Reset(d.sleep(ctx))
+			wait := d.sleep(ctx)
+			timer.Reset(wait)
+			d.mu.Lock()
+			d.timerAt = time.Now().Add(wait)
+			d.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():

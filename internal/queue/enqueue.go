@@ -101,11 +101,70 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 		return nil, fmt.Errorf("queue deliveries: %w", err)
 	}
 	if len(direct) < len(f.Endpoints) { // some wait in the queue
-		if err := q.DueTx(ctx, tx); err != nil {
+		if err := q.wakeFor(ctx, tx, f, direct); err != nil {
 			return nil, err
 		}
 	}
 	return idList, nil
+}
+
+// wakeFor arranges the wake-up of claimers for a fan-out's deliveries that
+// wait in the queue: at once (DueTx) unless every one of them belongs to a
+// throttled endpoint whose rate allows its next attempt only later; then
+// this instance's engine is told when (NotifyAt), and a claim, a write,
+// is spared for each publication to a throttled endpoint.
+func (q *Queue) wakeFor(ctx context.Context, tx *db.Tx, f Fanout, direct []*Job) error {
+	taken := make(map[string]bool, len(direct))
+	for _, j := range direct {
+		taken[j.Endpoint.ID] = true
+	}
+	var throttled []string
+	for _, ep := range f.Endpoints {
+		if taken[ep.ID] {
+			continue
+		}
+		if !ep.Throttled() {
+			return q.DueTx(ctx, tx)
+		}
+		throttled = append(throttled, ep.ID)
+	}
+	later, err := allowedLater(ctx, tx, throttled, f.Now)
+	if err != nil || later.IsZero() {
+		if err != nil {
+			return err
+		}
+		return q.DueTx(ctx, tx)
+	}
+	if q.NotifyAt != nil {
+		tx.OnCommit(func() { q.NotifyAt(later) })
+	}
+	return nil
+}
+
+// allowedLater returns the earliest time after now at which the rates of
+// endpoints allow their next attempt, or the zero time when one of them
+// allows one now.
+func allowedLater(ctx context.Context, tx *db.Tx, endpointIDs []string, now time.Time) (time.Time, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT throttle_next FROM endpoints WHERE id IN (`+db.Placeholders(1, len(endpointIDs))+`)`, db.Args(endpointIDs)...)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("throttled endpoints: %w", err)
+	}
+	defer rows.Close()
+	var later time.Time
+	for rows.Next() {
+		var next int64
+		if err := rows.Scan(&next); err != nil {
+			return time.Time{}, err
+		}
+		t := db.Time(next)
+		if !t.After(now) {
+			return time.Time{}, nil
+		}
+		if later.IsZero() || t.Before(later) {
+			later = t
+		}
+	}
+	return later, rows.Err()
 }
 
 // keyPending returns which of the endpoints have a pending delivery of key.

@@ -35,6 +35,10 @@ type Queue struct {
 	// Notify, when set, is called after a transaction that made deliveries
 	// due now has committed, so that idle workers wake at once.
 	Notify func()
+	// NotifyAt, when set, is called after a transaction that queued
+	// deliveries only for throttled endpoints whose rates allow their next
+	// attempt later, with when: no claim could take them sooner.
+	NotifyAt func(time.Time)
 }
 
 // Endpoints is what the queue needs of the endpoints it delivers to.
