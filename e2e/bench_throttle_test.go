@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"sort"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -30,10 +31,13 @@ func BenchmarkThrottle(b *testing.B) {
 		b.ReportMetric(got.perSec/open.perSec*100, "%_dlv/s_vs_open")
 		b.ReportMetric(float64(got.p50)/float64(open.p50), "x_p50_vs_open")
 		b.ReportMetric(float64(got.most), "max_per_s_throttled")
-		b.Logf("round %d: the 9 endpoints: without %.0f/s p50 %s | open %.0f/s p50 %s | throttled %.0f/s p50 %s: %.0f %% and ×%.2f of without, %.0f %% and ×%.2f of open; the 10/s endpoint got %d in %s, at most %d within one second",
+		b.ReportMetric(float64(got.cpu)/float64(without.cpu)*100, "%_cpu_vs_without")
+		b.ReportMetric(float64(got.cpu)/float64(open.cpu)*100, "%_cpu_vs_open")
+		b.Logf("round %d: the 9 endpoints: without %.0f/s p50 %s | open %.0f/s p50 %s | throttled %.0f/s p50 %s: %.0f %% and ×%.2f of without, %.0f %% and ×%.2f of open; the 10/s endpoint got %d in %s, at most %d within one second; CPU without %s, open %s, throttled %s",
 			i+1, without.perSec, without.p50.Round(time.Millisecond), open.perSec, open.p50.Round(time.Millisecond),
 			got.perSec, got.p50.Round(time.Millisecond), got.perSec/without.perSec*100, float64(got.p50)/float64(without.p50),
-			got.perSec/open.perSec*100, float64(got.p50)/float64(open.p50), got.throttled, got.took.Round(time.Millisecond), got.most)
+			got.perSec/open.perSec*100, float64(got.p50)/float64(open.p50), got.throttled, got.took.Round(time.Millisecond), got.most,
+			without.cpu.Round(time.Millisecond), open.cpu.Round(time.Millisecond), got.cpu.Round(time.Millisecond))
 	}
 }
 
@@ -44,6 +48,14 @@ type throttleFigures struct {
 	took      time.Duration // until the last of them arrived
 	throttled int           // arrivals at the throttled endpoint meanwhile
 	most      int           // of which at most this many within one second
+	cpu       time.Duration // the process's CPU time (hookbook, clients and receivers)
+}
+
+// cpuTime is the CPU time this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // throttleRun runs one instance with 9 endpoints, and a tenth unless mode
@@ -68,9 +80,10 @@ func throttleRun(b *testing.B, events int, mode string) throttleFigures {
 			b.Fatalf("create endpoint = %d: %s", r.Status, r.Body)
 		}
 	}
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	sent := publishTenants(b, in, []string{in.key}, events, 64)
 	awaitDeliveries(b, recv[1:], int64(9*events))
+	cpu = cpuTime() - cpu
 	var last time.Time
 	var lat []time.Duration
 	for _, rc := range recv[1:] {
@@ -84,7 +97,7 @@ func throttleRun(b *testing.B, events int, mode string) throttleFigures {
 		rc.mu.Unlock()
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	f := throttleFigures{perSec: float64(len(lat)) / last.Sub(start).Seconds(), p50: lat[len(lat)/2], took: last.Sub(start)}
+	f := throttleFigures{perSec: float64(len(lat)) / last.Sub(start).Seconds(), p50: lat[len(lat)/2], took: last.Sub(start), cpu: cpu}
 	var arrivals []time.Time
 	recv[0].mu.Lock()
 	for _, at := range recv[0].first {
