@@ -626,3 +626,24 @@ func TestDispatcherWakesForTheRate(t *testing.T) {
 		}
 	}
 }
+
+// TestDispatcherWakeAt: an idle dispatcher, its fallback poll an hour
+// away, told that a throttled endpoint's delivery waits for its rate
+// (WakeAt, as a publication does), sends it when the rate allows.
+func TestDispatcherWakeAt(t *testing.T) {
+	t.Parallel()
+	q, s := &fakeQueue{}, newSender()
+	e := run(t, q, s, func(d *delivery.Dispatcher) { d.PollInterval = time.Hour })
+	waitFor(t, "the first claim", func() bool { claims, _, _ := q.snapshot(); return len(claims) > 0 })
+	rate := ratelimit.Rate{N: 10, Per: time.Second}
+	allowed := time.Now().Add(300 * time.Millisecond)
+	q.mu.Lock()
+	q.tat, q.leased = map[string]time.Time{"ep_later": allowed.Add(time.Duration(rate.Burst()-1) * rate.Interval())}, map[string]int{}
+	q.mu.Unlock()
+	q.add(throttledJobs("ep_later", 1, rate.String(), nil)...)
+	e.d.WakeAt(allowed)
+	waitFor(t, "the delivery once its rate allows it", func() bool { return len(q.recorded("ep_later")) == 1 })
+	if started := s.times("ep_later")[0]; started.Before(allowed) {
+		t.Errorf("sent %v before its rate allowed it", allowed.Sub(started))
+	}
+}

@@ -131,6 +131,9 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 		e.ConsecutiveFailures, e.FailingSince = 0, nil
 	}
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if err := queue.SetThrottledTx(ctx, tx, e.ID, e.Throttled(), e.RateLimit); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, q+` WHERE id = $11 AND organization_id = $12 AND deleted_at IS NULL`,
 			e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason), e.MaxAttempts,
 			e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.UpdatedAt), e.ID, e.OrganizationID, e.Ordered,
@@ -141,7 +144,7 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 		if n, _ := res.RowsAffected(); n == 0 {
 			return hookbook.NotFound("endpoint")
 		}
-		return queue.SetThrottledTx(ctx, tx, e.ID, e.Throttled())
+		return nil
 	})
 	if err != nil {
 		if hookbook.AsError(err) != nil {

@@ -112,7 +112,8 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 // wait in the queue: at once (DueTx) unless every one of them belongs to a
 // throttled endpoint whose rate allows its next attempt only later; then
 // this instance's engine is told when (NotifyAt), and a claim, a write,
-// is spared for each publication to a throttled endpoint.
+// is spared for each publication to a throttled endpoint. While this
+// instance claims for the endpoint, the time is known without a read.
 func (q *Queue) wakeFor(ctx context.Context, tx *db.Tx, f Fanout, direct []*Job) error {
 	taken := make(map[string]bool, len(direct))
 	for _, j := range direct {
@@ -128,12 +129,15 @@ func (q *Queue) wakeFor(ctx context.Context, tx *db.Tx, f Fanout, direct []*Job)
 		}
 		throttled = append(throttled, ep.ID)
 	}
-	later, err := allowedLater(ctx, tx, throttled, f.Now)
-	if err != nil || later.IsZero() {
-		if err != nil {
+	later, known := q.knownLater(throttled, f.Now)
+	if !known {
+		var err error
+		if later, err = q.allowedLater(ctx, tx, throttled, f.Now); err != nil {
 			return err
 		}
-		return q.DueTx(ctx, tx)
+		if later.IsZero() {
+			return q.DueTx(ctx, tx)
+		}
 	}
 	if q.NotifyAt != nil {
 		tx.OnCommit(func() { q.NotifyAt(later) })
@@ -144,19 +148,21 @@ func (q *Queue) wakeFor(ctx context.Context, tx *db.Tx, f Fanout, direct []*Job)
 // allowedLater returns the earliest time after now at which the rates of
 // endpoints allow their next attempt, or the zero time when one of them
 // allows one now.
-func allowedLater(ctx context.Context, tx *db.Tx, endpointIDs []string, now time.Time) (time.Time, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT throttle_next FROM endpoints WHERE id IN (`+db.Placeholders(1, len(endpointIDs))+`)`, db.Args(endpointIDs)...)
+func (q *Queue) allowedLater(ctx context.Context, tx *db.Tx, endpointIDs []string, now time.Time) (time.Time, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, throttle_next FROM endpoints WHERE id IN (`+db.Placeholders(1, len(endpointIDs))+`)`, db.Args(endpointIDs)...)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("throttled endpoints: %w", err)
 	}
 	defer rows.Close()
 	var later time.Time
 	for rows.Next() {
+		var id string
 		var next int64
-		if err := rows.Scan(&next); err != nil {
+		if err := rows.Scan(&id, &next); err != nil {
 			return time.Time{}, err
 		}
 		t := db.Time(next)
+		q.allowedAt(id, t)
 		if !t.After(now) {
 			return time.Time{}, nil
 		}

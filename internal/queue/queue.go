@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hookbook/hookbook"
@@ -39,6 +40,9 @@ type Queue struct {
 	// deliveries only for throttled endpoints whose rates allow their next
 	// attempt later, with when: no claim could take them sooner.
 	NotifyAt func(time.Time)
+
+	mu      sync.Mutex
+	allowed map[string]time.Time // throttled endpoints' next allowed times, as last seen
 }
 
 // Endpoints is what the queue needs of the endpoints it delivers to.
@@ -109,7 +113,7 @@ func (q *Queue) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 	err := q.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
 		now := q.DB.Now()
 		// Throttled endpoints first: each takes at most its allowance.
-		leased, endpointOf, err := leaseThrottled(ctx, tx, r, r.Limit, now)
+		leased, endpointOf, err := q.leaseThrottled(ctx, tx, r, r.Limit, now)
 		if err != nil {
 			return err
 		}

@@ -41,7 +41,7 @@ type throttle struct {
 // leaseThrottled leases up to room due deliveries of throttled endpoints
 // whose rate allows one now, each within its allowance, least recently
 // allowed endpoints first.
-func leaseThrottled(ctx context.Context, tx *db.Tx, r ClaimRequest, room int, now time.Time) ([]*Job, map[*Job]string, error) {
+func (q *Queue) leaseThrottled(ctx context.Context, tx *db.Tx, r ClaimRequest, room int, now time.Time) ([]*Job, map[*Job]string, error) {
 	endpoints, err := allowedThrottles(ctx, tx, r, now)
 	if err != nil {
 		return nil, nil, err
@@ -52,9 +52,13 @@ func leaseThrottled(ctx context.Context, tx *db.Tx, r ClaimRequest, room int, no
 		if room <= 0 {
 			break
 		}
-		leased, err := leaseOne(ctx, tx, r, t, room, now)
+		leased, next, err := leaseOne(ctx, tx, r, t, room, now)
 		if err != nil {
 			return nil, nil, err
+		}
+		if !next.IsZero() {
+			id := t.id
+			tx.OnCommit(func() { q.allowedAt(id, next) })
 		}
 		for _, j := range leased {
 			endpointOf[j] = t.id
@@ -111,36 +115,78 @@ func storedRate(s sql.NullString) ratelimit.Rate {
 }
 
 // leaseOne leases what t's allowance and in-flight bound let through, at
-// most room, and advances t's rate by what it leased.
-func leaseOne(ctx context.Context, tx *db.Tx, r ClaimRequest, t throttle, room int, now time.Time) ([]*Job, error) {
+// most room, and advances t's rate by what it leased; next is when the
+// rate allows the next attempt (zero when unchanged).
+func leaseOne(ctx context.Context, tx *db.Tx, r ClaimRequest, t throttle, room int, now time.Time) (jobs []*Job, next time.Time, err error) {
 	want := room
 	if bound := inFlightBound(t, r); bound > 0 {
 		var inFlight int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE endpoint_id = $1 AND status = 'pending'
 			AND throttled AND lease_until > $2`, t.id, db.Micros(now)).Scan(&inFlight); err != nil {
-			return nil, fmt.Errorf("throttled endpoint in flight: %w", err)
+			return nil, time.Time{}, fmt.Errorf("throttled endpoint in flight: %w", err)
 		}
 		want = min(want, bound-inFlight)
 	}
 	tat := db.Time(t.tat)
 	want, _ = t.rate.Allow(tat, now, want)
 	if want <= 0 {
-		return nil, nil
+		return nil, time.Time{}, nil
 	}
 	until := now.Add(r.Lease)
-	jobs, _, err := leaseRows(ctx, tx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
+	jobs, _, err = leaseRows(ctx, tx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
 		WHERE id IN (SELECT id FROM deliveries WHERE endpoint_id = $5 AND status = 'pending' AND throttled AND next_attempt_at <= $3
 			ORDER BY next_attempt_at LIMIT $4`+tx.SkipLocked()+`)
 		RETURNING `+leasedColumns, r.Owner, until, []any{r.Owner, db.Micros(until), db.Micros(now), want, t.id})
 	if err != nil || len(jobs) == 0 || t.rate.Off() {
-		return jobs, err
+		return jobs, time.Time{}, err
 	}
 	_, tat = t.rate.Allow(tat, now, len(jobs))
+	next = t.rate.Next(tat)
 	if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET throttle_tat = $1, throttle_next = $2 WHERE id = $3`,
-		db.Micros(tat), db.Micros(t.rate.Next(tat)), t.id); err != nil {
-		return nil, fmt.Errorf("advance the rate of a throttled endpoint: %w", err)
+		db.Micros(tat), db.Micros(next), t.id); err != nil {
+		return nil, time.Time{}, fmt.Errorf("advance the rate of a throttled endpoint: %w", err)
 	}
-	return jobs, nil
+	return jobs, next, nil
+}
+
+// maxKnownAllowed bounds the throttled endpoints whose next allowed time
+// a Queue remembers.
+const maxKnownAllowed = 10_000
+
+// allowedAt remembers when endpointID's rate allows its next attempt, as
+// this instance last saw it. The stored time only grows while the rate
+// stays, so a remembered time in the future shows the endpoint cannot send
+// before it, and a publication can skip both the read and the wake-up of
+// a claim. (A changed rate starts afresh: a remembered time may then be
+// late, which the claim loop's poll bounds.)
+func (q *Queue) allowedAt(endpointID string, t time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.allowed == nil || len(q.allowed) >= maxKnownAllowed {
+		q.allowed = map[string]time.Time{}
+	}
+	if t.After(q.allowed[endpointID]) {
+		q.allowed[endpointID] = t
+	}
+}
+
+// knownLater returns the earliest remembered time at which the endpoints'
+// rates allow an attempt, and false unless every one of them is known to
+// allow none before a time after now.
+func (q *Queue) knownLater(endpointIDs []string, now time.Time) (time.Time, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var later time.Time
+	for _, id := range endpointIDs {
+		t, ok := q.allowed[id]
+		if !ok || !t.After(now) {
+			return time.Time{}, false
+		}
+		if later.IsZero() || t.Before(later) {
+			later = t
+		}
+	}
+	return later, true
 }
 
 // inFlightBound is how many attempts t may have in flight over all
@@ -172,13 +218,26 @@ func (q *Queue) NextAllowed(ctx context.Context) (time.Time, bool, error) {
 }
 
 // SetThrottledTx makes an endpoint's pending deliveries follow its
-// throttling, inside the transaction that changes it.
-func SetThrottledTx(ctx context.Context, tx *db.Tx, endpointID string, throttled bool) error {
+// throttling, inside the transaction that saves it with rate (nil: none),
+// before the endpoint's row is written: a rate that changes starts afresh,
+// with its whole burst.
+func SetThrottledTx(ctx context.Context, tx *db.Tx, endpointID string, throttled bool, rate *string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET throttled = $1 WHERE endpoint_id = $2 AND status = 'pending' AND throttled <> $1`,
 		throttled, endpointID); err != nil {
 		return fmt.Errorf("throttle pending deliveries: %w", err)
 	}
+	if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET throttle_tat = 0, throttle_next = 0
+		WHERE id = $1 AND COALESCE(rate_limit, '') <> $2`, endpointID, deref(rate)); err != nil {
+		return fmt.Errorf("reset the rate of an endpoint: %w", err)
+	}
 	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // EndpointState is one endpoint's share of the queue and its throttle.

@@ -104,6 +104,17 @@ func TestThrottledClaim(t *testing.T) {
 		if err != nil || st.Pending != 9 || st.InFlight != 2 || st.Due != 7 || st.OldestPendingAt == nil || st.NextAllowedAt == nil || !st.NextAllowedAt.Equal(next) {
 			t.Fatalf("state %+v %v", st, err)
 		}
+		// A publication the rate cannot serve before then wakes no claim:
+		// this instance's engine is told when instead.
+		e.room[free.ID] = 100
+		f.q.Engine = e
+		notified, at := 0, time.Time{}
+		f.q.Notify, f.q.NotifyAt = func() { notified++ }, func(t time.Time) { at = t }
+		f.publish(t, "booking.created", "")
+		f.q.Engine, f.q.Notify, f.q.NotifyAt = nil, nil, nil
+		if notified != 0 || !at.Equal(next) {
+			t.Fatalf("a publication to the throttled endpoint woke %d claims and told the engine %v, want none and %v", notified, at, next)
+		}
 		c.Add(500 * time.Millisecond)
 		n, third := claimFor(t, f.q, "b", 10, thr.ID)
 		if n != 1 {
@@ -146,13 +157,21 @@ func TestThrottledClaim(t *testing.T) {
 		if total != 2 {
 			t.Fatalf("4 concurrent claimers took %d of the throttled endpoint's deliveries, want its burst of 2", total)
 		}
+		// A new rate starts afresh: its burst at once, within max_in_flight
+		// (3, of which the claimers above hold 2).
+		if _, err := f.svc.UpdateEndpoint(ctx, f.org, thr.ID, outbound.EndpointInput{RateLimit: outbound.Clear(ptr("5/s"))}); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := claimFor(t, f.q, "d", 10, thr.ID); n != 1 {
+			t.Fatalf("claimed %d right after the rate changed, want 1", n)
+		}
 		// Clearing the throttle: its backlog goes through the open claim.
 		if _, err := f.svc.UpdateEndpoint(ctx, f.org, thr.ID, outbound.EndpointInput{RateLimit: outbound.Clear[string](nil), MaxInFlight: outbound.Clear[int](nil)}); err != nil {
 			t.Fatal(err)
 		}
 		c.Add(time.Hour)
-		if n, _ := claimFor(t, f.q, "c", 100, thr.ID); n != 8 {
-			t.Fatalf("claimed %d of the unthrottled endpoint's 8 pending deliveries (one succeeded)", n)
+		if n, _ := claimFor(t, f.q, "c", 100, thr.ID); n != 9 {
+			t.Fatalf("claimed %d of the unthrottled endpoint's 9 pending deliveries (one succeeded)", n)
 		}
 		if _, ok, _ := f.q.NextAllowed(ctx); ok {
 			t.Errorf("NextAllowed after the throttle was cleared")
