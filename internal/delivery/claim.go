@@ -121,7 +121,9 @@ func (d *Dispatcher) saturated(now time.Time) (exclude []string, stalled map[str
 		// claim until its timeouts end; move it out of the way meanwhile.
 		// The longer it has been stuck, the longer the deferral, up to its
 		// timeout: a slow endpoint's deliveries wait little past its slots.
-		if stuck := now.Sub(d.progress[ep]); n >= d.lane(ep) && stuck > stallAfter && now.After(d.deferred[ep]) {
+		// A throttled endpoint's backlog is in no claim's way: its lane may
+		// be small on purpose, and deferring it would slow it below its rate.
+		if stuck := now.Sub(d.progress[ep]); !d.throttled[ep] && n >= d.lane(ep) && stuck > stallAfter && now.After(d.deferred[ep]) {
 			stalled[ep] = min(2*stuck, d.timeouts[ep])
 			d.deferred[ep] = now.Add(min(d.timeouts[ep], time.Second)) // new events keep arriving: look again soon
 		}

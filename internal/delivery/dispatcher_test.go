@@ -596,6 +596,20 @@ func TestDispatcherThrottledBacklogHoldsNoWorkers(t *testing.T) {
 	if waiting != 39 {
 		t.Errorf("%d of the throttled endpoint's deliveries wait in the queue, want 39 (one in flight, none held by the engine)", waiting)
 	}
+	// Its small lane is on purpose: its backlog is not deferred as a
+	// stalled endpoint's would be, however long its attempt hangs.
+	hungAt := s.times("ep_throttled")[0]
+	before, _, _ := q.snapshot()
+	waitFor(t, "claims well past the stall rule's time", func() bool {
+		claims, _, _ := q.snapshot()
+		return time.Since(hungAt) > 3*time.Second/2 && len(claims) > len(before)+10
+	})
+	_, _, post := q.snapshot()
+	for _, p := range post {
+		if p.endpoint == "ep_throttled" {
+			t.Errorf("the throttled endpoint's backlog was deferred until %v", p.until)
+		}
+	}
 	close(release)
 	waitFor(t, "the throttled endpoint's 40 deliveries", func() bool { return len(q.recorded("ep_throttled")) == 40 })
 	if _, _, most := s.stats("ep_throttled"); most != 1 {

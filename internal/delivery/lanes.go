@@ -207,6 +207,8 @@ func (d *Dispatcher) postpone(ep string, j *queue.Job, until time.Time) {
 	d.active[ep]--
 	if d.active[ep] <= 0 {
 		delete(d.active, ep)
+		delete(d.throttled, ep)
+		delete(d.lanes, ep)
 	}
 	d.mu.Unlock()
 	if err := d.Queue.Postpone(context.Background(), ep, jobs, until); err != nil {
