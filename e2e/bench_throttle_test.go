@@ -53,7 +53,7 @@ type throttleFigures struct {
 	// second (its attempt log): arrivals differ by the network's and the
 	// machine's delays.
 	mostStarted int
-	cpu       time.Duration // the process's CPU time (hookbook, clients and receivers)
+	cpu         time.Duration // the process's CPU time (hookbook, clients and receivers)
 }
 
 // cpuTime is the CPU time this process used so far.
