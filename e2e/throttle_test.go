@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -84,6 +85,9 @@ func TestThrottleFieldsAndStats(t *testing.T) {
 			{map[string]any{"max_in_flight": 1001}, "max_in_flight"},
 			{map[string]any{"max_in_flight": "x"}, "max_in_flight"},
 			{map[string]any{"max_in_flight": 1.5}, "max_in_flight"},
+			{map[string]any{"max_in_flight": json.Number("9223372036854775807")}, "max_in_flight"},
+			{map[string]any{"max_in_flight": json.Number("9223372036854775808")}, "max_in_flight"},
+			{map[string]any{"max_in_flight": -1}, "max_in_flight"},
 		} {
 			body := map[string]any{"url": rc.URL, "events": []string{"*"}}
 			for k, v := range bad.body {
