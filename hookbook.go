@@ -56,6 +56,12 @@ type Endpoint struct {
 	// Ordered endpoints get the events of one ordering key (a booking, a
 	// customer, …) one at a time, in sequence order.
 	Ordered bool `json:"ordered"`
+	// RateLimit bounds how often the endpoint is sent to ("10/s", "600/m"),
+	// across every instance; nil sets no rate.
+	RateLimit *string `json:"rate_limit"`
+	// MaxInFlight bounds its attempts in flight across every instance; nil
+	// leaves the instance's per-endpoint concurrency.
+	MaxInFlight *int `json:"max_in_flight"`
 
 	LastSuccessAt       *time.Time `json:"last_success_at"`
 	LastFailureAt       *time.Time `json:"last_failure_at"`
@@ -74,6 +80,11 @@ type Endpoint struct {
 	// signing until it expires (the rotation overlap).
 	PreviousSecrets []PreviousSecret `json:"-"`
 }
+
+// Throttled reports whether the endpoint has a rate limit or a bound on
+// its attempts in flight: its deliveries then go through the claim, which
+// enforces both across instances.
+func (e *Endpoint) Throttled() bool { return e.RateLimit != nil || e.MaxInFlight != nil }
 
 // DisabledByOrganization is the disabled reason of an endpoint its
 // organization switched off (rather than hookbook, after failures).

@@ -235,6 +235,20 @@ func TestPortal(t *testing.T) {
 	if r.StatusCode != 422 || !strings.Contains(r.body, "not available here") {
 		t.Errorf("subscribing to * from the portal = %d", r.StatusCode)
 	}
+	// Throttling is the platform's: the portal form has no such fields, and
+	// a crafted edit carrying them changes neither.
+	in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"rate_limit": "5/s", "max_in_flight": 2})
+	if b := portalGet(t, jar, in.url+"/portal/webhooks/"+id+"/edit", 200); strings.Contains(b, `name="rate_limit"`) || strings.Contains(b, `name="max_in_flight"`) {
+		t.Error("the portal's form offers the throttle")
+	}
+	if r := portalPost(t, jar, in.url+"/portal/webhooks/"+id+"/edit", url.Values{"csrf": {csrf}, "url": {rc.URL + "/portal"}, "events": {"booking.created"},
+		"max_attempts": {"8"}, "timeout_seconds": {"10"}, "signature_scheme": {"timestamped"}, "enabled": {"on"},
+		"rate_limit": {"10000/s"}, "max_in_flight": {"1000"}}); r.StatusCode != 303 {
+		t.Errorf("a portal edit = %d %s", r.StatusCode, r.body)
+	}
+	if ep := in.must(200, "GET", "/api/v1/webhooks/"+id, nil); ep["rate_limit"] != "5/s" || ep["max_in_flight"] != float64(2) {
+		t.Errorf("after a crafted portal edit: rate_limit %v, max_in_flight %v", ep["rate_limit"], ep["max_in_flight"])
+	}
 	portalGet(t, jar, in.url+"/portal/webhooks/"+otherEP, 404)
 	portalGet(t, jar, in.url+"/portal/webhooks/"+otherEP+"/edit", 404)
 	// Replays: of the link's event types only, of its organization's endpoints only.

@@ -42,8 +42,12 @@ func newUIFixture(t *testing.T) *uiFixture {
 	f := &uiFixture{in: in, ok: ok.URL, down: down.URL}
 	f.epOK = in.createEndpoint(ok.URL+"/hooks/a-rather-long-path/that-must-wrap-on-a-phone?tenant=acme-bookings-europe-west-1", []string{"*"},
 		map[string]any{"description": "Acme's booking backend"})["id"].(string)
-	for _, p := range []string{"/hooks/one", "/hooks/two", "/hooks/three"} {
-		f.others = append(f.others, in.createEndpoint(ok.URL+p, []string{"booking.*"}, nil)["id"].(string))
+	for i, p := range []string{"/hooks/one", "/hooks/two", "/hooks/three"} {
+		var extra map[string]any
+		if i == 0 { // throttled: its backlog waits for the rate
+			extra = map[string]any{"rate_limit": "1/h", "max_in_flight": 2}
+		}
+		f.others = append(f.others, in.createEndpoint(ok.URL+p, []string{"booking.*"}, extra)["id"].(string))
 	}
 	f.epDown = in.createEndpoint(down.URL+"/down", []string{"booking.*"}, map[string]any{"max_attempts": 3})["id"].(string)
 	f.epFlaky = in.createEndpoint(flaky.URL+"/flaky", []string{"payment.*"}, map[string]any{"max_attempts": 1})["id"].(string)
@@ -164,6 +168,8 @@ func TestUIEveryPage(t *testing.T) {
 		{"log", "/settings/webhooks/" + f.epOK},
 		{"log-circuit-open", "/settings/webhooks/" + f.epDown},
 		{"log-failing", "/settings/webhooks/" + f.epFlaky},
+		{"log-throttled", "/settings/webhooks/" + f.others[0]},
+		{"edit-throttled", "/settings/webhooks/" + f.others[0] + "/edit"},
 		{"delivery-held", "/settings/webhooks/" + f.epDown + "/deliveries/" + f.heldDlv},
 		{"delivery-1mb", "/settings/webhooks/" + f.epOK + "/deliveries/" + f.bigDlv},
 		{"event", "/settings/events/" + f.evt},
@@ -183,6 +189,7 @@ func TestUIEveryPage(t *testing.T) {
 		{"portal-create", "/portal/webhooks/create"},
 		{"portal-edit", "/portal/webhooks/" + f.epOK + "/edit"},
 		{"portal-log-circuit-open", "/portal/webhooks/" + f.epDown},
+		{"portal-log-throttled", "/portal/webhooks/" + f.others[0]},
 		{"portal-delivery-held", "/portal/webhooks/" + f.epDown + "/deliveries/" + f.heldDlv},
 		{"portal-event", "/portal/events/" + f.evt},
 		{"portal-search", "/portal/search?q=evt_nothing"},

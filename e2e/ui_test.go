@@ -303,6 +303,34 @@ func TestUIWebhooks(t *testing.T) {
 		t.Fatalf("events after edit = %v", evs)
 	}
 
+	// Throttling: a bad rate is shown beside its field; a good one and a
+	// bound on attempts in flight are saved, and emptied fields clear them.
+	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+id+"/edit"), chromedp.WaitVisible("#rate_limit", chromedp.ByID),
+		chromedp.SendKeys("#rate_limit", "fast", chromedp.ByID), chromedp.Submit("#url", chromedp.ByID),
+		chromedp.WaitVisible("#rate_limit-error", chromedp.ByID))
+	if msg := text(t, ctx, "#rate_limit-error"); !strings.Contains(msg, "not a rate") {
+		t.Errorf("rate_limit error = %q", msg)
+	}
+	axeCheck(t, ctx, "edit form with a bad rate limit")
+	run(t, ctx, chromedp.SetValue("#rate_limit", "600/m", chromedp.ByID), chromedp.SetValue("#max_in_flight", "3", chromedp.ByID),
+		chromedp.Submit("#url", chromedp.ByID))
+	waitFlash(t, ctx, "Saved.")
+	ep = in.must(200, "GET", "/api/v1/webhooks/"+id, nil)
+	if ep["rate_limit"] != "600/m" || ep["max_in_flight"] != float64(3) {
+		t.Fatalf("throttle after edit = %v, %v", ep["rate_limit"], ep["max_in_flight"])
+	}
+	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+id), chromedp.WaitVisible("#backlog-h", chromedp.ByID))
+	if b := text(t, ctx, "section[aria-labelledby=backlog-h]"); !strings.Contains(b, "600/m") || !strings.Contains(b, "at most 3 in flight") || !strings.Contains(b, "up to 10 at once") {
+		t.Errorf("the log's backlog card: %q", b)
+	}
+	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+id+"/edit"), chromedp.WaitVisible("#rate_limit", chromedp.ByID),
+		chromedp.Evaluate(`document.querySelector("#rate_limit").value = ""; document.querySelector("#max_in_flight").value = ""; true`, nil),
+		chromedp.Submit("#url", chromedp.ByID))
+	waitFlash(t, ctx, "Saved.")
+	if ep = in.must(200, "GET", "/api/v1/webhooks/"+id, nil); ep["rate_limit"] != nil || ep["max_in_flight"] != nil {
+		t.Fatalf("throttle after emptying the fields = %v, %v", ep["rate_limit"], ep["max_in_flight"])
+	}
+
 	// Reveal: the page opens at the secret. Then rotate, after a
 	// confirmation; reloading the result does not rotate again.
 	run(t, ctx, chromedp.Click("form[action$='/secret#secret-h'] button", chromedp.ByQuery), chromedp.WaitVisible("#secret-value", chromedp.ByID))

@@ -239,10 +239,12 @@ func (u *UI) choices(r *http.Request, s *session) []eventChoice {
 }
 
 // formInput reads the endpoint form; validation is package outbound's, as for the API.
-func formInput(r *http.Request, create bool) (outbound.EndpointInput, map[string]string, map[string]bool) {
+// Throttling (rate_limit, max_in_flight) is the platform's to set: only an
+// admin session's form sends it, and an empty field clears it.
+func formInput(r *http.Request, create bool, s *session) (outbound.EndpointInput, map[string]string, map[string]bool) {
 	r.ParseForm()
 	form := map[string]string{}
-	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret", "filter"} {
+	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret", "filter", "rate_limit", "max_in_flight"} {
 		form[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	checked := map[string]bool{}
@@ -268,6 +270,15 @@ func formInput(r *http.Request, create bool) (outbound.EndpointInput, map[string
 		return &n
 	}
 	in.MaxAttempts, in.TimeoutSeconds = intField("max_attempts"), intField("timeout_seconds")
+	if !s.Portal {
+		in.RateLimit, in.MaxInFlight = outbound.Clear[string](nil), outbound.Clear[int](nil)
+		if v := form["rate_limit"]; v != "" {
+			in.RateLimit = outbound.Clear(&v)
+		}
+		if form["max_in_flight"] != "" {
+			in.MaxInFlight = outbound.Clear(intField("max_in_flight"))
+		}
+	}
 	scheme := form["signature_scheme"]
 	in.Scheme = &scheme
 	if create && form["secret"] != "" {
@@ -305,7 +316,7 @@ func (u *UI) filtering(w http.ResponseWriter, r *http.Request, s *session, form 
 }
 
 func (u *UI) create(w http.ResponseWriter, r *http.Request, s *session) {
-	in, form, checked := formInput(r, true)
+	in, form, checked := formInput(r, true, s)
 	if u.filtering(w, r, s, form, checked, true, "", nil) {
 		return
 	}
@@ -352,6 +363,12 @@ func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *
 	pg := u.base(r, s, "Edit endpoint", "webhooks")
 	pg.Form = map[string]string{"url": ep.URL, "description": ep.Description, "max_attempts": itoa(ep.MaxAttempts),
 		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme}
+	if ep.RateLimit != nil {
+		pg.Form["rate_limit"] = *ep.RateLimit
+	}
+	if ep.MaxInFlight != nil {
+		pg.Form["max_in_flight"] = itoa(*ep.MaxInFlight)
+	}
 	pg.Checked = map[string]bool{"enabled": ep.Enabled, "ordered": ep.Ordered}
 	for _, e := range ep.Events {
 		pg.Checked[e] = true
@@ -381,7 +398,7 @@ func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	kept := s.outOfScope(ep.Events)
-	in, form, checked := formInput(r, false)
+	in, form, checked := formInput(r, false, s)
 	if u.filtering(w, r, s, form, checked, false, id, kept) {
 		return
 	}
@@ -498,13 +515,18 @@ func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
+	backlog, err := u.Outbound.EndpointStats(r.Context(), s.Organization.ID, ep.ID)
+	if err != nil {
+		u.fail(w, s, err)
+		return
+	}
 	pg.Form = map[string]string{"status": f.Status, "event": f.EventType, "since": time.Now().Add(-24 * time.Hour).UTC().Format(sinceLayout)}
 	nextURL := ""
 	if next != "" {
 		v := url.Values{"cursor": {next}, "status": {f.Status}, "event": {f.EventType}}
 		nextURL = s.base + "/webhooks/" + ep.ID + "?" + v.Encode()
 	}
-	pg.Data = map[string]any{"Endpoint": ep, "Health": u.row(ep, outbound.Sum(vol)), "Deliveries": list, "NextURL": nextURL, "Paged": p.Cursor != "",
+	pg.Data = map[string]any{"Endpoint": ep, "Health": u.row(ep, outbound.Sum(vol)), "Deliveries": list, "Backlog": backlog, "NextURL": nextURL, "Paged": p.Cursor != "",
 		"Chart": chart(vol, now), "Volume": outbound.Sum(vol),
 		"Statuses": []string{hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed}}
 	u.render(w, http.StatusOK, "log", pg)

@@ -52,7 +52,7 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) (claimed, full bool)
 	// A claim cancelled half-way could commit without its answer arriving,
 	// leaving deliveries leased to no one until the lease ends: let it
 	// finish, and give its jobs back if a stop came meanwhile.
-	jobs, err := d.Queue.Claim(context.WithoutCancel(ctx), queue.ClaimRequest{Owner: d.Owner, Limit: limit, Lease: d.Lease, Exclude: exclude})
+	jobs, err := d.Queue.Claim(context.WithoutCancel(ctx), queue.ClaimRequest{Owner: d.Owner, Limit: limit, Lease: d.Lease, Exclude: exclude, PerEndpoint: d.PerEndpoint})
 	if err != nil {
 		d.Log.Error("claim deliveries", "err", err)
 		return true, false
@@ -112,7 +112,8 @@ func (d *Dispatcher) saturated(now time.Time) (exclude []string, stalled map[str
 		switch {
 		case slow && slowFull:
 			// already left out
-		case slow && n >= d.PerEndpoint, !slow && n+len(d.queued[ep]) >= d.PerEndpoint*(1+queueFactor):
+		case slow && n >= d.lane(ep), !slow && n+len(d.queued[ep]) >= d.lane(ep)*(1+queueFactor),
+			d.throttled[ep] && n+len(d.queued[ep]) >= d.lane(ep):
 			exclude = append(exclude, ep)
 		}
 		// All slots busy and none has finished for a while: the endpoint is
@@ -120,7 +121,9 @@ func (d *Dispatcher) saturated(now time.Time) (exclude []string, stalled map[str
 		// claim until its timeouts end; move it out of the way meanwhile.
 		// The longer it has been stuck, the longer the deferral, up to its
 		// timeout: a slow endpoint's deliveries wait little past its slots.
-		if stuck := now.Sub(d.progress[ep]); n >= d.PerEndpoint && stuck > stallAfter && now.After(d.deferred[ep]) {
+		// A throttled endpoint's backlog is in no claim's way: its lane may
+		// be small on purpose, and deferring it would slow it below its rate.
+		if stuck := now.Sub(d.progress[ep]); !d.throttled[ep] && n >= d.lane(ep) && stuck > stallAfter && now.After(d.deferred[ep]) {
 			stalled[ep] = min(2*stuck, d.timeouts[ep])
 			d.deferred[ep] = now.Add(min(d.timeouts[ep], time.Second)) // new events keep arriving: look again soon
 		}
@@ -158,17 +161,18 @@ func (d *Dispatcher) deferOpenCircuits(ctx context.Context, now time.Time) {
 	}
 }
 
-// sleep returns how long to wait when nothing signals.
+// sleep returns how long to wait when nothing signals: until the next
+// delivery comes due, or a throttled endpoint's rate allows its next
+// attempt, at most PollInterval.
 func (d *Dispatcher) sleep(ctx context.Context) time.Duration {
-	next, ok, err := d.Queue.NextDue(ctx)
-	if err != nil || !ok {
-		return d.PollInterval
+	wait := d.PollInterval
+	// Due now but not claimed (saturated endpoint or open circuit): a
+	// freed slot or the poll will bring it.
+	if next, ok, err := d.Queue.NextDue(ctx); err == nil && ok && next.Sub(d.Now()) > 0 {
+		wait = min(wait, next.Sub(d.Now())+time.Millisecond)
 	}
-	wait := next.Sub(d.Now())
-	if wait <= 0 {
-		// Due but not claimable (saturated endpoint or open circuit):
-		// a freed slot or the poll will bring it.
-		return d.PollInterval
+	if next, ok, err := d.Queue.NextAllowed(ctx); err == nil && ok {
+		wait = min(wait, max(next.Sub(d.Now()), 0)+time.Millisecond)
 	}
-	return min(wait+time.Millisecond, d.PollInterval)
+	return wait
 }

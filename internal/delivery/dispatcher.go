@@ -31,6 +31,12 @@ import (
 // has PerEndpoint attempts in flight is left out of further claims, and so
 // is one whose circuit is open; a slow endpoint keeps no claimed
 // deliveries waiting, and its due backlog is deferred while it stalls.
+//
+// Throttling: a throttled endpoint (rate_limit, max_in_flight) gets its
+// deliveries only from the claim, which takes at most its allowance
+// (queue: throttle.go); its lane has max_in_flight slots, keeps nothing
+// waiting, and the claim loop wakes when its rate next allows an attempt
+// (NextAllowed). Its backlog waits in the queue, holding no worker.
 type Dispatcher struct {
 	Queue        Queue
 	Senders      Senders // the Sender of each kind of endpoint
@@ -65,6 +71,10 @@ type Dispatcher struct {
 	progress map[string]time.Time
 	deferred map[string]time.Time
 	timeouts map[string]time.Duration
+	// throttled and lanes hold, per throttled endpoint with attempts
+	// running, that it is throttled and its max_in_flight.
+	throttled map[string]bool
+	lanes     map[string]int
 	// circuitDeferred holds when an open circuit's backlog may be deferred again.
 	circuitDeferred map[string]time.Time
 	// accepting is true while Run runs: publications may hand over
@@ -86,8 +96,10 @@ type Dispatcher struct {
 	marks, drained uint64
 	watch          map[string]bool
 	// rearm asks the claim loop to look again at when the next delivery is
-	// due (a retry was scheduled).
+	// due (a retry was scheduled, a throttled endpoint's delivery queued);
+	// timerAt is when its timer fires.
 	rearm   bool
+	timerAt time.Time
 	running sync.WaitGroup
 	once    sync.Once
 }
@@ -108,6 +120,8 @@ func (d *Dispatcher) init() {
 		d.progress = map[string]time.Time{}
 		d.deferred = map[string]time.Time{}
 		d.timeouts = map[string]time.Duration{}
+		d.throttled = map[string]bool{}
+		d.lanes = map[string]int{}
 		d.circuitDeferred = map[string]time.Time{}
 		d.slowEP = map[string]time.Time{}
 		d.reserved = map[string]int{}
@@ -143,6 +157,25 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
+// WakeAt tells the dispatcher that deliveries may be claimable at t (a
+// throttled endpoint's rate allows its next attempt then). Unless its
+// timer already fires by then, the claim loop looks again at when to wake,
+// without claiming. It never blocks.
+func (d *Dispatcher) WakeAt(t time.Time) {
+	d.init()
+	d.mu.Lock()
+	if !d.timerAt.After(t) && d.timerAt.After(time.Now()) {
+		d.mu.Unlock()
+		return
+	}
+	d.rearm = true
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Run claims and sends deliveries until ctx is done, then stops claiming,
 // gives back claimed deliveries that had not started, waits for attempts in
 // flight (each bounded by its endpoint's timeout) and records their outcomes.
@@ -171,7 +204,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		d.rearm = false
 		d.mu.Unlock()
 		if claimed || rearm {
-			timer.Reset(d.sleep(ctx))
+			wait := d.sleep(ctx)
+			timer.Reset(wait)
+			d.mu.Lock()
+			d.timerAt = time.Now().Add(wait)
+			d.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():

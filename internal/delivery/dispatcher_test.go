@@ -14,6 +14,7 @@ import (
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/delivery"
 	"github.com/hookbook/hookbook/internal/queue"
+	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
 // The dispatcher's own tests: a Dispatcher runs against an in-memory queue
@@ -43,6 +44,10 @@ type fakeQueue struct {
 	results   []*queue.Result
 	released  []*queue.Job
 	postponed []postponed
+	// throttles: the rate's TAT and the leased deliveries of each
+	// throttled endpoint, as the real claim keeps them in the database.
+	tat    map[string]time.Time
+	leased map[string]int
 }
 
 type pendingJob struct {
@@ -75,7 +80,7 @@ func (q *fakeQueue) Claim(_ context.Context, r queue.ClaimRequest) ([]*queue.Job
 	var out []*queue.Job
 	kept := q.pending[:0]
 	for _, p := range q.pending {
-		if len(out) < r.Limit && !p.due.After(now) && !slices.Contains(r.Exclude, p.job.Endpoint.ID) {
+		if len(out) < r.Limit && !p.due.After(now) && !slices.Contains(r.Exclude, p.job.Endpoint.ID) && q.allow(p.job.Endpoint, r, now) {
 			p.job.Owner = r.Owner
 			out = append(out, p.job)
 			continue
@@ -93,11 +98,71 @@ func (q *fakeQueue) clock() time.Time {
 	return q.now()
 }
 
+// allow spends one unit of a throttled endpoint's allowance at now, if its
+// in-flight bound and rate have one; called with q.mu held.
+func (q *fakeQueue) allow(ep *hookbook.Endpoint, r queue.ClaimRequest, now time.Time) bool {
+	if !ep.Throttled() {
+		return true
+	}
+	if q.tat == nil {
+		q.tat, q.leased = map[string]time.Time{}, map[string]int{}
+	}
+	bound := r.PerEndpoint
+	if ep.MaxInFlight != nil {
+		bound = *ep.MaxInFlight
+	}
+	if bound > 0 && q.leased[ep.ID] >= bound {
+		return false
+	}
+	if rate := fakeRate(ep); !rate.Off() {
+		n, tat := rate.Allow(q.tat[ep.ID], now, 1)
+		if n == 0 {
+			return false
+		}
+		q.tat[ep.ID] = tat
+	}
+	q.leased[ep.ID]++
+	return true
+}
+
+func fakeRate(ep *hookbook.Endpoint) ratelimit.Rate {
+	if ep.RateLimit == nil {
+		return ratelimit.Rate{}
+	}
+	r, _ := ratelimit.ParseLimit(*ep.RateLimit)
+	return r
+}
+
+// unlease forgets the leases of jobs; called with q.mu held.
+func (q *fakeQueue) unlease(jobs ...*queue.Job) {
+	for _, j := range jobs {
+		if j.Endpoint.Throttled() && q.leased != nil {
+			q.leased[j.Endpoint.ID]--
+		}
+	}
+}
+
+func (q *fakeQueue) NextAllowed(context.Context) (time.Time, bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var next time.Time
+	now := q.clock()
+	for _, p := range q.pending {
+		if rate := fakeRate(p.job.Endpoint); !rate.Off() && !p.due.After(now) {
+			if at := rate.Next(q.tat[p.job.Endpoint.ID]); at.After(now) && (next.IsZero() || at.Before(next)) {
+				next = at
+			}
+		}
+	}
+	return next, !next.IsZero(), nil
+}
+
 func (q *fakeQueue) Complete(_ context.Context, results []*queue.Result) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.results = append(q.results, results...)
 	for _, r := range results {
+		q.unlease(r.Job)
 		if !r.Success && !r.NextAttemptAt.IsZero() {
 			j := *r.Job
 			j.Attempt++
@@ -111,6 +176,7 @@ func (q *fakeQueue) Release(_ context.Context, jobs []*queue.Job) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.released = append(q.released, jobs...)
+	q.unlease(jobs...)
 	for _, j := range jobs {
 		q.pending = append(q.pending, &pendingJob{job: j})
 	}
@@ -121,6 +187,7 @@ func (q *fakeQueue) Postpone(_ context.Context, endpointID string, jobs []*queue
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.postponed = append(q.postponed, postponed{endpointID, len(jobs), until})
+	q.unlease(jobs...)
 	for _, j := range jobs {
 		q.pending = append(q.pending, &pendingJob{job: j, due: until})
 	}
@@ -184,17 +251,19 @@ type fakeSender struct {
 	running  map[string]int
 	most     map[string]int
 	attempts map[string]int
+	starts   map[string][]time.Time
 }
 
 func newSender() *fakeSender {
 	return &fakeSender{behave: map[string]func(context.Context) delivery.Outcome{}, running: map[string]int{},
-		most: map[string]int{}, attempts: map[string]int{}}
+		most: map[string]int{}, attempts: map[string]int{}, starts: map[string][]time.Time{}}
 }
 
 func (s *fakeSender) Send(ctx context.Context, j *queue.Job) delivery.Outcome {
 	ep := j.Endpoint.ID
 	s.mu.Lock()
 	s.attempts[ep]++
+	s.starts[ep] = append(s.starts[ep], time.Now())
 	s.running[ep]++
 	s.most[ep] = max(s.most[ep], s.running[ep])
 	behave := s.behave[ep]
@@ -215,6 +284,13 @@ func (s *fakeSender) stats(ep string) (attempts, running, most int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.attempts[ep], s.running[ep], s.most[ep]
+}
+
+// times returns when each attempt to ep started.
+func (s *fakeSender) times(ep string) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.starts[ep])
 }
 
 // hang makes an attempt wait until release is closed (or its context ends).
@@ -677,5 +753,117 @@ func TestDispatcherShutdown(t *testing.T) {
 	}
 	if n, _, _ := s.stats("ep_b"); n != 0 {
 		t.Errorf("%d attempts of a delivery handed over during the stop", n)
+	}
+}
+
+// throttledJobs are n jobs of an endpoint with a rate limit and a bound on
+// its attempts in flight (nil: none).
+func throttledJobs(endpointID string, n int, rate string, maxInFlight *int) []*queue.Job {
+	js := jobs(endpointID, n)
+	ep := *js[0].Endpoint
+	if rate != "" {
+		ep.RateLimit = &rate
+	}
+	ep.MaxInFlight = maxInFlight
+	for _, j := range js {
+		j.Endpoint = &ep
+	}
+	return js
+}
+
+// TestDispatcherThrottledBacklogHoldsNoWorkers: a throttled endpoint whose
+// attempts hang runs at most max_in_flight of them, keeps no claimed
+// deliveries waiting for a slot, and its backlog waits in the queue while
+// the other endpoints get every worker.
+func TestDispatcherThrottledBacklogHoldsNoWorkers(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	q, s := &fakeQueue{}, newSender()
+	s.behave["ep_throttled"] = hang(release)
+	one := 1
+	q.add(throttledJobs("ep_throttled", 40, "", &one)...)
+	q.add(jobs("ep_a", 20)...)
+	q.add(jobs("ep_b", 20)...)
+	run(t, q, s, func(d *delivery.Dispatcher) { d.Workers, d.PerEndpoint = 2, 8 })
+	waitFor(t, "the other endpoints' 40 deliveries", func() bool {
+		return len(q.recorded("ep_a")) == 20 && len(q.recorded("ep_b")) == 20
+	})
+	if _, _, most := s.stats("ep_throttled"); most != 1 {
+		t.Errorf("%d attempts of the endpoint with max_in_flight 1 ran at once", most)
+	}
+	q.mu.Lock()
+	waiting := 0
+	for _, p := range q.pending {
+		if p.job.Endpoint.ID == "ep_throttled" {
+			waiting++
+		}
+	}
+	q.mu.Unlock()
+	if waiting != 39 {
+		t.Errorf("%d of the throttled endpoint's deliveries wait in the queue, want 39 (one in flight, none held by the engine)", waiting)
+	}
+	// Its small lane is on purpose: its backlog is not deferred as a
+	// stalled endpoint's would be, however long its attempt hangs.
+	hungAt := s.times("ep_throttled")[0]
+	before, _, _ := q.snapshot()
+	waitFor(t, "claims well past the stall rule's time", func() bool {
+		claims, _, _ := q.snapshot()
+		return time.Since(hungAt) > 3*time.Second/2 && len(claims) > len(before)+10
+	})
+	_, _, post := q.snapshot()
+	for _, p := range post {
+		if p.endpoint == "ep_throttled" {
+			t.Errorf("the throttled endpoint's backlog was deferred until %v", p.until)
+		}
+	}
+	close(release)
+	waitFor(t, "the throttled endpoint's 40 deliveries", func() bool { return len(q.recorded("ep_throttled")) == 40 })
+	if _, _, most := s.stats("ep_throttled"); most != 1 {
+		t.Errorf("%d attempts of the endpoint with max_in_flight 1 ran at once", most)
+	}
+}
+
+// TestDispatcherWakesForTheRate: with a fallback poll far away, the
+// dispatcher wakes when a rate-limited endpoint's rate next allows an
+// attempt, and never starts more than the rate and its burst allow.
+func TestDispatcherWakesForTheRate(t *testing.T) {
+	t.Parallel()
+	q, s := &fakeQueue{}, newSender()
+	rate := ratelimit.Rate{N: 20, Per: time.Second}
+	q.add(throttledJobs("ep_rated", 50, rate.String(), nil)...)
+	q.add(jobs("ep_free", 50)...)
+	run(t, q, s, func(d *delivery.Dispatcher) { d.PollInterval = time.Hour })
+	waitFor(t, "the free endpoint's 50 deliveries", func() bool { return len(q.recorded("ep_free")) == 50 })
+	waitFor(t, "the rate-limited endpoint's 50 deliveries", func() bool { return len(q.recorded("ep_rated")) == 50 })
+	starts := s.times("ep_rated")
+	j := 0
+	for i := range starts {
+		for starts[i].Sub(starts[j]) > rate.Per {
+			j++
+		}
+		if n := i - j + 1; n > rate.N+rate.Burst() {
+			t.Fatalf("%d attempts started within %v, the rate and its burst allow %d", n, rate.Per, rate.N+rate.Burst())
+		}
+	}
+}
+
+// TestDispatcherWakeAt: an idle dispatcher, its fallback poll an hour
+// away, told that a throttled endpoint's delivery waits for its rate
+// (WakeAt, as a publication does), sends it when the rate allows.
+func TestDispatcherWakeAt(t *testing.T) {
+	t.Parallel()
+	q, s := &fakeQueue{}, newSender()
+	e := run(t, q, s, func(d *delivery.Dispatcher) { d.PollInterval = time.Hour })
+	waitFor(t, "the first claim", func() bool { claims, _, _ := q.snapshot(); return len(claims) > 0 })
+	rate := ratelimit.Rate{N: 10, Per: time.Second}
+	allowed := time.Now().Add(300 * time.Millisecond)
+	q.mu.Lock()
+	q.tat, q.leased = map[string]time.Time{"ep_later": allowed.Add(time.Duration(rate.Burst()-1) * rate.Interval())}, map[string]int{}
+	q.mu.Unlock()
+	q.add(throttledJobs("ep_later", 1, rate.String(), nil)...)
+	e.d.WakeAt(allowed)
+	waitFor(t, "the delivery once its rate allows it", func() bool { return len(q.recorded("ep_later")) == 1 })
+	if started := s.times("ep_later")[0]; started.Before(allowed) {
+		t.Errorf("sent %v before its rate allowed it", allowed.Sub(started))
 	}
 }

@@ -35,20 +35,49 @@ const slowMemory = time.Minute
 func (d *Dispatcher) place(attemptCtx context.Context, j *queue.Job, now time.Time) bool {
 	ep := j.Endpoint.ID
 	_, slow := d.slowEP[ep]
+	d.learn(j)
 	switch {
-	case d.active[ep] < d.PerEndpoint && (!slow || d.slow < d.SlowWorkers):
+	case d.active[ep] < d.lane(ep) && (!slow || d.slow < d.SlowWorkers):
 		if d.active[ep] == 0 {
 			d.progress[ep] = now
 		}
 		d.timeouts[ep] = time.Duration(j.Endpoint.TimeoutSeconds) * time.Second
 		d.active[ep]++
 		d.start(attemptCtx, j)
-	case !slow && len(d.queued[ep]) < d.PerEndpoint*queueFactor:
+	case !slow && len(d.queued[ep]) < d.lane(ep)*queueFactor:
 		d.queued[ep] = append(d.queued[ep], j)
 	default:
 		return false
 	}
 	return true
+}
+
+// learn notes the throttle of j's endpoint; called with d.mu held. A
+// throttled endpoint's lane has max_in_flight slots when it sets one,
+// and keeps no claimed deliveries waiting (the claim takes only what
+// its slots and rate allow).
+func (d *Dispatcher) learn(j *queue.Job) {
+	ep := j.Endpoint.ID
+	if !j.Endpoint.Throttled() {
+		delete(d.throttled, ep)
+		delete(d.lanes, ep)
+		return
+	}
+	d.throttled[ep] = true
+	if m := j.Endpoint.MaxInFlight; m != nil && *m > 0 {
+		d.lanes[ep] = *m
+	} else {
+		delete(d.lanes, ep)
+	}
+}
+
+// lane returns how many attempts ep may have in flight on this instance;
+// called with d.mu held.
+func (d *Dispatcher) lane(ep string) int {
+	if n, ok := d.lanes[ep]; ok {
+		return n
+	}
+	return d.PerEndpoint
 }
 
 // Reserve implements queue.Engine: it takes a delivery to endpointID
@@ -143,7 +172,7 @@ func (d *Dispatcher) next(ep string) *queue.Job {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.progress[ep] = d.Now()
-	if d.watch[ep] {
+	if d.watch[ep] || d.throttled[ep] {
 		d.marks++ // the last claim left its deliveries behind: room now
 	}
 	if q := d.queued[ep]; len(q) > 0 {
@@ -160,6 +189,8 @@ func (d *Dispatcher) next(ep string) *queue.Job {
 		delete(d.active, ep)
 		delete(d.progress, ep)
 		delete(d.timeouts, ep)
+		delete(d.throttled, ep)
+		delete(d.lanes, ep)
 		if d.Now().After(d.deferred[ep]) {
 			delete(d.deferred, ep)
 		}
@@ -177,6 +208,8 @@ func (d *Dispatcher) postpone(ep string, j *queue.Job, until time.Time) {
 	d.active[ep]--
 	if d.active[ep] <= 0 {
 		delete(d.active, ep)
+		delete(d.throttled, ep)
+		delete(d.lanes, ep)
 	}
 	d.mu.Unlock()
 	if err := d.Queue.Postpone(context.Background(), ep, jobs, until); err != nil {

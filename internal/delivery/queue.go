@@ -20,6 +20,9 @@ type Queue interface {
 	Postpone(ctx context.Context, endpointID string, jobs []*queue.Job, until time.Time) error
 	// NextDue tells when the earliest pending delivery is due.
 	NextDue(ctx context.Context) (time.Time, bool, error)
+	// NextAllowed tells when the rate of a throttled endpoint with a due
+	// backlog next allows an attempt.
+	NextAllowed(ctx context.Context) (time.Time, bool, error)
 }
 
 var _ Queue = (*queue.Queue)(nil)

@@ -33,6 +33,7 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/rotate-secret", Handler: a(action(s.Outbound.RotateSecret))},
 		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/test", Handler: a(s.sendTest)},
 		{Method: "GET", Pattern: "/api/v1/webhooks/{id}/deliveries", Handler: a(s.listDeliveries)},
+		{Method: "GET", Pattern: "/api/v1/webhooks/{id}/stats", Handler: a(get(s.Outbound.EndpointStats))},
 		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/recover", Handler: a(s.recover)},
 		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/replay", Handler: a(s.replay)},
 		{Method: "GET", Pattern: "/api/v1/replays/{id}", Handler: a(get(s.Outbound.Replay))},

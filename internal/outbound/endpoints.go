@@ -11,11 +11,12 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/ids"
+	"github.com/hookbook/hookbook/internal/queue"
 )
 
 const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason, secret,
 	previous_secret, previous_secret_expires_at, previous_secrets, max_attempts, timeout_seconds, signature_scheme, headers,
-	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered`
+	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight`
 
 func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	var e hookbook.Endpoint
@@ -24,9 +25,11 @@ func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	var reason sql.NullString
 	var prevExp, lastOK, lastFail, failing sql.NullInt64
 	var created, updated int64
+	var rateLimit sql.NullString
+	var maxInFlight sql.NullInt64
 	err := row.Scan(&e.ID, &e.OrganizationID, &e.URL, &e.Description, &events, &e.Enabled, &reason, &e.Secret,
 		&legacy, &prevExp, &previous, &e.MaxAttempts, &e.TimeoutSeconds, &e.Scheme, &headers,
-		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered)
+		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight)
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +50,13 @@ func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	}
 	e.LastSuccessAt, e.LastFailureAt, e.FailingSince = db.NullTime(lastOK), db.NullTime(lastFail), db.NullTime(failing)
 	e.CreatedAt, e.UpdatedAt = db.Time(created), db.Time(updated)
+	if rateLimit.Valid {
+		e.RateLimit = &rateLimit.String
+	}
+	if maxInFlight.Valid {
+		n := int(maxInFlight.Int64)
+		e.MaxInFlight = &n
+	}
 	return &e, nil
 }
 
@@ -73,10 +83,10 @@ func (s *Service) insertEndpoint(ctx context.Context, e *hookbook.Endpoint) erro
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, organization_id, url, description, events, enabled,
-			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			e.ID, e.OrganizationID, e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason),
-			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered)
+			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight))
 		return err
 	})
 	if err != nil {
@@ -107,26 +117,50 @@ func (s *Service) Endpoints(ctx context.Context, orgID string, p db.Page) ([]*ho
 func endpointID(e *hookbook.Endpoint) string { return e.ID }
 
 // saveEndpoint saves the settable fields of e (url, description, events,
-// enabled, disabled reason, attempts, timeout, scheme, headers). When
-// resetHealth is set the failure counters start afresh, as on re-enabling.
+// enabled, disabled reason, attempts, timeout, scheme, headers, ordering,
+// throttling). When resetHealth is set the failure counters start afresh,
+// as on re-enabling. Its pending deliveries follow its throttling in the
+// same transaction (queue.SetThrottledTx).
 func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetHealth bool) error {
 	e.UpdatedAt = s.DB.Now().UTC()
 	q := `UPDATE endpoints SET url = $1, description = $2, events = $3, enabled = $4, disabled_reason = $5,
-		max_attempts = $6, timeout_seconds = $7, signature_scheme = $8, headers = $9, updated_at = $10, ordered = $13`
+		max_attempts = $6, timeout_seconds = $7, signature_scheme = $8, headers = $9, updated_at = $10, ordered = $13,
+		rate_limit = $14, max_in_flight = $15`
 	if resetHealth {
 		q += `, consecutive_failures = 0, failing_since = NULL`
 		e.ConsecutiveFailures, e.FailingSince = 0, nil
 	}
-	res, err := s.DB.ExecContext(ctx, q+` WHERE id = $11 AND organization_id = $12 AND deleted_at IS NULL`,
-		e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason), e.MaxAttempts,
-		e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.UpdatedAt), e.ID, e.OrganizationID, e.Ordered)
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if err := queue.SetThrottledTx(ctx, tx, e.ID, e.Throttled(), e.RateLimit); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, q+` WHERE id = $11 AND organization_id = $12 AND deleted_at IS NULL`,
+			e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason), e.MaxAttempts,
+			e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.UpdatedAt), e.ID, e.OrganizationID, e.Ordered,
+			db.NullString(e.RateLimit), nullInt(e.MaxInFlight))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return hookbook.NotFound("endpoint")
+		}
+		return nil
+	})
 	if err != nil {
+		if hookbook.AsError(err) != nil {
+			return err
+		}
 		return fmt.Errorf("update endpoint: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return hookbook.NotFound("endpoint")
-	}
 	return nil
+}
+
+// nullInt stores an optional integer, NULL when absent.
+func nullInt(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // DeleteEndpoint marks an endpoint deleted and fails its pending deliveries.

@@ -109,6 +109,10 @@ const (
 	MaxURLLength       = 2048
 	MaxDescription     = 1024
 	MaxHeaders         = 20
+	// MaxInFlight bounds an endpoint's max_in_flight.
+	MaxInFlight = 1000
+	// maxRateLimitLength bounds the text of a rate_limit.
+	maxRateLimitLength = 64
 )
 
 // EndpointInput holds the fields of an endpoint create or update; nil means
@@ -124,7 +128,33 @@ type EndpointInput struct {
 	Scheme         *string            `json:"signature_scheme"`
 	Headers        *map[string]string `json:"headers"`
 	Ordered        *bool              `json:"ordered"`
+	RateLimit      Clearable[string]  `json:"rate_limit"`
+	MaxInFlight    Clearable[int]     `json:"max_in_flight"`
 }
+
+// Clearable is an optional field that null clears: Set tells whether it
+// was given, Value is nil when it was given as null.
+type Clearable[T any] struct {
+	Set   bool
+	Value *T
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *Clearable[T]) UnmarshalJSON(b []byte) error {
+	c.Set, c.Value = true, nil
+	if string(b) == "null" {
+		return nil
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	c.Value = &v
+	return nil
+}
+
+// Clear returns a Clearable given as v (nil: given as null).
+func Clear[T any](v *T) Clearable[T] { return Clearable[T]{Set: true, Value: v} }
 
 // CreateEndpoint validates in and stores a new endpoint. The answer carries the secret.
 func (s *Service) CreateEndpoint(ctx context.Context, orgID string, in EndpointInput) (*hookbook.RevealedEndpoint, error) {
@@ -239,6 +269,7 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 	if in.Ordered != nil {
 		e.Ordered = *in.Ordered
 	}
+	applyThrottle(e, in, f)
 	if in.Headers != nil {
 		if msg := s.checkHeaders(*in.Headers); msg != "" {
 			f.Add("headers", msg)
@@ -249,6 +280,32 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 		}
 	}
 	return f.Err()
+}
+
+// applyThrottle validates and sets rate_limit and max_in_flight; null clears them.
+func applyThrottle(e *hookbook.Endpoint, in EndpointInput, f hookbook.Fields) {
+	if in.RateLimit.Set {
+		e.RateLimit = nil
+		switch v := in.RateLimit.Value; {
+		case v == nil:
+		case len(*v) > maxRateLimitLength:
+			f.Add("rate_limit", fmt.Sprintf("must be at most %d characters", maxRateLimitLength))
+		default:
+			r, err := ratelimit.ParseLimit(*v)
+			if err != nil {
+				f.Add("rate_limit", err.Error())
+				break
+			}
+			norm := r.String()
+			e.RateLimit = &norm
+		}
+	}
+	if in.MaxInFlight.Set {
+		e.MaxInFlight = in.MaxInFlight.Value
+		if v := e.MaxInFlight; v != nil && (*v < 1 || *v > MaxInFlight) {
+			f.Add("max_in_flight", fmt.Sprintf("must be between 1 and %d, or null", MaxInFlight))
+		}
+	}
 }
 
 func dedupe(list []string) []string {

@@ -31,14 +31,15 @@ type Fanout struct {
 // commits, without waiting for a claim; the others wait in the queue, and
 // the commit wakes the claimers (Notify, and on PostgreSQL every instance).
 // To an ordered endpoint, a delivery with an ordering key waits parked
-// behind a pending one of the same key.
+// behind a pending one of the same key. A throttled endpoint's deliveries
+// always wait for the claim, which enforces its throttle.
 func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, error) {
 	if len(f.Endpoints) == 0 {
 		return nil, nil
 	}
 	var b strings.Builder
 	b.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
-		max_attempts, next_attempt_at, created_at, updated_at, ordering_key, sequence, lease_owner, lease_until) VALUES `)
+		max_attempts, next_attempt_at, created_at, updated_at, ordering_key, sequence, lease_owner, lease_until, throttled) VALUES `)
 	args := []any{f.OrganizationID, f.EventID, f.EventType, db.Micros(f.Now)}
 	var waiting map[string]bool
 	if f.OrderingKey != "" {
@@ -78,6 +79,8 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 			if waiting[ep.ID] {
 				next = nil
 			}
+		case ep.Throttled():
+			// Only the claim enforces a throttle: never handed over.
 		case q.Engine != nil && ep.Enabled && q.Engine.Reserve(ep.ID):
 			lowner, luntil = owner, db.Micros(leaseUntil)
 			next = luntil
@@ -85,8 +88,8 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 				Attempt: 1, MaxAttempts: ep.MaxAttempts, Endpoint: ep, Payload: f.Payload, Owner: owner, LeaseUntil: leaseUntil})
 		}
 		n := len(args)
-		fmt.Fprintf(&b, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
-		args = append(args, id, ep.ID, ep.MaxAttempts, next, dkey, dseq, lowner, luntil)
+		fmt.Fprintf(&b, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
+		args = append(args, id, ep.ID, ep.MaxAttempts, next, dkey, dseq, lowner, luntil, ep.Throttled())
 		idList = append(idList, id)
 	}
 	if len(direct) > 0 {
@@ -98,11 +101,76 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 		return nil, fmt.Errorf("queue deliveries: %w", err)
 	}
 	if len(direct) < len(f.Endpoints) { // some wait in the queue
-		if err := q.DueTx(ctx, tx); err != nil {
+		if err := q.wakeFor(ctx, tx, f, direct); err != nil {
 			return nil, err
 		}
 	}
 	return idList, nil
+}
+
+// wakeFor arranges the wake-up of claimers for a fan-out's deliveries that
+// wait in the queue: at once (DueTx) unless every one of them belongs to a
+// throttled endpoint whose rate allows its next attempt only later; then
+// this instance's engine is told when (NotifyAt), and a claim, a write,
+// is spared for each publication to a throttled endpoint. While this
+// instance claims for the endpoint, the time is known without a read.
+func (q *Queue) wakeFor(ctx context.Context, tx *db.Tx, f Fanout, direct []*Job) error {
+	taken := make(map[string]bool, len(direct))
+	for _, j := range direct {
+		taken[j.Endpoint.ID] = true
+	}
+	var throttled []string
+	for _, ep := range f.Endpoints {
+		if taken[ep.ID] {
+			continue
+		}
+		if !ep.Throttled() {
+			return q.DueTx(ctx, tx)
+		}
+		throttled = append(throttled, ep.ID)
+	}
+	later, known := q.knownLater(throttled, f.Now)
+	if !known {
+		var err error
+		if later, err = q.allowedLater(ctx, tx, throttled, f.Now); err != nil {
+			return err
+		}
+		if later.IsZero() {
+			return q.DueTx(ctx, tx)
+		}
+	}
+	if q.NotifyAt != nil {
+		tx.OnCommit(func() { q.NotifyAt(later) })
+	}
+	return nil
+}
+
+// allowedLater returns the earliest time after now at which the rates of
+// endpoints allow their next attempt, or the zero time when one of them
+// allows one now.
+func (q *Queue) allowedLater(ctx context.Context, tx *db.Tx, endpointIDs []string, now time.Time) (time.Time, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, throttle_next FROM endpoints WHERE id IN (`+db.Placeholders(1, len(endpointIDs))+`)`, db.Args(endpointIDs)...)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("throttled endpoints: %w", err)
+	}
+	defer rows.Close()
+	var later time.Time
+	for rows.Next() {
+		var id string
+		var next int64
+		if err := rows.Scan(&id, &next); err != nil {
+			return time.Time{}, err
+		}
+		t := db.Time(next)
+		q.allowedAt(id, t)
+		if !t.After(now) {
+			return time.Time{}, nil
+		}
+		if later.IsZero() || t.Before(later) {
+			later = t
+		}
+	}
+	return later, rows.Err()
 }
 
 // keyPending returns which of the endpoints have a pending delivery of key.

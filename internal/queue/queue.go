@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hookbook/hookbook"
@@ -35,6 +36,13 @@ type Queue struct {
 	// Notify, when set, is called after a transaction that made deliveries
 	// due now has committed, so that idle workers wake at once.
 	Notify func()
+	// NotifyAt, when set, is called after a transaction that queued
+	// deliveries only for throttled endpoints whose rates allow their next
+	// attempt later, with when: no claim could take them sooner.
+	NotifyAt func(time.Time)
+
+	mu      sync.Mutex
+	allowed map[string]time.Time // throttled endpoints' next allowed times, as last seen
 }
 
 // Endpoints is what the queue needs of the endpoints it delivers to.
@@ -86,10 +94,14 @@ type ClaimRequest struct {
 	Limit   int           // at most this many
 	Lease   time.Duration // how long the claim lasts unless completed
 	Exclude []string      // endpoint ids not to claim for (saturated or circuit open)
+	// PerEndpoint bounds the attempts in flight, over all instances, of a
+	// throttled endpoint without max_in_flight (0: no bound).
+	PerEndpoint int
 }
 
 // Claim leases up to r.Limit pending deliveries whose time has come, oldest
-// due first. Two claimers never get the same delivery while its lease lasts;
+// due first, a throttled endpoint's within its allowance (throttle.go).
+// Two claimers never get the same delivery while its lease lasts;
 // a delivery whose lease ran out (its worker died) is claimed again.
 // Deliveries of endpoints that were disabled or deleted meanwhile are marked
 // failed instead of returned.
@@ -100,9 +112,23 @@ func (q *Queue) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 	var jobs []*Job
 	err := q.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
 		now := q.DB.Now()
-		leased, endpointOf, err := lease(ctx, tx, r, now)
-		if err != nil || len(leased) == 0 {
+		// Throttled endpoints first: each takes at most its allowance.
+		leased, endpointOf, err := q.leaseThrottled(ctx, tx, r, r.Limit, now)
+		if err != nil {
 			return err
+		}
+		if room := r.Limit - len(leased); room > 0 {
+			open, openOf, err := lease(ctx, tx, ClaimRequest{Owner: r.Owner, Limit: room, Lease: r.Lease, Exclude: r.Exclude}, now)
+			if err != nil {
+				return err
+			}
+			leased = append(leased, open...)
+			for j, ep := range openOf {
+				endpointOf[j] = ep
+			}
+		}
+		if len(leased) == 0 {
+			return nil
 		}
 		jobs, err = q.fill(ctx, tx, leased, endpointOf, now)
 		return err
@@ -113,8 +139,9 @@ func (q *Queue) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 	return jobs, nil
 }
 
-// lease sets the lease of up to r.Limit due deliveries and returns them,
-// without endpoint or payload yet, with the endpoint id of each.
+// lease sets the lease of up to r.Limit due deliveries of endpoints that
+// are not throttled and returns them, without endpoint or payload yet,
+// with the endpoint id of each.
 func lease(ctx context.Context, tx *db.Tx, r ClaimRequest, now time.Time) ([]*Job, map[*Job]string, error) {
 	until := now.Add(r.Lease)
 	args := []any{r.Owner, db.Micros(until), db.Micros(now), r.Limit}
@@ -128,10 +155,19 @@ func lease(ctx context.Context, tx *db.Tx, r ClaimRequest, now time.Time) ([]*Jo
 	// The lease moves next_attempt_at to its end: claimed rows leave the
 	// due range of the index at once, and come back by themselves when
 	// a worker dies and its lease runs out.
-	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
-		WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $3`+exclude+`
+	return leaseRows(ctx, tx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
+		WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND NOT throttled AND next_attempt_at <= $3`+exclude+`
 			ORDER BY next_attempt_at LIMIT $4`+tx.SkipLocked()+`)
-		RETURNING id, organization_id, endpoint_id, event_id, event_type, attempts, max_attempts, ordering_key`, args...)
+		RETURNING `+leasedColumns, r.Owner, until, args)
+}
+
+// leasedColumns are what a leasing UPDATE returns, as leaseRows reads them.
+const leasedColumns = `id, organization_id, endpoint_id, event_id, event_type, attempts, max_attempts, ordering_key`
+
+// leaseRows runs a leasing UPDATE … RETURNING leasedColumns and reads its
+// jobs, with the endpoint id of each.
+func leaseRows(ctx context.Context, tx *db.Tx, query, owner string, until time.Time, args []any) ([]*Job, map[*Job]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("claim: %w", err)
 	}
@@ -139,7 +175,7 @@ func lease(ctx context.Context, tx *db.Tx, r ClaimRequest, now time.Time) ([]*Jo
 	var jobs []*Job
 	endpointOf := map[*Job]string{}
 	for rows.Next() {
-		j := &Job{Owner: r.Owner, LeaseUntil: until}
+		j := &Job{Owner: owner, LeaseUntil: until}
 		var epID string
 		if err := rows.Scan(&j.DeliveryID, &j.OrganizationID, &epID, &j.EventID, &j.EventType, &j.Attempt, &j.MaxAttempts, &j.OrderingKey); err != nil {
 			return nil, nil, err

@@ -107,6 +107,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Lease: cfg.Lease, PollInterval: cfg.PollInterval, Log: log,
 	}
 	a.Queue.Notify = a.Dispatcher.Wake
+	a.Queue.NotifyAt = a.Dispatcher.WakeAt
 	a.Queue.Engine = a.Dispatcher
 	a.Outbound.EndpointChanged = a.Dispatcher.Breaker.Reset
 	a.Metrics = metrics.New(a.Outbound, a.Queue, a.Dispatcher.Breaker, log)
