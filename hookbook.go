@@ -56,6 +56,9 @@ type Endpoint struct {
 	// Ordered endpoints get the events of one ordering key (a booking, a
 	// customer, …) one at a time, in sequence order.
 	Ordered bool `json:"ordered"`
+	// Filter, when set, is a payload filter (JSON, see internal/filter):
+	// only the events whose envelope matches it create a delivery.
+	Filter json.RawMessage `json:"filter"`
 
 	LastSuccessAt       *time.Time `json:"last_success_at"`
 	LastFailureAt       *time.Time `json:"last_failure_at"`

@@ -35,6 +35,8 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/webhooks/{id}/deliveries", Handler: a(s.listDeliveries)},
 		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/recover", Handler: a(s.recover)},
 
+		{Method: "POST", Pattern: "/api/v1/filters/test", Handler: a(s.testFilter)},
+
 		{Method: "GET", Pattern: "/api/v1/deliveries/{id}", Handler: a(get(s.Outbound.DeliveryDetail))},
 		{Method: "POST", Pattern: "/api/v1/deliveries/{id}/redeliver", Handler: a(s.redeliver)},
 
@@ -201,6 +203,20 @@ func (s *Server) sendTest(w http.ResponseWriter, r *http.Request, org *hookbook.
 		return err
 	}
 	WriteJSON(w, http.StatusAccepted, map[string]string{"delivery_id": id})
+	return nil
+}
+
+// testFilter is a filter's dry run: does this event match this filter?
+func (s *Server) testFilter(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	var in outbound.FilterTestInput
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	ok, err := s.Outbound.TestFilter(in)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, map[string]bool{"matches": ok})
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/event"
+	"github.com/hookbook/hookbook/internal/filter"
 	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/queue"
@@ -184,7 +185,7 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 	if _, err := tx.ExecContext(ctx, insertEventSQL, evt.ID, evt.OrganizationID, evt.Type, string(payload), db.Micros(evt.Timestamp), db.Micros(now)); err != nil {
 		return nil, fmt.Errorf("insert event: %w", err)
 	}
-	targets, err := targets(ctx, tx, p)
+	targets, err := targets(ctx, tx, p, evt)
 	if err != nil {
 		return nil, err
 	}
@@ -204,8 +205,11 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 const insertEventSQL = `INSERT INTO events (id, organization_id, type, payload, occurred_at, created_at)
 	VALUES ($1, $2, $3, $4, $5, $6)`
 
-// targets returns the endpoints an event goes to.
-func targets(ctx context.Context, tx *db.Tx, p Publication) ([]*hookbook.Endpoint, error) {
+// targets returns the endpoints an event goes to: those of its organization
+// that take its type and whose filter, if any, matches its envelope (the
+// event's data is decoded once, for the first filter), or the one endpoint
+// the publication names, whatever its filter.
+func targets(ctx context.Context, tx *db.Tx, p Publication, evt *hookbook.Event) ([]*hookbook.Endpoint, error) {
 	if p.EndpointID != "" {
 		ep, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 			WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`, p.EndpointID, p.OrganizationID))
@@ -222,20 +226,46 @@ func targets(ctx context.Context, tx *db.Tx, p Publication) ([]*hookbook.Endpoin
 		return nil, err
 	}
 	var out []*hookbook.Endpoint
-	for _, ep := range cands {
-		if event.MatchAny(ep.Events, p.Type) {
-			out = append(out, ep)
+	var env map[string]any
+	for _, c := range cands {
+		if !event.MatchAny(c.ep.Events, p.Type) {
+			continue
 		}
+		if c.filter != nil {
+			if env == nil {
+				env = filterEnvelope(evt)
+			}
+			if !c.filter.Match(env) {
+				continue
+			}
+		}
+		out = append(out, c.ep)
 	}
 	return out, nil
+}
+
+// filterEnvelope is an event's envelope as filters see it.
+func filterEnvelope(evt *hookbook.Event) map[string]any {
+	data, err := filter.Decode(evt.Data)
+	if err != nil {
+		data = nil // stored data is valid JSON; a filter on data then matches nothing
+	}
+	return filter.Envelope(evt.ID, evt.Type, evt.Timestamp.UTC().Format(event.TimeFormat), evt.OrganizationID,
+		evt.OrderingKey, evt.Sequence, data)
+}
+
+// candidate is an enabled endpoint with its parsed filter (nil for none).
+type candidate struct {
+	ep     *hookbook.Endpoint
+	filter *filter.Filter
 }
 
 // candidates returns the organization's enabled endpoints, or none when its
 // outbound switch is off. A transaction that publishes several events (a
 // group commit) reads them once.
-func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]*hookbook.Endpoint, error) {
+func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]candidate, error) {
 	memo, _ := tx.Value(candidatesKey)
-	byOrg, _ := memo.(map[string][]*hookbook.Endpoint)
+	byOrg, _ := memo.(map[string][]candidate)
 	if c, ok := byOrg[orgID]; ok {
 		return c, nil
 	}
@@ -243,7 +273,7 @@ func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]*hookbook.Endpo
 	if err := tx.QueryRowContext(ctx, `SELECT outbound_enabled FROM organizations WHERE id = $1`, orgID).Scan(&enabled); err != nil {
 		return nil, fmt.Errorf("organization %s: %w", orgID, err)
 	}
-	var out []*hookbook.Endpoint
+	var out []candidate
 	if enabled {
 		rows, err := tx.QueryContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 			WHERE organization_id = $1 AND enabled = TRUE AND deleted_at IS NULL ORDER BY id`, orgID)
@@ -256,14 +286,14 @@ func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]*hookbook.Endpo
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, ep)
+			out = append(out, candidate{ep: ep, filter: parsedFilter(ep)})
 		}
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 	}
 	if byOrg == nil {
-		byOrg = map[string][]*hookbook.Endpoint{}
+		byOrg = map[string][]candidate{}
 		tx.Remember(candidatesKey, byOrg)
 	}
 	byOrg[orgID] = out

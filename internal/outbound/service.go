@@ -21,6 +21,7 @@ import (
 	"github.com/hookbook/hookbook/internal/config"
 	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
+	"github.com/hookbook/hookbook/internal/filter"
 	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/netguard"
@@ -105,6 +106,24 @@ type EndpointInput struct {
 	Scheme         *string            `json:"signature_scheme"`
 	Headers        *map[string]string `json:"headers"`
 	Ordered        *bool              `json:"ordered"`
+	// Filter is the endpoint's payload filter; JSON null clears it.
+	Filter Nullable `json:"filter"`
+}
+
+// Nullable is a JSON field that may be absent (Set is false), null (Set,
+// Value nil) or a value (its JSON text).
+type Nullable struct {
+	Set   bool
+	Value json.RawMessage
+}
+
+// UnmarshalJSON records that the field was given, and its value unless null.
+func (n *Nullable) UnmarshalJSON(b []byte) error {
+	n.Set, n.Value = true, nil
+	if string(b) != "null" {
+		n.Value = append(json.RawMessage(nil), b...)
+	}
+	return nil
 }
 
 // CreateEndpoint validates in and stores a new endpoint. The answer carries the secret.
@@ -219,6 +238,17 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 	}
 	if in.Ordered != nil {
 		e.Ordered = *in.Ordered
+	}
+	if in.Filter.Set {
+		e.Filter = nil
+		if in.Filter.Value != nil {
+			flt, err := filter.Parse(in.Filter.Value)
+			if fe := filter.ErrorOf(err); fe != nil {
+				f.Add(fe.Path, fe.Message)
+			} else {
+				e.Filter = flt.Text()
+			}
+		}
 	}
 	if in.Headers != nil {
 		if msg := s.checkHeaders(*in.Headers); msg != "" {
