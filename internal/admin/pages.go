@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"bytes"
 	"crypto/subtle"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"sort"
@@ -242,7 +244,7 @@ func (u *UI) choices(r *http.Request, s *session) []eventChoice {
 func formInput(r *http.Request, create bool) (outbound.EndpointInput, map[string]string, map[string]bool) {
 	r.ParseForm()
 	form := map[string]string{}
-	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret", "filter"} {
+	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret", "filter", "payload_filter", "filter_event", "filter_event_type"} {
 		form[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	checked := map[string]bool{}
@@ -274,6 +276,10 @@ func formInput(r *http.Request, create bool) (outbound.EndpointInput, map[string
 		secret := form["secret"]
 		in.Secret = &secret
 	}
+	in.Filter = outbound.Nullable{Set: true}
+	if form["payload_filter"] != "" {
+		in.Filter.Value = json.RawMessage(form["payload_filter"])
+	}
 	return in, form, checked
 }
 
@@ -283,7 +289,7 @@ func (u *UI) createPage(w http.ResponseWriter, r *http.Request, s *session) {
 	pg := u.base(r, s, "New endpoint", "webhooks")
 	pg.Form = map[string]string{"max_attempts": "8", "timeout_seconds": "10", "signature_scheme": "timestamped"}
 	pg.Checked = map[string]bool{"enabled": true}
-	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "Create": true}
+	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "Create": true, "Examples": u.exampleTypes(r, s)}
 	u.render(w, http.StatusOK, "form", pg)
 }
 
@@ -299,14 +305,95 @@ func (u *UI) filtering(w http.ResponseWriter, r *http.Request, s *session, form 
 	}
 	pg := u.base(r, s, title, "webhooks")
 	pg.Form, pg.Checked = form, checked
-	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept}
+	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept,
+		"Examples": u.exampleTypes(r, s)}
 	u.render(w, http.StatusOK, "form", pg)
 	return true
 }
 
+// testingFilter reports whether the form was sent with its "Test filter"
+// button: it is then shown again with the dry run's outcome (the payload
+// filter against the pasted event, else the chosen type's example), nothing
+// saved.
+func (u *UI) testingFilter(w http.ResponseWriter, r *http.Request, s *session, form map[string]string, checked map[string]bool, create bool, id string, kept []string) bool {
+	if r.PostFormValue("action") != "test_filter" {
+		return false
+	}
+	title := "New endpoint"
+	if !create {
+		title = "Edit endpoint"
+	}
+	pg := u.base(r, s, title, "webhooks")
+	pg.Form, pg.Checked = form, checked
+	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept,
+		"Examples": u.exampleTypes(r, s)}
+	status := http.StatusOK
+	ok, err := u.Outbound.TestFilter(outbound.FilterTestInput{Filter: json.RawMessage(form["payload_filter"]), Event: u.dryRunEvent(r, s, form)})
+	if e := hookbook.AsError(err); e != nil && e.Kind == hookbook.EValidation {
+		pg.Errors, status = filterErrors(e.Details), http.StatusUnprocessableEntity
+		pg.Error = "Please correct the fields marked below."
+	} else if err != nil {
+		u.fail(w, s, err)
+		return true
+	} else {
+		pg.Data.(map[string]any)["FilterResult"] = &struct{ Matches bool }{ok}
+	}
+	u.render(w, status, "form", pg)
+	return true
+}
+
+// dryRunEvent is the event a filter is tried on: the one pasted, else an
+// envelope with the example data of the chosen event type.
+func (u *UI) dryRunEvent(r *http.Request, s *session, form map[string]string) json.RawMessage {
+	if form["filter_event"] != "" {
+		return json.RawMessage(form["filter_event"])
+	}
+	name := form["filter_event_type"]
+	data := json.RawMessage(`{}`)
+	if s.allows(name) {
+		if et, err := u.Outbound.EventType(r.Context(), s.Organization.ID, name); err == nil && len(et.Example) > 0 {
+			data = et.Example
+		}
+	}
+	env, _ := json.Marshal(map[string]any{"event": name, "data": data})
+	return env
+}
+
+// exampleTypes are the event types a filter may be tried on: those of the
+// catalog the session may pick.
+func (u *UI) exampleTypes(r *http.Request, s *session) []string {
+	types, _ := u.Outbound.Catalog(r.Context(), s.Organization.ID)
+	var out []string
+	for _, t := range types {
+		if s.allows(t.Name) {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+// filterErrors puts the validation messages of a payload filter ("filter",
+// "filter.data.x.$gt") and of a dry run's event beside their form fields.
+func filterErrors(details map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range details {
+		switch {
+		case k == "filter":
+			out["payload_filter"] = v
+		case strings.HasPrefix(k, "filter."):
+			out["payload_filter"] = k + ": " + v
+		case k == "event":
+			out["filter_event"] = v
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
 func (u *UI) create(w http.ResponseWriter, r *http.Request, s *session) {
 	in, form, checked := formInput(r, true)
-	if u.filtering(w, r, s, form, checked, true, "", nil) {
+	if u.filtering(w, r, s, form, checked, true, "", nil) || u.testingFilter(w, r, s, form, checked, true, "", nil) {
 		return
 	}
 	err := s.checkEvents(*in.Events)
@@ -333,9 +420,10 @@ func (u *UI) formError(w http.ResponseWriter, r *http.Request, s *session, err e
 		title = "Edit endpoint"
 	}
 	pg := u.base(r, s, title, "webhooks")
-	pg.Form, pg.Checked, pg.Errors = form, checked, e.Details
+	pg.Form, pg.Checked, pg.Errors = form, checked, filterErrors(e.Details)
 	pg.Error = "Please correct the fields marked below."
-	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept}
+	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept,
+		"Examples": u.exampleTypes(r, s)}
 	u.render(w, http.StatusUnprocessableEntity, "form", pg)
 }
 
@@ -351,13 +439,13 @@ func (u *UI) editPage(w http.ResponseWriter, r *http.Request, s *session) {
 func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *hookbook.Endpoint, secret string) {
 	pg := u.base(r, s, "Edit endpoint", "webhooks")
 	pg.Form = map[string]string{"url": ep.URL, "description": ep.Description, "max_attempts": itoa(ep.MaxAttempts),
-		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme}
+		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme, "payload_filter": indentJSON(ep.Filter)}
 	pg.Checked = map[string]bool{"enabled": ep.Enabled, "ordered": ep.Ordered}
 	for _, e := range ep.Events {
 		pg.Checked[e] = true
 	}
 	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "ID": ep.ID, "Endpoint": ep, "Secret": secret,
-		"Kept": s.outOfScope(ep.Events)}
+		"Kept": s.outOfScope(ep.Events), "Examples": u.exampleTypes(r, s)}
 	u.render(w, http.StatusOK, "form", pg)
 }
 
@@ -382,7 +470,7 @@ func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	kept := s.outOfScope(ep.Events)
 	in, form, checked := formInput(r, false)
-	if u.filtering(w, r, s, form, checked, false, id, kept) {
+	if u.filtering(w, r, s, form, checked, false, id, kept) || u.testingFilter(w, r, s, form, checked, false, id, kept) {
 		return
 	}
 	err = s.checkEvents(*in.Events)
@@ -652,4 +740,16 @@ func (u *UI) inboundSave(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (u *UI) inboundReveal(w http.ResponseWriter, r *http.Request, s *session) {
 	u.renderInbound(w, r, s, true, nil, nil, http.StatusOK)
+}
+
+// indentJSON is a stored filter laid out for the form's text area ("" for none).
+func indentJSON(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return b.String()
 }
