@@ -185,7 +185,7 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 	if _, err := tx.ExecContext(ctx, insertEventSQL, evt.ID, evt.OrganizationID, evt.Type, string(payload), db.Micros(evt.Timestamp), db.Micros(now)); err != nil {
 		return nil, fmt.Errorf("insert event: %w", err)
 	}
-	targets, err := targets(ctx, tx, p, evt)
+	targets, filtered, err := targets(ctx, tx, p, evt)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,10 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 	if err != nil {
 		return nil, err
 	}
-	tx.OnCommit(func() { s.published.Add(1) })
+	tx.OnCommit(func() {
+		s.published.Add(1)
+		s.filtered.Add(int64(filtered))
+	})
 	return out, nil
 }
 
@@ -208,24 +211,24 @@ const insertEventSQL = `INSERT INTO events (id, organization_id, type, payload, 
 // targets returns the endpoints an event goes to: those of its organization
 // that take its type and whose filter, if any, matches its envelope (the
 // event's data is decoded once, for the first filter), or the one endpoint
-// the publication names, whatever its filter.
-func targets(ctx context.Context, tx *db.Tx, p Publication, evt *hookbook.Event) ([]*hookbook.Endpoint, error) {
+// the publication names, whatever its filter. filtered counts the endpoints
+// that take the type but whose filter does not match.
+func targets(ctx context.Context, tx *db.Tx, p Publication, evt *hookbook.Event) (out []*hookbook.Endpoint, filtered int, err error) {
 	if p.EndpointID != "" {
 		ep, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 			WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`, p.EndpointID, p.OrganizationID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, hookbook.NotFound("endpoint")
+			return nil, 0, hookbook.NotFound("endpoint")
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return []*hookbook.Endpoint{ep}, nil
+		return []*hookbook.Endpoint{ep}, 0, nil
 	}
 	cands, err := candidates(ctx, tx, p.OrganizationID)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var out []*hookbook.Endpoint
 	var env map[string]any
 	for _, c := range cands {
 		if !event.MatchAny(c.ep.Events, p.Type) {
@@ -236,12 +239,13 @@ func targets(ctx context.Context, tx *db.Tx, p Publication, evt *hookbook.Event)
 				env = filterEnvelope(evt)
 			}
 			if !c.filter.Match(env) {
+				filtered++
 				continue
 			}
 		}
 		out = append(out, c.ep)
 	}
-	return out, nil
+	return out, filtered, nil
 }
 
 // filterEnvelope is an event's envelope as filters see it.

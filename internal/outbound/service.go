@@ -47,6 +47,7 @@ type Service struct {
 
 	batch     batcher
 	published atomic.Int64
+	filtered  atomic.Int64
 	queueOnce sync.Once
 }
 
@@ -82,6 +83,10 @@ func (s *Service) checkQuota(ctx context.Context, tx *db.Tx, kind, orgID string,
 
 // Published returns how many events this process has stored.
 func (s *Service) Published() int64 { return s.published.Load() }
+
+// Filtered returns how many deliveries this process did not create because
+// an endpoint's filter did not match the event.
+func (s *Service) Filtered() int64 { return s.filtered.Load() }
 
 // Endpoint limits and defaults.
 const (
