@@ -240,3 +240,27 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPublication is what a publication adds when its organization's
+// endpoints have filters: the event's data decoded once, then ten filters
+// matched against its envelope.
+func BenchmarkPublication(b *testing.B) {
+	data := []byte(`{"id":"bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","status":"confirmed","service":{"id":"svc_01JQ2Z8Y5V4N6T7R8S9A0B1C2E","name":"City Walking Tour"},"slot_id":"slot_01JQ2Z8Y5V4N6T7R8S9A0B1C2F","customer":{"id":"cus_01JQ2Z8Y5V4N6T7R8S9A0B1C2G","name":"Jane Doe","email":"jane@example.com"},"starts_at":"2026-03-25T14:00:00Z","ends_at":"2026-03-25T15:30:00Z","participants":2,"notes":"Window seat, please","location":"Main Square","total_amount":9000,"currency":"USD","created_at":"2026-03-24T14:30:00Z","updated_at":"2026-03-24T14:30:00Z"}`)
+	f, err := filter.Parse([]byte(`{"event":"booking.created","data":{"location":"Main Square","participants":{"$gte":2},"status":{"$in":["confirmed","pending"]},"customer":{"email":{"$endsWith":"@example.com"}}}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := filter.Decode(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		env := filter.Envelope("evt_1", "booking.created", "2026-03-24T14:30:00Z", "org_1", "", 0, d)
+		for range 10 {
+			if !f.Match(env) {
+				b.Fatal("no match")
+			}
+		}
+	}
+}
