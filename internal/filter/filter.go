@@ -124,8 +124,13 @@ func checkDepth(text []byte) error {
 
 // Match reports whether an envelope matches the filter. envelope is a JSON
 // value as encoding/json decodes into any (objects as map[string]any,
-// numbers as float64); see Envelope.
-func (f *Filter) Match(envelope any) bool { return f.root.match(envelope, true) }
+// numbers as float64); see Envelope. A match that would take more than
+// MaxSteps does not match.
+func (f *Filter) Match(envelope any) bool {
+	b := budget{left: MaxSteps}
+	ok := f.root.match(envelope, true, &b)
+	return ok && b.left >= 0
+}
 
 // MatchJSON decodes an envelope's JSON text and matches it.
 func (f *Filter) MatchJSON(envelope []byte) (bool, error) {

@@ -1,8 +1,10 @@
 package filter_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookbook/hookbook/internal/filter"
 )
@@ -261,6 +263,47 @@ func BenchmarkPublication(b *testing.B) {
 			if !f.Match(env) {
 				b.Fatal("no match")
 			}
+		}
+	}
+}
+
+// An event with a huge array against a long $in list is refused after
+// MaxSteps instead of taking seconds; small ones still match.
+func TestMatchWorkIsBounded(t *testing.T) {
+	t.Parallel()
+	items := make([]string, 200_000)
+	for i := range items {
+		items[i] = strconv.Itoa(i)
+	}
+	env, err := filter.Decode([]byte(`{"data":{"ids":[` + strings.Join(items, ",") + `]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := make([]string, 490)
+	for i := range list {
+		list[i] = strconv.Itoa(-1 - i)
+	}
+	cases := []struct {
+		name, filter string
+		want         bool
+	}{
+		{"long $in, no item in it", `{"data":{"ids":{"$in":[` + strings.Join(list, ",") + `]}}}`, false},
+		{"long $in, the last item in it", `{"data":{"ids":{"$in":[` + strings.Join(list, ",") + `,199999]}}}`, false},
+		{"holds all of a long list", `{"data":{"ids":[` + strings.Join(list, ",") + `]}}`, false},
+		{"the first item, found at once", `{"data":{"ids":{"$in":[0]}}}`, true},
+		{"not a long $in: $not of the budget's end is still no match", `{"$not":{"data":{"ids":{"$in":[` + strings.Join(list, ",") + `]}}}}`, false},
+	}
+	for _, c := range cases {
+		f, err := filter.Parse([]byte(c.filter))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if got := f.Match(env); got != c.want {
+			t.Errorf("%s: Match = %v, want %v", c.name, got, c.want)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: Match took %s", c.name, d)
 		}
 	}
 }

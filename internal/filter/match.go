@@ -2,18 +2,36 @@ package filter
 
 import "strings"
 
+// MaxSteps bounds the work of one Match: every value compared and every
+// array item visited is a step. An event that would take more (huge arrays
+// against long $in lists) does not match, so that no event can hold a
+// publication up.
+const MaxSteps = 100_000
+
+// budget counts the steps a Match has left.
+type budget struct{ left int }
+
+// out reports whether the budget is spent.
+func (b *budget) out() bool { return b.left < 0 }
+
+// spend takes one step, and reports whether there was one left.
+func (b *budget) spend() bool {
+	b.left--
+	return b.left >= 0
+}
+
 // node is a compiled condition on a value; present is false when the field
-// the value stands for is missing (v is then nil).
+// the value stands for is missing (v is then nil); b is the Match's budget.
 type node interface {
-	match(v any, present bool) bool
+	match(v any, present bool, b *budget) bool
 }
 
 // allOf holds when every condition holds.
 type allOf []node
 
-func (a allOf) match(v any, present bool) bool {
+func (a allOf) match(v any, present bool, b *budget) bool {
 	for _, n := range a {
-		if !n.match(v, present) {
+		if !n.match(v, present, b) {
 			return false
 		}
 	}
@@ -23,9 +41,9 @@ func (a allOf) match(v any, present bool) bool {
 // anyOf holds when one condition holds.
 type anyOf []node
 
-func (a anyOf) match(v any, present bool) bool {
+func (a anyOf) match(v any, present bool, b *budget) bool {
 	for _, n := range a {
-		if n.match(v, present) {
+		if n.match(v, present, b) {
 			return true
 		}
 	}
@@ -34,7 +52,7 @@ func (a anyOf) match(v any, present bool) bool {
 
 type not struct{ n node }
 
-func (n not) match(v any, present bool) bool { return !n.n.match(v, present) }
+func (n not) match(v any, present bool, b *budget) bool { return !n.n.match(v, present, b) }
 
 // object is the conditions of a filter object on the value at hand: its
 // operators on the value itself, its fields on the value's fields; through
@@ -44,8 +62,8 @@ type object struct {
 	fields allOf
 }
 
-func (o object) match(v any, present bool) bool {
-	if !o.ops.match(v, present) {
+func (o object) match(v any, present bool, b *budget) bool {
+	if !o.ops.match(v, present, b) {
 		return false
 	}
 	if len(o.fields) == 0 {
@@ -53,13 +71,16 @@ func (o object) match(v any, present bool) bool {
 	}
 	if list, ok := v.([]any); ok {
 		for _, item := range list {
-			if obj, ok := item.(map[string]any); ok && o.fields.match(obj, true) {
+			if !b.spend() {
+				return false
+			}
+			if obj, ok := item.(map[string]any); ok && o.fields.match(obj, true, b) {
 				return true
 			}
 		}
 		return false
 	}
-	return o.fields.match(v, present)
+	return o.fields.match(v, present, b)
 }
 
 // field applies its condition to a field of an object.
@@ -68,19 +89,19 @@ type field struct {
 	sub node
 }
 
-func (f field) match(v any, _ bool) bool {
+func (f field) match(v any, _ bool, b *budget) bool {
 	if obj, ok := v.(map[string]any); ok {
 		child, ok := obj[f.key]
-		return f.sub.match(child, ok)
+		return f.sub.match(child, ok, b)
 	}
-	return f.sub.match(nil, false)
+	return f.sub.match(nil, false, b)
 }
 
 // equals is a plain value and $eq: JSON equality, numbers by value; an array
 // holds a scalar or object it contains, and every item of an array it holds.
 type equals struct{ want any }
 
-func (e equals) match(v any, present bool) bool {
+func (e equals) match(v any, present bool, b *budget) bool {
 	if !present {
 		return false
 	}
@@ -90,16 +111,16 @@ func (e equals) match(v any, present bool) bool {
 			return false
 		}
 		for _, w := range want {
-			if !containsValue(have, w) {
+			if b.out() || !containsValue(have, w, b) {
 				return false
 			}
 		}
 		return true
 	}
 	if have, ok := v.([]any); ok {
-		return containsValue(have, e.want)
+		return containsValue(have, e.want, b)
 	}
-	return jsonEqual(v, e.want)
+	return jsonEqual(v, e.want, b)
 }
 
 // compare is $gt $gte $lt $lte: numbers with numbers, strings with strings
@@ -110,7 +131,7 @@ type compare struct {
 	want any // float64 or string
 }
 
-func (c compare) match(v any, present bool) bool {
+func (c compare) match(v any, present bool, b *budget) bool {
 	var d int
 	switch want := c.want.(type) {
 	case float64:
@@ -146,30 +167,33 @@ func (c compare) match(v any, present bool) bool {
 // array value holds one of them.
 type oneOf []any
 
-func (o oneOf) match(v any, present bool) bool {
+func (o oneOf) match(v any, present bool, b *budget) bool {
 	if !present {
 		return false
 	}
 	if have, ok := v.([]any); ok {
 		for _, h := range have {
-			if containsValue(o, h) {
+			if b.out() {
+				return false
+			}
+			if containsValue(o, h, b) {
 				return true
 			}
 		}
 	}
-	return containsValue(o, v)
+	return containsValue(o, v, b)
 }
 
 // contains is $in with a string: a string value holds it, or an array value
 // holds it as an item.
 type contains string
 
-func (c contains) match(v any, present bool) bool {
+func (c contains) match(v any, present bool, b *budget) bool {
 	switch t := v.(type) {
 	case string:
 		return strings.Contains(t, string(c))
 	case []any:
-		return containsValue(t, string(c))
+		return containsValue(t, string(c), b)
 	}
 	return false
 }
@@ -177,7 +201,7 @@ func (c contains) match(v any, present bool) bool {
 // exist is $exist: whether the field is there (null counts as there).
 type exist bool
 
-func (e exist) match(_ any, present bool) bool { return present == bool(e) }
+func (e exist) match(_ any, present bool, _ *budget) bool { return present == bool(e) }
 
 // affix is $startsWith and $endsWith: on strings only.
 type affix struct {
@@ -185,7 +209,7 @@ type affix struct {
 	s      string
 }
 
-func (a affix) match(v any, _ bool) bool {
+func (a affix) match(v any, _ bool, b *budget) bool {
 	s, ok := v.(string)
 	if !ok {
 		return false
@@ -196,9 +220,12 @@ func (a affix) match(v any, _ bool) bool {
 	return strings.HasPrefix(s, a.s)
 }
 
-func containsValue(list []any, want any) bool {
+func containsValue(list []any, want any, b *budget) bool {
 	for _, item := range list {
-		if jsonEqual(item, want) {
+		if b.out() {
+			return false
+		}
+		if jsonEqual(item, want, b) {
 			return true
 		}
 	}
@@ -207,7 +234,10 @@ func containsValue(list []any, want any) bool {
 
 // jsonEqual compares decoded JSON values: objects by their keys and values,
 // arrays item by item in order.
-func jsonEqual(a, b any) bool {
+func jsonEqual(a, b any, bud *budget) bool {
+	if !bud.spend() {
+		return false
+	}
 	switch x := a.(type) {
 	case nil:
 		return b == nil
@@ -226,7 +256,7 @@ func jsonEqual(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !jsonEqual(x[i], y[i]) {
+			if !jsonEqual(x[i], y[i], bud) {
 				return false
 			}
 		}
@@ -238,7 +268,7 @@ func jsonEqual(a, b any) bool {
 		}
 		for k, xv := range x {
 			yv, ok := y[k]
-			if !ok || !jsonEqual(xv, yv) {
+			if !ok || !jsonEqual(xv, yv, bud) {
 				return false
 			}
 		}
