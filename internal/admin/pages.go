@@ -299,6 +299,12 @@ func (u *UI) filtering(w http.ResponseWriter, r *http.Request, s *session, form 
 	if r.PostFormValue("action") != "filter" {
 		return false
 	}
+	u.render(w, http.StatusOK, "form", u.reshow(r, s, form, checked, create, id, kept))
+	return true
+}
+
+// reshow is the endpoint form shown again as it was sent.
+func (u *UI) reshow(r *http.Request, s *session, form map[string]string, checked map[string]bool, create bool, id string, kept []string) *page {
 	title := "New endpoint"
 	if !create {
 		title = "Edit endpoint"
@@ -307,8 +313,7 @@ func (u *UI) filtering(w http.ResponseWriter, r *http.Request, s *session, form 
 	pg.Form, pg.Checked = form, checked
 	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept,
 		"Examples": u.exampleTypes(r, s)}
-	u.render(w, http.StatusOK, "form", pg)
-	return true
+	return pg
 }
 
 // testingFilter reports whether the form was sent with its "Test filter"
@@ -319,14 +324,7 @@ func (u *UI) testingFilter(w http.ResponseWriter, r *http.Request, s *session, f
 	if r.PostFormValue("action") != "test_filter" {
 		return false
 	}
-	title := "New endpoint"
-	if !create {
-		title = "Edit endpoint"
-	}
-	pg := u.base(r, s, title, "webhooks")
-	pg.Form, pg.Checked = form, checked
-	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept,
-		"Examples": u.exampleTypes(r, s)}
+	pg := u.reshow(r, s, form, checked, create, id, kept)
 	status := http.StatusOK
 	ok, err := u.Outbound.TestFilter(outbound.FilterTestInput{Filter: json.RawMessage(form["payload_filter"]), Event: u.dryRunEvent(r, s, form)})
 	if e := hookbook.AsError(err); e != nil && e.Kind == hookbook.EValidation {
@@ -415,15 +413,9 @@ func (u *UI) formError(w http.ResponseWriter, r *http.Request, s *session, err e
 		u.fail(w, s, err)
 		return
 	}
-	title := "New endpoint"
-	if !create {
-		title = "Edit endpoint"
-	}
-	pg := u.base(r, s, title, "webhooks")
-	pg.Form, pg.Checked, pg.Errors = form, checked, filterErrors(e.Details)
+	pg := u.reshow(r, s, form, checked, create, id, kept)
+	pg.Errors = filterErrors(e.Details)
 	pg.Error = "Please correct the fields marked below."
-	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept,
-		"Examples": u.exampleTypes(r, s)}
 	u.render(w, http.StatusUnprocessableEntity, "form", pg)
 }
 

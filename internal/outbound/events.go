@@ -108,6 +108,10 @@ type Publication struct {
 	// EndpointID, when set, sends the event to that endpoint only, whatever
 	// its filter and the outbound switch (test events).
 	EndpointID string
+
+	// decoded is Data decoded for filters ahead of the transaction, when
+	// the organization's endpoints had filters at its last publication.
+	decoded any
 }
 
 // Published is what Publish did.
@@ -185,10 +189,11 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 	if _, err := tx.ExecContext(ctx, insertEventSQL, evt.ID, evt.OrganizationID, evt.Type, string(payload), db.Micros(evt.Timestamp), db.Micros(now)); err != nil {
 		return nil, fmt.Errorf("insert event: %w", err)
 	}
-	targets, filtered, err := targets(ctx, tx, p, evt)
+	targets, fan, err := targets(ctx, tx, p, evt)
 	if err != nil {
 		return nil, err
 	}
+	s.noteFilters(p.OrganizationID, fan.filters)
 	out := &Published{Event: evt}
 	// The queue owns the deliveries' states (due, parked behind their key,
 	// or leased to this instance's engine at once): publication only says
@@ -200,7 +205,7 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 	}
 	tx.OnCommit(func() {
 		s.published.Add(1)
-		s.filtered.Add(int64(filtered))
+		s.filtered.Add(int64(fan.filtered))
 	})
 	return out, nil
 }
@@ -211,23 +216,22 @@ const insertEventSQL = `INSERT INTO events (id, organization_id, type, payload, 
 // targets returns the endpoints an event goes to: those of its organization
 // that take its type and whose filter, if any, matches its envelope (the
 // event's data is decoded once, for the first filter), or the one endpoint
-// the publication names, whatever its filter. filtered counts the endpoints
-// that take the type but whose filter does not match.
-func targets(ctx context.Context, tx *db.Tx, p Publication, evt *hookbook.Event) (out []*hookbook.Endpoint, filtered int, err error) {
+// the publication names, whatever its filter.
+func targets(ctx context.Context, tx *db.Tx, p Publication, evt *hookbook.Event) (out []*hookbook.Endpoint, fan fanStats, err error) {
 	if p.EndpointID != "" {
 		ep, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 			WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`, p.EndpointID, p.OrganizationID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, 0, hookbook.NotFound("endpoint")
+			return nil, fan, hookbook.NotFound("endpoint")
 		}
 		if err != nil {
-			return nil, 0, err
+			return nil, fan, err
 		}
-		return []*hookbook.Endpoint{ep}, 0, nil
+		return []*hookbook.Endpoint{ep}, fan, nil
 	}
 	cands, err := candidates(ctx, tx, p.OrganizationID)
 	if err != nil {
-		return nil, 0, err
+		return nil, fan, err
 	}
 	var env map[string]any
 	for _, c := range cands {
@@ -235,24 +239,36 @@ func targets(ctx context.Context, tx *db.Tx, p Publication, evt *hookbook.Event)
 			continue
 		}
 		if c.filter != nil {
+			fan.filters = true
 			if env == nil {
-				env = filterEnvelope(evt)
+				env = filterEnvelope(evt, p.decoded)
 			}
 			if !c.filter.Match(env) {
-				filtered++
+				fan.filtered++
 				continue
 			}
 		}
 		out = append(out, c.ep)
 	}
-	return out, filtered, nil
+	return out, fan, nil
 }
 
-// filterEnvelope is an event's envelope as filters see it.
-func filterEnvelope(evt *hookbook.Event) map[string]any {
-	data, err := filter.Decode(evt.Data)
-	if err != nil {
-		data = nil // stored data is valid JSON; a filter on data then matches nothing
+// fanStats says what filters did to a fan-out: whether any endpoint taking
+// the event's type had one, and how many endpoints they left out.
+type fanStats struct {
+	filters  bool
+	filtered int
+}
+
+// filterEnvelope is an event's envelope as filters see it, with its data
+// decoded already, or decoded now when decoded is nil.
+func filterEnvelope(evt *hookbook.Event, decoded any) map[string]any {
+	data := decoded
+	if data == nil {
+		var err error
+		if data, err = filter.Decode(evt.Data); err != nil {
+			data = nil // stored data is valid JSON; a filter on data then matches nothing
+		}
 	}
 	return filter.Envelope(evt.ID, evt.Type, evt.Timestamp.UTC().Format(event.TimeFormat), evt.OrganizationID,
 		evt.OrderingKey, evt.Sequence, data)

@@ -49,6 +49,23 @@ func parsedFilter(ep *hookbook.Endpoint) *filter.Filter {
 	return f
 }
 
+// noteFilters remembers whether an organization's endpoints had filters at
+// its last publication (stored only when it changes).
+func (s *Service) noteFilters(orgID string, filters bool) {
+	if had, _ := s.filterOrgs.Load(orgID); had != filters {
+		s.filterOrgs.Store(orgID, filters)
+	}
+}
+
+// predecode decodes a publication's data ahead of its transaction when the
+// organization's endpoints had filters at its last publication: the
+// decoding then runs in the publishing request, outside the one writer.
+func (s *Service) predecode(p *Publication) {
+	if had, _ := s.filterOrgs.Load(p.OrganizationID); had == true {
+		p.decoded, _ = filter.Decode(p.Data)
+	}
+}
+
 // FilterTestInput is a filter's dry run: a filter and an event, either a
 // whole envelope (an object with "event" and "data") or an event's data
 // alone.

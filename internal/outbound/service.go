@@ -49,6 +49,10 @@ type Service struct {
 	published atomic.Int64
 	filtered  atomic.Int64
 	queueOnce sync.Once
+
+	// filterOrgs notes, by organization id, whether its endpoints had
+	// filters at its last publication (predecode).
+	filterOrgs sync.Map
 }
 
 // Limits bounds what one organization may create and do; a zero field sets
@@ -427,8 +431,10 @@ func (s *Service) Publish(ctx context.Context, orgID string, in PublishInput) (*
 	if err := checkSchema(et, data); err != nil {
 		return nil, err
 	}
-	return s.publishBatched(ctx, Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey,
-		OrderingKey: in.OrderingKey, Published: true, Canonical: true})
+	p := Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey,
+		OrderingKey: in.OrderingKey, Published: true, Canonical: true}
+	s.predecode(&p)
+	return s.publishBatched(ctx, p)
 }
 
 // checkSchema validates published data against its type's schema: the
