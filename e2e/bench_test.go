@@ -147,7 +147,9 @@ var benchFilter = map[string]any{"event": "booking.created", "data": map[string]
 // in the order plain, filtered, filtered, plain (so the machine's drift
 // weighs on both alike), and reports the filtered deliveries/s as a
 // percentage of the plain ones, directly and with each run's deliveries/s
-// taken against its own raw baseline, and the CPU per delivery. Run:
+// taken against its own raw baseline, and the CPU per delivery.
+// HOOKBOOK_BENCH_CONTROL=1 runs the middle pair without filters too (a
+// control: what the order of the runs alone does to the figures). Run:
 //
 //	go test ./e2e -run '^$' -bench EngineFilter -benchtime 1x
 func BenchmarkEngineFilter(b *testing.B) {
@@ -155,6 +157,9 @@ func BenchmarkEngineFilter(b *testing.B) {
 	endpoints := benchEnv("HOOKBOOK_BENCH_ENDPOINTS", 10)
 	publishers := benchEnv("HOOKBOOK_BENCH_PUBLISHERS", 64)
 	filtered := benchKeys{filter: benchFilter}
+	if os.Getenv("HOOKBOOK_BENCH_CONTROL") != "" {
+		filtered = benchKeys{} // the same order without any filter: what the order alone does
+	}
 	for i := 0; i < b.N; i++ {
 		p1 := runEngineBench(b, events, endpoints, publishers, nil)
 		f1 := runEngineBench(b, events, endpoints, publishers, nil, filtered)
