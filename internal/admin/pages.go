@@ -276,9 +276,11 @@ func formInput(r *http.Request, create bool) (outbound.EndpointInput, map[string
 		secret := form["secret"]
 		in.Secret = &secret
 	}
-	in.Filter = outbound.Nullable{Set: true}
-	if form["payload_filter"] != "" {
-		in.Filter.Value = json.RawMessage(form["payload_filter"])
+	if _, sent := r.PostForm["payload_filter"]; sent { // an empty field removes the filter
+		in.Filter = outbound.Nullable{Set: true}
+		if form["payload_filter"] != "" {
+			in.Filter.Value = json.RawMessage(form["payload_filter"])
+		}
 	}
 	return in, form, checked
 }
