@@ -19,8 +19,10 @@ func FuzzRequestDecoding(f *testing.F) {
 		`{"event":"booking.created","data":{"a":1},"idempotency_key":"k"}`,
 		`{"name":"lead.qualified","description":"d","schema":{"type":"object"}}`,
 		`{"since":"2026-01-01T00:00:00Z"}`, `{"enabled":true}`, `{"url":5}`, `[`, ``, `null`, `{"events":[null]}`,
+		`{"url":"http://127.0.0.1:9/x","events":["*"],"filter":{"$or":[{"data":{"n":{"$gte":2}}},{"event":{"$in":["a.b"]}}]}}`,
+		`{"filter":{"data":{"n":{"$gte":2}}},"event":{"n":3}}`, `{"filter":{"$not":{"a":{"$x":1}}},"event":[1]}`,
 	} {
-		for _, route := range []uint8{0, 1, 2, 3, 4, 5} {
+		for _, route := range []uint8{0, 1, 2, 3, 4, 5, 6} {
 			f.Add(route, seed)
 		}
 	}
@@ -34,6 +36,7 @@ func FuzzRequestDecoding(f *testing.F) {
 		{"POST", "/api/v1/event-types"},
 		{"POST", "/api/v1/webhooks/" + ep + "/recover"},
 		{"PUT", "/api/v1/settings/outbound"},
+		{"POST", "/api/v1/filters/test"},
 	}
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
 		rt := routes[int(route)%len(routes)]
