@@ -62,6 +62,9 @@ type Endpoint struct {
 	// MaxInFlight bounds its attempts in flight across every instance; nil
 	// leaves the instance's per-endpoint concurrency.
 	MaxInFlight *int `json:"max_in_flight"`
+	// Filter, when set, is a payload filter (JSON, see internal/filter):
+	// only the events whose envelope matches it create a delivery.
+	Filter json.RawMessage `json:"filter"`
 
 	LastSuccessAt       *time.Time `json:"last_success_at"`
 	LastFailureAt       *time.Time `json:"last_failure_at"`

@@ -135,6 +135,52 @@ func BenchmarkOrdered(b *testing.B) {
 	}
 }
 
+// benchFilter is a payload filter of four conditions that the engine
+// benchmark's events match (so that the deliveries are the same), on the
+// event type and on fields of the data, one of them nested.
+var benchFilter = map[string]any{"event": "booking.created", "data": map[string]any{
+	"location": "Main Square", "participants": map[string]any{"$gte": 2},
+	"status": map[string]any{"$in": []string{"confirmed", "pending"}}, "customer": map[string]any{"email": map[string]any{"$endsWith": "@example.com"}}}}
+
+// BenchmarkEngineFilter runs the engine benchmark (64 publishing clients)
+// with benchFilter on every endpoint beside the same run without filters,
+// in the order plain, filtered, filtered, plain (so the machine's drift
+// weighs on both alike), and reports the filtered deliveries/s as a
+// percentage of the plain ones, directly and with each run's deliveries/s
+// taken against its own raw baseline, and the CPU per delivery.
+// HOOKBOOK_BENCH_CONTROL=1 runs the middle pair without filters too (a
+// control: what the order of the runs alone does to the figures). Run:
+//
+//	go test ./e2e -run '^$' -bench EngineFilter -benchtime 1x
+func BenchmarkEngineFilter(b *testing.B) {
+	events := benchEnv("HOOKBOOK_BENCH_EVENTS", 2000)
+	endpoints := benchEnv("HOOKBOOK_BENCH_ENDPOINTS", 10)
+	publishers := benchEnv("HOOKBOOK_BENCH_PUBLISHERS", 64)
+	filtered := benchKeys{filter: benchFilter}
+	if os.Getenv("HOOKBOOK_BENCH_CONTROL") != "" {
+		filtered = benchKeys{} // the same order without any filter: what the order alone does
+	}
+	for i := 0; i < b.N; i++ {
+		p1 := runEngineBench(b, events, endpoints, publishers, nil)
+		f1 := runEngineBench(b, events, endpoints, publishers, nil, filtered)
+		f2 := runEngineBench(b, events, endpoints, publishers, nil, filtered)
+		p2 := runEngineBench(b, events, endpoints, publishers, nil)
+		plain, filt := (p1.deliveriesPerSec+p2.deliveriesPerSec)/2, (f1.deliveriesPerSec+f2.deliveriesPerSec)/2
+		// Each run against its own raw baseline too: the machine's speed
+		// swings between runs, and the baseline swings with it.
+		ofRaw := func(r benchResult) float64 { return r.deliveriesPerSec / r.rawPerSec }
+		normalized := (ofRaw(f1) + ofRaw(f2)) / (ofRaw(p1) + ofRaw(p2)) * 100
+		b.ReportMetric(plain, "plain_dlv/s")
+		b.ReportMetric(filt, "filtered_dlv/s")
+		b.ReportMetric(filt/plain*100, "%_filtered_of_plain")
+		b.ReportMetric(normalized, "%_filtered_of_plain_vs_raw")
+		b.ReportMetric(float64(f1.cpuPerDelivery+f2.cpuPerDelivery)/float64(p1.cpuPerDelivery+p2.cpuPerDelivery)*100, "%_cpu_filtered_of_plain")
+		b.Logf("%d events × %d endpoints, %d publishers: plain %.0f, %.0f deliveries/s (raw %.0f, %.0f; CPU/delivery %s, %s); filtered %.0f, %.0f deliveries/s (raw %.0f, %.0f; CPU/delivery %s, %s); filtered %.0f %% of plain (%.0f %% with each run against its raw baseline)",
+			events, endpoints, publishers, p1.deliveriesPerSec, p2.deliveriesPerSec, p1.rawPerSec, p2.rawPerSec, p1.cpuPerDelivery, p2.cpuPerDelivery,
+			f1.deliveriesPerSec, f2.deliveriesPerSec, f1.rawPerSec, f2.rawPerSec, f1.cpuPerDelivery, f2.cpuPerDelivery, filt/plain*100, normalized)
+	}
+}
+
 type benchResult struct {
 	rawPerSec, eventsPerSec, deliveriesPerSec float64
 	p50, p99                                  time.Duration
@@ -151,6 +197,8 @@ const benchBody = `{"id":"bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","status":"confirmed","
 type benchKeys struct {
 	keys    int
 	ordered bool
+	// filter, when set, is every endpoint's payload filter.
+	filter map[string]any
 }
 
 // runEngineBench publishes events to endpoints receivers from publishers
@@ -166,7 +214,7 @@ func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[str
 	in := startBench(b, env)
 	var opts map[string]any
 	bodyOf := func(int64) []byte { return []byte(`{"event":"booking.created","data":` + benchBody + `}`) }
-	if len(keyed) > 0 {
+	if len(keyed) > 0 && keyed[0].keys > 0 {
 		k := keyed[0]
 		opts = map[string]any{"ordered": k.ordered}
 		bodyOf = func(i int64) []byte {
@@ -174,6 +222,12 @@ func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[str
 			data := strings.Replace(benchBody, "bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", key, 1)
 			return []byte(`{"event":"booking.created","ordering_key":"` + key + `","data":` + data + `}`)
 		}
+	}
+	if len(keyed) > 0 && keyed[0].filter != nil {
+		if opts == nil {
+			opts = map[string]any{}
+		}
+		opts["filter"] = keyed[0].filter
 	}
 	for _, r := range recv {
 		in.createEndpoint(r.srv.URL, []string{"booking.*"}, opts)

@@ -226,6 +226,29 @@ func TestPortal(t *testing.T) {
 		t.Errorf("attempt page: %s", body)
 	}
 
+	// The customer edits their endpoint's filter, with a dry run on the
+	// example of one of their own event types.
+	run(t, ctx, chromedp.Navigate(in.url+"/portal/webhooks/"+id+"/edit"), chromedp.WaitVisible("#payload_filter", chromedp.ByID))
+	var examples []string
+	run(t, ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll("#filter_event_type option")).map(o => o.value)`, &examples))
+	for _, e := range examples {
+		if !strings.HasPrefix(e, "booking.") {
+			t.Errorf("the portal's dry run offers %s", e)
+		}
+	}
+	run(t, ctx, chromedp.SetValue("#payload_filter", `{"data":{"participants":{"$gte":3}}}`, chromedp.ByID),
+		chromedp.SetValue("#filter_event_type", "booking.created", chromedp.ByID),
+		chromedp.Click("button[value='test_filter']", chromedp.ByQuery), chromedp.WaitVisible("#filter-result", chromedp.ByID))
+	if r := text(t, ctx, "#filter-result"); !strings.HasPrefix(r, "Does not match") {
+		t.Errorf("portal dry run: %q", r)
+	}
+	axeCheck(t, ctx, "portal filter dry run")
+	run(t, ctx, chromedp.Submit("#url", chromedp.ByID))
+	waitFlash(t, ctx, "Saved.")
+	if ep := in.must(200, "GET", "/api/v1/webhooks/"+id, nil); string(mustJSON(ep["filter"])) != `{"data":{"participants":{"$gte":3}}}` {
+		t.Errorf("filter saved from the portal = %s", mustJSON(ep["filter"]))
+	}
+
 	// Crafted requests: an event type outside the link, another
 	// organization's endpoint, the admin UI, and the API.
 	jar := cookieFrom(t, ctx, in.url)

@@ -233,3 +233,40 @@ func readmeReplay(t *testing.T, s snippet) {
 	}
 	waitFor(t, 10*time.Second, "the replayed deliveries", func() bool { return rc.Count() == 7 })
 }
+
+// readmeFilters runs the Filters example against an instance, then checks
+// that the endpoint it created gets a delivery for a matching booking and
+// none for the others.
+func readmeFilters(t *testing.T, s snippet) {
+	hookbooktest.RequireTool(t, "curl")
+	in := start(t, nil)
+	host := strings.TrimPrefix(in.url, "http://")
+	if !strings.Contains(s.code, "localhost:8080") || !strings.Contains(s.code, `"$gte": 2`) {
+		t.Fatalf("the Filters example changed; update this test:\n%s", s.code)
+	}
+	script := strings.ReplaceAll(s.code, "localhost:8080", host)
+	out, err := runBash(t, t.TempDir(), script, "K=Authorization: Bearer "+in.key)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.HasSuffix(strings.TrimSpace(out), `{"matches":true}`) {
+		t.Fatalf("the dry run printed %q", out)
+	}
+	var ep struct {
+		ID     string
+		Filter json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(out[:strings.Index(out, `{"matches"`)]), &ep); err != nil || ep.ID == "" {
+		t.Fatalf("the endpoint answer: %v: %s", err, out)
+	}
+	if string(ep.Filter) != `{"data":{"location":"Main Square","participants":{"$gte":2}}}` {
+		t.Fatalf("created filter %s", ep.Filter)
+	}
+	in.publish("booking.created", bookingData(map[string]any{"location": "Harbour", "participants": 4}))
+	in.publish("booking.created", bookingData(map[string]any{"location": "Main Square", "participants": 1}))
+	match := in.publish("booking.created", bookingData(map[string]any{"location": "Main Square", "participants": 2}))
+	list := in.must(200, "GET", "/api/v1/webhooks/"+ep.ID+"/deliveries", nil)["data"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["event_id"] != match {
+		t.Fatalf("deliveries of the filtered endpoint: %v (want one, of %s)", list, match)
+	}
+}

@@ -67,6 +67,7 @@ func TestReadmeSnippets(t *testing.T) {
 		"portal-embed": nil, "portal-run": nil, // run together below
 		"js-ordering": readmeOrdering, "first-key": readmeFirstKey, "replay": readmeReplay,
 		"throttle": readmeThrottle,
+		"filters":  readmeFilters,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {

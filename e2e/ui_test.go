@@ -303,6 +303,48 @@ func TestUIWebhooks(t *testing.T) {
 		t.Fatalf("events after edit = %v", evs)
 	}
 
+	// A payload filter: a bad one is refused beside its field, naming the
+	// bad part; the dry run says whether the chosen type's example or a
+	// pasted event matches, at 1280 px and on a phone; saved, the API has it.
+	run(t, ctx, chromedp.SetValue("#payload_filter", `{"data":{"participants":{"$gte":2,"$between":[1,3]}}}`, chromedp.ByID),
+		chromedp.Click("button[value='test_filter']", chromedp.ByQuery), chromedp.WaitVisible("#payload_filter-error", chromedp.ByID))
+	if msg := text(t, ctx, "#payload_filter-error"); !strings.Contains(msg, "filter.data.participants.$between") {
+		t.Errorf("filter error = %q", msg)
+	}
+	if d, _ := attr(t, ctx, "#payload_filter", "aria-describedby"); !strings.Contains(d, "payload_filter-error") {
+		t.Errorf("the filter's error is not tied to it: aria-describedby=%q", d)
+	}
+	axeCheck(t, ctx, "a refused filter")
+	run(t, ctx, chromedp.SetValue("#payload_filter", `{"data":{"location":"Main Square","participants":{"$gte":2}}}`, chromedp.ByID),
+		chromedp.SetValue("#filter_event_type", "booking.created", chromedp.ByID),
+		chromedp.Click("button[value='test_filter']", chromedp.ByQuery), chromedp.WaitVisible("#filter-result", chromedp.ByID))
+	if r := text(t, ctx, "#filter-result"); !strings.HasPrefix(r, "Matches") {
+		t.Errorf("dry run on booking.created's example: %q", r)
+	}
+	axeCheck(t, ctx, "a filter's dry run")
+	shot(t, ctx, "filter-dry-run")
+	run(t, ctx, chromedp.EmulateViewport(390, 844))
+	noSideScroll(t, ctx, "a filter's dry run on a phone")
+	axeCheck(t, ctx, "a filter's dry run on a phone")
+	for _, p := range layoutProblems(t, ctx, true) {
+		t.Errorf("a filter's dry run on a phone: %s", p)
+	}
+	shot(t, ctx, "filter-dry-run-phone")
+	run(t, ctx, chromedp.EmulateViewport(1280, 900))
+	run(t, ctx, chromedp.SetValue("#filter_event", `{"location":"Harbour","participants":5}`, chromedp.ByID),
+		chromedp.Click("button[value='test_filter']", chromedp.ByQuery), chromedp.WaitVisible("#filter-result.no", chromedp.ByQuery))
+	run(t, ctx, chromedp.Evaluate(`document.querySelector("#filter_event").value = ""`, nil), chromedp.Submit("#url", chromedp.ByID))
+	waitFlash(t, ctx, "Saved.")
+	ep = in.must(200, "GET", "/api/v1/webhooks/"+id, nil)
+	if got := string(mustJSON(ep["filter"])); got != `{"data":{"location":"Main Square","participants":{"$gte":2}}}` {
+		t.Fatalf("filter after saving = %s", got)
+	}
+	var shown string
+	run(t, ctx, chromedp.Value("#payload_filter", &shown, chromedp.ByID))
+	if !strings.Contains(shown, `"location": "Main Square"`) {
+		t.Errorf("the edit page shows the filter as %q", shown)
+	}
+
 	// Throttling: a bad rate is shown beside its field; a good one and a
 	// bound on attempts in flight are saved, and emptied fields clear them.
 	run(t, ctx, chromedp.Navigate(in.url+"/settings/webhooks/"+id+"/edit"), chromedp.WaitVisible("#rate_limit", chromedp.ByID),

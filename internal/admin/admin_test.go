@@ -117,3 +117,48 @@ func TestFormsRefuseInvalidText(t *testing.T) {
 		}
 	})
 }
+
+// TestFilterField: the form's payload filter is saved, kept by a form that
+// does not carry the field, removed by an empty one; a bad one and a dry
+// run's pasted event that is not an object are refused beside their fields,
+// on both databases.
+func TestFilterField(t *testing.T) {
+	t.Parallel()
+	hookbooktest.StartEach(t, func(t *testing.T, in *hookbooktest.Instance) {
+		b := newBrowser(t, in)
+		id := in.CreateEndpoint("http://127.0.0.1:9/x", []string{"*"}, nil)["id"].(string)
+		path := "/settings/webhooks/" + id + "/edit"
+		form := func(extra url.Values) url.Values {
+			v := url.Values{"csrf": {b.page(path)}, "url": {"http://127.0.0.1:9/x"}, "events": {"*"}, "enabled": {"on"},
+				"max_attempts": {"8"}, "timeout_seconds": {"10"}, "signature_scheme": {"timestamped"}}
+			for k, x := range extra {
+				v[k] = x
+			}
+			return v
+		}
+		filterOf := func() any { return in.Must(200, "GET", "/api/v1/webhooks/"+id, nil)["filter"] }
+		if s, _ := b.post(path, form(url.Values{"payload_filter": {`{"data":{"n":{"$gt":1}}}`}})); s != 200 {
+			t.Fatalf("saving a filter = %d", s)
+		}
+		if filterOf() == nil {
+			t.Fatal("the filter was not saved")
+		}
+		if page := b.get(path); !strings.Contains(page, `&#34;$gt&#34;: 1`) {
+			t.Errorf("the edit page does not show the filter laid out")
+		}
+		if s, _ := b.post(path, form(nil)); s != 200 || filterOf() == nil {
+			t.Errorf("a form without the field = %d, filter %v", s, filterOf())
+		}
+		s, body := b.post(path, form(url.Values{"payload_filter": {`{"data":{"n":{"$gt":[]}}}`}}))
+		if s != 422 || !strings.Contains(body, `id="payload_filter-error">filter.data.n.$gt: must be a number or a string`) {
+			t.Errorf("a bad filter = %d", s)
+		}
+		s, body = b.post(path, form(url.Values{"payload_filter": {`{}`}, "filter_event": {`[1]`}, "action": {"test_filter"}}))
+		if s != 422 || !strings.Contains(body, `id="filter_event-error"`) {
+			t.Errorf("a dry run on an array = %d", s)
+		}
+		if s, _ := b.post(path, form(url.Values{"payload_filter": {""}})); s != 200 || filterOf() != nil {
+			t.Errorf("an empty field = %d, filter %v", s, filterOf())
+		}
+	})
+}

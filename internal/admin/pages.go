@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"bytes"
 	"crypto/subtle"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"sort"
@@ -244,7 +246,7 @@ func (u *UI) choices(r *http.Request, s *session) []eventChoice {
 func formInput(r *http.Request, create bool, s *session) (outbound.EndpointInput, map[string]string, map[string]bool) {
 	r.ParseForm()
 	form := map[string]string{}
-	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret", "filter", "rate_limit", "max_in_flight"} {
+	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret", "filter", "rate_limit", "max_in_flight", "payload_filter", "filter_event", "filter_event_type"} {
 		form[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	checked := map[string]bool{}
@@ -285,6 +287,13 @@ func formInput(r *http.Request, create bool, s *session) (outbound.EndpointInput
 		secret := form["secret"]
 		in.Secret = &secret
 	}
+	if _, sent := r.PostForm["payload_filter"]; sent { // an empty field removes the filter
+		in.Filter = outbound.Clearable[json.RawMessage]{Set: true}
+		if form["payload_filter"] != "" {
+			v := json.RawMessage(form["payload_filter"])
+			in.Filter.Value = &v
+		}
+	}
 	return in, form, checked
 }
 
@@ -294,7 +303,7 @@ func (u *UI) createPage(w http.ResponseWriter, r *http.Request, s *session) {
 	pg := u.base(r, s, "New endpoint", "webhooks")
 	pg.Form = map[string]string{"max_attempts": "8", "timeout_seconds": "10", "signature_scheme": "timestamped"}
 	pg.Checked = map[string]bool{"enabled": true}
-	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "Create": true}
+	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "Create": true, "Examples": u.exampleTypes(r, s)}
 	u.render(w, http.StatusOK, "form", pg)
 }
 
@@ -304,20 +313,99 @@ func (u *UI) filtering(w http.ResponseWriter, r *http.Request, s *session, form 
 	if r.PostFormValue("action") != "filter" {
 		return false
 	}
+	u.render(w, http.StatusOK, "form", u.reshow(r, s, form, checked, create, id, kept))
+	return true
+}
+
+// reshow is the endpoint form shown again as it was sent.
+func (u *UI) reshow(r *http.Request, s *session, form map[string]string, checked map[string]bool, create bool, id string, kept []string) *page {
 	title := "New endpoint"
 	if !create {
 		title = "Edit endpoint"
 	}
 	pg := u.base(r, s, title, "webhooks")
 	pg.Form, pg.Checked = form, checked
-	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept}
-	u.render(w, http.StatusOK, "form", pg)
+	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept,
+		"Examples": u.exampleTypes(r, s)}
+	return pg
+}
+
+// testingFilter reports whether the form was sent with its "Test filter"
+// button: it is then shown again with the dry run's outcome (the payload
+// filter against the pasted event, else the chosen type's example), nothing
+// saved.
+func (u *UI) testingFilter(w http.ResponseWriter, r *http.Request, s *session, form map[string]string, checked map[string]bool, create bool, id string, kept []string) bool {
+	if r.PostFormValue("action") != "test_filter" {
+		return false
+	}
+	pg := u.reshow(r, s, form, checked, create, id, kept)
+	status := http.StatusOK
+	ok, err := u.Outbound.TestFilter(outbound.FilterTestInput{Filter: json.RawMessage(form["payload_filter"]), Event: u.dryRunEvent(r, s, form)})
+	if e := hookbook.AsError(err); e != nil && e.Kind == hookbook.EValidation {
+		pg.Errors, status = filterErrors(e.Details), http.StatusUnprocessableEntity
+		pg.Error = "Please correct the fields marked below."
+	} else if err != nil {
+		u.fail(w, s, err)
+		return true
+	} else {
+		pg.Data.(map[string]any)["FilterResult"] = &struct{ Matches bool }{ok}
+	}
+	u.render(w, status, "form", pg)
 	return true
+}
+
+// dryRunEvent is the event a filter is tried on: the one pasted, else an
+// envelope with the example data of the chosen event type.
+func (u *UI) dryRunEvent(r *http.Request, s *session, form map[string]string) json.RawMessage {
+	if form["filter_event"] != "" {
+		return json.RawMessage(form["filter_event"])
+	}
+	name := form["filter_event_type"]
+	data := json.RawMessage(`{}`)
+	if s.allows(name) {
+		if et, err := u.Outbound.EventType(r.Context(), s.Organization.ID, name); err == nil && len(et.Example) > 0 {
+			data = et.Example
+		}
+	}
+	env, _ := json.Marshal(map[string]any{"event": name, "data": data})
+	return env
+}
+
+// exampleTypes are the event types a filter may be tried on: those of the
+// catalog the session may pick.
+func (u *UI) exampleTypes(r *http.Request, s *session) []string {
+	types, _ := u.Outbound.Catalog(r.Context(), s.Organization.ID)
+	var out []string
+	for _, t := range types {
+		if s.allows(t.Name) {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+// filterErrors puts the validation messages of a payload filter ("filter",
+// "filter.data.x.$gt") and of a dry run's event beside their form fields.
+func filterErrors(details map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range details {
+		switch {
+		case k == "filter":
+			out["payload_filter"] = v
+		case strings.HasPrefix(k, "filter."):
+			out["payload_filter"] = k + ": " + v
+		case k == "event":
+			out["filter_event"] = v
+		default:
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func (u *UI) create(w http.ResponseWriter, r *http.Request, s *session) {
 	in, form, checked := formInput(r, true, s)
-	if u.filtering(w, r, s, form, checked, true, "", nil) {
+	if u.filtering(w, r, s, form, checked, true, "", nil) || u.testingFilter(w, r, s, form, checked, true, "", nil) {
 		return
 	}
 	err := s.checkEvents(*in.Events)
@@ -339,14 +427,9 @@ func (u *UI) formError(w http.ResponseWriter, r *http.Request, s *session, err e
 		u.fail(w, s, err)
 		return
 	}
-	title := "New endpoint"
-	if !create {
-		title = "Edit endpoint"
-	}
-	pg := u.base(r, s, title, "webhooks")
-	pg.Form, pg.Checked, pg.Errors = form, checked, e.Details
+	pg := u.reshow(r, s, form, checked, create, id, kept)
+	pg.Errors = filterErrors(e.Details)
 	pg.Error = "Please correct the fields marked below."
-	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept}
 	u.render(w, http.StatusUnprocessableEntity, "form", pg)
 }
 
@@ -362,7 +445,7 @@ func (u *UI) editPage(w http.ResponseWriter, r *http.Request, s *session) {
 func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *hookbook.Endpoint, secret string) {
 	pg := u.base(r, s, "Edit endpoint", "webhooks")
 	pg.Form = map[string]string{"url": ep.URL, "description": ep.Description, "max_attempts": itoa(ep.MaxAttempts),
-		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme}
+		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme, "payload_filter": indentJSON(ep.Filter)}
 	if ep.RateLimit != nil {
 		pg.Form["rate_limit"] = *ep.RateLimit
 	}
@@ -374,7 +457,7 @@ func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *
 		pg.Checked[e] = true
 	}
 	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "ID": ep.ID, "Endpoint": ep, "Secret": secret,
-		"Kept": s.outOfScope(ep.Events)}
+		"Kept": s.outOfScope(ep.Events), "Examples": u.exampleTypes(r, s)}
 	u.render(w, http.StatusOK, "form", pg)
 }
 
@@ -399,7 +482,7 @@ func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	kept := s.outOfScope(ep.Events)
 	in, form, checked := formInput(r, false, s)
-	if u.filtering(w, r, s, form, checked, false, id, kept) {
+	if u.filtering(w, r, s, form, checked, false, id, kept) || u.testingFilter(w, r, s, form, checked, false, id, kept) {
 		return
 	}
 	err = s.checkEvents(*in.Events)
@@ -674,4 +757,16 @@ func (u *UI) inboundSave(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (u *UI) inboundReveal(w http.ResponseWriter, r *http.Request, s *session) {
 	u.renderInbound(w, r, s, true, nil, nil, http.StatusOK)
+}
+
+// indentJSON is a stored filter laid out for the form's text area ("" for none).
+func indentJSON(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return b.String()
 }

@@ -20,6 +20,8 @@ func FuzzRequestDecoding(f *testing.F) {
 		`{"name":"lead.qualified","description":"d","schema":{"type":"object"}}`,
 		`{"since":"2026-01-01T00:00:00Z"}`, `{"since":"2026-01-01T00:00:00Z","until":"2026-02-01T00:00:00Z","status":"any","event":"booking.*","dry_run":true}`,
 		`{"since":"2026-01-01T00:00:00+02:00","status":"pending","event":"*"}`, `{"enabled":true}`, `{"url":5}`, `[`, ``, `null`, `{"events":[null]}`,
+		`{"url":"http://127.0.0.1:9/x","events":["*"],"filter":{"$or":[{"data":{"n":{"$gte":2}}},{"event":{"$in":["a.b"]}}]}}`,
+		`{"filter":{"data":{"n":{"$gte":2}}},"event":{"n":3}}`, `{"filter":{"$not":{"a":{"$x":1}}},"event":[1]}`,
 	} {
 		for _, route := range []uint8{0, 1, 2, 3, 4, 5, 6} {
 			f.Add(route, seed)
@@ -36,6 +38,7 @@ func FuzzRequestDecoding(f *testing.F) {
 		{"POST", "/api/v1/webhooks/" + ep + "/recover"},
 		{"PUT", "/api/v1/settings/outbound"},
 		{"POST", "/api/v1/webhooks/" + ep + "/replay"},
+		{"POST", "/api/v1/filters/test"},
 	}
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
 		rt := routes[int(route)%len(routes)]

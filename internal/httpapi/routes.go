@@ -38,6 +38,8 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/replay", Handler: a(s.replay)},
 		{Method: "GET", Pattern: "/api/v1/replays/{id}", Handler: a(get(s.Outbound.Replay))},
 
+		{Method: "POST", Pattern: "/api/v1/filters/test", Handler: a(s.testFilter)},
+
 		{Method: "GET", Pattern: "/api/v1/deliveries/{id}", Handler: a(get(s.Outbound.DeliveryDetail))},
 		{Method: "POST", Pattern: "/api/v1/deliveries/{id}/redeliver", Handler: a(s.redeliver)},
 
@@ -204,6 +206,20 @@ func (s *Server) sendTest(w http.ResponseWriter, r *http.Request, org *hookbook.
 		return err
 	}
 	WriteJSON(w, http.StatusAccepted, map[string]string{"delivery_id": id})
+	return nil
+}
+
+// testFilter is a filter's dry run: does this event match this filter?
+func (s *Server) testFilter(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	var in outbound.FilterTestInput
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	ok, err := s.Outbound.TestFilter(in)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, map[string]bool{"matches": ok})
 	return nil
 }
 

@@ -79,6 +79,9 @@ func New(st *outbound.Service, q *queue.Queue, breaker *delivery.Breaker, log *s
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "hookbook_replayed_deliveries_total", Help: "Deliveries queued again by the bulk replays this instance carried on.",
 	}, func() float64 { return float64(st.Replayed()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "hookbook_deliveries_filtered_total", Help: "Deliveries this instance did not create because an endpoint's payload filter did not match the event.",
+	}, func() float64 { return float64(st.Filtered()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hookbook_endpoints_circuit_open", Help: "Endpoints whose circuit breaker is open on this instance.",
 	}, func() float64 { return float64(len(breaker.Open(time.Now()))) }))

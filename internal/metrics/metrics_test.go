@@ -63,6 +63,18 @@ func TestCountersFollowTheEngine(t *testing.T) {
 	}
 }
 
+// TestFilteredCounter: an endpoint whose filter does not match an event
+// counts one delivery not created.
+func TestFilteredCounter(t *testing.T) {
+	t.Parallel()
+	in := hookbooktest.Start(t, nil)
+	in.CreateEndpoint("http://127.0.0.1:9/x", []string{"*"}, map[string]any{"filter": map[string]any{"event": "payment.succeeded"}})
+	in.Publish("booking.created", map[string]any{"id": "bkg_1"})
+	if v := value(scrape(t, in.URL), "hookbook_deliveries_filtered_total"); v != 1 {
+		t.Errorf("deliveries filtered = %v", v)
+	}
+}
+
 // TestOperatorMetrics: the series an operator alerts on follow real
 // attempts: results by status class and error kind, publish→delivery
 // latency, the queue per organization, open circuits by endpoint and the

@@ -16,20 +16,20 @@ import (
 
 const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason, secret,
 	previous_secret, previous_secret_expires_at, previous_secrets, max_attempts, timeout_seconds, signature_scheme, headers,
-	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight`
+	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight, filter`
 
 func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	var e hookbook.Endpoint
 	var events, headers, previous string
 	var legacy string
-	var reason sql.NullString
+	var reason, filterText sql.NullString
 	var prevExp, lastOK, lastFail, failing sql.NullInt64
 	var created, updated int64
 	var rateLimit sql.NullString
 	var maxInFlight sql.NullInt64
 	err := row.Scan(&e.ID, &e.OrganizationID, &e.URL, &e.Description, &events, &e.Enabled, &reason, &e.Secret,
 		&legacy, &prevExp, &previous, &e.MaxAttempts, &e.TimeoutSeconds, &e.Scheme, &headers,
-		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight)
+		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight, &filterText)
 	if err != nil {
 		return nil, err
 	}
@@ -41,6 +41,9 @@ func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	}
 	if reason.Valid {
 		e.DisabledReason = &reason.String
+	}
+	if filterText.Valid {
+		e.Filter = json.RawMessage(filterText.String)
 	}
 	if err := json.Unmarshal([]byte(previous), &e.PreviousSecrets); err != nil {
 		return nil, fmt.Errorf("endpoint %s previous secrets: %w", e.ID, err)
@@ -83,10 +86,10 @@ func (s *Service) insertEndpoint(ctx context.Context, e *hookbook.Endpoint) erro
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, organization_id, url, description, events, enabled,
-			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			e.ID, e.OrganizationID, e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason),
-			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight))
+			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), filterColumn(e.Filter))
 		return err
 	})
 	if err != nil {
@@ -116,16 +119,24 @@ func (s *Service) Endpoints(ctx context.Context, orgID string, p db.Page) ([]*ho
 
 func endpointID(e *hookbook.Endpoint) string { return e.ID }
 
+// filterColumn is the stored form of an endpoint's filter: NULL for none.
+func filterColumn(f json.RawMessage) any {
+	if len(f) == 0 {
+		return nil
+	}
+	return string(f)
+}
+
 // saveEndpoint saves the settable fields of e (url, description, events,
 // enabled, disabled reason, attempts, timeout, scheme, headers, ordering,
-// throttling). When resetHealth is set the failure counters start afresh,
+// throttling, filter). When resetHealth is set the failure counters start afresh,
 // as on re-enabling. Its pending deliveries follow its throttling in the
 // same transaction (queue.SetThrottledTx).
 func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetHealth bool) error {
 	e.UpdatedAt = s.DB.Now().UTC()
 	q := `UPDATE endpoints SET url = $1, description = $2, events = $3, enabled = $4, disabled_reason = $5,
 		max_attempts = $6, timeout_seconds = $7, signature_scheme = $8, headers = $9, updated_at = $10, ordered = $13,
-		rate_limit = $14, max_in_flight = $15`
+		rate_limit = $14, max_in_flight = $15, filter = $16`
 	if resetHealth {
 		q += `, consecutive_failures = 0, failing_since = NULL`
 		e.ConsecutiveFailures, e.FailingSince = 0, nil
@@ -137,7 +148,7 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 		res, err := tx.ExecContext(ctx, q+` WHERE id = $11 AND organization_id = $12 AND deleted_at IS NULL`,
 			e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason), e.MaxAttempts,
 			e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.UpdatedAt), e.ID, e.OrganizationID, e.Ordered,
-			db.NullString(e.RateLimit), nullInt(e.MaxInFlight))
+			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), filterColumn(e.Filter))
 		if err != nil {
 			return err
 		}

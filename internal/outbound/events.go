@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/event"
+	"github.com/hookbook/hookbook/internal/filter"
 	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/queue"
@@ -107,6 +108,10 @@ type Publication struct {
 	// EndpointID, when set, sends the event to that endpoint only, whatever
 	// its filter and the outbound switch (test events).
 	EndpointID string
+
+	// decoded is Data decoded for filters ahead of the transaction, when
+	// the organization's endpoints had filters at its last publication.
+	decoded any
 }
 
 // Published is what Publish did.
@@ -184,10 +189,11 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 	if _, err := tx.ExecContext(ctx, insertEventSQL, evt.ID, evt.OrganizationID, evt.Type, string(payload), db.Micros(evt.Timestamp), db.Micros(now)); err != nil {
 		return nil, fmt.Errorf("insert event: %w", err)
 	}
-	targets, err := targets(ctx, tx, p)
+	targets, fan, err := targets(ctx, tx, p, evt)
 	if err != nil {
 		return nil, err
 	}
+	s.noteFilters(p.OrganizationID, fan.filters)
 	out := &Published{Event: evt}
 	// The queue owns the deliveries' states (due, parked behind their key,
 	// or leased to this instance's engine at once): publication only says
@@ -197,45 +203,89 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 	if err != nil {
 		return nil, err
 	}
-	tx.OnCommit(func() { s.published.Add(1) })
+	tx.OnCommit(func() {
+		s.published.Add(1)
+		s.filtered.Add(int64(fan.filtered))
+	})
 	return out, nil
 }
 
 const insertEventSQL = `INSERT INTO events (id, organization_id, type, payload, occurred_at, created_at)
 	VALUES ($1, $2, $3, $4, $5, $6)`
 
-// targets returns the endpoints an event goes to.
-func targets(ctx context.Context, tx *db.Tx, p Publication) ([]*hookbook.Endpoint, error) {
+// targets returns the endpoints an event goes to: those of its organization
+// that take its type and whose filter, if any, matches its envelope (the
+// event's data is decoded once, for the first filter), or the one endpoint
+// the publication names, whatever its filter.
+func targets(ctx context.Context, tx *db.Tx, p Publication, evt *hookbook.Event) (out []*hookbook.Endpoint, fan fanStats, err error) {
 	if p.EndpointID != "" {
 		ep, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 			WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`, p.EndpointID, p.OrganizationID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, hookbook.NotFound("endpoint")
+			return nil, fan, hookbook.NotFound("endpoint")
 		}
 		if err != nil {
-			return nil, err
+			return nil, fan, err
 		}
-		return []*hookbook.Endpoint{ep}, nil
+		return []*hookbook.Endpoint{ep}, fan, nil
 	}
 	cands, err := candidates(ctx, tx, p.OrganizationID)
 	if err != nil {
-		return nil, err
+		return nil, fan, err
 	}
-	var out []*hookbook.Endpoint
-	for _, ep := range cands {
-		if event.MatchAny(ep.Events, p.Type) {
-			out = append(out, ep)
+	var env map[string]any
+	for _, c := range cands {
+		if !event.MatchAny(c.ep.Events, p.Type) {
+			continue
+		}
+		if c.filter != nil {
+			fan.filters = true
+			if env == nil {
+				env = filterEnvelope(evt, p.decoded)
+			}
+			if !c.filter.Match(env) {
+				fan.filtered++
+				continue
+			}
+		}
+		out = append(out, c.ep)
+	}
+	return out, fan, nil
+}
+
+// fanStats says what filters did to a fan-out: whether any endpoint taking
+// the event's type had one, and how many endpoints they left out.
+type fanStats struct {
+	filters  bool
+	filtered int
+}
+
+// filterEnvelope is an event's envelope as filters see it, with its data
+// decoded already, or decoded now when decoded is nil.
+func filterEnvelope(evt *hookbook.Event, decoded any) map[string]any {
+	data := decoded
+	if data == nil {
+		var err error
+		if data, err = filter.Decode(evt.Data); err != nil {
+			data = nil // stored data is valid JSON; a filter on data then matches nothing
 		}
 	}
-	return out, nil
+	return filter.Envelope(evt.ID, evt.Type, evt.Timestamp.UTC().Format(event.TimeFormat), evt.OrganizationID,
+		evt.OrderingKey, evt.Sequence, data)
+}
+
+// candidate is an enabled endpoint with its parsed filter (nil for none).
+type candidate struct {
+	ep     *hookbook.Endpoint
+	filter *filter.Filter
 }
 
 // candidates returns the organization's enabled endpoints, or none when its
 // outbound switch is off. A transaction that publishes several events (a
 // group commit) reads them once.
-func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]*hookbook.Endpoint, error) {
+func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]candidate, error) {
 	memo, _ := tx.Value(candidatesKey)
-	byOrg, _ := memo.(map[string][]*hookbook.Endpoint)
+	byOrg, _ := memo.(map[string][]candidate)
 	if c, ok := byOrg[orgID]; ok {
 		return c, nil
 	}
@@ -243,7 +293,7 @@ func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]*hookbook.Endpo
 	if err := tx.QueryRowContext(ctx, `SELECT outbound_enabled FROM organizations WHERE id = $1`, orgID).Scan(&enabled); err != nil {
 		return nil, fmt.Errorf("organization %s: %w", orgID, err)
 	}
-	var out []*hookbook.Endpoint
+	var out []candidate
 	if enabled {
 		rows, err := tx.QueryContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 			WHERE organization_id = $1 AND enabled = TRUE AND deleted_at IS NULL ORDER BY id`, orgID)
@@ -256,14 +306,14 @@ func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]*hookbook.Endpo
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, ep)
+			out = append(out, candidate{ep: ep, filter: parsedFilter(ep)})
 		}
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 	}
 	if byOrg == nil {
-		byOrg = map[string][]*hookbook.Endpoint{}
+		byOrg = map[string][]candidate{}
 		tx.Remember(candidatesKey, byOrg)
 	}
 	byOrg[orgID] = out

@@ -22,6 +22,7 @@ import (
 	"github.com/hookbook/hookbook/internal/config"
 	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/event"
+	"github.com/hookbook/hookbook/internal/filter"
 	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/netguard"
@@ -54,10 +55,15 @@ type Service struct {
 
 	batch     batcher
 	published atomic.Int64
+	filtered  atomic.Int64
 	queueOnce sync.Once
 	// testReplayBatch, when set by a test, replaces ReplayBatch.
 	testReplayBatch int
 	replayed        atomic.Int64
+
+	// filterOrgs notes, by organization id, whether its endpoints had
+	// filters at its last publication (predecode).
+	filterOrgs sync.Map
 }
 
 // Limits bounds what one organization may create and do; a zero field sets
@@ -101,6 +107,10 @@ func (s *Service) log() *slog.Logger {
 // Published returns how many events this process has stored.
 func (s *Service) Published() int64 { return s.published.Load() }
 
+// Filtered returns how many deliveries this process did not create because
+// an endpoint's filter did not match the event.
+func (s *Service) Filtered() int64 { return s.filtered.Load() }
+
 // Endpoint limits and defaults.
 const (
 	DefaultMaxAttempts = 8
@@ -130,6 +140,8 @@ type EndpointInput struct {
 	Ordered        *bool              `json:"ordered"`
 	RateLimit      Clearable[string]  `json:"rate_limit"`
 	MaxInFlight    Clearable[int]     `json:"max_in_flight"`
+	// Filter is the endpoint's payload filter; JSON null clears it.
+	Filter Clearable[json.RawMessage] `json:"filter"`
 }
 
 // Clearable is an optional field that null clears: Set tells whether it
@@ -270,6 +282,17 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 		e.Ordered = *in.Ordered
 	}
 	applyThrottle(e, in, f)
+	if in.Filter.Set {
+		e.Filter = nil
+		if in.Filter.Value != nil {
+			flt, err := filter.Parse(*in.Filter.Value)
+			if fe := filter.ErrorOf(err); fe != nil {
+				f.Add(fe.Path, fe.Message)
+			} else {
+				e.Filter = flt.Text()
+			}
+		}
+	}
 	if in.Headers != nil {
 		if msg := s.checkHeaders(*in.Headers); msg != "" {
 			f.Add("headers", msg)
@@ -468,8 +491,10 @@ func (s *Service) Publish(ctx context.Context, orgID string, in PublishInput) (*
 	if err := checkSchema(et, data); err != nil {
 		return nil, err
 	}
-	return s.publishBatched(ctx, Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey,
-		OrderingKey: in.OrderingKey, Published: true, Canonical: true})
+	p := Publication{OrganizationID: orgID, Type: in.Event, Data: data, IdempotencyKey: in.IdempotencyKey,
+		OrderingKey: in.OrderingKey, Published: true, Canonical: true}
+	s.predecode(&p)
+	return s.publishBatched(ctx, p)
 }
 
 // checkSchema validates published data against its type's schema: the
