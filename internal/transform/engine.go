@@ -1,0 +1,283 @@
+package transform
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// Limits bound one engine's runs; a zero field takes its default.
+type Limits struct {
+	// Timeout bounds one run's time (default 100 ms): a longer run is
+	// interrupted and fails.
+	Timeout time.Duration
+	// MaxHeap bounds how much the Go heap may grow while a run lasts
+	// (default 64 MiB), sampled every millisecond; past it the run is
+	// interrupted and fails. The heap is the process's, so concurrent
+	// runs count each other's growth: Concurrency keeps that small.
+	MaxHeap uint64
+	// Concurrency bounds the runs at once (default GOMAXPROCS); others wait.
+	Concurrency int
+	// MaxCallDepth bounds nested calls (default 256).
+	MaxCallDepth int
+}
+
+// Default limits.
+const (
+	DefaultTimeout      = 100 * time.Millisecond
+	DefaultMaxHeap      = 64 << 20
+	DefaultMaxCallDepth = 256
+	maxPrograms         = 1024 // compiled programs kept
+)
+
+// Engine runs transformations. Its zero value is not usable: use New.
+type Engine struct {
+	limits Limits
+	// CheckURL checks a URL a transformation chose (the network guard);
+	// nil accepts any http(s) URL.
+	checkURL func(ctx context.Context, url string) error
+	// reserved reports the header names hookbook sets itself.
+	reserved func(name string) bool
+	sem      chan struct{}
+
+	mu       sync.Mutex
+	programs map[[32]byte]*goja.Program
+}
+
+// New returns an engine with the given limits. checkURL is the network
+// guard's check of a URL a transformation chose (nil: any http(s) URL);
+// reserved reports the header names a transformation may not set (the
+// signature and brand headers; nil: only those this package knows).
+func New(l Limits, checkURL func(ctx context.Context, url string) error, reserved func(name string) bool) *Engine {
+	if l.Timeout <= 0 {
+		l.Timeout = DefaultTimeout
+	}
+	if l.MaxHeap == 0 {
+		l.MaxHeap = DefaultMaxHeap
+	}
+	if l.Concurrency <= 0 {
+		l.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if l.MaxCallDepth <= 0 {
+		l.MaxCallDepth = DefaultMaxCallDepth
+	}
+	return &Engine{limits: l, checkURL: checkURL, reserved: reserved, sem: make(chan struct{}, l.Concurrency),
+		programs: map[[32]byte]*goja.Program{}}
+}
+
+// Limits returns the engine's limits, defaults filled in.
+func (e *Engine) Limits() Limits { return e.limits }
+
+//go:embed prelude.js
+var preludeSource string
+
+var prelude = goja.MustCompile("prelude.js", preludeSource, true)
+
+// program returns code compiled, from a bounded cache.
+func (e *Engine) program(code string) (*goja.Program, error) {
+	key := sha256.Sum256([]byte(code))
+	e.mu.Lock()
+	p := e.programs[key]
+	e.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := compile(code)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if len(e.programs) >= maxPrograms {
+		clear(e.programs)
+	}
+	e.programs[key] = p
+	e.mu.Unlock()
+	return p, nil
+}
+
+type stop string
+
+const (
+	stopTimeout stop = "timeout"
+	stopMemory  stop = "memory"
+)
+
+// Run runs code's handler on in, at now (what Date sees), and returns the
+// checked result. A failure of the transformation is an *Error; an error
+// of another kind means ctx ended while waiting for a free run.
+func (e *Engine) Run(ctx context.Context, code string, in *Webhook, now time.Time) (*Webhook, error) {
+	p, err := e.program(code)
+	if err != nil {
+		return nil, err
+	}
+	input, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("transformation input: %w", err)
+	}
+	select {
+	case e.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting to run a transformation: %w", ctx.Err())
+	}
+	defer func() { <-e.sem }()
+	raw, err := e.run(p, string(input), now)
+	if err != nil {
+		return nil, err
+	}
+	return e.checkOutput(ctx, in, raw)
+}
+
+// run executes one program in a fresh, bounded runtime and returns the
+// handler's result read into Go values.
+func (e *Engine) run(p *goja.Program, input string, now time.Time) (out *output, err error) {
+	vm := goja.New()
+	vm.SetTimeSource(func() time.Time { return now })
+	seed := uint64(now.UnixNano())
+	r := rand.New(rand.NewPCG(seed, seed>>1))
+	vm.SetRandSource(r.Float64)
+	vm.SetMaxCallStackSize(e.limits.MaxCallDepth)
+	done := make(chan struct{})
+	defer close(done)
+	timer := time.AfterFunc(e.limits.Timeout, func() { vm.Interrupt(stopTimeout) })
+	defer timer.Stop()
+	go watchHeap(vm, e.limits.MaxHeap, done)
+	defer func() {
+		if rec := recover(); rec != nil {
+			out, err = nil, Failf("failed: %v", rec)
+		}
+	}()
+	out, err = e.call(vm, p, input)
+	if err != nil {
+		return nil, e.describe(err)
+	}
+	return out, nil
+}
+
+// call sets the runtime up, runs the program and calls its handler.
+func (e *Engine) call(vm *goja.Runtime, p *goja.Program, input string) (*output, error) {
+	setup, err := vm.RunProgram(prelude)
+	if err != nil {
+		return nil, err
+	}
+	fn, _ := goja.AssertFunction(setup)
+	if _, err := fn(goja.Undefined(), vm.GlobalObject(), vm.ToValue(MaxArrayLength), vm.ToValue(MaxStringLength),
+		vm.ToValue(joinedLength(vm))); err != nil {
+		return nil, err
+	}
+	jsonObj := vm.Get("JSON").ToObject(vm)
+	parse, _ := goja.AssertFunction(jsonObj.Get("parse"))
+	boundStringify(vm, jsonObj)
+	if _, err := vm.RunProgram(p); err != nil {
+		return nil, err
+	}
+	handler, ok := goja.AssertFunction(vm.Get("handler"))
+	if !ok {
+		return nil, Failf("handler is not a function")
+	}
+	arg, err := parse(goja.Undefined(), vm.ToValue(input))
+	if err != nil {
+		return nil, err
+	}
+	res, err := handler(goja.Undefined(), arg)
+	if err != nil {
+		return nil, err
+	}
+	return readOutput(vm, res)
+}
+
+// describe turns a run's error into the transformation's *Error.
+func (e *Engine) describe(err error) error {
+	var te *Error
+	var ie *goja.InterruptedError
+	var ex *goja.Exception
+	var so *goja.StackOverflowError
+	switch {
+	case errors.As(err, &te):
+		return te
+	case errors.As(err, &ie):
+		if ie.Value() == stopMemory {
+			return Failf("used more than %d MiB of memory and was stopped", e.limits.MaxHeap>>20)
+		}
+		return Failf("ran longer than %s and was stopped", e.limits.Timeout)
+	case errors.As(err, &so):
+		return Failf("exceeded the call depth of %d", e.limits.MaxCallDepth)
+	case errors.As(err, &ex):
+		return Failf("threw %s", ex.Error())
+	}
+	return Failf("failed: %s", err.Error())
+}
+
+var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+var heapMu sync.Mutex
+
+func heapBytes() uint64 {
+	heapMu.Lock()
+	defer heapMu.Unlock()
+	metrics.Read(heapSample)
+	if heapSample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return heapSample[0].Value.Uint64()
+}
+
+// watchHeap interrupts vm when the heap grows by more than limit while it
+// runs. Garbage counts until collected, so the first time the limit is
+// passed it collects and looks again.
+func watchHeap(vm *goja.Runtime, limit uint64, done <-chan struct{}) {
+	base := heapBytes()
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	collected := false
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		if h := heapBytes(); h > base && h-base > limit {
+			if !collected {
+				collected = true
+				runtime.GC()
+				if h := heapBytes(); h <= base || h-base <= limit {
+					continue
+				}
+			}
+			vm.Interrupt(stopMemory)
+			return
+		}
+	}
+}
+
+// joinedLength adds up the lengths of the first n elements of an array as
+// strings, stopping past limit: the prelude's measure before a join.
+func joinedLength(vm *goja.Runtime) func(goja.FunctionCall) goja.Value {
+	return func(call goja.FunctionCall) goja.Value {
+		return vm.ToValue(measureJoin(call))
+	}
+}
+
+func measureJoin(call goja.FunctionCall) int64 {
+	o, ok := call.Argument(0).(*goja.Object)
+	n, limit := call.Argument(1).ToInteger(), call.Argument(2).ToInteger()
+	var total int64
+	for i := int64(0); ok && i < n && total <= limit; i++ {
+		v := o.Get(strconv.FormatInt(i, 10))
+		switch {
+		case v == nil || goja.IsUndefined(v) || goja.IsNull(v):
+		default:
+			total += int64(len(v.String()))
+		}
+	}
+	return total
+}
