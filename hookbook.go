@@ -56,6 +56,9 @@ type Endpoint struct {
 	// Ordered endpoints get the events of one ordering key (a booking, a
 	// customer, …) one at a time, in sequence order.
 	Ordered bool `json:"ordered"`
+	// Transformation changes each request before it is signed and sent
+	// (package transform); nil when the endpoint has none.
+	Transformation *Transformation `json:"transformation"`
 
 	LastSuccessAt       *time.Time `json:"last_success_at"`
 	LastFailureAt       *time.Time `json:"last_failure_at"`
@@ -73,6 +76,16 @@ type Endpoint struct {
 	// PreviousSecrets are the secrets rotated out, newest first, each
 	// signing until it expires (the rotation overlap).
 	PreviousSecrets []PreviousSecret `json:"-"`
+}
+
+// Transformation is an endpoint's JavaScript function handler(webhook),
+// run at attempt time while Enabled. Connector names the ready-made chat
+// connector whose code it is ("slack", "teams", "discord"), "" for code of
+// one's own.
+type Transformation struct {
+	Code      string `json:"code"`
+	Enabled   bool   `json:"enabled"`
+	Connector string `json:"connector,omitempty"`
 }
 
 // DisabledByOrganization is the disabled reason of an endpoint its

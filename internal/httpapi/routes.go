@@ -35,6 +35,9 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/webhooks/{id}/deliveries", Handler: a(s.listDeliveries)},
 		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/recover", Handler: a(s.recover)},
 
+		{Method: "POST", Pattern: "/api/v1/transformations/test", Handler: a(s.testTransformation)},
+		{Method: "GET", Pattern: "/api/v1/connectors", Handler: a(s.listConnectors)},
+
 		{Method: "GET", Pattern: "/api/v1/deliveries/{id}", Handler: a(get(s.Outbound.DeliveryDetail))},
 		{Method: "POST", Pattern: "/api/v1/deliveries/{id}/redeliver", Handler: a(s.redeliver)},
 
@@ -192,6 +195,28 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, org *hoo
 		return err
 	}
 	WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+func (s *Server) testTransformation(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	var in outbound.TransformationTest
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	out, err := s.Outbound.TestTransformation(r.Context(), org.ID, in)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	list, err := s.Outbound.Connectors(r.Context())
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, NewList(list, ""))
 	return nil
 }
 

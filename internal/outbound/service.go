@@ -26,6 +26,7 @@ import (
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/queue"
 	"github.com/hookbook/hookbook/internal/ratelimit"
+	"github.com/hookbook/hookbook/internal/transform"
 )
 
 // Service validates and carries out operations for one hookbook instance.
@@ -43,10 +44,15 @@ type Service struct {
 	Queue *queue.Queue
 	// Limits bounds what one organization may create and do.
 	Limits Limits
+	// Transforms runs transformation tests and connector examples; nil:
+	// one with the default limits, on first use.
+	Transforms *transform.Engine
 
 	batch     batcher
 	published atomic.Int64
 	queueOnce sync.Once
+
+	transformOnce sync.Once
 }
 
 // Limits bounds what one organization may create and do; a zero field sets
@@ -105,6 +111,10 @@ type EndpointInput struct {
 	Scheme         *string            `json:"signature_scheme"`
 	Headers        *map[string]string `json:"headers"`
 	Ordered        *bool              `json:"ordered"`
+	// Transformation is null (remove it) or {"code", "enabled"}; Connector
+	// names a chat connector whose transformation the endpoint takes.
+	Transformation json.RawMessage `json:"transformation"`
+	Connector      *string         `json:"connector"`
 }
 
 // CreateEndpoint validates in and stores a new endpoint. The answer carries the secret.
@@ -220,6 +230,7 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 	if in.Ordered != nil {
 		e.Ordered = *in.Ordered
 	}
+	applyTransformation(e, in.Transformation, in.Connector, f)
 	if in.Headers != nil {
 		if msg := s.checkHeaders(*in.Headers); msg != "" {
 			f.Add("headers", msg)

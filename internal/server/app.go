@@ -90,7 +90,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	senders := delivery.Senders{delivery.KindWebhook: delivery.NewWebhookSender(a.Guard, cfg.HeaderPrefix, cfg.EndpointConcurrency)}
+	webhooks := delivery.NewWebhookSender(a.Guard, cfg.HeaderPrefix, cfg.EndpointConcurrency)
+	webhooks.Transforms = a.Outbound.TransformEngine()
+	senders := delivery.Senders{delivery.KindWebhook: webhooks}
 	a.Dispatcher = &delivery.Dispatcher{
 		Queue: a.Queue, Senders: senders, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
 		Breaker: delivery.NewBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown), Owner: a.InstanceID, Workers: cfg.Workers, PerEndpoint: cfg.EndpointConcurrency,

@@ -57,12 +57,6 @@ const (
 // Methods are the HTTP methods a transformation may choose.
 var Methods = []string{"POST", "PUT", "PATCH"}
 
-// Transformation is an endpoint's transformation as stored.
-type Transformation struct {
-	Code    string `json:"code"`
-	Enabled bool   `json:"enabled"`
-}
-
 // Webhook is what a transformation receives and returns: the request about
 // to be made.
 type Webhook struct {
