@@ -282,8 +282,9 @@ func ptr[T any](v T) *T { return &v }
 func (u *UI) createPage(w http.ResponseWriter, r *http.Request, s *session) {
 	pg := u.base(r, s, "New endpoint", "webhooks")
 	pg.Form = map[string]string{"max_attempts": "8", "timeout_seconds": "10", "signature_scheme": "timestamped"}
-	pg.Checked = map[string]bool{"enabled": true}
+	pg.Checked = map[string]bool{"enabled": true, "transformation_enabled": true}
 	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "Create": true}
+	u.addTransform(r, s, pg, nil)
 	u.render(w, http.StatusOK, "form", pg)
 }
 
@@ -300,13 +301,15 @@ func (u *UI) filtering(w http.ResponseWriter, r *http.Request, s *session, form 
 	pg := u.base(r, s, title, "webhooks")
 	pg.Form, pg.Checked = form, checked
 	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept}
+	u.addTransform(r, s, pg, nil)
 	u.render(w, http.StatusOK, "form", pg)
 	return true
 }
 
 func (u *UI) create(w http.ResponseWriter, r *http.Request, s *session) {
 	in, form, checked := formInput(r, true)
-	if u.filtering(w, r, s, form, checked, true, "", nil) {
+	readTransformation(r, s, true, &in, form, checked)
+	if u.filtering(w, r, s, form, checked, true, "", nil) || u.testingTransformation(w, r, s, form, checked, true, "", nil) {
 		return
 	}
 	err := s.checkEvents(*in.Events)
@@ -336,6 +339,7 @@ func (u *UI) formError(w http.ResponseWriter, r *http.Request, s *session, err e
 	pg.Form, pg.Checked, pg.Errors = form, checked, e.Details
 	pg.Error = "Please correct the fields marked below."
 	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept}
+	u.addTransform(r, s, pg, nil)
 	u.render(w, http.StatusUnprocessableEntity, "form", pg)
 }
 
@@ -358,6 +362,10 @@ func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *
 	}
 	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "ID": ep.ID, "Endpoint": ep, "Secret": secret,
 		"Kept": s.outOfScope(ep.Events)}
+	if t := ep.Transformation; t != nil && !s.Portal {
+		pg.Form["transformation_code"], pg.Checked["transformation_enabled"] = t.Code, t.Enabled
+	}
+	u.addTransform(r, s, pg, ep)
 	u.render(w, http.StatusOK, "form", pg)
 }
 
@@ -382,7 +390,8 @@ func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	kept := s.outOfScope(ep.Events)
 	in, form, checked := formInput(r, false)
-	if u.filtering(w, r, s, form, checked, false, id, kept) {
+	readTransformation(r, s, false, &in, form, checked)
+	if u.filtering(w, r, s, form, checked, false, id, kept) || u.testingTransformation(w, r, s, form, checked, false, id, kept) {
 		return
 	}
 	err = s.checkEvents(*in.Events)

@@ -82,13 +82,14 @@ func connectorNames() string {
 }
 
 // TransformationTest is what POST /api/v1/transformations/test runs: code
-// on an event (a type's example when Data is empty) sent to URL (TestURL
+// (or, with no code, the named chat connector's) on an event (a type's example when Data is empty) sent to URL (TestURL
 // when empty; another must pass the network guard).
 type TransformationTest struct {
-	Code  string          `json:"code"`
-	Event string          `json:"event"`
-	Data  json.RawMessage `json:"data"`
-	URL   string          `json:"url"`
+	Code      string          `json:"code"`
+	Connector string          `json:"connector"`
+	Event     string          `json:"event"`
+	Data      json.RawMessage `json:"data"`
+	URL       string          `json:"url"`
 }
 
 // TestURL is where a transformation test's request goes unless it names a URL.
@@ -109,7 +110,14 @@ type TestedRequest struct {
 // transformation_error with its message.
 func (s *Service) TestTransformation(ctx context.Context, orgID string, in TransformationTest) (*TestedRequest, error) {
 	f := hookbook.Fields{}
-	if err := transform.Check(in.Code); err != nil {
+	if in.Code == "" && in.Connector != "" {
+		if c, ok := transform.LookupConnector(in.Connector); ok {
+			in.Code = c.Code
+		} else {
+			f.Add("connector", fmt.Sprintf("must be one of %s", connectorNames()))
+		}
+	}
+	if err := transform.Check(in.Code); err != nil && f["connector"] == "" {
 		f.Add("code", err.Error())
 	}
 	if in.URL == "" {
