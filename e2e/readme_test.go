@@ -66,6 +66,7 @@ func TestReadmeSnippets(t *testing.T) {
 		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
 		"portal-embed": nil, "portal-run": nil, // run together below
 		"js-ordering": readmeOrdering, "first-key": readmeFirstKey,
+		"transform-example": readmeTransform, "connector-slack": readmeConnector,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {
