@@ -112,6 +112,29 @@ func BenchmarkEngine(b *testing.B) {
 	}
 }
 
+// BenchmarkTransformations runs the engine benchmark twice in one sitting,
+// with no transformation and with the Slack connector's transformation on
+// every endpoint (each attempt then runs it in the JavaScript sandbox),
+// and reports the deliveries/s of the second as a share of the first. Run:
+//
+//	go test ./e2e -run '^$' -bench Transformations -benchtime 1x
+func BenchmarkTransformations(b *testing.B) {
+	events := benchEnv("HOOKBOOK_BENCH_EVENTS", 2000)
+	endpoints := benchEnv("HOOKBOOK_BENCH_ENDPOINTS", 10)
+	for i := 0; i < b.N; i++ {
+		none := runEngineBench(b, events, endpoints, 64, nil)
+		slack := runEngineBench(b, events, endpoints, 64, nil, benchKeys{connector: "slack"})
+		b.ReportMetric(none.deliveriesPerSec, "none_dlv/s")
+		b.ReportMetric(slack.deliveriesPerSec, "transformed_dlv/s")
+		b.ReportMetric(slack.deliveriesPerSec/none.deliveriesPerSec*100, "%_transformed_of_none")
+		b.Logf("%d events × %d endpoints, 64 publishers: no transformation %.0f deliveries/s (raw %.0f, %.0f %%; CPU %s per delivery); "+
+			"Slack connector on every endpoint %.0f deliveries/s (raw %.0f, %.0f %%; CPU %s per delivery): %.0f %% of no transformation",
+			events, endpoints, none.deliveriesPerSec, none.rawPerSec, none.deliveriesPerSec/none.rawPerSec*100, none.cpuPerDelivery,
+			slack.deliveriesPerSec, slack.rawPerSec, slack.deliveriesPerSec/slack.rawPerSec*100, slack.cpuPerDelivery,
+			slack.deliveriesPerSec/none.deliveriesPerSec*100)
+	}
+}
+
 // BenchmarkOrdered compares deliveries/s to 10 ordered endpoints with the
 // same run unordered, events about 1,000 bookings, and reports the figure
 // with 10 bookings (few, hot keys), each beside its raw baseline. Run:
@@ -151,6 +174,9 @@ const benchBody = `{"id":"bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","status":"confirmed","
 type benchKeys struct {
 	keys    int
 	ordered bool
+	// connector, when set, gives every endpoint that chat connector's
+	// transformation (keys may then be 0: events without a key).
+	connector string
 }
 
 // runEngineBench publishes events to endpoints receivers from publishers
@@ -166,9 +192,15 @@ func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[str
 	in := startBench(b, env)
 	var opts map[string]any
 	bodyOf := func(int64) []byte { return []byte(`{"event":"booking.created","data":` + benchBody + `}`) }
-	if len(keyed) > 0 {
+	if len(keyed) > 0 && keyed[0].connector != "" {
+		opts = map[string]any{"connector": keyed[0].connector}
+	}
+	if len(keyed) > 0 && keyed[0].keys > 0 {
 		k := keyed[0]
 		opts = map[string]any{"ordered": k.ordered}
+		if k.connector != "" {
+			opts["connector"] = k.connector
+		}
 		bodyOf = func(i int64) []byte {
 			key := fmt.Sprintf("bkg_%026d", i%int64(k.keys))
 			data := strings.Replace(benchBody, "bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", key, 1)

@@ -50,6 +50,7 @@ type Engine struct {
 	// reserved reports the header names hookbook sets itself.
 	reserved func(name string) bool
 	sem      chan struct{}
+	idle     chan *sandbox // sandboxes to reuse
 
 	mu       sync.Mutex
 	programs map[[32]byte]*goja.Program
@@ -73,6 +74,7 @@ func New(l Limits, checkURL func(ctx context.Context, url string) error, reserve
 		l.MaxCallDepth = DefaultMaxCallDepth
 	}
 	return &Engine{limits: l, checkURL: checkURL, reserved: reserved, sem: make(chan struct{}, l.Concurrency),
+		idle:     make(chan *sandbox, l.Concurrency),
 		programs: map[[32]byte]*goja.Program{}}
 }
 
@@ -138,54 +140,107 @@ func (e *Engine) Run(ctx context.Context, code string, in *Webhook, now time.Tim
 	return e.checkOutput(ctx, in, raw)
 }
 
-// run executes one program in a fresh, bounded runtime and returns the
-// handler's result read into Go values.
-func (e *Engine) run(p *goja.Program, input string, now time.Time) (out *output, err error) {
-	vm := goja.New()
-	vm.SetTimeSource(func() time.Time { return now })
-	seed := uint64(now.UnixNano())
-	r := rand.New(rand.NewPCG(seed, seed>>1))
-	vm.SetRandSource(r.Float64)
-	vm.SetMaxCallStackSize(e.limits.MaxCallDepth)
-	done := make(chan struct{})
-	defer close(done)
-	timer := time.AfterFunc(e.limits.Timeout, func() { vm.Interrupt(stopTimeout) })
-	defer timer.Stop()
-	go watchHeap(vm, e.limits.MaxHeap, done)
-	defer func() {
-		if rec := recover(); rec != nil {
-			out, err = nil, Failf("failed: %v", rec)
-		}
-	}()
-	out, err = e.call(vm, p, input)
-	if err != nil {
-		return nil, e.describe(err)
-	}
-	return out, nil
+// sandbox is a runtime set up for transformations: bounded builtins,
+// every builtin and the global object frozen. One run uses it at a time;
+// since a run can change nothing that outlives it, it is reused.
+type sandbox struct {
+	vm    *goja.Runtime
+	parse goja.Callable
 }
 
-// call sets the runtime up, runs the program and calls its handler.
-func (e *Engine) call(vm *goja.Runtime, p *goja.Program, input string) (*output, error) {
+func (e *Engine) newSandbox() (*sandbox, error) {
+	vm := goja.New()
+	vm.SetMaxCallStackSize(e.limits.MaxCallDepth)
 	setup, err := vm.RunProgram(prelude)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("transformation sandbox: %w", err)
 	}
 	fn, _ := goja.AssertFunction(setup)
-	if _, err := fn(goja.Undefined(), vm.GlobalObject(), vm.ToValue(MaxArrayLength), vm.ToValue(MaxStringLength),
-		vm.ToValue(joinedLength(vm))); err != nil {
-		return nil, err
+	freezer, err := fn(goja.Undefined(), vm.GlobalObject(), vm.ToValue(MaxArrayLength), vm.ToValue(MaxStringLength),
+		vm.ToValue(joinedLength(vm)))
+	if err != nil {
+		return nil, fmt.Errorf("transformation sandbox: %w", err)
 	}
 	jsonObj := vm.Get("JSON").ToObject(vm)
 	parse, _ := goja.AssertFunction(jsonObj.Get("parse"))
 	boundStringify(vm, jsonObj)
-	if _, err := vm.RunProgram(p); err != nil {
+	freezeAll, _ := goja.AssertFunction(freezer)
+	if _, err := freezeAll(goja.Undefined()); err != nil {
+		return nil, fmt.Errorf("transformation sandbox: %w", err)
+	}
+	return &sandbox{vm: vm, parse: parse}, nil
+}
+
+// sandbox returns an idle sandbox, or a new one.
+func (e *Engine) sandbox() (*sandbox, error) {
+	select {
+	case sb := <-e.idle:
+		return sb, nil
+	default:
+		return e.newSandbox()
+	}
+}
+
+// run executes one program in a bounded sandbox and returns the handler's
+// result read into Go values. A sandbox whose run was stopped (time,
+// memory, call depth) or broke is dropped, not reused.
+func (e *Engine) run(p *goja.Program, input string, now time.Time) (out *output, err error) {
+	sb, err := e.sandbox()
+	if err != nil {
 		return nil, err
 	}
-	handler, ok := goja.AssertFunction(vm.Get("handler"))
+	vm := sb.vm
+	vm.ClearInterrupt()
+	vm.SetTimeSource(func() time.Time { return now })
+	seed := uint64(now.UnixNano())
+	r := rand.New(rand.NewPCG(seed, seed>>1))
+	vm.SetRandSource(r.Float64)
+	done, watched := make(chan struct{}), make(chan struct{})
+	timer := time.AfterFunc(e.limits.Timeout, func() { vm.Interrupt(stopTimeout) })
+	go func() { watchHeap(vm, e.limits.MaxHeap, done); close(watched) }()
+	reuse := false
+	defer func() {
+		if rec := recover(); rec != nil {
+			out, err, reuse = nil, Failf("failed: %v", rec), false
+		}
+		stopped := timer.Stop()
+		close(done)
+		<-watched // no interrupt of this run can reach the next one
+		if reuse && stopped {
+			select {
+			case e.idle <- sb:
+			default:
+			}
+		}
+	}()
+	out, err = e.call(sb, p, input)
+	if err != nil {
+		var ex *goja.Exception
+		var te *Error
+		reuse = errors.As(err, &ex) || errors.As(err, &te)
+		return nil, e.describe(err)
+	}
+	reuse = true
+	return out, nil
+}
+
+// call runs the program and calls its handler on the input.
+func (e *Engine) call(sb *sandbox, p *goja.Program, input string) (*output, error) {
+	vm := sb.vm
+	wrapper, err := vm.RunProgram(p)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := goja.AssertFunction(wrapper)
+	h, err := body(goja.Undefined())
+	if err != nil {
+		return nil, err
+	}
+	handler, ok := goja.AssertFunction(h)
 	if !ok {
 		return nil, Failf("handler is not a function")
 	}
-	arg, err := parse(goja.Undefined(), vm.ToValue(input))
+	arg, err := sb.parse(goja.Undefined(), vm.ToValue(input))
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
-// Runs in every fresh runtime before a transformation: removes what a
+// Runs once in every new runtime, before any transformation: removes what a
 // transformation does not need and bounds the builtins that would build a
 // large string or array in one native step (which no time limit can stop).
+// It returns freezeAll, which the engine calls last: every builtin and the
+// global object frozen, so that no run can leave anything for the next.
 (function (g, maxArr, maxStr, joinedLength) {
 	"use strict";
 	for (const name of ["ArrayBuffer", "SharedArrayBuffer", "DataView", "Int8Array", "Uint8Array", "Uint8ClampedArray",
@@ -99,4 +101,20 @@
 	const rapply = Reflect.apply, rconstruct = Reflect.construct;
 	define(Reflect, "apply", { value: (f, t, a) => { tooLong("Reflect.apply", len(a), maxArr); return rapply(f, t, a); }, writable: true, configurable: true });
 	define(Reflect, "construct", { value: (f, a, n) => { tooLong("Reflect.construct", len(a), maxArr); return n === undefined ? rconstruct(f, a) : rconstruct(f, a, n); }, writable: true, configurable: true });
+	const freeze = Object.freeze, ownKeys = Reflect.ownKeys, describe = Object.getOwnPropertyDescriptor, protoOf = Object.getPrototypeOf;
+	return function freezeAll() {
+		const seen = new Set();
+		const todo = [g];
+		while (todo.length > 0) {
+			const o = todo.pop();
+			if ((typeof o !== "object" && typeof o !== "function") || o === null || seen.has(o)) continue;
+			seen.add(o);
+			freeze(o);
+			todo.push(protoOf(o));
+			for (const k of ownKeys(o)) {
+				const d = describe(o, k);
+				if (d) todo.push(d.value, d.get, d.set);
+			}
+		}
+	};
 })

@@ -8,16 +8,18 @@
 // the function may change any of them, or set cancel = true to send
 // nothing, and returns the object.
 //
-// The sandbox: each run gets a fresh JavaScript runtime (nothing is shared
-// between runs, endpoints or organizations) with no require, no console, no
-// network, no files, no timers; Date sees the attempt's time, not the
-// clock. A run is bounded in CPU time (Limits.Timeout), call depth, heap
-// growth (Limits.MaxHeap, watched while it runs) and concurrency
-// (Limits.Concurrency runs at once); builtins that build a large string or
-// array in one native step refuse past MaxStringLength and MaxArrayLength,
-// and typed arrays are absent. Its output is checked: a JSON payload of at
-// most MaxPayload bytes, an http(s) URL that passes the network guard, a
-// method from Methods, and headers that cannot override hookbook's own.
+// The sandbox: no require, no console, no network, no files, no timers;
+// Date sees the attempt's time, not the clock. The code runs as the body
+// of a function in a runtime whose builtins and global object are frozen,
+// so nothing a run does outlives it and runtimes are reused (one run at a
+// time each; one whose run was stopped is dropped). A run is bounded in
+// CPU time (Limits.Timeout), call depth, heap growth (Limits.MaxHeap,
+// watched while it runs) and concurrency (Limits.Concurrency runs at
+// once); builtins that build a large string or array in one native step
+// refuse past MaxStringLength and MaxArrayLength, and typed arrays are
+// absent. Its output is checked: a JSON payload of at most MaxPayload
+// bytes, an http(s) URL that passes the network guard, a method from
+// Methods, and headers that cannot override hookbook's own.
 package transform
 
 import (
@@ -115,7 +117,9 @@ func compile(code string) (*goja.Program, error) {
 	if !declaresHandler(prog) {
 		return nil, Failf("must declare function handler(webhook) at the top level")
 	}
-	p, err := goja.CompileAST(prog, false)
+	// Run as a function's body, the code's declarations are its own: the
+	// global object stays frozen, and the runtime is reused.
+	p, err := goja.Compile("transformation.js", "(function () {"+code+"\n;return handler;\n})", false)
 	if err != nil {
 		return nil, Failf("syntax error: %s", err.Error())
 	}
