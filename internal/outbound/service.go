@@ -44,9 +44,10 @@ type Service struct {
 	Queue *queue.Queue
 	// Limits bounds what one organization may create and do.
 	Limits Limits
-	// Transforms runs transformation tests and connector examples; nil:
-	// one with the default limits, on first use.
-	Transforms *transform.Engine
+	// Transforms runs transformations; nil: one with the default limits
+	// (TransformTimeout, when set, for its time limit), on first use.
+	Transforms       *transform.Engine
+	TransformTimeout time.Duration
 
 	batch     batcher
 	published atomic.Int64

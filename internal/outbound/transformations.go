@@ -207,7 +207,7 @@ func (s *Service) TransformEngine() *transform.Engine { return s.transforms() }
 func (s *Service) transforms() *transform.Engine {
 	s.transformOnce.Do(func() {
 		if s.Transforms == nil {
-			s.Transforms = transform.New(transform.Limits{}, s.Guard.CheckURL, s.brandHeader)
+			s.Transforms = transform.New(transform.Limits{Timeout: s.TransformTimeout}, s.Guard.CheckURL, s.brandHeader)
 		}
 	})
 	return s.Transforms

@@ -2,14 +2,14 @@ package transform
 
 import (
 	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -38,7 +38,7 @@ const (
 	DefaultTimeout      = 100 * time.Millisecond
 	DefaultMaxHeap      = 64 << 20
 	DefaultMaxCallDepth = 256
-	maxPrograms         = 1024 // compiled programs kept
+	maxPrograms         = 256 // compiled programs kept (at most 16 MiB of code as keys)
 )
 
 // Engine runs transformations. Its zero value is not usable: use New.
@@ -53,7 +53,7 @@ type Engine struct {
 	idle     chan *sandbox // sandboxes to reuse
 
 	mu       sync.Mutex
-	programs map[[32]byte]*goja.Program
+	programs map[string]*goja.Program // by code
 }
 
 // New returns an engine with the given limits. checkURL is the network
@@ -75,7 +75,7 @@ func New(l Limits, checkURL func(ctx context.Context, url string) error, reserve
 	}
 	return &Engine{limits: l, checkURL: checkURL, reserved: reserved, sem: make(chan struct{}, l.Concurrency),
 		idle:     make(chan *sandbox, l.Concurrency),
-		programs: map[[32]byte]*goja.Program{}}
+		programs: map[string]*goja.Program{}}
 }
 
 // Limits returns the engine's limits, defaults filled in.
@@ -88,9 +88,8 @@ var prelude = goja.MustCompile("prelude.js", preludeSource, true)
 
 // program returns code compiled, from a bounded cache.
 func (e *Engine) program(code string) (*goja.Program, error) {
-	key := sha256.Sum256([]byte(code))
 	e.mu.Lock()
-	p := e.programs[key]
+	p := e.programs[code]
 	e.mu.Unlock()
 	if p != nil {
 		return p, nil
@@ -103,7 +102,7 @@ func (e *Engine) program(code string) (*goja.Program, error) {
 	if len(e.programs) >= maxPrograms {
 		clear(e.programs)
 	}
-	e.programs[key] = p
+	e.programs[code] = p
 	e.mu.Unlock()
 	return p, nil
 }
@@ -123,17 +122,13 @@ func (e *Engine) Run(ctx context.Context, code string, in *Webhook, now time.Tim
 	if err != nil {
 		return nil, err
 	}
-	input, err := json.Marshal(in)
-	if err != nil {
-		return nil, fmt.Errorf("transformation input: %w", err)
-	}
 	select {
 	case e.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting to run a transformation: %w", ctx.Err())
 	}
 	defer func() { <-e.sem }()
-	raw, err := e.run(p, string(input), now)
+	raw, err := e.run(p, in, now)
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +166,31 @@ func (e *Engine) newSandbox() (*sandbox, error) {
 	return &sandbox{vm: vm, parse: parse}, nil
 }
 
+// webhook builds the object a handler receives.
+func (sb *sandbox) webhook(in *Webhook) (goja.Value, error) {
+	vm := sb.vm
+	payload, err := toValue(vm, in.Payload)
+	if err != nil {
+		if payload, err = sb.parse(goja.Undefined(), vm.ToValue(string(in.Payload))); err != nil {
+			return nil, err
+		}
+	}
+	headers := vm.NewObject()
+	for _, k := range slices.Sorted(maps.Keys(in.Headers)) {
+		headers.Set(k, in.Headers[k])
+	}
+	w := vm.NewObject()
+	for _, f := range []struct {
+		k string
+		v any
+	}{{"eventType", in.EventType}, {"payload", payload}, {"url", in.URL}, {"method", in.Method}, {"headers", headers}} {
+		if err := w.Set(f.k, f.v); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
 // sandbox returns an idle sandbox, or a new one.
 func (e *Engine) sandbox() (*sandbox, error) {
 	select {
@@ -184,7 +204,7 @@ func (e *Engine) sandbox() (*sandbox, error) {
 // run executes one program in a bounded sandbox and returns the handler's
 // result read into Go values. A sandbox whose run was stopped (time,
 // memory, call depth) or broke is dropped, not reused.
-func (e *Engine) run(p *goja.Program, input string, now time.Time) (out *output, err error) {
+func (e *Engine) run(p *goja.Program, in *Webhook, now time.Time) (out *output, err error) {
 	sb, err := e.sandbox()
 	if err != nil {
 		return nil, err
@@ -213,7 +233,7 @@ func (e *Engine) run(p *goja.Program, input string, now time.Time) (out *output,
 			}
 		}
 	}()
-	out, err = e.call(sb, p, input)
+	out, err = e.call(sb, p, in)
 	if err != nil {
 		var ex *goja.Exception
 		var te *Error
@@ -225,7 +245,7 @@ func (e *Engine) run(p *goja.Program, input string, now time.Time) (out *output,
 }
 
 // call runs the program and calls its handler on the input.
-func (e *Engine) call(sb *sandbox, p *goja.Program, input string) (*output, error) {
+func (e *Engine) call(sb *sandbox, p *goja.Program, in *Webhook) (*output, error) {
 	vm := sb.vm
 	wrapper, err := vm.RunProgram(p)
 	if err != nil {
@@ -240,7 +260,7 @@ func (e *Engine) call(sb *sandbox, p *goja.Program, input string) (*output, erro
 	if !ok {
 		return nil, Failf("handler is not a function")
 	}
-	arg, err := sb.parse(goja.Undefined(), vm.ToValue(input))
+	arg, err := sb.webhook(in)
 	if err != nil {
 		return nil, err
 	}
@@ -287,20 +307,26 @@ func heapBytes() uint64 {
 }
 
 // watchHeap interrupts vm when the heap grows by more than limit while it
-// runs. Garbage counts until collected, so the first time the limit is
-// passed it collects and looks again.
+// runs, measured from its first sample a millisecond in (most runs are
+// over by then and read nothing). Garbage counts until collected, so the
+// first time the limit is passed it collects and looks again.
 func watchHeap(vm *goja.Runtime, limit uint64, done <-chan struct{}) {
-	base := heapBytes()
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
-	collected := false
+	var base uint64
+	sampled, collected := false, false
 	for {
 		select {
 		case <-done:
 			return
 		case <-t.C:
 		}
-		if h := heapBytes(); h > base && h-base > limit {
+		h := heapBytes()
+		if !sampled {
+			base, sampled = h, true
+			continue
+		}
+		if h > base && h-base > limit {
 			if !collected {
 				collected = true
 				runtime.GC()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dop251/goja"
 	"github.com/hookbook/hookbook/internal/netguard"
 )
 
@@ -229,6 +230,41 @@ func FuzzCheckRequest(f *testing.F) {
 		}
 		if strings.ContainsAny(hval, "\r\n\x00") || strings.EqualFold(hname, "webhook-signature") {
 			t.Fatalf("accepted header %q: %q", hname, hval)
+		}
+	})
+}
+
+// toValue reads JSON as JSON.parse does: the same value, keys in order.
+func FuzzToValue(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":[true,false,null],"c":{"d":"e\u00e9\n"}}`, `[]`, `"x"`, `-1.5e300`, `{"__proto__":{"x":1}}`,
+		`{"a":1,"a":2}`, `9007199254740993`, `{"k":"\ud83d\ude00"}`, ` [ 1 , 2 ] `, `{`, `01`, `1.`, `"\u0000"`} {
+		f.Add(s)
+	}
+	vm := goja.New()
+	parse, _ := goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("parse"))
+	stringify, _ := goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("stringify"))
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := parse(goja.Undefined(), vm.ToValue(s))
+		got, gerr := toValue(vm, []byte(s))
+		if err != nil || !json.Valid([]byte(s)) {
+			if gerr == nil && !json.Valid([]byte(s)) {
+				t.Fatalf("toValue accepted %q", s)
+			}
+			return
+		}
+		if gerr != nil {
+			if strings.Count(s, "[")+strings.Count(s, "{") > maxDepth {
+				return // deeper than toValue goes: JSON.parse reads it
+			}
+			t.Fatalf("toValue(%q): %v", s, gerr)
+		}
+		a, _ := stringify(goja.Undefined(), want)
+		b, _ := stringify(goja.Undefined(), got)
+		if a.String() != b.String() {
+			t.Fatalf("toValue(%q) = %s, JSON.parse = %s", s, b, a)
+		}
+		if o, ok := got.(*goja.Object); ok && o.ClassName() == "Object" && o.Prototype() != vm.Get("Object").ToObject(vm).Get("prototype").(*goja.Object) {
+			t.Fatalf("toValue(%q) changed a prototype", s)
 		}
 	})
 }
