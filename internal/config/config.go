@@ -46,7 +46,7 @@ type Config struct {
 	ReminderInterval    time.Duration // HOOKBOOK_REMINDER_INTERVAL: how often due reminders are looked for
 	BreakerThreshold    int           // HOOKBOOK_BREAKER_THRESHOLD: failures in a row that open an endpoint's circuit
 	BreakerCooldown     time.Duration // HOOKBOOK_BREAKER_COOLDOWN: first pause of an open circuit (doubles, up to 5 min)
-	TransformTimeout    time.Duration // HOOKBOOK_TRANSFORM_TIMEOUT: how long one run of a transformation may take (at most 10s)
+	TransformTimeout    time.Duration // HOOKBOOK_TRANSFORM_TIMEOUT: CPU time one run of a transformation may take (at most 10s)
 
 	// Limits, documented in the README.
 	APIRateLimit  ratelimit.Rate // HOOKBOOK_API_RATE_LIMIT: requests per API key, per instance

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"runtime/metrics"
@@ -19,8 +20,9 @@ import (
 
 // Limits bound one engine's runs; a zero field takes its default.
 type Limits struct {
-	// Timeout bounds one run's time (default 100 ms): a longer run is
-	// interrupted and fails.
+	// Timeout bounds one run's CPU time (default 100 ms; wall time where
+	// CPU time cannot be measured, and MaxWallFactor times as long in any
+	// case): a longer run is interrupted and fails.
 	Timeout time.Duration
 	// MaxHeap bounds how much the Go heap may grow while a run lasts
 	// (default 64 MiB), sampled every millisecond; past it the run is
@@ -216,7 +218,8 @@ func (e *Engine) run(p *goja.Program, in *Webhook, now time.Time) (out *output, 
 	r := rand.New(rand.NewPCG(seed, seed>>1))
 	vm.SetRandSource(r.Float64)
 	done, watched := make(chan struct{}), make(chan struct{})
-	timer := time.AfterFunc(e.limits.Timeout, func() { vm.Interrupt(stopTimeout) })
+	timer := e.cpuTimer(vm)
+	defer runtime.UnlockOSThread()
 	go func() { watchHeap(vm, e.limits.MaxHeap, done); close(watched) }()
 	reuse := false
 	defer func() {
@@ -242,6 +245,33 @@ func (e *Engine) run(p *goja.Program, in *Webhook, now time.Time) (out *output, 
 	}
 	reuse = true
 	return out, nil
+}
+
+// MaxWallFactor bounds a run in wall time: Limits.Timeout of CPU time, but
+// never more than this many times as long, however busy the machine.
+const MaxWallFactor = 10
+
+// cpuTimer locks the calling goroutine to its thread and returns a timer
+// that interrupts vm once the thread has spent Limits.Timeout on a CPU
+// during the run (where that can be measured; else after that long), or
+// after MaxWallFactor times as long in any case: a machine too busy to
+// run the code does not count against it.
+func (e *Engine) cpuTimer(vm *goja.Runtime) *time.Timer {
+	runtime.LockOSThread()
+	limit, tid, wall0 := e.limits.Timeout, threadID(), time.Now()
+	cpu0, measured := threadCPU(tid)
+	var timer *time.Timer
+	timer = time.AfterFunc(time.Duration(math.MaxInt64), func() {
+		if measured && time.Since(wall0) < MaxWallFactor*limit {
+			if now, ok := threadCPU(tid); ok && now-cpu0 < limit {
+				timer.Reset(limit - (now - cpu0))
+				return
+			}
+		}
+		vm.Interrupt(stopTimeout)
+	})
+	timer.Reset(limit)
+	return timer
 }
 
 // call runs the program and calls its handler on the input.

@@ -112,9 +112,9 @@ func TestRunHostile(t *testing.T) {
 }
 
 // A run that allocates without bound is stopped by the heap watch well
-// before its (here long) time limit.
+// before its (here long) time limit. Not parallel: the heap is the
+// process's, and other tests' runs would be stopped with it.
 func TestRunMemory(t *testing.T) {
-	t.Parallel()
 	e := New(Limits{Timeout: time.Minute}, nil, nil)
 	start := time.Now()
 	_, err := e.Run(context.Background(), `function handler(w) { const a = []; for (;;) { a.push("y".repeat(100000) + a.length); } }`, input(), at)
