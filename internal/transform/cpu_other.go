@@ -9,3 +9,6 @@ func threadID() int { return 0 }
 
 // threadCPU is not known here.
 func threadCPU(int) (time.Duration, bool) { return 0, false }
+
+// ownCPU is not known here.
+func ownCPU() (time.Duration, bool) { return 0, false }

@@ -259,7 +259,7 @@ const MaxWallFactor = 10
 func (e *Engine) cpuTimer(vm *goja.Runtime) *time.Timer {
 	runtime.LockOSThread()
 	limit, tid, wall0 := e.limits.Timeout, threadID(), time.Now()
-	cpu0, measured := threadCPU(tid)
+	cpu0, measured := ownCPU()
 	var timer *time.Timer
 	timer = time.AfterFunc(time.Duration(math.MaxInt64), func() {
 		if measured && time.Since(wall0) < MaxWallFactor*limit {
