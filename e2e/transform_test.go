@@ -216,6 +216,9 @@ func TestTransformationTestRoute(t *testing.T) {
 		{map[string]any{"event": "no.such", "code": `function handler(w) { return w; }`}, "validation_failed", "event", "unknown event type"},
 		{map[string]any{"event": "booking.created", "url": "https://127.0.0.1/", "code": `function handler(w) { return w; }`},
 			"validation_failed", "url", "internal address"},
+		{map[string]any{"event": "booking.created", "data": json.RawMessage(strings.Repeat("[", 100) + strings.Repeat("]", 100)), "code": `function handler(w) { return w; }`},
+			"validation_failed", "data", "nested deeper than 64"},
+		{map[string]any{"event": "booking.created", "connector": "irc"}, "validation_failed", "connector", "must be one of"},
 	} {
 		r := in.do("POST", "/api/v1/transformations/test", c.body)
 		if r.Status != 422 || r.ErrorCode(t) != c.code {
@@ -315,5 +318,24 @@ func TestChatConnectors(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "slack,teams,discord" {
 		t.Fatalf("connectors %v", names)
+	}
+	// Slack's control characters are escaped.
+	sl := in.must(200, "POST", "/api/v1/transformations/test", map[string]any{"connector": "slack", "event": "customer.created",
+		"data": map[string]any{"name": "<!channel> & co", "email": "a@example.com"}})["payload"].(map[string]any)
+	if sl["text"] != "New customer: &lt;!channel&gt; &amp; co (a@example.com)" {
+		t.Errorf("Slack message %v", sl)
+	}
+	// Teams gets an Adaptive Card, Discord a message that mentions no one.
+	teams := in.must(200, "POST", "/api/v1/transformations/test", map[string]any{"connector": "teams", "event": "payment.failed"})["payload"].(map[string]any)
+	card := teams["attachments"].([]any)[0].(map[string]any)
+	body, _ := json.Marshal(card["content"])
+	if teams["type"] != "message" || card["contentType"] != "application/vnd.microsoft.card.adaptive" ||
+		!strings.Contains(string(body), `"type":"AdaptiveCard"`) || !strings.Contains(string(body), "Payment failed: 90.00 USD for booking bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D — The card was declined") {
+		t.Errorf("Teams message %s", body)
+	}
+	discord := in.must(200, "POST", "/api/v1/transformations/test", map[string]any{"connector": "discord", "event": "review.created",
+		"data": map[string]any{"rating": 4, "comment": "@everyone <script>"}})["payload"].(map[string]any)
+	if discord["content"] != "New review: 4/5 — “@everyone <script>”" || discord["allowed_mentions"].(map[string]any)["parse"] == nil {
+		t.Errorf("Discord message %v", discord)
 	}
 }

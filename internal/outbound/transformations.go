@@ -151,7 +151,8 @@ func (s *Service) TestTransformation(ctx context.Context, orgID string, in Trans
 	now := time.Now().UTC()
 	body, err := event.Envelope("evt_test", orgID, in.Event, now, "", 0, data)
 	if err != nil {
-		return nil, hookbook.Errorf(hookbook.EValidation, "validation_failed", "data is not valid: %v", err)
+		return nil, &hookbook.Error{Kind: hookbook.EValidation, Code: "validation_failed", Message: "the request has invalid fields",
+			Details: map[string]string{"data": strings.TrimPrefix(err.Error(), "encode envelope data: ")}}
 	}
 	out, err := s.transforms().Run(ctx, in.Code, &transform.Webhook{EventType: in.Event, Payload: body, URL: in.URL,
 		Method: "POST", Headers: map[string]string{}}, now)
