@@ -156,7 +156,8 @@ func token(s string) bool {
 	return true
 }
 
-// encoder writes a JavaScript value as JSON the way JSON.stringify does,
+// encoder writes a JavaScript value as JSON the way JSON.stringify does
+// (the canonical form of package event),
 // within limit bytes and a bounded depth, so that a value with many
 // references to one large string cannot make an unbounded allocation.
 type encoder struct {
@@ -206,8 +207,7 @@ func (enc *encoder) value(v goja.Value, depth int, top bool) error {
 		if len(x) > enc.limit-enc.buf.Len() {
 			return Failf("%s is larger than %d bytes", enc.what, enc.limit)
 		}
-		b, _ := json.Marshal(x)
-		enc.buf.Write(b)
+		event.WriteString(&enc.buf, x)
 		return nil
 	}
 	o, ok := v.(*goja.Object)
@@ -260,8 +260,7 @@ func (enc *encoder) object(o *goja.Object, depth int) error {
 			enc.buf.WriteByte(',')
 		}
 		first = false
-		kb, _ := json.Marshal(k)
-		enc.buf.Write(kb)
+		event.WriteString(&enc.buf, k)
 		enc.buf.WriteByte(':')
 		if err := enc.value(v, depth+1, false); err != nil {
 			return err

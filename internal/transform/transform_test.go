@@ -268,3 +268,20 @@ func FuzzToValue(f *testing.F) {
 		}
 	})
 }
+
+// A transformed body is what JSON.stringify prints: '<', '>', '&' and
+// U+2028 as they are, numbers in JavaScript's form, keys in their order.
+func TestRunPayloadIsCanonical(t *testing.T) {
+	t.Parallel()
+	out, err := engine().Run(context.Background(), `function handler(w) {
+		w.payload = {z: "<a> & \u2028 \"q\" \n", a: [1e21, 0.1, -0, 1/3, NaN, 2e-7], n: null, u: undefined, f: function () {}, d: new Date(0)};
+		return w;
+	}`, input(), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{\"z\":\"<a> & \u2028 \\\"q\\\" \\n\",\"a\":[1e+21,0.1,0,0.3333333333333333,null,2e-7],\"n\":null,\"d\":\"1970-01-01T00:00:00.000Z\"}"
+	if string(out.Payload) != want {
+		t.Fatalf("payload\n%s\nwant\n%s", out.Payload, want)
+	}
+}
