@@ -339,3 +339,21 @@ func TestChatConnectors(t *testing.T) {
 		t.Errorf("Discord message %v", discord)
 	}
 }
+
+// Transformation tests are limited per organization, apart from test events.
+func TestTransformationTestLimit(t *testing.T) {
+	t.Parallel()
+	in := start(t, map[string]string{"HOOKBOOK_TEST_SEND_LIMIT": "2/m"})
+	body := map[string]any{"event": "booking.created", "code": `function handler(w) { return w; }`}
+	in.must(200, "POST", "/api/v1/transformations/test", body)
+	in.must(200, "POST", "/api/v1/transformations/test", body)
+	r := in.do("POST", "/api/v1/transformations/test", body)
+	if r.Status != 429 || r.ErrorCode(t) != "transformation_test_limit" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("third test: %d %s", r.Status, r.Body)
+	}
+	ep := in.createEndpoint("https://example.com/x", []string{"*"}, nil)["id"].(string)
+	in.must(200, "PATCH", "/api/v1/webhooks/"+ep, map[string]any{"enabled": true})
+	if r := in.do("POST", "/api/v1/webhooks/"+ep+"/test", nil); r.Status != 202 {
+		t.Fatalf("a test event after the transformation tests: %d %s", r.Status, r.Body)
+	}
+}

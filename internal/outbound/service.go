@@ -54,6 +54,10 @@ type Service struct {
 	queueOnce sync.Once
 
 	transformOnce sync.Once
+	testEngine    *transform.Engine // one test run at a time, beside the deliveries'
+	examplesOnce  sync.Once
+	examples      []ConnectorInfo
+	examplesErr   error
 }
 
 // Limits bounds what one organization may create and do; a zero field sets
@@ -62,6 +66,9 @@ type Limits struct {
 	Endpoints  int                // live endpoints per organization
 	EventTypes int                // custom event types per organization
 	TestSends  *ratelimit.Buckets // test events per organization (this instance)
+	// TransformTests bounds transformation test runs per organization
+	// (this instance).
+	TransformTests *ratelimit.Buckets
 }
 
 // checkQuota refuses a creation once the organization has limit things of

@@ -148,13 +148,20 @@ func (s *Service) TestTransformation(ctx context.Context, orgID string, in Trans
 	if len(data) == 0 {
 		data = json.RawMessage(`{}`)
 	}
+	if d := s.Limits.TransformTests.Take(orgID, time.Now()); !d.Allowed {
+		e := hookbook.Errorf(hookbook.ETooMany, "transformation_test_limit", "an organization may run %s transformation tests; retry in %s",
+			s.Limits.TransformTests.Rate().Human(), max(d.RetryAfter.Round(time.Second), time.Second))
+		e.RetryAfter = d.RetryAfter
+		return nil, e
+	}
 	now := time.Now().UTC()
 	body, err := event.Envelope("evt_test", orgID, in.Event, now, "", 0, data)
 	if err != nil {
 		return nil, &hookbook.Error{Kind: hookbook.EValidation, Code: "validation_failed", Message: "the request has invalid fields",
 			Details: map[string]string{"data": strings.TrimPrefix(err.Error(), "encode envelope data: ")}}
 	}
-	out, err := s.transforms().Run(ctx, in.Code, &transform.Webhook{EventType: in.Event, Payload: body, URL: in.URL,
+	s.transforms()
+	out, err := s.testEngine.Run(ctx, in.Code, &transform.Webhook{EventType: in.Event, Payload: body, URL: in.URL,
 		Method: "POST", Headers: map[string]string{}}, now)
 	if err != nil {
 		if transform.IsError(err) {
@@ -179,17 +186,24 @@ type ConnectorInfo struct {
 // ConnectorExampleEvent is the event the connectors' examples show.
 const ConnectorExampleEvent = event.BookingCreated
 
-// Connectors lists the chat connectors, each with its example message.
+// Connectors lists the chat connectors, each with its example message
+// (made once).
 func (s *Service) Connectors(ctx context.Context) ([]ConnectorInfo, error) {
+	s.examplesOnce.Do(func() { s.examples, s.examplesErr = s.connectorExamples(context.WithoutCancel(ctx)) })
+	return s.examples, s.examplesErr
+}
+
+func (s *Service) connectorExamples(ctx context.Context) ([]ConnectorInfo, error) {
 	et, _ := event.LookupBuiltin(ConnectorExampleEvent)
 	at := time.Date(2026, 3, 24, 14, 30, 0, 0, time.UTC)
 	body, err := event.Envelope("evt_example", "org_example", et.Name, at, "", 0, et.Example)
 	if err != nil {
 		return nil, fmt.Errorf("connector example: %w", err)
 	}
+	s.transforms()
 	var out []ConnectorInfo
 	for _, c := range transform.Connectors() {
-		w, err := s.transforms().Run(ctx, c.Code, &transform.Webhook{EventType: et.Name, Payload: body, URL: TestURL, Method: "POST",
+		w, err := s.testEngine.Run(ctx, c.Code, &transform.Webhook{EventType: et.Name, Payload: body, URL: TestURL, Method: "POST",
 			Headers: map[string]string{}}, at)
 		if err != nil {
 			return nil, fmt.Errorf("connector %s example: %w", c.Name, err)
@@ -199,10 +213,10 @@ func (s *Service) Connectors(ctx context.Context) ([]ConnectorInfo, error) {
 	return out, nil
 }
 
-// TransformEngine returns the engine that runs the organization's
-// transformations (Service.Transforms, or one with the default limits,
-// the network guard and the brand headers reserved), for the engine's
-// attempts as for tests and examples.
+// TransformEngine returns the engine that runs endpoints' transformations
+// at attempt time (Service.Transforms, or one with the default limits, the
+// network guard and the brand headers reserved). Tests and examples run on
+// another, one at a time.
 func (s *Service) TransformEngine() *transform.Engine { return s.transforms() }
 
 func (s *Service) transforms() *transform.Engine {
@@ -210,6 +224,9 @@ func (s *Service) transforms() *transform.Engine {
 		if s.Transforms == nil {
 			s.Transforms = transform.New(transform.Limits{Timeout: s.TransformTimeout}, s.Guard.CheckURL, s.brandHeader)
 		}
+		// Tests run one at a time on an engine of their own: however
+		// many come, the deliveries' runs never wait for them.
+		s.testEngine = transform.New(transform.Limits{Timeout: s.Transforms.Limits().Timeout, Concurrency: 1}, s.Guard.CheckURL, s.brandHeader)
 	})
 	return s.Transforms
 }

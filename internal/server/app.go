@@ -85,7 +85,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Queue = &queue.Queue{DB: d}
 	a.Outbound = &outbound.Service{DB: d, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix, Queue: a.Queue,
 		TransformTimeout: cfg.TransformTimeout,
-		Limits:           outbound.Limits{Endpoints: cfg.MaxEndpoints, EventTypes: cfg.MaxEventTypes, TestSends: ratelimit.NewBuckets(cfg.TestSendLimit)}}
+		Limits: outbound.Limits{Endpoints: cfg.MaxEndpoints, EventTypes: cfg.MaxEventTypes, TestSends: ratelimit.NewBuckets(cfg.TestSendLimit),
+			TransformTests: ratelimit.NewBuckets(cfg.TestSendLimit)}}
 	a.Queue.Endpoints = a.Outbound
 	if err := a.migrate(ctx); err != nil {
 		d.Close()
