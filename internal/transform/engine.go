@@ -224,7 +224,11 @@ func (e *Engine) run(p *goja.Program, in *Webhook, now time.Time) (out *output, 
 	reuse := false
 	defer func() {
 		if rec := recover(); rec != nil {
+			// A getter or toJSON read from Go throws, or is stopped, by panicking.
 			out, err, reuse = nil, Failf("failed: %v", rec), false
+			if re, ok := rec.(error); ok {
+				err = e.describe(re)
+			}
 		}
 		stopped := timer.Stop()
 		close(done)

@@ -63,6 +63,12 @@ func TestRunHostile(t *testing.T) {
 	cases := []struct{ name, body, want string }{
 		{"loops forever", `for (;;) {}`, "ran longer than 1s"},
 		{"loops in a callback", `[1,2,3].forEach(function f() { for (;;) {} })`, "ran longer than"},
+		{"catches the stop", `for (;;) { try { for (;;) {} } catch (e) {} }`, "ran longer than"},
+		{"loops in finally", `try { for (;;) {} } finally { for (;;) {} }`, "ran longer than"},
+		{"loops in a promise job", `Promise.resolve().then(() => { for (;;) {} });`, "ran longer than"},
+		{"loops in a getter of the result", `return {get payload() { for (;;) {} }, url: webhook.url, method: "POST"};`, "ran longer than"},
+		{"loops in toJSON", `webhook.payload = {toJSON() { for (;;) {} }};`, "ran longer than"},
+		{"throws in a getter of the result", `return {get payload() { throw new Error("got you"); }, url: webhook.url, method: "POST"};`, "threw Error: got you"},
 		{"repeats a huge string", `"x".repeat(1 << 29);`, "repeat: more than"},
 		{"pads a huge string", `"x".padStart(1 << 29);`, "padStart: more than"},
 		{"fills a huge array", `new Array(1e8).fill(0);`, "fill: more than"},
