@@ -40,7 +40,7 @@ const (
 	DefaultTimeout      = 100 * time.Millisecond
 	DefaultMaxHeap      = 64 << 20
 	DefaultMaxCallDepth = 256
-	maxPrograms         = 256 // compiled programs kept (at most 16 MiB of code as keys)
+	maxProgramCode      = 4 << 20 // source bytes of the compiled programs kept
 )
 
 // Engine runs transformations. Its zero value is not usable: use New.
@@ -54,8 +54,9 @@ type Engine struct {
 	sem      chan struct{}
 	idle     chan *sandbox // sandboxes to reuse
 
-	mu       sync.Mutex
-	programs map[string]*goja.Program // by code
+	mu           sync.Mutex
+	programs     map[string]*goja.Program // by code
+	programBytes int                      // their code's size
 }
 
 // New returns an engine with the given limits. checkURL is the network
@@ -88,7 +89,9 @@ var preludeSource string
 
 var prelude = goja.MustCompile("prelude.js", preludeSource, true)
 
-// program returns code compiled, from a bounded cache.
+// program returns code compiled, from a cache of the programs of at most
+// maxProgramCode bytes of code, emptied when full (a program takes some
+// ten times its code's size).
 func (e *Engine) program(code string) (*goja.Program, error) {
 	e.mu.Lock()
 	p := e.programs[code]
@@ -101,10 +104,14 @@ func (e *Engine) program(code string) (*goja.Program, error) {
 		return nil, err
 	}
 	e.mu.Lock()
-	if len(e.programs) >= maxPrograms {
+	if e.programBytes+len(code) > maxProgramCode {
 		clear(e.programs)
+		e.programBytes = 0
 	}
-	e.programs[code] = p
+	if _, ok := e.programs[code]; !ok {
+		e.programs[code] = p
+		e.programBytes += len(code)
+	}
 	e.mu.Unlock()
 	return p, nil
 }
