@@ -65,6 +65,9 @@ type Endpoint struct {
 	// Filter, when set, is a payload filter (JSON, see internal/filter):
 	// only the events whose envelope matches it create a delivery.
 	Filter json.RawMessage `json:"filter"`
+	// Transformation changes each request before it is signed and sent
+	// (package transform); nil when the endpoint has none.
+	Transformation *Transformation `json:"transformation"`
 
 	LastSuccessAt       *time.Time `json:"last_success_at"`
 	LastFailureAt       *time.Time `json:"last_failure_at"`
@@ -88,6 +91,16 @@ type Endpoint struct {
 // its attempts in flight: its deliveries then go through the claim, which
 // enforces both across instances.
 func (e *Endpoint) Throttled() bool { return e.RateLimit != nil || e.MaxInFlight != nil }
+
+// Transformation is an endpoint's JavaScript function handler(webhook),
+// run at attempt time while Enabled. Connector names the ready-made chat
+// connector whose code it is ("slack", "teams", "discord"), "" for code of
+// one's own.
+type Transformation struct {
+	Code      string `json:"code"`
+	Enabled   bool   `json:"enabled"`
+	Connector string `json:"connector,omitempty"`
+}
 
 // DisabledByOrganization is the disabled reason of an endpoint its
 // organization switched off (rather than hookbook, after failures).

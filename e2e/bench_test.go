@@ -112,6 +112,38 @@ func BenchmarkEngine(b *testing.B) {
 	}
 }
 
+// BenchmarkTransformations runs the engine benchmark three times in one
+// sitting: with no transformation, with the Slack connector's
+// transformation on every endpoint (each attempt runs it in the JavaScript
+// sandbox), and with none again; the two runs without bracket the
+// machine's drift. It reports the deliveries/s with the transformation as
+// a share of the mean without, the same share of each run's own raw
+// baseline, and the CPU per delivery of both. Run:
+//
+//	go test ./e2e -run '^$' -bench Transformations -benchtime 1x
+func BenchmarkTransformations(b *testing.B) {
+	events := benchEnv("HOOKBOOK_BENCH_EVENTS", 2000)
+	endpoints := benchEnv("HOOKBOOK_BENCH_ENDPOINTS", 10)
+	for i := 0; i < b.N; i++ {
+		before := runEngineBench(b, events, endpoints, 64, nil)
+		slack := runEngineBench(b, events, endpoints, 64, nil, benchKeys{connector: "slack"})
+		after := runEngineBench(b, events, endpoints, 64, nil)
+		none := (before.deliveriesPerSec + after.deliveriesPerSec) / 2
+		noneOfRaw := (before.deliveriesPerSec/before.rawPerSec + after.deliveriesPerSec/after.rawPerSec) / 2
+		noneCPU := (before.cpuPerDelivery + after.cpuPerDelivery) / 2
+		b.ReportMetric(none, "none_dlv/s")
+		b.ReportMetric(slack.deliveriesPerSec, "transformed_dlv/s")
+		b.ReportMetric(slack.deliveriesPerSec/none*100, "%_transformed_of_none")
+		b.ReportMetric(slack.deliveriesPerSec/slack.rawPerSec/noneOfRaw*100, "%_of_none_raw_adjusted")
+		b.ReportMetric(float64(noneCPU)/float64(slack.cpuPerDelivery)*100, "%_cpu_ratio")
+		b.Logf("%d events × %d endpoints, 64 publishers: no transformation %.0f then %.0f deliveries/s (%.0f %% and %.0f %% of raw; CPU %s and %s per delivery); "+
+			"Slack connector on every endpoint %.0f deliveries/s (%.0f %% of raw; CPU %s per delivery): %.0f %% of no transformation, %.0f %% raw-adjusted, CPU per delivery ×%.2f",
+			events, endpoints, before.deliveriesPerSec, after.deliveriesPerSec, before.deliveriesPerSec/before.rawPerSec*100, after.deliveriesPerSec/after.rawPerSec*100,
+			before.cpuPerDelivery, after.cpuPerDelivery, slack.deliveriesPerSec, slack.deliveriesPerSec/slack.rawPerSec*100, slack.cpuPerDelivery,
+			slack.deliveriesPerSec/none*100, slack.deliveriesPerSec/slack.rawPerSec/noneOfRaw*100, float64(slack.cpuPerDelivery)/float64(noneCPU))
+	}
+}
+
 // BenchmarkOrdered compares deliveries/s to 10 ordered endpoints with the
 // same run unordered, events about 1,000 bookings, and reports the figure
 // with 10 bookings (few, hot keys), each beside its raw baseline. Run:
@@ -199,6 +231,9 @@ type benchKeys struct {
 	ordered bool
 	// filter, when set, is every endpoint's payload filter.
 	filter map[string]any
+	// connector, when set, gives every endpoint that chat connector's
+	// transformation (keys may then be 0: events without a key).
+	connector string
 }
 
 // runEngineBench publishes events to endpoints receivers from publishers
@@ -214,9 +249,15 @@ func runEngineBench(b *testing.B, events, endpoints, publishers int, env map[str
 	in := startBench(b, env)
 	var opts map[string]any
 	bodyOf := func(int64) []byte { return []byte(`{"event":"booking.created","data":` + benchBody + `}`) }
+	if len(keyed) > 0 && keyed[0].connector != "" {
+		opts = map[string]any{"connector": keyed[0].connector}
+	}
 	if len(keyed) > 0 && keyed[0].keys > 0 {
 		k := keyed[0]
 		opts = map[string]any{"ordered": k.ordered}
+		if k.connector != "" {
+			opts["connector"] = k.connector
+		}
 		bodyOf = func(i int64) []byte {
 			key := fmt.Sprintf("bkg_%026d", i%int64(k.keys))
 			data := strings.Replace(benchBody, "bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", key, 1)

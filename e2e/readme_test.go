@@ -66,8 +66,9 @@ func TestReadmeSnippets(t *testing.T) {
 		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
 		"portal-embed": nil, "portal-run": nil, // run together below
 		"js-ordering": readmeOrdering, "first-key": readmeFirstKey, "replay": readmeReplay,
-		"throttle": readmeThrottle,
-		"filters":  readmeFilters,
+		"throttle":          readmeThrottle,
+		"filters":           readmeFilters,
+		"transform-example": readmeTransform, "connector-slack": readmeConnector,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {

@@ -302,8 +302,9 @@ func ptr[T any](v T) *T { return &v }
 func (u *UI) createPage(w http.ResponseWriter, r *http.Request, s *session) {
 	pg := u.base(r, s, "New endpoint", "webhooks")
 	pg.Form = map[string]string{"max_attempts": "8", "timeout_seconds": "10", "signature_scheme": "timestamped"}
-	pg.Checked = map[string]bool{"enabled": true}
+	pg.Checked = map[string]bool{"enabled": true, "transformation_enabled": true}
 	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "Create": true, "Examples": u.exampleTypes(r, s)}
+	u.addTransform(r, s, pg, nil)
 	u.render(w, http.StatusOK, "form", pg)
 }
 
@@ -327,6 +328,7 @@ func (u *UI) reshow(r *http.Request, s *session, form map[string]string, checked
 	pg.Form, pg.Checked = form, checked
 	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept,
 		"Examples": u.exampleTypes(r, s)}
+	u.addTransform(r, s, pg, nil)
 	return pg
 }
 
@@ -405,7 +407,9 @@ func filterErrors(details map[string]string) map[string]string {
 
 func (u *UI) create(w http.ResponseWriter, r *http.Request, s *session) {
 	in, form, checked := formInput(r, true, s)
-	if u.filtering(w, r, s, form, checked, true, "", nil) || u.testingFilter(w, r, s, form, checked, true, "", nil) {
+	readTransformation(r, s, true, &in, form, checked)
+	if u.filtering(w, r, s, form, checked, true, "", nil) || u.testingFilter(w, r, s, form, checked, true, "", nil) ||
+		u.testingTransformation(w, r, s, form, checked, true, "", nil) {
 		return
 	}
 	err := s.checkEvents(*in.Events)
@@ -458,6 +462,10 @@ func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *
 	}
 	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "ID": ep.ID, "Endpoint": ep, "Secret": secret,
 		"Kept": s.outOfScope(ep.Events), "Examples": u.exampleTypes(r, s)}
+	if t := ep.Transformation; t != nil && !s.Portal {
+		pg.Form["transformation_code"], pg.Checked["transformation_enabled"] = t.Code, t.Enabled
+	}
+	u.addTransform(r, s, pg, ep)
 	u.render(w, http.StatusOK, "form", pg)
 }
 
@@ -482,7 +490,9 @@ func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	kept := s.outOfScope(ep.Events)
 	in, form, checked := formInput(r, false, s)
-	if u.filtering(w, r, s, form, checked, false, id, kept) || u.testingFilter(w, r, s, form, checked, false, id, kept) {
+	readTransformation(r, s, false, &in, form, checked)
+	if u.filtering(w, r, s, form, checked, false, id, kept) || u.testingFilter(w, r, s, form, checked, false, id, kept) ||
+		u.testingTransformation(w, r, s, form, checked, false, id, kept) {
 		return
 	}
 	err = s.checkEvents(*in.Events)

@@ -46,6 +46,7 @@ type Config struct {
 	ReminderInterval    time.Duration // HOOKBOOK_REMINDER_INTERVAL: how often due reminders are looked for
 	BreakerThreshold    int           // HOOKBOOK_BREAKER_THRESHOLD: failures in a row that open an endpoint's circuit
 	BreakerCooldown     time.Duration // HOOKBOOK_BREAKER_COOLDOWN: first pause of an open circuit (doubles, up to 5 min)
+	TransformTimeout    time.Duration // HOOKBOOK_TRANSFORM_TIMEOUT: CPU time one run of a transformation may take (at most 10s)
 
 	// Limits, documented in the README.
 	APIRateLimit  ratelimit.Rate // HOOKBOOK_API_RATE_LIMIT: requests per API key, per instance
@@ -71,6 +72,10 @@ const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h"
 // MaxEndpointTimeout is the longest timeout an endpoint may have (the one
 // home of the rule: endpoint validation reads it); a lease must outlast it.
 const MaxEndpointTimeout = 30 * time.Second
+
+// MaxTransformTimeout bounds HOOKBOOK_TRANSFORM_TIMEOUT: a transformation
+// runs before its attempt, on a worker of the engine.
+const MaxTransformTimeout = 10 * time.Second
 
 // MinAPIKeyLength is the shortest bootstrap API key accepted.
 const MinAPIKeyLength = 32
@@ -132,6 +137,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"HOOKBOOK_SHUTDOWN_TIMEOUT", "40s", &c.ShutdownTimeout},
 		{"HOOKBOOK_REMINDER_INTERVAL", "10s", &c.ReminderInterval},
 		{"HOOKBOOK_BREAKER_COOLDOWN", "5s", &c.BreakerCooldown},
+		{"HOOKBOOK_TRANSFORM_TIMEOUT", "100ms", &c.TransformTimeout},
 	}
 	for _, d := range durations {
 		raw := get(d.key, d.def)
@@ -161,6 +167,9 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("%s: want a positive whole number", n.key)
 		}
 		*n.dst = v
+	}
+	if c.TransformTimeout > MaxTransformTimeout {
+		return nil, fmt.Errorf("HOOKBOOK_TRANSFORM_TIMEOUT: %s is longer than %s", c.TransformTimeout, MaxTransformTimeout)
 	}
 	// A lease shorter than an attempt may run lets another instance take a
 	// delivery over while it is still being sent.

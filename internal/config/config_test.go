@@ -106,3 +106,18 @@ func TestPreciseMessages(t *testing.T) {
 		t.Errorf("development lease 3s: %v", err)
 	}
 }
+
+func TestTransformTimeout(t *testing.T) {
+	c, err := load(map[string]string{})
+	if err != nil || c.TransformTimeout != 100*time.Millisecond {
+		t.Fatalf("default %v, %v", c, err)
+	}
+	if c, err := load(map[string]string{"HOOKBOOK_TRANSFORM_TIMEOUT": "2s"}); err != nil || c.TransformTimeout != 2*time.Second {
+		t.Fatalf("2s: %v", err)
+	}
+	for _, v := range []string{"11s", "0s", "soon"} {
+		if _, err := load(map[string]string{"HOOKBOOK_TRANSFORM_TIMEOUT": v}); err == nil || !strings.Contains(err.Error(), "HOOKBOOK_TRANSFORM_TIMEOUT") {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+}

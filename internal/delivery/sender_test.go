@@ -2,16 +2,20 @@ package delivery_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/delivery"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/queue"
+	"github.com/hookbook/hookbook/internal/transform"
+	"github.com/hookbook/hookbook/webhook"
 )
 
 // TestSendersByKind: an endpoint's deliveries go to the Sender registered
@@ -78,5 +82,47 @@ func TestWebhookSenderOutcomes(t *testing.T) {
 				t.Errorf("response excerpt = %q", o.Response)
 			}
 		})
+	}
+}
+
+// TestWebhookSenderTransforms: an endpoint's enabled transformation makes
+// the request (its body signed); a failing one fails the attempt with
+// transformation_error and sends nothing, without counting against the
+// circuit; a cancelling one succeeds with nothing sent.
+func TestWebhookSenderTransforms(t *testing.T) {
+	t.Parallel()
+	var got []*http.Request
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got, bodies = append(got, r), append(bodies, string(b))
+	}))
+	t.Cleanup(srv.Close)
+	s := delivery.NewWebhookSender(&netguard.Guard{}, "X-Hookbook", 4)
+	s.Transforms = transform.New(transform.Limits{Timeout: time.Second}, nil, nil)
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	job := func(code string, enabled bool) *queue.Job {
+		return &queue.Job{DeliveryID: "dlv_1", EventID: "evt_1", EventType: "booking.created", Attempt: 1, Payload: []byte(`{"n":1}`),
+			Endpoint: &hookbook.Endpoint{ID: "ep_x", URL: srv.URL + "/in", TimeoutSeconds: 10, Secret: secret, Scheme: hookbook.SchemeTimestamped,
+				Transformation: &hookbook.Transformation{Code: code, Enabled: enabled}}}
+	}
+	o := s.Send(context.Background(), job(`function handler(w) { w.payload = {m: w.payload.n + 1}; w.method = "PUT"; w.url += "/x"; return w; }`, true))
+	if !o.Success || o.Target != srv.URL+"/in/x" || len(got) != 1 || got[0].Method != "PUT" || bodies[0] != `{"m":2}` {
+		t.Fatalf("outcome %+v, requests %v %v", o, got, bodies)
+	}
+	if err := webhook.Verify(secret, got[0].Header, []byte(bodies[0])); err != nil {
+		t.Fatalf("signature over the transformed body: %v", err)
+	}
+	o = s.Send(context.Background(), job(`function handler(w) { throw new TypeError("bad"); }`, true))
+	if o.Success || o.ErrKind != delivery.ErrKindTransformation || !o.Rejected || !strings.Contains(o.Err, "threw TypeError: bad") || len(got) != 1 {
+		t.Fatalf("failing transformation: %+v", o)
+	}
+	o = s.Send(context.Background(), job(`function handler(w) { w.cancel = true; return w; }`, true))
+	if !o.Success || o.Response != delivery.Cancelled || o.StatusCode != 0 || len(got) != 1 {
+		t.Fatalf("cancelling transformation: %+v", o)
+	}
+	o = s.Send(context.Background(), job(`function handler(w) { throw new Error("off"); }`, false))
+	if !o.Success || len(got) != 2 || bodies[1] != `{"n":1}` {
+		t.Fatalf("disabled transformation: %+v", o)
 	}
 }

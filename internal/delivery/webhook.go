@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/queue"
+	"github.com/hookbook/hookbook/internal/transform"
 	"github.com/hookbook/hookbook/webhook"
 )
 
@@ -59,6 +60,9 @@ type WebhookSender struct {
 	HeaderPrefix string // brand header prefix, e.g. "X-Hookbook"
 	UserAgent    string
 	Now          func() time.Time
+	// Transforms runs endpoints' transformations; nil sends every
+	// request untransformed.
+	Transforms *transform.Engine
 }
 
 // NewWebhookSender returns a WebhookSender whose client never follows
@@ -93,14 +97,20 @@ func NewWebhookSender(guard *netguard.Guard, headerPrefix string, perHost int) *
 // endpoint's own headers, then the signature headers (webhook.SignHeaders)
 // and the brand headers naming the event, the delivery and the attempt.
 func (s *WebhookSender) Headers(j *queue.Job, now time.Time) (http.Header, error) {
+	return s.headersOf(j, j.Endpoint.Headers, j.Payload, now)
+}
+
+// headersOf returns the headers of one attempt with own headers and body:
+// the signature covers body.
+func (s *WebhookSender) headersOf(j *queue.Job, own map[string]string, body []byte, now time.Time) (http.Header, error) {
 	ep := j.Endpoint
 	h := http.Header{}
-	for k, v := range ep.Headers {
+	for k, v := range own {
 		h.Set(k, v)
 	}
 	h["Content-Type"] = []string{"application/json"}
 	h["User-Agent"] = []string{s.UserAgent}
-	if err := webhook.SignHeaders(h, s.HeaderPrefix, ep.Scheme, j.EventID, now, j.Payload, ep.Secrets(now)); err != nil {
+	if err := webhook.SignHeaders(h, s.HeaderPrefix, ep.Scheme, j.EventID, now, body, ep.Secrets(now)); err != nil {
 		return nil, err
 	}
 	p := s.HeaderPrefix
@@ -110,14 +120,51 @@ func (s *WebhookSender) Headers(j *queue.Job, now time.Time) (http.Header, error
 	return h, nil
 }
 
-// Send implements Sender: one POST of j within the endpoint's timeout.
-// Any 2xx answer is a success; 410 Gone says the endpoint is gone; any
-// other client error except 408 and 429 is a refusal (Rejected); 429 and
-// 503 may say when to retry (Retry-After).
+// ErrKindTransformation is the error kind of an attempt whose endpoint's
+// transformation failed: nothing was sent.
+const ErrKindTransformation = "transformation_error"
+
+// Cancelled is the response an attempt records when the endpoint's
+// transformation cancelled it: nothing was sent and the delivery succeeded.
+const Cancelled = "not sent: the endpoint's transformation cancelled this delivery"
+
+// request returns what an attempt of j sends: the endpoint's URL, headers
+// and the event's body, as its enabled transformation changed them.
+func (s *WebhookSender) request(ctx context.Context, j *queue.Job, now time.Time) (*transform.Webhook, error) {
+	ep := j.Endpoint
+	w := &transform.Webhook{EventType: j.EventType, Payload: j.Payload, URL: ep.URL, Method: http.MethodPost, Headers: ep.Headers}
+	if ep.Transformation == nil || !ep.Transformation.Enabled || s.Transforms == nil {
+		return w, nil
+	}
+	return s.Transforms.Run(ctx, ep.Transformation.Code, w, now)
+}
+
+// Send implements Sender: one request of j within the endpoint's timeout,
+// a POST of the event unless the endpoint's transformation changed it (a
+// failing transformation fails the attempt with ErrKindTransformation; one
+// that cancels it succeeds with nothing sent). Any 2xx answer is a
+// success; 410 Gone says the endpoint is gone; any other client error
+// except 408 and 429 is a refusal (Rejected); 429 and 503 may say when to
+// retry (Retry-After).
 func (s *WebhookSender) Send(ctx context.Context, j *queue.Job) Outcome {
 	start := s.Now()
 	out := Outcome{StartedAt: start, Target: j.Endpoint.URL}
-	h, err := s.Headers(j, start)
+	w, err := s.request(ctx, j, start)
+	if err != nil {
+		out.Duration = time.Since(start)
+		out.Err, out.ErrKind = err.Error(), "other"
+		if transform.IsError(err) {
+			// The receiver is not at fault: its circuit does not count it.
+			out.Err, out.ErrKind, out.Rejected = "transformation failed: "+err.Error(), ErrKindTransformation, true
+		}
+		return out
+	}
+	if w.Cancel {
+		out.Duration, out.Success, out.Response = time.Since(start), true, Cancelled
+		return out
+	}
+	out.Target = w.URL
+	h, err := s.headersOf(j, w.Headers, w.Payload, start)
 	if err != nil {
 		out.Err, out.ErrKind = err.Error(), "other"
 		return out
@@ -126,7 +173,7 @@ func (s *WebhookSender) Send(ctx context.Context, j *queue.Job) Outcome {
 	timeout := time.Duration(j.Endpoint.TimeoutSeconds) * time.Second
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Endpoint.URL, bytes.NewReader(j.Payload))
+	req, err := http.NewRequestWithContext(ctx, w.Method, w.URL, bytes.NewReader(w.Payload))
 	if err != nil {
 		out.Err, out.ErrKind = "invalid endpoint URL: "+err.Error(), "other"
 		return out

@@ -187,6 +187,10 @@ func abs(i int) int {
 	return i
 }
 
+// WriteString writes s as a JSON string the way JSON.stringify does (see
+// writeString), for other writers of canonical JSON.
+func WriteString(out *bytes.Buffer, s string) { writeString(out, s) }
+
 // writeString writes s as JSON.stringify does: only '"', '\\' and control
 // characters are escaped (\b \f \n \r \t, else \u00xx); everything else,
 // including '<', '>', '&', U+2028 and U+2029, is written as UTF-8.

@@ -40,6 +40,9 @@ func (s *Server) builtinRoutes() []Route {
 
 		{Method: "POST", Pattern: "/api/v1/filters/test", Handler: a(s.testFilter)},
 
+		{Method: "POST", Pattern: "/api/v1/transformations/test", Handler: a(s.testTransformation)},
+		{Method: "GET", Pattern: "/api/v1/connectors", Handler: a(s.listConnectors)},
+
 		{Method: "GET", Pattern: "/api/v1/deliveries/{id}", Handler: a(get(s.Outbound.DeliveryDetail))},
 		{Method: "POST", Pattern: "/api/v1/deliveries/{id}/redeliver", Handler: a(s.redeliver)},
 
@@ -197,6 +200,28 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, org *hoo
 		return err
 	}
 	WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+func (s *Server) testTransformation(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	var in outbound.TransformationTest
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	out, err := s.Outbound.TestTransformation(r.Context(), org.ID, in)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	list, err := s.Outbound.Connectors(r.Context())
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, NewList(list, ""))
 	return nil
 }
 

@@ -16,22 +16,27 @@ import (
 
 const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason, secret,
 	previous_secret, previous_secret_expires_at, previous_secrets, max_attempts, timeout_seconds, signature_scheme, headers,
-	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight, filter`
+	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation`
 
 func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	var e hookbook.Endpoint
 	var events, headers, previous string
 	var legacy string
-	var reason, filterText sql.NullString
+	var reason, filterText, transformation sql.NullString
 	var prevExp, lastOK, lastFail, failing sql.NullInt64
 	var created, updated int64
 	var rateLimit sql.NullString
 	var maxInFlight sql.NullInt64
 	err := row.Scan(&e.ID, &e.OrganizationID, &e.URL, &e.Description, &events, &e.Enabled, &reason, &e.Secret,
 		&legacy, &prevExp, &previous, &e.MaxAttempts, &e.TimeoutSeconds, &e.Scheme, &headers,
-		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight, &filterText)
+		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight, &filterText, &transformation)
 	if err != nil {
 		return nil, err
+	}
+	if transformation.Valid {
+		if err := json.Unmarshal([]byte(transformation.String), &e.Transformation); err != nil {
+			return nil, fmt.Errorf("endpoint %s transformation: %w", e.ID, err)
+		}
 	}
 	if err := json.Unmarshal([]byte(events), &e.Events); err != nil {
 		return nil, fmt.Errorf("endpoint %s events: %w", e.ID, err)
@@ -71,6 +76,16 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
+// transformationText is the stored form of an endpoint's transformation:
+// its JSON, or NULL.
+func transformationText(e *hookbook.Endpoint) *string {
+	if e.Transformation == nil {
+		return nil
+	}
+	t := mustJSON(e.Transformation)
+	return &t
+}
+
 // insertEndpoint stores a new, already validated endpoint and sets its id
 // and times, unless the organization already has Limits.Endpoints live
 // endpoints (403 endpoint_limit).
@@ -86,10 +101,10 @@ func (s *Service) insertEndpoint(ctx context.Context, e *hookbook.Endpoint) erro
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, organization_id, url, description, events, enabled,
-			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 			e.ID, e.OrganizationID, e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason),
-			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), filterColumn(e.Filter))
+			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), filterColumn(e.Filter), transformationText(e))
 		return err
 	})
 	if err != nil {
@@ -136,7 +151,7 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 	e.UpdatedAt = s.DB.Now().UTC()
 	q := `UPDATE endpoints SET url = $1, description = $2, events = $3, enabled = $4, disabled_reason = $5,
 		max_attempts = $6, timeout_seconds = $7, signature_scheme = $8, headers = $9, updated_at = $10, ordered = $13,
-		rate_limit = $14, max_in_flight = $15, filter = $16`
+		rate_limit = $14, max_in_flight = $15, filter = $16, transformation = $17`
 	if resetHealth {
 		q += `, consecutive_failures = 0, failing_since = NULL`
 		e.ConsecutiveFailures, e.FailingSince = 0, nil
@@ -148,7 +163,7 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 		res, err := tx.ExecContext(ctx, q+` WHERE id = $11 AND organization_id = $12 AND deleted_at IS NULL`,
 			e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason), e.MaxAttempts,
 			e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.UpdatedAt), e.ID, e.OrganizationID, e.Ordered,
-			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), filterColumn(e.Filter))
+			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), filterColumn(e.Filter), transformationText(e))
 		if err != nil {
 			return err
 		}

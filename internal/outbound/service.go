@@ -28,6 +28,7 @@ import (
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/queue"
 	"github.com/hookbook/hookbook/internal/ratelimit"
+	"github.com/hookbook/hookbook/internal/transform"
 )
 
 // Service validates and carries out operations for one hookbook instance.
@@ -52,6 +53,10 @@ type Service struct {
 	ReplayLimit int
 	// Log receives the operator's lines of replays (nil: none).
 	Log *slog.Logger
+	// Transforms runs transformations; nil: one with the default limits
+	// (TransformTimeout, when set, for its time limit), on first use.
+	Transforms       *transform.Engine
+	TransformTimeout time.Duration
 
 	batch     batcher
 	published atomic.Int64
@@ -64,6 +69,12 @@ type Service struct {
 	// filterOrgs notes, by organization id, whether its endpoints had
 	// filters at its last publication (predecode).
 	filterOrgs sync.Map
+
+	transformOnce sync.Once
+	testEngine    *transform.Engine // one test run at a time, beside the deliveries'
+	examplesOnce  sync.Once
+	examples      []ConnectorInfo
+	examplesErr   error
 }
 
 // Limits bounds what one organization may create and do; a zero field sets
@@ -72,6 +83,9 @@ type Limits struct {
 	Endpoints  int                // live endpoints per organization
 	EventTypes int                // custom event types per organization
 	TestSends  *ratelimit.Buckets // test events per organization (this instance)
+	// TransformTests bounds transformation test runs per organization
+	// (this instance).
+	TransformTests *ratelimit.Buckets
 }
 
 // checkQuota refuses a creation once the organization has limit things of
@@ -142,6 +156,10 @@ type EndpointInput struct {
 	MaxInFlight    Clearable[int]     `json:"max_in_flight"`
 	// Filter is the endpoint's payload filter; JSON null clears it.
 	Filter Clearable[json.RawMessage] `json:"filter"`
+	// Transformation is null (remove it) or {"code", "enabled"}; Connector
+	// names a chat connector whose transformation the endpoint takes.
+	Transformation json.RawMessage `json:"transformation"`
+	Connector      *string         `json:"connector"`
 }
 
 // Clearable is an optional field that null clears: Set tells whether it
@@ -293,6 +311,7 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 			}
 		}
 	}
+	applyTransformation(e, in.Transformation, in.Connector, f)
 	if in.Headers != nil {
 		if msg := s.checkHeaders(*in.Headers); msg != "" {
 			f.Add("headers", msg)

@@ -86,7 +86,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Guard = &netguard.Guard{Enabled: cfg.Production(), Allowed: cfg.AllowedNetworks}
 	a.Queue = &queue.Queue{DB: d}
 	a.Outbound = &outbound.Service{DB: d, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix, Queue: a.Queue,
-		Limits: outbound.Limits{Endpoints: cfg.MaxEndpoints, EventTypes: cfg.MaxEventTypes, TestSends: ratelimit.NewBuckets(cfg.TestSendLimit)}}
+		TransformTimeout: cfg.TransformTimeout,
+		Limits: outbound.Limits{Endpoints: cfg.MaxEndpoints, EventTypes: cfg.MaxEventTypes, TestSends: ratelimit.NewBuckets(cfg.TestSendLimit),
+			TransformTests: ratelimit.NewBuckets(cfg.TestSendLimit)}}
 	a.Queue.Endpoints = a.Outbound
 	a.Outbound.Log = log
 	a.replayWake = make(chan struct{}, 1)
@@ -100,7 +102,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	senders := delivery.Senders{delivery.KindWebhook: delivery.NewWebhookSender(a.Guard, cfg.HeaderPrefix, cfg.EndpointConcurrency)}
+	webhooks := delivery.NewWebhookSender(a.Guard, cfg.HeaderPrefix, cfg.EndpointConcurrency)
+	webhooks.Transforms = a.Outbound.TransformEngine()
+	senders := delivery.Senders{delivery.KindWebhook: webhooks}
 	a.Dispatcher = &delivery.Dispatcher{
 		Queue: a.Queue, Senders: senders, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
 		Breaker: delivery.NewBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown), Owner: a.InstanceID, Workers: cfg.Workers, PerEndpoint: cfg.EndpointConcurrency,

@@ -1,0 +1,308 @@
+package transform
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dop251/goja"
+	"github.com/hookbook/hookbook/internal/event"
+)
+
+// output is a handler's result read out of its runtime.
+type output struct {
+	payload []byte // JSON
+	url     goja.Value
+	method  goja.Value
+	headers map[string]string
+	hasHdrs bool
+	cancel  bool
+}
+
+// readOutput reads the handler's result: the webhook object.
+func readOutput(vm *goja.Runtime, res goja.Value) (*output, error) {
+	if res == nil || goja.IsUndefined(res) || goja.IsNull(res) {
+		return nil, Failf("handler returned nothing; it must return the webhook object")
+	}
+	obj, ok := res.(*goja.Object)
+	if !ok || obj.ClassName() == "Array" {
+		return nil, Failf("handler must return the webhook object, not %s", res.ExportType())
+	}
+	out := &output{url: obj.Get("url"), method: obj.Get("method"), cancel: obj.Get("cancel") != nil && obj.Get("cancel").ToBoolean()}
+	if out.cancel {
+		return out, nil
+	}
+	p := obj.Get("payload")
+	if p == nil || goja.IsUndefined(p) {
+		return nil, Failf("payload is missing")
+	}
+	enc := &encoder{vm: vm, limit: MaxPayload, what: "payload"}
+	if err := enc.value(p, 0, true); err != nil {
+		return nil, err
+	}
+	out.payload = enc.buf.Bytes()
+	if h := obj.Get("headers"); h != nil && !goja.IsUndefined(h) && !goja.IsNull(h) {
+		ho, ok := h.(*goja.Object)
+		if !ok {
+			return nil, Failf("headers must be an object of strings")
+		}
+		keys := ho.Keys()
+		if len(keys) > MaxHeaders {
+			return nil, Failf("headers: at most %d", MaxHeaders)
+		}
+		out.hasHdrs, out.headers = true, make(map[string]string, len(keys))
+		for _, k := range keys {
+			v := ho.Get(k)
+			if _, ok := v.Export().(string); !ok {
+				return nil, Failf("headers: the value of %q must be a string", clip(k, 64))
+			}
+			out.headers[k] = v.String()
+		}
+	}
+	return out, nil
+}
+
+// checkOutput turns a handler's result into the request to make, refusing
+// what cannot or must not be sent.
+func (e *Engine) checkOutput(ctx context.Context, in *Webhook, o *output) (*Webhook, error) {
+	w := &Webhook{EventType: in.EventType, URL: in.URL, Method: in.Method, Headers: in.Headers, Cancel: o.cancel}
+	if o.cancel {
+		return w, nil
+	}
+	w.Payload = o.payload
+	if s, ok := o.url.Export().(string); ok {
+		w.URL = s
+	} else {
+		return nil, Failf("url must be a string")
+	}
+	if s, ok := o.method.Export().(string); ok {
+		w.Method = strings.ToUpper(s)
+	} else {
+		return nil, Failf("method must be a string")
+	}
+	if o.hasHdrs {
+		w.Headers = o.headers
+	}
+	if err := e.CheckRequest(ctx, in.URL, w); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// CheckRequest checks a transformed request: payload JSON of at most
+// MaxPayload bytes, an allowed method, an absolute http(s) URL (one other
+// than original must pass the network guard) and headers that hookbook
+// does not set itself.
+func (e *Engine) CheckRequest(ctx context.Context, original string, w *Webhook) error {
+	if len(w.Payload) > MaxPayload {
+		return Failf("payload is larger than %d bytes", MaxPayload)
+	}
+	if !json.Valid(w.Payload) {
+		return Failf("payload is not JSON")
+	}
+	if !slices.Contains(Methods, w.Method) {
+		return Failf("method must be one of %s, not %q", strings.Join(Methods, ", "), clip(w.Method, 32))
+	}
+	if len(w.URL) > MaxURL {
+		return Failf("url is longer than %d characters", MaxURL)
+	}
+	u, err := url.Parse(w.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Failf("url must be an absolute http or https URL, not %q", clip(w.URL, 128))
+	}
+	if w.URL != original && e.checkURL != nil {
+		if err := e.checkURL(ctx, w.URL); err != nil {
+			return Failf("url %s", err.Error())
+		}
+	}
+	return e.checkHeaders(w.Headers)
+}
+
+// builtinReserved are the headers every request of hookbook sets itself.
+var builtinReserved = []string{"Content-Type", "Content-Length", "User-Agent", "Host", "Connection", "Transfer-Encoding",
+	"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"}
+
+func (e *Engine) checkHeaders(h map[string]string) error {
+	if len(h) > MaxHeaders {
+		return Failf("headers: at most %d", MaxHeaders)
+	}
+	for k, v := range h {
+		ck := http.CanonicalHeaderKey(k)
+		if k == "" || !token(k) || len(k) > 256 {
+			return Failf("headers: %q is not a valid header name", clip(k, 64))
+		}
+		if slices.Contains(builtinReserved, ck) || (e.reserved != nil && e.reserved(ck)) {
+			return Failf("headers: %q is set by hookbook and cannot be overridden", ck)
+		}
+		if len(v) > MaxHeaderValue || strings.ContainsAny(v, "\r\n\x00") {
+			return Failf("headers: the value of %q is not a valid header value", ck)
+		}
+	}
+	return nil
+}
+
+func token(s string) bool {
+	for _, r := range s {
+		if r > 126 || r <= 32 || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// encoder writes a JavaScript value as JSON the way JSON.stringify does
+// (the canonical form of package event),
+// within limit bytes and a bounded depth, so that a value with many
+// references to one large string cannot make an unbounded allocation.
+type encoder struct {
+	vm    *goja.Runtime
+	buf   bytes.Buffer
+	limit int
+	what  string // what is written, for messages ("payload")
+}
+
+const maxDepth = 64
+
+// value writes v; top says v is the value itself (undefined is an error
+// there, omitted in objects and null in arrays by the callers).
+func (enc *encoder) value(v goja.Value, depth int, top bool) error {
+	if enc.buf.Len() > enc.limit {
+		return Failf("%s is larger than %d bytes", enc.what, enc.limit)
+	}
+	if depth > maxDepth {
+		return Failf("%s is nested deeper than %d levels (or refers to itself)", enc.what, maxDepth)
+	}
+	if o, ok := v.(*goja.Object); ok {
+		if toJSON, ok := goja.AssertFunction(o.Get("toJSON")); ok {
+			r, err := toJSON(o)
+			if err != nil {
+				return err
+			}
+			v = r
+		}
+	}
+	switch x := v.Export().(type) {
+	case nil:
+		if goja.IsUndefined(v) && top {
+			return Failf("payload is not JSON: undefined")
+		}
+		enc.buf.WriteString("null")
+		return nil
+	case bool:
+		enc.buf.WriteString(strconv.FormatBool(x))
+		return nil
+	case int64:
+		enc.buf.WriteString(strconv.FormatInt(x, 10))
+		return nil
+	case float64:
+		enc.number(x)
+		return nil
+	case string:
+		if len(x) > enc.limit-enc.buf.Len() {
+			return Failf("%s is larger than %d bytes", enc.what, enc.limit)
+		}
+		event.WriteString(&enc.buf, x)
+		return nil
+	}
+	o, ok := v.(*goja.Object)
+	if !ok {
+		return Failf("%s is not JSON: it holds a %s", enc.what, v.ExportType())
+	}
+	if _, isFn := goja.AssertFunction(o); isFn {
+		if top {
+			return Failf("payload is not JSON: a function")
+		}
+		enc.buf.WriteString("null")
+		return nil
+	}
+	if o.ClassName() == "Array" {
+		return enc.array(o, depth)
+	}
+	return enc.object(o, depth)
+}
+
+func (enc *encoder) array(o *goja.Object, depth int) error {
+	n := o.Get("length").ToInteger()
+	enc.buf.WriteByte('[')
+	for i := int64(0); i < n; i++ {
+		if i > 0 {
+			enc.buf.WriteByte(',')
+		}
+		if err := enc.value(orNull(o.Get(strconv.FormatInt(i, 10))), depth+1, false); err != nil {
+			return err
+		}
+	}
+	enc.buf.WriteByte(']')
+	return nil
+}
+
+func (enc *encoder) object(o *goja.Object, depth int) error {
+	enc.buf.WriteByte('{')
+	first := true
+	for _, k := range o.Keys() {
+		v := o.Get(k)
+		if v == nil || goja.IsUndefined(v) {
+			continue
+		}
+		if _, isFn := goja.AssertFunction(v); isFn {
+			continue
+		}
+		if _, isSym := v.(*goja.Symbol); isSym {
+			continue
+		}
+		if !first {
+			enc.buf.WriteByte(',')
+		}
+		first = false
+		event.WriteString(&enc.buf, k)
+		enc.buf.WriteByte(':')
+		if err := enc.value(v, depth+1, false); err != nil {
+			return err
+		}
+	}
+	enc.buf.WriteByte('}')
+	return nil
+}
+
+func orNull(v goja.Value) goja.Value {
+	if v == nil {
+		return goja.Null()
+	}
+	return v
+}
+
+// number writes a number as JSON.stringify does (NaN and infinities as null).
+func (enc *encoder) number(f float64) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		enc.buf.WriteString("null")
+		return
+	}
+	enc.buf.WriteString(event.JSNumber(f))
+}
+
+// boundStringify replaces JSON.stringify with one that refuses replacer
+// functions and outputs longer than MaxStringLength (measured first with
+// the bounded encoder), then lets the builtin write the text.
+func boundStringify(vm *goja.Runtime, jsonObj *goja.Object) {
+	orig, _ := goja.AssertFunction(jsonObj.Get("stringify"))
+	jsonObj.Set("stringify", func(call goja.FunctionCall) goja.Value {
+		if _, isFn := goja.AssertFunction(call.Argument(1)); isFn {
+			panic(vm.NewTypeError("JSON.stringify: replacer functions are not available in transformations"))
+		}
+		enc := &encoder{vm: vm, limit: MaxStringLength, what: "JSON.stringify output"}
+		if err := enc.value(call.Argument(0), 0, false); err != nil {
+			panic(vm.NewGoError(err))
+		}
+		r, err := orig(call.This, call.Arguments...)
+		if err != nil {
+			panic(err)
+		}
+		return r
+	})
+}
