@@ -25,9 +25,12 @@ type Limits struct {
 	// case): a longer run is interrupted and fails.
 	Timeout time.Duration
 	// MaxHeap bounds how much the Go heap may grow while a run lasts
-	// (default 64 MiB), sampled every millisecond; past it the run is
-	// interrupted and fails. The heap is the process's, so concurrent
-	// runs count each other's growth: Concurrency keeps that small.
+	// (default 256 MiB), sampled every millisecond and confirmed after a
+	// collection; past it the run is interrupted and fails. The heap is
+	// the process's, so concurrent runs count each other's growth
+	// (Concurrency keeps that small), and so does the rest of the process:
+	// the default is well above what a busy instance's own work grows by
+	// in the second a run may last.
 	MaxHeap uint64
 	// Concurrency bounds the runs at once (default GOMAXPROCS); others wait.
 	Concurrency int
@@ -38,7 +41,7 @@ type Limits struct {
 // Default limits.
 const (
 	DefaultTimeout      = 100 * time.Millisecond
-	DefaultMaxHeap      = 64 << 20
+	DefaultMaxHeap      = 256 << 20
 	DefaultMaxCallDepth = 256
 	maxProgramCode      = 4 << 20 // source bytes of the compiled programs kept
 )

@@ -124,7 +124,7 @@ func TestRunMemory(t *testing.T) {
 	e := New(Limits{Timeout: time.Minute}, nil, nil)
 	start := time.Now()
 	_, err := e.Run(context.Background(), `function handler(w) { const a = []; for (;;) { a.push("y".repeat(100000) + a.length); } }`, input(), at)
-	if err == nil || !strings.Contains(err.Error(), "more than 64 MiB of memory") {
+	if err == nil || !strings.Contains(err.Error(), "more than 256 MiB of memory") {
 		t.Fatalf("got %v", err)
 	}
 	if d := time.Since(start); d > 50*time.Second {
