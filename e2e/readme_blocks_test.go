@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,15 +202,7 @@ func readmeReplay(t *testing.T, s snippet) {
 	hookbooktest.RequireTool(t, "curl")
 	hookbooktest.RequireTool(t, "jq")
 	in := start(t, nil)
-	var failing atomic.Bool
-	failing.Store(true)
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if failing.Load() {
-			w.WriteHeader(503)
-			return
-		}
-		w.WriteHeader(200)
-	})
+	rc, failing := failingReceiver(t)
 	ep := in.createEndpoint(rc.URL, []string{"*"}, map[string]any{"max_attempts": 1})["id"].(string)
 	for range 3 {
 		in.publish("booking.created", nil)

@@ -31,15 +31,7 @@ func eventIDs(rc *receiver, prefix string) []string {
 func TestReplay(t *testing.T) {
 	t.Parallel()
 	in := start(t, nil)
-	var failing atomic.Bool
-	failing.Store(true)
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if failing.Load() {
-			w.WriteHeader(503)
-			return
-		}
-		w.WriteHeader(200)
-	})
+	rc, failing := failingReceiver(t)
 	ep := in.createEndpoint(rc.URL, []string{"*"}, map[string]any{"max_attempts": 1})["id"].(string)
 	since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	for i := 0; i < 3; i++ {
@@ -166,15 +158,7 @@ func TestReplay(t *testing.T) {
 func TestReplayResumesAfterRestart(t *testing.T) {
 	t.Parallel()
 	url := databaseURL(t)
-	var failing atomic.Bool
-	failing.Store(true)
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if failing.Load() {
-			w.WriteHeader(503)
-			return
-		}
-		w.WriteHeader(200)
-	})
+	rc, failing := failingReceiver(t)
 	// The first instance's replay job has passed once (at start) and does
 	// not come back: the replay it stores stays running.
 	first := start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url, "HOOKBOOK_POLL_INTERVAL": "1h"},
@@ -212,4 +196,19 @@ func TestReplayResumesAfterRestart(t *testing.T) {
 	if s := second.must(200, "GET", "/api/v1/replays/"+id, nil); s["queued"].(float64) != 4 || s["total"].(float64) != 4 {
 		t.Errorf("replay after the restart: %v", s)
 	}
+}
+
+// failingReceiver is a receiver that answers 503 until failing is set to
+// false, then 200.
+func failingReceiver(t *testing.T) (rc *receiver, failing *atomic.Bool) {
+	failing = new(atomic.Bool)
+	failing.Store(true)
+	rc = newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if failing.Load() {
+			w.WriteHeader(503)
+			return
+		}
+		w.WriteHeader(200)
+	})
+	return rc, failing
 }
