@@ -291,3 +291,20 @@ func TestRunPayloadIsCanonical(t *testing.T) {
 		t.Fatalf("payload\n%s\nwant\n%s", out.Payload, want)
 	}
 }
+
+// Number, String and Boolean objects are written as their values, as
+// JSON.stringify writes them; nested objects and arrays keep their order.
+func TestRunPayloadWrappers(t *testing.T) {
+	t.Parallel()
+	out, err := engine().Run(context.Background(), `function handler(w) {
+		w.payload = {n: new Number(1.5), s: new String("x"), b: Object(true), o: {b: [new Number(2), {c: new String("y")}], a: 1}};
+		return w;
+	}`, input(), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"n":1.5,"s":"x","b":true,"o":{"b":[2,{"c":"y"}],"a":1}}`
+	if string(out.Payload) != want {
+		t.Fatalf("payload\n%s\nwant\n%s", out.Payload, want)
+	}
+}
