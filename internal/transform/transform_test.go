@@ -308,3 +308,26 @@ func TestRunPayloadWrappers(t *testing.T) {
 		t.Fatalf("payload\n%s\nwant\n%s", out.Payload, want)
 	}
 }
+
+// Math.random is seeded by the attempt's time: a run at the same time sees
+// the same numbers, whichever reused runtime it gets.
+func TestRunRandomIsSeededByTime(t *testing.T) {
+	t.Parallel()
+	e := engine()
+	code := `function handler(w) { w.payload = {r: [Math.random(), Math.random()]}; return w; }`
+	var got []string
+	for i := 0; i < 3; i++ {
+		when := at
+		if i == 2 {
+			when = at.Add(time.Second)
+		}
+		out, err := e.Run(context.Background(), code, input(), when)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(out.Payload))
+	}
+	if got[0] != got[1] || got[0] == got[2] {
+		t.Fatalf("payloads %q: want the first two alike, the third different", got)
+	}
+}
