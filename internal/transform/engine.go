@@ -227,10 +227,8 @@ func (e *Engine) run(p *goja.Program, in *Webhook, now time.Time) (out *output, 
 	seed := uint64(now.UnixNano())
 	r := rand.New(rand.NewPCG(seed, seed>>1))
 	vm.SetRandSource(r.Float64)
-	done, watched := make(chan struct{}), make(chan struct{})
 	timer := e.cpuTimer(vm)
-	defer runtime.UnlockOSThread()
-	go func() { watchHeap(vm, e.limits.MaxHeap, done); close(watched) }()
+	heap := watchHeapAfter(vm, e.limits.MaxHeap, time.Millisecond)
 	reuse := false
 	defer func() {
 		if rec := recover(); rec != nil {
@@ -241,8 +239,8 @@ func (e *Engine) run(p *goja.Program, in *Webhook, now time.Time) (out *output, 
 			}
 		}
 		stopped := timer.Stop()
-		close(done)
-		<-watched // no interrupt of this run can reach the next one
+		runtime.UnlockOSThread() // before waiting: a locked thread that blocks hands its P off
+		heap.stop()              // no interrupt of this run can reach the next one
 		if reuse && stopped {
 			select {
 			case e.idle <- sb:
@@ -350,15 +348,38 @@ func heapBytes() uint64 {
 	return heapSample[0].Value.Uint64()
 }
 
+// heapWatch watches the heap during one run, from a delay on.
+type heapWatch struct {
+	timer         *time.Timer
+	done, watched chan struct{}
+}
+
+// watchHeapAfter starts watching the heap for vm's run after delay (most
+// runs are over by then: they start no goroutine and read nothing).
+func watchHeapAfter(vm *goja.Runtime, limit uint64, delay time.Duration) *heapWatch {
+	w := &heapWatch{done: make(chan struct{}), watched: make(chan struct{})}
+	w.timer = time.AfterFunc(delay, func() { watchHeap(vm, limit, w.done); close(w.watched) })
+	return w
+}
+
+// stop ends the watch and returns once it can no longer interrupt vm.
+func (w *heapWatch) stop() {
+	if w.timer.Stop() {
+		return // it never started
+	}
+	close(w.done)
+	<-w.watched
+}
+
 // watchHeap interrupts vm when the heap grows by more than limit while it
-// runs, measured from its first sample a millisecond in (most runs are
-// over by then and read nothing). Garbage counts until collected, so the
-// first time the limit is passed it collects and looks again.
+// runs, measured from a first sample taken at once, then every
+// millisecond until done. Garbage counts until collected, so the first
+// time the limit is passed it collects and looks again.
 func watchHeap(vm *goja.Runtime, limit uint64, done <-chan struct{}) {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
-	var base uint64
-	sampled, collected := false, false
+	base := heapBytes()
+	collected := false
 	for {
 		select {
 		case <-done:
@@ -366,10 +387,6 @@ func watchHeap(vm *goja.Runtime, limit uint64, done <-chan struct{}) {
 		case <-t.C:
 		}
 		h := heapBytes()
-		if !sampled {
-			base, sampled = h, true
-			continue
-		}
 		if h > base && h-base > limit {
 			if !collected {
 				collected = true

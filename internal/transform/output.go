@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,31 +188,17 @@ func (enc *encoder) value(v goja.Value, depth int, top bool) error {
 			v = r
 		}
 	}
-	switch x := v.Export().(type) {
-	case nil:
-		if goja.IsUndefined(v) && top {
-			return Failf("payload is not JSON: undefined")
-		}
-		enc.buf.WriteString("null")
-		return nil
-	case bool:
-		enc.buf.WriteString(strconv.FormatBool(x))
-		return nil
-	case int64:
-		enc.buf.WriteString(strconv.FormatInt(x, 10))
-		return nil
-	case float64:
-		enc.number(x)
-		return nil
-	case string:
-		if len(x) > enc.limit-enc.buf.Len() {
-			return Failf("%s is larger than %d bytes", enc.what, enc.limit)
-		}
-		event.WriteString(&enc.buf, x)
-		return nil
+	o, isObj := v.(*goja.Object)
+	if isObj && o.ClassName() == "String" {
+		v = enc.vm.ToValue(o.String()) // a String object, written as its text
+		o, isObj = nil, false
 	}
-	o, ok := v.(*goja.Object)
-	if !ok {
+	if !isObj || wrapsPrimitive(o) {
+		if done, err := enc.primitive(v, top); done {
+			return err
+		}
+	}
+	if !isObj {
 		return Failf("%s is not JSON: it holds a %s", enc.what, v.ExportType())
 	}
 	if _, isFn := goja.AssertFunction(o); isFn {
@@ -225,6 +212,44 @@ func (enc *encoder) value(v goja.Value, depth int, top bool) error {
 		return enc.array(o, depth)
 	}
 	return enc.object(o, depth)
+}
+
+// wrapsPrimitive reports whether o is a Number or Boolean object,
+// which JSON.stringify writes as its primitive value. Other objects are
+// read property by property, never exported whole (an export copies the
+// object's whole tree, at every level).
+func wrapsPrimitive(o *goja.Object) bool {
+	switch o.ExportType().Kind() {
+	case reflect.Bool, reflect.Int64, reflect.Float64, reflect.String:
+		return true
+	}
+	return false
+}
+
+// primitive writes v if it is null, undefined, a boolean, a number or a
+// string (or an object wrapping one), and reports whether it did.
+func (enc *encoder) primitive(v goja.Value, top bool) (bool, error) {
+	switch x := v.Export().(type) {
+	case nil:
+		if goja.IsUndefined(v) && top {
+			return true, Failf("payload is not JSON: undefined")
+		}
+		enc.buf.WriteString("null")
+	case bool:
+		enc.buf.WriteString(strconv.FormatBool(x))
+	case int64:
+		enc.buf.WriteString(strconv.FormatInt(x, 10))
+	case float64:
+		enc.number(x)
+	case string:
+		if len(x) > enc.limit-enc.buf.Len() {
+			return true, Failf("%s is larger than %d bytes", enc.what, enc.limit)
+		}
+		event.WriteString(&enc.buf, x)
+	default:
+		return false, nil
+	}
+	return true, nil
 }
 
 func (enc *encoder) array(o *goja.Object, depth int) error {

@@ -291,3 +291,43 @@ func TestRunPayloadIsCanonical(t *testing.T) {
 		t.Fatalf("payload\n%s\nwant\n%s", out.Payload, want)
 	}
 }
+
+// Number, String and Boolean objects are written as their values, as
+// JSON.stringify writes them; nested objects and arrays keep their order.
+func TestRunPayloadWrappers(t *testing.T) {
+	t.Parallel()
+	out, err := engine().Run(context.Background(), `function handler(w) {
+		w.payload = {n: new Number(1.5), s: new String("x"), b: Object(true), o: {b: [new Number(2), {c: new String("y")}], a: 1}};
+		return w;
+	}`, input(), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"n":1.5,"s":"x","b":true,"o":{"b":[2,{"c":"y"}],"a":1}}`
+	if string(out.Payload) != want {
+		t.Fatalf("payload\n%s\nwant\n%s", out.Payload, want)
+	}
+}
+
+// Math.random is seeded by the attempt's time: a run at the same time sees
+// the same numbers, whichever reused runtime it gets.
+func TestRunRandomIsSeededByTime(t *testing.T) {
+	t.Parallel()
+	e := engine()
+	code := `function handler(w) { w.payload = {r: [Math.random(), Math.random()]}; return w; }`
+	var got []string
+	for i := 0; i < 3; i++ {
+		when := at
+		if i == 2 {
+			when = at.Add(time.Second)
+		}
+		out, err := e.Run(context.Background(), code, input(), when)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(out.Payload))
+	}
+	if got[0] != got[1] || got[0] == got[2] {
+		t.Fatalf("payloads %q: want the first two alike, the third different", got)
+	}
+}
