@@ -360,8 +360,8 @@ func TestChatConnectors(t *testing.T) {
 	slack.mu.Lock()
 	texts := strings.Join(slack.texts, "\n")
 	slack.mu.Unlock()
-	for _, want := range []string{"New booking: City Walking Tour, Sun 15 Feb 14:00, 2 participants — Jane Doe",
-		"Payment received: 90.00 USD for booking bkg_"} {
+	for _, want := range []string{"New booking: City Walking Tour, Sun 15 Feb 2026 14:00, 2 participants — Jane Doe",
+		"Payment received: 90.00 USD by card for booking bkg_"} {
 		if !strings.Contains(texts, want) {
 			t.Errorf("Slack got %q, want a line %q", texts, want)
 		}
@@ -376,7 +376,7 @@ func TestChatConnectors(t *testing.T) {
 			t.Errorf("connector %v", c)
 		}
 		ex, _ := json.Marshal(c["example"])
-		if !strings.Contains(string(ex), "New booking: City Walking Tour, Wed 25 Mar 14:00, 2 participants") {
+		if !strings.Contains(string(ex), "New booking: City Walking Tour, Wed 25 Mar 2026 14:00, 2 participants") {
 			t.Errorf("%s example %s", c["name"], ex)
 		}
 	}
@@ -394,12 +394,12 @@ func TestChatConnectors(t *testing.T) {
 	card := teams["attachments"].([]any)[0].(map[string]any)
 	body, _ := json.Marshal(card["content"])
 	if teams["type"] != "message" || card["contentType"] != "application/vnd.microsoft.card.adaptive" ||
-		!strings.Contains(string(body), `"type":"AdaptiveCard"`) || !strings.Contains(string(body), "Payment failed: 90.00 USD for booking bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D — The card was declined") {
+		!strings.Contains(string(body), `"type":"AdaptiveCard"`) || !strings.Contains(string(body), `Payment failed: 90.00 USD by card for booking bkg\\_01JQ2Z8Y5V4N6T7R8S9A0B1C2D, payment pay\\_01JQ2Z8Y5V4N6T7R8S9A0B1C2H — The card was declined`) {
 		t.Errorf("Teams message %s", body)
 	}
 	discord := in.must(200, "POST", "/api/v1/transformations/test", map[string]any{"connector": "discord", "event": "review.created",
 		"data": map[string]any{"rating": 4, "comment": "@everyone <script>"}})["payload"].(map[string]any)
-	if discord["content"] != "New review: 4/5 — “@everyone <script>”" || discord["allowed_mentions"].(map[string]any)["parse"] == nil {
+	if discord["content"] != `New review: 4/5 — “\@everyone \<script\>”` || discord["allowed_mentions"].(map[string]any)["parse"] == nil {
 		t.Errorf("Discord message %v", discord)
 	}
 }
