@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -56,14 +57,23 @@ func readmeConnector(t *testing.T, s snippet) {
 	if err != nil || !strings.Contains(out, `"connector":"slack"`) || !strings.Contains(out, `"name":"discord"`) {
 		t.Fatalf("%v:\n%s", err, out)
 	}
-	in.publish("booking.created", map[string]any{"starts_at": "2026-02-15T14:00:00Z", "participants": 2})
+	// The README quotes the line a booking of the example arrives as: the
+	// one the connectors list printed shows, and the one Slack gets.
+	readme, _ := os.ReadFile("../README.md")
+	m := regexp.MustCompile("A booking then arrives as `([^`]+)`").FindStringSubmatch(strings.Join(strings.Fields(string(readme)), " "))
+	if m == nil {
+		t.Fatal("the README quotes no line a booking arrives as")
+	}
+	if !strings.Contains(out, `"text":"`+m[1]+`"`) {
+		t.Fatalf("the printed connectors do not show the README's line %q:\n%s", m[1], out)
+	}
+	in.publish("booking.created", nil)
 	waitFor(t, time.Minute, "the message in Slack", func() bool {
 		slack.mu.Lock()
 		defer slack.mu.Unlock()
 		return len(slack.texts) == 1
 	})
-	readme, _ := os.ReadFile("../README.md")
-	if want := slack.texts[0]; !strings.Contains(strings.Join(strings.Fields(string(readme)), " "), "`"+want+"`") {
-		t.Fatalf("Slack got %q; the README quotes another line", want)
+	if got := slack.texts[0]; got != m[1] {
+		t.Fatalf("Slack got %q; the README quotes %q", got, m[1])
 	}
 }

@@ -137,7 +137,10 @@ func TestTransformationValidation(t *testing.T) {
 		{map[string]any{"transformation": map[string]any{"code": "function other(w) { return w; }"}}, "transformation.code", "function handler"},
 		{map[string]any{"transformation": map[string]any{"enabled": true}}, "transformation.code", "is required"},
 		{map[string]any{"transformation": "x"}, "transformation", "must be null or an object"},
-		{map[string]any{"transformation": map[string]any{"code": "function handler(w) { return w; }", "extra": 1}}, "transformation", "must be null or an object"},
+		{map[string]any{"transformation": []any{1}}, "transformation", "must be null or an object"},
+		{map[string]any{"transformation": map[string]any{"code": 5}}, "transformation.code", "must be a string"},
+		{map[string]any{"transformation": map[string]any{"code": "function handler(w) { return w; }", "enabled": "yes"}}, "transformation.enabled", "true or false"},
+		{map[string]any{"transformation": map[string]any{"code": "function handler(w) { return w; }", "connector": 1}}, "transformation.connector", "string or null"},
 		{map[string]any{"connector": "irc"}, "connector", `"slack", "teams", "discord"`},
 		{map[string]any{"connector": "slack", "transformation": nil}, "connector", "not both"},
 	} {
@@ -182,6 +185,67 @@ func TestTransformationValidation(t *testing.T) {
 	}
 	if got := in.must(200, "GET", "/api/v1/webhooks/"+id, nil); got["transformation"].(map[string]any)["connector"] != "discord" {
 		t.Fatalf("stored: %v", got["transformation"])
+	}
+	// "connector": null removes a connector's transformation; an endpoint
+	// with code of its own is told how to remove its transformation.
+	if got := in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"connector": nil}); got["transformation"] != nil {
+		t.Fatalf("after connector null: %v", got["transformation"])
+	}
+	in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"transformation": map[string]any{"code": "function handler(w) { return w; }"}})
+	r := in.do("PATCH", "/api/v1/webhooks/"+id, map[string]any{"connector": nil})
+	if msg, _ := detailsOf(t, r, 422)["connector"].(string); !strings.Contains(msg, `"transformation": null`) {
+		t.Fatalf("connector null on own code: %d %s", r.Status, r.Body)
+	}
+	if got := in.must(200, "GET", "/api/v1/webhooks/"+id, nil); got["transformation"] == nil {
+		t.Fatal("a refused PATCH removed the transformation")
+	}
+}
+
+func detailsOf(t *testing.T, r response, status int) map[string]any {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	return r.JSON(t)["error"].(map[string]any)["details"].(map[string]any)
+}
+
+// What GET returns as an endpoint's transformation can be sent back as it
+// is (with its connector, an own code's connector null, or keys hookbook
+// does not know): nothing changes, and a connector's name stays.
+func TestTransformationRoundTrip(t *testing.T) {
+	t.Parallel()
+	in := start(t, nil)
+	slack := in.createEndpoint("https://example.com/slack", []string{"*"}, map[string]any{"connector": "slack"})
+	own := in.createEndpoint("https://example.com/own", []string{"*"}, map[string]any{
+		"transformation": map[string]any{"code": "function handler(w) { return w; }", "enabled": true}})
+	for _, ep := range []map[string]any{slack, own} {
+		id := ep["id"].(string)
+		got := in.must(200, "GET", "/api/v1/webhooks/"+id, nil)
+		tr := got["transformation"].(map[string]any)
+		if _, has := tr["connector"]; has != (ep["id"] == slack["id"]) {
+			t.Fatalf("connector present = %v in %v", has, tr)
+		}
+		variants := []map[string]any{tr, {"code": tr["code"], "enabled": false, "connector": tr["connector"], "note": "unknown keys are ignored"}}
+		if tr["connector"] == nil {
+			variants = append(variants, map[string]any{"code": tr["code"], "enabled": true, "connector": nil})
+		}
+		for _, v := range variants {
+			after := in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"transformation": v})["transformation"].(map[string]any)
+			if after["code"] != tr["code"] || after["connector"] != tr["connector"] || after["enabled"] != v["enabled"] {
+				t.Fatalf("sent %v, got %v (was %v)", v, after, tr)
+			}
+		}
+	}
+	// A connector's code given to an endpoint with a connector name keeps
+	// the name; code of one's own with a connector name does not take it.
+	code := slack["transformation"].(map[string]any)["code"]
+	got := in.must(200, "PATCH", "/api/v1/webhooks/"+own["id"].(string), map[string]any{"transformation": map[string]any{"code": code, "connector": "slack"}})
+	if tr := got["transformation"].(map[string]any); tr["connector"] != "slack" {
+		t.Fatalf("slack code with its name: %v", tr)
+	}
+	got = in.must(200, "PATCH", "/api/v1/webhooks/"+own["id"].(string), map[string]any{"transformation": map[string]any{"code": "function handler(w) { return w; }", "connector": "slack"}})
+	if tr := got["transformation"].(map[string]any); tr["connector"] != nil {
+		t.Fatalf("own code with a connector name: %v", tr)
 	}
 }
 
@@ -296,8 +360,8 @@ func TestChatConnectors(t *testing.T) {
 	slack.mu.Lock()
 	texts := strings.Join(slack.texts, "\n")
 	slack.mu.Unlock()
-	for _, want := range []string{"New booking: City Walking Tour, Sun 15 Feb 14:00, 2 participants — Jane Doe",
-		"Payment received: 90.00 USD for booking bkg_"} {
+	for _, want := range []string{"New booking: City Walking Tour, Sun 15 Feb 2026 14:00, 2 participants — Jane Doe",
+		"Payment received: 90.00 USD by card for booking bkg_"} {
 		if !strings.Contains(texts, want) {
 			t.Errorf("Slack got %q, want a line %q", texts, want)
 		}
@@ -312,7 +376,7 @@ func TestChatConnectors(t *testing.T) {
 			t.Errorf("connector %v", c)
 		}
 		ex, _ := json.Marshal(c["example"])
-		if !strings.Contains(string(ex), "New booking: City Walking Tour, Wed 25 Mar 14:00, 2 participants") {
+		if !strings.Contains(string(ex), "New booking: City Walking Tour, Wed 25 Mar 2026 14:00, 2 participants") {
 			t.Errorf("%s example %s", c["name"], ex)
 		}
 	}
@@ -330,12 +394,12 @@ func TestChatConnectors(t *testing.T) {
 	card := teams["attachments"].([]any)[0].(map[string]any)
 	body, _ := json.Marshal(card["content"])
 	if teams["type"] != "message" || card["contentType"] != "application/vnd.microsoft.card.adaptive" ||
-		!strings.Contains(string(body), `"type":"AdaptiveCard"`) || !strings.Contains(string(body), "Payment failed: 90.00 USD for booking bkg_01JQ2Z8Y5V4N6T7R8S9A0B1C2D — The card was declined") {
+		!strings.Contains(string(body), `"type":"AdaptiveCard"`) || !strings.Contains(string(body), `Payment failed: 90.00 USD by card for booking bkg\\_01JQ2Z8Y5V4N6T7R8S9A0B1C2D, payment pay\\_01JQ2Z8Y5V4N6T7R8S9A0B1C2H — The card was declined`) {
 		t.Errorf("Teams message %s", body)
 	}
 	discord := in.must(200, "POST", "/api/v1/transformations/test", map[string]any{"connector": "discord", "event": "review.created",
 		"data": map[string]any{"rating": 4, "comment": "@everyone <script>"}})["payload"].(map[string]any)
-	if discord["content"] != "New review: 4/5 — “@everyone <script>”" || discord["allowed_mentions"].(map[string]any)["parse"] == nil {
+	if discord["content"] != `New review: 4/5 — “\@everyone \<script\>”` || discord["allowed_mentions"].(map[string]any)["parse"] == nil {
 		t.Errorf("Discord message %v", discord)
 	}
 }

@@ -22,7 +22,7 @@ func TestUITransformations(t *testing.T) {
 	var body string
 	run(t, ctx, chromedp.Evaluate(`document.querySelector("#transformation").textContent`, &body))
 	if !strings.Contains(body, "Slack") || !strings.Contains(body, "Microsoft Teams") ||
-		!strings.Contains(body, "New booking: City Walking Tour, Wed 25 Mar 14:00, 2 participants") {
+		!strings.Contains(body, "New booking: City Walking Tour, Wed 25 Mar 2026 14:00, 2 participants") {
 		t.Fatalf("the connector picker shows: %s", body)
 	}
 

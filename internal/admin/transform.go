@@ -42,7 +42,7 @@ func readTransformation(r *http.Request, s *session, create bool, in *outbound.E
 	checked["transformation_enabled"] = enabled
 	if c := r.PostFormValue("connector"); create && c != "" {
 		form["connector"] = c
-		in.Connector = &c
+		in.Connector = outbound.Clear(&c)
 		return
 	}
 	switch {

@@ -159,7 +159,8 @@ type EndpointInput struct {
 	// Transformation is null (remove it) or {"code", "enabled"}; Connector
 	// names a chat connector whose transformation the endpoint takes.
 	Transformation json.RawMessage `json:"transformation"`
-	Connector      *string         `json:"connector"`
+	// Connector is null to remove a connector's transformation.
+	Connector Clearable[string] `json:"connector"`
 }
 
 // Clearable is an optional field that null clears: Set tells whether it

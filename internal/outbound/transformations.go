@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -15,21 +16,38 @@ import (
 )
 
 // transformationInput is the "transformation" field of an endpoint create
-// or update: null removes it; an update may give only enabled.
+// or update: null removes it; an update may give only enabled. Connector
+// is accepted so that what GET returned can be sent back: it keeps the
+// connector's name when Code is that connector's code, and is otherwise
+// ignored. Unknown keys are ignored, as everywhere in the API.
 type transformationInput struct {
-	Code    *string `json:"code"`
-	Enabled *bool   `json:"enabled"`
+	Code      *string `json:"code"`
+	Enabled   *bool   `json:"enabled"`
+	Connector *string `json:"connector"`
 }
 
 // applyTransformation validates the transformation and connector fields
-// and sets them on e: a connector sets its code, enabled.
-func applyTransformation(e *hookbook.Endpoint, raw json.RawMessage, connector *string, f hookbook.Fields) {
-	if connector != nil {
-		if len(raw) > 0 {
+// and sets them on e: a connector sets its code, enabled; a null
+// connector removes the transformation of a connector (an endpoint with
+// code of its own is told to send "transformation": null).
+func applyTransformation(e *hookbook.Endpoint, raw json.RawMessage, connector Clearable[string], f hookbook.Fields) {
+	given := len(raw) > 0
+	if connector.Set && connector.Value == nil && !given {
+		switch {
+		case e.Transformation == nil:
+		case e.Transformation.Connector != "":
+			e.Transformation = nil
+		default:
+			f.Add("connector", `the endpoint's transformation is its own code, not a connector's; send "transformation": null to remove it`)
+		}
+		return
+	}
+	if connector.Value != nil {
+		if given {
 			f.Add("connector", "give either connector or transformation, not both")
 			return
 		}
-		c, ok := transform.LookupConnector(*connector)
+		c, ok := transform.LookupConnector(*connector.Value)
 		if !ok {
 			f.Add("connector", fmt.Sprintf("must be one of %s", connectorNames()))
 			return
@@ -37,18 +55,15 @@ func applyTransformation(e *hookbook.Endpoint, raw json.RawMessage, connector *s
 		e.Transformation = &hookbook.Transformation{Code: c.Code, Enabled: true, Connector: c.Name}
 		return
 	}
-	if len(raw) == 0 {
+	if !given {
 		return
 	}
 	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		e.Transformation = nil
 		return
 	}
-	var in transformationInput
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		f.Add("transformation", `must be null or an object {"code": "…", "enabled": true}`)
+	in, ok := decodeTransformation(raw, f)
+	if !ok {
 		return
 	}
 	t := hookbook.Transformation{Enabled: true}
@@ -61,16 +76,41 @@ func applyTransformation(e *hookbook.Endpoint, raw json.RawMessage, connector *s
 			f.Add("transformation.code", err.Error())
 		}
 		t.Code = *in.Code
-		if c, ok := transform.LookupConnector(t.Connector); !ok || c.Code != t.Code {
-			t.Connector = ""
-		}
 	case e.Transformation == nil:
 		f.Add("transformation.code", "is required")
+	}
+	if in.Connector != nil {
+		t.Connector = *in.Connector
+	}
+	if c, ok := transform.LookupConnector(t.Connector); !ok || c.Code != t.Code {
+		t.Connector = ""
 	}
 	if in.Enabled != nil {
 		t.Enabled = *in.Enabled
 	}
 	e.Transformation = &t
+}
+
+// decodeTransformation reads a transformation object, adding a field error
+// that names the key of a value of the wrong type.
+func decodeTransformation(raw json.RawMessage, f hookbook.Fields) (transformationInput, bool) {
+	var in transformationInput
+	err := json.Unmarshal(raw, &in)
+	if err == nil {
+		return in, true
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		want := map[string]string{"code": "must be a string", "enabled": "must be true or false",
+			"connector": "must be a string or null"}[te.Field]
+		if want == "" {
+			want = "has the wrong type"
+		}
+		f.Add("transformation."+te.Field, want)
+		return in, false
+	}
+	f.Add("transformation", `must be null or an object {"code": "…", "enabled": true}`)
+	return in, false
 }
 
 func connectorNames() string {

@@ -24,7 +24,7 @@ func TestTransformationStorage(t *testing.T) {
 		ctx := context.Background()
 		f := outboundtest.New(t, d)
 		events := []string{"*"}
-		ep, err := f.Svc.CreateEndpoint(ctx, f.Org, outbound.EndpointInput{URL: outboundtest.Ptr("http://127.0.0.1:9/hook"), Events: &events, Connector: outboundtest.Ptr("teams")})
+		ep, err := f.Svc.CreateEndpoint(ctx, f.Org, outbound.EndpointInput{URL: outboundtest.Ptr("http://127.0.0.1:9/hook"), Events: &events, Connector: outbound.Clear(outboundtest.Ptr("teams"))})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"math/big"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -33,7 +34,7 @@ func readOutput(vm *goja.Runtime, res goja.Value) (*output, error) {
 	}
 	obj, ok := res.(*goja.Object)
 	if !ok || obj.ClassName() == "Array" {
-		return nil, Failf("handler must return the webhook object, not %s", res.ExportType())
+		return nil, Failf("handler must return the webhook object, not %s", jsKind(res))
 	}
 	out := &output{url: obj.Get("url"), method: obj.Get("method"), cancel: obj.Get("cancel") != nil && obj.Get("cancel").ToBoolean()}
 	if out.cancel {
@@ -80,12 +81,12 @@ func (e *Engine) checkOutput(ctx context.Context, in *Webhook, o *output) (*Webh
 	if s, ok := o.url.Export().(string); ok {
 		w.URL = s
 	} else {
-		return nil, Failf("url must be a string")
+		return nil, Failf("url must be a string, not %s", jsKind(o.url))
 	}
 	if s, ok := o.method.Export().(string); ok {
 		w.Method = strings.ToUpper(s)
 	} else {
-		return nil, Failf("method must be a string")
+		return nil, Failf("method must be a string, not %s", jsKind(o.method))
 	}
 	if o.hasHdrs {
 		w.Headers = o.headers
@@ -148,6 +149,40 @@ func (e *Engine) checkHeaders(h map[string]string) error {
 	return nil
 }
 
+// jsKind names a JavaScript value's kind the way a transformation's author
+// knows it ("a number", "a BigInt", "an array"), never as a Go type.
+func jsKind(v goja.Value) string {
+	switch {
+	case v == nil || goja.IsUndefined(v):
+		return "undefined"
+	case goja.IsNull(v):
+		return "null"
+	}
+	if o, ok := v.(*goja.Object); ok {
+		if _, isFn := goja.AssertFunction(o); isFn {
+			return "a function"
+		}
+		if o.ClassName() == "Array" {
+			return "an array"
+		}
+		return "an object"
+	}
+	if _, ok := v.(*goja.Symbol); ok {
+		return "a symbol"
+	}
+	switch v.Export().(type) {
+	case bool:
+		return "a boolean"
+	case int64, float64:
+		return "a number"
+	case string:
+		return "a string"
+	case *big.Int:
+		return "a BigInt"
+	}
+	return "a value JSON cannot hold"
+}
+
 func token(s string) bool {
 	for _, r := range s {
 		if r > 126 || r <= 32 || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
@@ -199,7 +234,7 @@ func (enc *encoder) value(v goja.Value, depth int, top bool) error {
 		}
 	}
 	if !isObj {
-		return Failf("%s is not JSON: it holds a %s", enc.what, v.ExportType())
+		return Failf("%s is not JSON: it holds %s", enc.what, jsKind(v))
 	}
 	if _, isFn := goja.AssertFunction(o); isFn {
 		if top {
@@ -229,6 +264,13 @@ func wrapsPrimitive(o *goja.Object) bool {
 // primitive writes v if it is null, undefined, a boolean, a number or a
 // string (or an object wrapping one), and reports whether it did.
 func (enc *encoder) primitive(v goja.Value, top bool) (bool, error) {
+	if _, ok := v.(*goja.Symbol); ok { // JSON.stringify: undefined, null in arrays
+		if top {
+			return true, Failf("%s is not JSON: it holds a symbol", enc.what)
+		}
+		enc.buf.WriteString("null")
+		return true, nil
+	}
 	switch x := v.Export().(type) {
 	case nil:
 		if goja.IsUndefined(v) && top {

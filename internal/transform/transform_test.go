@@ -95,6 +95,12 @@ func TestRunHostile(t *testing.T) {
 		{"overrides a brand header", `webhook.headers["X-Hookbook-Event"] = "x";`, "cannot be overridden"},
 		{"sets a header with a newline", `webhook.headers["X-A"] = "a\r\nb";`, "not a valid header value"},
 		{"sets a header to a number", `webhook.headers["X-A"] = 1;`, "must be a string"},
+		{"returns a number", `return 5;`, "must return the webhook object, not a number"},
+		{"returns an array", `return [webhook];`, "must return the webhook object, not an array"},
+		{"returns a BigInt in the payload", `webhook.payload = {n: 10n};`, "payload is not JSON: it holds a BigInt"},
+		{"returns a symbol as payload", `webhook.payload = Symbol("s");`, "payload is not JSON: it holds a symbol"},
+		{"sets the url to a number", `webhook.url = 5;`, "url must be a string, not a number"},
+		{"sets the method to null", `webhook.method = null;`, "method must be a string, not null"},
 		{"sets too many headers", `for (let i = 0; i < 30; i++) webhook.headers["X-" + i] = "1";`, "at most 20"},
 	}
 	e := engine()
@@ -105,6 +111,11 @@ func TestRunHostile(t *testing.T) {
 			_, err := e.Run(context.Background(), code, input(), at)
 			if err == nil || !IsError(err) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+			for _, goName := range []string{"int64", "float64", "big.", "goja", "interface", "map["} {
+				if strings.Contains(err.Error(), goName) {
+					t.Fatalf("error %q names a Go type (%s), not a JavaScript value", err, goName)
+				}
 			}
 			if len(err.Error()) > MaxMessage+10 {
 				t.Fatalf("message of %d bytes", len(err.Error()))

@@ -1,7 +1,8 @@
 // Microsoft Teams incoming webhook (workflow): a message with one Adaptive
-// Card naming the event and its summary.
+// Card naming the event and its summary, the event's text with its
+// Markdown escaped (TextBlocks render Markdown).
 function handler(webhook) {
-	const line = summary(webhook.eventType, webhook.payload.data);
+	const line = summary(webhook.eventType, webhook.payload.data, markdownEscaped);
 	webhook.payload = {
 		type: "message",
 		attachments: [{
@@ -11,7 +12,7 @@ function handler(webhook) {
 				type: "AdaptiveCard",
 				version: "1.4",
 				body: [
-					{ type: "TextBlock", text: titleOf(webhook.eventType), weight: "Bolder", size: "Medium", wrap: true },
+					{ type: "TextBlock", text: markdownEscaped(titleOf(webhook.eventType)), weight: "Bolder", size: "Medium", wrap: true },
 					{ type: "TextBlock", text: line, wrap: true },
 				],
 			},
