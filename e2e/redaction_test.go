@@ -83,29 +83,58 @@ func TestDeliveryLogRedactsCredentials(t *testing.T) {
 // returns the page at path (which must answer 200).
 func adminGet(t *testing.T, in *instance, path string) string {
 	t.Helper()
+	return signedIn(t, in).get(path, 200)
+}
+
+// adminClient is an HTTP client signed in to the admin UI.
+type adminClient struct {
+	t  *testing.T
+	in *instance
+	c  *http.Client
+}
+
+// signedIn signs in to the admin UI with the instance's API key.
+func signedIn(t *testing.T, in *instance) *adminClient {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	read := func(resp *http.Response, err error) string {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 && resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("%s = %d", resp.Request.URL, resp.StatusCode)
-		}
-		return string(b)
+	a := &adminClient{t: t, in: in, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	a.post("/login", url.Values{"api_key": {in.key}, "csrf": {csrfIn(t, a.get("/login", 200))}}, http.StatusSeeOther)
+	return a
+}
+
+// csrfIn returns the CSRF token of the form in html.
+func csrfIn(t *testing.T, html string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(html)
+	if m == nil {
+		t.Fatal("no CSRF token in the page")
 	}
-	login := read(c.Get(in.url + "/login"))
-	csrf := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(login)
-	if csrf == nil {
-		t.Fatal("no CSRF token on the sign-in page")
+	return m[1]
+}
+
+func (a *adminClient) read(resp *http.Response, err error, what string, want int) string {
+	a.t.Helper()
+	if err != nil {
+		a.t.Fatal(err)
 	}
-	read(c.PostForm(in.url+"/login", url.Values{"api_key": {in.key}, "csrf": {csrf[1]}}))
-	resp, err := c.Get(in.url + path)
-	if err == nil && resp.StatusCode != 200 {
-		t.Fatalf("GET %s = %d", path, resp.StatusCode)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		a.t.Fatalf("%s = %d, want %d: %s", what, resp.StatusCode, want, b)
 	}
-	return read(resp, err)
+	return string(b)
+}
+
+// get returns the page at path, which must answer want.
+func (a *adminClient) get(path string, want int) string {
+	a.t.Helper()
+	resp, err := a.c.Get(a.in.url + path)
+	return a.read(resp, err, "GET "+path, want)
+}
+
+// post posts form to path, which must answer want.
+func (a *adminClient) post(path string, form url.Values, want int) string {
+	a.t.Helper()
+	resp, err := a.c.PostForm(a.in.url+path, form)
+	return a.read(resp, err, "POST "+path, want)
 }
