@@ -114,6 +114,9 @@ func TestBadFiltersAre422(t *testing.T) {
 			{"$or item", `{"$or":[{"a":1},3]}`, "filter.$or.1"},
 			{"too deep", deep, "filter"},
 			{"too big", huge, "filter"},
+			{"integer beyond 2^53", `{"a":99999999999999999999999}`, "filter.a"},
+			{"duplicate key", `{"a":1,"a":2}`, "filter"},
+			{"number out of range", `{"a":{"$gte":1e400}}`, "filter.a.$gte"},
 		}
 		for _, c := range cases {
 			for _, req := range []struct{ method, path, body string }{
@@ -127,8 +130,8 @@ func TestBadFiltersAre422(t *testing.T) {
 					continue
 				}
 				details, _ := r.JSON(t)["error"].(map[string]any)["details"].(map[string]any)
-				if _, ok := details[c.field]; !ok {
-					t.Errorf("%s: %s %s details %v do not name %s", c.name, req.method, req.path, details, c.field)
+				if msg, ok := details[c.field].(string); !ok || strings.Contains(msg, "json:") || strings.Contains(msg, "Go value") {
+					t.Errorf("%s: %s %s details %v do not name %s in plain words", c.name, req.method, req.path, details, c.field)
 				}
 			}
 		}

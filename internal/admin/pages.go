@@ -386,8 +386,13 @@ func (u *UI) exampleTypes(r *http.Request, s *session) []string {
 	return out
 }
 
+// UINoLimitHint ends the form's messages of rate_limit and max_in_flight
+// where the API's say null (outbound.NoLimitHint).
+const UINoLimitHint = ", or leave it empty for no limit"
+
 // filterErrors puts the validation messages of a payload filter ("filter",
-// "filter.data.x.$gt") and of a dry run's event beside their form fields.
+// "filter.data.x.$gt") and of a dry run's event beside their form fields,
+// and says how the form sets no throttle.
 func filterErrors(details map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range details {
@@ -398,6 +403,9 @@ func filterErrors(details map[string]string) map[string]string {
 			out["payload_filter"] = k + ": " + v
 		case k == "event":
 			out["filter_event"] = v
+		case (k == "rate_limit" || k == "max_in_flight") && strings.HasSuffix(v, outbound.NoLimitHint):
+			// The form clears a throttle field left empty; it cannot send null.
+			out[k] = strings.TrimSuffix(v, outbound.NoLimitHint) + UINoLimitHint
 		default:
 			out[k] = v
 		}

@@ -169,7 +169,7 @@ func (s *WebhookSender) Send(ctx context.Context, j *queue.Job) Outcome {
 		out.Err, out.ErrKind = err.Error(), "other"
 		return out
 	}
-	out.Request = flatten(h)
+	out.Request = recordedHeaders(h, s.HeaderPrefix)
 	timeout := time.Duration(j.Endpoint.TimeoutSeconds) * time.Second
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -208,18 +208,6 @@ func (s *WebhookSender) Send(ctx context.Context, j *queue.Job) Outcome {
 		out.Gone = resp.StatusCode == http.StatusGone
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			out.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.Now())
-		}
-	}
-	return out
-}
-
-// flatten keeps the first value of each request header, as the attempt
-// log stores them.
-func flatten(h http.Header) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		if len(v) > 0 {
-			out[k] = v[0]
 		}
 	}
 	return out

@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,6 +84,9 @@ func Parse(text []byte) (*Filter, error) {
 	if compact.Len() > MaxBytes {
 		return nil, &Error{Root, fmt.Sprintf("must be at most %d bytes of JSON", MaxBytes)}
 	}
+	if err := checkValues(compact.Bytes()); err != nil {
+		return nil, err
+	}
 	var doc map[string]any
 	if err := json.Unmarshal(compact.Bytes(), &doc); err != nil {
 		return nil, &Error{Root, "is not a valid filter: " + err.Error()}
@@ -118,6 +122,71 @@ func checkDepth(text []byte) error {
 		case c == '}' || c == ']':
 			depth--
 		}
+	}
+	return nil
+}
+
+// maxSafeInteger is the largest integer JSON numbers hold exactly in
+// JavaScript and in hookbook (a float64).
+const maxSafeInteger = 1<<53 - 1
+
+// checkValues refuses, as published event data is refused, what a filter
+// could not keep as it was sent: a key twice in one object (only one
+// would be kept), a number out of range, an integer beyond 2^53 (it
+// would change). text is valid JSON nested at most MaxDepth deep.
+func checkValues(text []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return &Error{Root, "is not valid JSON"}
+	}
+	return checkValue(dec, tok, Root)
+}
+
+func checkValue(dec *json.Decoder, tok json.Token, path string) error {
+	switch v := tok.(type) {
+	case json.Delim:
+		seen := map[string]bool{}
+		for i := 0; dec.More(); i++ {
+			p := path + "." + strconv.Itoa(i)
+			if v == '{' {
+				kt, err := dec.Token()
+				if err != nil {
+					return &Error{path, "is not valid JSON"}
+				}
+				key, _ := kt.(string)
+				if seen[key] {
+					return &Error{path, fmt.Sprintf("the key %q appears twice; give each key once", key)}
+				}
+				seen[key], p = true, path+"."+key
+			}
+			vt, err := dec.Token()
+			if err != nil {
+				return &Error{path, "is not valid JSON"}
+			}
+			if err := checkValue(dec, vt, p); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil { // the closing bracket
+			return &Error{path, "is not valid JSON"}
+		}
+	case json.Number:
+		return checkNumber(string(v), path)
+	}
+	return nil
+}
+
+// checkNumber refuses a number that a filter could not hold as written.
+func checkNumber(text, path string) error {
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return &Error{path, fmt.Sprintf("the number %s is too large to compare with", text)}
+	}
+	if !strings.ContainsAny(text, ".eE") && math.Abs(f) > maxSafeInteger && strconv.FormatFloat(f, 'f', -1, 64) != text {
+		return &Error{path, fmt.Sprintf("the integer %s is beyond 2^53 and would be compared as %s; events cannot carry it exactly either",
+			text, strconv.FormatFloat(f, 'g', -1, 64))}
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -322,8 +323,8 @@ func DecodeBytes(body []byte, dst any) error {
 	if err := CheckText(trimmed); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	if err := dec.Decode(dst); err != nil {
+	dec, err := decodeIntegral(trimmed, dst)
+	if err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
 			field := typeErr.Field
@@ -339,6 +340,47 @@ func DecodeBytes(body []byte, dst any) error {
 		return hookbook.Errorf(hookbook.EInvalid, "invalid_json", "the request body has data after the JSON object")
 	}
 	return nil
+}
+
+// maxIntegralRewrites bounds how many integer fields of one body
+// decodeIntegral rewrites.
+const maxIntegralRewrites = 64
+
+// decodeIntegral decodes body into dst; an integer field given as an
+// integral number in another form (1e3, 1E3, 1000.0) reads as that
+// integer, as JSON Schema's "integer" does. Only the literals an integer
+// field refused are rewritten; everything else is decoded as sent.
+func decodeIntegral(body []byte, dst any) (*json.Decoder, error) {
+	for i := 0; ; i++ {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		err := dec.Decode(dst)
+		var typeErr *json.UnmarshalTypeError
+		if err == nil || i == maxIntegralRewrites || !errors.As(err, &typeErr) {
+			return dec, err
+		}
+		fixed, ok := integralLiteral(body, typeErr)
+		if !ok {
+			return dec, err
+		}
+		body = fixed
+	}
+}
+
+// integralLiteral returns body with the number literal an integer field
+// refused (typeErr) written as a plain integer (hookbook.IntegralNumber).
+func integralLiteral(body []byte, typeErr *json.UnmarshalTypeError) ([]byte, bool) {
+	lit, isNum := strings.CutPrefix(typeErr.Value, "number ")
+	k := typeErr.Type.Kind()
+	end := int(typeErr.Offset)
+	start := end - len(lit)
+	if !isNum || k < reflect.Int || k > reflect.Uint64 || start < 0 || end > len(body) || string(body[start:end]) != lit {
+		return nil, false
+	}
+	plain, ok := hookbook.IntegralNumber(lit)
+	if !ok {
+		return nil, false
+	}
+	return append(append(append(make([]byte, 0, len(body)), body[:start]...), plain...), body[end:]...), true
 }
 
 // CheckText refuses a JSON body whose strings could not be stored: the

@@ -5,6 +5,7 @@
 package outbound
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -177,7 +178,16 @@ func (c *Clearable[T]) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
+	err := json.Unmarshal(b, &v)
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		// An integer given as 1e3 or 1000.0 reads as that integer, as
+		// the API's other integer fields do.
+		if plain, ok := hookbook.IntegralNumber(string(bytes.TrimSpace(b))); ok {
+			err = json.Unmarshal([]byte(plain), &v)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	c.Value = &v
@@ -325,6 +335,11 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 	return f.Err()
 }
 
+// NoLimitHint ends the messages of rate_limit and max_in_flight: how the
+// API sets no limit. The admin UI, whose form clears a field left empty,
+// says that instead.
+const NoLimitHint = ", or null for no limit"
+
 // applyThrottle validates and sets rate_limit and max_in_flight; null clears them.
 func applyThrottle(e *hookbook.Endpoint, in EndpointInput, f hookbook.Fields) {
 	if in.RateLimit.Set {
@@ -336,7 +351,7 @@ func applyThrottle(e *hookbook.Endpoint, in EndpointInput, f hookbook.Fields) {
 		default:
 			r, err := ratelimit.ParseLimit(*v)
 			if err != nil {
-				f.Add("rate_limit", err.Error())
+				f.Add("rate_limit", err.Error()+NoLimitHint)
 				break
 			}
 			norm := r.String()
@@ -346,7 +361,7 @@ func applyThrottle(e *hookbook.Endpoint, in EndpointInput, f hookbook.Fields) {
 	if in.MaxInFlight.Set {
 		e.MaxInFlight = in.MaxInFlight.Value
 		if v := e.MaxInFlight; v != nil && (*v < 1 || *v > MaxInFlight) {
-			f.Add("max_in_flight", fmt.Sprintf("must be between 1 and %d, or null", MaxInFlight))
+			f.Add("max_in_flight", fmt.Sprintf("must be between 1 and %d", MaxInFlight)+NoLimitHint)
 		}
 	}
 }

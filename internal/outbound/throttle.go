@@ -44,7 +44,7 @@ func (s *Service) EndpointStats(ctx context.Context, orgID, id string) (*Endpoin
 		RateLimit: e.RateLimit, MaxInFlight: e.MaxInFlight}
 	if t := st.OldestPendingAt; t != nil {
 		out.OldestPendingAt = t
-		out.OldestPendingAgeSeconds = max(now.Sub(*t), 0).Round(time.Millisecond).Seconds()
+		out.OldestPendingAgeSeconds = SecondsToMillis(max(now.Sub(*t), 0))
 	}
 	if e.RateLimit != nil {
 		if r, err := ratelimit.ParseLimit(*e.RateLimit); err == nil {
@@ -57,4 +57,10 @@ func (s *Service) EndpointStats(ctx context.Context, orgID, id string) (*Endpoin
 	waitsForSlots := e.MaxInFlight != nil && st.InFlight >= *e.MaxInFlight
 	out.Throttled = st.Due > 0 && (waitsForRate || waitsForSlots)
 	return out, nil
+}
+
+// SecondsToMillis is d in seconds rounded to the millisecond, as a float
+// that prints short: 1.644, never 1.6440000000000001.
+func SecondsToMillis(d time.Duration) float64 {
+	return float64(d.Round(time.Millisecond).Milliseconds()) / 1000
 }

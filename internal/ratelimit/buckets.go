@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -27,7 +28,8 @@ var units = []struct {
 	short, word string
 }{{time.Second, "s", "second"}, {time.Minute, "m", "minute"}, {time.Hour, "h", "hour"}}
 
-// String formats r as ParseRate reads it.
+// String formats r as ParseRate reads it, in its short form: "10/s",
+// "1/24h", "1/1h1m".
 func (r Rate) String() string {
 	if r.Off() {
 		return "off"
@@ -37,7 +39,20 @@ func (r Rate) String() string {
 			return fmt.Sprintf("%d/%s", r.N, u.short)
 		}
 	}
-	return fmt.Sprintf("%d/%s", r.N, r.Per)
+	return fmt.Sprintf("%d/%s", r.N, shortDuration(r.Per))
+}
+
+// shortDuration writes d as time.Duration does without its trailing zero
+// units: "24h" for 24h0m0s, "1h1m" for 1h1m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // Human describes r in words, e.g. "60 per minute".
@@ -50,20 +65,37 @@ func (r Rate) Human() string {
 			return fmt.Sprintf("%d per %s", r.N, u.word)
 		}
 	}
-	return fmt.Sprintf("%d per %s", r.N, r.Per)
+	return fmt.Sprintf("%d per %s", r.N, shortDuration(r.Per))
 }
 
 // ParseRate reads "N/s", "N/m", "N/h" or "N/<duration>" (e.g. "500/10s"),
 // or "off" for no limit.
 func ParseRate(s string) (Rate, error) {
-	s = strings.TrimSpace(s)
-	if s == "off" {
+	if strings.TrimSpace(s) == "off" {
 		return Rate{}, nil
 	}
+	r, err := parseQuota(s)
+	var notRate notRateError
+	if errors.As(err, &notRate) {
+		return Rate{}, fmt.Errorf("%w, or off", err)
+	}
+	return r, err
+}
+
+// notRateError says text is not written as a rate at all.
+type notRateError string
+
+func (e notRateError) Error() string {
+	return fmt.Sprintf("%q is not a rate: write N/s, N/m, N/h or N/<duration> with N > 0", string(e))
+}
+
+// parseQuota reads "N/s", "N/m", "N/h" or "N/<duration>".
+func parseQuota(s string) (Rate, error) {
+	s = strings.TrimSpace(s)
 	n, per, ok := strings.Cut(s, "/")
 	count, err := strconv.Atoi(n)
 	if !ok || err != nil || count <= 0 {
-		return Rate{}, fmt.Errorf("%q is not a rate: write N/s, N/m, N/h, N/<duration> with N > 0, or off", s)
+		return Rate{}, notRateError(s)
 	}
 	var d time.Duration
 	for _, u := range units {

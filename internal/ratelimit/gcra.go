@@ -15,15 +15,14 @@ import (
 // least one per day (the parser's longest period).
 const MaxRatePerSecond = 10_000
 
-// ParseLimit reads a rate as ParseRate does and refuses "off" and rates
-// faster than MaxRatePerSecond: what an endpoint's rate_limit accepts.
+// ParseLimit reads a rate as ParseRate does, but not "off", and refuses
+// rates faster than MaxRatePerSecond: what an endpoint's rate_limit
+// accepts. Its messages offer no way to set no limit: each caller says
+// its own (null in the API, an empty field in the UI).
 func ParseLimit(s string) (Rate, error) {
-	r, err := ParseRate(s)
+	r, err := parseQuota(s)
 	if err != nil {
 		return Rate{}, err
-	}
-	if r.Off() {
-		return Rate{}, fmt.Errorf("%q is not a limit: write N/s, N/m, N/h or N/<duration>, or null for none", s)
 	}
 	if r.Interval() < time.Second/MaxRatePerSecond {
 		return Rate{}, fmt.Errorf("%q is faster than %d per second", s, MaxRatePerSecond)

@@ -100,3 +100,31 @@ func FuzzParseLimit(f *testing.F) {
 		}
 	})
 }
+
+// TestLimitMessagesAndShortForm: an endpoint's limit never offers "off"
+// (ParseRate, for the environment, does); rates print in their short form
+// and read back as themselves.
+func TestLimitMessagesAndShortForm(t *testing.T) {
+	for _, in := range []string{"fast", "off", "0/s"} {
+		if _, err := ParseLimit(in); err == nil || strings.Contains(err.Error(), "or off") || strings.Contains(err.Error(), "null") {
+			t.Errorf("ParseLimit(%q) = %v", in, err)
+		}
+	}
+	if _, err := ParseRate("fast"); err == nil || !strings.HasSuffix(err.Error(), ", or off") {
+		t.Errorf("ParseRate(fast) = %v", err)
+	}
+	for in, want := range map[string]string{"1/24h": "1/24h", "1/1h1m": "1/1h1m", "1/61m": "1/1h1m", "2/90s": "2/1m30s",
+		"1/2h": "1/2h", "3/10s": "3/10s", "1/1500ms": "1/1.5s", "1/60m": "1/h", "4/1h0m30s": "4/1h0m30s"} {
+		r, err := ParseLimit(in)
+		if err != nil || r.String() != want {
+			t.Errorf("ParseLimit(%q).String() = %q, %v; want %q", in, r.String(), err, want)
+			continue
+		}
+		if back, err := ParseLimit(r.String()); err != nil || back != r {
+			t.Errorf("%q does not read back: %v, %v", r.String(), back, err)
+		}
+	}
+	if h := (Rate{1, 24 * time.Hour}).Human(); h != "1 per 24h" {
+		t.Errorf("Human = %q", h)
+	}
+}
