@@ -141,6 +141,11 @@ func TestReplay(t *testing.T) {
 	waitFor(t, 10*time.Second, "the replayed deliveries recorded succeeded", func() bool {
 		return count(map[string]any{"since": since, "status": "succeeded"}) == 3
 	})
+	// A replay of nothing starts nothing: it answers the count, 0.
+	if r := in.do("POST", path, map[string]any{"since": since, "event": "booking.*"}); r.Status != 200 || r.Header.Get("Location") != "" ||
+		r.JSON(t)["count"] != float64(0) || r.JSON(t)["id"] != nil {
+		t.Errorf("replay of nothing: %d %s, want 200 with count 0 and no replay", r.Status, r.Body)
+	}
 
 	// Disabled or deleted: refused.
 	in.must(200, "PATCH", "/api/v1/webhooks/"+ep, map[string]any{"enabled": false})
@@ -173,8 +178,24 @@ func TestReplayResumesAfterRestart(t *testing.T) {
 		return len(first.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries?status=failed", nil)["data"].([]any)) == 4
 	})
 	failing.Store(false)
-	job := first.must(202, "POST", "/api/v1/webhooks/"+ep+"/replay", map[string]any{"since": since})
+	// Two identical requests at once (a double click): one replay, the
+	// other answered with it.
+	answers := make(chan response, 2)
+	for i := 0; i < 2; i++ {
+		go func() { answers <- first.do("POST", "/api/v1/webhooks/"+ep+"/replay", map[string]any{"since": since}) }()
+	}
+	a, b := <-answers, <-answers
+	if a.Status != 202 || b.Status != 202 {
+		t.Fatalf("two identical replays at once: %d %s, %d %s; want both 202", a.Status, a.Body, b.Status, b.Body)
+	}
+	job, other := a.JSON(t), b.JSON(t)
+	if job["already_running"] == true {
+		job, other = other, job
+	}
 	id := job["id"].(string)
+	if other["id"] != id || job["already_running"] != false || other["already_running"] != true {
+		t.Fatalf("two identical replays at once: %v and %v, want one replay, the second already running", job, other)
+	}
 	if s := first.must(200, "GET", "/api/v1/replays/"+id, nil); s["status"] != "running" || s["queued"].(float64) != 0 {
 		t.Fatalf("replay before the restart: %v", s)
 	}
