@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hookbook/hookbook"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
 	uisession "github.com/hookbook/hookbook/internal/session"
 )
@@ -110,5 +111,19 @@ func TestReplayForm(t *testing.T) {
 	}
 	if err := (&session{Session: &uisession.Session{}}).checkReplayEvent(""); err != nil {
 		t.Errorf("an admin's replay of every event = %v", err)
+	}
+	// An empty Event field means a link's one event type; with several, it asks which.
+	if got := portal.replayEvent(""); got != "booking.*" {
+		t.Errorf("a one-type link's empty event = %q, want booking.*", got)
+	}
+	two := &session{Session: &uisession.Session{Portal: true, EventTypes: []string{"booking.*", "payment.refunded"}}}
+	if got := two.replayEvent(""); got != "" {
+		t.Errorf("a two-type link's empty event = %q, want it left empty", got)
+	}
+	if e := hookbook.AsError(two.checkReplayEvent("")); e == nil || !strings.Contains(e.Details["event"], "Choose the events to replay") {
+		t.Errorf("a two-type link's replay of every event = %v, want it to ask which", e)
+	}
+	if got := (&session{Session: &uisession.Session{}}).replayEvent(""); got != "" {
+		t.Errorf("an admin's empty event = %q, want every event", got)
 	}
 }

@@ -71,6 +71,10 @@ func (s *session) checkReplayEvent(evt string) error {
 	if s.allows(evt) {
 		return nil
 	}
+	if evt == "*" {
+		return &hookbook.Error{Kind: hookbook.EValidation, Code: "validation_failed", Message: "event type required here",
+			Details: map[string]string{"event": "Choose the events to replay: " + strings.Join(s.EventTypes, ", ") + " (or a part of one)."}}
+	}
 	return &hookbook.Error{Kind: hookbook.EValidation, Code: "validation_failed", Message: "event type not allowed here",
 		Details: map[string]string{"event": "Replay " + strings.Join(s.EventTypes, ", ") + " (or a part of them): this link covers no other events."}}
 }
