@@ -274,14 +274,23 @@ func TestPortal(t *testing.T) {
 	}
 	portalGet(t, jar, in.url+"/portal/webhooks/"+otherEP, 404)
 	portalGet(t, jar, in.url+"/portal/webhooks/"+otherEP+"/edit", 404)
-	// Replays: of the link's event types only, of its organization's endpoints only.
+	// Replays: of the link's event types only, of its organization's endpoints only
+	// (accepted: to its progress, or back to the log when nothing matches).
 	if r := portalPost(t, jar, in.url+"/portal/webhooks/"+id+"/replay", url.Values{"csrf": {csrf}, "since": {"2026-01-01 00:00"}, "event": {"*"}}); r.StatusCode != 422 {
 		t.Errorf("a portal replay of every event = %d", r.StatusCode)
 	}
 	portalGet(t, jar, in.url+"/portal/webhooks/"+otherEP+"/replay?since=2026-01-01+00%3A00&event=booking.*", 404)
 	if r := portalPost(t, jar, in.url+"/portal/webhooks/"+id+"/replay", url.Values{"csrf": {csrf}, "since": {"2026-01-01 00:00"},
-		"status": {"succeeded"}, "event": {"booking.*"}}); r.StatusCode != 303 || !strings.HasPrefix(r.location, "/portal/webhooks/"+id+"/replays/rpl_") {
+		"status": {"succeeded"}, "event": {"booking.*"}}); r.StatusCode != 303 || !strings.HasPrefix(r.location, "/portal/webhooks/"+id) {
 		t.Errorf("a portal replay of booking.* = %d %s", r.StatusCode, r.location)
+	}
+	// The Event field left empty means the link's booking.*: counted, then replayed.
+	if b := portalGet(t, jar, in.url+"/portal/webhooks/"+id+"/replay?since=2026-01-01+00%3A00&status=succeeded&event=", 200); !strings.Contains(b, `name="event" value="booking.*"`) {
+		t.Errorf("the portal's confirmation of a replay with no event carries no booking.*:\n%s", b)
+	}
+	if r := portalPost(t, jar, in.url+"/portal/webhooks/"+id+"/replay", url.Values{"csrf": {csrf}, "since": {"2026-01-01 00:00"},
+		"status": {"succeeded"}, "event": {""}}); r.StatusCode != 303 || !strings.HasPrefix(r.location, "/portal/webhooks/"+id) {
+		t.Errorf("a portal replay with no event = %d %s, want it to replay booking.*", r.StatusCode, r.location)
 	}
 	if b := portalGet(t, jar, in.url+"/portal/webhooks", 200); strings.Contains(b, otherEP) {
 		t.Error("the portal lists another organization's endpoint")

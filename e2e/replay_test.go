@@ -1,7 +1,13 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
+	"html"
+	"io"
 	"net/http"
+	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -141,6 +147,11 @@ func TestReplay(t *testing.T) {
 	waitFor(t, 10*time.Second, "the replayed deliveries recorded succeeded", func() bool {
 		return count(map[string]any{"since": since, "status": "succeeded"}) == 3
 	})
+	// A replay of nothing starts nothing: it answers the count, 0.
+	if r := in.do("POST", path, map[string]any{"since": since, "event": "booking.*"}); r.Status != 200 || r.Header.Get("Location") != "" ||
+		r.JSON(t)["count"] != float64(0) || r.JSON(t)["id"] != nil {
+		t.Errorf("replay of nothing: %d %s, want 200 with count 0 and no replay", r.Status, r.Body)
+	}
 
 	// Disabled or deleted: refused.
 	in.must(200, "PATCH", "/api/v1/webhooks/"+ep, map[string]any{"enabled": false})
@@ -173,8 +184,24 @@ func TestReplayResumesAfterRestart(t *testing.T) {
 		return len(first.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries?status=failed", nil)["data"].([]any)) == 4
 	})
 	failing.Store(false)
-	job := first.must(202, "POST", "/api/v1/webhooks/"+ep+"/replay", map[string]any{"since": since})
+	// Two identical requests at once (a double click): one replay, the
+	// other answered with it.
+	answers := make(chan response, 2)
+	for i := 0; i < 2; i++ {
+		go func() { answers <- first.do("POST", "/api/v1/webhooks/"+ep+"/replay", map[string]any{"since": since}) }()
+	}
+	a, b := <-answers, <-answers
+	if a.Status != 202 || b.Status != 202 {
+		t.Fatalf("two identical replays at once: %d %s, %d %s; want both 202", a.Status, a.Body, b.Status, b.Body)
+	}
+	job, other := a.JSON(t), b.JSON(t)
+	if job["already_running"] == true {
+		job, other = other, job
+	}
 	id := job["id"].(string)
+	if other["id"] != id || job["already_running"] != false || other["already_running"] != true {
+		t.Fatalf("two identical replays at once: %v and %v, want one replay, the second already running", job, other)
+	}
 	if s := first.must(200, "GET", "/api/v1/replays/"+id, nil); s["status"] != "running" || s["queued"].(float64) != 0 {
 		t.Fatalf("replay before the restart: %v", s)
 	}
@@ -195,6 +222,108 @@ func TestReplayResumesAfterRestart(t *testing.T) {
 	waitFor(t, 10*time.Second, "the replayed deliveries", func() bool { return rc.Count() == 8 })
 	if s := second.must(200, "GET", "/api/v1/replays/"+id, nil); s["queued"].(float64) != 4 || s["total"].(float64) != 4 {
 		t.Errorf("replay after the restart: %v", s)
+	}
+}
+
+// TestReplayUIConfirm: the admin UI's confirmation replays what it
+// counted (up to the until it shows, not up to the click), sending it
+// twice answers the running replay, and a selection of nothing offers no
+// button and starts nothing.
+func TestReplayUIConfirm(t *testing.T) {
+	t.Parallel()
+	// The replay job passes once at start and is not woken: a replay stays running.
+	in := start(t, map[string]string{"HOOKBOOK_POLL_INTERVAL": "1h"}, func(a *server.App) { a.Outbound.ReplayStarted = nil })
+	waitFor(t, 10*time.Second, "the first replay pass", func() bool { return in.app.JobPasses("replays") >= 1 })
+	rc, _ := failingReceiver(t)
+	ep := in.createEndpoint(rc.URL, []string{"*"}, map[string]any{"max_attempts": 1})["id"].(string)
+	failed := func(n int) {
+		t.Helper()
+		waitFor(t, 10*time.Second, fmt.Sprintf("%d failed deliveries", n), func() bool {
+			return len(in.must(200, "GET", "/api/v1/webhooks/"+ep+"/deliveries?status=failed", nil)["data"].([]any)) == n
+		})
+	}
+	since := time.Now().Add(-time.Minute).UTC().Format("2006-01-02 15:04")
+	for i := 0; i < 3; i++ {
+		in.publish("booking.created", nil)
+	}
+	failed(3)
+	// The count is up to the second it is read: let that second pass the deliveries.
+	created := time.Now()
+	waitFor(t, 5*time.Second, "the next second", func() bool { return time.Now().Truncate(time.Second).After(created) })
+	c := uiSession(t, in.url, in.key)
+	get := func(path string) string {
+		t.Helper()
+		resp, err := c.Get(in.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s = %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	field := func(page, name string) string {
+		m := regexp.MustCompile(`type="hidden" name="` + name + `" value="([^"]*)"`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no %s field in:\n%s", name, page)
+		}
+		return html.UnescapeString(m[1])
+	}
+	confirmPath := "/settings/webhooks/" + ep + "/replay?" + url.Values{"since": {since}, "status": {"failed"}}.Encode()
+	page := get(confirmPath)
+	if !strings.Contains(page, "3 deliveries would be sent again") {
+		t.Fatalf("confirmation page:\n%s", page)
+	}
+	until, err := time.Parse(time.RFC3339, field(page, "until"))
+	if err != nil || !strings.Contains(page, until.Format("2006-01-02 15:04:05")) {
+		t.Fatalf("the confirm form's until %q (%v) is not the one shown", field(page, "until"), err)
+	}
+	form := url.Values{"csrf": {field(page, "csrf")}, "since": {field(page, "since")}, "until": {field(page, "until")},
+		"status": {field(page, "status")}, "event": {field(page, "event")}}
+	// A delivery failing after the count is not in this replay.
+	waitFor(t, 5*time.Second, "the clock past the count's until", func() bool { return time.Now().After(until) })
+	in.publish("booking.created", nil)
+	failed(4)
+	post := func() string {
+		t.Helper()
+		resp, err := c.PostForm(in.url+"/settings/webhooks/"+ep+"/replay", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 303 {
+			t.Fatalf("confirm = %d", resp.StatusCode)
+		}
+		return resp.Header.Get("Location")
+	}
+	first, second := post(), post()
+	if !strings.HasPrefix(first, "/settings/webhooks/"+ep+"/replays/rpl_") || second != first {
+		t.Fatalf("confirm twice: %s then %s, want the same replay", first, second)
+	}
+	job := in.must(200, "GET", "/api/v1/replays/"+first[strings.LastIndex(first, "/")+1:], nil)
+	if job["total"] != float64(3) || job["status"] != "running" {
+		t.Errorf("the confirmed replay %v, want the 3 counted", job)
+	}
+
+	// Nothing matches: no button, and a crafted confirm starts nothing.
+	nothing := url.Values{"since": {since}, "status": {"any"}, "event": {"customer.*"}}
+	if page := get("/settings/webhooks/" + ep + "/replay?" + nothing.Encode()); !strings.Contains(page, "Nothing to replay") || strings.Contains(page, `<button type="submit">Replay`) {
+		t.Errorf("confirmation of nothing, want no replay button:\n%s", page)
+	}
+	nothing.Set("csrf", form.Get("csrf"))
+	// The running replay first: it must end before another filter may start.
+	if _, err := in.app.Outbound.RunReplays(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.PostForm(in.url+"/settings/webhooks/"+ep+"/replay", nothing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/settings/webhooks/"+ep {
+		t.Errorf("confirm of nothing = %d %s, want back to the delivery log", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 

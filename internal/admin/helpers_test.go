@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hookbook/hookbook"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
 	uisession "github.com/hookbook/hookbook/internal/session"
 )
@@ -94,11 +95,11 @@ func TestPreviewCutsBigBodies(t *testing.T) {
 // name the field in the form's words, and a portal link replays only its
 // own event types.
 func TestReplayForm(t *testing.T) {
-	f, err := replayForm{Since: "2026-01-31 09:00", Until: "2026-02-01T10:30", Status: "any", Event: "booking.*"}.filter()
+	f, err := replayForm{Since: "2026-01-31 09:00", Until: "2026-02-01T10:30", Status: "any", Event: "booking.*"}.filter(time.Now())
 	if err != nil || f.Since != time.Date(2026, 1, 31, 9, 0, 0, 0, time.UTC) || f.Until != time.Date(2026, 2, 1, 10, 30, 0, 0, time.UTC) || f.Status != "any" {
 		t.Fatalf("filter = %+v %v", f, err)
 	}
-	_, err = replayForm{Since: "yesterday"}.filter()
+	_, err = replayForm{Since: "yesterday"}.filter(time.Now())
 	if err == nil || !strings.Contains(err.Error(), "YYYY-MM-DD HH:MM") {
 		t.Errorf("a bad time = %v, want the form's wording", err)
 	}
@@ -110,5 +111,19 @@ func TestReplayForm(t *testing.T) {
 	}
 	if err := (&session{Session: &uisession.Session{}}).checkReplayEvent(""); err != nil {
 		t.Errorf("an admin's replay of every event = %v", err)
+	}
+	// An empty Event field means a link's one event type; with several, it asks which.
+	if got := portal.replayEvent(""); got != "booking.*" {
+		t.Errorf("a one-type link's empty event = %q, want booking.*", got)
+	}
+	two := &session{Session: &uisession.Session{Portal: true, EventTypes: []string{"booking.*", "payment.refunded"}}}
+	if got := two.replayEvent(""); got != "" {
+		t.Errorf("a two-type link's empty event = %q, want it left empty", got)
+	}
+	if e := hookbook.AsError(two.checkReplayEvent("")); e == nil || !strings.Contains(e.Details["event"], "Choose the events to replay") {
+		t.Errorf("a two-type link's replay of every event = %v, want it to ask which", e)
+	}
+	if got := (&session{Session: &uisession.Session{}}).replayEvent(""); got != "" {
+		t.Errorf("an admin's empty event = %q, want every event", got)
 	}
 }

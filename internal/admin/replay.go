@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -35,12 +36,12 @@ func uiTime(raw string) string {
 	return raw
 }
 
-// filter validates the form as the API does, with its times read as the
-// form shows them.
-func (f replayForm) filter() (outbound.ReplayFilter, error) {
+// filter validates the form as the API does at now, with its times read
+// as the form shows them.
+func (f replayForm) filter(now time.Time) (outbound.ReplayFilter, error) {
 	since, until := uiTime(f.Since), uiTime(f.Until)
 	in := outbound.ReplayInput{Since: &since, Until: &until, Status: &f.Status, Event: &f.Event}
-	r, err := outbound.ParseReplay(in, time.Now())
+	r, err := outbound.ParseReplay(in, now)
 	if e := hookbook.AsError(err); e != nil && e.Kind == hookbook.EValidation {
 		for _, field := range []string{"since", "until"} {
 			if msg, ok := e.Details[field]; ok && strings.HasPrefix(msg, "must be an RFC 3339") {
@@ -49,6 +50,15 @@ func (f replayForm) filter() (outbound.ReplayFilter, error) {
 		}
 	}
 	return r, err
+}
+
+// replayEvent is the event filter a replay form means: in a portal link
+// limited to one event type or wildcard, an empty one means the link's.
+func (s *session) replayEvent(evt string) string {
+	if evt == "" && len(s.EventTypes) == 1 {
+		return s.EventTypes[0]
+	}
+	return evt
 }
 
 // checkReplayEvent refuses, in a portal link limited to some event types,
@@ -60,6 +70,10 @@ func (s *session) checkReplayEvent(evt string) error {
 	}
 	if s.allows(evt) {
 		return nil
+	}
+	if evt == "*" {
+		return &hookbook.Error{Kind: hookbook.EValidation, Code: "validation_failed", Message: "event type required here",
+			Details: map[string]string{"event": "Choose the events to replay: " + strings.Join(s.EventTypes, ", ") + " (or a part of one)."}}
 	}
 	return &hookbook.Error{Kind: hookbook.EValidation, Code: "validation_failed", Message: "event type not allowed here",
 		Details: map[string]string{"event": "Replay " + strings.Join(s.EventTypes, ", ") + " (or a part of them): this link covers no other events."}}
@@ -74,11 +88,14 @@ func (u *UI) replayPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	form := readReplayForm(r.URL.Query())
+	form.Event = s.replayEvent(form.Event)
 	pg := u.base(r, s, "Replay deliveries?", "webhooks")
 	pg.Form = map[string]string{"since": form.Since, "until": form.Until, "status": form.Status, "event": form.Event}
 	data := map[string]any{"Endpoint": ep, "Statuses": []string{outbound.ReplayFailedOnly, outbound.ReplaySucceededOnly, outbound.ReplayAny}}
 	pg.Data = data
-	f, err := form.filter()
+	// The count shown is up to this second; the confirm form carries it,
+	// so that the replay takes what was counted.
+	f, err := form.filter(time.Now().UTC().Truncate(time.Second))
 	if err == nil {
 		err = s.checkReplayEvent(f.Event)
 	}
@@ -99,7 +116,7 @@ func (u *UI) replayPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if form.Status == "" {
 		pg.Form["status"] = f.Status
 	}
-	data["Count"], data["Filter"] = count, f
+	data["Count"], data["Filter"], data["Until"] = count, f, f.Until.UTC().Format(time.RFC3339Nano)
 	u.render(w, http.StatusOK, "replay", pg)
 }
 
@@ -107,7 +124,9 @@ func (u *UI) replayPage(w http.ResponseWriter, r *http.Request, s *session) {
 // progress.
 func (u *UI) replay(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
-	f, err := readReplayForm(r.PostForm).filter()
+	form := readReplayForm(r.PostForm)
+	form.Event = s.replayEvent(form.Event)
+	f, err := form.filter(time.Now())
 	if err == nil {
 		err = s.checkReplayEvent(f.Event)
 	}
@@ -116,6 +135,10 @@ func (u *UI) replay(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	job, err := u.Outbound.StartReplay(r.Context(), s.Organization.ID, id, f)
+	if errors.Is(err, outbound.ErrNothingToReplay) {
+		u.done(w, r, s, "/webhooks/"+id, "Nothing to replay: no delivery matches any more.")
+		return
+	}
 	if err != nil {
 		u.fail(w, s, err)
 		return

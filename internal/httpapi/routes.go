@@ -315,7 +315,9 @@ func (s *Server) recover(w http.ResponseWriter, r *http.Request, org *hookbook.O
 }
 
 // replay answers a dry run with the count it would queue (200), else
-// starts the replay, or finds the same one running, and answers it (202).
+// starts the replay, or finds the same one running, and answers it (202);
+// a replay that would queue nothing starts nothing and answers its count
+// of 0 (200), as a dry run does.
 func (s *Server) replay(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
 	var in outbound.ReplayInput
 	if err := Decode(w, r, &in); err != nil {
@@ -334,6 +336,10 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, org *hookbook.Or
 		return nil
 	}
 	job, err := s.Outbound.StartReplay(r.Context(), org.ID, r.PathValue("id"), f)
+	if errors.Is(err, outbound.ErrNothingToReplay) {
+		WriteJSON(w, http.StatusOK, outbound.ReplayCount{Count: 0, Limit: s.Outbound.ReplayMax()})
+		return nil
+	}
 	if err != nil {
 		return err
 	}

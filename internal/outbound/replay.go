@@ -61,11 +61,18 @@ type ReplayInput struct {
 // ReplayFilter is a validated replay request: deliveries created in
 // [Since, Until) with status Status ("failed", "succeeded" or "any") and an
 // event type Event matches ("" for any: an exact name or a wildcard).
+// UntilGiven says the client gave Until (a time before now); otherwise
+// Until is now, and a replay started from it runs until its own start.
 type ReplayFilter struct {
 	Since, Until time.Time
 	Status       string
 	Event        string
+	UntilGiven   bool
 }
+
+// ErrNothingToReplay is StartReplay's answer when no delivery matches: it
+// starts nothing.
+var ErrNothingToReplay = errors.New("nothing to replay")
 
 // ParseReplay validates a replay request at now: since is required (RFC
 // 3339), until is optional (RFC 3339, after since; now when not given or
@@ -89,7 +96,7 @@ func ParseReplay(in ReplayInput, now time.Time) (ReplayFilter, error) {
 		case !out.Since.IsZero() && !t.After(out.Since):
 			f.Add("until", "must be after since")
 		case t.Before(now):
-			out.Until = t.Truncate(time.Microsecond)
+			out.Until, out.UntilGiven = t.Truncate(time.Microsecond), true
 		}
 	}
 	if in.Status != nil && *in.Status != "" {
@@ -226,8 +233,10 @@ func (s *Service) CountReplay(ctx context.Context, orgID, endpointID string, f R
 
 // StartReplay starts a replay of an endpoint's deliveries and returns it;
 // RunReplays carries it on. While a replay of the endpoint runs, a request
-// with the same filter returns it (Running set) and any other is a
-// conflict naming it.
+// with the same filter (as the client gave it: an until not given matches
+// a replay started without one) returns it (Running set) and any other is
+// a conflict naming it. When no delivery matches it starts nothing and
+// returns ErrNothingToReplay.
 func (s *Service) StartReplay(ctx context.Context, orgID, endpointID string, f ReplayFilter) (*ReplayJob, error) {
 	var id string
 	var running bool
@@ -240,10 +249,21 @@ func (s *Service) StartReplay(ctx context.Context, orgID, endpointID string, f R
 			running = id != ""
 			return err
 		}
+		now := s.DB.Now().Truncate(time.Microsecond)
+		if !f.UntilGiven {
+			f.Until = now
+		}
 		if err := checkRunning(ctx, tx, orgID); err != nil {
 			return err
 		}
-		id, err = s.insertReplay(ctx, tx, orgID, endpointID, f)
+		c, err := countReplay(ctx, tx, endpointID, f, s.replayLimit())
+		if err != nil {
+			return err
+		}
+		if c.Count == 0 {
+			return ErrNothingToReplay
+		}
+		id, err = s.insertReplay(ctx, tx, orgID, endpointID, f, c, now)
 		return err
 	})
 	if err != nil {
@@ -278,30 +298,22 @@ func runningReplay(ctx context.Context, tx *db.Tx, endpointID string, f ReplayFi
 		Details: map[string]string{"replay_id": cur.ID}}
 }
 
-// insertReplay counts what a replay of f takes and stores it, running (or
-// done at once when it takes nothing); once tx commits it logs the start
-// and wakes the replay job.
-func (s *Service) insertReplay(ctx context.Context, tx *db.Tx, orgID, endpointID string, f ReplayFilter) (string, error) {
-	c, err := countReplay(ctx, tx, endpointID, f, s.replayLimit())
-	if err != nil {
-		return "", err
-	}
+// insertReplay stores a running replay of f that takes c, created at
+// (the time an until not given stands for); once tx commits it logs the
+// start and wakes the replay job.
+func (s *Service) insertReplay(ctx context.Context, tx *db.Tx, orgID, endpointID string, f ReplayFilter, c ReplayCount, at time.Time) (string, error) {
 	id := ids.New("rpl")
-	now := db.Micros(s.DB.Now())
-	status, finished := ReplayRunning, any(nil)
-	if c.Count == 0 {
-		status, finished = ReplayDone, now
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO replays (id, organization_id, endpoint_id, status, since_at, until_at, filter_status,
-		event, total, capped, created_at, updated_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)`,
-		id, orgID, endpointID, status, db.Micros(f.Since), db.Micros(f.Until), f.Status, f.Event, c.Count, c.Capped, now, finished)
+	now := db.Micros(at)
+	_, err := tx.ExecContext(ctx, `INSERT INTO replays (id, organization_id, endpoint_id, status, since_at, until_at, filter_status,
+		event, total, capped, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
+		id, orgID, endpointID, ReplayRunning, db.Micros(f.Since), db.Micros(f.Until), f.Status, f.Event, c.Count, c.Capped, now)
 	if err != nil {
 		return "", fmt.Errorf("store replay: %w", err)
 	}
 	tx.OnCommit(func() {
 		s.log().Info("replay started", "replay_id", id, "organization_id", orgID, "endpoint_id", endpointID,
 			"since", f.Since, "until", f.Until, "delivery_status", f.Status, "event", f.Event, "total", c.Count, "capped", c.Capped)
-		if status == ReplayRunning && s.ReplayStarted != nil {
+		if s.ReplayStarted != nil {
 			s.ReplayStarted()
 		}
 	})
@@ -326,11 +338,21 @@ func checkRunning(ctx context.Context, tx *db.Tx, orgID string) error {
 }
 
 // sameReplay reports whether a running replay was started with filter f
-// (its until may have been "now" then: an until not given now matches).
+// as the client gave it: the same since, status and event, and the same
+// until when one is given, else none (a replay started without one runs
+// until its start, so its until is its creation time).
 func sameReplay(r *ReplayJob, f ReplayFilter) bool {
-	return r.Since.Equal(f.Since) && r.Filter == f.Status && r.Event == f.Event &&
-		(r.Until.Equal(f.Until) || !f.Until.Before(r.CreatedAt))
+	if !r.Since.Equal(f.Since) || r.Filter != f.Status || r.Event != f.Event {
+		return false
+	}
+	if f.UntilGiven {
+		return r.Until.Equal(f.Until)
+	}
+	return r.Until.Equal(r.CreatedAt)
 }
+
+// ReplayMax is the most deliveries one replay of s queues.
+func (s *Service) ReplayMax() int { return s.replayLimit() }
 
 const replayColumns = `id, endpoint_id, status, since_at, until_at, filter_status, event, total, capped, queued, error, created_at, finished_at`
 

@@ -2,6 +2,7 @@ package outbound_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -145,9 +146,75 @@ func TestReplay(t *testing.T) {
 		if n := count(outbound.ReplayInput{Since: &since, Event: outboundtest.Ptr("booking.*")}); n != 0 {
 			t.Errorf("count after the replay = %d, want 0 (pending deliveries are not replayed)", n)
 		}
-		empty, err := f.Svc.StartReplay(ctx, f.Org, ep.ID, filter)
-		if err != nil || empty.Status != outbound.ReplayDone || empty.Total != 0 {
-			t.Errorf("replay of nothing = %+v %v, want done at once", empty, err)
+		if empty, err := f.Svc.StartReplay(ctx, f.Org, ep.ID, filter); !errors.Is(err, outbound.ErrNothingToReplay) {
+			t.Errorf("replay of nothing = %+v %v, want ErrNothingToReplay", empty, err)
+		}
+		var n int
+		if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM replays WHERE endpoint_id = $1`, ep.ID).Scan(&n); err != nil || n != 1 {
+			t.Errorf("%d replays stored (%v), want 1: a replay of nothing is not stored", n, err)
+		}
+	})
+}
+
+// TestReplaySameRequest: while a replay runs, a request is the same replay
+// when the client sent the same fields: an until not given matches a
+// replay started without one, whenever either request read the clock, and
+// a given until matches only itself.
+func TestReplaySameRequest(t *testing.T) {
+	t.Parallel()
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		f := outboundtest.New(t, d)
+		f.Svc.SetReplayBatch(1)
+		ctx := context.Background()
+		since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+		ep := f.Endpoint(t, "*")
+		for i := 0; i < 4; i++ {
+			f.Publish(t, "booking.created", "")
+		}
+		finish(t, f, func(string) bool { return false })
+		in := outbound.ReplayInput{Since: &since, Status: outboundtest.Ptr("any")}
+		// Two identical requests sent together: the second read the clock
+		// before the first stored its replay.
+		second := replayFilter(t, in)
+		first := replayFilter(t, in)
+		r, err := f.Svc.StartReplay(ctx, f.Org, ep.ID, first)
+		if err != nil || r.Status != outbound.ReplayRunning || r.Total != 4 {
+			t.Fatalf("start = %+v %v", r, err)
+		}
+		if err := f.Svc.ReplayStepOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		again, err := f.Svc.StartReplay(ctx, f.Org, ep.ID, second)
+		if err != nil || again.ID != r.ID || !again.Running {
+			t.Errorf("the same request again = %+v %v, want the running replay", again, err)
+		}
+		if again, err := f.Svc.StartReplay(ctx, f.Org, ep.ID, replayFilter(t, in)); err != nil || again.ID != r.ID || !again.Running {
+			t.Errorf("the same request later = %+v %v, want the running replay", again, err)
+		}
+		// A given until is another request, even the running one's.
+		until := time.Now().Add(-time.Millisecond).UTC().Format(time.RFC3339Nano)
+		if _, err := f.Svc.StartReplay(ctx, f.Org, ep.ID, replayFilter(t, outbound.ReplayInput{Since: &since, Until: &until, Status: outboundtest.Ptr("any")})); hookbook.Code(err) != "replay_running" {
+			t.Errorf("the request with an until = %v, want replay_running", err)
+		}
+		if got, _ := f.Svc.Replay(ctx, f.Org, r.ID); got.Status != outbound.ReplayRunning || got.Queued != 1 {
+			t.Fatalf("replay after one step = %+v, want running with 1 queued", got)
+		}
+		if _, err := f.Svc.RunReplays(ctx); err != nil {
+			t.Fatal(err)
+		}
+		finish(t, f, func(string) bool { return false })
+
+		// A replay with a given until: the same until is the same request, none is another.
+		withUntil := replayFilter(t, outbound.ReplayInput{Since: &since, Until: &until, Status: outboundtest.Ptr("any")})
+		r2, err := f.Svc.StartReplay(ctx, f.Org, ep.ID, withUntil)
+		if err != nil || r2.ID == r.ID || r2.Running {
+			t.Fatalf("start with until = %+v %v", r2, err)
+		}
+		if again, err := f.Svc.StartReplay(ctx, f.Org, ep.ID, replayFilter(t, outbound.ReplayInput{Since: &since, Until: &until, Status: outboundtest.Ptr("any")})); err != nil || again.ID != r2.ID || !again.Running {
+			t.Errorf("the same request with until = %+v %v, want the running replay", again, err)
+		}
+		if _, err := f.Svc.StartReplay(ctx, f.Org, ep.ID, replayFilter(t, in)); hookbook.Code(err) != "replay_running" {
+			t.Errorf("the request without until = %v, want replay_running", err)
 		}
 	})
 }
