@@ -38,7 +38,11 @@ type instance struct {
 // start runs hookbook with env overrides on a fresh database.
 func start(t testing.TB, env map[string]string, setup ...func(*server.App)) *instance {
 	t.Helper()
-	h := hookbooktest.Start(t, env, setup...)
+	return wrap(t, hookbooktest.Start(t, env, setup...))
+}
+
+// wrap gives the suite's short names to h, an instance of t.
+func wrap(t testing.TB, h *hookbooktest.Instance) *instance {
 	return &instance{Instance: h, t: t, app: h.App, url: h.URL, key: h.Key}
 }
 

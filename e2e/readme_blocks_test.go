@@ -162,14 +162,7 @@ func readmeFirstKey(t *testing.T, s snippet) {
 	hookbooktest.Contain(t, c)
 	logs := startLogged(t, c)
 	t.Cleanup(func() { hookbooktest.KillGroup(c); c.Wait() })
-	waitFor(t, 2*time.Minute, "hookbook with JSON logs", func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	waitReady(t, 2*time.Minute, "hookbook with JSON logs", addr)
 	if l := logs(); strings.Contains(l, "hk_") || !strings.Contains(l, "hookbook key create --org org_") {
 		t.Fatalf("hookbook's JSON logs show a key, or do not say how to create one:\n%s", l)
 	}

@@ -142,6 +142,20 @@ func startLogged(t *testing.T, c *exec.Cmd) (logs func() string) {
 	return func() string { b, _ := os.ReadFile(out.Name()); return string(b) }
 }
 
+// waitReady waits up to d (what names the wait) until hookbook at addr
+// answers 200 on /readyz.
+func waitReady(t *testing.T, d time.Duration, what, addr string) {
+	t.Helper()
+	waitFor(t, d, what, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
 func readmeRunCommand(t *testing.T, s snippet) {
 	if strings.TrimSpace(s.code) != "go run ./cmd/hookbook serve" {
 		t.Fatalf("the run command changed: %q; update this test", s.code)
@@ -151,27 +165,11 @@ func readmeRunCommand(t *testing.T, s snippet) {
 	c := hookbooktest.Command(t, "bash", "-c", "exec "+s.code)
 	c.Dir = repoRoot(t)
 	c.Env = append(os.Environ(), "HOOKBOOK_ADDR="+addr, "HOOKBOOK_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "hookbook.db"))
-	out, err := os.CreateTemp(t.TempDir(), "out") // read while the server still writes: a file, not a shared buffer
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	c.Stdout, c.Stderr = out, out
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
+	logs := startLogged(t, c) // read while the server still writes
 	defer func() { hookbooktest.KillGroup(c); c.Wait() }()
-	waitFor(t, 10*time.Minute, "the run command to serve", func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	waitReady(t, 10*time.Minute, "the run command to serve", addr)
 	waitFor(t, time.Minute, "the generated key on stderr", func() bool {
-		b, _ := os.ReadFile(out.Name())
-		return strings.Contains(string(b), "its API key, shown only now: hk_")
+		return strings.Contains(logs(), "its API key, shown only now: hk_")
 	})
 }
 
@@ -474,24 +472,9 @@ func readmePostgresServe(t *testing.T, s snippet) {
 	c := hookbooktest.Command(t, "bash", "-c", script)
 	c.Dir = dir
 	c.Env = append(os.Environ(), "HOOKBOOK_ADDR="+addr, "HOOKBOOK_BOOTSTRAP_API_KEY="+testKey)
-	out, err := os.CreateTemp(t.TempDir(), "out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	c.Stdout, c.Stderr = out, out
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
+	logs := startLogged(t, c)
 	defer func() { hookbooktest.KillGroup(c); c.Wait() }()
-	waitFor(t, 2*time.Minute, "hookbook on PostgreSQL", func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	waitReady(t, 2*time.Minute, "hookbook on PostgreSQL", addr)
 	// The instance that answers is the one on PostgreSQL: its tables are in
 	// the test's schema, and no SQLite file appeared where it runs.
 	db, err := sql.Open("pgx", pg)
@@ -501,8 +484,7 @@ func readmePostgresServe(t *testing.T, s snippet) {
 	defer db.Close()
 	var tables int
 	if err := db.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&tables); err != nil || tables == 0 {
-		b, _ := os.ReadFile(out.Name())
-		t.Errorf("no hookbook table in the test's PostgreSQL schema (%d, %v); the command's output:\n%s", tables, err, b)
+		t.Errorf("no hookbook table in the test's PostgreSQL schema (%d, %v); the command's output:\n%s", tables, err, logs())
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("the PostgreSQL example wrote into its working directory: %v", entries)

@@ -18,7 +18,7 @@ import (
 func TestThrottleFieldsReadAsWritten(t *testing.T) {
 	t.Parallel()
 	hookbooktest.StartEach(t, func(t *testing.T, h *hookbooktest.Instance) {
-		in := &instance{Instance: h, t: t, app: h.App, url: h.URL, key: h.Key}
+		in := wrap(t, h)
 		rc := newReceiver(t, nil)
 		id := in.createEndpoint(rc.URL, []string{"booking.created"}, nil)["id"].(string)
 		for _, bad := range []map[string]any{{"rate_limit": "fast"}, {"rate_limit": "off"}, {"max_in_flight": 0}} {

@@ -83,7 +83,7 @@ func TestThrottleRateAcrossInstances(t *testing.T) {
 func TestThrottleFieldsAndStats(t *testing.T) {
 	t.Parallel()
 	hookbooktest.StartEach(t, func(t *testing.T, h *hookbooktest.Instance) {
-		in := &instance{Instance: h, t: t, app: h.App, url: h.URL, key: h.Key}
+		in := wrap(t, h)
 		rc := newReceiver(t, nil)
 		for _, bad := range []struct {
 			body  map[string]any

@@ -105,6 +105,8 @@ func Start(t testing.TB, env map[string]string, setup ...func(*server.App)) *Ins
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		cancel()
+		a.Close()
 		t.Fatal(err)
 	}
 	in := &Instance{T: t, App: a, URL: "http://" + ln.Addr().String(), Key: e["HOOKBOOK_BOOTSTRAP_API_KEY"], cancel: cancel, done: make(chan error, 1)}
