@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/config"
-	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/outboundtest"
@@ -323,20 +322,11 @@ func (rc *Receiver) All() []Received {
 	return append([]Received(nil), rc.requests...)
 }
 
-// EachBackend runs fn as a subtest on a fresh, migrated database of each
-// backend, SQLite and PostgreSQL (dbtest.EachBackend, which a package
-// that needs only a database calls directly).
-func EachBackend(t *testing.T, fn func(t *testing.T, d *db.DB)) { dbtest.EachBackend(t, fn) }
-
 // StartEach runs fn as a subtest with an instance on each backend, SQLite
 // and PostgreSQL, for edge cases that must hold on both.
 func StartEach(t *testing.T, fn func(t *testing.T, in *Instance)) {
 	dbtest.EachURL(t, func(t *testing.T, url string) { fn(t, Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url})) })
 }
-
-// OpenDB opens and migrates the database at url, closed after the test
-// (dbtest.Open).
-func OpenDB(t testing.TB, url string) *db.DB { t.Helper(); return dbtest.Open(t, url) }
 
 // Answer is one API answer a test received, kept to be checked against the
 // OpenAPI document.
