@@ -36,8 +36,7 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) (claimed, full bool)
 			d.Log.Error("defer the backlog of a stalled endpoint", "endpoint_id", ep, "err", err)
 		}
 	}
-	d.deferOpenCircuits(ctx, now)
-	exclude = append(exclude, d.Breaker.Open(now)...)
+	exclude = append(exclude, d.deferOpenCircuits(ctx, now)...)
 	if free <= 0 || !wanted {
 		return false, false
 	}
@@ -133,9 +132,10 @@ func (d *Dispatcher) saturated(now time.Time) (exclude []string, stalled map[str
 
 // deferOpenCircuits moves the due deliveries of endpoints whose circuit is
 // open to when it half-opens, once a second while it stays open: events
-// keep arriving for them, and claims would otherwise skip past them.
-func (d *Dispatcher) deferOpenCircuits(ctx context.Context, now time.Time) {
-	open := d.Breaker.Open(now)
+// keep arriving for them, and claims would otherwise skip past them. It
+// returns the endpoints whose circuit is open, which the claim leaves out.
+func (d *Dispatcher) deferOpenCircuits(ctx context.Context, now time.Time) (open []string) {
+	open = d.Breaker.Open(now)
 	var due []string
 	d.mu.Lock()
 	isOpen := make(map[string]bool, len(open))
@@ -159,6 +159,7 @@ func (d *Dispatcher) deferOpenCircuits(ctx context.Context, now time.Time) {
 			}
 		}
 	}
+	return open
 }
 
 // sleep returns how long to wait when nothing signals: until the next

@@ -103,7 +103,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, org *hookbook.O
 		return err
 	}
 	if key := r.Header.Get("Idempotency-Key"); key != "" && in.IdempotencyKey == "" {
-		if !storable(key) {
+		if !hookbook.Storable(key) {
 			return &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_header",
 				Message: "Idempotency-Key must be UTF-8 text without NUL characters", Details: map[string]string{"Idempotency-Key": "invalid text"}}
 		}

@@ -223,13 +223,9 @@ func ceilSeconds(d time.Duration) int {
 	return int(math.Ceil(d.Seconds()))
 }
 
-// storable is the one rule of text both databases can store
-// (hookbook.Storable), which the admin UI's forms follow too.
-var storable = hookbook.Storable
-
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !storable(r.URL.Path) {
+		if !hookbook.Storable(r.URL.Path) {
 			WriteError(w, hookbook.Errorf(hookbook.ENotFound, "not_found", "no resource has this path"), 0)
 			return
 		}

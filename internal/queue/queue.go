@@ -148,9 +148,7 @@ func lease(ctx context.Context, tx *db.Tx, r ClaimRequest, now time.Time) ([]*Jo
 	exclude := ""
 	if len(r.Exclude) > 0 {
 		exclude = ` AND endpoint_id NOT IN (` + db.Placeholders(5, len(r.Exclude)) + `)`
-		for _, id := range r.Exclude {
-			args = append(args, id)
-		}
+		args = append(args, db.Args(r.Exclude)...)
 	}
 	// The lease moves next_attempt_at to its end: claimed rows leave the
 	// due range of the index at once, and come back by themselves when
