@@ -25,10 +25,10 @@ var credentialHeaders = map[string]bool{"authorization": true, "proxy-authorizat
 // headers (webhook-signature and {prefix}-Signature), which are HMACs a
 // receiver compares when debugging.
 func IsCredentialHeader(name, prefix string) bool {
-	lower := strings.ToLower(name)
-	if lower == strings.ToLower(webhook.HeaderSignature) || lower == strings.ToLower(prefix+"-Signature") {
+	if isSignatureHeader(name, prefix) {
 		return false
 	}
+	lower := strings.ToLower(name)
 	if credentialHeaders[lower] {
 		return true
 	}
@@ -38,6 +38,17 @@ func IsCredentialHeader(name, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// isSignatureHeader reports whether name is webhook-signature or
+// {prefix}-Signature, in any case, without building either name.
+func isSignatureHeader(name, prefix string) bool {
+	const suffix = "-Signature"
+	if strings.EqualFold(name, webhook.HeaderSignature) {
+		return true
+	}
+	return len(name) == len(prefix)+len(suffix) && strings.EqualFold(name[:len(prefix)], prefix) &&
+		strings.EqualFold(name[len(prefix):], suffix)
 }
 
 // RedactValue returns what the attempt log shows of a credential value:
