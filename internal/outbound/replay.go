@@ -531,10 +531,7 @@ func (s *Service) requeue(ctx context.Context, tx *db.Tx, endpointID string, idL
 	if n == 0 {
 		return 0, nil
 	}
-	if ordered {
-		return int(n), s.unpark(ctx, tx, []string{endpointID}, nil, db.Time(now))
-	}
-	return int(n), s.due(ctx, tx)
+	return int(n), s.wakeRequeued(ctx, tx, endpointID, ordered, now)
 }
 
 func finishReplay(ctx context.Context, tx *db.Tx, r *replayState, status, why string, now int64) error {
