@@ -616,7 +616,7 @@ func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	backlog, err := u.Outbound.EndpointStats(r.Context(), s.Organization.ID, ep.ID)
+	backlog, err := u.Outbound.Backlog(r.Context(), ep)
 	if err != nil {
 		u.fail(w, s, err)
 		return
