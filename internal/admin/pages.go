@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
@@ -457,7 +456,7 @@ func (u *UI) editPage(w http.ResponseWriter, r *http.Request, s *session) {
 func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *hookbook.Endpoint, secret string) {
 	pg := u.base(r, s, "Edit endpoint", "webhooks")
 	pg.Form = map[string]string{"url": ep.URL, "description": ep.Description, "max_attempts": itoa(ep.MaxAttempts),
-		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme, "payload_filter": indentJSON(ep.Filter)}
+		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme, "payload_filter": pretty(string(ep.Filter))}
 	if ep.RateLimit != nil {
 		pg.Form["rate_limit"] = *ep.RateLimit
 	}
@@ -616,7 +615,7 @@ func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, s, err)
 		return
 	}
-	backlog, err := u.Outbound.EndpointStats(r.Context(), s.Organization.ID, ep.ID)
+	backlog, err := u.Outbound.Backlog(r.Context(), ep)
 	if err != nil {
 		u.fail(w, s, err)
 		return
@@ -775,16 +774,4 @@ func (u *UI) inboundSave(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (u *UI) inboundReveal(w http.ResponseWriter, r *http.Request, s *session) {
 	u.renderInbound(w, r, s, true, nil, nil, http.StatusOK)
-}
-
-// indentJSON is a stored filter laid out for the form's text area ("" for none).
-func indentJSON(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var b bytes.Buffer
-	if err := json.Indent(&b, raw, "", "  "); err != nil {
-		return string(raw)
-	}
-	return b.String()
 }

@@ -55,7 +55,7 @@ func readTransformation(r *http.Request, s *session, create bool, in *outbound.E
 }
 
 // addTransform puts the transformation part of the endpoint form in pg's
-// data (admin only).
+// data (admin only), after its "Examples" (exampleTypes).
 func (u *UI) addTransform(r *http.Request, s *session, pg *page, ep *hookbook.Endpoint) {
 	data, _ := pg.Data.(map[string]any)
 	if s.Portal || data == nil {
@@ -75,11 +75,9 @@ func (u *UI) addTransform(r *http.Request, s *session, pg *page, ep *hookbook.En
 	for _, c := range list {
 		v.Connectors = append(v.Connectors, connectorView{ConnectorInfo: c, Pretty: pretty(string(c.Example))})
 	}
-	if types, err := u.Outbound.Catalog(r.Context(), s.Organization.ID); err == nil {
-		for _, t := range types {
-			v.EventTypes = append(v.EventTypes, t.Name)
-		}
-	}
+	// The form's "Examples" are the catalog's types the session may pick:
+	// to an admin session, every one.
+	v.EventTypes, _ = data["Examples"].([]string)
 	data["Transform"] = v
 }
 

@@ -183,15 +183,22 @@ func (s *Service) Redeliver(ctx context.Context, orgID, id string) (*hookbook.De
 		if err != nil {
 			return err
 		}
-		if ordered {
-			return s.unpark(ctx, tx, []string{endpointID}, nil, db.Time(now))
-		}
-		return s.due(ctx, tx)
+		return s.wakeRequeued(ctx, tx, endpointID, ordered, now)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return s.Delivery(ctx, orgID, id)
+}
+
+// wakeRequeued makes the deliveries tx queued again on an endpoint at now
+// go: an ordered endpoint's move up in their keys' order (unpark), the
+// others wake the claimers once tx commits (due).
+func (s *Service) wakeRequeued(ctx context.Context, tx *db.Tx, endpointID string, ordered bool, now int64) error {
+	if ordered {
+		return s.unpark(ctx, tx, []string{endpointID}, nil, db.Time(now))
+	}
+	return s.due(ctx, tx)
 }
 
 // Recover queues one more attempt of every failed delivery of an endpoint
@@ -237,11 +244,8 @@ func (s *Service) RecoverReport(ctx context.Context, orgID, endpointID string, s
 		if err != nil {
 			return err
 		}
-		if n, _ = res.RowsAffected(); n > 0 && ordered {
-			return s.unpark(ctx, tx, []string{endpointID}, nil, db.Time(now))
-		}
-		if n > 0 {
-			return s.due(ctx, tx)
+		if n, _ = res.RowsAffected(); n > 0 {
+			return s.wakeRequeued(ctx, tx, endpointID, ordered, now)
 		}
 		reason, err = noRecoveryReason(ctx, tx, endpointID, since)
 		return err

@@ -104,7 +104,7 @@ func (s *Service) insertEndpoint(ctx context.Context, e *hookbook.Endpoint) erro
 			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 			e.ID, e.OrganizationID, e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason),
-			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), filterColumn(e.Filter), transformationText(e))
+			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e))
 		return err
 	})
 	if err != nil {
@@ -134,14 +134,6 @@ func (s *Service) Endpoints(ctx context.Context, orgID string, p db.Page) ([]*ho
 
 func endpointID(e *hookbook.Endpoint) string { return e.ID }
 
-// filterColumn is the stored form of an endpoint's filter: NULL for none.
-func filterColumn(f json.RawMessage) any {
-	if len(f) == 0 {
-		return nil
-	}
-	return string(f)
-}
-
 // saveEndpoint saves the settable fields of e (url, description, events,
 // enabled, disabled reason, attempts, timeout, scheme, headers, ordering,
 // throttling, filter). When resetHealth is set the failure counters start afresh,
@@ -163,7 +155,7 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 		res, err := tx.ExecContext(ctx, q+` WHERE id = $11 AND organization_id = $12 AND deleted_at IS NULL`,
 			e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason), e.MaxAttempts,
 			e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.UpdatedAt), e.ID, e.OrganizationID, e.Ordered,
-			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), filterColumn(e.Filter), transformationText(e))
+			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e))
 		if err != nil {
 			return err
 		}

@@ -159,9 +159,6 @@ const replayWhere = `endpoint_id = $1 AND created_at >= $2 AND created_at < $3 A
 
 func replayArgs(endpointID string, f ReplayFilter, after string) []any {
 	exact, prefix := eventParams(f.Event)
-	if f.Event == "" {
-		exact, prefix = "", ""
-	}
 	// A ULID holds milliseconds: the id range is a little wider than the
 	// created_at one, which decides.
 	hi := ids.Before("dlv", f.Until.Add(time.Millisecond))
@@ -210,8 +207,9 @@ func (s *Service) replayBatch() int {
 	return ReplayBatch
 }
 
-// replayLimit is the most deliveries one replay queues: ReplayLimit, else MaxReplay.
-func (s *Service) replayLimit() int {
+// ReplayMax is the most deliveries one replay of s queues: ReplayLimit,
+// else MaxReplay.
+func (s *Service) ReplayMax() int {
 	if s.ReplayLimit > 0 {
 		return s.ReplayLimit
 	}
@@ -224,7 +222,7 @@ func (s *Service) CountReplay(ctx context.Context, orgID, endpointID string, f R
 	if _, err := checkReplayable(ctx, s.DB, orgID, endpointID); err != nil {
 		return nil, err
 	}
-	c, err := countReplay(ctx, s.DB, endpointID, f, s.replayLimit())
+	c, err := countReplay(ctx, s.DB, endpointID, f, s.ReplayMax())
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +254,7 @@ func (s *Service) StartReplay(ctx context.Context, orgID, endpointID string, f R
 		if err := checkRunning(ctx, tx, orgID); err != nil {
 			return err
 		}
-		c, err := countReplay(ctx, tx, endpointID, f, s.replayLimit())
+		c, err := countReplay(ctx, tx, endpointID, f, s.ReplayMax())
 		if err != nil {
 			return err
 		}
@@ -350,9 +348,6 @@ func sameReplay(r *ReplayJob, f ReplayFilter) bool {
 	}
 	return r.Until.Equal(r.CreatedAt)
 }
-
-// ReplayMax is the most deliveries one replay of s queues.
-func (s *Service) ReplayMax() int { return s.replayLimit() }
 
 const replayColumns = `id, endpoint_id, status, since_at, until_at, filter_status, event, total, capped, queued, error, created_at, finished_at`
 
@@ -536,10 +531,7 @@ func (s *Service) requeue(ctx context.Context, tx *db.Tx, endpointID string, idL
 	if n == 0 {
 		return 0, nil
 	}
-	if ordered {
-		return int(n), s.unpark(ctx, tx, []string{endpointID}, nil, db.Time(now))
-	}
-	return int(n), s.due(ctx, tx)
+	return int(n), s.wakeRequeued(ctx, tx, endpointID, ordered, now)
 }
 
 func finishReplay(ctx context.Context, tx *db.Tx, r *replayState, status, why string, now int64) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
@@ -35,6 +36,12 @@ func (s *Service) EndpointStats(ctx context.Context, orgID, id string) (*Endpoin
 	if err != nil {
 		return nil, err
 	}
+	return s.Backlog(ctx, e)
+}
+
+// Backlog returns the backlog and throttle of an endpoint the caller has
+// read already (EndpointStats without reading it again).
+func (s *Service) Backlog(ctx context.Context, e *hookbook.Endpoint) (*EndpointStats, error) {
 	st, err := s.queue().EndpointState(ctx, e.ID)
 	if err != nil {
 		return nil, err

@@ -182,7 +182,7 @@ func (s *Service) TestTransformation(ctx context.Context, orgID string, in Trans
 		return nil, err
 	}
 	data := in.Data
-	if len(bytes.TrimSpace(data)) == 0 || bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+	if isNull(data) {
 		data = et.Example
 	}
 	if len(data) == 0 {
