@@ -403,21 +403,16 @@ func (s *Service) checkPatterns(ctx context.Context, orgID string, patterns []st
 	return ""
 }
 
-var reservedHeaders = map[string]bool{
-	"Content-Type": true, "Content-Length": true, "User-Agent": true, "Host": true, "Connection": true,
-	"Transfer-Encoding": true, "Webhook-Id": true, "Webhook-Timestamp": true, "Webhook-Signature": true,
-}
-
 func (s *Service) checkHeaders(headers map[string]string) string {
 	if len(headers) > MaxHeaders {
 		return fmt.Sprintf("at most %d headers", MaxHeaders)
 	}
 	for k, v := range headers {
 		ck := http.CanonicalHeaderKey(k)
-		if k == "" || !validToken(k) {
+		if !hookbook.ValidHeaderName(k) {
 			return fmt.Sprintf("%q is not a valid header name", k)
 		}
-		if reservedHeaders[ck] || strings.HasPrefix(ck, http.CanonicalHeaderKey(s.HeaderPrefix)+"-") {
+		if hookbook.ReservedHeader(ck, s.HeaderPrefix) {
 			return fmt.Sprintf("%q is set by hookbook and cannot be overridden", k)
 		}
 		if strings.ContainsAny(v, "\r\n\x00") || len(v) > 4096 {
@@ -425,15 +420,6 @@ func (s *Service) checkHeaders(headers map[string]string) string {
 		}
 	}
 	return ""
-}
-
-func validToken(s string) bool {
-	for _, r := range s {
-		if r > 126 || r <= 32 || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
-			return false
-		}
-	}
-	return true
 }
 
 // SendTest queues a webhook.test event to one endpoint, whatever its filter,

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -274,5 +273,5 @@ func (s *Service) transforms() *transform.Engine {
 // brandHeader reports whether a (canonical) header name is one of
 // hookbook's brand headers, which transformations may not set.
 func (s *Service) brandHeader(name string) bool {
-	return s.HeaderPrefix != "" && strings.HasPrefix(name, http.CanonicalHeaderKey(s.HeaderPrefix)+"-")
+	return hookbook.ReservedHeader(name, s.HeaderPrefix)
 }

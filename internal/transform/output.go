@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/dop251/goja"
+	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/event"
 )
 
@@ -126,20 +127,16 @@ func (e *Engine) CheckRequest(ctx context.Context, original string, w *Webhook) 
 	return e.checkHeaders(w.Headers)
 }
 
-// builtinReserved are the headers every request of hookbook sets itself.
-var builtinReserved = []string{"Content-Type", "Content-Length", "User-Agent", "Host", "Connection", "Transfer-Encoding",
-	"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"}
-
 func (e *Engine) checkHeaders(h map[string]string) error {
 	if len(h) > MaxHeaders {
 		return Failf("headers: at most %d", MaxHeaders)
 	}
 	for k, v := range h {
 		ck := http.CanonicalHeaderKey(k)
-		if k == "" || !token(k) || len(k) > 256 {
+		if !hookbook.ValidHeaderName(k) || len(k) > 256 {
 			return Failf("headers: %q is not a valid header name", clip(k, 64))
 		}
-		if slices.Contains(builtinReserved, ck) || (e.reserved != nil && e.reserved(ck)) {
+		if hookbook.ReservedHeader(ck, "") || (e.reserved != nil && e.reserved(ck)) {
 			return Failf("headers: %q is set by hookbook and cannot be overridden", ck)
 		}
 		if len(v) > MaxHeaderValue || strings.ContainsAny(v, "\r\n\x00") {
@@ -181,15 +178,6 @@ func jsKind(v goja.Value) string {
 		return "a BigInt"
 	}
 	return "a value JSON cannot hold"
-}
-
-func token(s string) bool {
-	for _, r := range s {
-		if r > 126 || r <= 32 || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
-			return false
-		}
-	}
-	return true
 }
 
 // encoder writes a JavaScript value as JSON the way JSON.stringify does
