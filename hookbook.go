@@ -42,8 +42,11 @@ type Organization struct {
 
 // Endpoint is a URL that receives an organization's events.
 type Endpoint struct {
-	ID             string            `json:"id"`
-	OrganizationID string            `json:"organization_id"`
+	ID             string `json:"id"`
+	OrganizationID string `json:"organization_id"`
+	// Type is the kind of destination: EndpointWebhook (the default) or
+	// the name of a message broker type (package destination).
+	Type           string            `json:"type"`
 	URL            string            `json:"url"`
 	Description    string            `json:"description"`
 	Events         []string          `json:"events"`
@@ -65,6 +68,12 @@ type Endpoint struct {
 	// Filter, when set, is a payload filter (JSON, see internal/filter):
 	// only the events whose envelope matches it create a delivery.
 	Filter json.RawMessage `json:"filter"`
+	// Config is a broker destination's settings (JSON, its type's shape),
+	// credentials included: it never leaves hookbook as part of an
+	// Endpoint. ConfigView is what answers show of it, every credential
+	// replaced by "***"; both are nil for webhooks.
+	Config     json.RawMessage `json:"-"`
+	ConfigView json.RawMessage `json:"config"`
 	// Transformation changes each request before it is signed and sent
 	// (package transform); nil when the endpoint has none.
 	Transformation *Transformation `json:"transformation"`
@@ -86,6 +95,9 @@ type Endpoint struct {
 	// signing until it expires (the rotation overlap).
 	PreviousSecrets []PreviousSecret `json:"-"`
 }
+
+// EndpointWebhook is the type of endpoint that receives signed HTTP POSTs.
+const EndpointWebhook = "webhook"
 
 // Throttled reports whether the endpoint has a rate limit or a bound on
 // its attempts in flight: its deliveries then go through the claim, which

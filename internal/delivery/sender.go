@@ -45,16 +45,20 @@ type Outcome struct {
 	RetryAfter time.Duration
 }
 
-// KindWebhook is the kind of endpoint that receives signed HTTP POSTs,
-// today every endpoint's.
-const KindWebhook = "webhook"
+// KindWebhook is the kind of endpoint that receives signed HTTP POSTs.
+const KindWebhook = hookbook.EndpointWebhook
 
 // Senders maps a kind of endpoint to the Sender of its deliveries.
 type Senders map[string]Sender
 
-// endpointKind returns the kind of an endpoint. Every endpoint is a webhook
-// until endpoints store a kind of their own.
-func endpointKind(*hookbook.Endpoint) string { return KindWebhook }
+// endpointKind returns the kind of an endpoint: its Type, a webhook when
+// unset.
+func endpointKind(ep *hookbook.Endpoint) string {
+	if ep.Type == "" {
+		return KindWebhook
+	}
+	return ep.Type
+}
 
 // For returns the Sender of an endpoint's kind.
 func (s Senders) For(ep *hookbook.Endpoint) (Sender, error) {

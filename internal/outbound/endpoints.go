@@ -16,20 +16,20 @@ import (
 
 const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason, secret,
 	previous_secret, previous_secret_expires_at, previous_secrets, max_attempts, timeout_seconds, signature_scheme, headers,
-	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation`
+	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config`
 
 func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	var e hookbook.Endpoint
 	var events, headers, previous string
 	var legacy string
-	var reason, filterText, transformation sql.NullString
+	var reason, filterText, transformation, config sql.NullString
 	var prevExp, lastOK, lastFail, failing sql.NullInt64
 	var created, updated int64
 	var rateLimit sql.NullString
 	var maxInFlight sql.NullInt64
 	err := row.Scan(&e.ID, &e.OrganizationID, &e.URL, &e.Description, &events, &e.Enabled, &reason, &e.Secret,
 		&legacy, &prevExp, &previous, &e.MaxAttempts, &e.TimeoutSeconds, &e.Scheme, &headers,
-		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight, &filterText, &transformation)
+		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight, &filterText, &transformation, &e.Type, &config)
 	if err != nil {
 		return nil, err
 	}
@@ -46,6 +46,9 @@ func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	}
 	if reason.Valid {
 		e.DisabledReason = &reason.String
+	}
+	if config.Valid {
+		e.Config = json.RawMessage(config.String)
 	}
 	if filterText.Valid {
 		e.Filter = json.RawMessage(filterText.String)
@@ -95,16 +98,19 @@ func (s *Service) insertEndpoint(ctx context.Context, e *hookbook.Endpoint) erro
 	if e.Headers == nil {
 		e.Headers = map[string]string{}
 	}
+	if e.Type == "" {
+		e.Type = hookbook.EndpointWebhook
+	}
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		if err := s.checkQuota(ctx, tx, "endpoints", e.OrganizationID, s.Limits.Endpoints,
 			`SELECT COUNT(*) FROM endpoints WHERE organization_id = $1 AND deleted_at IS NULL`); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, organization_id, url, description, events, enabled,
-			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 			e.ID, e.OrganizationID, e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason),
-			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e))
+			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)))
 		return err
 	})
 	if err != nil {
@@ -155,7 +161,7 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 		res, err := tx.ExecContext(ctx, q+` WHERE id = $11 AND organization_id = $12 AND deleted_at IS NULL`,
 			e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason), e.MaxAttempts,
 			e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.UpdatedAt), e.ID, e.OrganizationID, e.Ordered,
-			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e))
+			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)))
 		if err != nil {
 			return err
 		}
