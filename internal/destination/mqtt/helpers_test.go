@@ -52,7 +52,6 @@ func plainDial(ctx context.Context, network, address string) (net.Conn, error) {
 	return d.DialContext(ctx, network, address)
 }
 
-
 // privateBroker is a mosquitto that only this test uses, with a password
 // file, so it can refuse a password and be stopped and started again.
 type privateBroker struct {

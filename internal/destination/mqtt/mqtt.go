@@ -244,17 +244,17 @@ func (mqttType) Open(ctx context.Context, config json.RawMessage, dial destinati
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
 	opts := paho.NewClientOptions().
-		AddBroker("tcp://"+addr).
-		SetClientID("hookbook-"+hex.EncodeToString(id)).
+		AddBroker("tcp://" + addr).
+		SetClientID("hookbook-" + hex.EncodeToString(id)).
 		SetProtocolVersion(4).
 		SetCleanSession(true).
 		SetOrderMatters(false).
 		SetAutoReconnect(true).
 		SetConnectRetry(false).
-		SetMaxReconnectInterval(2*time.Second).
+		SetMaxReconnectInterval(2 * time.Second).
 		SetConnectTimeout(dialTimeout).
 		SetWriteTimeout(dialTimeout).
-		SetKeepAlive(30*time.Second).
+		SetKeepAlive(30 * time.Second).
 		SetCustomOpenConnectionFn(func(*url.URL, paho.ClientOptions) (net.Conn, error) {
 			dctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 			defer cancel()
