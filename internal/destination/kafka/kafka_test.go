@@ -16,8 +16,8 @@ import (
 	"github.com/hookbook/hookbook/internal/destination"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // The tests run against kfake, franz-go's in-process Kafka cluster: it
