@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/destination"
+	"github.com/hookbook/hookbook/webhook"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -64,13 +66,15 @@ func open(t testing.TB, config string, dial destination.DialFunc) destination.Pu
 
 func message(i int, key string, seq int) *destination.Message {
 	id := fmt.Sprintf("evt_%05d", i)
+	now := time.Now()
+	body := []byte(fmt.Sprintf(`{"id":%q,"key":%q,"seq":%d}`, id, key, seq))
 	return &destination.Message{
-		EventID: id, EventType: "booking.created", Timestamp: time.Now(), Key: key, Sequence: int64(seq),
-		Body: []byte(fmt.Sprintf(`{"id":%q,"key":%q,"seq":%d}`, id, key, seq)),
+		EventID: id, EventType: "booking.created", Timestamp: now, Key: key, Sequence: int64(seq),
+		Body: body,
 		Headers: []destination.Header{
 			{Name: "webhook-id", Value: id},
-			{Name: "webhook-timestamp", Value: "1700000000"},
-			{Name: "webhook-signature", Value: "v1,c2lnbmF0dXJl"},
+			{Name: "webhook-timestamp", Value: fmt.Sprint(now.Unix())},
+			{Name: "webhook-signature", Value: sign(id, now, body)},
 			{Name: "hookbook-ordering-key", Value: key},
 			{Name: "hookbook-sequence", Value: fmt.Sprint(seq)},
 		},
@@ -153,10 +157,17 @@ func TestKafkaPublishConsume(t *testing.T) {
 		if string(r.Value) != string(m.Body) || string(r.Key) != m.Key {
 			t.Fatalf("record %s key %s, want %s key %s", r.Value, r.Key, m.Body, m.Key)
 		}
+		signed := http.Header{}
 		for _, h := range m.Headers {
 			if hs[h.Name] != h.Value {
 				t.Fatalf("header %s = %q, want %q", h.Name, hs[h.Name], h.Value)
 			}
+			signed.Set(h.Name, hs[h.Name])
+		}
+		// A consumer verifies the signature from the record's headers as a
+		// webhook receiver does from a request's.
+		if err := webhook.Verify(testSecret, signed, r.Value); err != nil {
+			t.Fatalf("signature: %v", err)
 		}
 		if p, ok := partition[m.Key]; ok && p != r.Partition {
 			t.Fatalf("key %s in partitions %d and %d", m.Key, p, r.Partition)
@@ -343,4 +354,15 @@ func TestKafkaClosed(t *testing.T) {
 	if err := publish(p, message(1, "k", 1)); destination.KindOf(err) != destination.KindConnect {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// sign is the webhook-signature header hookbook sends with a delivery.
+func sign(id string, at time.Time, body []byte) string {
+	sig, err := webhook.Sign(testSecret, id, at, body)
+	if err != nil {
+		panic(err)
+	}
+	return sig
 }

@@ -8,12 +8,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookbook/hookbook/internal/destination"
+	"github.com/hookbook/hookbook/webhook"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -76,13 +78,15 @@ func open(t testing.TB, config string) destination.Publisher {
 
 func message(i int, key string) *destination.Message {
 	id := fmt.Sprintf("evt_%s_%04d", randomID(), i)
+	now := time.Now()
+	body := []byte(fmt.Sprintf(`{"id":%q,"n":%d}`, id, i))
 	return &destination.Message{
-		EventID: id, EventType: "booking.created", Timestamp: time.Now(), Key: key, Sequence: int64(i + 1),
-		Body: []byte(fmt.Sprintf(`{"id":%q,"n":%d}`, id, i)),
+		EventID: id, EventType: "booking.created", Timestamp: now, Key: key, Sequence: int64(i + 1),
+		Body: body,
 		Headers: []destination.Header{
 			{Name: "webhook-id", Value: id},
-			{Name: "webhook-timestamp", Value: "1700000000"},
-			{Name: "webhook-signature", Value: "v1,c2lnbmF0dXJl"},
+			{Name: "webhook-timestamp", Value: fmt.Sprint(now.Unix())},
+			{Name: "webhook-signature", Value: sign(id, now, body)},
 			{Name: "hookbook-event-type", Value: "booking.created"},
 			{Name: "hookbook-ordering-key", Value: key},
 			{Name: "hookbook-sequence", Value: fmt.Sprint(i + 1)},
@@ -164,10 +168,17 @@ func TestNATSPublishConsume(t *testing.T) {
 			if m.Subject() != prefix+".booking.created" {
 				t.Fatalf("subject %s", m.Subject())
 			}
+			signed := http.Header{}
 			for _, h := range want.Headers {
 				if v := m.Headers().Get(h.Name); v != h.Value {
 					t.Fatalf("header %s = %q, want %q", h.Name, v, h.Value)
 				}
+				signed.Set(h.Name, m.Headers().Get(h.Name))
+			}
+			// A consumer verifies the signature from the message's headers
+			// as a webhook receiver does from a request's.
+			if err := webhook.Verify(testSecret, signed, m.Data()); err != nil {
+				t.Fatalf("signature: %v", err)
 			}
 			if want.Sequence > n/2 {
 				orderedSeen = append(orderedSeen, id)
@@ -347,4 +358,15 @@ func silent(t *testing.T, l net.Listener) {
 			c.Close()
 		}
 	})
+}
+
+const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// sign is the webhook-signature header hookbook sends with a delivery.
+func sign(id string, at time.Time, body []byte) string {
+	sig, err := webhook.Sign(testSecret, id, at, body)
+	if err != nil {
+		panic(err)
+	}
+	return sig
 }
