@@ -57,6 +57,25 @@ type SASL struct {
 	Password  string `json:"password"`
 }
 
+// UnmarshalJSON refuses unknown fields of the sasl object, naming them
+// "sasl.<field>".
+func (s *SASL) UnmarshalJSON(b []byte) error {
+	type fields SASL
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode((*fields)(s)); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) && ute.Field != "" {
+			return fieldErr("sasl."+strings.TrimPrefix(ute.Field, "sasl."), "must be a %s", ute.Type)
+		}
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return fieldErr("sasl."+strings.Trim(f, `"`), "is not a field of sasl (mechanism, username, password)")
+		}
+		return fieldErr("sasl", "must be an object: %v", err)
+	}
+	return nil
+}
+
 type kafkaType struct{}
 
 // New returns the "kafka" destination type.
@@ -76,6 +95,10 @@ func decode(config json.RawMessage) (Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(config))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
+		var fe *destination.FieldError
+		if errors.As(err, &fe) {
+			return c, fe
+		}
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) && ute.Field != "" {
 			return c, fieldErr(ute.Field, "must be a %s", ute.Type)
