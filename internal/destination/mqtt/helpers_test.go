@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -108,5 +109,96 @@ func (b *privateBroker) stop() {
 		_ = b.cmd.Process.Kill()
 		_ = b.cmd.Wait()
 		b.cmd = nil
+	}
+}
+
+// freezer is a TCP proxy to target that the test can freeze: while frozen
+// it forwards nothing (the connections stay open), as a broker that hangs.
+type freezer struct {
+	l      net.Listener
+	target string
+	mu     sync.Mutex
+	thaw   chan struct{} // nil while flowing; closed on thaw
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func startFreezer(t *testing.T, target string) *freezer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{l: l, target: target}
+	f.wg.Add(1)
+	go f.accept()
+	t.Cleanup(func() {
+		l.Close()
+		f.setFrozen(false)
+		f.mu.Lock()
+		for _, c := range f.conns {
+			c.Close()
+		}
+		f.mu.Unlock()
+		f.wg.Wait()
+	})
+	return f
+}
+
+func (f *freezer) addr() string { return f.l.Addr().String() }
+
+func (f *freezer) accept() {
+	defer f.wg.Done()
+	for {
+		in, err := f.l.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.DialTimeout("tcp", f.target, 5*time.Second)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		f.mu.Lock()
+		f.conns = append(f.conns, in, out)
+		f.mu.Unlock()
+		f.wg.Add(2)
+		go f.pipe(in, out)
+		go f.pipe(out, in)
+	}
+}
+
+func (f *freezer) pipe(dst, src net.Conn) {
+	defer f.wg.Done()
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			f.mu.Lock()
+			thaw := f.thaw
+			f.mu.Unlock()
+			if thaw != nil {
+				<-thaw
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (f *freezer) setFrozen(frozen bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case frozen && f.thaw == nil:
+		f.thaw = make(chan struct{})
+	case !frozen && f.thaw != nil:
+		close(f.thaw)
+		f.thaw = nil
 	}
 }

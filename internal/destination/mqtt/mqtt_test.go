@@ -280,3 +280,31 @@ func silent(t *testing.T, l net.Listener) {
 		}
 	})
 }
+
+// TestMQTTHungBroker: a broker that stops answering mid-run costs each
+// Publish its context's time, no more (timeout), and publishing goes on
+// once it answers again.
+func TestMQTTHungBroker(t *testing.T) {
+	t.Parallel()
+	requireTCP(t, sharedAddr)
+	f := startFreezer(t, sharedAddr)
+	p := open(t, fmt.Sprintf(`{"url":"tcp://%s","topic":"hbtest/%s/{event}"}`, f.addr(), randomID()))
+	if err := publish(t, p, message(0)); err != nil {
+		t.Fatal(err)
+	}
+	f.setFrozen(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	start := time.Now()
+	err := p.Publish(ctx, message(1))
+	cancel()
+	if destination.KindOf(err) != destination.KindTimeout {
+		t.Fatalf("err = %v, want timeout", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("Publish took %s", time.Since(start))
+	}
+	f.setFrozen(false)
+	if err := publish(t, p, message(2)); err != nil {
+		t.Fatal(err)
+	}
+}
