@@ -123,7 +123,7 @@ func readmeEndpointAuth(t *testing.T, s snippet) {
 	auth["token_url"], auth["client_secret"] = tokens.URL+"/oauth2/token", "client-secret-value"
 	tlsDoc["ca_certificates"] = ca.PEM
 	ep := in.must(201, "POST", "/api/v1/webhooks", doc)
-	if b := mustJSON(ep); strings.Contains(string(b), "client-secret-value") || !strings.Contains(string(b), `"subject":"CN=clinic private CA"`) {
+	if b := mustJSON(ep); strings.Contains(string(b), "client-secret-value") || !strings.Contains(string(b), `"subject":"CN=clinic private CA,O=hookbook tests"`) {
 		t.Errorf("the answer: %s", b)
 	}
 	broken := map[string]any{"url": receiver.URL + "/other", "events": []string{"booking.*"}, "tls": tlsDoc,
