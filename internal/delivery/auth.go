@@ -61,6 +61,11 @@ type tokenEntry struct {
 	token   string
 	expires time.Time
 	used    time.Time
+	// failed is when the last request for a token failed, and failure
+	// how: attempts that waited for that request share its failure
+	// rather than each waiting for a token endpoint of their own.
+	failed  time.Time
+	failure error
 }
 
 // entry returns the cache entry of an endpoint's auth settings, a fresh
@@ -89,21 +94,30 @@ func (t *tokens) entry(id, key string, now time.Time) *tokenEntry {
 // expires soon or is stale (the one a receiver just refused), else a new
 // one from the token endpoint within timeout.
 func (s *WebhookSender) token(ctx context.Context, ep *hookbook.Endpoint, timeout time.Duration, stale string) (string, error) {
+	waitStart := time.Now()
 	e := s.tokens.entry(ep.ID, ep.Auth.Key(), s.Now())
+	wait := time.NewTimer(timeout)
+	defer wait.Stop()
 	select {
 	case e.lock <- struct{}{}:
 	case <-ctx.Done():
 		return "", &TokenError{Msg: "waiting for the token: " + ctx.Err().Error(), Kind: ErrKindOAuthToken}
+	case <-wait.C:
+		return "", &TokenError{Msg: fmt.Sprintf("waited %s for another attempt's token request", timeout), Kind: ErrKindOAuthToken}
 	}
 	defer func() { <-e.lock }()
 	if e.token != "" && e.token != stale && s.Now().Before(e.expires) {
 		return e.token, nil
 	}
+	if e.failure != nil && e.failed.After(waitStart) {
+		return "", e.failure
+	}
 	tok, life, err := s.fetchToken(ctx, ep.Auth, timeout)
 	if err != nil {
-		e.token = ""
+		e.token, e.failed, e.failure = "", time.Now(), err
 		return "", err
 	}
+	e.failure = nil
 	e.token, e.expires = tok, s.Now().Add(life-min(tokenMargin, life/5))
 	return tok, nil
 }

@@ -453,3 +453,42 @@ func TestProxyFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestOAuth2TokenRequestShared: the attempts of one endpoint wait for one
+// token request at a time; when it fails, those waiting share its failure
+// rather than each holding a worker for a token endpoint of their own.
+func TestOAuth2TokenRequestShared(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int64
+	first := make(chan struct{}, 1)
+	release := make(chan struct{})
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		select {
+		case first <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); tokens.Close() })
+	s := delivery.NewWebhookSender(&netguard.Guard{}, "X-Hookbook", 4)
+	ep := &hookbook.Endpoint{ID: "ep_shared", URL: "http://127.0.0.1:9/", TimeoutSeconds: 2, Auth: &hookbook.EndpointAuth{
+		Type: hookbook.AuthOAuth2ClientCredentials, TokenURL: tokens.URL, ClientID: "c", ClientSecret: "s"}}
+	outcomes := make(chan delivery.Outcome, 4)
+	go func() { outcomes <- s.Send(context.Background(), jobTo(ep)) }()
+	<-first
+	for range 3 {
+		go func() { outcomes <- s.Send(context.Background(), jobTo(ep)) }()
+	}
+	for range 4 {
+		if o := <-outcomes; o.ErrKind != delivery.ErrKindOAuthToken {
+			t.Errorf("outcome = %+v", o)
+		}
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("%d token requests for four attempts waiting together, want 1", n)
+	}
+}
