@@ -94,6 +94,20 @@ type Endpoint struct {
 	// PreviousSecrets are the secrets rotated out, newest first, each
 	// signing until it expires (the rotation overlap).
 	PreviousSecrets []PreviousSecret `json:"-"`
+
+	// Auth is how hookbook authenticates to the receiver and TLS its own
+	// TLS settings (client certificate, trusted CAs); nil when unset.
+	// Both carry credentials and never leave hookbook as part of an
+	// Endpoint: AuthView and TLSView (SetViews) are what answers show.
+	Auth     *EndpointAuth `json:"-"`
+	AuthView *AuthView     `json:"auth"`
+	TLS      *EndpointTLS  `json:"-"`
+	TLSView  *TLSView      `json:"tls"`
+}
+
+// SetViews sets AuthView and TLSView from Auth and TLS.
+func (e *Endpoint) SetViews() {
+	e.AuthView, e.TLSView = e.Auth.View(), e.TLS.View()
 }
 
 // EndpointWebhook is the type of endpoint that receives signed HTTP POSTs.

@@ -69,6 +69,7 @@ func TestReadmeSnippets(t *testing.T) {
 		"throttle":          readmeThrottle,
 		"filters":           readmeFilters,
 		"transform-example": readmeTransform, "connector-slack": readmeConnector,
+		"endpoint-auth": readmeEndpointAuth, "proxy-env": readmeProxyEnv,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {

@@ -301,6 +301,7 @@ func ptr[T any](v T) *T { return &v }
 func (u *UI) createPage(w http.ResponseWriter, r *http.Request, s *session) {
 	pg := u.base(r, s, "New endpoint", "webhooks")
 	pg.Form = map[string]string{"max_attempts": "8", "timeout_seconds": "10", "signature_scheme": "timestamped"}
+	securityForm(pg.Form, nil)
 	pg.Checked = map[string]bool{"enabled": true, "transformation_enabled": true}
 	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "Create": true, "Examples": u.exampleTypes(r, s)}
 	u.addTransform(r, s, pg, nil)
@@ -415,6 +416,7 @@ func filterErrors(details map[string]string) map[string]string {
 func (u *UI) create(w http.ResponseWriter, r *http.Request, s *session) {
 	in, form, checked := formInput(r, true, s)
 	readTransformation(r, s, true, &in, form, checked)
+	readSecurity(r, s, &in, form)
 	if u.filtering(w, r, s, form, checked, true, "", nil) || u.testingFilter(w, r, s, form, checked, true, "", nil) ||
 		u.testingTransformation(w, r, s, form, checked, true, "", nil) {
 		return
@@ -463,6 +465,7 @@ func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *
 	if ep.MaxInFlight != nil {
 		pg.Form["max_in_flight"] = itoa(*ep.MaxInFlight)
 	}
+	securityForm(pg.Form, ep)
 	pg.Checked = map[string]bool{"enabled": ep.Enabled, "ordered": ep.Ordered}
 	for _, e := range ep.Events {
 		pg.Checked[e] = true
@@ -498,6 +501,7 @@ func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
 	kept := s.outOfScope(ep.Events)
 	in, form, checked := formInput(r, false, s)
 	readTransformation(r, s, false, &in, form, checked)
+	readSecurity(r, s, &in, form)
 	if u.filtering(w, r, s, form, checked, false, id, kept) || u.testingFilter(w, r, s, form, checked, false, id, kept) ||
 		u.testingTransformation(w, r, s, form, checked, false, id, kept) {
 		return

@@ -295,6 +295,7 @@ func (u *UI) parse() {
 			return *p
 		},
 		"pretty": pretty,
+		"join":   strings.Join,
 		"size":   size,
 		"rate":   rate,
 		"human":  hookbook.HumanDuration,

@@ -32,6 +32,12 @@ type Config struct {
 	TrustedProxies  []netip.Prefix  // HOOKBOOK_TRUSTED_PROXIES: whose X-Forwarded-For is believed
 	MetricsAddr     string          // HOOKBOOK_METRICS_ADDR: serve /metrics here instead of on Addr
 	PublicURL       string          // HOOKBOOK_PUBLIC_URL: how browsers reach hookbook (portal links)
+	// ProxyURL is the forward proxy every delivery and token request
+	// leaves through (HOOKBOOK_PROXY_URL: http, https or socks5, with
+	// credentials), nil for none; NoProxy the destinations that go
+	// straight (HOOKBOOK_NO_PROXY).
+	ProxyURL *url.URL
+	NoProxy  string
 
 	// The customers' webhook portal.
 	Portal Portal
@@ -124,6 +130,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.TrustedProxies, err = ParseNetworks(get("HOOKBOOK_TRUSTED_PROXIES", "")); err != nil {
 		return nil, fmt.Errorf("HOOKBOOK_TRUSTED_PROXIES: %w", err)
 	}
+	if c.ProxyURL, err = ParseProxyURL(get("HOOKBOOK_PROXY_URL", "")); err != nil {
+		return nil, fmt.Errorf("HOOKBOOK_PROXY_URL: %w", err)
+	}
+	c.NoProxy = get("HOOKBOOK_NO_PROXY", "")
 	durations := []struct {
 		key string
 		def string
@@ -269,6 +279,33 @@ func ParseFrameAncestors(s string) ([]string, error) {
 		}
 	}
 	return parts, nil
+}
+
+// ParseProxyURL reads a forward proxy's URL: http://, https:// or
+// socks5:// with a host, optionally a port and user:password; "" is
+// none. Errors never repeat the URL (it may hold a password).
+func ParseProxyURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("not a URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5":
+		return nil, fmt.Errorf("the scheme must be http, https or socks5")
+	case u.Hostname() == "":
+		return nil, fmt.Errorf("names no host")
+	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
+		return nil, fmt.Errorf("must be scheme://[user:password@]host[:port] alone")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("has an invalid port")
+		}
+	}
+	return u, nil
 }
 
 // ParseSchedule parses a comma-separated list of durations.

@@ -121,3 +121,24 @@ func TestTransformTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyURL: HOOKBOOK_PROXY_URL takes http, https and socks5 URLs with
+// credentials; anything else is refused without repeating the URL (it
+// may hold a password).
+func TestProxyURL(t *testing.T) {
+	for _, ok := range []string{"http://proxy.example:3128", "https://u:p@proxy.example", "socks5://u:p@127.0.0.1:1080", "http://10.0.0.1:3128/"} {
+		c, err := load(map[string]string{"HOOKBOOK_PROXY_URL": ok, "HOOKBOOK_NO_PROXY": "a.example,10.0.0.0/8"})
+		if err != nil || c.ProxyURL == nil || c.NoProxy != "a.example,10.0.0.0/8" {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	if c, err := load(nil); err != nil || c.ProxyURL != nil {
+		t.Errorf("no proxy by default: %v %v", c.ProxyURL, err)
+	}
+	for _, bad := range []string{"ftp://u:hidden@x", "socks4://u:hidden@x:1", "http://u:hidden@:3128", "http://u:hidden@x:0", "http://u:hidden@x/path", "::hidden"} {
+		_, err := load(map[string]string{"HOOKBOOK_PROXY_URL": bad})
+		if err == nil || !strings.Contains(err.Error(), "HOOKBOOK_PROXY_URL") || strings.Contains(err.Error(), "hidden") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -63,33 +64,48 @@ type WebhookSender struct {
 	// Transforms runs endpoints' transformations; nil sends every
 	// request untransformed.
 	Transforms *transform.Engine
+
+	// newTransport makes the transport of an endpoint with its own TLS
+	// settings (nil: such endpoints use Client).
+	newTransport func(*tls.Config) *http.Transport
+	transports   transports
+	tokens       tokens
 }
 
 // NewWebhookSender returns a WebhookSender whose client never follows
 // redirects and dials through guard.
 func NewWebhookSender(guard *netguard.Guard, headerPrefix string, perHost int) *WebhookSender {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	transport := &http.Transport{
-		Proxy:                 nil, // deliveries go straight to the endpoint
-		DialContext:           guard.DialContext(dialer),
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   perHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: 0, // the attempt's context bounds everything
+	return NewWebhookSenderVia(&Egress{Guard: guard}, headerPrefix, perHost)
+}
+
+// NewWebhookSenderVia returns a WebhookSender whose clients never follow
+// redirects and connect as egress says (the network guard, then the
+// forward proxy if any): the shared client, and one per endpoint with TLS
+// settings of its own.
+func NewWebhookSenderVia(egress *Egress, headerPrefix string, perHost int) *WebhookSender {
+	if egress.Dialer == nil {
+		egress.Dialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	}
+	newTransport := func(cfg *tls.Config) *http.Transport {
+		return &http.Transport{
+			Proxy:                 nil, // Egress tunnels through the proxy itself, after the guard's check
+			DialContext:           egress.DialContext,
+			TLSClientConfig:       cfg,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          1024,
+			MaxIdleConnsPerHost:   perHost,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			ResponseHeaderTimeout: 0, // the attempt's context bounds everything
+		}
 	}
 	return &WebhookSender{
-		Client: &http.Client{
-			Transport: transport,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		},
+		Client:       &http.Client{Transport: newTransport(nil), CheckRedirect: noRedirects},
 		HeaderPrefix: headerPrefix,
 		UserAgent:    "hookbook/" + hookbook.Version,
 		Now:          time.Now,
+		newTransport: newTransport,
 	}
 }
 
@@ -169,8 +185,28 @@ func (s *WebhookSender) Send(ctx context.Context, j *queue.Job) Outcome {
 		out.Err, out.ErrKind = err.Error(), "other"
 		return out
 	}
-	out.Request = recordedHeaders(h, s.HeaderPrefix)
 	timeout := time.Duration(j.Endpoint.TimeoutSeconds) * time.Second
+	client, err := s.clientFor(j.Endpoint)
+	if err != nil {
+		out.Request = recordedHeaders(h, s.HeaderPrefix)
+		out.Duration = time.Since(start)
+		out.Err, out.ErrKind = "the endpoint's tls settings: "+err.Error(), ErrKindTLS
+		return out
+	}
+	authz, err := s.authorization(ctx, j.Endpoint, timeout, "")
+	if authz != "" {
+		h.Set("Authorization", authz)
+	}
+	out.Request = recordedHeaders(h, s.HeaderPrefix)
+	if err != nil {
+		out.Duration = time.Since(start)
+		out.Err, out.ErrKind = err.Error(), ErrKindOAuthToken
+		var te *TokenError
+		if errors.As(err, &te) {
+			out.ErrKind = te.Kind
+		}
+		return out
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, w.Method, w.URL, bytes.NewReader(w.Payload))
@@ -179,7 +215,27 @@ func (s *WebhookSender) Send(ctx context.Context, j *queue.Job) Outcome {
 		return out
 	}
 	req.Header = h
-	resp, err := s.Client.Do(req)
+	resp, err := client.Do(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && j.Endpoint.Auth != nil &&
+		j.Endpoint.Auth.Type == hookbook.AuthOAuth2ClientCredentials {
+		// The receiver refused the token: one more request with a new one.
+		resp.Body.Close()
+		var fresh string
+		fresh, err = s.authorization(ctx, j.Endpoint, timeout, strings.TrimPrefix(authz, "Bearer "))
+		if err != nil {
+			out.Duration = time.Since(start)
+			out.Err, out.ErrKind = "the receiver answered 401 and "+err.Error(), ErrKindOAuthToken
+			var te *TokenError
+			if errors.As(err, &te) {
+				out.ErrKind = te.Kind
+			}
+			return out
+		}
+		req, _ = http.NewRequestWithContext(ctx, w.Method, w.URL, bytes.NewReader(w.Payload))
+		req.Header = h.Clone()
+		req.Header.Set("Authorization", fresh)
+		resp, err = client.Do(req)
+	}
 	if err != nil {
 		out.Duration = time.Since(start)
 		out.Err, out.ErrKind = describe(err, ctx, timeout), kindOf(err, ctx)
@@ -233,7 +289,14 @@ func kindOf(err error, ctx context.Context) string {
 	var certErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
 	var guardErr *netguard.BlockedError
+	var proxyErr *ProxyError
+	var opErr *net.OpError
+	var x509Err x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidErr x509.CertificateInvalidError
 	switch {
+	case errors.As(err, &proxyErr):
+		return ErrKindProxy
 	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.As(err, &guardErr):
@@ -242,8 +305,10 @@ func kindOf(err error, ctx context.Context) string {
 		return "connection_refused"
 	case errors.As(err, &dnsErr):
 		return "dns"
-	case errors.As(err, &certErr), errors.As(err, &recErr):
-		return "tls"
+	case errors.As(err, &certErr), errors.As(err, &recErr), errors.As(err, &x509Err), errors.As(err, &hostErr), errors.As(err, &invalidErr),
+		errors.As(err, &opErr) && (opErr.Op == "remote error" || opErr.Op == "local error"),
+		strings.Contains(err.Error(), "tls: "):
+		return ErrKindTLS
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {

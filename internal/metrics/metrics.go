@@ -55,7 +55,7 @@ func New(st *outbound.Service, q *queue.Queue, breaker *delivery.Breaker, log *s
 	}
 	m.results = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hookbook_delivery_attempt_results_total",
-		Help: "Delivery attempts by the receiver's status class (2xx, 3xx, 4xx, 5xx, or none when no answer came) and error kind (none, timeout, connection_refused, dns, tls, blocked, network, http_status, redirect, transformation_error, other).",
+		Help: "Delivery attempts by the receiver's status class (2xx, 3xx, 4xx, 5xx, or none when no answer came) and error kind (none, timeout, connection_refused, dns, tls, blocked, network, http_status, redirect, transformation_error, oauth_token, proxy, other).",
 	}, []string{"status_class", "error_kind"})
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "hookbook_publish_to_delivery_seconds",

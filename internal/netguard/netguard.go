@@ -194,6 +194,27 @@ func parseLooseIPv4(s string) (netip.Addr, bool) {
 	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
 }
 
+// Destination returns the address a connection to host may go to: host
+// itself with the guard disabled, else the first of its addresses the
+// guard does not refuse (a *BlockedError when it refuses them all). A
+// connection through a forward proxy asks the proxy for this address, so
+// the proxy is never asked for a refused one.
+func (g *Guard) Destination(ctx context.Context, host string) (string, error) {
+	if !g.Enabled {
+		return host, nil
+	}
+	addrs, err := g.resolve(ctx, host)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range addrs {
+		if !g.Blocked(a) {
+			return a.String(), nil
+		}
+	}
+	return "", &BlockedError{Host: host, Addr: addrs[0]}
+}
+
 // DialContext resolves and dials like net.Dialer, refusing guarded addresses
 // at connect time.
 func (g *Guard) DialContext(d *net.Dialer) func(ctx context.Context, network, address string) (net.Conn, error) {

@@ -16,7 +16,7 @@ import (
 
 const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason, secret,
 	previous_secret, previous_secret_expires_at, previous_secrets, max_attempts, timeout_seconds, signature_scheme, headers,
-	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config`
+	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config, auth, tls`
 
 func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	var e hookbook.Endpoint
@@ -27,12 +27,24 @@ func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	var created, updated int64
 	var rateLimit sql.NullString
 	var maxInFlight sql.NullInt64
+	var authText, tlsText sql.NullString
 	err := row.Scan(&e.ID, &e.OrganizationID, &e.URL, &e.Description, &events, &e.Enabled, &reason, &e.Secret,
 		&legacy, &prevExp, &previous, &e.MaxAttempts, &e.TimeoutSeconds, &e.Scheme, &headers,
-		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight, &filterText, &transformation, &e.Type, &config)
+		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight, &filterText, &transformation, &e.Type, &config, &authText, &tlsText)
 	if err != nil {
 		return nil, err
 	}
+	if authText.Valid {
+		if err := json.Unmarshal([]byte(authText.String), &e.Auth); err != nil {
+			return nil, fmt.Errorf("endpoint %s auth: %w", e.ID, err)
+		}
+	}
+	if tlsText.Valid {
+		if err := json.Unmarshal([]byte(tlsText.String), &e.TLS); err != nil {
+			return nil, fmt.Errorf("endpoint %s tls: %w", e.ID, err)
+		}
+	}
+	e.SetViews()
 	if transformation.Valid {
 		if err := json.Unmarshal([]byte(transformation.String), &e.Transformation); err != nil {
 			return nil, fmt.Errorf("endpoint %s transformation: %w", e.ID, err)
@@ -107,10 +119,10 @@ func (s *Service) insertEndpoint(ctx context.Context, e *hookbook.Endpoint) erro
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, organization_id, url, description, events, enabled,
-			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config, auth, tls)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
 			e.ID, e.OrganizationID, e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason),
-			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)))
+			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)), jsonOrNull(e.Auth), jsonOrNull(e.TLS))
 		return err
 	})
 	if err != nil {
@@ -149,7 +161,7 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 	e.UpdatedAt = s.DB.Now().UTC()
 	q := `UPDATE endpoints SET url = $1, description = $2, events = $3, enabled = $4, disabled_reason = $5,
 		max_attempts = $6, timeout_seconds = $7, signature_scheme = $8, headers = $9, updated_at = $10, ordered = $13,
-		rate_limit = $14, max_in_flight = $15, filter = $16, transformation = $17, type = $18, config = $19`
+		rate_limit = $14, max_in_flight = $15, filter = $16, transformation = $17, type = $18, config = $19, auth = $20, tls = $21`
 	if resetHealth {
 		q += `, consecutive_failures = 0, failing_since = NULL`
 		e.ConsecutiveFailures, e.FailingSince = 0, nil
@@ -161,7 +173,7 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 		res, err := tx.ExecContext(ctx, q+` WHERE id = $11 AND organization_id = $12 AND deleted_at IS NULL`,
 			e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason), e.MaxAttempts,
 			e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.UpdatedAt), e.ID, e.OrganizationID, e.Ordered,
-			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)))
+			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)), jsonOrNull(e.Auth), jsonOrNull(e.TLS))
 		if err != nil {
 			return err
 		}
@@ -177,6 +189,16 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 		return fmt.Errorf("update endpoint: %w", err)
 	}
 	return nil
+}
+
+// jsonOrNull stores an optional JSON value (an endpoint's auth or tls),
+// NULL when absent.
+func jsonOrNull[T any](v *T) *string {
+	if v == nil {
+		return nil
+	}
+	t := mustJSON(v)
+	return &t
 }
 
 // nullInt stores an optional integer, NULL when absent.

@@ -162,6 +162,10 @@ type EndpointInput struct {
 	Transformation json.RawMessage `json:"transformation"`
 	// Connector is null to remove a connector's transformation.
 	Connector Clearable[string] `json:"connector"`
+	// Auth and TLS replace the endpoint's auth and tls settings as a
+	// whole; null removes them.
+	Auth Clearable[hookbook.EndpointAuth] `json:"auth"`
+	TLS  Clearable[hookbook.EndpointTLS]  `json:"tls"`
 }
 
 // Clearable is an optional field that null clears: Set tells whether it
@@ -323,6 +327,7 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 		}
 	}
 	applyTransformation(e, in.Transformation, in.Connector, f)
+	s.applySecurity(ctx, e, in, f)
 	if in.Headers != nil {
 		if msg := s.checkHeaders(*in.Headers); msg != "" {
 			f.Add("headers", msg)
@@ -333,6 +338,31 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 		}
 	}
 	return f.Err()
+}
+
+// applySecurity validates and sets auth and tls, each replaced as a whole;
+// null removes them. Only webhook endpoints take them.
+func (s *Service) applySecurity(ctx context.Context, e *hookbook.Endpoint, in EndpointInput, f hookbook.Fields) {
+	webhookOnly := func(name string) {
+		if e.Type != "" && e.Type != hookbook.EndpointWebhook {
+			f.Add(name, "is only for webhook endpoints")
+		}
+	}
+	if in.Auth.Set {
+		e.Auth = in.Auth.Value
+		if e.Auth != nil {
+			webhookOnly("auth")
+			hookbook.CheckAuth(e.Auth, func(u string) error { return s.Guard.CheckURL(ctx, u) }, f)
+		}
+	}
+	if in.TLS.Set {
+		e.TLS = in.TLS.Value
+		if e.TLS != nil {
+			webhookOnly("tls")
+			hookbook.CheckTLS(e.TLS, s.DB.Now(), f)
+		}
+	}
+	e.SetViews()
 }
 
 // NoLimitHint ends the messages of rate_limit and max_in_flight: how the

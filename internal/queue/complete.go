@@ -25,7 +25,7 @@ type Result struct {
 	RequestHeaders  map[string]string
 	Success         bool
 	Gone            bool   // the destination is gone for good (HTTP: it answered 410 Gone)
-	ErrorKind       string // "" on success, else timeout, connection_refused, dns, tls, blocked, network, http_status, redirect, transformation_error or other
+	ErrorKind       string // "" on success, else timeout, connection_refused, dns, tls, blocked, network, http_status, redirect, transformation_error, oauth_token, proxy or other
 	// NextAttemptAt is when to try again after a failure; zero means the
 	// delivery has failed for good.
 	NextAttemptAt time.Time

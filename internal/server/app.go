@@ -102,7 +102,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	webhooks := delivery.NewWebhookSender(a.Guard, cfg.HeaderPrefix, cfg.EndpointConcurrency)
+	webhooks := delivery.NewWebhookSenderVia(&delivery.Egress{Guard: a.Guard, Proxy: cfg.ProxyURL, NoProxy: delivery.ParseNoProxy(cfg.NoProxy)},
+		cfg.HeaderPrefix, cfg.EndpointConcurrency)
 	webhooks.Transforms = a.Outbound.TransformEngine()
 	senders := delivery.Senders{delivery.KindWebhook: webhooks}
 	a.Dispatcher = &delivery.Dispatcher{
