@@ -49,12 +49,19 @@ func podmanEnv(t *testing.T) []string {
 	return env
 }
 
-// podman runs podman with env and returns its output.
+// podman runs podman with env and returns its standard output (podman
+// logs to stderr that no systemd runs here, for healthchecks' timers);
+// an error carries its stderr.
 func podman(t *testing.T, env []string, args ...string) (string, error) {
 	t.Helper()
 	c := hookbooktest.Command(t, "podman", args...)
 	c.Env = append(os.Environ(), env...)
-	out, err := c.CombinedOutput()
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		err = fmt.Errorf("podman %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
 	return strings.TrimSpace(string(out)), err
 }
 
@@ -88,23 +95,24 @@ func TestContainerImage(t *testing.T) {
 	t.Logf("built in %s", time.Since(start).Round(time.Second))
 
 	// The image: small, not root, its volume, port and healthcheck.
-	out, err := podman(t, env, "image", "inspect", "--format", "{{json .}}", "hookbook")
+	out, err := podman(t, env, "image", "inspect", "hookbook")
 	if err != nil {
 		t.Fatalf("podman image inspect: %v\n%s", err, out)
 	}
-	var img struct {
+	var imgs []struct {
 		Size   int64
 		Config struct {
 			User         string
 			Volumes      map[string]any
 			ExposedPorts map[string]any
 			Env          []string
-			Healthcheck  struct{ Test []string }
 		}
+		Healthcheck struct{ Test []string }
 	}
-	if err := json.Unmarshal([]byte(out), &img); err != nil {
+	if err := json.Unmarshal([]byte(out), &imgs); err != nil || len(imgs) != 1 {
 		t.Fatalf("podman image inspect: %v\n%s", err, out)
 	}
+	img := imgs[0]
 	t.Logf("image size: %.1f MB", float64(img.Size)/1e6)
 	if img.Size > 60e6 {
 		t.Errorf("the image is %d bytes: more than the binary and CA certificates", img.Size)
@@ -121,8 +129,8 @@ func TestContainerImage(t *testing.T) {
 	if !slices.Contains(img.Config.Env, "HOOKBOOK_DATABASE_URL=sqlite:/var/lib/hookbook/hookbook.db") {
 		t.Errorf("the SQLite file is not in the volume: %v", img.Config.Env)
 	}
-	if !slices.Equal(img.Config.Healthcheck.Test, []string{"CMD", "/usr/local/bin/hookbook", "healthcheck"}) {
-		t.Errorf("healthcheck: %v", img.Config.Healthcheck.Test)
+	if !slices.Equal(img.Healthcheck.Test, []string{"CMD", "/usr/local/bin/hookbook", "healthcheck"}) {
+		t.Errorf("healthcheck: %v", img.Healthcheck.Test)
 	}
 
 	// Run it as the README does, on a port of the test's own.
@@ -145,7 +153,12 @@ func TestContainerImage(t *testing.T) {
 		t.Fatalf("no key of 32 characters or more: %s", out)
 	}
 	p := &proc{t: t, url: "http://" + addr, key: m[1]}
-	logs := func() string { s, _ := podman(t, env, "logs", "hookbook"); return s }
+	logs := func() string {
+		c := hookbooktest.Command(t, "podman", "logs", "hookbook")
+		c.Env = append(os.Environ(), env...)
+		out, _ := c.CombinedOutput() // hookbook logs to stderr
+		return string(out)
+	}
 	waitFor(t, 2*time.Minute, "the container to answer /readyz", func() bool {
 		code, _, err := p.get("/readyz")
 		return err == nil && code == 200
@@ -173,7 +186,7 @@ func TestContainerImage(t *testing.T) {
 	if err != nil || code != 201 {
 		t.Fatalf("create an endpoint: %d %s %v\n%s", code, body, err, logs())
 	}
-	if code, body, err = p.post("/api/v1/event-types", map[string]any{"name": "container.check"}); err != nil || code != 201 {
+	if code, body, err = p.post("/api/v1/event-types", map[string]any{"name": "container.check", "description": "A check of the container image"}); err != nil || code != 201 {
 		t.Fatalf("create an event type: %d %s %v", code, body, err)
 	}
 	code, body, err = p.post("/api/v1/events", map[string]any{"event": "container.check", "data": map[string]any{"n": 1}})
