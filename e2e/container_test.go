@@ -163,6 +163,9 @@ func TestContainerImage(t *testing.T) {
 		code, _, err := p.get("/readyz")
 		return err == nil && code == 200
 	})
+	if want := `"database":"` + hookbooktest.Backend() + `"`; !strings.Contains(logs(), want) {
+		t.Errorf("the container's logs lack %s:\n%s", want, logs())
+	}
 	if out, err := podman(t, env, "healthcheck", "run", "hookbook"); err != nil {
 		t.Errorf("podman healthcheck run: %v\n%s", err, out)
 	}
