@@ -63,6 +63,7 @@ func TestReadmeSnippets(t *testing.T) {
 		"quickstart": nil, "walkthrough": nil, // run together below
 		"go-replace":  nil,                   // run by TestReceiverModule
 		"image-build": nil, "image-run": nil, // run by TestContainerImage
+		"caddyfile": nil, // run by TestReverseProxyCaddy
 		"go-verify": readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
 		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
 		"portal-embed": nil, "portal-run": nil, // run together below
