@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -210,16 +211,27 @@ func TestContainerImage(t *testing.T) {
 		t.Errorf("delivered: %s %v", got.Body, got.Header)
 	}
 
+	// The CLI inside, as the README runs it.
+	if out, err := podman(t, env, "exec", "hookbook", "hookbook", "org", "list"); err != nil || !strings.Contains(out, `"name":"default"`) {
+		t.Errorf("podman exec hookbook hookbook org list: %v\n%s", err, out)
+	}
 	if hookbooktest.Backend() != "postgres" {
-		// The database is in the named volume, the user's own.
+		// The database is in the named volume, the user's own, and so is
+		// a backup.
+		if out, err := podman(t, env, "exec", "hookbook", "hookbook", "backup", "/var/lib/hookbook/backup.db"); err != nil {
+			t.Errorf("podman exec hookbook hookbook backup: %v\n%s", err, out)
+		}
 		mount, err := podman(t, env, "volume", "inspect", "--format", "{{.Mountpoint}}", "hookbook-data")
 		if err != nil {
 			t.Fatal(mount, err)
 		}
-		if fi, err := os.Stat(filepath.Join(mount, "hookbook.db")); err != nil {
-			t.Errorf("no database in the volume: %v", err)
-		} else if st, ok := fi.Sys().(interface{ Uid() uint32 }); ok && st.Uid() != 65532 {
-			t.Errorf("the database belongs to %d", st.Uid())
+		for _, name := range []string{"hookbook.db", "backup.db"} {
+			fi, err := os.Stat(filepath.Join(mount, name))
+			if err != nil {
+				t.Errorf("no %s in the volume: %v", name, err)
+			} else if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Uid != 65532 {
+				t.Errorf("%s belongs to %v", name, fi.Sys())
+			}
 		}
 	}
 
