@@ -40,7 +40,7 @@ func TestCLIHelp(t *testing.T) {
 		}
 		return out.String(), errb.String(), code
 	}
-	for _, cmd := range []string{"serve", "migrate", "backup", "org create", "org list", "key create", "key list", "key revoke", "inbound send", "verify", "version"} {
+	for _, cmd := range []string{"serve", "migrate", "backup", "org create", "org list", "key create", "key list", "key revoke", "inbound send", "verify", "healthcheck", "version"} {
 		for _, h := range []string{"--help", "-h"} {
 			out, errOut, code := cli(append(strings.Fields(cmd), h)...)
 			if code != 0 || !strings.HasPrefix(out, "usage: hookbook "+cmd) || errOut != "" {
@@ -66,6 +66,7 @@ func TestCLIHelp(t *testing.T) {
 		"org":                             `"org" needs a command`,
 		"backup":                          "usage: hookbook backup FILE",
 		"inbound send --url u --secret s": "--action is required",
+		"healthcheck":                     "http://127.0.0.1:1/readyz",
 	} {
 		_, errOut, code := cli(strings.Fields(args)...)
 		if code != 1 || !strings.Contains(errOut, want) {

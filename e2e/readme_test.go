@@ -61,8 +61,10 @@ func TestReadmeSnippets(t *testing.T) {
 	known := map[string]func(*testing.T, snippet){
 		"run-command": readmeRunCommand, "test-command": readmeTestCommand, "install": readmeInstall,
 		"quickstart": nil, "walkthrough": nil, // run together below
-		"go-replace": nil, // run by TestReceiverModule
-		"go-verify":  readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
+		"go-replace":  nil,                   // run by TestReceiverModule
+		"image-build": nil, "image-run": nil, // run by TestContainerImage
+		"caddyfile": nil, // run by TestReverseProxyCaddy
+		"go-verify": readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
 		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
 		"portal-embed": nil, "portal-run": nil, // run together below
 		"js-ordering": readmeOrdering, "first-key": readmeFirstKey, "replay": readmeReplay,

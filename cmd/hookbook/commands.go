@@ -44,6 +44,8 @@ func init() {
 			help: "Sign and send one inbound command, print the status and answer.", run: inboundSend},
 		{path: "verify", synopsis: "--secret S [--scheme timestamped|body|body_hex] < request-dump", summary: "Say whether a captured delivery verifies with an endpoint's secret.",
 			help: "Say whether a captured delivery (an HTTP request dump on stdin, or --body-file and --header)\nverifies with an endpoint's secret, and why not: the Standard Webhooks headers and the brand signature.\nExits 0 when a signature verifies.", run: verify},
+		{path: "healthcheck", synopsis: "[--url URL] [--timeout D]", summary: "Exit 0 when the local instance answers /readyz with 200, else 1.",
+			help: "GET the readiness probe (/readyz) of the instance HOOKBOOK_ADDR describes, on this host (no host or\n0.0.0.0 in HOOKBOOK_ADDR: 127.0.0.1; https when HOOKBOOK_TLS_CERT_FILE is set, which must then be\nthe certificate served), and exit 0 when it answers 200, else 1 with what it answered.\nThe container image's HEALTHCHECK: the image has no shell and no curl.", run: healthcheck},
 		{path: "version", summary: "Print the version.",
 			help: "Print the version.", run: version},
 	}

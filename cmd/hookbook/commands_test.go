@@ -32,6 +32,8 @@ commands:
       Sign and send one inbound command; print the status and answer.
   verify --secret S [--scheme timestamped|body|body_hex] < request-dump
       Say whether a captured delivery verifies with an endpoint's secret.
+  healthcheck [--url URL] [--timeout D]
+      Exit 0 when the local instance answers /readyz with 200, else 1.
   version
       Print the version.
 

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/config"
@@ -124,6 +125,20 @@ func version(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer
 	}
 	fmt.Fprintln(out, "hookbook", hookbook.Version)
 	return nil
+}
+
+// healthcheck exits 0 when the local instance is ready (server.CheckReady).
+func healthcheck(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
+	url := fs.String("url", "", "probe this URL instead (its certificate verified as any other's), e.g. https://hooks.example.com/readyz")
+	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	cfg, err := config.Load(nil)
+	if err != nil {
+		return err
+	}
+	return server.CheckReady(ctx, cfg, *url, *timeout)
 }
 
 // backup writes a consistent copy of a live SQLite database to a new file.
