@@ -42,8 +42,8 @@ func init() {
 			help: "Revoke an API key at once, on every instance.", run: keyRevoke},
 		{path: "inbound send", synopsis: "--url URL --secret S --action A [--params JSON] [--data JSON]", summary: "Sign and send one inbound command; print the status and answer.",
 			help: "Sign and send one inbound command, print the status and answer.", run: inboundSend},
-		{path: "verify", synopsis: "--secret S [--scheme timestamped|body|body_hex] < request-dump", summary: "Say whether a captured delivery verifies with an endpoint's secret.",
-			help: "Say whether a captured delivery (an HTTP request dump on stdin, or --body-file and --header)\nverifies with an endpoint's secret, and why not: the Standard Webhooks headers and the brand signature.\nExits 0 when a signature verifies.", run: verify},
+		{path: "verify", synopsis: "--secret S|--public-key K [--scheme S] < request-dump", summary: "Say whether a captured delivery verifies with an endpoint's secret or key.",
+			help: "Say whether a captured delivery (an HTTP request dump on stdin, or --body-file and --header)\nverifies with an endpoint's secret, and why not: the Standard Webhooks headers and the brand signature.\nFor an ed25519 endpoint give its public key instead (--public-key whpk_…, or as --secret):\nthe v1a signatures of webhook-signature are checked with it alone.\nExits 0 when a signature verifies.", run: verify},
 		{path: "version", summary: "Print the version.",
 			help: "Print the version.", run: version},
 	}
