@@ -3,7 +3,9 @@ package e2e
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +182,35 @@ func TestEd25519Validation(t *testing.T) {
 		if r.Status != 422 || !strings.Contains(string(r.Body), `"`+c.field+`"`) {
 			t.Errorf("%v = %d %s", c.body, r.Status, r.Body)
 		}
+	}
+}
+
+// TestEd25519InPortal: an organization's portal shows an ed25519
+// endpoint's public key on its page, never its signing key unasked.
+func TestEd25519InPortal(t *testing.T) {
+	t.Parallel()
+	in := start(t, nil)
+	ep := in.createEndpoint("http://127.0.0.1:9/hook", []string{"booking.*"}, map[string]any{"signature_algorithm": "ed25519"})
+	link := in.must(201, "POST", "/api/v1/portal/sessions", map[string]any{"event_types": []string{"booking.*"}})["url"].(string)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	page := func(u string) string {
+		t.Helper()
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s = %d", u, resp.StatusCode)
+		}
+		return string(b)
+	}
+	page(link)
+	edit := page(in.url + "/portal/webhooks/" + ep["id"].(string) + "/edit")
+	if !strings.Contains(edit, ep["public_key"].(string)) || strings.Contains(edit, strings.TrimPrefix(ep["secret"].(string), "whsk_")) {
+		t.Errorf("the portal page: public key shown %v, signing key shown %v", strings.Contains(edit, ep["public_key"].(string)),
+			strings.Contains(edit, strings.TrimPrefix(ep["secret"].(string), "whsk_")))
 	}
 }

@@ -64,7 +64,7 @@ func TestReadmeSnippets(t *testing.T) {
 		"go-replace": nil, // run by TestReceiverModule
 		"go-verify":  readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
 		"js-verify-ed25519": readmeJSVerifyEd25519,
-		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
+		"js-inbound":        readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
 		"portal-embed": nil, "portal-run": nil, // run together below
 		"js-ordering": readmeOrdering, "first-key": readmeFirstKey, "replay": readmeReplay,
 		"throttle":          readmeThrottle,
