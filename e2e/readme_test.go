@@ -63,13 +63,13 @@ func TestReadmeSnippets(t *testing.T) {
 		"quickstart": nil, "walkthrough": nil, // run together below
 		"go-replace": nil, // run by TestReceiverModule
 		"go-verify":  readmeGoVerify, "js-verify": readmeJSVerify, "python-verify": readmePythonVerify,
-		"js-verify-ed25519": readmeJSVerifyEd25519,
-		"js-inbound":        readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
+		"js-inbound": readmeInbound, "python-inbound": readmeInbound, "postgres-serve": readmePostgresServe,
 		"portal-embed": nil, "portal-run": nil, // run together below
 		"js-ordering": readmeOrdering, "first-key": readmeFirstKey, "replay": readmeReplay,
 		"throttle":          readmeThrottle,
 		"filters":           readmeFilters,
 		"transform-example": readmeTransform, "connector-slack": readmeConnector,
+		"js-verify-ed25519": readmeJSVerifyEd25519,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {
