@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -205,7 +206,7 @@ func TestEd25519InPortal(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("GET %s = %d", u, resp.StatusCode)
 		}
-		return string(b)
+		return html.UnescapeString(string(b)) // html/template writes + as &#43;
 	}
 	page(link)
 	edit := page(in.url + "/portal/webhooks/" + ep["id"].(string) + "/edit")
