@@ -171,3 +171,30 @@ func TestSignHeadersEd25519Rotation(t *testing.T) {
 		t.Fatalf("an HMAC secret: %v", err)
 	}
 }
+
+// BenchmarkSignHeaders compares the signature headers of one delivery
+// (a 1 KiB body) signed with an HMAC secret and with an ed25519 key; quote
+// the ratio of the two, measured in the same run.
+func BenchmarkSignHeaders(b *testing.B) {
+	body := []byte(strings.Repeat("x", 1024))
+	sk, _, _ := GenerateSigningKey()
+	for _, c := range []struct {
+		name string
+		sign func(h http.Header) error
+	}{
+		{"hmac-sha256", func(h http.Header) error {
+			return SignHeaders(h, DefaultPrefix, SchemeTimestamped, "evt_1", time.Unix(specTS, 0), body, []string{specSecret})
+		}},
+		{"ed25519", func(h http.Header) error {
+			return SignHeadersEd25519(h, DefaultPrefix, "evt_1", time.Unix(specTS, 0), body, []string{sk})
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if err := c.sign(http.Header{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
