@@ -103,11 +103,42 @@ type Endpoint struct {
 	AuthView *AuthView     `json:"auth"`
 	TLS      *EndpointTLS  `json:"-"`
 	TLSView  *TLSView      `json:"tls"`
+	// SignatureAlgorithm is how the endpoint signs, chosen at creation:
+	// AlgorithmHMACSHA256 (Secret is an HMAC secret: "v1" signatures and
+	// the brand signature) or AlgorithmEd25519 (Secret and PreviousSecrets
+	// are "whsk_" ed25519 signing keys: "v1a" signatures, no brand
+	// signature).
+	SignatureAlgorithm string `json:"signature_algorithm"`
+	// PublicKey is the "whpk_" public key of an ed25519 endpoint's newest
+	// signing key, readable at any time (see SetPublicKey); nil for HMAC.
+	PublicKey *string `json:"public_key"`
 }
 
 // SetViews sets AuthView and TLSView from Auth and TLS.
 func (e *Endpoint) SetViews() {
 	e.AuthView, e.TLSView = e.Auth.View(), e.TLS.View()
+}
+
+// Signature algorithms of an endpoint.
+const (
+	AlgorithmHMACSHA256 = "hmac-sha256"
+	AlgorithmEd25519    = "ed25519"
+)
+
+// SignsWithEd25519 reports whether the endpoint signs with ed25519 keys.
+func (e *Endpoint) SignsWithEd25519() bool { return e.SignatureAlgorithm == AlgorithmEd25519 }
+
+// SetPublicKey sets PublicKey from Secret: the public key of an ed25519
+// endpoint's signing key, nil for other endpoints (or a key that does not
+// parse, which creation never stores).
+func (e *Endpoint) SetPublicKey() {
+	e.PublicKey = nil
+	if !e.SignsWithEd25519() {
+		return
+	}
+	if pk, err := webhook.PublicKeyOf(e.Secret); err == nil {
+		e.PublicKey = &pk
+	}
 }
 
 // EndpointWebhook is the type of endpoint that receives signed HTTP POSTs.

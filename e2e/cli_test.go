@@ -187,4 +187,26 @@ func TestVerifyCommand(t *testing.T) {
 	if out, code = run("not http", "--secret", secret); code != 1 || !strings.Contains(out, "not an HTTP request dump") {
 		t.Errorf("garbage on stdin: exit %d\n%s", code, out)
 	}
+
+	// An ed25519 endpoint's delivery verifies with its public key alone.
+	rc2 := newReceiver(t, nil)
+	ed := in.createEndpoint(rc2.URL, []string{"*"}, map[string]any{"signature_algorithm": "ed25519"})
+	pk := ed["public_key"].(string)
+	in.publish("booking.created", map[string]any{"name": "Zoë <b>"})
+	waitFor(t, 5*time.Second, "the ed25519 delivery", func() bool { return rc2.Count() == 1 })
+	got = rc2.All()[0]
+	out, code = run(dump(got.Body), "--public-key", pk)
+	if code != 0 || !strings.Contains(out, "webhook-signature: verifies") || !strings.Contains(out, "X-Hookbook-Signature: not checked") {
+		t.Errorf("the ed25519 delivery with its public key: exit %d\n%s", code, out)
+	}
+	if out, code = run(dump(got.Body), "--secret", pk); code != 0 {
+		t.Errorf("the public key given as --secret: exit %d\n%s", code, out)
+	}
+	out, code = run(dump(append(got.Body, '\n')), "--public-key", pk)
+	if code != 1 || !strings.Contains(out, "no v1a signature verifies with this public key") {
+		t.Errorf("the ed25519 delivery with a changed body: exit %d\n%s", code, out)
+	}
+	if out, code = run(dump(got.Body), "--public-key", "whpk_c2hvcnQ="); code != 1 || !strings.Contains(out, "invalid public key") {
+		t.Errorf("a malformed public key: exit %d\n%s", code, out)
+	}
 }

@@ -72,6 +72,7 @@ func TestReadmeSnippets(t *testing.T) {
 		"filters":           readmeFilters,
 		"transform-example": readmeTransform, "connector-slack": readmeConnector,
 		"endpoint-auth": readmeEndpointAuth, "proxy-env": readmeProxyEnv,
+		"js-verify-ed25519": readmeJSVerifyEd25519,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {

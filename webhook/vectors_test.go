@@ -17,17 +17,21 @@ var update = flag.Bool("update", false, "rewrite testdata/vectors.json from the 
 // vector is one case of testdata/vectors.json, a language-neutral file:
 // "sign" cases give the inputs and the headers hookbook sends; "verify"
 // cases give headers a receiver gets at "now" and whether they verify.
+// Cases whose algorithm is "ed25519" sign with "whsk_" keys (secrets) and
+// verify with "whpk_" public keys alone (public_keys).
 type vector struct {
-	Name      string            `json:"name"`
-	Kind      string            `json:"kind"` // sign or verify
-	Scheme    string            `json:"scheme,omitempty"`
-	Secrets   []string          `json:"secrets"` // newest first
-	ID        string            `json:"id,omitempty"`
-	Timestamp int64             `json:"timestamp,omitempty"`
-	Body      string            `json:"body"`
-	Headers   map[string]string `json:"headers"`
-	Now       int64             `json:"now,omitempty"`
-	Valid     bool              `json:"valid"`
+	Name       string            `json:"name"`
+	Kind       string            `json:"kind"` // sign or verify
+	Algorithm  string            `json:"algorithm,omitempty"`
+	Scheme     string            `json:"scheme,omitempty"`
+	Secrets    []string          `json:"secrets"`               // newest first
+	PublicKeys []string          `json:"public_keys,omitempty"` // ed25519: newest first
+	ID         string            `json:"id,omitempty"`
+	Timestamp  int64             `json:"timestamp,omitempty"`
+	Body       string            `json:"body"`
+	Headers    map[string]string `json:"headers"`
+	Now        int64             `json:"now,omitempty"`
+	Valid      bool              `json:"valid"`
 }
 
 const (
@@ -35,7 +39,11 @@ const (
 	vecOld    = "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA=="
 	vecPlain  = "a-plain-secret-of-some-length"
 	vecTS     = 1774362600 // 2026-03-24T14:30:00Z
-	vecBody   = `{"id":"evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","event":"booking.created","timestamp":"2026-03-24T14:30:00Z","organization_id":"org_1","data":{"name":"Zoë <b>&</b> 😀","price":150}}`
+	// ed25519 signing keys: base64 of the 32-byte seeds
+	// "hookbook-vectors-ed25519-seed-01" and "…-02".
+	vecSK    = "whsk_aG9va2Jvb2stdmVjdG9ycy1lZDI1NTE5LXNlZWQtMDE="
+	vecSKOld = "whsk_aG9va2Jvb2stdmVjdG9ycy1lZDI1NTE5LXNlZWQtMDI="
+	vecBody  = `{"id":"evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2D","event":"booking.created","timestamp":"2026-03-24T14:30:00Z","organization_id":"org_1","data":{"name":"Zoë <b>&</b> 😀","price":150}}`
 )
 
 // buildVectors computes the vectors from the signing code.
@@ -96,7 +104,75 @@ func buildVectors(t *testing.T) []vector {
 		verify("webhook-id missing", with("Webhook-Id", ""), vecTS, false, vecSecret),
 		verify("webhook-signature missing", with("Webhook-Signature", ""), vecTS, false, vecSecret),
 	)
-	return out
+	return append(out, buildEd25519Vectors(t)...)
+}
+
+// buildEd25519Vectors computes the ed25519 ("v1a") cases.
+func buildEd25519Vectors(t *testing.T) []vector {
+	pub := func(sk string) string {
+		pk, err := PublicKeyOf(sk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pk
+	}
+	pk, pkOld := pub(vecSK), pub(vecSKOld)
+	sign := func(name string, keys []string) vector {
+		h := http.Header{}
+		if err := SignHeadersEd25519(h, DefaultPrefix, "evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", time.Unix(vecTS, 0), []byte(vecBody), keys); err != nil {
+			t.Fatal(err)
+		}
+		flat := map[string]string{}
+		for k, v := range h {
+			flat[http.CanonicalHeaderKey(k)] = v[0]
+		}
+		pks := make([]string, len(keys))
+		for i, k := range keys {
+			pks[i] = pub(k)
+		}
+		return vector{Name: name, Kind: "sign", Algorithm: "ed25519", Secrets: keys, PublicKeys: pks, ID: "evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", Timestamp: vecTS, Body: vecBody, Headers: flat, Valid: true}
+	}
+	one := sign("ed25519: one v1a signature; the brand headers carry the timestamp, no signature", []string{vecSK})
+	two := sign("ed25519 rotation: one v1a signature per key, newest first", []string{vecSK, vecSKOld})
+	out := []vector{one, two}
+	good := one.Headers
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for kk, vv := range good {
+			if kk != "X-Hookbook-Timestamp" {
+				m[kk] = vv
+			}
+		}
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	verify := func(name string, headers map[string]string, body string, now int64, valid bool, keys ...string) vector {
+		return vector{Name: name, Kind: "verify", Algorithm: "ed25519", Secrets: []string{}, PublicKeys: keys, Body: body, Headers: headers, Now: now, Valid: valid}
+	}
+	std := with("", "")
+	sig := strings.TrimPrefix(good["Webhook-Signature"], "v1a,")
+	hmacSig, err := Sign(vecSecret, "evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2D", time.Unix(vecTS, 0), []byte(vecBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out,
+		verify("ed25519: valid with the public key alone", std, vecBody, vecTS, true, pk),
+		verify("ed25519: valid with the old key listed too", std, vecBody, vecTS, true, pkOld, pk),
+		verify("ed25519: the rotated headers verify with the old public key alone", with("Webhook-Signature", two.Headers["Webhook-Signature"]), vecBody, vecTS, true, pkOld),
+		verify("ed25519: a v1 signature beside the v1a one is ignored", with("Webhook-Signature", hmacSig+" "+good["Webhook-Signature"]), vecBody, vecTS, true, pk),
+		verify("ed25519: other public key", std, vecBody, vecTS, false, pkOld),
+		verify("ed25519: body changed", std, strings.Replace(vecBody, `"price":150`, `"price":151`, 1), vecTS, false, pk),
+		verify("ed25519: timestamp changed", with("Webhook-Timestamp", "1774362601"), vecBody, vecTS, false, pk),
+		verify("ed25519: webhook-id changed", with("Webhook-Id", "evt_other"), vecBody, vecTS, false, pk),
+		verify("ed25519: timestamp 301 s old", std, vecBody, vecTS+301, false, pk),
+		verify("ed25519: v1 prefix on the ed25519 signature", with("Webhook-Signature", "v1,"+sig), vecBody, vecTS, false, pk),
+		verify("ed25519: an HMAC v1 signature only", with("Webhook-Signature", hmacSig), vecBody, vecTS, false, pk),
+		verify("ed25519: signature not base64", with("Webhook-Signature", "v1a,!!!"), vecBody, vecTS, false, pk),
+	)
 }
 
 // TestVectors: testdata/vectors.json is what the signing code produces,
@@ -135,8 +211,16 @@ func TestVectors(t *testing.T) {
 		for k, val := range v.Headers {
 			h.Set(k, val)
 		}
-		ver := Verifier{Secrets: v.Secrets, Now: func() time.Time { return time.Unix(v.Now, 0) }}
-		if err := ver.Verify(h, []byte(v.Body)); (err == nil) != v.Valid {
+		now := func() time.Time { return time.Unix(v.Now, 0) }
+		var err error
+		if v.Algorithm == "ed25519" {
+			ver := PublicKeyVerifier{PublicKeys: v.PublicKeys, Now: now}
+			err = ver.Verify(h, []byte(v.Body))
+		} else {
+			ver := Verifier{Secrets: v.Secrets, Now: now}
+			err = ver.Verify(h, []byte(v.Body))
+		}
+		if (err == nil) != v.Valid {
 			t.Errorf("%s: Verify = %v, want valid %v", v.Name, err, v.Valid)
 		}
 	}

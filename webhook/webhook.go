@@ -11,6 +11,9 @@
 //     secret's bytes otherwise. During a secret rotation the header holds
 //     several space-separated signatures; any one of them may match.
 //     Receivers may also verify it with the Standard Webhooks or Svix libraries.
+//     Endpoints that sign with ed25519 send "v1a" signatures instead, which
+//     receivers verify with a public key alone (see ed25519.go:
+//     PublicKeyVerifier, SignHeadersEd25519), and no brand signature.
 //   - The brand signature (header X-Hookbook-Signature, or another prefix):
 //     "sha256=" + hex(HMAC-SHA256(secret as given, timestamp.body)), or over
 //     the body alone for endpoints using the "body" signature scheme.

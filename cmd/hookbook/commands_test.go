@@ -30,8 +30,8 @@ commands:
       Revoke an API key at once, on every instance.
   inbound send --url URL --secret S --action A [--params JSON] [--data JSON]
       Sign and send one inbound command; print the status and answer.
-  verify --secret S [--scheme timestamped|body|body_hex] < request-dump
-      Say whether a captured delivery verifies with an endpoint's secret.
+  verify --secret S|--public-key K [--scheme S] < request-dump
+      Say whether a captured delivery verifies with an endpoint's secret or key.
   healthcheck [--url URL] [--timeout D]
       Exit 0 when the local instance answers /readyz with 200, else 1.
   version

@@ -29,9 +29,11 @@ func (h headerFlags) Set(v string) error {
 }
 
 // verify says whether a captured delivery verifies with a secret, and why
-// not: the Standard Webhooks headers and the brand signature header.
+// not: the Standard Webhooks headers and the brand signature header. With
+// the public key of an ed25519 endpoint, only webhook-signature ("v1a").
 func verify(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error {
-	secret := fs.String("secret", "", "the endpoint's secret, as shown by hookbook (required)")
+	secret := fs.String("secret", "", "the endpoint's secret, as shown by hookbook (this or --public-key)")
+	publicKey := fs.String("public-key", "", "an ed25519 endpoint's public key (whpk_…), as GET /api/v1/webhooks/{id} shows it; checks the v1a signatures of webhook-signature (ed25519 endpoints send no brand signature)")
 	scheme := fs.String("scheme", webhook.SchemeTimestamped, "the endpoint's signature_scheme: timestamped, body or body_hex")
 	prefix := fs.String("prefix", envOr("HOOKBOOK_HEADER_PREFIX", webhook.DefaultPrefix), "the brand header prefix")
 	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "how far the timestamp may lie from --now (0: do not check)")
@@ -42,8 +44,28 @@ func verify(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	if err := required("verify", "secret", *secret); err != nil {
-		return err
+	if strings.HasPrefix(*secret, webhook.PublicKeyPrefix) { // a public key given as --secret
+		*publicKey, *secret = *secret, ""
+	}
+	if *secret != "" && *publicKey != "" {
+		return errors.New("verify: give --secret or --public-key, not both")
+	}
+	if *publicKey == "" {
+		if err := required("verify", "secret (or --public-key)", *secret); err != nil {
+			return err
+		}
+	}
+	if strings.HasPrefix(*secret, webhook.SigningKeyPrefix) { // an ed25519 signing key: check with its public key
+		pk, err := webhook.PublicKeyOf(*secret)
+		if err != nil {
+			return fmt.Errorf("verify: --secret: %w", err)
+		}
+		*publicKey, *secret = pk, ""
+	}
+	if *publicKey != "" {
+		if _, err := webhook.ParsePublicKey(*publicKey); err != nil {
+			return fmt.Errorf("verify: --public-key: %w", err)
+		}
 	}
 	now := time.Now()
 	if *at != "" {
@@ -76,16 +98,28 @@ func verify(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer)
 	if tol == 0 {
 		tol = -1
 	}
-	v := webhook.Verifier{Secrets: []string{*secret}, Tolerance: tol, Now: func() time.Time { return now }}
+	var v interface {
+		Verify(http.Header, []byte) error
+	} = &webhook.Verifier{Secrets: []string{*secret}, Tolerance: tol, Now: func() time.Time { return now }}
+	if *publicKey != "" {
+		v = &webhook.PublicKeyVerifier{PublicKeys: []string{*publicKey}, Tolerance: tol, Now: func() time.Time { return now }}
+	}
 	if h.Get(webhook.HeaderSignature) == "" {
 		fmt.Fprintln(out, "webhook-signature: absent")
 	} else if err := v.Verify(h, body); err != nil {
-		fmt.Fprintf(out, "webhook-signature: does not verify: %s\n", why(err, len(body)))
+		fmt.Fprintf(out, "webhook-signature: does not verify: %s\n", why(err, len(body), *publicKey != ""))
 	} else {
 		ok = true
 		fmt.Fprintln(out, "webhook-signature: verifies")
 	}
 	name := *prefix + "-Signature"
+	if *publicKey != "" {
+		fmt.Fprintf(out, "%s: not checked: ed25519 endpoints send no brand signature\n", name)
+		if !ok {
+			return errors.New("verify: the request does not verify")
+		}
+		return nil
+	}
 	sig := h.Get(name)
 	var err error
 	switch *scheme {
@@ -102,7 +136,7 @@ func verify(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer)
 	case sig == "":
 		fmt.Fprintf(out, "%s: absent\n", name)
 	case err != nil:
-		fmt.Fprintf(out, "%s: does not verify with scheme %s: %s\n", name, *scheme, why(err, len(body)))
+		fmt.Fprintf(out, "%s: does not verify with scheme %s: %s\n", name, *scheme, why(err, len(body), false))
 	default:
 		ok = true
 		fmt.Fprintf(out, "%s: verifies (scheme %s)\n", name, *scheme)
@@ -113,8 +147,9 @@ func verify(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer)
 	return nil
 }
 
-// why explains a verification error to someone debugging a receiver.
-func why(err error, n int) string {
+// why explains a verification error to someone debugging a receiver who
+// gave a secret, or a public key.
+func why(err error, n int, public bool) string {
 	switch {
 	case errors.Is(err, webhook.ErrTimestampTooOld), errors.Is(err, webhook.ErrTimestampTooNew):
 		return "the timestamp is outside the tolerance (a replay, a clock off, or an old capture: try --now)"
@@ -122,6 +157,8 @@ func why(err error, n int) string {
 		return "the timestamp is not unix seconds"
 	case errors.Is(err, webhook.ErrMissingHeader):
 		return "a header is missing"
+	case errors.Is(err, webhook.ErrNoMatchingSig) && public:
+		return fmt.Sprintf("no v1a signature verifies with this public key over these %d body bytes (another endpoint's key, a key rotated out, a v1 (HMAC) endpoint, or a body changed: re-serialised JSON, a trailing newline, another encoding)", n)
 	case errors.Is(err, webhook.ErrNoMatchingSig):
 		return fmt.Sprintf("no signature matches this secret over these %d body bytes (a wrong secret, or a body changed: re-serialised JSON, a trailing newline, another encoding)", n)
 	}

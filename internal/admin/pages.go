@@ -245,7 +245,7 @@ func (u *UI) choices(r *http.Request, s *session) []eventChoice {
 func formInput(r *http.Request, create bool, s *session) (outbound.EndpointInput, map[string]string, map[string]bool) {
 	r.ParseForm()
 	form := map[string]string{}
-	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret", "filter", "rate_limit", "max_in_flight", "payload_filter", "filter_event", "filter_event_type"} {
+	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret", "signature_algorithm", "filter", "rate_limit", "max_in_flight", "payload_filter", "filter_event", "filter_event_type"} {
 		form[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	checked := map[string]bool{}
@@ -286,6 +286,9 @@ func formInput(r *http.Request, create bool, s *session) (outbound.EndpointInput
 		secret := form["secret"]
 		in.Secret = &secret
 	}
+	if alg := form["signature_algorithm"]; alg != "" { // the edit form repeats it: a change is refused
+		in.SignatureAlgorithm = &alg
+	}
 	if _, sent := r.PostForm["payload_filter"]; sent { // an empty field removes the filter
 		in.Filter = outbound.Clearable[json.RawMessage]{Set: true}
 		if form["payload_filter"] != "" {
@@ -300,7 +303,7 @@ func ptr[T any](v T) *T { return &v }
 
 func (u *UI) createPage(w http.ResponseWriter, r *http.Request, s *session) {
 	pg := u.base(r, s, "New endpoint", "webhooks")
-	pg.Form = map[string]string{"max_attempts": "8", "timeout_seconds": "10", "signature_scheme": "timestamped"}
+	pg.Form = map[string]string{"max_attempts": "8", "timeout_seconds": "10", "signature_scheme": "timestamped", "signature_algorithm": hookbook.AlgorithmHMACSHA256}
 	securityForm(pg.Form, nil)
 	pg.Checked = map[string]bool{"enabled": true, "transformation_enabled": true}
 	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "Create": true, "Examples": u.exampleTypes(r, s)}
@@ -458,7 +461,8 @@ func (u *UI) editPage(w http.ResponseWriter, r *http.Request, s *session) {
 func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *hookbook.Endpoint, secret string) {
 	pg := u.base(r, s, "Edit endpoint", "webhooks")
 	pg.Form = map[string]string{"url": ep.URL, "description": ep.Description, "max_attempts": itoa(ep.MaxAttempts),
-		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme, "payload_filter": pretty(string(ep.Filter))}
+		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme, "payload_filter": pretty(string(ep.Filter)),
+		"signature_algorithm": ep.SignatureAlgorithm}
 	if ep.RateLimit != nil {
 		pg.Form["rate_limit"] = *ep.RateLimit
 	}

@@ -110,8 +110,9 @@ func NewWebhookSenderVia(egress *Egress, headerPrefix string, perHost int) *Webh
 }
 
 // Headers returns the headers of one attempt of a job sent at now: the
-// endpoint's own headers, then the signature headers (webhook.SignHeaders)
-// and the brand headers naming the event, the delivery and the attempt.
+// endpoint's own headers, then the signature headers (webhook.SignHeaders,
+// or webhook.SignHeadersEd25519 for an ed25519 endpoint) and the brand
+// headers naming the event, the delivery and the attempt.
 func (s *WebhookSender) Headers(j *queue.Job, now time.Time) (http.Header, error) {
 	return s.headersOf(j, j.Endpoint.Headers, j.Payload, now)
 }
@@ -126,7 +127,15 @@ func (s *WebhookSender) headersOf(j *queue.Job, own map[string]string, body []by
 	}
 	h["Content-Type"] = []string{"application/json"}
 	h["User-Agent"] = []string{s.UserAgent}
-	if err := webhook.SignHeaders(h, s.HeaderPrefix, ep.Scheme, j.EventID, now, body, ep.Secrets(now)); err != nil {
+	sign := func() error {
+		return webhook.SignHeaders(h, s.HeaderPrefix, ep.Scheme, j.EventID, now, body, ep.Secrets(now))
+	}
+	if ep.SignsWithEd25519() {
+		sign = func() error {
+			return webhook.SignHeadersEd25519(h, s.HeaderPrefix, j.EventID, now, body, ep.Secrets(now))
+		}
+	}
+	if err := sign(); err != nil {
 		return nil, err
 	}
 	p := s.HeaderPrefix

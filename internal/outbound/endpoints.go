@@ -16,7 +16,7 @@ import (
 
 const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason, secret,
 	previous_secret, previous_secret_expires_at, previous_secrets, max_attempts, timeout_seconds, signature_scheme, headers,
-	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config, auth, tls`
+	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config, auth, tls, signature_algorithm`
 
 func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	var e hookbook.Endpoint
@@ -30,7 +30,7 @@ func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	var authText, tlsText sql.NullString
 	err := row.Scan(&e.ID, &e.OrganizationID, &e.URL, &e.Description, &events, &e.Enabled, &reason, &e.Secret,
 		&legacy, &prevExp, &previous, &e.MaxAttempts, &e.TimeoutSeconds, &e.Scheme, &headers,
-		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight, &filterText, &transformation, &e.Type, &config, &authText, &tlsText)
+		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight, &filterText, &transformation, &e.Type, &config, &authText, &tlsText, &e.SignatureAlgorithm)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +80,7 @@ func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 		n := int(maxInFlight.Int64)
 		e.MaxInFlight = &n
 	}
+	e.SetPublicKey()
 	return &e, nil
 }
 
@@ -113,16 +114,19 @@ func (s *Service) insertEndpoint(ctx context.Context, e *hookbook.Endpoint) erro
 	if e.Type == "" {
 		e.Type = hookbook.EndpointWebhook
 	}
+	if e.SignatureAlgorithm == "" {
+		e.SignatureAlgorithm = hookbook.AlgorithmHMACSHA256
+	}
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		if err := s.checkQuota(ctx, tx, "endpoints", e.OrganizationID, s.Limits.Endpoints,
 			`SELECT COUNT(*) FROM endpoints WHERE organization_id = $1 AND deleted_at IS NULL`); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, organization_id, url, description, events, enabled,
-			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config, auth, tls)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config, auth, tls, signature_algorithm)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
 			e.ID, e.OrganizationID, e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason),
-			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)), jsonOrNull(e.Auth), jsonOrNull(e.TLS))
+			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)), jsonOrNull(e.Auth), jsonOrNull(e.TLS), e.SignatureAlgorithm)
 		return err
 	})
 	if err != nil {
@@ -233,19 +237,22 @@ func failPending(ctx context.Context, tx *db.Tx, endpointID, reason string, now 
 	return err
 }
 
-// RotateSecret gives an endpoint a new secret; the current one keeps
-// signing beside it for SecretOverlap, and so do those rotated out before
-// until their own overlap ends (at most hookbook.MaxPreviousSecrets). The
-// answer carries the new secret.
+// RotateSecret gives an endpoint a new secret (a new signing key of its
+// algorithm); the current one keeps signing beside it for SecretOverlap,
+// and so do those rotated out before until their own overlap ends (at most
+// hookbook.MaxPreviousSecrets). The answer carries the new secret.
 func (s *Service) RotateSecret(ctx context.Context, orgID, id string) (*hookbook.RevealedEndpoint, error) {
 	now := s.DB.Now().UTC()
-	secret := ids.Secret()
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		e, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 			WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`+tx.ForUpdate(), id, orgID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return hookbook.NotFound("endpoint")
 		}
+		if err != nil {
+			return err
+		}
+		secret, err := newSecret(e.SignatureAlgorithm)
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,6 @@ package outbound
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +24,6 @@ import (
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/filter"
 	"github.com/hookbook/hookbook/internal/idempotency"
-	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/queue"
 	"github.com/hookbook/hookbook/internal/ratelimit"
@@ -166,6 +164,9 @@ type EndpointInput struct {
 	// whole; null removes them.
 	Auth Clearable[hookbook.EndpointAuth] `json:"auth"`
 	TLS  Clearable[hookbook.EndpointTLS]  `json:"tls"`
+	// SignatureAlgorithm is "hmac-sha256" (the default) or "ed25519",
+	// chosen at creation (see applyNewSigning).
+	SignatureAlgorithm *string `json:"signature_algorithm"`
 }
 
 // Clearable is an optional field that null clears: Set tells whether it
@@ -214,18 +215,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, orgID string, in EndpointI
 	if in.Events == nil {
 		f.Add("events", "is required")
 	}
-	if in.Secret != nil {
-		if len(*in.Secret) < MinSecretLength {
-			f.Add("secret", fmt.Sprintf("must be at least %d characters", MinSecretLength))
-		} else if strings.HasPrefix(*in.Secret, "whsec_") {
-			if _, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(*in.Secret, "whsec_")); err != nil {
-				f.Add("secret", "a whsec_ secret must be followed by base64")
-			}
-		}
-		e.Secret = *in.Secret
-	} else {
-		e.Secret = ids.Secret()
-	}
+	applyNewSigning(e, in, f)
 	if err := s.apply(ctx, e, in, f); err != nil {
 		return nil, err
 	}
@@ -246,6 +236,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, orgID, id string, in Endpo
 	if in.Secret != nil {
 		f.Add("secret", "cannot be changed here; use rotate-secret")
 	}
+	checkSigningUpdate(e, in, f)
 	wasEnabled := e.Enabled
 	if err := s.apply(ctx, e, in, f); err != nil {
 		return nil, err
