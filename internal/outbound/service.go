@@ -242,6 +242,15 @@ func (s *Service) UpdateEndpoint(ctx context.Context, orgID, id string, in Endpo
 	if in.Secret != nil {
 		f.Add("secret", "cannot be changed here; use rotate-secret")
 	}
+	if e.Type == hookbook.EndpointListen {
+		// A listening endpoint's url and events are its listener's identity.
+		if in.URL != nil {
+			f.Add("url", "a listening endpoint has no url of its own; hookbook listen --forward-to says where deliveries go")
+		}
+		if in.Events != nil {
+			f.Add("events", "a listening endpoint's events are its listener's; start hookbook listen with other --events")
+		}
+	}
 	wasEnabled := e.Enabled
 	if err := s.apply(ctx, e, in, f); err != nil {
 		return nil, err
