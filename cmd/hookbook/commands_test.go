@@ -32,6 +32,16 @@ commands:
       Sign and send one inbound command; print the status and answer.
   verify --secret S [--scheme timestamped|body|body_hex] < request-dump
       Say whether a captured delivery verifies with an endpoint's secret.
+  listen --forward-to URL [--events P,…] [--exit-after N] […]
+      Relay this organization's deliveries to a local app, over a WebSocket.
+  trigger EVENT_TYPE [--data JSON]
+      Publish the catalog's example of an event type; print the event id.
+  deliveries resend DELIVERY_ID
+      Queue one more attempt of a delivery now.
+  events list [--event TYPE] [--limit N]
+      Print the organization's events as JSON, newest first.
+  events get EVENT_ID
+      Print an event and a summary of its deliveries as JSON.
   version
       Print the version.
 
