@@ -36,6 +36,7 @@ type Hub struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	closed   bool
+	running  sync.WaitGroup
 }
 
 // session is one listener's connection.
@@ -103,6 +104,8 @@ func (h *Hub) Serve(ctx context.Context, conn *websocket.Conn, ready Ready) erro
 	if h.sessions == nil {
 		h.sessions = map[string]*session{}
 	}
+	h.running.Add(1)
+	defer h.running.Done()
 	old := h.sessions[ready.EndpointID]
 	h.sessions[ready.EndpointID] = s
 	h.mu.Unlock()
@@ -252,7 +255,8 @@ func (h *Hub) deliver(ctx context.Context, endpointID string, d Delivery) (Resul
 	}
 }
 
-// Close ends every connection (hookbook is stopping) and refuses new ones.
+// Close ends every connection (hookbook is stopping), refuses new ones
+// and waits until every Serve has returned.
 func (h *Hub) Close() {
 	h.mu.Lock()
 	h.closed = true
@@ -264,4 +268,5 @@ func (h *Hub) Close() {
 	for _, s := range list {
 		s.end(websocket.StatusGoingAway, "hookbook is shutting down")
 	}
+	h.running.Wait()
 }

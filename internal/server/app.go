@@ -261,6 +261,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err := srv.Shutdown(shutCtx); err != nil {
 		a.Log.Error("http shutdown", "err", err)
 	}
+	a.Relay.Close()
 	stopEngine()
 	select {
 	case <-engineDone:
