@@ -124,9 +124,10 @@ func (s *Service) ListenerSeen(ctx context.Context, endpointID string) (bool, er
 
 // ReapListeners deletes the listening endpoints whose connection no
 // instance has seen since cutoff (their pending deliveries fail, as any
-// deleted endpoint's) and forgets those listeners. It returns the ids of
-// the endpoints it deleted.
-func (s *Service) ReapListeners(ctx context.Context, cutoff time.Time) ([]string, error) {
+// deleted endpoint's) and forgets those listeners, except those connected
+// to this instance (connected; nil: none), which it marks seen. It
+// returns the ids of the endpoints it deleted.
+func (s *Service) ReapListeners(ctx context.Context, cutoff time.Time, connected func(endpointID string) bool) ([]string, error) {
 	rows, err := s.DB.QueryContext(ctx, `SELECT endpoint_id, organization_id FROM listeners WHERE seen_at < $1 ORDER BY seen_at LIMIT 100`, db.Micros(cutoff))
 	if err != nil {
 		return nil, fmt.Errorf("reap listeners: %w", err)
@@ -147,6 +148,12 @@ func (s *Service) ReapListeners(ctx context.Context, cutoff time.Time) ([]string
 	}
 	var reaped []string
 	for _, g := range list {
+		if connected != nil && connected(g.id) {
+			if _, err := s.ListenerSeen(ctx, g.id); err != nil {
+				return reaped, err
+			}
+			continue
+		}
 		deleted := false
 		err := s.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
 			if err := tx.Lock(ctx, "hookbook-listeners:"+g.org); err != nil {

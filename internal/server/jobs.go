@@ -143,7 +143,7 @@ func (a *App) purge(ctx context.Context) error {
 // reapListeners deletes the listening endpoints whose connection has been
 // gone for HOOKBOOK_LISTEN_GRACE.
 func (a *App) reapListeners(ctx context.Context) error {
-	reaped, err := a.Outbound.ReapListeners(ctx, a.DB.Now().Add(-a.Config.ListenGrace))
+	reaped, err := a.Outbound.ReapListeners(ctx, a.DB.Now().Add(-a.Config.ListenGrace), a.Relay.Connected)
 	for _, id := range reaped {
 		a.Dispatcher.Breaker.Reset(id)
 		a.Log.Info("listener gone: its endpoint is deleted", "endpoint_id", id, "grace", a.Config.ListenGrace.String())
