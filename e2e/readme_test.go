@@ -69,6 +69,7 @@ func TestReadmeSnippets(t *testing.T) {
 		"throttle":          readmeThrottle,
 		"filters":           readmeFilters,
 		"transform-example": readmeTransform, "connector-slack": readmeConnector,
+		"listen-session": readmeListen,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {
