@@ -28,7 +28,7 @@ type listener struct {
 }
 
 // startListen runs the binary's listen command against in with args.
-func startListen(t *testing.T, in *instance, args ...string) *listener {
+func startListen(t testing.TB, in *instance, args ...string) *listener {
 	t.Helper()
 	dir := t.TempDir()
 	l := &listener{out: filepath.Join(dir, "out"), err: filepath.Join(dir, "err"), done: make(chan error, 1)}
