@@ -187,3 +187,11 @@ func (s *Service) ReapListeners(ctx context.Context, cutoff time.Time, connected
 	}
 	return reaped, nil
 }
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	a, b = dedupe(a), dedupe(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
