@@ -144,6 +144,10 @@ func (e *Endpoint) SetPublicKey() {
 // EndpointWebhook is the type of endpoint that receives signed HTTP POSTs.
 const EndpointWebhook = "webhook"
 
+// EndpointListen is the type of endpoint that `hookbook listen` keeps: its
+// deliveries go over the listener's WebSocket to a developer's machine.
+const EndpointListen = "listen"
+
 // Throttled reports whether the endpoint has a rate limit or a bound on
 // its attempts in flight: its deliveries then go through the claim, which
 // enforces both across instances.

@@ -17,7 +17,7 @@ var (
 
 // buildBinary builds cmd/hookbook once per test run and returns its path,
 // in a folder under the run's temporary directory (TestMain removes it).
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "hookbook-bin")

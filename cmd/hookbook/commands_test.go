@@ -34,6 +34,16 @@ commands:
       Say whether a captured delivery verifies with an endpoint's secret or key.
   healthcheck [--url URL] [--timeout D]
       Exit 0 when the local instance answers /readyz with 200, else 1.
+  listen --forward-to URL [--events P,…] [--exit-after N] […]
+      Relay this organization's deliveries to a local app, over a WebSocket.
+  trigger EVENT_TYPE [--data JSON]
+      Publish the catalog's example of an event type; print the event id.
+  deliveries resend DELIVERY_ID
+      Queue one more attempt of a delivery now.
+  events list [--event TYPE] [--limit N]
+      Print the organization's events as JSON, newest first.
+  events get EVENT_ID
+      Print an event and a summary of its deliveries as JSON.
   version
       Print the version.
 

@@ -53,6 +53,7 @@ type Config struct {
 	BreakerThreshold    int           // HOOKBOOK_BREAKER_THRESHOLD: failures in a row that open an endpoint's circuit
 	BreakerCooldown     time.Duration // HOOKBOOK_BREAKER_COOLDOWN: first pause of an open circuit (doubles, up to 5 min)
 	TransformTimeout    time.Duration // HOOKBOOK_TRANSFORM_TIMEOUT: CPU time one run of a transformation may take (at most 10s)
+	ListenGrace         time.Duration // HOOKBOOK_LISTEN_GRACE: how long a listener's endpoint outlives its connection
 
 	// Limits, documented in the README.
 	APIRateLimit  ratelimit.Rate // HOOKBOOK_API_RATE_LIMIT: requests per API key, per instance
@@ -148,6 +149,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"HOOKBOOK_REMINDER_INTERVAL", "10s", &c.ReminderInterval},
 		{"HOOKBOOK_BREAKER_COOLDOWN", "5s", &c.BreakerCooldown},
 		{"HOOKBOOK_TRANSFORM_TIMEOUT", "100ms", &c.TransformTimeout},
+		{"HOOKBOOK_LISTEN_GRACE", "1h", &c.ListenGrace},
 	}
 	for _, d := range durations {
 		raw := get(d.key, d.def)

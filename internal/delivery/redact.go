@@ -91,3 +91,10 @@ func recordedHeaders(h http.Header, prefix string) map[string]string {
 	}
 	return out
 }
+
+// RecordedHeaders returns the headers of an attempt as its log records
+// them: credential-bearing values redacted. Senders other than webhooks'
+// record their requests with it too.
+func RecordedHeaders(h http.Header, prefix string) map[string]string {
+	return recordedHeaders(h, prefix)
+}

@@ -114,25 +114,28 @@ func (s *Service) insertEndpoint(ctx context.Context, e *hookbook.Endpoint) erro
 	if e.Type == "" {
 		e.Type = hookbook.EndpointWebhook
 	}
-	if e.SignatureAlgorithm == "" {
-		e.SignatureAlgorithm = hookbook.AlgorithmHMACSHA256
-	}
-	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
-		if err := s.checkQuota(ctx, tx, "endpoints", e.OrganizationID, s.Limits.Endpoints,
-			`SELECT COUNT(*) FROM endpoints WHERE organization_id = $1 AND deleted_at IS NULL`); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, organization_id, url, description, events, enabled,
-			disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config, auth, tls, signature_algorithm)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
-			e.ID, e.OrganizationID, e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason),
-			e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(now), db.Micros(now), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)), jsonOrNull(e.Auth), jsonOrNull(e.TLS), e.SignatureAlgorithm)
-		return err
-	})
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error { return s.insertEndpointTx(ctx, tx, e) })
 	if err != nil {
 		return fmt.Errorf("create endpoint: %w", err)
 	}
 	return nil
+}
+
+// insertEndpointTx is insertEndpoint inside tx, once e has its id and times.
+func (s *Service) insertEndpointTx(ctx context.Context, tx *db.Tx, e *hookbook.Endpoint) error {
+	if e.SignatureAlgorithm == "" {
+		e.SignatureAlgorithm = hookbook.AlgorithmHMACSHA256
+	}
+	if err := s.checkQuota(ctx, tx, "endpoints", e.OrganizationID, s.Limits.Endpoints,
+		`SELECT COUNT(*) FROM endpoints WHERE organization_id = $1 AND deleted_at IS NULL`); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, organization_id, url, description, events, enabled,
+		disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config, auth, tls, signature_algorithm)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+		e.ID, e.OrganizationID, e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason),
+		e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.CreatedAt), db.Micros(e.UpdatedAt), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)), jsonOrNull(e.Auth), jsonOrNull(e.TLS), e.SignatureAlgorithm)
+	return err
 }
 
 // Endpoint returns an organization's endpoint; deleted endpoints and other

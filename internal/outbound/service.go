@@ -237,6 +237,16 @@ func (s *Service) UpdateEndpoint(ctx context.Context, orgID, id string, in Endpo
 		f.Add("secret", "cannot be changed here; use rotate-secret")
 	}
 	checkSigningUpdate(e, in, f)
+	if e.Type == hookbook.EndpointListen {
+		// A listening endpoint's url and events are its listener's identity
+		// (a form may send them back unchanged).
+		if in.URL != nil && strings.TrimSpace(*in.URL) != e.URL {
+			f.Add("url", "a listening endpoint has no url of its own; hookbook listen --forward-to says where deliveries go")
+		}
+		if in.Events != nil && !sameSet(*in.Events, e.Events) {
+			f.Add("events", "a listening endpoint's events are its listener's; start hookbook listen with other --events")
+		}
+	}
 	wasEnabled := e.Enabled
 	if err := s.apply(ctx, e, in, f); err != nil {
 		return nil, err

@@ -322,3 +322,27 @@ func (q *Queue) Postpone(ctx context.Context, endpointID string, jobs []*Job, un
 	}
 	return nil
 }
+
+// Hasten makes an endpoint's pending deliveries that wait for a retry due
+// now (those in flight and those parked behind an earlier one of their
+// key stay as they are), and wakes the claimers: its destination, away
+// until now, is back (a listener reconnected). It returns how many.
+func (q *Queue) Hasten(ctx context.Context, endpointID string) (int, error) {
+	var n int64
+	err := q.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
+		now := db.Micros(q.DB.Now())
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1
+			WHERE endpoint_id = $2 AND status = 'pending' AND next_attempt_at > $1 AND lease_until <= $1`, now, endpointID)
+		if err != nil {
+			return err
+		}
+		if n, _ = res.RowsAffected(); n > 0 {
+			return q.DueTx(ctx, tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("hasten deliveries: %w", err)
+	}
+	return int(n), nil
+}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/ratelimit"
@@ -33,6 +34,7 @@ import (
 	"github.com/hookbook/hookbook/internal/org"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
 	"github.com/hookbook/hookbook/internal/queue"
+	"github.com/hookbook/hookbook/internal/relay"
 	"github.com/hookbook/hookbook/internal/session"
 )
 
@@ -51,6 +53,8 @@ type App struct {
 	Inbound    *inbound.Service
 	UI         *admin.UI
 	Log        *slog.Logger
+	// Relay holds this instance's `hookbook listen` connections.
+	Relay *relay.Hub
 	// InstanceID names this process in leases and logs.
 	InstanceID string
 	// MetricsListener, when set, serves /metrics instead of a listener
@@ -106,6 +110,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		cfg.HeaderPrefix, cfg.EndpointConcurrency)
 	webhooks.Transforms = a.Outbound.TransformEngine()
 	senders := delivery.Senders{delivery.KindWebhook: webhooks}
+	a.Relay = &relay.Hub{Seen: a.Outbound.ListenerSeen, Heartbeat: ListenHeartbeat(cfg.ListenGrace), Log: log,
+		Back: func(ctx context.Context, endpointID string) {
+			if _, err := a.Queue.Hasten(ctx, endpointID); err != nil {
+				log.Error("listener: make its waiting deliveries due", "endpoint_id", endpointID, "err", err)
+			}
+		}}
+	senders[hookbook.EndpointListen] = &relay.Sender{Hub: a.Relay, Headers: webhooks.Headers, HeaderPrefix: cfg.HeaderPrefix}
 	a.Dispatcher = &delivery.Dispatcher{
 		Queue: a.Queue, Senders: senders, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
 		Breaker: delivery.NewBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown), Owner: a.InstanceID, Workers: cfg.Workers, PerEndpoint: cfg.EndpointConcurrency,
@@ -127,6 +138,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Secure:         cfg.TLSCertFile != "" || strings.HasPrefix(cfg.PublicURL, "https://")}}
 	a.API.Extra = append(a.API.BookingRoutes(a.Booking), a.API.InboundRoutes(a.Inbound)...)
 	a.API.Extra = append(a.API.Extra, a.API.PortalRoutes(a.UI.Sessions, cfg.PublicURL)...)
+	a.API.Extra = append(a.API.Extra, a.API.ListenRoutes(a.Relay)...)
 	if cfg.MetricsAddr == "" {
 		a.API.Extra = append(a.API.Extra, httpapi.Route{Method: "GET", Pattern: "/metrics", Handler: a.Metrics.Handler(), Public: true})
 	}
@@ -205,6 +217,7 @@ func (a *App) Handler() http.Handler {
 // in flight finish (bounded by their timeouts) and records their outcomes.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	srv.RegisterOnShutdown(a.Relay.Close) // listen connections are hijacked: Shutdown does not close them
 	errc := make(chan error, 2)
 	if mln := a.MetricsListener; mln != nil || a.Config.MetricsAddr != "" {
 		if mln == nil {
@@ -249,6 +262,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err := srv.Shutdown(shutCtx); err != nil {
 		a.Log.Error("http shutdown", "err", err)
 	}
+	a.Relay.Close()
 	stopEngine()
 	select {
 	case <-engineDone:
@@ -259,6 +273,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return serveErr
 	}
 	return nil
+}
+
+// ListenHeartbeat is how often listen connections are pinged and marked
+// seen for a grace period: often enough that a live one is never taken
+// for gone, at most every 15 s.
+func ListenHeartbeat(grace time.Duration) time.Duration {
+	return clamp(grace/4, 10*time.Millisecond, relay.DefaultHeartbeat)
 }
 
 // Close releases the database.

@@ -25,6 +25,7 @@ func (a *App) jobs() []job {
 		{"reminders", a.Config.ReminderInterval, a.reminders, nil},
 		{"ordering", a.Config.PollInterval, a.unpark, nil},
 		{"replays", a.Config.PollInterval, a.replays, a.replayWake},
+		{"listeners", clamp(a.Config.ListenGrace/4, 10*time.Millisecond, time.Minute), a.reapListeners, nil},
 	}
 }
 
@@ -34,7 +35,7 @@ func clamp(d, lo, hi time.Duration) time.Duration {
 
 // JobPasses returns how many times this instance has run (or, on a
 // cluster, tried to run) the periodic job called name: "auto-disable",
-// "retention", "reminders", "ordering" or "replays". Tests wait on it instead of sleeping.
+// "retention", "reminders", "ordering", "replays" or "listeners". Tests wait on it instead of sleeping.
 func (a *App) JobPasses(name string) int64 {
 	a.jobMu.Lock()
 	defer a.jobMu.Unlock()
@@ -135,6 +136,17 @@ func (a *App) purge(ctx context.Context) error {
 	k, err := a.API.Idempotency.Purge(ctx)
 	if d > 0 || e > 0 || c > 0 || k > 0 {
 		a.Log.Info("retention purge", "deliveries", d, "events", e, "commands", c, "idempotency_keys", k)
+	}
+	return err
+}
+
+// reapListeners deletes the listening endpoints whose connection has been
+// gone for HOOKBOOK_LISTEN_GRACE.
+func (a *App) reapListeners(ctx context.Context) error {
+	reaped, err := a.Outbound.ReapListeners(ctx, a.DB.Now().Add(-a.Config.ListenGrace), a.Relay.Connected)
+	for _, id := range reaped {
+		a.Dispatcher.Breaker.Reset(id)
+		a.Log.Info("listener gone: its endpoint is deleted", "endpoint_id", id, "grace", a.Config.ListenGrace.String())
 	}
 	return err
 }
