@@ -73,7 +73,7 @@ func TestReadmeSnippets(t *testing.T) {
 		"transform-example": readmeTransform, "connector-slack": readmeConnector,
 		"endpoint-auth": readmeEndpointAuth, "proxy-env": readmeProxyEnv,
 		"js-verify-ed25519": readmeJSVerifyEd25519,
-		"listen-session": readmeListen,
+		"listen-session":    readmeListen,
 	}
 	for name := range snips {
 		if _, ok := known[name]; !ok {
