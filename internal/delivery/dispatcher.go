@@ -8,6 +8,7 @@ package delivery
 
 import (
 	"context"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"sync"
 	"time"
@@ -51,6 +52,9 @@ type Dispatcher struct {
 	PollInterval time.Duration // fallback wake-up when nothing signals
 	SlowAfter    time.Duration // 0 means DefaultSlowAfter
 	Log          *slog.Logger
+	// Tracer traces attempts (nil: tracing is off), each a child of its
+	// event's publication span (queue.Job.TraceParent).
+	Tracer trace.Tracer
 	// Now is the clock of the engine's rules (stalls, circuits, slow
 	// marks, due deliveries); nil means time.Now. Tests move it.
 	Now func() time.Time

@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/queue"
+	"github.com/hookbook/hookbook/internal/tracing"
 	"github.com/hookbook/hookbook/internal/transform"
 	"github.com/hookbook/hookbook/webhook"
 )
@@ -169,6 +170,7 @@ func (s *WebhookSender) Send(ctx context.Context, j *queue.Job) Outcome {
 		out.Err, out.ErrKind = err.Error(), "other"
 		return out
 	}
+	tracing.Inject(ctx, h) // the receiver's trace continues the attempt's
 	out.Request = recordedHeaders(h, s.HeaderPrefix)
 	timeout := time.Duration(j.Endpoint.TimeoutSeconds) * time.Second
 	ctx, cancel := context.WithTimeout(ctx, timeout)

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"sort"
 	"strings"
@@ -101,6 +102,13 @@ type Service struct {
 	// Unsigned limits commands that fail their signature, per client
 	// address; nil means UnsignedPerMinute per minute.
 	Unsigned *ratelimit.Window
+	// Tracer traces commands (nil: tracing is off): a span per command, a
+	// child of its request's (whose parent is the caller's traceparent).
+	Tracer trace.Tracer
+	// Executed, when set, is called once per command with its action (a
+	// known one, else "unknown") and outcome (ok, refused, failed): the
+	// metrics.
+	Executed func(action, outcome string)
 
 	limitOnce sync.Once
 }

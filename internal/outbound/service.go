@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -58,6 +59,13 @@ type Service struct {
 	// (TransformTimeout, when set, for its time limit), on first use.
 	Transforms       *transform.Engine
 	TransformTimeout time.Duration
+	// Tracer traces publications (nil: tracing is off). A publication's
+	// span is a child of its caller's (the API request), and its
+	// traceparent is stored with the event for the attempts to continue.
+	Tracer trace.Tracer
+	// Stored, when set, is called with the type of each event this
+	// instance stored, once its transaction committed (the metrics).
+	Stored func(eventType string)
 
 	batch     batcher
 	published atomic.Int64
