@@ -8,12 +8,12 @@ package delivery
 
 import (
 	"context"
-	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/hookbook/hookbook/internal/queue"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Dispatcher runs the delivery workers of one instance. It claims due

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"sort"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/org"
 	"github.com/hookbook/hookbook/internal/ratelimit"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Tolerance is how far a command's timestamp may lie from the server's clock.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hookbook/hookbook/internal/tracing"
-	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -14,7 +12,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/ratelimit"
+	"github.com/hookbook/hookbook/internal/tracing"
 	"github.com/hookbook/hookbook/webhook"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultOrganization is the organization of the command URL that names none.

@@ -7,9 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hookbook/hookbook/internal/tracing"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 	"reflect"
 	"time"
 
@@ -21,6 +18,9 @@ import (
 	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/queue"
+	"github.com/hookbook/hookbook/internal/tracing"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // insertEventType registers an organization's own event type, unless it

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -31,6 +30,7 @@ import (
 	"github.com/hookbook/hookbook/internal/queue"
 	"github.com/hookbook/hookbook/internal/ratelimit"
 	"github.com/hookbook/hookbook/internal/transform"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Service validates and carries out operations for one hookbook instance.
@@ -70,6 +70,7 @@ type Service struct {
 	batch     batcher
 	published atomic.Int64
 	filtered  atomic.Int64
+	disabled  atomic.Int64
 	queueOnce sync.Once
 	// testReplayBatch, when set by a test, replaces ReplayBatch.
 	testReplayBatch int
@@ -129,6 +130,21 @@ func (s *Service) log() *slog.Logger {
 
 // Published returns how many events this process has stored.
 func (s *Service) Published() int64 { return s.published.Load() }
+
+// Disabled returns how many endpoints this process disabled (failing too
+// long, or 410 Gone).
+func (s *Service) Disabled() int64 { return s.disabled.Load() }
+
+// DisabledEndpoints counts the endpoints, of every organization, that are
+// disabled now (by hookbook or by their owner) and not deleted.
+func (s *Service) DisabledEndpoints(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM endpoints WHERE enabled = FALSE AND deleted_at IS NULL`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count disabled endpoints: %w", err)
+	}
+	return n, nil
+}
 
 // Filtered returns how many deliveries this process did not create because
 // an endpoint's filter did not match the event.

@@ -125,10 +125,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Outbound.EndpointChanged = a.Dispatcher.Breaker.Reset
 	a.Metrics = metrics.New(a.Outbound, a.Queue, a.Dispatcher.Breaker, log)
 	a.Dispatcher.Hooks.Attempted = a.Metrics.Observe
+	a.Outbound.Stored = a.Metrics.EventStored
+	a.Metrics.WatchPools(d.Pools())
 	a.Booking = &booking.Domain{DB: d, Outbound: a.Outbound}
 	a.API = &httpapi.Server{Outbound: a.Outbound, Orgs: a.Orgs, Ready: d.Ready, Log: log,
 		RateLimit: ratelimit.NewBuckets(cfg.APIRateLimit), HeaderPrefix: cfg.HeaderPrefix, Idempotency: &idempotency.Store{DB: d}}
-	a.Inbound = &inbound.Service{DB: d, Orgs: a.Orgs, Booking: a.Booking, HeaderPrefix: cfg.HeaderPrefix, Logger: log, Tracer: tracer}
+	a.Inbound = &inbound.Service{DB: d, Orgs: a.Orgs, Booking: a.Booking, HeaderPrefix: cfg.HeaderPrefix, Logger: log, Tracer: tracer,
+		Executed: a.Metrics.ObserveCommand}
 	a.UI = &admin.UI{DB: d, Sessions: &session.Store{DB: d, Orgs: a.Orgs, Catalog: a.Outbound}, Orgs: a.Orgs, Outbound: a.Outbound, Inbound: a.Inbound, Production: cfg.Production(), Log: log, Circuit: a.Dispatcher.Breaker,
 		Portal: admin.Portal{Name: cfg.Portal.Name, Accent: cfg.Portal.Accent, LogoURL: cfg.Portal.LogoURL,
 			FrameAncestors: cfg.Portal.FrameAncestors,
@@ -205,7 +208,7 @@ func (a *App) Handler() http.Handler {
 			mux.ServeHTTP(w, r)
 		})
 	}
-	return logRequests(a.Log, a.Config.TrustedProxies, a.Tracing.Tracer(), h)
+	return logRequests(a.Log, a.Config.TrustedProxies, a.Tracing.Tracer(), a.Metrics.ObserveRequest, h)
 }
 
 // Serve runs the HTTP server on ln and the delivery engine until ctx is
@@ -223,7 +226,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		mmux := http.NewServeMux()
 		mmux.Handle("GET /metrics", a.Metrics.Handler())
-		msrv := &http.Server{Handler: logRequests(a.Log, nil, nil, mmux), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Handler: logRequests(a.Log, nil, nil, a.Metrics.ObserveRequest, mmux), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- msrv.Serve(mln) }()
 		defer msrv.Close()
 		a.Log.Info("metrics listening", "addr", mln.Addr().String())

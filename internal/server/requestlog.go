@@ -2,9 +2,6 @@ package server
 
 import (
 	"context"
-
-	"github.com/hookbook/hookbook/internal/tracing"
-	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hookbook/hookbook/internal/ratelimit"
+	"github.com/hookbook/hookbook/internal/tracing"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // maxRequestID bounds a client's own X-Request-Id.
@@ -46,7 +45,9 @@ var quietPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": 
 // With a tracer, every request but probes and scrapes gets a span named by
 // its method and route pattern, with its status; the client's traceparent,
 // if any, is its parent.
-func logRequests(log *slog.Logger, trusted []netip.Prefix, tracer trace.Tracer, next http.Handler) http.Handler {
+//
+// observe, when set, is told of each request (the metrics).
+func logRequests(log *slog.Logger, trusted []netip.Prefix, tracer trace.Tracer, observe func(method, pattern string, status int, d time.Duration), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		if len(trusted) > 0 {
@@ -65,6 +66,9 @@ func logRequests(log *slog.Logger, trusted []netip.Prefix, tracer trace.Tracer, 
 		}
 		next.ServeHTTP(rec, r)
 		tracing.EndRequest(span, r.Method, r.Pattern, rec.status)
+		if observe != nil {
+			observe(r.Method, r.Pattern, rec.status, time.Since(start))
+		}
 		level := slog.LevelInfo
 		switch {
 		case rec.status >= 500:
