@@ -149,7 +149,7 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 	e.UpdatedAt = s.DB.Now().UTC()
 	q := `UPDATE endpoints SET url = $1, description = $2, events = $3, enabled = $4, disabled_reason = $5,
 		max_attempts = $6, timeout_seconds = $7, signature_scheme = $8, headers = $9, updated_at = $10, ordered = $13,
-		rate_limit = $14, max_in_flight = $15, filter = $16, transformation = $17`
+		rate_limit = $14, max_in_flight = $15, filter = $16, transformation = $17, type = $18, config = $19`
 	if resetHealth {
 		q += `, consecutive_failures = 0, failing_since = NULL`
 		e.ConsecutiveFailures, e.FailingSince = 0, nil
