@@ -167,6 +167,9 @@ const (
 // EndpointInput holds the fields of an endpoint create or update; nil means
 // "not given" (create takes the default, update keeps the current value).
 type EndpointInput struct {
+	// IfMatch is the request's If-Match header (updates only): see
+	// UpdateEndpoint.
+	IfMatch string `json:"-"`
 	URL            *string            `json:"url"`
 	Events         *[]string          `json:"events"`
 	Description    *string            `json:"description"`
@@ -257,11 +260,19 @@ func (s *Service) CreateEndpoint(ctx context.Context, orgID string, in EndpointI
 
 // UpdateEndpoint changes the given fields of an endpoint. Enabling a
 // disabled endpoint clears its disabled reason and resets its health.
+//
+// in.IfMatch, when set, is the ETag (or ETags) the caller last saw: an
+// endpoint of another version, now or when the change is saved, is left
+// as it is and the update refused with 412 precondition_failed.
 func (s *Service) UpdateEndpoint(ctx context.Context, orgID, id string, in EndpointInput) (*hookbook.Endpoint, error) {
 	e, err := s.Endpoint(ctx, orgID, id)
 	if err != nil {
 		return nil, err
 	}
+	if in.IfMatch != "" && !etagMatches(in.IfMatch, e.ETag()) {
+		return nil, staleEndpoint()
+	}
+	version := e.UpdatedAt
 	f := hookbook.Fields{}
 	if in.Secret != nil {
 		f.Add("secret", "cannot be changed here; use rotate-secret")
@@ -278,13 +289,35 @@ func (s *Service) UpdateEndpoint(ctx context.Context, orgID, id string, in Endpo
 		reason := hookbook.DisabledByOrganization
 		e.DisabledReason = &reason
 	}
-	if err := s.saveEndpoint(ctx, e, reenabled); err != nil {
+	var since *time.Time
+	if in.IfMatch != "" {
+		since = &version
+	}
+	if err := s.saveEndpoint(ctx, e, reenabled, since); err != nil {
 		return nil, err
 	}
 	if s.EndpointChanged != nil {
 		s.EndpointChanged(e.ID)
 	}
 	return e, nil
+}
+
+// staleEndpoint is the refusal of an update whose If-Match names another
+// version of the endpoint.
+func staleEndpoint() error {
+	return hookbook.Errorf(hookbook.EPrecondition, "precondition_failed",
+		"the endpoint changed since the version named by If-Match; read it again (GET gives its ETag) and send the change anew")
+}
+
+// etagMatches reports whether an If-Match list names etag, or is "*".
+// Weak ETags never match (strong comparison).
+func etagMatches(ifMatch, etag string) bool {
+	for _, t := range strings.Split(ifMatch, ",") {
+		if t = strings.TrimSpace(t); t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // apply validates the given fields and sets them on e.
