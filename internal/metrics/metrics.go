@@ -97,6 +97,10 @@ func New(st *outbound.Service, q *queue.Queue, breaker *delivery.Breaker, log *s
 		Name: "hookbook_inbound_commands_total",
 		Help: "Inbound commands by action (unknown for one outside the action table) and outcome: ok, refused (the client's error) or failed (hookbook's).",
 	}, []string{"action", "outcome"})
+	m.published.WithLabelValues("custom")
+	for _, t := range event.Builtin() {
+		m.published.WithLabelValues(t.Name)
+	}
 	reg.MustRegister(m.published, m.requests, m.reqTime, m.commands)
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "hookbook_endpoints_disabled_total", Help: "Endpoints this instance disabled: failing without a success for HOOKBOOK_DISABLE_AFTER, or answering 410 Gone.",
