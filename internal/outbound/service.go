@@ -169,7 +169,7 @@ const (
 type EndpointInput struct {
 	// IfMatch is the request's If-Match header (updates only): see
 	// UpdateEndpoint.
-	IfMatch string `json:"-"`
+	IfMatch        string             `json:"-"`
 	URL            *string            `json:"url"`
 	Events         *[]string          `json:"events"`
 	Description    *string            `json:"description"`
