@@ -41,7 +41,7 @@ type otlpReceiver struct {
 	spans []otlpSpan
 }
 
-func newOTLPReceiver(t *testing.T) *otlpReceiver {
+func newOTLPReceiver(t testing.TB) *otlpReceiver {
 	rc := &otlpReceiver{}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != "POST" || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
@@ -390,5 +390,31 @@ func TestTracingOffSendsNoTraceparent(t *testing.T) {
 	hookbooktest.WaitFor(t, time.Minute, "the delivery", func() bool { return rc.Count() == 1 })
 	if got := rc.All()[0].Header.Get("Traceparent"); got != "" {
 		t.Errorf("traceparent %q sent with tracing off", got)
+	}
+}
+
+// BenchmarkTracing runs the engine benchmark three times in one sitting:
+// tracing off, every span exported to a local OTLP receiver, and off again
+// (the two runs without bracket the machine's drift); it reports the
+// deliveries/s and CPU per delivery with tracing as shares of the mean
+// without. Run:
+//
+//	go test ./e2e -run '^$' -bench Tracing -benchtime 1x
+func BenchmarkTracing(b *testing.B) {
+	events := benchEnv("HOOKBOOK_BENCH_EVENTS", 1000)
+	endpoints := benchEnv("HOOKBOOK_BENCH_ENDPOINTS", 10)
+	for i := 0; i < b.N; i++ {
+		off1 := runEngineBench(b, events, endpoints, 16, nil)
+		otlp := newOTLPReceiver(b)
+		on := runEngineBench(b, events, endpoints, 16, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL})
+
+		off2 := runEngineBench(b, events, endpoints, 16, nil)
+		offRate := (off1.deliveriesPerSec + off2.deliveriesPerSec) / 2
+		offCPU := (off1.cpuPerDelivery + off2.cpuPerDelivery) / 2
+		b.ReportMetric(on.deliveriesPerSec/offRate*100, "%_deliveries/s_of_off")
+		b.ReportMetric(float64(on.cpuPerDelivery)/float64(offCPU)*100, "%_cpu/delivery_of_off")
+		b.Logf("tracing off %.0f and %.0f deliveries/s (CPU %s, %s per delivery); on %.0f deliveries/s (CPU %s per delivery): %.0f %% of the rate, %.0f %% of the CPU",
+			off1.deliveriesPerSec, off2.deliveriesPerSec, off1.cpuPerDelivery, off2.cpuPerDelivery, on.deliveriesPerSec, on.cpuPerDelivery,
+			on.deliveriesPerSec/offRate*100, float64(on.cpuPerDelivery)/float64(offCPU)*100)
 	}
 }
