@@ -17,6 +17,7 @@ const (
 	EForbidden    = "forbidden"    // 403
 	ENotFound     = "not_found"    // 404
 	EConflict     = "conflict"     // 409
+	EPrecondition = "precondition" // 412 (If-Match names another version)
 	ETooLarge     = "too_large"    // 413
 	EValidation   = "validation"   // 422
 	ETooMany      = "too_many"     // 429
@@ -103,6 +104,8 @@ func StatusOf(kind string) int {
 		return http.StatusNotFound
 	case EConflict:
 		return http.StatusConflict
+	case EPrecondition:
+		return http.StatusPreconditionFailed
 	case ETooLarge:
 		return http.StatusRequestEntityTooLarge
 	case EValidation:

@@ -9,7 +9,10 @@
 package hookbook
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/hookbook/hookbook/webhook"
@@ -241,6 +244,15 @@ type Envelope struct {
 	OrderingKey string          `json:"ordering_key,omitempty"`
 	Sequence    int64           `json:"sequence,omitempty"`
 	Data        json.RawMessage `json:"data"`
+}
+
+// ETag names the version of an endpoint's settings: it changes with every
+// change of them (an update, a rotated secret, disabling), not with its
+// health counters. An update sent with If-Match and another ETag is
+// refused (EPrecondition).
+func (e *Endpoint) ETag() string {
+	sum := sha256.Sum256([]byte(e.ID + "@" + strconv.FormatInt(e.UpdatedAt.UnixMicro(), 10)))
+	return `"` + hex.EncodeToString(sum[:12]) + `"`
 }
 
 // Delivery is one event on its way to one endpoint. The deliveries table is

@@ -316,7 +316,7 @@ func TestMetrics(t *testing.T) {
 	waitFor(t, 5*time.Second, "delivery", func() bool { return rc.Count() == 1 })
 	wants := []string{
 		`hookbook_delivery_attempts_total{outcome="succeeded"} 1`,
-		`hookbook_events_published_total 1`,
+		`hookbook_events_published_total{type="booking.created"} 1`,
 		`hookbook_attempt_duration_seconds_count 1`,
 		`hookbook_queue_pending 0`, `hookbook_queue_due 0`, `hookbook_queue_oldest_due_age_seconds 0`,
 		`hookbook_endpoints_circuit_open 0`,

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,10 @@ type Config struct {
 	// The customers' webhook portal.
 	Portal Portal
 
+	// Tracing is the OpenTelemetry trace export, off unless an OTLP
+	// endpoint is set.
+	Tracing Tracing
+
 	// Tuning knobs, documented in the README.
 	SecretOverlap       time.Duration // HOOKBOOK_SECRET_OVERLAP: old secret keeps signing after rotation
 	Workers             int           // HOOKBOOK_WORKERS: concurrent attempts per instance
@@ -68,6 +73,56 @@ type Portal struct {
 	Accent         string   // HOOKBOOK_PORTAL_ACCENT: colour of links and buttons, #rrggbb
 	LogoURL        string   // HOOKBOOK_PORTAL_LOGO_URL: an http(s) image shown beside the name
 	FrameAncestors []string // HOOKBOOK_PORTAL_FRAME_ANCESTORS: origins that may frame it, or 'none'
+}
+
+// Tracing is read from the standard OpenTelemetry variables.
+type Tracing struct {
+	// Endpoint is where spans go (OTLP over HTTP, protobuf): the
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, or the
+	// OTEL_EXPORTER_OTLP_ENDPOINT with /v1/traces appended; "" is off.
+	Endpoint    string
+	ServiceName string  // OTEL_SERVICE_NAME, "hookbook" when unset
+	Sampler     string  // OTEL_TRACES_SAMPLER, parentbased_always_on when unset
+	SamplerArg  float64 // OTEL_TRACES_SAMPLER_ARG: the ratio of the traceidratio samplers, 1 when unset
+}
+
+// Enabled reports whether spans are exported.
+func (t Tracing) Enabled() bool { return t.Endpoint != "" }
+
+// Samplers are the values OTEL_TRACES_SAMPLER may take.
+var Samplers = []string{"always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"}
+
+// loadTracing reads the OTEL_* variables. OTEL_SDK_DISABLED=true or
+// OTEL_TRACES_EXPORTER=none turn tracing off whatever the endpoint.
+func (c *Config) loadTracing(get func(k, def string) string) error {
+	t := Tracing{ServiceName: get("OTEL_SERVICE_NAME", "hookbook"), Sampler: strings.ToLower(get("OTEL_TRACES_SAMPLER", "parentbased_always_on")), SamplerArg: 1}
+	key := "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	if e := get(key, ""); e != "" {
+		t.Endpoint = e
+	} else if e := get("OTEL_EXPORTER_OTLP_ENDPOINT", ""); e != "" {
+		key, t.Endpoint = "OTEL_EXPORTER_OTLP_ENDPOINT", strings.TrimRight(e, "/")+"/v1/traces"
+	}
+	if t.Endpoint != "" {
+		u, err := url.Parse(t.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%s: %q is not an http(s) URL such as http://127.0.0.1:4318", key, t.Endpoint)
+		}
+	}
+	if !slices.Contains(Samplers, t.Sampler) {
+		return fmt.Errorf("OTEL_TRACES_SAMPLER: %q is none of %s", t.Sampler, strings.Join(Samplers, ", "))
+	}
+	if raw := get("OTEL_TRACES_SAMPLER_ARG", ""); raw != "" && strings.HasSuffix(t.Sampler, "traceidratio") {
+		v, err := strconv.ParseFloat(raw, 64)
+		if err != nil || v < 0 || v > 1 {
+			return fmt.Errorf("OTEL_TRACES_SAMPLER_ARG: %q is not a ratio from 0 to 1", raw)
+		}
+		t.SamplerArg = v
+	}
+	if strings.EqualFold(get("OTEL_SDK_DISABLED", ""), "true") || strings.EqualFold(get("OTEL_TRACES_EXPORTER", ""), "none") {
+		t.Endpoint = ""
+	}
+	c.Tracing = t
+	return nil
 }
 
 // Production reports whether the network guard and https rule apply.
@@ -203,6 +258,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 	}
 	if err := c.loadPortal(get); err != nil {
+		return nil, err
+	}
+	if err := c.loadTracing(get); err != nil {
 		return nil, err
 	}
 	if !validHeaderPrefix(c.HeaderPrefix) {

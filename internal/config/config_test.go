@@ -142,3 +142,35 @@ func TestProxyURL(t *testing.T) {
 		}
 	}
 }
+
+func TestTracing(t *testing.T) {
+	c, err := load(nil)
+	if err != nil || c.Tracing.Enabled() || c.Tracing.ServiceName != "hookbook" || c.Tracing.Sampler != "parentbased_always_on" {
+		t.Fatalf("default tracing = %+v, %v; want off", c.Tracing, err)
+	}
+	c, err = load(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318/", "OTEL_SERVICE_NAME": "hooks-eu",
+		"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"})
+	if err != nil || c.Tracing.Endpoint != "http://127.0.0.1:4318/v1/traces" || c.Tracing.ServiceName != "hooks-eu" || c.Tracing.SamplerArg != 0.25 {
+		t.Errorf("tracing = %+v, %v", c.Tracing, err)
+	}
+	c, err = load(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://b/traces"})
+	if err != nil || c.Tracing.Endpoint != "https://b/traces" {
+		t.Errorf("traces endpoint = %+v, %v; want the signal's own endpoint as given", c.Tracing, err)
+	}
+	c, err = load(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_SDK_DISABLED": "true"})
+	if err != nil || c.Tracing.Enabled() {
+		t.Errorf("OTEL_SDK_DISABLED: %+v, %v; want off", c.Tracing, err)
+	}
+	for key, value := range map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT":        "127.0.0.1:4318",
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "ftp://x",
+		"OTEL_TRACES_SAMPLER":                "sometimes",
+	} {
+		if _, err := load(map[string]string{key: value}); err == nil || !strings.HasPrefix(err.Error(), key) {
+			t.Errorf("%s=%q: %v, want an error naming the setting", key, value, err)
+		}
+	}
+	if _, err := load(map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"}); err == nil || !strings.HasPrefix(err.Error(), "OTEL_TRACES_SAMPLER_ARG") {
+		t.Errorf("ratio 2: %v", err)
+	}
+}

@@ -50,6 +50,16 @@ type DB struct {
 	ckpt  *checkpointer
 }
 
+// Pools returns the connection pools by name, for their statistics: on
+// SQLite the writer (its single connection) and the readers, on
+// PostgreSQL the one pool.
+func (d *DB) Pools() map[string]*sql.DB {
+	if d.w == d.r {
+		return map[string]*sql.DB{"postgres": d.w}
+	}
+	return map[string]*sql.DB{"sqlite_writer": d.w, "sqlite_reader": d.r}
+}
+
 // Open connects to a database named by a URL: "sqlite:PATH" (also
 // "sqlite://PATH" or "file:PATH") or "postgres://…" / "postgresql://…".
 // It does not migrate; call Migrate.

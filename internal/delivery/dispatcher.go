@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/queue"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Dispatcher runs the delivery workers of one instance. It claims due
@@ -51,6 +52,9 @@ type Dispatcher struct {
 	PollInterval time.Duration // fallback wake-up when nothing signals
 	SlowAfter    time.Duration // 0 means DefaultSlowAfter
 	Log          *slog.Logger
+	// Tracer traces attempts (nil: tracing is off), each a child of its
+	// event's publication span (queue.Job.TraceParent).
+	Tracer trace.Tracer
 	// Now is the clock of the engine's rules (stalls, circuits, slow
 	// marks, due deliveries); nil means time.Now. Tests move it.
 	Now func() time.Time

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/queue"
+	"github.com/hookbook/hookbook/internal/tracing"
 	"github.com/hookbook/hookbook/internal/transform"
 	"github.com/hookbook/hookbook/webhook"
 )
@@ -194,6 +195,7 @@ func (s *WebhookSender) Send(ctx context.Context, j *queue.Job) Outcome {
 		out.Err, out.ErrKind = err.Error(), "other"
 		return out
 	}
+	tracing.Inject(ctx, h) // the receiver's trace continues the attempt's
 	timeout := time.Duration(j.Endpoint.TimeoutSeconds) * time.Second
 	client, err := s.clientFor(j.Endpoint)
 	if err != nil {

@@ -8,6 +8,10 @@ import (
 	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
+// InboundChallenge is the WWW-Authenticate of a command refused with 401:
+// it must be signed with the organization's inbound secret.
+const InboundChallenge = `HMAC-SHA256 realm="hookbook inbound commands"`
+
 // InboundRoutes returns the public command endpoints and the settings and
 // log routes of inbound commands. The settings never carry the secret; it
 // leaves only through GET /api/v1/settings/inbound/secret, the explicit reveal.
@@ -16,6 +20,10 @@ func (s *Server) InboundRoutes(svc *inbound.Service) []Route {
 	command := func(w http.ResponseWriter, r *http.Request) {
 		out, err := svc.Execute(r.Context(), r.PathValue("org"), ratelimit.ClientAddr(r), r.Header, func() ([]byte, error) { return ReadBody(w, r) })
 		if err != nil {
+			if hookbook.HTTPStatus(err) == http.StatusUnauthorized {
+				// Commands authenticate by their signature, not an API key.
+				w.Header().Set("WWW-Authenticate", InboundChallenge)
+			}
 			s.fail(w, r, err)
 			return
 		}

@@ -27,7 +27,7 @@ func (s *Server) builtinRoutes() []Route {
 
 		{Method: "GET", Pattern: "/api/v1/webhooks", Handler: a(list("ep", s.Outbound.Endpoints))},
 		{Method: "POST", Pattern: "/api/v1/webhooks", Handler: a(create(s.Outbound.CreateEndpoint))},
-		{Method: "GET", Pattern: "/api/v1/webhooks/{id}", Handler: a(get(s.Outbound.Endpoint))},
+		{Method: "GET", Pattern: "/api/v1/webhooks/{id}", Handler: a(s.getEndpoint)},
 		{Method: "PATCH", Pattern: "/api/v1/webhooks/{id}", Handler: a(s.updateEndpoint)},
 		{Method: "DELETE", Pattern: "/api/v1/webhooks/{id}", Handler: a(remove(s.Outbound.DeleteEndpoint))},
 		{Method: "POST", Pattern: "/api/v1/webhooks/{id}/rotate-secret", Handler: a(action(s.Outbound.RotateSecret))},
@@ -195,10 +195,23 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, org *hoo
 	if err := Decode(w, r, &in); err != nil {
 		return err
 	}
+	in.IfMatch = r.Header.Get("If-Match")
 	e, err := s.Outbound.UpdateEndpoint(r.Context(), org.ID, r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
+	w.Header().Set("ETag", e.ETag())
+	WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+// getEndpoint answers an endpoint with its ETag (see hookbook.Endpoint.ETag).
+func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	e, err := s.Outbound.Endpoint(r.Context(), org.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", e.ETag())
 	WriteJSON(w, http.StatusOK, e)
 	return nil
 }

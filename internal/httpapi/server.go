@@ -108,7 +108,7 @@ func (s *Server) build() http.Handler {
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, hookbook.Errorf(hookbook.ENotFound, "route_not_found", "no route %s %s", r.Method, r.URL.Path), 0)
 	})
-	return s.recoverer(s.mux)
+	return answers(s.recoverer(s.mux))
 }
 
 // Routes returns every route the server registered, building the handler
@@ -264,6 +264,9 @@ func WriteError(w http.ResponseWriter, err error, status int) {
 	if status == 0 {
 		status = hookbook.StatusOf(e.Kind)
 	}
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", WWWAuthenticate)
+	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
@@ -416,10 +419,12 @@ func ParsePage(r *http.Request, prefix string) (db.Page, error) {
 	return db.ParsePage(q.Get("limit"), q.Get("cursor"), prefix)
 }
 
-// List is the answer of every list: newest first, next_cursor null on the last page.
+// List is the answer of every list: newest first, next_cursor null and
+// has_more false on the last page.
 type List[T any] struct {
 	Data       []T     `json:"data"`
 	NextCursor *string `json:"next_cursor"`
+	HasMore    bool    `json:"has_more"`
 }
 
 // NewList builds a List, turning nil into [] and "" into null.
@@ -429,7 +434,7 @@ func NewList[T any](items []T, next string) List[T] {
 	}
 	l := List[T]{Data: items}
 	if next != "" {
-		l.NextCursor = &next
+		l.NextCursor, l.HasMore = &next, true
 	}
 	return l
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/org"
 	"github.com/hookbook/hookbook/internal/ratelimit"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Tolerance is how far a command's timestamp may lie from the server's clock.
@@ -101,6 +102,13 @@ type Service struct {
 	// Unsigned limits commands that fail their signature, per client
 	// address; nil means UnsignedPerMinute per minute.
 	Unsigned *ratelimit.Window
+	// Tracer traces commands (nil: tracing is off): a span per command, a
+	// child of its request's (whose parent is the caller's traceparent).
+	Tracer trace.Tracer
+	// Executed, when set, is called once per command with its action (a
+	// known one, else "unknown") and outcome (ok, refused, failed): the
+	// metrics.
+	Executed func(action, outcome string)
 
 	limitOnce sync.Once
 }

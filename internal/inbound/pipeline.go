@@ -12,7 +12,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/ratelimit"
+	"github.com/hookbook/hookbook/internal/tracing"
 	"github.com/hookbook/hookbook/webhook"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultOrganization is the organization of the command URL that names none.
@@ -57,7 +59,9 @@ func (s *Service) Execute(ctx context.Context, orgID, client string, header http
 	}
 	requestID := strings.ToValidUTF8(strings.ReplaceAll(strings.TrimSpace(rawID), "\x00", ""), "\uFFFD")
 	attempt := s.now()
+	ctx, span := tracing.Start(ctx, s.Tracer, "inbound command", trace.SpanKindServer, tracing.AttrOrganization.String(o.ID))
 	if wait, ok := s.unsigned().Take(client, attempt); !ok {
+		s.observe(span, "", http.StatusTooManyRequests, "too_many_requests")
 		return nil, &hookbook.Error{Kind: hookbook.ETooMany, Code: "too_many_requests", RetryAfter: wait,
 			Message: "too many commands from this address failed their signature; try again later"}
 	}
@@ -71,6 +75,7 @@ func (s *Service) Execute(ctx context.Context, orgID, client string, header http
 		s.unsigned().Forgive(client, attempt) // only failed signatures count
 	}
 	s.logLine(ctx, o.ID, out.Action, requestID, status, code)
+	s.observe(span, out.Action, status, code)
 	if code == "inbound_disabled" {
 		return out, err // nothing is stored for an organization that takes no commands
 	}
@@ -80,19 +85,50 @@ func (s *Service) Execute(ctx context.Context, orgID, client string, header http
 	return out, err
 }
 
+// outcomeOf names how a command ended: ok, refused (a client error) or
+// failed (hookbook's own).
+func outcomeOf(status int, code string) string {
+	switch {
+	case code == "":
+		return "ok"
+	case status >= 500:
+		return "failed"
+	}
+	return "refused"
+}
+
+// observe ends a command's span and counts it (Executed). An action
+// outside the action table is "unknown": the client chose it.
+func (s *Service) observe(span trace.Span, action string, status int, code string) {
+	if !KnownAction(action) {
+		action = "unknown"
+	}
+	outcome := outcomeOf(status, code)
+	if s.Executed != nil {
+		s.Executed(action, outcome)
+	}
+	if span == nil {
+		return
+	}
+	span.SetName("inbound " + action)
+	span.SetAttributes(tracing.AttrAction.String(action), tracing.AttrStatus.Int(status), tracing.AttrOutcome.String(outcome))
+	switch {
+	case status >= 500:
+		tracing.Fail(span, code)
+	case code != "": // the client's mistake: a refusal, not a failure
+		span.SetAttributes(tracing.AttrErrorKind.String(code))
+	}
+	span.End()
+}
+
 // logLine writes one log line per command: never its body, signature or
 // the secret.
 func (s *Service) logLine(ctx context.Context, orgID, action, requestID string, status int, code string) {
 	if s.Logger == nil {
 		return
 	}
-	level, outcome := slog.LevelInfo, "ok"
-	if code != "" {
-		level, outcome = slog.LevelWarn, "refused"
-		if status >= 500 {
-			level, outcome = slog.LevelError, "failed"
-		}
-	}
+	outcome := outcomeOf(status, code)
+	level := map[string]slog.Level{"ok": slog.LevelInfo, "refused": slog.LevelWarn, "failed": slog.LevelError}[outcome]
 	if len(requestID) > 64 {
 		requestID = requestID[:64]
 	}

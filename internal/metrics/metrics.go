@@ -3,15 +3,18 @@ package metrics
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"net/http"
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/delivery"
+	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/outbound"
 	"github.com/hookbook/hookbook/internal/queue"
@@ -22,11 +25,15 @@ import (
 
 // Metrics holds the instance's collectors.
 type Metrics struct {
-	Registry *prometheus.Registry
-	attempts *prometheus.CounterVec
-	results  *prometheus.CounterVec
-	duration prometheus.Histogram
-	latency  prometheus.Histogram
+	Registry  *prometheus.Registry
+	attempts  *prometheus.CounterVec
+	results   *prometheus.CounterVec
+	duration  prometheus.Histogram
+	latency   prometheus.Histogram
+	published *prometheus.CounterVec
+	requests  *prometheus.CounterVec
+	reqTime   *prometheus.HistogramVec
+	commands  *prometheus.CounterVec
 }
 
 // TopOrganizations bounds the per-organization queue series: only the
@@ -73,9 +80,32 @@ func New(st *outbound.Service, q *queue.Queue, breaker *delivery.Breaker, log *s
 	build.WithLabelValues(hookbook.Version, runtime.Version()).Set(1)
 	reg.MustRegister(build)
 	reg.MustRegister(&circuitCollector{breaker: breaker})
+	m.published = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hookbook_events_published_total",
+		Help: "Events stored by this instance, by type: a built-in type by its name, every organization's own types together as custom.",
+	}, []string{"type"})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hookbook_http_requests_total",
+		Help: "HTTP requests (API, UI, portal, probes) by method, route pattern ((none) when no route matched) and status code.",
+	}, []string{"method", "route", "code"})
+	m.reqTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "hookbook_http_request_duration_seconds",
+		Help:    "Time to answer HTTP requests, by method and route pattern.",
+		Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+	}, []string{"method", "route"})
+	m.commands = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hookbook_inbound_commands_total",
+		Help: "Inbound commands by action (unknown for one outside the action table) and outcome: ok, refused (the client's error) or failed (hookbook's).",
+	}, []string{"action", "outcome"})
+	m.published.WithLabelValues("custom")
+	for _, t := range event.Builtin() {
+		m.published.WithLabelValues(t.Name)
+	}
+	reg.MustRegister(m.published, m.requests, m.reqTime, m.commands)
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "hookbook_events_published_total", Help: "Events stored by this instance.",
-	}, func() float64 { return float64(st.Published()) }))
+		Name: "hookbook_endpoints_disabled_total", Help: "Endpoints this instance disabled: failing without a success for HOOKBOOK_DISABLE_AFTER, or answering 410 Gone.",
+	}, func() float64 { return float64(st.Disabled()) }))
+	reg.MustRegister(&endpointCollector{st: st, log: log})
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "hookbook_replayed_deliveries_total", Help: "Deliveries queued again by the bulk replays this instance carried on.",
 	}, func() float64 { return float64(st.Replayed()) }))
@@ -87,6 +117,51 @@ func New(st *outbound.Service, q *queue.Queue, breaker *delivery.Breaker, log *s
 	}, func() float64 { return float64(len(breaker.Open(time.Now()))) }))
 	reg.MustRegister(&queueCollector{q: q, log: log})
 	return m
+}
+
+// EventStored counts one stored event of type typ (outbound.Service.Stored).
+// Organizations' own types share the label custom, so that the series stay
+// as few as the catalog's types.
+func (m *Metrics) EventStored(typ string) {
+	if _, builtin := event.LookupBuiltin(typ); !builtin {
+		typ = "custom"
+	}
+	m.published.WithLabelValues(typ).Inc()
+}
+
+// httpMethods are the methods a request series may name; any other is
+// "other", so that a client cannot make series of its own.
+var httpMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true}
+
+// ObserveRequest counts one HTTP request answered with status after d.
+// pattern is the route pattern that served it ("GET /api/v1/webhooks/{id}"),
+// "" when none matched: the series are bounded by the route table.
+func (m *Metrics) ObserveRequest(method, pattern string, status int, d time.Duration) {
+	if !httpMethods[method] {
+		method = "other"
+	}
+	route := pattern
+	if i := strings.IndexByte(route, ' '); i >= 0 {
+		route = route[i+1:]
+	}
+	if route == "" {
+		route = "(none)"
+	}
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.reqTime.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// ObserveCommand counts one inbound command (inbound.Service.Executed).
+func (m *Metrics) ObserveCommand(action, outcome string) {
+	m.commands.WithLabelValues(action, outcome).Inc()
+}
+
+// WatchPools exports the statistics of the database's connection pools
+// (the go_sql_* series of client_golang, labelled db_name by pool).
+func (m *Metrics) WatchPools(pools map[string]*sql.DB) {
+	for name, p := range pools {
+		m.Registry.MustRegister(collectors.NewDBStatsCollector(p, name))
+	}
 }
 
 // Observe records one attempt.
@@ -167,6 +242,27 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(orgPendingDesc, prometheus.GaugeValue, float64(o.Pending), o.OrganizationID)
 		ch <- prometheus.MustNewConstMetric(orgOldestDesc, prometheus.GaugeValue, o.OldestPendingAge.Seconds(), o.OrganizationID)
 	}
+}
+
+var disabledDesc = prometheus.NewDesc("hookbook_endpoints_disabled", "Endpoints of every organization that are disabled now (by hookbook or by their owner), deleted ones aside.", nil, nil)
+
+// endpointCollector counts disabled endpoints in the database at scrape time.
+type endpointCollector struct {
+	st  *outbound.Service
+	log *slog.Logger
+}
+
+func (c *endpointCollector) Describe(ch chan<- *prometheus.Desc) { ch <- disabledDesc }
+
+func (c *endpointCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := c.st.DisabledEndpoints(ctx)
+	if err != nil {
+		c.log.Error("endpoint metrics", "err", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(disabledDesc, prometheus.GaugeValue, float64(n))
 }
 
 // circuitCollector names the endpoints whose circuit is open.

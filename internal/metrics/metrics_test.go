@@ -52,7 +52,7 @@ func TestCountersFollowTheEngine(t *testing.T) {
 		return value(scrape(t, in.URL), `hookbook_delivery_attempts_total{outcome="succeeded"}`) == 1
 	})
 	text := scrape(t, in.URL)
-	if v := value(text, "hookbook_events_published_total"); v != 1 {
+	if v := value(text, `hookbook_events_published_total{type="booking.created"}`); v != 1 {
 		t.Errorf("events published = %v", v)
 	}
 	if v := value(text, `hookbook_delivery_attempts_total{outcome="retry"}`); v != 1 {
@@ -130,4 +130,56 @@ func grep(text, word string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestRequestCommandEndpointAndPoolMetrics: API requests by route and
+// status, events by type (own types together), inbound commands by action
+// and outcome, disabled endpoints and the database pools; no series for a
+// method or path a client made up; and the exposition passes the linter.
+func TestRequestCommandEndpointAndPoolMetrics(t *testing.T) {
+	t.Parallel()
+	in := hookbooktest.Start(t, nil)
+	ep := in.CreateEndpoint("http://127.0.0.1:9/x", []string{"*"}, nil)["id"].(string)
+	in.Must(200, "PATCH", "/api/v1/webhooks/"+ep, map[string]any{"enabled": false})
+	in.Must(201, "POST", "/api/v1/event-types", map[string]any{"name": "lead.qualified", "description": "A lead"})
+	in.Publish("lead.qualified", map[string]any{"lead_id": "l1"})
+	in.Publish("booking.created", map[string]any{"id": "bkg_1"})
+	in.Do("GET", "/api/v1/webhooks/ep_nope", nil)
+	in.Do("GET", "/no/such/path/"+strings.Repeat("x", 20), nil)
+	in.Do("BREW", "/api/v1/webhooks", nil)
+	// An inbound command to an organization that takes none: refused.
+	resp, err := http.Post(in.URL+"/api/public/webhooks/inbound", "application/json", strings.NewReader(`{"action":"made.up"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	text := scrape(t, in.URL)
+	for series, want := range map[string]float64{
+		`hookbook_http_requests_total{code="201",method="POST",route="/api/v1/webhooks"}`:       1,
+		`hookbook_http_requests_total{code="200",method="PATCH",route="/api/v1/webhooks/{id}"}`: 1,
+		`hookbook_http_requests_total{code="404",method="GET",route="/api/v1/webhooks/{id}"}`:   1,
+		`hookbook_http_requests_total{code="202",method="POST",route="/api/v1/events"}`:         2,
+		`hookbook_events_published_total{type="booking.created"}`:                               1,
+		`hookbook_events_published_total{type="custom"}`:                                        1,
+		`hookbook_inbound_commands_total{action="unknown",outcome="refused"}`:                   1,
+		`hookbook_endpoints_disabled`:                                                           1,
+		`hookbook_endpoints_disabled_total`:                                                     0,
+	} {
+		if v := value(text, series); v != want {
+			t.Errorf("%s = %v, want %v\n%s", series, v, want, grep(text, strings.SplitN(series, "{", 2)[0]))
+		}
+	}
+	if strings.Contains(text, "BREW") || strings.Contains(text, "/no/such") || strings.Contains(text, "lead.qualified") || strings.Contains(text, "made.up") {
+		t.Errorf("a client-made method, path, type or action became a label:\n%s", grep(text, "hookbook_"))
+	}
+	if !regexp.MustCompile(`(?m)^go_sql_open_connections\{db_name="(postgres|sqlite_writer)"\} `).MatchString(text) {
+		t.Errorf("no database pool statistics:\n%s", grep(text, "go_sql"))
+	}
+	problems, err := promlint.New(strings.NewReader(text)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hookbook/hookbook/internal/db"
 
@@ -164,7 +165,10 @@ func endpointID(e *hookbook.Endpoint) string { return e.ID }
 // throttling, filter). When resetHealth is set the failure counters start afresh,
 // as on re-enabling. Its pending deliveries follow its throttling in the
 // same transaction (queue.SetThrottledTx).
-func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetHealth bool) error {
+//
+// With since set, only the version saved at that time is changed: another
+// answers 412 precondition_failed (If-Match).
+func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetHealth bool, since *time.Time) error {
 	e.UpdatedAt = s.DB.Now().UTC()
 	q := `UPDATE endpoints SET url = $1, description = $2, events = $3, enabled = $4, disabled_reason = $5,
 		max_attempts = $6, timeout_seconds = $7, signature_scheme = $8, headers = $9, updated_at = $10, ordered = $13,
@@ -177,14 +181,24 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 		if err := queue.SetThrottledTx(ctx, tx, e.ID, e.Throttled(), e.RateLimit); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, q+` WHERE id = $11 AND organization_id = $12 AND deleted_at IS NULL`,
-			e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason), e.MaxAttempts,
+		args := []any{e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason), e.MaxAttempts,
 			e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.UpdatedAt), e.ID, e.OrganizationID, e.Ordered,
-			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)), jsonOrNull(e.Auth), jsonOrNull(e.TLS))
+			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)), jsonOrNull(e.Auth), jsonOrNull(e.TLS)}
+		where := ` WHERE id = $11 AND organization_id = $12 AND deleted_at IS NULL`
+		if since != nil {
+			args = append(args, db.Micros(*since))
+			where += fmt.Sprintf(` AND updated_at = $%d`, len(args))
+		}
+		res, err := tx.ExecContext(ctx, q+where, args...)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
+			if since != nil {
+				if _, err := s.Endpoint(ctx, e.OrganizationID, e.ID); err == nil {
+					return staleEndpoint() // it is there: another version
+				}
+			}
 			return hookbook.NotFound("endpoint")
 		}
 		return nil

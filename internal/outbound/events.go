@@ -18,6 +18,9 @@ import (
 	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/queue"
+	"github.com/hookbook/hookbook/internal/tracing"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // insertEventType registers an organization's own event type, unless it
@@ -136,7 +139,22 @@ func (s *Service) publish(ctx context.Context, p Publication) (*Published, error
 // PublishTx stores an event and queues its deliveries inside tx, so that a
 // change and its event commit together or not at all. Publish is the same
 // for the API, with validation and group commit.
-func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Published, error) {
+func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (out *Published, err error) {
+	ctx, span := tracing.Start(ctx, s.Tracer, "publish "+p.Type, trace.SpanKindProducer,
+		tracing.AttrOrganization.String(p.OrganizationID), tracing.AttrEventType.String(p.Type))
+	if span != nil {
+		defer func() {
+			switch {
+			case err != nil:
+				tracing.Fail(span, hookbook.Code(err))
+			case out.Duplicate:
+				span.SetAttributes(tracing.AttrEventID.String(out.Event.ID), attribute.Bool("hookbook.duplicate", true))
+			default:
+				span.SetAttributes(tracing.AttrEventID.String(out.Event.ID), tracing.AttrFanout.Int(len(out.Deliveries)))
+			}
+			span.End()
+		}()
+	}
 	now := s.DB.Now().UTC()
 	at := p.OccurredAt
 	if at.IsZero() {
@@ -186,7 +204,11 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 		return nil, err
 	}
 	evt.Payload = payload
-	if _, err := tx.ExecContext(ctx, insertEventSQL, evt.ID, evt.OrganizationID, evt.Type, string(payload), db.Micros(evt.Timestamp), db.Micros(now)); err != nil {
+	traceparent := tracing.TraceParent(ctx)
+	if span == nil {
+		traceparent = "" // tracing is off: nothing to continue
+	}
+	if _, err := tx.ExecContext(ctx, insertEventSQL, evt.ID, evt.OrganizationID, evt.Type, string(payload), db.Micros(evt.Timestamp), db.Micros(now), traceparent); err != nil {
 		return nil, fmt.Errorf("insert event: %w", err)
 	}
 	targets, fan, err := targets(ctx, tx, p, evt)
@@ -194,24 +216,27 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, p Publication) (*Pub
 		return nil, err
 	}
 	s.noteFilters(p.OrganizationID, fan.filters)
-	out := &Published{Event: evt}
+	out = &Published{Event: evt}
 	// The queue owns the deliveries' states (due, parked behind their key,
 	// or leased to this instance's engine at once): publication only says
 	// where the event goes.
 	out.Deliveries, err = s.queue().Enqueue(ctx, tx, queue.Fanout{OrganizationID: evt.OrganizationID, EventID: evt.ID,
-		EventType: evt.Type, Payload: evt.Payload, OrderingKey: key, Sequence: seq, Endpoints: targets, Now: now})
+		EventType: evt.Type, Payload: evt.Payload, OrderingKey: key, Sequence: seq, Endpoints: targets, Now: now, TraceParent: traceparent})
 	if err != nil {
 		return nil, err
 	}
 	tx.OnCommit(func() {
 		s.published.Add(1)
 		s.filtered.Add(int64(fan.filtered))
+		if s.Stored != nil {
+			s.Stored(evt.Type)
+		}
 	})
 	return out, nil
 }
 
-const insertEventSQL = `INSERT INTO events (id, organization_id, type, payload, occurred_at, created_at)
-	VALUES ($1, $2, $3, $4, $5, $6)`
+const insertEventSQL = `INSERT INTO events (id, organization_id, type, payload, occurred_at, created_at, traceparent)
+	VALUES ($1, $2, $3, $4, $5, $6, $7)`
 
 // targets returns the endpoints an event goes to: those of its organization
 // that take its type and whose filter, if any, matches its envelope (the

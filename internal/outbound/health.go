@@ -46,6 +46,7 @@ func (s *Service) disableEndpoint(ctx context.Context, tx *db.Tx, id, reason str
 		return false, err
 	}
 	forgetCandidates(tx) // the organization's endpoints just changed
+	tx.OnCommit(func() { s.disabled.Add(1) })
 	data := event.EndpointDisabledData{EndpointID: id, URL: url, Reason: reason, DisabledAt: event.At(now)}
 	if t := db.NullTime(lastOK); t != nil {
 		data.LastSuccessAt = (*event.Time)(t)

@@ -28,6 +28,7 @@ import (
 	"github.com/hookbook/hookbook/internal/queue"
 	"github.com/hookbook/hookbook/internal/ratelimit"
 	"github.com/hookbook/hookbook/internal/transform"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Service validates and carries out operations for one hookbook instance.
@@ -56,10 +57,18 @@ type Service struct {
 	// (TransformTimeout, when set, for its time limit), on first use.
 	Transforms       *transform.Engine
 	TransformTimeout time.Duration
+	// Tracer traces publications (nil: tracing is off). A publication's
+	// span is a child of its caller's (the API request), and its
+	// traceparent is stored with the event for the attempts to continue.
+	Tracer trace.Tracer
+	// Stored, when set, is called with the type of each event this
+	// instance stored, once its transaction committed (the metrics).
+	Stored func(eventType string)
 
 	batch     batcher
 	published atomic.Int64
 	filtered  atomic.Int64
+	disabled  atomic.Int64
 	queueOnce sync.Once
 	// testReplayBatch, when set by a test, replaces ReplayBatch.
 	testReplayBatch int
@@ -120,6 +129,21 @@ func (s *Service) log() *slog.Logger {
 // Published returns how many events this process has stored.
 func (s *Service) Published() int64 { return s.published.Load() }
 
+// Disabled returns how many endpoints this process disabled (failing too
+// long, or 410 Gone).
+func (s *Service) Disabled() int64 { return s.disabled.Load() }
+
+// DisabledEndpoints counts the endpoints, of every organization, that are
+// disabled now (by hookbook or by their owner) and not deleted.
+func (s *Service) DisabledEndpoints(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM endpoints WHERE enabled = FALSE AND deleted_at IS NULL`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count disabled endpoints: %w", err)
+	}
+	return n, nil
+}
+
 // Filtered returns how many deliveries this process did not create because
 // an endpoint's filter did not match the event.
 func (s *Service) Filtered() int64 { return s.filtered.Load() }
@@ -141,6 +165,9 @@ const (
 // EndpointInput holds the fields of an endpoint create or update; nil means
 // "not given" (create takes the default, update keeps the current value).
 type EndpointInput struct {
+	// IfMatch is the request's If-Match header (updates only): see
+	// UpdateEndpoint.
+	IfMatch        string             `json:"-"`
 	URL            *string            `json:"url"`
 	Events         *[]string          `json:"events"`
 	Description    *string            `json:"description"`
@@ -227,11 +254,19 @@ func (s *Service) CreateEndpoint(ctx context.Context, orgID string, in EndpointI
 
 // UpdateEndpoint changes the given fields of an endpoint. Enabling a
 // disabled endpoint clears its disabled reason and resets its health.
+//
+// in.IfMatch, when set, is the ETag (or ETags) the caller last saw: an
+// endpoint of another version, now or when the change is saved, is left
+// as it is and the update refused with 412 precondition_failed.
 func (s *Service) UpdateEndpoint(ctx context.Context, orgID, id string, in EndpointInput) (*hookbook.Endpoint, error) {
 	e, err := s.Endpoint(ctx, orgID, id)
 	if err != nil {
 		return nil, err
 	}
+	if in.IfMatch != "" && !etagMatches(in.IfMatch, e.ETag()) {
+		return nil, staleEndpoint()
+	}
+	version := e.UpdatedAt
 	f := hookbook.Fields{}
 	if in.Secret != nil {
 		f.Add("secret", "cannot be changed here; use rotate-secret")
@@ -259,13 +294,35 @@ func (s *Service) UpdateEndpoint(ctx context.Context, orgID, id string, in Endpo
 		reason := hookbook.DisabledByOrganization
 		e.DisabledReason = &reason
 	}
-	if err := s.saveEndpoint(ctx, e, reenabled); err != nil {
+	var since *time.Time
+	if in.IfMatch != "" {
+		since = &version
+	}
+	if err := s.saveEndpoint(ctx, e, reenabled, since); err != nil {
 		return nil, err
 	}
 	if s.EndpointChanged != nil {
 		s.EndpointChanged(e.ID)
 	}
 	return e, nil
+}
+
+// staleEndpoint is the refusal of an update whose If-Match names another
+// version of the endpoint.
+func staleEndpoint() error {
+	return hookbook.Errorf(hookbook.EPrecondition, "precondition_failed",
+		"the endpoint changed since the version named by If-Match; read it again (GET gives its ETag) and send the change anew")
+}
+
+// etagMatches reports whether an If-Match list names etag, or is "*".
+// Weak ETags never match (strong comparison).
+func etagMatches(ifMatch, etag string) bool {
+	for _, t := range strings.Split(ifMatch, ",") {
+		if t = strings.TrimSpace(t); t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // apply validates the given fields and sets them on e.

@@ -22,6 +22,7 @@ type Fanout struct {
 	Sequence       int64  // the event's place in its key's order
 	Endpoints      []*hookbook.Endpoint
 	Now            time.Time
+	TraceParent    string // the publication span's traceparent, "" when not traced
 }
 
 // Enqueue inserts an event's deliveries inside tx, one multi-row INSERT
@@ -85,7 +86,7 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 			lowner, luntil = owner, db.Micros(leaseUntil)
 			next = luntil
 			direct = append(direct, &Job{DeliveryID: id, OrganizationID: f.OrganizationID, EventID: f.EventID, EventType: f.EventType,
-				Attempt: 1, MaxAttempts: ep.MaxAttempts, Endpoint: ep, Payload: f.Payload, Owner: owner, LeaseUntil: leaseUntil})
+				Attempt: 1, MaxAttempts: ep.MaxAttempts, Endpoint: ep, Payload: f.Payload, Owner: owner, LeaseUntil: leaseUntil, TraceParent: f.TraceParent})
 		}
 		n := len(args)
 		fmt.Fprintf(&b, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)

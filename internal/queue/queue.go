@@ -67,6 +67,9 @@ type Job struct {
 	Payload        []byte
 	Owner          string
 	LeaseUntil     time.Time
+	// TraceParent is the W3C traceparent of the event's publication ("" when
+	// it was not traced): the parent of each attempt's span.
+	TraceParent string
 }
 
 // Engine is the delivery engine of this instance, as publication sees it.
@@ -218,7 +221,7 @@ func (q *Queue) fill(ctx context.Context, tx *db.Tx, jobs []*Job, endpointOf map
 			continue
 		}
 		j.Endpoint = ep
-		j.Payload = payloads[j.EventID]
+		j.Payload, j.TraceParent = payloads[j.EventID].payload, payloads[j.EventID].traceparent
 		kept = append(kept, j)
 	}
 	return kept, nil
@@ -241,19 +244,26 @@ func (q *Queue) failDisabled(ctx context.Context, tx *db.Tx, j *Job, ep *hookboo
 	return nil
 }
 
-func payloadsByID(ctx context.Context, q db.Queryer, idList []string) (map[string][]byte, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, payload FROM events WHERE id IN (`+db.Placeholders(1, len(idList))+`)`, db.Args(idList)...)
+// stored is what an attempt needs of its event: the envelope it sends and
+// the traceparent of its publication.
+type stored struct {
+	payload     []byte
+	traceparent string
+}
+
+func payloadsByID(ctx context.Context, q db.Queryer, idList []string) (map[string]stored, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, payload, traceparent FROM events WHERE id IN (`+db.Placeholders(1, len(idList))+`)`, db.Args(idList)...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := make(map[string][]byte, len(idList))
+	out := make(map[string]stored, len(idList))
 	for rows.Next() {
-		var id, payload string
-		if err := rows.Scan(&id, &payload); err != nil {
+		var id, payload, tp string
+		if err := rows.Scan(&id, &payload, &tp); err != nil {
 			return nil, err
 		}
-		out[id] = []byte(payload)
+		out[id] = stored{[]byte(payload), tp}
 	}
 	return out, rows.Err()
 }

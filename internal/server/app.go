@@ -36,6 +36,7 @@ import (
 	"github.com/hookbook/hookbook/internal/queue"
 	"github.com/hookbook/hookbook/internal/relay"
 	"github.com/hookbook/hookbook/internal/session"
+	"github.com/hookbook/hookbook/internal/tracing"
 )
 
 // App is one running hookbook instance.
@@ -55,6 +56,8 @@ type App struct {
 	Log        *slog.Logger
 	// Relay holds this instance's `hookbook listen` connections.
 	Relay *relay.Hub
+	// Tracing exports the instance's spans; nil when tracing is off.
+	Tracing *tracing.Provider
 	// InstanceID names this process in leases and logs.
 	InstanceID string
 	// MetricsListener, when set, serves /metrics instead of a listener
@@ -86,6 +89,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{Config: cfg, DB: d, Log: log, InstanceID: ids.New("ins")}
+	if a.Tracing, err = tracing.New(ctx, cfg.Tracing, a.InstanceID); err != nil {
+		d.Close()
+		return nil, err
+	}
+	tracer := a.Tracing.Tracer()
 	a.Orgs = &org.Service{DB: d}
 	a.Guard = &netguard.Guard{Enabled: cfg.Production(), Allowed: cfg.AllowedNetworks}
 	a.Queue = &queue.Queue{DB: d}
@@ -95,6 +103,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			TransformTests: ratelimit.NewBuckets(cfg.TestSendLimit)}}
 	a.Queue.Endpoints = a.Outbound
 	a.Outbound.Log = log
+	a.Outbound.Tracer = tracer
 	a.replayWake = make(chan struct{}, 1)
 	a.Outbound.ReplayStarted = func() {
 		select {
@@ -120,7 +129,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Dispatcher = &delivery.Dispatcher{
 		Queue: a.Queue, Senders: senders, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
 		Breaker: delivery.NewBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown), Owner: a.InstanceID, Workers: cfg.Workers, PerEndpoint: cfg.EndpointConcurrency,
-		Lease: cfg.Lease, PollInterval: cfg.PollInterval, Log: log,
+		Lease: cfg.Lease, PollInterval: cfg.PollInterval, Log: log, Tracer: tracer,
 	}
 	a.Queue.Notify = a.Dispatcher.Wake
 	a.Queue.NotifyAt = a.Dispatcher.WakeAt
@@ -128,10 +137,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Outbound.EndpointChanged = a.Dispatcher.Breaker.Reset
 	a.Metrics = metrics.New(a.Outbound, a.Queue, a.Dispatcher.Breaker, log)
 	a.Dispatcher.Hooks.Attempted = a.Metrics.Observe
+	a.Outbound.Stored = a.Metrics.EventStored
+	a.Metrics.WatchPools(d.Pools())
 	a.Booking = &booking.Domain{DB: d, Outbound: a.Outbound}
 	a.API = &httpapi.Server{Outbound: a.Outbound, Orgs: a.Orgs, Ready: d.Ready, Log: log,
 		RateLimit: ratelimit.NewBuckets(cfg.APIRateLimit), HeaderPrefix: cfg.HeaderPrefix, Idempotency: &idempotency.Store{DB: d}}
-	a.Inbound = &inbound.Service{DB: d, Orgs: a.Orgs, Booking: a.Booking, HeaderPrefix: cfg.HeaderPrefix, Logger: log}
+	a.Inbound = &inbound.Service{DB: d, Orgs: a.Orgs, Booking: a.Booking, HeaderPrefix: cfg.HeaderPrefix, Logger: log, Tracer: tracer,
+		Executed: a.Metrics.ObserveCommand}
 	a.UI = &admin.UI{DB: d, Sessions: &session.Store{DB: d, Orgs: a.Orgs, Catalog: a.Outbound}, Orgs: a.Orgs, Outbound: a.Outbound, Inbound: a.Inbound, Production: cfg.Production(), Log: log, Circuit: a.Dispatcher.Breaker,
 		Portal: admin.Portal{Name: cfg.Portal.Name, Accent: cfg.Portal.Accent, LogoURL: cfg.Portal.LogoURL,
 			FrameAncestors: cfg.Portal.FrameAncestors,
@@ -209,7 +221,7 @@ func (a *App) Handler() http.Handler {
 			mux.ServeHTTP(w, r)
 		})
 	}
-	return logRequests(a.Log, a.Config.TrustedProxies, h)
+	return logRequests(a.Log, a.Config.TrustedProxies, a.Tracing.Tracer(), a.Metrics.ObserveRequest, h)
 }
 
 // Serve runs the HTTP server on ln and the delivery engine until ctx is
@@ -228,7 +240,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		mmux := http.NewServeMux()
 		mmux.Handle("GET /metrics", a.Metrics.Handler())
-		msrv := &http.Server{Handler: logRequests(a.Log, nil, mmux), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Handler: logRequests(a.Log, nil, nil, a.Metrics.ObserveRequest, mmux), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- msrv.Serve(mln) }()
 		defer msrv.Close()
 		a.Log.Info("metrics listening", "addr", mln.Addr().String())
@@ -269,6 +281,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	case <-shutCtx.Done():
 		a.Log.Error("delivery engine did not stop in time; unfinished deliveries resume after their lease")
 	}
+	// The spans of the last requests and attempts go out before the exit.
+	if err := a.Tracing.Flush(shutCtx); err != nil {
+		a.Log.Warn("tracing: spans not exported at shutdown", "err", err)
+	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}
@@ -282,5 +298,13 @@ func ListenHeartbeat(grace time.Duration) time.Duration {
 	return clamp(grace/4, 10*time.Millisecond, relay.DefaultHeartbeat)
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close stops the trace exporter (sending the spans left, for at most 5 s)
+// and releases the database.
+func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.Tracing.Shutdown(ctx); err != nil {
+		a.Log.Warn("tracing: spans not exported at shutdown", "err", err)
+	}
+	return a.DB.Close()
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hookbook/hookbook/internal/ratelimit"
+	"github.com/hookbook/hookbook/internal/tracing"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // maxRequestID bounds a client's own X-Request-Id.
@@ -38,7 +41,13 @@ var quietPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": 
 // per request: method, route pattern, status, duration, bytes, request id.
 // The line carries the route pattern, never the query (which may hold a
 // cursor or a search) nor any header.
-func logRequests(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Handler {
+//
+// With a tracer, every request but probes and scrapes gets a span named by
+// its method and route pattern, with its status; the client's traceparent,
+// if any, is its parent.
+//
+// observe, when set, is told of each request (the metrics).
+func logRequests(log *slog.Logger, trusted []netip.Prefix, tracer trace.Tracer, observe func(method, pattern string, status int, d time.Duration), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		if len(trusted) > 0 {
@@ -49,7 +58,17 @@ func logRequests(log *slog.Logger, trusted []netip.Prefix, next http.Handler) ht
 		r.Header.Set("X-Request-Id", id) // handlers down the line see the id in use
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		var span trace.Span
+		if tracer != nil && !quietPaths[r.URL.Path] {
+			var ctx context.Context
+			ctx, span = tracing.Start(tracing.Extract(r.Context(), r.Header), tracer, "HTTP "+r.Method, trace.SpanKindServer)
+			r = r.WithContext(ctx)
+		}
 		next.ServeHTTP(rec, r)
+		tracing.EndRequest(span, r.Method, r.Pattern, rec.status)
+		if observe != nil {
+			observe(r.Method, r.Pattern, rec.status, time.Since(start))
+		}
 		level := slog.LevelInfo
 		switch {
 		case rec.status >= 500:
