@@ -34,10 +34,24 @@ const (
 	CommunityEventApproved  = "community_event.approved"
 	CommunityEventActivated = "community_event.activated"
 	EndpointDisabled        = "endpoint.disabled"
-	WebhookTest             = "webhook.test"
+	// Operational events: about one endpoint, never sent to it.
+	DeliveryFailing   = "delivery.failing"
+	DeliveryExhausted = "delivery.exhausted"
+	DeliveryRecovered = "delivery.recovered"
+	EndpointCreated   = "endpoint.created"
+	EndpointUpdated   = "endpoint.updated"
+	EndpointDeleted   = "endpoint.deleted"
+	WebhookTest       = "webhook.test"
 )
 
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+
+// Operational reports whether typ is one of hookbook's operational events
+// (delivery.* and endpoint.*): each is about one endpoint (data.endpoint_id)
+// and never goes to that endpoint.
+func Operational(typ string) bool {
+	return strings.HasPrefix(typ, "delivery.") || strings.HasPrefix(typ, "endpoint.")
+}
 
 // ValidName reports whether name is a well-formed event type name such as
 // "lead.qualified".

@@ -58,6 +58,15 @@ type Service struct {
 	// (TransformTimeout, when set, for its time limit), on first use.
 	Transforms       *transform.Engine
 	TransformTimeout time.Duration
+	// FailingAfter is the attempt whose failure reports a delivery
+	// failing (delivery.failing, the "failing" mail); 0: DefaultFailingAfter.
+	FailingAfter int
+	// MailAlerts queues alert mails to endpoints' alert_emails (a mail
+	// server is configured); off, none is queued.
+	MailAlerts bool
+	// PublicURL is how browsers reach hookbook ("" when unknown): mails
+	// link to the delivery log there.
+	PublicURL string
 
 	batch     batcher
 	published atomic.Int64
@@ -162,6 +171,9 @@ type EndpointInput struct {
 	Transformation json.RawMessage `json:"transformation"`
 	// Connector is null to remove a connector's transformation.
 	Connector Clearable[string] `json:"connector"`
+	// AlertEmails are the addresses mailed about the endpoint's health
+	// (at most MaxAlertEmails); null or [] clears them.
+	AlertEmails *[]string `json:"alert_emails"`
 }
 
 // Clearable is an optional field that null clears: Set tells whether it
@@ -323,6 +335,13 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 		}
 	}
 	applyTransformation(e, in.Transformation, in.Connector, f)
+	if in.AlertEmails != nil {
+		list, msg := checkAlertEmails(*in.AlertEmails)
+		if msg != "" {
+			f.Add("alert_emails", msg)
+		}
+		e.AlertEmails = list
+	}
 	if in.Headers != nil {
 		if msg := s.checkHeaders(*in.Headers); msg != "" {
 			f.Add("headers", msg)
