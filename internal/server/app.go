@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.API = &httpapi.Server{Outbound: a.Outbound, Orgs: a.Orgs, Ready: d.Ready, Log: log,
 		RateLimit: ratelimit.NewBuckets(cfg.APIRateLimit), HeaderPrefix: cfg.HeaderPrefix, Idempotency: &idempotency.Store{DB: d}, MaxRetention: cfg.Retention}
 	a.Inbound = &inbound.Service{DB: d, Orgs: a.Orgs, Booking: a.Booking, HeaderPrefix: cfg.HeaderPrefix, Logger: log}
-	a.UI = &admin.UI{DB: d, Sessions: &session.Store{DB: d, Orgs: a.Orgs, Catalog: a.Outbound}, Orgs: a.Orgs, Outbound: a.Outbound, Inbound: a.Inbound, Production: cfg.Production(), Log: log, Circuit: a.Dispatcher.Breaker,
+	a.UI = &admin.UI{DB: d, Sessions: &session.Store{DB: d, Orgs: a.Orgs, Catalog: a.Outbound}, Orgs: a.Orgs, Outbound: a.Outbound, Inbound: a.Inbound, Production: cfg.Production(), Log: log, Circuit: a.Dispatcher.Breaker, MaxRetention: cfg.Retention,
 		Portal: admin.Portal{Name: cfg.Portal.Name, Accent: cfg.Portal.Accent, LogoURL: cfg.Portal.LogoURL,
 			FrameAncestors: cfg.Portal.FrameAncestors,
 			Secure:         cfg.TLSCertFile != "" || strings.HasPrefix(cfg.PublicURL, "https://")}}
