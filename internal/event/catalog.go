@@ -46,6 +46,28 @@ const (
 
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
 
+// OptIn reports whether events of type name go only to endpoints that
+// name them or their family ("delivery.*", "endpoint.*"), never through
+// "*": the operational types added after endpoint.disabled, so that an
+// endpoint taking every event does not start receiving hookbook's
+// reports about the organization's other endpoints.
+func OptIn(name string) bool { return Operational(name) && name != EndpointDisabled }
+
+// Subscribed reports whether an endpoint with patterns takes events of
+// type name: one of them selects it (MatchAny), other than "*" for an
+// opt-in type.
+func Subscribed(patterns []string, name string) bool {
+	if !OptIn(name) {
+		return MatchAny(patterns, name)
+	}
+	for _, p := range patterns {
+		if p != "*" && Match(p, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // Operational reports whether typ is one of hookbook's operational events
 // (delivery.* and endpoint.*): each is about one endpoint (data.endpoint_id)
 // and never goes to that endpoint.

@@ -116,8 +116,26 @@ func publicURL(raw string) string {
 }
 
 // publishAbout publishes an operational event about an endpoint inside tx:
-// to the organization's endpoints that take its type, never that one.
+// to the organization's endpoints that take its type, never that one. An
+// opt-in type (event.OptIn) that no endpoint takes is not even stored.
 func (s *Service) publishAbout(ctx context.Context, tx *db.Tx, orgID, endpointID string, p event.Payload, now time.Time) error {
+	cands, err := candidates(ctx, tx, orgID)
+	if err != nil {
+		return err
+	}
+	wanted := !event.OptIn(p.EventType())
+	for _, c := range cands {
+		if wanted {
+			break
+		}
+		if c.ep.ID != endpointID && event.Subscribed(c.ep.Events, p.EventType()) {
+			wanted = true
+			break
+		}
+	}
+	if !wanted {
+		return nil
+	}
 	b, err := json.Marshal(p)
 	if err != nil {
 		return err

@@ -239,7 +239,7 @@ func targets(ctx context.Context, tx *db.Tx, p Publication, evt *hookbook.Event)
 	}
 	var env map[string]any
 	for _, c := range cands {
-		if c.ep.ID == p.About || !event.MatchAny(c.ep.Events, p.Type) {
+		if c.ep.ID == p.About || !event.Subscribed(c.ep.Events, p.Type) {
 			continue
 		}
 		if c.filter != nil {
