@@ -361,11 +361,11 @@ func RenderAlert(ep *hookbook.Endpoint, kind, detail string, errs []AlertError, 
 	if len(errs) > 0 && kind != AlertRecovered {
 		b.WriteString("\nLast errors:\n")
 		for _, e := range errs {
-			code := "no answer"
-			if e.StatusCode != nil {
-				code = fmt.Sprintf("HTTP %d", *e.StatusCode)
+			what := oneLine(e.Error, 200)
+			if e.StatusCode != nil && what != fmt.Sprintf("HTTP %d", *e.StatusCode) {
+				what = fmt.Sprintf("HTTP %d: %s", *e.StatusCode, what)
 			}
-			fmt.Fprintf(&b, "- %s  %s  %s  %s\n", e.At.UTC().Format(time.RFC3339), e.Event, code, oneLine(e.Error, 200))
+			fmt.Fprintf(&b, "- %s  %s  %s\n", e.At.UTC().Format(time.RFC3339), e.Event, what)
 		}
 	}
 	if logURL == "" {
