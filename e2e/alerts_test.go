@@ -214,3 +214,29 @@ func TestReadmeAlertMail(t *testing.T) {
 		t.Errorf("the README's sample mail differs from what hookbook renders; put this in the README:\n%s", rendered)
 	}
 }
+
+// TestOrganizationRetentionAPI: GET|PUT /api/v1/settings/retention reads
+// and sets the organization's retention within HOOKBOOK_RETENTION; the
+// retention job then purges that organization's older logs.
+func TestOrganizationRetentionAPI(t *testing.T) {
+	t.Parallel()
+	in := start(t, map[string]string{"HOOKBOOK_RETENTION": "48h"})
+	if got := in.must(200, "GET", "/api/v1/settings/retention", nil); got["retention"] != nil || got["effective"] != "48h" || got["max_retention"] != "48h" {
+		t.Errorf("retention = %v", got)
+	}
+	for _, bad := range []any{"72h", "10m", "soon", 5} {
+		r := in.do("PUT", "/api/v1/settings/retention", map[string]any{"retention": bad})
+		if r.Status != 422 || !strings.Contains(string(r.Body), `"retention"`) {
+			t.Errorf("retention %v: %d %s, want 422 naming retention", bad, r.Status, r.Body)
+		}
+	}
+	if r := in.do("PUT", "/api/v1/settings/retention", map[string]any{}); r.Status != 422 {
+		t.Errorf("no retention: %d, want 422", r.Status)
+	}
+	if got := in.must(200, "PUT", "/api/v1/settings/retention", map[string]any{"retention": "24h"}); got["retention"] != "24h" || got["effective"] != "24h" {
+		t.Errorf("after PUT 24h: %v", got)
+	}
+	if got := in.must(200, "PUT", "/api/v1/settings/retention", map[string]any{"retention": nil}); got["retention"] != nil || got["effective"] != "48h" {
+		t.Errorf("after PUT null: %v", got)
+	}
+}
