@@ -8,6 +8,7 @@ import (
 	"mime/quotedprintable"
 	netmail "net/mail"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -239,4 +240,94 @@ func TestOrganizationRetentionAPI(t *testing.T) {
 	if got := in.must(200, "PUT", "/api/v1/settings/retention", map[string]any{"retention": nil}); got["retention"] != nil || got["effective"] != "48h" {
 		t.Errorf("after PUT null: %v", got)
 	}
+}
+
+// TestUIAlertsSkippedAndRetention: the admin UI edits an endpoint's alert
+// e-mails (a bad one is refused naming the field), sets the
+// organization's retention, lists skipped deliveries and replays them with
+// the delivery log's button once the endpoint is enabled again.
+func TestUIAlertsSkippedAndRetention(t *testing.T) {
+	t.Parallel()
+	in := start(t, nil)
+	rc := newReceiver(t, nil)
+	id := in.createEndpoint(rc.URL, []string{"booking.*"}, map[string]any{"enabled": false})["id"].(string)
+	in.publish("booking.created", bookingData(nil))
+	c := uiSession(t, in.url, in.key)
+	get := func(path string) string {
+		t.Helper()
+		resp, err := c.Get(in.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s = %d", path, resp.StatusCode)
+		}
+		return string(b)
+	}
+	csrfOf := func(page string) string {
+		m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatal("no CSRF token")
+		}
+		return m[1]
+	}
+	post := func(path string, form url.Values) (int, string) {
+		t.Helper()
+		resp, err := c.PostForm(in.url+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	list := get("/settings/webhooks")
+	if !strings.Contains(list, `name="retention"`) || !strings.Contains(list, "at most 720h") {
+		t.Error("the webhooks page has no retention field")
+	}
+	if code, _ := post("/settings/webhooks/retention", url.Values{"csrf": {csrfOf(list)}, "retention": {"168h"}}); code != http.StatusSeeOther {
+		t.Errorf("retention 168h: %d", code)
+	}
+	if got := in.must(200, "GET", "/api/v1/settings/retention", nil)["retention"]; got != "168h" {
+		t.Errorf("retention after the form = %v", got)
+	}
+	if code, body := post("/settings/webhooks/retention", url.Values{"csrf": {csrfOf(list)}, "retention": {"9999h"}}); code != 422 || !strings.Contains(body, "Retention must be") {
+		t.Errorf("retention 9999h: %d", code)
+	}
+
+	edit := get("/settings/webhooks/" + id + "/edit")
+	form := url.Values{"csrf": {csrfOf(edit)}, "url": {rc.URL}, "events": {"booking.*"}, "max_attempts": {"8"}, "timeout_seconds": {"10"},
+		"signature_scheme": {"timestamped"}, "alert_emails": {"not an address"}}
+	if code, body := post("/settings/webhooks/"+id+"/edit", form); code != 422 || !strings.Contains(body, `id="alert_emails-error"`) {
+		t.Errorf("a bad alert address: %d", code)
+	}
+	form.Set("alert_emails", "ops@example.com, dev@example.com")
+	form.Set("enabled", "on")
+	if code, _ := post("/settings/webhooks/"+id+"/edit", form); code != http.StatusSeeOther {
+		t.Fatalf("save: %d", code)
+	}
+	if got, _ := in.must(200, "GET", "/api/v1/webhooks/"+id, nil)["alert_emails"].([]any); len(got) != 2 {
+		t.Errorf("alert_emails after the form = %v", got)
+	}
+	logPage := get("/settings/webhooks/" + id + "?status=skipped")
+	if !strings.Contains(logPage, `<span class="badge skipped">skipped</span>`) || !strings.Contains(logPage, "Replay skipped deliveries") {
+		t.Fatalf("the delivery log shows no skipped delivery or no replay button")
+	}
+	// The page counts up to the second it shows: the delivery is in it
+	// once that second is over.
+	var confirm string
+	waitFor(t, 5*time.Second, "the confirmation page to count the skipped delivery", func() bool {
+		confirm = get("/settings/webhooks/" + id + "/replay?status=skipped")
+		return strings.Contains(confirm, "1 delivery would be sent again") && strings.Contains(confirm, "Skipped deliveries")
+	})
+	m := regexp.MustCompile(`name="until" value="([^"]+)"`).FindStringSubmatch(confirm)
+	if m == nil {
+		t.Fatal("no until on the confirmation page")
+	}
+	if code, _ := post("/settings/webhooks/"+id+"/replay", url.Values{"csrf": {csrfOf(confirm)}, "status": {"skipped"}, "until": {m[1]}}); code != http.StatusSeeOther {
+		t.Fatalf("replay: %d", code)
+	}
+	waitFor(t, 10*time.Second, "the skipped delivery replayed", func() bool { return rc.Count() == 1 })
 }
