@@ -26,6 +26,10 @@ const (
 	StatusPending   = "pending"
 	StatusSucceeded = "succeeded"
 	StatusFailed    = "failed"
+	// StatusSkipped is a delivery published while its endpoint was
+	// disabled: never attempted, kept for the retention period, replayable
+	// once the endpoint is enabled again.
+	StatusSkipped = "skipped"
 )
 
 // Signature schemes of the brand signature header (see package webhook).
@@ -86,6 +90,10 @@ type Endpoint struct {
 	ConsecutiveFailures int        `json:"consecutive_failures"`
 	// FailingSince is when the current run of failures began (no success since).
 	FailingSince *time.Time `json:"-"`
+	// AlertEmails are the addresses hookbook mails when the endpoint
+	// starts failing, is about to be disabled, is disabled and recovers
+	// (at most MaxAlertEmails; never nil).
+	AlertEmails []string `json:"alert_emails"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

@@ -459,7 +459,7 @@ func TestIdempotencyKeyAndCustomTypes(t *testing.T) {
 			found = true
 		}
 	}
-	if !found || len(types) != 21 {
+	if !found || len(types) != 27 {
 		t.Fatalf("catalog has %d types, custom found %v", len(types), found)
 	}
 }

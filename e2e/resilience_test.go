@@ -59,11 +59,11 @@ func TestAutoDisableAfterFailingTooLong(t *testing.T) {
 	if env.Event != "endpoint.disabled" || env.Data["endpoint_id"] != deadID || env.Data["reason"] == "" {
 		t.Errorf("endpoint.disabled envelope = %s", watcher.All()[0].Body)
 	}
-	// New events no longer go to it.
+	// New events are no longer attempted: they are kept skipped.
 	after := in.publish("booking.created", map[string]any{"n": "after"})
 	for _, d := range in.must(200, "GET", "/api/v1/events/"+after, nil)["deliveries"].([]any) {
-		if d.(map[string]any)["endpoint_id"] == deadID {
-			t.Errorf("a disabled endpoint still gets deliveries")
+		if d := d.(map[string]any); d["endpoint_id"] == deadID && (d["status"] != "skipped" || d["attempts"] != 0.0) {
+			t.Errorf("a disabled endpoint's delivery = %v, want skipped, never attempted", d)
 		}
 	}
 	// Re-enabling resets its health.

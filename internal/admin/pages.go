@@ -104,8 +104,46 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request, s *session) {
 		rows[i] = u.row(ep, vols[ep.ID])
 	}
 	pg := u.base(r, s, "Webhooks", "webhooks")
-	pg.Data = map[string]any{"Endpoints": rows, "Next": next, "Outbound": s.Organization.OutboundEnabled}
+	data := map[string]any{"Endpoints": rows, "Next": next, "Outbound": s.Organization.OutboundEnabled}
+	pg.Data = data
+	if !s.Portal && u.MaxRetention > 0 {
+		own, err := u.Outbound.Retention(r.Context(), s.Organization.ID)
+		if err != nil {
+			u.fail(w, s, err)
+			return
+		}
+		data["MaxRetention"] = outbound.FormatRetention(u.MaxRetention)
+		if own != nil {
+			data["Retention"] = outbound.FormatRetention(*own)
+		}
+	}
 	u.render(w, http.StatusOK, "list", pg)
+}
+
+// retention sets the organization's retention; left empty, the operator's
+// maximum applies.
+func (u *UI) retention(w http.ResponseWriter, r *http.Request, s *session) {
+	var d *time.Duration
+	if text := strings.TrimSpace(r.PostFormValue("retention")); text != "" {
+		v, err := outbound.ParseRetention(text)
+		if err != nil {
+			u.fail(w, s, err)
+			return
+		}
+		d = &v
+	}
+	if err := u.Outbound.SetRetention(r.Context(), s.Organization.ID, d, u.MaxRetention); err != nil {
+		if e := hookbook.AsError(err); e != nil && e.Details["retention"] != "" {
+			err = &hookbook.Error{Kind: e.Kind, Code: e.Code, Message: "Retention " + e.Details["retention"] + ".", Details: e.Details}
+		}
+		u.fail(w, s, err)
+		return
+	}
+	msg := "Events and deliveries are kept for the operator's maximum, " + outbound.FormatRetention(u.MaxRetention) + "."
+	if d != nil {
+		msg = "Events and deliveries are kept for " + outbound.FormatRetention(*d) + "."
+	}
+	u.done(w, r, s, "/webhooks", msg)
 }
 
 // page1 reads ?cursor of a UI list (50 a page).
@@ -245,7 +283,7 @@ func (u *UI) choices(r *http.Request, s *session) []eventChoice {
 func formInput(r *http.Request, create bool, s *session) (outbound.EndpointInput, map[string]string, map[string]bool) {
 	r.ParseForm()
 	form := map[string]string{}
-	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret", "signature_algorithm", "filter", "rate_limit", "max_in_flight", "payload_filter", "filter_event", "filter_event_type"} {
+	for _, k := range []string{"url", "description", "max_attempts", "timeout_seconds", "signature_scheme", "secret", "signature_algorithm", "filter", "rate_limit", "max_in_flight", "payload_filter", "filter_event", "filter_event_type", "alert_emails"} {
 		form[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	checked := map[string]bool{}
@@ -257,6 +295,15 @@ func formInput(r *http.Request, create bool, s *session) (outbound.EndpointInput
 		events = []string{}
 	}
 	in := outbound.EndpointInput{URL: ptr(form["url"]), Events: &events, Description: ptr(form["description"])}
+	if _, sent := r.PostForm["alert_emails"]; sent { // comma separated; empty clears them
+		emails := []string{}
+		for _, a := range strings.Split(form["alert_emails"], ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				emails = append(emails, a)
+			}
+		}
+		in.AlertEmails = &emails
+	}
 	enabled := r.PostFormValue("enabled") == "on"
 	in.Enabled = &enabled
 	checked["enabled"] = enabled
@@ -462,7 +509,9 @@ func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *
 	pg := u.base(r, s, "Edit endpoint", "webhooks")
 	pg.Form = map[string]string{"url": ep.URL, "description": ep.Description, "max_attempts": itoa(ep.MaxAttempts),
 		"timeout_seconds": itoa(ep.TimeoutSeconds), "signature_scheme": ep.Scheme, "payload_filter": pretty(string(ep.Filter)),
-		"signature_algorithm": ep.SignatureAlgorithm}
+		"signature_algorithm": ep.SignatureAlgorithm,
+
+		"alert_emails": strings.Join(ep.AlertEmails, ", ")}
 	if ep.RateLimit != nil {
 		pg.Form["rate_limit"] = *ep.RateLimit
 	}
@@ -604,7 +653,7 @@ func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
 	f := outbound.DeliveryFilter{EndpointID: ep.ID, Status: q.Get("status"), EventType: strings.TrimSpace(q.Get("event"))}
 	switch f.Status {
-	case "", hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed:
+	case "", hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed, hookbook.StatusSkipped:
 	default:
 		f.Status = ""
 	}
@@ -636,7 +685,7 @@ func (u *UI) log(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	pg.Data = map[string]any{"Endpoint": ep, "Health": u.row(ep, outbound.Sum(vol)), "Deliveries": list, "Backlog": backlog, "NextURL": nextURL, "Paged": p.Cursor != "",
 		"Chart": chart(vol, now), "Volume": outbound.Sum(vol),
-		"Statuses": []string{hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed}}
+		"Statuses": []string{hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed, hookbook.StatusSkipped}}
 	u.render(w, http.StatusOK, "log", pg)
 }
 

@@ -91,7 +91,7 @@ func (u *UI) replayPage(w http.ResponseWriter, r *http.Request, s *session) {
 	form.Event = s.replayEvent(form.Event)
 	pg := u.base(r, s, "Replay deliveries?", "webhooks")
 	pg.Form = map[string]string{"since": form.Since, "until": form.Until, "status": form.Status, "event": form.Event}
-	data := map[string]any{"Endpoint": ep, "Statuses": []string{outbound.ReplayFailedOnly, outbound.ReplaySucceededOnly, outbound.ReplayAny}}
+	data := map[string]any{"Endpoint": ep, "Statuses": []string{outbound.ReplayFailedOnly, outbound.ReplaySucceededOnly, outbound.ReplaySkippedOnly, outbound.ReplayAny}}
 	pg.Data = data
 	// The count shown is up to this second; the confirm form carries it,
 	// so that the replay takes what was counted.

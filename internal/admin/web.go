@@ -69,6 +69,9 @@ type UI struct {
 	// Circuit tells whether this instance's circuit breaker holds an
 	// endpoint's attempts back, and until when (nil: never).
 	Circuit Circuit
+	// MaxRetention is the operator's HOOKBOOK_RETENTION, the longest an
+	// organization may keep its logs (0: no retention setting shown).
+	MaxRetention time.Duration
 
 	pages   map[string]*template.Template
 	signins *ratelimit.Window
@@ -163,6 +166,7 @@ func (u *UI) build() http.Handler {
 		mux.Handle(method+" /portal"+path, u.auth(true, r.write, r.h))
 	}
 	mux.Handle("POST /settings/webhooks/outbound", u.auth(false, true, u.outbound))
+	mux.Handle("POST /settings/webhooks/retention", u.auth(false, true, u.retention))
 	mux.Handle("GET /settings/webhooks/inbound", u.auth(false, false, u.inboundPage))
 	mux.Handle("POST /settings/webhooks/inbound", u.auth(false, true, u.inboundSave))
 	mux.Handle("POST /settings/webhooks/inbound/reveal", u.auth(false, false, u.inboundReveal))

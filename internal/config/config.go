@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookbook/hookbook/internal/mail"
 	"github.com/hookbook/hookbook/internal/ratelimit"
 )
 
@@ -46,6 +47,10 @@ type Config struct {
 	// Tracing is the OpenTelemetry trace export, off unless an OTLP
 	// endpoint is set.
 	Tracing Tracing
+	// Alerts to the people who own endpoints.
+	SMTPURL      string // HOOKBOOK_SMTP_URL: smtp://user:pass@host:port (STARTTLS when offered) or smtps://…; unset: no alert mail
+	SMTPFrom     string // HOOKBOOK_SMTP_FROM: the sender of alert mails (required with HOOKBOOK_SMTP_URL)
+	FailingAfter int    // HOOKBOOK_FAILING_AFTER: the attempt whose failure reports a delivery failing (delivery.failing, the failing mail)
 
 	// Tuning knobs, documented in the README.
 	SecretOverlap       time.Duration // HOOKBOOK_SECRET_OVERLAP: old secret keeps signing after rotation
@@ -227,6 +232,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"HOOKBOOK_BREAKER_THRESHOLD", 10, &c.BreakerThreshold},
 		{"HOOKBOOK_MAX_ENDPOINTS", 100, &c.MaxEndpoints},
 		{"HOOKBOOK_MAX_EVENT_TYPES", 200, &c.MaxEventTypes},
+		{"HOOKBOOK_FAILING_AFTER", 3, &c.FailingAfter},
 	}
 	for _, n := range ints {
 		v, err := strconv.Atoi(get(n.key, strconv.Itoa(n.def)))
@@ -262,6 +268,18 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if err := c.loadTracing(get); err != nil {
 		return nil, err
+	}
+	if c.FailingAfter > 20 {
+		return nil, fmt.Errorf("HOOKBOOK_FAILING_AFTER: at most 20 (an endpoint's most attempts)")
+	}
+	c.SMTPURL, c.SMTPFrom = get("HOOKBOOK_SMTP_URL", ""), get("HOOKBOOK_SMTP_FROM", "")
+	if c.SMTPURL != "" {
+		if c.SMTPFrom == "" {
+			return nil, fmt.Errorf("HOOKBOOK_SMTP_FROM: required with HOOKBOOK_SMTP_URL (the sender of alert mails, such as hookbook@example.com)")
+		}
+		if _, err := mail.New(c.SMTPURL, c.SMTPFrom); err != nil {
+			return nil, fmt.Errorf("HOOKBOOK_SMTP_URL, HOOKBOOK_SMTP_FROM: %w", err)
+		}
 	}
 	if !validHeaderPrefix(c.HeaderPrefix) {
 		return nil, fmt.Errorf("HOOKBOOK_HEADER_PREFIX: %q is not a header name prefix", c.HeaderPrefix)

@@ -34,10 +34,46 @@ const (
 	CommunityEventApproved  = "community_event.approved"
 	CommunityEventActivated = "community_event.activated"
 	EndpointDisabled        = "endpoint.disabled"
-	WebhookTest             = "webhook.test"
+	// Operational events: about one endpoint, never sent to it.
+	DeliveryFailing   = "delivery.failing"
+	DeliveryExhausted = "delivery.exhausted"
+	DeliveryRecovered = "delivery.recovered"
+	EndpointCreated   = "endpoint.created"
+	EndpointUpdated   = "endpoint.updated"
+	EndpointDeleted   = "endpoint.deleted"
+	WebhookTest       = "webhook.test"
 )
 
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+
+// OptIn reports whether events of type name go only to endpoints that
+// name them or their family ("delivery.*", "endpoint.*"), never through
+// "*": the operational types added after endpoint.disabled, so that an
+// endpoint taking every event does not start receiving hookbook's
+// reports about the organization's other endpoints.
+func OptIn(name string) bool { return Operational(name) && name != EndpointDisabled }
+
+// Subscribed reports whether an endpoint with patterns takes events of
+// type name: one of them selects it (MatchAny), other than "*" for an
+// opt-in type.
+func Subscribed(patterns []string, name string) bool {
+	if !OptIn(name) {
+		return MatchAny(patterns, name)
+	}
+	for _, p := range patterns {
+		if p != "*" && Match(p, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Operational reports whether typ is one of hookbook's operational events
+// (delivery.* and endpoint.*): each is about one endpoint (data.endpoint_id)
+// and never goes to that endpoint.
+func Operational(typ string) bool {
+	return strings.HasPrefix(typ, "delivery.") || strings.HasPrefix(typ, "endpoint.")
+}
 
 // ValidName reports whether name is a well-formed event type name such as
 // "lead.qualified".

@@ -23,7 +23,7 @@ func orderingKeyDoc(typ string) string {
 		return "data.id: the slot"
 	case group == "community_event":
 		return "data.community_event.id: the community event"
-	case typ == EndpointDisabled:
+	case Operational(typ):
 		return "data.endpoint_id: the endpoint"
 	}
 	return ""
@@ -33,8 +33,8 @@ func orderingKeyDoc(typ string) string {
 // whose events an ordered endpoint receives one at a time in sequence
 // order. booking.*, payment.* and review.created: the booking's id;
 // customer.created: the customer's; slot.created: the slot's;
-// community_event.*: the community event's; endpoint.disabled: the
-// endpoint's. Other types (webhook.test, an organization's own) have none
+// community_event.*: the community event's; the operational events
+// (endpoint.*, delivery.*): the endpoint's. Other types (webhook.test, an organization's own) have none
 // unless their publisher gives one.
 func OrderingKey(typ string, data []byte) string {
 	var d struct {
@@ -58,7 +58,7 @@ func OrderingKey(typ string, data []byte) string {
 		return d.ID
 	case group == "community_event":
 		return d.CommunityEvent.ID
-	case typ == EndpointDisabled:
+	case Operational(typ):
 		return d.EndpointID
 	}
 	return ""

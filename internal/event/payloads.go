@@ -227,6 +227,66 @@ type EndpointDisabledData struct {
 	LastSuccessAt *Time  `json:"last_success_at"`
 }
 
+// DeliveryAttempt says which attempt of which delivery an operational
+// event is about, and how it ended. It never carries a body, a header or
+// a secret.
+type DeliveryAttempt struct {
+	EndpointID string `json:"endpoint_id" pattern:"^ep_"`
+	// URL is the endpoint's URL, any password in it replaced.
+	URL        string `json:"url"`
+	DeliveryID string `json:"delivery_id" pattern:"^dlv_"`
+	EventID    string `json:"event_id" pattern:"^evt_"`
+	EventType  string `json:"event_type"`
+	Attempt    int    `json:"attempt"`
+	// StatusCode is the answer's HTTP status, null when none came.
+	StatusCode *int `json:"status_code"`
+	// ErrorKind is timeout, connection_refused, dns, tls, blocked,
+	// network, http_status, redirect, transformation_error or other; ""
+	// on success.
+	ErrorKind string `json:"error_kind"`
+	Error     string `json:"error"`
+	At        Time   `json:"at"`
+}
+
+// DeliveryFailingData is the data of delivery.failing.
+type DeliveryFailingData struct {
+	DeliveryAttempt
+	// FailureThreshold is the attempt number that reports a delivery failing.
+	FailureThreshold int `json:"failure_threshold"`
+}
+
+// DeliveryExhaustedData is the data of delivery.exhausted.
+type DeliveryExhaustedData struct {
+	DeliveryAttempt
+}
+
+// DeliveryRecoveredData is the data of delivery.recovered.
+type DeliveryRecoveredData struct {
+	DeliveryAttempt
+}
+
+// EndpointChange is an endpoint as the endpoint.created, .updated and
+// .deleted events show it: never its secret, headers, config or
+// transformation, and its URL with any password replaced.
+type EndpointChange struct {
+	EndpointID  string   `json:"endpoint_id" pattern:"^ep_"`
+	Type        string   `json:"type"`
+	URL         string   `json:"url"`
+	Description string   `json:"description"`
+	Events      []string `json:"events"`
+	Enabled     bool     `json:"enabled"`
+	At          Time     `json:"at"`
+}
+
+// EndpointCreatedData is the data of endpoint.created.
+type EndpointCreatedData struct{ EndpointChange }
+
+// EndpointUpdatedData is the data of endpoint.updated.
+type EndpointUpdatedData struct{ EndpointChange }
+
+// EndpointDeletedData is the data of endpoint.deleted.
+type EndpointDeletedData struct{ EndpointChange }
+
 // WebhookTestData is the data of webhook.test.
 type WebhookTestData struct {
 	EndpointID string `json:"endpoint_id" pattern:"^ep_"`
@@ -253,3 +313,9 @@ func (CommunityEventApprovedData) EventType() string  { return CommunityEventApp
 func (CommunityEventActivatedData) EventType() string { return CommunityEventActivated }
 func (EndpointDisabledData) EventType() string        { return EndpointDisabled }
 func (WebhookTestData) EventType() string             { return WebhookTest }
+func (DeliveryFailingData) EventType() string         { return DeliveryFailing }
+func (DeliveryExhaustedData) EventType() string       { return DeliveryExhausted }
+func (DeliveryRecoveredData) EventType() string       { return DeliveryRecovered }
+func (EndpointCreatedData) EventType() string         { return EndpointCreated }
+func (EndpointUpdatedData) EventType() string         { return EndpointUpdated }
+func (EndpointDeletedData) EventType() string         { return EndpointDeleted }

@@ -40,6 +40,10 @@ func typeSchema(t reflect.Type, tag reflect.StructTag) m {
 		}
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
 		s = m{"type": "integer"}
+	case t.Kind() == reflect.Bool:
+		s = m{"type": "boolean"}
+	case t.Kind() == reflect.Slice:
+		s = m{"type": "array", "items": typeSchema(t.Elem(), "")}
 	case t.Kind() == reflect.Struct:
 		props, required := m{}, []string{}
 		addFields(t, props, &required)

@@ -82,6 +82,24 @@ func init() {
 	def("hookbook disabled one of the organization's endpoints.", EndpointDisabledData{EndpointID: "ep_01JQ2Z8Y5V4N6T7R8S9A0B1C2M",
 		URL: "https://example.com/hooks", Reason: "no successful delivery for 120h0m0s", DisabledAt: ts("2026-03-30T10:00:00Z"),
 		LastSuccessAt: ptr(ts("2026-03-25T10:00:00Z"))})
+	attempt := DeliveryAttempt{EndpointID: "ep_01JQ2Z8Y5V4N6T7R8S9A0B1C2M", URL: "https://example.com/hooks",
+		DeliveryID: "dlv_01JQ2Z8Y5V4N6T7R8S9A0B1C2N", EventID: "evt_01JQ2Z8Y5V4N6T7R8S9A0B1C2P", EventType: BookingCreated,
+		Attempt: 3, StatusCode: ptr(503), ErrorKind: "http_status", Error: "HTTP 503", At: ts("2026-03-25T10:05:00Z")}
+	def("A delivery failed its Nth attempt (failure_threshold, HOOKBOOK_FAILING_AFTER): its endpoint is failing. At most one per endpoint per hour.",
+		DeliveryFailingData{DeliveryAttempt: attempt, FailureThreshold: 3})
+	exhausted := attempt
+	exhausted.Attempt = 8
+	def("A delivery failed its last attempt: it will not be retried (replay it once the endpoint works).", DeliveryExhaustedData{exhausted})
+	recovered := attempt
+	recovered.Attempt, recovered.StatusCode, recovered.ErrorKind, recovered.Error = 4, ptr(200), "", ""
+	def("The first successful attempt to an endpoint reported failing (delivery.failing).", DeliveryRecoveredData{recovered})
+	change := EndpointChange{EndpointID: "ep_01JQ2Z8Y5V4N6T7R8S9A0B1C2M", Type: "webhook", URL: "https://example.com/hooks",
+		Description: "Bookings to the CRM", Events: []string{"booking.*"}, Enabled: true, At: ts("2026-03-24T09:00:00Z")}
+	def("An endpoint was created.", EndpointCreatedData{change})
+	def("An endpoint's settings changed (data shows them after the change).", EndpointUpdatedData{change})
+	deleted := change
+	deleted.Enabled = false
+	def("An endpoint was deleted.", EndpointDeletedData{deleted})
 	def("A test event sent on request to one endpoint.", WebhookTestData{EndpointID: "ep_01JQ2Z8Y5V4N6T7R8S9A0B1C2M", Message: TestMessage})
 }
 

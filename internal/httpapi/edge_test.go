@@ -81,14 +81,14 @@ func TestEventTypesPage(t *testing.T) {
 		}
 		next, _ := page["next_cursor"].(string)
 		if next == "" {
-			if pages != 3 {
-				t.Errorf("%d pages, want 3", pages)
+			if pages != 4 {
+				t.Errorf("%d pages, want 4", pages)
 			}
 			break
 		}
 		cursor = next
 	}
-	if len(seen) != 21 || !seen["lead.qualified"] || !seen["booking.created"] {
+	if len(seen) != 27 || !seen["lead.qualified"] || !seen["booking.created"] {
 		t.Errorf("paged through %d types", len(seen))
 	}
 	for _, q := range []string{"limit=0", "limit=x", "cursor=nope.nothing"} {

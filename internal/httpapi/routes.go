@@ -52,6 +52,8 @@ func (s *Server) builtinRoutes() []Route {
 
 		{Method: "GET", Pattern: "/api/v1/settings/outbound", Handler: a(s.getOutbound)},
 		{Method: "PUT", Pattern: "/api/v1/settings/outbound", Handler: a(s.putOutbound)},
+		{Method: "GET", Pattern: "/api/v1/settings/retention", Handler: a(s.getRetention)},
+		{Method: "PUT", Pattern: "/api/v1/settings/retention", Handler: a(s.putRetention)},
 	}
 }
 
@@ -146,7 +148,7 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, org *hookbook.
 	if v.Deliveries == nil {
 		v.Deliveries = []*hookbook.Delivery{}
 	}
-	v.Summary = map[string]int{"total": len(ds), hookbook.StatusPending: 0, hookbook.StatusSucceeded: 0, hookbook.StatusFailed: 0}
+	v.Summary = map[string]int{"total": len(ds), hookbook.StatusPending: 0, hookbook.StatusSucceeded: 0, hookbook.StatusFailed: 0, hookbook.StatusSkipped: 0}
 	for _, d := range ds {
 		v.Summary[d.Status]++
 	}
@@ -275,10 +277,10 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, org *hoo
 	q := r.URL.Query()
 	f := outbound.DeliveryFilter{EndpointID: ep.ID, Status: q.Get("status"), EventType: q.Get("event")}
 	switch f.Status {
-	case "", hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed:
+	case "", hookbook.StatusPending, hookbook.StatusSucceeded, hookbook.StatusFailed, hookbook.StatusSkipped:
 	default:
 		return &hookbook.Error{Kind: hookbook.EInvalid, Code: "invalid_status",
-			Message: "status must be pending, succeeded or failed", Details: map[string]string{"status": "unknown status"}}
+			Message: "status must be pending, succeeded, failed or skipped", Details: map[string]string{"status": "unknown status"}}
 	}
 	if err := checkEventFilter(f.EventType); err != nil {
 		return err
@@ -419,4 +421,62 @@ func (s *Server) putOutbound(w http.ResponseWriter, r *http.Request, org *hookbo
 	}
 	WriteJSON(w, http.StatusOK, map[string]bool{"enabled": *in.Enabled})
 	return nil
+}
+
+// retentionView is an organization's retention: its own (null when it
+// keeps the operator's), the one that applies, and the operator's maximum.
+type retentionView struct {
+	Retention    *string `json:"retention"`
+	Effective    string  `json:"effective"`
+	MaxRetention string  `json:"max_retention"`
+}
+
+func (s *Server) retentionOf(r *http.Request, orgID string) (*retentionView, error) {
+	own, err := s.Outbound.Retention(r.Context(), orgID)
+	if err != nil {
+		return nil, err
+	}
+	v := &retentionView{Effective: outbound.FormatRetention(s.MaxRetention), MaxRetention: outbound.FormatRetention(s.MaxRetention)}
+	if own != nil {
+		text := outbound.FormatRetention(*own)
+		v.Retention, v.Effective = &text, text
+	}
+	return v, nil
+}
+
+func (s *Server) getRetention(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	v, err := s.retentionOf(r, org.ID)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// putRetention sets the organization's retention: {"retention":"168h"},
+// or null for the operator's maximum.
+func (s *Server) putRetention(w http.ResponseWriter, r *http.Request, org *hookbook.Organization) error {
+	var in struct {
+		Retention outbound.Clearable[string] `json:"retention"`
+	}
+	if err := Decode(w, r, &in); err != nil {
+		return err
+	}
+	if !in.Retention.Set {
+		f := hookbook.Fields{}
+		f.Add("retention", "is required: a duration such as 168h, or null for the operator's maximum")
+		return f.Err()
+	}
+	var d *time.Duration
+	if in.Retention.Value != nil {
+		v, err := outbound.ParseRetention(*in.Retention.Value)
+		if err != nil {
+			return err
+		}
+		d = &v
+	}
+	if err := s.Outbound.SetRetention(r.Context(), org.ID, d, s.MaxRetention); err != nil {
+		return err
+	}
+	return s.getRetention(w, r, org)
 }

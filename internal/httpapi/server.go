@@ -46,6 +46,9 @@ type Server struct {
 	// HeaderPrefix names hookbook's own delivery headers (X-Hookbook):
 	// a request carrying one of this hookbook's delivery ids is refused.
 	HeaderPrefix string
+	// MaxRetention is the operator's HOOKBOOK_RETENTION: the longest an
+	// organization may keep its events and deliveries.
+	MaxRetention time.Duration
 	// Extra routes added by other parts of hookbook (booking domain,
 	// inbound commands, metrics); they are documented in the OpenAPI too.
 	Extra []Route

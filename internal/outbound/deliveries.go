@@ -171,14 +171,15 @@ func (s *Service) Redeliver(ctx context.Context, orgID, id string) (*hookbook.De
 		}
 		now := db.Micros(s.DB.Now())
 		// A pending delivery keeps its schedule but is moved to now; a
-		// finished one gets exactly one more attempt.
+		// finished one gets exactly one more attempt, a skipped one its
+		// endpoint's attempts.
 		// A delivery in flight (pending under a live lease) is left to its worker.
 		// To an ordered endpoint it queues in its key's order: parked, then
 		// due if nothing of its key is in front of it.
 		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1,
 			next_attempt_at = CASE WHEN status = 'pending' AND lease_until > $1 THEN next_attempt_at
 				WHEN $3 AND ordering_key <> '' THEN NULL ELSE CAST($1 AS BIGINT) END,
-			max_attempts = CASE WHEN status = 'pending' THEN max_attempts ELSE attempts + 1 END
+			max_attempts = CASE WHEN status IN ('pending', 'skipped') THEN max_attempts ELSE attempts + 1 END
 			WHERE id = $2`, now, id, ordered)
 		if err != nil {
 			return err

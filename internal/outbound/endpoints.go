@@ -11,13 +11,14 @@ import (
 	"github.com/hookbook/hookbook/internal/db"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/queue"
 )
 
 const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason, secret,
 	previous_secret, previous_secret_expires_at, previous_secrets, max_attempts, timeout_seconds, signature_scheme, headers,
-	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config, auth, tls, signature_algorithm`
+	last_success_at, last_failure_at, consecutive_failures, failing_since, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config, auth, tls, signature_algorithm, alert_emails`
 
 func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	var e hookbook.Endpoint
@@ -28,10 +29,11 @@ func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 	var created, updated int64
 	var rateLimit sql.NullString
 	var maxInFlight sql.NullInt64
+	var alertEmails string
 	var authText, tlsText sql.NullString
 	err := row.Scan(&e.ID, &e.OrganizationID, &e.URL, &e.Description, &events, &e.Enabled, &reason, &e.Secret,
 		&legacy, &prevExp, &previous, &e.MaxAttempts, &e.TimeoutSeconds, &e.Scheme, &headers,
-		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight, &filterText, &transformation, &e.Type, &config, &authText, &tlsText, &e.SignatureAlgorithm)
+		&lastOK, &lastFail, &e.ConsecutiveFailures, &failing, &created, &updated, &e.Ordered, &rateLimit, &maxInFlight, &filterText, &transformation, &e.Type, &config, &authText, &tlsText, &e.SignatureAlgorithm, &alertEmails)
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +52,9 @@ func scanEndpoint(row db.Scanner) (*hookbook.Endpoint, error) {
 		if err := json.Unmarshal([]byte(transformation.String), &e.Transformation); err != nil {
 			return nil, fmt.Errorf("endpoint %s transformation: %w", e.ID, err)
 		}
+	}
+	if err := json.Unmarshal([]byte(alertEmails), &e.AlertEmails); err != nil || e.AlertEmails == nil {
+		e.AlertEmails = []string{}
 	}
 	if err := json.Unmarshal([]byte(events), &e.Events); err != nil {
 		return nil, fmt.Errorf("endpoint %s events: %w", e.ID, err)
@@ -115,7 +120,13 @@ func (s *Service) insertEndpoint(ctx context.Context, e *hookbook.Endpoint) erro
 	if e.Type == "" {
 		e.Type = hookbook.EndpointWebhook
 	}
-	err := s.DB.Tx(ctx, func(tx *db.Tx) error { return s.insertEndpointTx(ctx, tx, e) })
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if err := s.insertEndpointTx(ctx, tx, e); err != nil {
+			return err
+		}
+		forgetCandidates(tx)
+		return s.publishAbout(ctx, tx, e.OrganizationID, e.ID, event.EndpointCreatedData{EndpointChange: endpointChange(e, now)}, now)
+	})
 	if err != nil {
 		return fmt.Errorf("create endpoint: %w", err)
 	}
@@ -127,15 +138,18 @@ func (s *Service) insertEndpointTx(ctx context.Context, tx *db.Tx, e *hookbook.E
 	if e.SignatureAlgorithm == "" {
 		e.SignatureAlgorithm = hookbook.AlgorithmHMACSHA256
 	}
+	if e.AlertEmails == nil {
+		e.AlertEmails = []string{}
+	}
 	if err := s.checkQuota(ctx, tx, "endpoints", e.OrganizationID, s.Limits.Endpoints,
 		`SELECT COUNT(*) FROM endpoints WHERE organization_id = $1 AND deleted_at IS NULL`); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, organization_id, url, description, events, enabled,
-		disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config, auth, tls, signature_algorithm)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+		disabled_reason, secret, max_attempts, timeout_seconds, signature_scheme, headers, created_at, updated_at, ordered, rate_limit, max_in_flight, filter, transformation, type, config, auth, tls, signature_algorithm, alert_emails)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 		e.ID, e.OrganizationID, e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason),
-		e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.CreatedAt), db.Micros(e.UpdatedAt), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)), jsonOrNull(e.Auth), jsonOrNull(e.TLS), e.SignatureAlgorithm)
+		e.Secret, e.MaxAttempts, e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.CreatedAt), db.Micros(e.UpdatedAt), e.Ordered, db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)), jsonOrNull(e.Auth), jsonOrNull(e.TLS), e.SignatureAlgorithm, mustJSON(e.AlertEmails))
 	return err
 }
 
@@ -172,7 +186,7 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 	e.UpdatedAt = s.DB.Now().UTC()
 	q := `UPDATE endpoints SET url = $1, description = $2, events = $3, enabled = $4, disabled_reason = $5,
 		max_attempts = $6, timeout_seconds = $7, signature_scheme = $8, headers = $9, updated_at = $10, ordered = $13,
-		rate_limit = $14, max_in_flight = $15, filter = $16, transformation = $17, type = $18, config = $19, auth = $20, tls = $21`
+		rate_limit = $14, max_in_flight = $15, filter = $16, transformation = $17, type = $18, config = $19, auth = $20, tls = $21, alert_emails = $22`
 	if resetHealth {
 		q += `, consecutive_failures = 0, failing_since = NULL`
 		e.ConsecutiveFailures, e.FailingSince = 0, nil
@@ -183,7 +197,7 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 		}
 		args := []any{e.URL, e.Description, mustJSON(e.Events), e.Enabled, db.NullString(e.DisabledReason), e.MaxAttempts,
 			e.TimeoutSeconds, e.Scheme, mustJSON(e.Headers), db.Micros(e.UpdatedAt), e.ID, e.OrganizationID, e.Ordered,
-			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)), jsonOrNull(e.Auth), jsonOrNull(e.TLS)}
+			db.NullString(e.RateLimit), nullInt(e.MaxInFlight), db.NullText(string(e.Filter)), transformationText(e), e.Type, db.NullText(string(e.Config)), jsonOrNull(e.Auth), jsonOrNull(e.TLS), mustJSON(e.AlertEmails)}
 		where := ` WHERE id = $11 AND organization_id = $12 AND deleted_at IS NULL`
 		if since != nil {
 			args = append(args, db.Micros(*since))
@@ -201,7 +215,8 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 			}
 			return hookbook.NotFound("endpoint")
 		}
-		return nil
+		forgetCandidates(tx)
+		return s.publishAbout(ctx, tx, e.OrganizationID, e.ID, event.EndpointUpdatedData{EndpointChange: endpointChange(e, e.UpdatedAt)}, e.UpdatedAt)
 	})
 	if err != nil {
 		if hookbook.AsError(err) != nil {
@@ -230,11 +245,21 @@ func nullInt(p *int) any {
 	return *p
 }
 
-// DeleteEndpoint marks an endpoint deleted and fails its pending deliveries.
+// DeleteEndpoint marks an endpoint deleted, fails its pending deliveries
+// and publishes endpoint.deleted to the organization's other endpoints.
 // Its delivery log stays readable through the deliveries' ids until purged.
 func (s *Service) DeleteEndpoint(ctx context.Context, orgID, id string) error {
-	now := db.Micros(s.DB.Now())
+	at := s.DB.Now().UTC()
+	now := db.Micros(at)
 	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+		e, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
+			WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`+tx.ForUpdate(), id, orgID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return hookbook.NotFound("endpoint")
+		}
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE endpoints SET deleted_at = $1, enabled = FALSE, updated_at = $1
 			WHERE id = $2 AND organization_id = $3 AND deleted_at IS NULL`, now, id, orgID)
 		if err != nil {
@@ -243,7 +268,12 @@ func (s *Service) DeleteEndpoint(ctx context.Context, orgID, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return hookbook.NotFound("endpoint")
 		}
-		return failPending(ctx, tx, id, "endpoint deleted", now)
+		if err := failPending(ctx, tx, id, "endpoint deleted", now); err != nil {
+			return err
+		}
+		forgetCandidates(tx)
+		e.Enabled = false
+		return s.publishAbout(ctx, tx, orgID, id, event.EndpointDeletedData{EndpointChange: endpointChange(e, at)}, at)
 	})
 }
 

@@ -111,6 +111,9 @@ type Publication struct {
 	// EndpointID, when set, sends the event to that endpoint only, whatever
 	// its filter and the outbound switch (test events).
 	EndpointID string
+	// About is the endpoint an operational event is about: it never goes
+	// to that endpoint.
+	About string
 
 	// decoded is Data decoded for filters ahead of the transaction, when
 	// the organization's endpoints had filters at its last publication.
@@ -124,8 +127,9 @@ type Published struct {
 	Deliveries []string // ids of the deliveries queued
 }
 
-// publish stores an event and queues a delivery for every enabled endpoint
-// of the organization whose filter matches, in one transaction of its own.
+// publish stores an event and queues a delivery for every endpoint of the
+// organization whose filter matches (skipped for a disabled one), in one
+// transaction of its own.
 func (s *Service) publish(ctx context.Context, p Publication) (*Published, error) {
 	var out *Published
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
@@ -260,7 +264,7 @@ func targets(ctx context.Context, tx *db.Tx, p Publication, evt *hookbook.Event)
 	}
 	var env map[string]any
 	for _, c := range cands {
-		if !event.MatchAny(c.ep.Events, p.Type) {
+		if c.ep.ID == p.About || !event.Subscribed(c.ep.Events, p.Type) {
 			continue
 		}
 		if c.filter != nil {
@@ -299,14 +303,16 @@ func filterEnvelope(evt *hookbook.Event, decoded any) map[string]any {
 		evt.OrderingKey, evt.Sequence, data)
 }
 
-// candidate is an enabled endpoint with its parsed filter (nil for none).
+// candidate is a live endpoint with its parsed filter (nil for none); a
+// disabled one gets skipped deliveries.
 type candidate struct {
 	ep     *hookbook.Endpoint
 	filter *filter.Filter
 }
 
-// candidates returns the organization's enabled endpoints, or none when its
-// outbound switch is off. A transaction that publishes several events (a
+// candidates returns the organization's live endpoints, enabled or not (a
+// disabled one's deliveries are skipped), or none when its outbound
+// switch is off. A transaction that publishes several events (a
 // group commit) reads them once.
 func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]candidate, error) {
 	memo, _ := tx.Value(candidatesKey)
@@ -321,7 +327,7 @@ func candidates(ctx context.Context, tx *db.Tx, orgID string) ([]candidate, erro
 	var out []candidate
 	if enabled {
 		rows, err := tx.QueryContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
-			WHERE organization_id = $1 AND enabled = TRUE AND deleted_at IS NULL ORDER BY id`, orgID)
+			WHERE organization_id = $1 AND deleted_at IS NULL ORDER BY id`, orgID)
 		if err != nil {
 			return nil, err
 		}

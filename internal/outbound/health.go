@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
 
 	"github.com/hookbook/hookbook/internal/event"
@@ -31,11 +32,11 @@ func (s *Service) DisableEndpoint(ctx context.Context, id, reason string) (bool,
 
 func (s *Service) disableEndpoint(ctx context.Context, tx *db.Tx, id, reason string) (bool, error) {
 	now := s.DB.Now().UTC()
-	var orgID, url string
+	var orgID, url, alertEmails string
 	var lastOK sql.NullInt64
 	err := tx.QueryRowContext(ctx, `UPDATE endpoints SET enabled = FALSE, disabled_reason = $1, updated_at = $2
-		WHERE id = $3 AND enabled = TRUE AND deleted_at IS NULL RETURNING organization_id, url, last_success_at`,
-		reason, db.Micros(now), id).Scan(&orgID, &url, &lastOK)
+		WHERE id = $3 AND enabled = TRUE AND deleted_at IS NULL RETURNING organization_id, url, last_success_at, alert_emails`,
+		reason, db.Micros(now), id).Scan(&orgID, &url, &lastOK, &alertEmails)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -47,12 +48,16 @@ func (s *Service) disableEndpoint(ctx context.Context, tx *db.Tx, id, reason str
 	}
 	forgetCandidates(tx) // the organization's endpoints just changed
 	tx.OnCommit(func() { s.disabled.Add(1) })
-	data := event.EndpointDisabledData{EndpointID: id, URL: url, Reason: reason, DisabledAt: event.At(now)}
+	data := event.EndpointDisabledData{EndpointID: id, URL: publicURL(url), Reason: reason, DisabledAt: event.At(now)}
 	if t := db.NullTime(lastOK); t != nil {
 		data.LastSuccessAt = (*event.Time)(t)
 	}
-	b, _ := json.Marshal(data)
-	if _, err := s.PublishTx(ctx, tx, Publication{OrganizationID: orgID, Type: data.EventType(), Data: b, OccurredAt: now}); err != nil {
+	if err := s.publishAbout(ctx, tx, orgID, id, data, now); err != nil {
+		return false, err
+	}
+	ep := &hookbook.Endpoint{ID: id, OrganizationID: orgID}
+	_ = json.Unmarshal([]byte(alertEmails), &ep.AlertEmails)
+	if err := s.queueAlert(ctx, tx, ep, AlertDisabled, reason, now); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -46,7 +46,8 @@ const (
 const (
 	ReplayFailedOnly    = "failed"
 	ReplaySucceededOnly = "succeeded"
-	ReplayAny           = "any" // failed and succeeded
+	ReplaySkippedOnly   = "skipped" // published while the endpoint was disabled
+	ReplayAny           = "any"     // failed, succeeded and skipped
 )
 
 // ReplayInput is a replay request as clients send it; nil means not given.
@@ -75,13 +76,17 @@ type ReplayFilter struct {
 var ErrNothingToReplay = errors.New("nothing to replay")
 
 // ParseReplay validates a replay request at now: since is required (RFC
-// 3339), until is optional (RFC 3339, after since; now when not given or
-// later), status is failed (the default), succeeded or any, event an event
-// type name or a wildcard. Problems are a 422 naming each field.
+// 3339) except for skipped deliveries (SkippedSince: all of them), until is
+// optional (RFC 3339, after since; now when not given or later), status is
+// failed (the default), succeeded, skipped or any, event an event type name
+// or a wildcard. Problems are a 422 naming each field.
 func ParseReplay(in ReplayInput, now time.Time) (ReplayFilter, error) {
 	f := hookbook.Fields{}
 	out := ReplayFilter{Until: now, Status: ReplayFailedOnly}
-	if in.Since == nil || *in.Since == "" {
+	skipped := in.Status != nil && *in.Status == ReplaySkippedOnly
+	if (in.Since == nil || *in.Since == "") && skipped {
+		out.Since = SkippedSince // every skipped delivery still kept
+	} else if in.Since == nil || *in.Since == "" {
 		f.Add("since", "is required (RFC 3339, e.g. 2026-03-24T14:30:00Z)")
 	} else if t, err := time.Parse(time.RFC3339, *in.Since); err != nil {
 		f.Add("since", "must be an RFC 3339 time such as 2026-03-24T14:30:00Z")
@@ -101,12 +106,12 @@ func ParseReplay(in ReplayInput, now time.Time) (ReplayFilter, error) {
 	}
 	if in.Status != nil && *in.Status != "" {
 		switch *in.Status {
-		case ReplayFailedOnly, ReplaySucceededOnly, ReplayAny:
+		case ReplayFailedOnly, ReplaySucceededOnly, ReplaySkippedOnly, ReplayAny:
 			out.Status = *in.Status
 		case hookbook.StatusPending:
-			f.Add("status", "pending deliveries are queued already; choose failed, succeeded or any")
+			f.Add("status", "pending deliveries are queued already; choose failed, succeeded, skipped or any")
 		default:
-			f.Add("status", "must be failed, succeeded or any")
+			f.Add("status", "must be failed, succeeded, skipped or any")
 		}
 	}
 	if in.Event != nil && *in.Event != "" && *in.Event != "*" {
@@ -121,6 +126,10 @@ func ParseReplay(in ReplayInput, now time.Time) (ReplayFilter, error) {
 	}
 	return out, nil
 }
+
+// SkippedSince is the since of a replay of skipped deliveries given
+// without one: the start of 2000, before any delivery hookbook keeps.
+var SkippedSince = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // ReplayJob is a replay as the API shows it.
 type ReplayJob struct {
@@ -522,7 +531,8 @@ func (s *Service) requeue(ctx context.Context, tx *db.Tx, endpointID string, idL
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1,
 		next_attempt_at = CASE WHEN $2 AND ordering_key <> '' THEN NULL ELSE CAST($1 AS BIGINT) END,
-		max_attempts = attempts + 1 WHERE status <> 'pending' AND id IN (`+db.Placeholders(3, len(idList))+`)`,
+		max_attempts = CASE WHEN status = 'skipped' THEN max_attempts ELSE attempts + 1 END
+		WHERE status <> 'pending' AND id IN (`+db.Placeholders(3, len(idList))+`)`,
 		append([]any{now, ordered}, db.Args(idList)...)...)
 	if err != nil {
 		return 0, fmt.Errorf("requeue deliveries: %w", err)

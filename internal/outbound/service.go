@@ -64,6 +64,15 @@ type Service struct {
 	// Stored, when set, is called with the type of each event this
 	// instance stored, once its transaction committed (the metrics).
 	Stored func(eventType string)
+	// FailingAfter is the attempt whose failure reports a delivery
+	// failing (delivery.failing, the "failing" mail); 0: DefaultFailingAfter.
+	FailingAfter int
+	// MailAlerts queues alert mails to endpoints' alert_emails (a mail
+	// server is configured); off, none is queued.
+	MailAlerts bool
+	// PublicURL is how browsers reach hookbook ("" when unknown): mails
+	// link to the delivery log there.
+	PublicURL string
 
 	batch     batcher
 	published atomic.Int64
@@ -194,6 +203,9 @@ type EndpointInput struct {
 	// SignatureAlgorithm is "hmac-sha256" (the default) or "ed25519",
 	// chosen at creation (see applyNewSigning).
 	SignatureAlgorithm *string `json:"signature_algorithm"`
+	// AlertEmails are the addresses mailed about the endpoint's health
+	// (at most MaxAlertEmails); null or [] clears them.
+	AlertEmails *[]string `json:"alert_emails"`
 }
 
 // Clearable is an optional field that null clears: Set tells whether it
@@ -386,6 +398,13 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 	}
 	applyTransformation(e, in.Transformation, in.Connector, f)
 	s.applySecurity(ctx, e, in, f)
+	if in.AlertEmails != nil {
+		list, msg := checkAlertEmails(*in.AlertEmails)
+		if msg != "" {
+			f.Add("alert_emails", msg)
+		}
+		e.AlertEmails = list
+	}
 	if in.Headers != nil {
 		if msg := s.checkHeaders(*in.Headers); msg != "" {
 			f.Add("headers", msg)

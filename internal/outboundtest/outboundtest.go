@@ -40,6 +40,7 @@ func New(t testing.TB, d *db.DB) Fixture {
 	q := &queue.Queue{DB: d}
 	svc := &outbound.Service{DB: d, Guard: &netguard.Guard{}, HeaderPrefix: "X-Hookbook", SecretOverlap: time.Hour, Queue: q}
 	q.Endpoints = svc
+	q.Outcomes = svc.Outcomes
 	return Fixture{Svc: svc, Q: q, Org: o.ID}
 }
 

@@ -48,6 +48,11 @@ func (q *Queue) Complete(ctx context.Context, results []*Result) error {
 		if err := q.disableGone(ctx, tx, results); err != nil {
 			return err
 		}
+		if q.Outcomes != nil {
+			if err := q.Outcomes(ctx, tx, results); err != nil {
+				return err
+			}
+		}
 		return recordHealth(ctx, tx, results)
 	})
 	if err != nil {

@@ -33,7 +33,9 @@ type Fanout struct {
 // the commit wakes the claimers (Notify, and on PostgreSQL every instance).
 // To an ordered endpoint, a delivery with an ordering key waits parked
 // behind a pending one of the same key. A throttled endpoint's deliveries
-// always wait for the claim, which enforces its throttle.
+// always wait for the claim, which enforces its throttle. A disabled
+// endpoint's delivery is inserted skipped: never attempted nor claimed,
+// kept for a replay once the endpoint is enabled again.
 func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, error) {
 	if len(f.Endpoints) == 0 {
 		return nil, nil
@@ -64,6 +66,7 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 	}
 	var direct []*Job
 	idList := make([]string, 0, len(f.Endpoints))
+	waits := 0 // deliveries that wait in the queue
 	for i, ep := range f.Endpoints {
 		id := ids.New("dlv")
 		if i > 0 {
@@ -74,7 +77,13 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 		// deliveries carry the key, so that the ordering index holds
 		// nothing else; they always go through the queue.
 		next, dkey, dseq, lowner, luntil := any(db.Micros(f.Now)), "", int64(0), "", int64(0)
+		status, throttled := hookbook.StatusPending, ep.Throttled()
 		switch {
+		case !ep.Enabled:
+			status, next, throttled = hookbook.StatusSkipped, nil, false
+			if ep.Ordered {
+				dkey, dseq = f.OrderingKey, f.Sequence // a replay keeps the key's order
+			}
 		case ep.Ordered && f.OrderingKey != "":
 			dkey, dseq = f.OrderingKey, f.Sequence
 			if waiting[ep.ID] {
@@ -82,15 +91,18 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 			}
 		case ep.Throttled():
 			// Only the claim enforces a throttle: never handed over.
-		case q.Engine != nil && ep.Enabled && q.Engine.Reserve(ep.ID):
+		case q.Engine != nil && q.Engine.Reserve(ep.ID):
 			lowner, luntil = owner, db.Micros(leaseUntil)
 			next = luntil
 			direct = append(direct, &Job{DeliveryID: id, OrganizationID: f.OrganizationID, EventID: f.EventID, EventType: f.EventType,
 				Attempt: 1, MaxAttempts: ep.MaxAttempts, Endpoint: ep, Payload: f.Payload, Owner: owner, LeaseUntil: leaseUntil, TraceParent: f.TraceParent})
 		}
+		if status == hookbook.StatusPending && lowner == "" {
+			waits++
+		}
 		n := len(args)
-		fmt.Fprintf(&b, "($%d, $1, $%d, $2, $3, 'pending', $%d, $%d, $4, $4, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
-		args = append(args, id, ep.ID, ep.MaxAttempts, next, dkey, dseq, lowner, luntil, ep.Throttled())
+		fmt.Fprintf(&b, "($%d, $1, $%d, $2, $3, $%d, $%d, $%d, $4, $4, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10)
+		args = append(args, id, ep.ID, status, ep.MaxAttempts, next, dkey, dseq, lowner, luntil, throttled)
 		idList = append(idList, id)
 	}
 	if len(direct) > 0 {
@@ -101,7 +113,7 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 		return nil, fmt.Errorf("queue deliveries: %w", err)
 	}
-	if len(direct) < len(f.Endpoints) { // some wait in the queue
+	if waits > 0 {
 		if err := q.wakeFor(ctx, tx, f, direct); err != nil {
 			return nil, err
 		}
@@ -122,7 +134,7 @@ func (q *Queue) wakeFor(ctx context.Context, tx *db.Tx, f Fanout, direct []*Job)
 	}
 	var throttled []string
 	for _, ep := range f.Endpoints {
-		if taken[ep.ID] {
+		if taken[ep.ID] || !ep.Enabled {
 			continue
 		}
 		if !ep.Throttled() {

@@ -40,6 +40,10 @@ type Queue struct {
 	// deliveries only for throttled endpoints whose rates allow their next
 	// attempt later, with when: no claim could take them sooner.
 	NotifyAt func(time.Time)
+	// Outcomes, when set, is told of each batch of outcomes inside the
+	// transaction that records them, before the endpoints' health is
+	// updated (operational events and alerts are decided there).
+	Outcomes func(ctx context.Context, tx *db.Tx, results []*Result) error
 
 	mu      sync.Mutex
 	allowed map[string]time.Time // throttled endpoints' next allowed times, as last seen

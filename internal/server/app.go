@@ -30,6 +30,7 @@ import (
 	httpapi "github.com/hookbook/hookbook/internal/httpapi"
 	"github.com/hookbook/hookbook/internal/ids"
 	"github.com/hookbook/hookbook/internal/inbound"
+	"github.com/hookbook/hookbook/internal/mail"
 	"github.com/hookbook/hookbook/internal/metrics"
 	"github.com/hookbook/hookbook/internal/org"
 	outbound "github.com/hookbook/hookbook/internal/outbound"
@@ -58,6 +59,8 @@ type App struct {
 	Relay *relay.Hub
 	// Tracing exports the instance's spans; nil when tracing is off.
 	Tracing *tracing.Provider
+	// Mailer sends alert mails (nil: HOOKBOOK_SMTP_URL is unset).
+	Mailer *mail.Mailer
 	// InstanceID names this process in leases and logs.
 	InstanceID string
 	// MetricsListener, when set, serves /metrics instead of a listener
@@ -102,6 +105,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Limits: outbound.Limits{Endpoints: cfg.MaxEndpoints, EventTypes: cfg.MaxEventTypes, TestSends: ratelimit.NewBuckets(cfg.TestSendLimit),
 			TransformTests: ratelimit.NewBuckets(cfg.TestSendLimit)}}
 	a.Queue.Endpoints = a.Outbound
+	a.Queue.Outcomes = a.Outbound.Outcomes
+	a.Outbound.FailingAfter, a.Outbound.PublicURL = cfg.FailingAfter, cfg.PublicURL
+	if cfg.SMTPURL != "" {
+		if a.Mailer, err = mail.New(cfg.SMTPURL, cfg.SMTPFrom); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("HOOKBOOK_SMTP_URL: %w", err)
+		}
+		a.Outbound.MailAlerts = true
+	}
 	a.Outbound.Log = log
 	a.Outbound.Tracer = tracer
 	a.replayWake = make(chan struct{}, 1)
@@ -141,10 +153,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Metrics.WatchPools(d.Pools())
 	a.Booking = &booking.Domain{DB: d, Outbound: a.Outbound}
 	a.API = &httpapi.Server{Outbound: a.Outbound, Orgs: a.Orgs, Ready: d.Ready, Log: log,
-		RateLimit: ratelimit.NewBuckets(cfg.APIRateLimit), HeaderPrefix: cfg.HeaderPrefix, Idempotency: &idempotency.Store{DB: d}}
+		RateLimit: ratelimit.NewBuckets(cfg.APIRateLimit), HeaderPrefix: cfg.HeaderPrefix, Idempotency: &idempotency.Store{DB: d}, MaxRetention: cfg.Retention}
 	a.Inbound = &inbound.Service{DB: d, Orgs: a.Orgs, Booking: a.Booking, HeaderPrefix: cfg.HeaderPrefix, Logger: log, Tracer: tracer,
 		Executed: a.Metrics.ObserveCommand}
-	a.UI = &admin.UI{DB: d, Sessions: &session.Store{DB: d, Orgs: a.Orgs, Catalog: a.Outbound}, Orgs: a.Orgs, Outbound: a.Outbound, Inbound: a.Inbound, Production: cfg.Production(), Log: log, Circuit: a.Dispatcher.Breaker,
+	a.UI = &admin.UI{DB: d, Sessions: &session.Store{DB: d, Orgs: a.Orgs, Catalog: a.Outbound}, Orgs: a.Orgs, Outbound: a.Outbound, Inbound: a.Inbound, Production: cfg.Production(), Log: log, Circuit: a.Dispatcher.Breaker, MaxRetention: cfg.Retention,
 		Portal: admin.Portal{Name: cfg.Portal.Name, Accent: cfg.Portal.Accent, LogoURL: cfg.Portal.LogoURL,
 			FrameAncestors: cfg.Portal.FrameAncestors,
 			Secure:         cfg.TLSCertFile != "" || strings.HasPrefix(cfg.PublicURL, "https://")}}

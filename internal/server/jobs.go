@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	outbound "github.com/hookbook/hookbook/internal/outbound"
 )
 
 // job is a periodic task of the instance.
@@ -26,7 +28,20 @@ func (a *App) jobs() []job {
 		{"ordering", a.Config.PollInterval, a.unpark, nil},
 		{"replays", a.Config.PollInterval, a.replays, a.replayWake},
 		{"listeners", clamp(a.Config.ListenGrace/4, 10*time.Millisecond, time.Minute), a.reapListeners, nil},
+		{"alerts", a.Config.PollInterval, a.alerts, nil},
 	}
+}
+
+// alerts sends the alert mails due (the outbox), when a mail server is
+// configured; a slow or unreachable one holds up only this job.
+func (a *App) alerts(ctx context.Context) error {
+	if a.Mailer == nil {
+		return nil
+	}
+	_, err := a.Outbound.SendAlertMails(ctx, func(ctx context.Context, m outbound.AlertMail) error {
+		return a.Mailer.Send(ctx, m.To, m.Subject, m.Text)
+	})
+	return err
 }
 
 func clamp(d, lo, hi time.Duration) time.Duration {
@@ -35,7 +50,7 @@ func clamp(d, lo, hi time.Duration) time.Duration {
 
 // JobPasses returns how many times this instance has run (or, on a
 // cluster, tried to run) the periodic job called name: "auto-disable",
-// "retention", "reminders", "ordering", "replays" or "listeners". Tests wait on it instead of sleeping.
+// "retention", "reminders", "ordering", "replays", "listeners" or "alerts". Tests wait on it instead of sleeping.
 func (a *App) JobPasses(name string) int64 {
 	a.jobMu.Lock()
 	defer a.jobMu.Unlock()
@@ -81,6 +96,11 @@ func (a *App) autoDisable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if n, err := a.Outbound.WarnDisabling(ctx, a.Config.DisableAfter); err != nil {
+		return err
+	} else if n > 0 {
+		a.Log.Info("owners warned of endpoints to be disabled", "count", n)
+	}
 	reason := fmt.Sprintf("no successful delivery for %s", a.Config.DisableAfter)
 	for _, id := range ids {
 		done, err := a.Outbound.DisableFailing(ctx, id, cutoff, reason)
@@ -122,10 +142,17 @@ func (a *App) replays(ctx context.Context) error {
 }
 
 // purge deletes what is older than HOOKBOOK_RETENTION: finished deliveries,
-// events, idempotency keys and the inbound command log.
+// events, idempotency keys and the inbound command log; then, for each
+// organization with a shorter retention of its own, its older deliveries
+// and events.
 func (a *App) purge(ctx context.Context) error {
 	cutoff := a.DB.Now().Add(-a.Config.Retention)
 	d, e, err := a.Outbound.Purge(ctx, cutoff)
+	if err != nil {
+		return err
+	}
+	od, oe, err := a.Outbound.PurgeOrganizations(ctx, a.DB.Now(), a.Config.Retention)
+	d, e = d+od, e+oe
 	if err != nil {
 		return err
 	}
