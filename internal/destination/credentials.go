@@ -102,3 +102,40 @@ func keepURLPassword(next, prev string) string {
 	nu.User = url.UserPassword(nu.User.Username(), pw)
 	return nu.String()
 }
+
+// RedactAny redacts a config of a type this instance does not offer: every
+// URL's password and every field whose name speaks of a credential
+// (password, token, secret) become Redacted.
+func RedactAny(config json.RawMessage) json.RawMessage {
+	var v any
+	if json.Unmarshal(config, &v) != nil {
+		return json.RawMessage(`{}`)
+	}
+	out, err := json.Marshal(redactAny("", v))
+	if err != nil {
+		return json.RawMessage(`{}`)
+	}
+	return out
+}
+
+func redactAny(name string, v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = redactAny(k, e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = redactAny(name, e)
+		}
+	case string:
+		n := strings.ToLower(name)
+		if strings.Contains(n, "password") || strings.Contains(n, "token") || strings.Contains(n, "secret") {
+			return Redacted
+		}
+		if strings.Contains(x, "@") {
+			return RedactURL(x)
+		}
+	}
+	return v
+}

@@ -127,7 +127,7 @@ func (s *Service) Endpoint(ctx context.Context, orgID, id string) (*hookbook.End
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbook.NotFound("endpoint")
 	}
-	return e, err
+	return s.view(e), err
 }
 
 // Endpoints lists an organization's endpoints, newest first.
@@ -135,7 +135,11 @@ func (s *Service) Endpoints(ctx context.Context, orgID string, p db.Page) ([]*ho
 	rows, err := s.DB.QueryContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 		WHERE organization_id = $1 AND deleted_at IS NULL AND ($2 = '' OR id < $2)
 		ORDER BY id DESC LIMIT $3`, orgID, p.Cursor, p.Limit+1)
-	return db.List(rows, err, p, scanEndpoint, endpointID)
+	list, next, err := db.List(rows, err, p, scanEndpoint, endpointID)
+	for _, e := range list {
+		s.view(e)
+	}
+	return list, next, err
 }
 
 func endpointID(e *hookbook.Endpoint) string { return e.ID }
@@ -149,7 +153,7 @@ func (s *Service) saveEndpoint(ctx context.Context, e *hookbook.Endpoint, resetH
 	e.UpdatedAt = s.DB.Now().UTC()
 	q := `UPDATE endpoints SET url = $1, description = $2, events = $3, enabled = $4, disabled_reason = $5,
 		max_attempts = $6, timeout_seconds = $7, signature_scheme = $8, headers = $9, updated_at = $10, ordered = $13,
-		rate_limit = $14, max_in_flight = $15, filter = $16, transformation = $17`
+		rate_limit = $14, max_in_flight = $15, filter = $16, transformation = $17, type = $18, config = $19`
 	if resetHealth {
 		q += `, consecutive_failures = 0, failing_since = NULL`
 		e.ConsecutiveFailures, e.FailingSince = 0, nil

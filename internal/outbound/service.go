@@ -22,6 +22,7 @@ import (
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/config"
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/destination"
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/filter"
 	"github.com/hookbook/hookbook/internal/idempotency"
@@ -58,6 +59,9 @@ type Service struct {
 	// (TransformTimeout, when set, for its time limit), on first use.
 	Transforms       *transform.Engine
 	TransformTimeout time.Duration
+	// Destinations are the broker types endpoints may have besides
+	// webhooks (HOOKBOOK_DESTINATION_TYPES).
+	Destinations destination.Registry
 
 	batch     batcher
 	published atomic.Int64
@@ -162,6 +166,10 @@ type EndpointInput struct {
 	Transformation json.RawMessage `json:"transformation"`
 	// Connector is null to remove a connector's transformation.
 	Connector Clearable[string] `json:"connector"`
+	// Type is "webhook" (the default) or an offered broker type; Config
+	// that type's settings (see destinations.go).
+	Type   *string         `json:"type"`
+	Config json.RawMessage `json:"config"`
 }
 
 // Clearable is an optional field that null clears: Set tells whether it
@@ -204,7 +212,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, orgID string, in EndpointI
 		Scheme: hookbook.SchemeTimestamped, Headers: map[string]string{},
 	}
 	f := hookbook.Fields{}
-	if in.URL == nil {
+	if in.URL == nil && (in.Type == nil || *in.Type == hookbook.EndpointWebhook) {
 		f.Add("url", "is required")
 	}
 	if in.Events == nil {
@@ -228,7 +236,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, orgID string, in EndpointI
 	if err := s.insertEndpoint(ctx, e); err != nil {
 		return nil, err
 	}
-	return e.Reveal(), nil
+	return s.view(e).Reveal(), nil
 }
 
 // UpdateEndpoint changes the given fields of an endpoint. Enabling a
@@ -260,12 +268,14 @@ func (s *Service) UpdateEndpoint(ctx context.Context, orgID, id string, in Endpo
 	if s.EndpointChanged != nil {
 		s.EndpointChanged(e.ID)
 	}
-	return e, nil
+	return s.view(e), nil
 }
 
 // apply validates the given fields and sets them on e.
 func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointInput, f hookbook.Fields) error {
-	if in.URL != nil {
+	broker := in.Type != nil && *in.Type != hookbook.EndpointWebhook ||
+		in.Type == nil && e.Type != "" && e.Type != hookbook.EndpointWebhook
+	if in.URL != nil && !broker {
 		u := strings.TrimSpace(*in.URL)
 		if len(u) > MaxURLLength {
 			f.Add("url", fmt.Sprintf("must be at most %d characters", MaxURLLength))
@@ -332,6 +342,7 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 			e.Headers = map[string]string{}
 		}
 	}
+	s.applyType(ctx, e, in, f)
 	return f.Err()
 }
 

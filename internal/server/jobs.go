@@ -25,6 +25,7 @@ func (a *App) jobs() []job {
 		{"reminders", a.Config.ReminderInterval, a.reminders, nil},
 		{"ordering", a.Config.PollInterval, a.unpark, nil},
 		{"replays", a.Config.PollInterval, a.replays, a.replayWake},
+		{"broker-idle", time.Minute, func(context.Context) error { a.Brokers.Sweep(); return nil }, nil},
 	}
 }
 
