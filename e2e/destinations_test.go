@@ -248,3 +248,87 @@ func runBrokerCase(t *testing.T, bc brokerCase, n int) {
 		return false
 	})
 }
+
+// TestBrokerEndpointAPI: a broker endpoint's config is validated by its
+// type (422 naming config.<field>), types not offered are refused, the
+// password never answers, an update that sends back "***" keeps it, and an
+// update persists type and config.
+func TestBrokerEndpointAPI(t *testing.T) {
+	t.Parallel()
+	in := start(t, map[string]string{"HOOKBOOK_DESTINATION_TYPES": "rabbitmq,redis,nats"})
+	post := func(body map[string]any) response { return in.do("POST", "/api/v1/webhooks", body) }
+	fieldOf := func(r response) string {
+		var e struct {
+			Error struct {
+				Details map[string]any `json:"details"`
+			} `json:"error"`
+		}
+		json.Unmarshal(r.Body, &e)
+		for k := range e.Error.Details {
+			return k
+		}
+		return string(r.Body)
+	}
+	for _, c := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"type": "rabbitmq", "config": map[string]any{"url": "http://x"}, "events": []string{"*"}}, "config.url"},
+		{map[string]any{"type": "redis", "config": map[string]any{"url": "redis://h:6379", "stream": ""}, "events": []string{"*"}}, "config.stream"},
+		{map[string]any{"type": "redis", "config": map[string]any{"url": "redis://h", "stream": "s", "bogus": 1}, "events": []string{"*"}}, "config.bogus"},
+		{map[string]any{"type": "redis", "events": []string{"*"}}, "config"},
+		{map[string]any{"type": "mqtt", "config": map[string]any{}, "events": []string{"*"}}, "type"},
+		{map[string]any{"type": "carrier-pigeon", "config": map[string]any{}, "events": []string{"*"}}, "type"},
+		{map[string]any{"type": "redis", "url": "https://example.com", "config": map[string]any{"url": "redis://h", "stream": "s"}, "events": []string{"*"}}, "url"},
+		{map[string]any{"type": "redis", "config": map[string]any{"url": "redis://h", "stream": "s"}, "events": []string{"*"},
+			"transformation": map[string]any{"code": "function handler(w) { return w }", "enabled": true}}, "transformation"},
+		{map[string]any{"url": "https://example.com/h", "config": map[string]any{"url": "redis://h"}, "events": []string{"*"}}, "config"},
+	} {
+		r := post(c.body)
+		if r.Status != 422 || fieldOf(r) != c.field {
+			t.Errorf("%v: %d %s, want 422 naming %s", c.body, r.Status, r.Body, c.field)
+		}
+	}
+	ep := in.must(201, "POST", "/api/v1/webhooks", map[string]any{"type": "rabbitmq", "events": []string{"*"},
+		"config": map[string]any{"url": "amqp://hb:s3cret-pw@mq.example.com:5672/vh", "exchange": "bookings"}})
+	id := ep["id"].(string)
+	for _, r := range []response{in.do("GET", "/api/v1/webhooks/"+id, nil), in.do("GET", "/api/v1/webhooks", nil)} {
+		if strings.Contains(string(r.Body), "s3cret-pw") || !strings.Contains(string(r.Body), "amqp://hb:***@mq.example.com:5672/vh") {
+			t.Fatalf("answer: %s", r.Body)
+		}
+	}
+	if ep["url"] != "rabbitmq exchange bookings at amqp://hb:***@mq.example.com:5672/vh" {
+		t.Fatalf("url %v", ep["url"])
+	}
+	// What the answer showed, sent back with a change: the password stays.
+	cfg := ep["config"].(map[string]any)
+	cfg["routing_key"] = "all"
+	up := in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"config": cfg})
+	if up["config"].(map[string]any)["routing_key"] != "all" {
+		t.Fatalf("update: %v", up)
+	}
+	e, err := in.App.Outbound.Endpoint(context.Background(), ep["organization_id"].(string), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(e.Config), "amqp://hb:s3cret-pw@mq.example.com:5672/vh") || !strings.Contains(string(e.Config), `"routing_key":"all"`) {
+		t.Fatalf("stored config %s", e.Config)
+	}
+	// A new password replaces it; a switch of type persists.
+	in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"config": map[string]any{"url": "amqp://hb:new-pw@mq.example.com/vh"}})
+	e, _ = in.App.Outbound.Endpoint(context.Background(), ep["organization_id"].(string), id)
+	if !strings.Contains(string(e.Config), "new-pw") {
+		t.Fatalf("stored config %s", e.Config)
+	}
+	sw := in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"type": "redis", "config": map[string]any{"url": "redis://h", "stream": "s"}})
+	if sw["type"] != "redis" || in.must(200, "GET", "/api/v1/webhooks/"+id, nil)["type"] != "redis" {
+		t.Fatalf("switch: %v", sw)
+	}
+	if r := in.do("PATCH", "/api/v1/webhooks/"+id, map[string]any{"type": "webhook"}); r.Status != 422 || fieldOf(r) != "url" {
+		t.Fatalf("to webhook without url: %d %s", r.Status, r.Body)
+	}
+	back := in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"type": "webhook", "url": "https://example.com/h"})
+	if back["config"] != nil || back["url"] != "https://example.com/h" {
+		t.Fatalf("back to a webhook: %v", back)
+	}
+}
