@@ -29,14 +29,14 @@ type Config struct {
 	// webhooks (HOOKBOOK_DESTINATION_TYPES: comma-separated names, default
 	// all of destination.Names; "none" offers webhooks only).
 	DestinationTypes []string
-	DisableAfter    time.Duration   // HOOKBOOK_DISABLE_AFTER
-	Retention       time.Duration   // HOOKBOOK_RETENTION
-	LogFormat       string          // HOOKBOOK_LOG_FORMAT: text or json
-	TLSCertFile     string          // HOOKBOOK_TLS_CERT_FILE: serve HTTPS with this certificate (PEM)…
-	TLSKeyFile      string          // HOOKBOOK_TLS_KEY_FILE: …and this key
-	TrustedProxies  []netip.Prefix  // HOOKBOOK_TRUSTED_PROXIES: whose X-Forwarded-For is believed
-	MetricsAddr     string          // HOOKBOOK_METRICS_ADDR: serve /metrics here instead of on Addr
-	PublicURL       string          // HOOKBOOK_PUBLIC_URL: how browsers reach hookbook (portal links)
+	DisableAfter     time.Duration  // HOOKBOOK_DISABLE_AFTER
+	Retention        time.Duration  // HOOKBOOK_RETENTION
+	LogFormat        string         // HOOKBOOK_LOG_FORMAT: text or json
+	TLSCertFile      string         // HOOKBOOK_TLS_CERT_FILE: serve HTTPS with this certificate (PEM)…
+	TLSKeyFile       string         // HOOKBOOK_TLS_KEY_FILE: …and this key
+	TrustedProxies   []netip.Prefix // HOOKBOOK_TRUSTED_PROXIES: whose X-Forwarded-For is believed
+	MetricsAddr      string         // HOOKBOOK_METRICS_ADDR: serve /metrics here instead of on Addr
+	PublicURL        string         // HOOKBOOK_PUBLIC_URL: how browsers reach hookbook (portal links)
 
 	// The customers' webhook portal.
 	Portal Portal

@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/destination"
+	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/ratelimit"
 
@@ -50,11 +50,11 @@ type App struct {
 	// Brokers is the Sender of broker endpoints (one connection per
 	// endpoint and config).
 	Brokers *delivery.BrokerSender
-	Metrics    *metrics.Metrics
-	Booking    *booking.Domain
-	Inbound    *inbound.Service
-	UI         *admin.UI
-	Log        *slog.Logger
+	Metrics *metrics.Metrics
+	Booking *booking.Domain
+	Inbound *inbound.Service
+	UI      *admin.UI
+	Log     *slog.Logger
 	// InstanceID names this process in leases and logs.
 	InstanceID string
 	// MetricsListener, when set, serves /metrics instead of a listener
