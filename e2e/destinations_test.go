@@ -35,7 +35,7 @@ type brokerCase struct {
 	// (hookbook's side goes through a proxy), the password replaced by
 	// password, and starts a consumer of what it publishes, with the
 	// broker's ordinary client, that stops with the test.
-	config func(t *testing.T, addr, password string) (map[string]any, <-chan brokerMessage)
+	config func(t testing.TB, addr, password string) (map[string]any, <-chan brokerMessage)
 	// secret is the password of the broker's test account.
 	secret string
 }
@@ -45,7 +45,7 @@ var brokerCases = []brokerCase{
 	{name: "redis", service: "Redis", addr: brokertest.Redis, secret: "", config: redisCase},
 }
 
-func rabbitmqCase(t *testing.T, addr, password string) (map[string]any, <-chan brokerMessage) {
+func rabbitmqCase(t testing.TB, addr, password string) (map[string]any, <-chan brokerMessage) {
 	conn, err := amqp.Dial("amqp://guest:guest@" + brokertest.RabbitMQ + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func rabbitmqCase(t *testing.T, addr, password string) (map[string]any, <-chan b
 	return map[string]any{"url": fmt.Sprintf("amqp://%s:%s@%s/", user, password, addr), "exchange": "", "routing_key": q.Name}, out
 }
 
-func redisCase(t *testing.T, addr, password string) (map[string]any, <-chan brokerMessage) {
+func redisCase(t testing.TB, addr, password string) (map[string]any, <-chan brokerMessage) {
 	stream := fmt.Sprintf("hookbook-e2e-%d", time.Now().UnixNano())
 	rdb := goredis.NewClient(&goredis.Options{Addr: brokertest.Redis})
 	ctx, cancel := context.WithCancel(context.Background())

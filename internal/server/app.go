@@ -95,7 +95,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, fmt.Errorf("HOOKBOOK_DESTINATION_TYPES: %w", err)
 	}
 	if len(missing) > 0 {
-		log.Warn("HOOKBOOK_DESTINATION_TYPES names types this build does not have: they are not offered", "types", strings.Join(missing, ","))
+		log.Info("HOOKBOOK_DESTINATION_TYPES names types this build does not have: they are not offered", "types", strings.Join(missing, ","))
 	}
 	a.Outbound = &outbound.Service{DB: d, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix, Queue: a.Queue,
 		TransformTimeout: cfg.TransformTimeout, Destinations: offered,
