@@ -47,6 +47,7 @@ type Proxy struct {
 
 	mu    sync.Mutex
 	cut   bool
+	hold  bool // new connections are accepted and never answered
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 }
@@ -78,10 +79,25 @@ func (p *Proxy) Cut() {
 	}
 }
 
-// Restore lets connections through again.
+// Hold makes the broker a black hole: every connection through the proxy
+// is closed, and new ones are accepted but never answered, until Restore.
+func (p *Proxy) Hold() {
+	p.Cut()
+	p.mu.Lock()
+	p.cut, p.hold = false, true
+	p.mu.Unlock()
+}
+
+// Restore lets connections through again (those held are closed).
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	p.cut = false
+	if p.hold {
+		p.hold = false
+		for c := range p.conns {
+			c.Close()
+		}
+	}
 	p.mu.Unlock()
 }
 
@@ -120,10 +136,17 @@ func (p *Proxy) accept() {
 			in.Close()
 			continue
 		}
+		p.mu.Lock()
+		hold := p.hold
+		p.mu.Unlock()
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
 			defer p.untrack(in)
+			if hold {
+				io.Copy(io.Discard, in) // until Restore, Cut or the end closes it
+				return
+			}
 			out, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 			if err != nil {
 				return
