@@ -332,3 +332,15 @@ func TestBrokerEndpointAPI(t *testing.T) {
 		t.Fatalf("back to a webhook: %v", back)
 	}
 }
+
+// TestBrokerRedactedWithoutStored: a "***" with no stored credential to
+// keep is refused rather than stored as the password.
+func TestBrokerRedactedWithoutStored(t *testing.T) {
+	t.Parallel()
+	in := start(t, nil)
+	r := in.do("POST", "/api/v1/webhooks", map[string]any{"type": "redis", "events": []string{"*"},
+		"config": map[string]any{"url": "redis://u:***@h:6379/0", "stream": "s"}})
+	if r.Status != 422 || !strings.Contains(string(r.Body), `"config"`) {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+}

@@ -52,9 +52,36 @@ func (u *UI) typeForms(form, errs map[string]string) []typeForm {
 	return out
 }
 
+// setPath sets a config value at a field name, a dotted name ("sasl.user")
+// being a field of a nested object.
+func setPath(config map[string]any, name string, v any) {
+	parts := strings.Split(name, ".")
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := config[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			config[p] = next
+		}
+		config = next
+	}
+	config[parts[len(parts)-1]] = v
+}
+
+// flatten lists a config's values by dotted field name.
+func flatten(prefix string, m map[string]any, out map[string]any) {
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			flatten(prefix+k+".", sub, out)
+		} else {
+			out[prefix+k] = v
+		}
+	}
+}
+
 // readType sets in's type and config from the form; form gets the values
-// to show again.
-func (u *UI) readType(r *http.Request, in *outbound.EndpointInput, form map[string]string) {
+// to show again. A secret left blank keeps the stored one on an edit and
+// is left out on a create.
+func (u *UI) readType(r *http.Request, in *outbound.EndpointInput, form map[string]string, create bool) {
 	typ := strings.TrimSpace(r.PostFormValue("type"))
 	if typ == "" {
 		typ = hookbook.EndpointWebhook
@@ -72,15 +99,15 @@ func (u *UI) readType(r *http.Request, in *outbound.EndpointInput, form map[stri
 			if f.Kind != "secret" {
 				form[configKey(t.Name(), f.Name)] = v
 			}
-			if t.Name() != typ || v == "" && f.Kind != "secret" {
+			if t.Name() != typ || v == "" && (f.Kind != "secret" || create) {
 				continue
 			}
 			switch f.Kind {
 			case "number":
 				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-					config[f.Name] = n
+					setPath(config, f.Name, n)
 				} else {
-					config[f.Name] = v // refused by the type, naming the field
+					setPath(config, f.Name, v) // refused by the type, naming the field
 				}
 			case "list":
 				var list []string
@@ -89,16 +116,16 @@ func (u *UI) readType(r *http.Request, in *outbound.EndpointInput, form map[stri
 						list = append(list, line)
 					}
 				}
-				config[f.Name] = list
+				setPath(config, f.Name, list)
 			case "secret":
 				if v == "" {
 					v = destination.Redacted // blank keeps the stored one
 				}
-				config[f.Name] = v
+				setPath(config, f.Name, v)
 			case "bool":
-				config[f.Name] = v == "true" || v == "on"
+				setPath(config, f.Name, v == "true" || v == "on")
 			default:
-				config[f.Name] = v
+				setPath(config, f.Name, v)
 			}
 		}
 	}
@@ -108,7 +135,9 @@ func (u *UI) readType(r *http.Request, in *outbound.EndpointInput, form map[stri
 // fillType puts an endpoint's type and redacted config in an edit form.
 func (u *UI) fillType(ep *hookbook.Endpoint, form map[string]string) {
 	form["type"] = ep.Type
-	for k, v := range u.Outbound.ConfigOf(ep) {
+	values := map[string]any{}
+	flatten("", u.Outbound.ConfigOf(ep), values)
+	for k, v := range values {
 		switch x := v.(type) {
 		case string:
 			form[configKey(ep.Type, k)] = x

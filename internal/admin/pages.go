@@ -415,7 +415,7 @@ func filterErrors(details map[string]string) map[string]string {
 
 func (u *UI) create(w http.ResponseWriter, r *http.Request, s *session) {
 	in, form, checked := formInput(r, true, s)
-	u.readType(r, &in, form)
+	u.readType(r, &in, form, true)
 	readTransformation(r, s, true, &in, form, checked)
 	if u.filtering(w, r, s, form, checked, true, "", nil) || u.testingFilter(w, r, s, form, checked, true, "", nil) ||
 		u.testingTransformation(w, r, s, form, checked, true, "", nil) {
@@ -503,7 +503,7 @@ func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	kept := s.outOfScope(ep.Events)
 	in, form, checked := formInput(r, false, s)
-	u.readType(r, &in, form)
+	u.readType(r, &in, form, false)
 	readTransformation(r, s, false, &in, form, checked)
 	if u.filtering(w, r, s, form, checked, false, id, kept) || u.testingFilter(w, r, s, form, checked, false, id, kept) ||
 		u.testingTransformation(w, r, s, form, checked, false, id, kept) {

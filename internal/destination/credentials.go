@@ -139,3 +139,43 @@ func redactAny(name string, v any) any {
 	}
 	return v
 }
+
+// HasRedacted reports whether a config still holds Redacted where a
+// credential goes (a value of its own, or a URL's password): a credential
+// sent back with no stored one to keep.
+func HasRedacted(config json.RawMessage) bool {
+	if !bytes.Contains(config, []byte(Redacted)) {
+		return false
+	}
+	var v any
+	if json.Unmarshal(config, &v) != nil {
+		return false
+	}
+	return hasRedacted(v)
+}
+
+func hasRedacted(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			if hasRedacted(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasRedacted(e) {
+				return true
+			}
+		}
+	case string:
+		if x == Redacted {
+			return true
+		}
+		if u, err := url.Parse(x); err == nil && u.User != nil {
+			pw, _ := u.User.Password()
+			return pw == Redacted
+		}
+	}
+	return false
+}

@@ -62,6 +62,10 @@ func (s *Service) applyType(ctx context.Context, e *hookbook.Endpoint, in Endpoi
 	case prevType == e.Type:
 		raw = destination.KeepCredentials(raw, prevConfig)
 	}
+	if destination.HasRedacted(raw) {
+		f.Add("config", `holds "***" where a credential goes, with no stored credential to keep: give the credential`)
+		return
+	}
 	norm, err := t.Validate(raw)
 	if err != nil {
 		var fe *destination.FieldError
