@@ -195,7 +195,7 @@ func nullInt(p *int) any {
 // Its delivery log stays readable through the deliveries' ids until purged.
 func (s *Service) DeleteEndpoint(ctx context.Context, orgID, id string) error {
 	now := db.Micros(s.DB.Now())
-	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE endpoints SET deleted_at = $1, enabled = FALSE, updated_at = $1
 			WHERE id = $2 AND organization_id = $3 AND deleted_at IS NULL`, now, id, orgID)
 		if err != nil {
@@ -206,6 +206,10 @@ func (s *Service) DeleteEndpoint(ctx context.Context, orgID, id string) error {
 		}
 		return failPending(ctx, tx, id, "endpoint deleted", now)
 	})
+	if err == nil && s.EndpointChanged != nil {
+		s.EndpointChanged(id) // the engine forgets it (a broker endpoint's connection closes)
+	}
+	return err
 }
 
 // failPending marks every pending delivery of an endpoint failed.

@@ -39,8 +39,9 @@ type Service struct {
 	Guard         *netguard.Guard
 	SecretOverlap time.Duration // how long a rotated-out secret keeps signing
 	HeaderPrefix  string
-	// EndpointChanged is called after an endpoint was updated, so the
-	// engine can forget what it knew of it (its circuit).
+	// EndpointChanged is called after an endpoint was updated or deleted,
+	// so the engine can forget what it knew of it (its circuit, a broker
+	// endpoint's connection).
 	EndpointChanged func(id string)
 	// Queue is the delivery queue publication enqueues into (its Engine
 	// and Notify hand deliveries over and wake claimers). Left nil, the
