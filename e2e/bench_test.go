@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/server"
 	"github.com/hookbook/hookbook/webhook"
 )
 
@@ -55,7 +56,7 @@ func newBenchReceiver() *benchReceiver {
 // HOOKBOOK_BENCH_SQLITE_OPTIONS is added to the fresh database's URL, e.g.
 // "_pragma=synchronous(normal)" to measure without an fsync per
 // publication.
-func startBench(b *testing.B, env map[string]string) *instance {
+func startBench(b *testing.B, env map[string]string, setup ...func(*server.App)) *instance {
 	b.Helper()
 	if env == nil {
 		env = map[string]string{}
@@ -64,7 +65,7 @@ func startBench(b *testing.B, env map[string]string) *instance {
 	if opts := os.Getenv("HOOKBOOK_BENCH_SQLITE_OPTIONS"); opts != "" && env["HOOKBOOK_DATABASE_URL"] == "" && hookbooktest.Backend() == "sqlite" {
 		env["HOOKBOOK_DATABASE_URL"] = hookbooktest.SQLiteURL(b) + "?" + opts
 	}
-	return start(b, env)
+	return start(b, env, setup...)
 }
 
 func benchEnv(name string, def int) int {

@@ -353,7 +353,8 @@ func (u *UI) createPage(w http.ResponseWriter, r *http.Request, s *session) {
 	pg.Form = map[string]string{"max_attempts": "8", "timeout_seconds": "10", "signature_scheme": "timestamped", "signature_algorithm": hookbook.AlgorithmHMACSHA256}
 	securityForm(pg.Form, nil)
 	pg.Checked = map[string]bool{"enabled": true, "transformation_enabled": true}
-	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "Create": true, "Examples": u.exampleTypes(r, s)}
+	pg.Form["type"] = hookbook.EndpointWebhook
+	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "Create": true, "Examples": u.exampleTypes(r, s), "Types": u.typeForms(pg.Form, nil)}
 	u.addTransform(r, s, pg, nil)
 	u.render(w, http.StatusOK, "form", pg)
 }
@@ -377,7 +378,7 @@ func (u *UI) reshow(r *http.Request, s *session, form map[string]string, checked
 	pg := u.base(r, s, title, "webhooks")
 	pg.Form, pg.Checked = form, checked
 	pg.Data = map[string]any{"Picker": u.picker(r, s, form["filter"], checked), "Create": create, "ID": id, "Kept": kept,
-		"Examples": u.exampleTypes(r, s)}
+		"Examples": u.exampleTypes(r, s), "Types": u.typeForms(form, nil)}
 	u.addTransform(r, s, pg, nil)
 	return pg
 }
@@ -465,6 +466,7 @@ func filterErrors(details map[string]string) map[string]string {
 
 func (u *UI) create(w http.ResponseWriter, r *http.Request, s *session) {
 	in, form, checked := formInput(r, true, s)
+	u.readType(r, &in, form, true)
 	readTransformation(r, s, true, &in, form, checked)
 	readSecurity(r, s, &in, form)
 	if u.filtering(w, r, s, form, checked, true, "", nil) || u.testingFilter(w, r, s, form, checked, true, "", nil) ||
@@ -492,6 +494,9 @@ func (u *UI) formError(w http.ResponseWriter, r *http.Request, s *session, err e
 	}
 	pg := u.reshow(r, s, form, checked, create, id, kept)
 	pg.Errors = filterErrors(e.Details)
+	if data, ok := pg.Data.(map[string]any); ok {
+		data["Types"] = u.typeForms(form, pg.Errors)
+	}
 	pg.Error = "Please correct the fields marked below."
 	u.render(w, http.StatusUnprocessableEntity, "form", pg)
 }
@@ -519,12 +524,13 @@ func (u *UI) renderEdit(w http.ResponseWriter, r *http.Request, s *session, ep *
 		pg.Form["max_in_flight"] = itoa(*ep.MaxInFlight)
 	}
 	securityForm(pg.Form, ep)
+	u.fillType(ep, pg.Form)
 	pg.Checked = map[string]bool{"enabled": ep.Enabled, "ordered": ep.Ordered}
 	for _, e := range ep.Events {
 		pg.Checked[e] = true
 	}
 	pg.Data = map[string]any{"Picker": u.picker(r, s, "", pg.Checked), "ID": ep.ID, "Endpoint": ep, "Secret": secret,
-		"Kept": s.outOfScope(ep.Events), "Examples": u.exampleTypes(r, s)}
+		"Kept": s.outOfScope(ep.Events), "Examples": u.exampleTypes(r, s), "Types": u.typeForms(pg.Form, nil)}
 	if t := ep.Transformation; t != nil && !s.Portal {
 		pg.Form["transformation_code"], pg.Checked["transformation_enabled"] = t.Code, t.Enabled
 	}
@@ -553,6 +559,7 @@ func (u *UI) edit(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	kept := s.outOfScope(ep.Events)
 	in, form, checked := formInput(r, false, s)
+	u.readType(r, &in, form, false)
 	readTransformation(r, s, false, &in, form, checked)
 	readSecurity(r, s, &in, form)
 	if u.filtering(w, r, s, form, checked, false, id, kept) || u.testingFilter(w, r, s, form, checked, false, id, kept) ||

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookbook/hookbook/internal/destination"
 	"github.com/hookbook/hookbook/internal/mail"
 	"github.com/hookbook/hookbook/internal/ratelimit"
 )
@@ -40,6 +41,10 @@ type Config struct {
 	// straight (HOOKBOOK_NO_PROXY).
 	ProxyURL *url.URL
 	NoProxy  string
+	// DestinationTypes are the broker types endpoints may have besides
+	// webhooks (HOOKBOOK_DESTINATION_TYPES: comma-separated names, default
+	// all of destination.Names; "none" offers webhooks only).
+	DestinationTypes []string
 
 	// The customers' webhook portal.
 	Portal Portal
@@ -187,6 +192,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.AllowedNetworks, err = ParseNetworks(get("HOOKBOOK_ALLOWED_NETWORKS", "")); err != nil {
 		return nil, fmt.Errorf("HOOKBOOK_ALLOWED_NETWORKS: %w", err)
+	}
+	if c.DestinationTypes, err = ParseDestinationTypes(get("HOOKBOOK_DESTINATION_TYPES", strings.Join(destination.Names, ","))); err != nil {
+		return nil, fmt.Errorf("HOOKBOOK_DESTINATION_TYPES: %w", err)
 	}
 	if c.TrustedProxies, err = ParseNetworks(get("HOOKBOOK_TRUSTED_PROXIES", "")); err != nil {
 		return nil, fmt.Errorf("HOOKBOOK_TRUSTED_PROXIES: %w", err)
@@ -402,6 +410,34 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("empty schedule")
+	}
+	return out, nil
+}
+
+// ParseDestinationTypes parses comma-separated broker type names (each one
+// of destination.Names, once); "none" is the empty list.
+func ParseDestinationTypes(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "none" {
+		return nil, nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range strings.Split(s, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if !destination.Known(n) {
+			return nil, fmt.Errorf("unknown type %q: use some of %s, or none", n, strings.Join(destination.Names, ", "))
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("names no type: use some of %s, or none", strings.Join(destination.Names, ", "))
 	}
 	return out, nil
 }

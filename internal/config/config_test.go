@@ -174,3 +174,26 @@ func TestTracing(t *testing.T) {
 		t.Errorf("ratio 2: %v", err)
 	}
 }
+
+func TestDestinationTypes(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"": "rabbitmq,nats,kafka,redis,mqtt", "redis, rabbitmq,redis": "redis,rabbitmq", "none": ""} {
+		c, err := Load(func(k string) string {
+			if k == "HOOKBOOK_DESTINATION_TYPES" {
+				return in
+			}
+			return ""
+		})
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if got := strings.Join(c.DestinationTypes, ","); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+	for _, bad := range []string{"sqs", "redis,pigeon", ","} {
+		if _, err := ParseDestinationTypes(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

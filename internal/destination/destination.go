@@ -40,6 +40,14 @@ type Type interface {
 	Open(ctx context.Context, config json.RawMessage, dial DialFunc) (Publisher, error)
 }
 
+// Describer is implemented by a Type that can say in one line where a
+// config publishes, credentials redacted ("redis stream S at
+// redis://…"): the target the delivery log shows. Without it the target
+// is the type's name.
+type Describer interface {
+	Describe(config json.RawMessage) string
+}
+
 // DialFunc opens a network connection, as net.Dialer.DialContext does.
 type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
 

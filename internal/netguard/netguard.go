@@ -249,3 +249,30 @@ func (g *Guard) DialContext(d *net.Dialer) func(ctx context.Context, network, ad
 		return nil, firstErr
 	}
 }
+
+// CheckAddress validates a broker's host:port address as CheckURL does a
+// URL's host: with the guard enabled, the host must not resolve to a
+// refused address (no scheme rule applies).
+func (g *Guard) CheckAddress(ctx context.Context, address string) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil || host == "" {
+		return fmt.Errorf("%s is not a host:port address", address)
+	}
+	if !g.Enabled {
+		return nil
+	}
+	addrs, err := g.resolve(ctx, host)
+	if err != nil {
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) {
+			return fmt.Errorf("host %s %s", dnsErr.Name, dnsErr.Err)
+		}
+		return err
+	}
+	for _, a := range addrs {
+		if g.Blocked(a) {
+			return fmt.Errorf("%s resolves to %s, an internal address", host, a)
+		}
+	}
+	return nil
+}

@@ -161,7 +161,7 @@ func (s *Service) Endpoint(ctx context.Context, orgID, id string) (*hookbook.End
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbook.NotFound("endpoint")
 	}
-	return e, err
+	return s.view(e), err
 }
 
 // Endpoints lists an organization's endpoints, newest first.
@@ -169,7 +169,11 @@ func (s *Service) Endpoints(ctx context.Context, orgID string, p db.Page) ([]*ho
 	rows, err := s.DB.QueryContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 		WHERE organization_id = $1 AND deleted_at IS NULL AND ($2 = '' OR id < $2)
 		ORDER BY id DESC LIMIT $3`, orgID, p.Cursor, p.Limit+1)
-	return db.List(rows, err, p, scanEndpoint, endpointID)
+	list, next, err := db.List(rows, err, p, scanEndpoint, endpointID)
+	for _, e := range list {
+		s.view(e)
+	}
+	return list, next, err
 }
 
 func endpointID(e *hookbook.Endpoint) string { return e.ID }
@@ -251,7 +255,7 @@ func nullInt(p *int) any {
 func (s *Service) DeleteEndpoint(ctx context.Context, orgID, id string) error {
 	at := s.DB.Now().UTC()
 	now := db.Micros(at)
-	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		e, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 			WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`+tx.ForUpdate(), id, orgID))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -275,6 +279,10 @@ func (s *Service) DeleteEndpoint(ctx context.Context, orgID, id string) error {
 		e.Enabled = false
 		return s.publishAbout(ctx, tx, orgID, id, event.EndpointDeletedData{EndpointChange: endpointChange(e, at)}, at)
 	})
+	if err == nil && s.EndpointChanged != nil {
+		s.EndpointChanged(id) // the engine forgets it (a broker endpoint's connection closes)
+	}
+	return err
 }
 
 // failPending marks every pending delivery of an endpoint failed.

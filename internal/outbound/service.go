@@ -21,6 +21,7 @@ import (
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/config"
 	"github.com/hookbook/hookbook/internal/db"
+	"github.com/hookbook/hookbook/internal/destination"
 	"github.com/hookbook/hookbook/internal/event"
 	"github.com/hookbook/hookbook/internal/filter"
 	"github.com/hookbook/hookbook/internal/idempotency"
@@ -37,8 +38,9 @@ type Service struct {
 	Guard         *netguard.Guard
 	SecretOverlap time.Duration // how long a rotated-out secret keeps signing
 	HeaderPrefix  string
-	// EndpointChanged is called after an endpoint was updated, so the
-	// engine can forget what it knew of it (its circuit).
+	// EndpointChanged is called after an endpoint was updated or deleted,
+	// so the engine can forget what it knew of it (its circuit, a broker
+	// endpoint's connection).
 	EndpointChanged func(id string)
 	// Queue is the delivery queue publication enqueues into (its Engine
 	// and Notify hand deliveries over and wake claimers). Left nil, the
@@ -73,6 +75,9 @@ type Service struct {
 	// PublicURL is how browsers reach hookbook ("" when unknown): mails
 	// link to the delivery log there.
 	PublicURL string
+	// Destinations are the broker types endpoints may have besides
+	// webhooks (HOOKBOOK_DESTINATION_TYPES).
+	Destinations destination.Registry
 
 	batch     batcher
 	published atomic.Int64
@@ -206,6 +211,10 @@ type EndpointInput struct {
 	// AlertEmails are the addresses mailed about the endpoint's health
 	// (at most MaxAlertEmails); null or [] clears them.
 	AlertEmails *[]string `json:"alert_emails"`
+	// Type is "webhook" (the default) or an offered broker type; Config
+	// that type's settings (see destinations.go).
+	Type   *string         `json:"type"`
+	Config json.RawMessage `json:"config"`
 }
 
 // Clearable is an optional field that null clears: Set tells whether it
@@ -248,7 +257,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, orgID string, in EndpointI
 		Scheme: hookbook.SchemeTimestamped, Headers: map[string]string{},
 	}
 	f := hookbook.Fields{}
-	if in.URL == nil {
+	if in.URL == nil && (in.Type == nil || *in.Type == hookbook.EndpointWebhook) {
 		f.Add("url", "is required")
 	}
 	if in.Events == nil {
@@ -261,7 +270,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, orgID string, in EndpointI
 	if err := s.insertEndpoint(ctx, e); err != nil {
 		return nil, err
 	}
-	return e.Reveal(), nil
+	return s.view(e).Reveal(), nil
 }
 
 // UpdateEndpoint changes the given fields of an endpoint. Enabling a
@@ -316,7 +325,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, orgID, id string, in Endpo
 	if s.EndpointChanged != nil {
 		s.EndpointChanged(e.ID)
 	}
-	return e, nil
+	return s.view(e), nil
 }
 
 // staleEndpoint is the refusal of an update whose If-Match names another
@@ -339,7 +348,9 @@ func etagMatches(ifMatch, etag string) bool {
 
 // apply validates the given fields and sets them on e.
 func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointInput, f hookbook.Fields) error {
-	if in.URL != nil {
+	broker := in.Type != nil && *in.Type != hookbook.EndpointWebhook ||
+		in.Type == nil && e.Type != "" && e.Type != hookbook.EndpointWebhook
+	if in.URL != nil && !broker {
 		u := strings.TrimSpace(*in.URL)
 		if len(u) > MaxURLLength {
 			f.Add("url", fmt.Sprintf("must be at most %d characters", MaxURLLength))
@@ -414,6 +425,7 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 			e.Headers = map[string]string{}
 		}
 	}
+	s.applyType(ctx, e, in, f)
 	return f.Err()
 }
 

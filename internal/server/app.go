@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook"
+	"github.com/hookbook/hookbook/internal/destination"
 	"github.com/hookbook/hookbook/internal/idempotency"
 	"github.com/hookbook/hookbook/internal/netguard"
 	"github.com/hookbook/hookbook/internal/ratelimit"
@@ -50,11 +51,14 @@ type App struct {
 	Dispatcher *delivery.Dispatcher
 	API        *httpapi.Server
 	Guard      *netguard.Guard
-	Metrics    *metrics.Metrics
-	Booking    *booking.Domain
-	Inbound    *inbound.Service
-	UI         *admin.UI
-	Log        *slog.Logger
+	// Brokers is the Sender of broker endpoints (one connection per
+	// endpoint and config).
+	Brokers *delivery.BrokerSender
+	Metrics *metrics.Metrics
+	Booking *booking.Domain
+	Inbound *inbound.Service
+	UI      *admin.UI
+	Log     *slog.Logger
 	// Relay holds this instance's `hookbook listen` connections.
 	Relay *relay.Hub
 	// Tracing exports the instance's spans; nil when tracing is off.
@@ -100,8 +104,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Orgs = &org.Service{DB: d}
 	a.Guard = &netguard.Guard{Enabled: cfg.Production(), Allowed: cfg.AllowedNetworks}
 	a.Queue = &queue.Queue{DB: d}
+	offered, missing, err := destination.Offer(destinationTypes(), cfg.DestinationTypes)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("HOOKBOOK_DESTINATION_TYPES: %w", err)
+	}
+	if len(missing) > 0 {
+		log.Info("HOOKBOOK_DESTINATION_TYPES names types this build does not have: they are not offered", "types", strings.Join(missing, ","))
+	}
 	a.Outbound = &outbound.Service{DB: d, Guard: a.Guard, SecretOverlap: cfg.SecretOverlap, HeaderPrefix: cfg.HeaderPrefix, Queue: a.Queue,
-		TransformTimeout: cfg.TransformTimeout,
+		TransformTimeout: cfg.TransformTimeout, Destinations: offered,
 		Limits: outbound.Limits{Endpoints: cfg.MaxEndpoints, EventTypes: cfg.MaxEventTypes, TestSends: ratelimit.NewBuckets(cfg.TestSendLimit),
 			TransformTests: ratelimit.NewBuckets(cfg.TestSendLimit)}}
 	a.Queue.Endpoints = a.Outbound
@@ -138,6 +150,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			}
 		}}
 	senders[hookbook.EndpointListen] = &relay.Sender{Hub: a.Relay, Headers: webhooks.Headers, HeaderPrefix: cfg.HeaderPrefix}
+	a.Brokers = delivery.NewBrokerSender(offered, a.Guard, webhooks)
+	for _, kind := range a.Brokers.Kinds() {
+		senders[kind] = a.Brokers
+	}
 	a.Dispatcher = &delivery.Dispatcher{
 		Queue: a.Queue, Senders: senders, Policy: delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.2},
 		Breaker: delivery.NewBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown), Owner: a.InstanceID, Workers: cfg.Workers, PerEndpoint: cfg.EndpointConcurrency,
@@ -146,7 +162,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Queue.Notify = a.Dispatcher.Wake
 	a.Queue.NotifyAt = a.Dispatcher.WakeAt
 	a.Queue.Engine = a.Dispatcher
-	a.Outbound.EndpointChanged = a.Dispatcher.Breaker.Reset
+	a.Outbound.EndpointChanged = func(id string) {
+		a.Dispatcher.Breaker.Reset(id)
+		a.Brokers.Forget(id)
+	}
 	a.Metrics = metrics.New(a.Outbound, a.Queue, a.Dispatcher.Breaker, log)
 	a.Dispatcher.Hooks.Attempted = a.Metrics.Observe
 	a.Outbound.Stored = a.Metrics.EventStored
@@ -311,12 +330,15 @@ func ListenHeartbeat(grace time.Duration) time.Duration {
 }
 
 // Close stops the trace exporter (sending the spans left, for at most 5 s)
-// and releases the database.
+// closes the broker connections and releases the database.
 func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.Tracing.Shutdown(ctx); err != nil {
 		a.Log.Warn("tracing: spans not exported at shutdown", "err", err)
+	}
+	if a.Brokers != nil {
+		a.Brokers.Close()
 	}
 	return a.DB.Close()
 }

@@ -29,6 +29,7 @@ func (a *App) jobs() []job {
 		{"replays", a.Config.PollInterval, a.replays, a.replayWake},
 		{"listeners", clamp(a.Config.ListenGrace/4, 10*time.Millisecond, time.Minute), a.reapListeners, nil},
 		{"alerts", a.Config.PollInterval, a.alerts, nil},
+		{"broker-idle", time.Minute, func(context.Context) error { a.Brokers.Sweep(); return nil }, nil},
 	}
 }
 
