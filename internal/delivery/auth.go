@@ -167,7 +167,7 @@ func (s *WebhookSender) fetchToken(ctx context.Context, a *hookbook.EndpointAuth
 	case len(body) > MaxTokenResponse:
 		return "", 0, &TokenError{Status: resp.StatusCode, Msg: fmt.Sprintf("%s answered HTTP %d with more than %d KiB", a.TokenURL, resp.StatusCode, MaxTokenResponse>>10), Kind: ErrKindOAuthToken}
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return "", 0, &TokenError{Status: resp.StatusCode, Msg: fmt.Sprintf("%s answered HTTP %d: %s", a.TokenURL, resp.StatusCode, excerpt(body, a.ClientSecret)), Kind: ErrKindOAuthToken}
+		return "", 0, &TokenError{Status: resp.StatusCode, Msg: fmt.Sprintf("%s answered HTTP %d: %s", a.TokenURL, resp.StatusCode, oauthError(body, a)), Kind: ErrKindOAuthToken}
 	}
 	var answer struct {
 		AccessToken string          `json:"access_token"`
@@ -190,8 +190,34 @@ func (s *WebhookSender) fetchToken(ctx context.Context, a *hookbook.EndpointAuth
 	return answer.AccessToken, life, nil
 }
 
-// excerpt returns the start of a token endpoint's error answer for the
-// delivery log, secret (if it echoes it) masked.
+// oauthError describes a token endpoint's error answer for the delivery
+// log: only the "error" and "error_description" of an OAuth error answer
+// (RFC 6749 §5.2), never the rest of the body, which may echo the request
+// and so the client secret in any encoding; whatever of the secret they
+// still hold, plainly or encoded as the request carried it, is masked.
+func oauthError(body []byte, a *hookbook.EndpointAuth) string {
+	var answer struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &answer) != nil || answer.Error == "" {
+		return "no OAuth error in the answer (its body is not shown)"
+	}
+	msg := answer.Error
+	if answer.Description != "" {
+		msg += ": " + answer.Description
+	}
+	for _, secret := range []string{a.ClientSecret, url.QueryEscape(a.ClientSecret),
+		base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(a.ClientID) + ":" + url.QueryEscape(a.ClientSecret)))} {
+		if len(secret) >= 4 {
+			msg = strings.ReplaceAll(msg, secret, Redacted)
+		}
+	}
+	return excerpt([]byte(msg), "")
+}
+
+// excerpt returns the start of a token endpoint's answer for the delivery
+// log, secret (if it echoes it) masked.
 func excerpt(b []byte, secret string) string {
 	s := strings.ToValidUTF8(string(b), "?")
 	if secret != "" {

@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -188,6 +189,13 @@ func TestOAuth2TokenFailures(t *testing.T) {
 		case "/refuse":
 			w.WriteHeader(http.StatusForbidden)
 			io.WriteString(w, `{"error":"unauthorized_client","client_secret_was":"s3cret-value"}`)
+		case "/echo", "/echo-post":
+			// A token endpoint that echoes the request it refused: the
+			// secret travels base64-encoded (basic) or form-encoded (post).
+			r.ParseForm()
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client",
+				"error_description": "got " + r.Header.Get("Authorization") + " " + r.PostForm.Encode(), "request": r.PostForm.Encode()})
 		case "/huge":
 			w.Write([]byte(`{"access_token":"`))
 			chunk := []byte(strings.Repeat("a", 64<<10))
@@ -211,6 +219,23 @@ func TestOAuth2TokenFailures(t *testing.T) {
 	ep := func(path string, timeout int) *hookbook.Endpoint {
 		return &hookbook.Endpoint{ID: "ep_" + strings.Trim(path, "/"), URL: receiver.URL, TimeoutSeconds: timeout, Auth: &hookbook.EndpointAuth{
 			Type: hookbook.AuthOAuth2ClientCredentials, TokenURL: tokens.URL + path, ClientID: "c", ClientSecret: "s3cret-value"}}
+	}
+	for _, path := range []string{"/echo", "/echo-post"} {
+		e := ep(path, 5)
+		e.Auth.ClientSecret = "s3cret+value/&x=1"
+		if path == "/echo-post" {
+			e.Auth.ClientAuth = "post"
+		}
+		o := s.Send(context.Background(), jobTo(e))
+		basic := base64.StdEncoding.EncodeToString([]byte("c:" + url.QueryEscape(e.Auth.ClientSecret)))
+		if o.ErrKind != delivery.ErrKindOAuthToken || !strings.Contains(o.Err, "invalid_client") {
+			t.Errorf("%s: outcome = %+v, want oauth_token with the OAuth error", path, o)
+		}
+		for _, leak := range []string{e.Auth.ClientSecret, url.QueryEscape(e.Auth.ClientSecret), basic} {
+			if strings.Contains(o.Err, leak) {
+				t.Errorf("%s: the error shows the client secret (%s): %s", path, leak, o.Err)
+			}
+		}
 	}
 	for _, c := range []struct{ path, want string }{
 		{"/refuse", "answered HTTP 403"},
@@ -490,5 +515,36 @@ func TestOAuth2TokenRequestShared(t *testing.T) {
 	}
 	if n := requests.Load(); n != 1 {
 		t.Errorf("%d token requests for four attempts waiting together, want 1", n)
+	}
+}
+
+// TestOAuthAttemptKeepsOneDeadline: getting a token and the request share
+// the endpoint's timeout, so an attempt ends by its deadline however long
+// the token took (a longer one could outlive its lease and be sent twice).
+func TestOAuthAttemptKeepsOneDeadline(t *testing.T) {
+	t.Parallel()
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // then the server notices hookbook hanging up
+		<-r.Context().Done()        // answers only when hookbook gives up
+	}))
+	t.Cleanup(receiver.Close)
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(1500 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+		io.WriteString(w, `{"access_token":"tok","token_type":"bearer","expires_in":3600}`)
+	}))
+	t.Cleanup(tokens.Close)
+	s := delivery.NewWebhookSender(&netguard.Guard{}, "X-Hookbook", 4)
+	ep := &hookbook.Endpoint{ID: "ep_deadline", URL: receiver.URL, TimeoutSeconds: 2, Auth: &hookbook.EndpointAuth{
+		Type: hookbook.AuthOAuth2ClientCredentials, TokenURL: tokens.URL, ClientID: "c", ClientSecret: "s3cret-value"}}
+	o := s.Send(context.Background(), jobTo(ep))
+	if o.Success || o.ErrKind != "timeout" {
+		t.Errorf("outcome = %+v, want a timeout", o)
+	}
+	// 1.5 s for the token and a fresh 2 s for the request would be 3.5 s.
+	if o.Duration >= 3300*time.Millisecond {
+		t.Errorf("the attempt took %s: the token's time was not counted in the 2 s timeout", o.Duration)
 	}
 }

@@ -204,6 +204,11 @@ func (s *WebhookSender) Send(ctx context.Context, j *queue.Job) Outcome {
 		out.Err, out.ErrKind = "the endpoint's tls settings: "+err.Error(), ErrKindTLS
 		return out
 	}
+	// One deadline for the whole attempt: waiting for a token, getting
+	// it, the request, and the one retry after a 401 all fit within the
+	// endpoint's timeout (an attempt must end well within its lease).
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	authz, err := s.authorization(ctx, j.Endpoint, timeout, "")
 	if authz != "" {
 		h.Set("Authorization", authz)
@@ -218,8 +223,6 @@ func (s *WebhookSender) Send(ctx context.Context, j *queue.Job) Outcome {
 		}
 		return out
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, w.Method, w.URL, bytes.NewReader(w.Payload))
 	if err != nil {
 		out.Err, out.ErrKind = "invalid endpoint URL: "+err.Error(), "other"
