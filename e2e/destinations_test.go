@@ -210,7 +210,11 @@ func runBrokerCase(t *testing.T, bc brokerCase, n int) {
 		"ordered": true, "max_attempts": 20, "timeout_seconds": 2})
 	secret := ep["secret"].(string)
 	shown, _ := json.Marshal(ep["config"])
-	if bc.secret != "" && strings.Contains(string(shown), ":"+bc.secret+"@") {
+	leak := bc.secret // a password shown anywhere
+	if bc.secret == "guest" {
+		leak = ":guest@" // RabbitMQ's guest is its user name too
+	}
+	if bc.secret != "" && strings.Contains(string(shown), leak) {
 		t.Fatalf("the answer shows the password: %s", shown)
 	}
 	if ep["type"] != bc.name {
