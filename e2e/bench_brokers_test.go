@@ -10,8 +10,13 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	amqp "github.com/rabbitmq/amqp091-go"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/brokertest"
@@ -88,6 +93,62 @@ func directPublish(b *testing.B, bc brokerCase, cfg map[string]any, n, concurren
 			}
 			return nil
 		}
+	case "nats":
+		nc, err := natsgo.Connect("nats://" + brokertest.NATS)
+		if err != nil {
+			b.Fatal(err)
+		}
+		closers = append(closers, nc.Close)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		subject := cfg["subject"].(string) // the endpoint's stream covers it
+		var ids atomic.Int64
+		publish = func(ctx context.Context) error {
+			m := natsgo.NewMsg(subject)
+			for k, v := range brokerHeaders {
+				m.Header.Set(k, v)
+			}
+			m.Data = body
+			// A fresh id each: the stream must not deduplicate them away.
+			_, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(fmt.Sprintf("direct-%d", ids.Add(1))))
+			return err
+		}
+	case "mqtt":
+		c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + brokertest.Mosquitto).
+			SetClientID(fmt.Sprintf("hookbook-direct-%d", time.Now().UnixNano())).SetCleanSession(true))
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			b.Fatalf("mqtt connect: %v", tok.Error())
+		}
+		closers = append(closers, func() { c.Disconnect(250) })
+		topic := cfg["topic"].(string) // the endpoint's topic, its consumer draining it
+		publish = func(ctx context.Context) error {
+			tok := c.Publish(topic, 1, false, body) // MQTT 3.1.1: the body alone
+			select {
+			case <-tok.Done():
+				return tok.Error()
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	case "kafka":
+		brokers := cfg["brokers"].([]string)
+		sasl := cfg["sasl"].(map[string]any)
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
+			kgo.SASL(plain.Auth{User: sasl["username"].(string), Pass: sasl["password"].(string)}.AsMechanism()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		closers = append(closers, cl.Close)
+		var headers []kgo.RecordHeader
+		for k, v := range brokerHeaders {
+			headers = append(headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+		}
+		topic := cfg["topic"].(string)
+		publish = func(ctx context.Context) error {
+			return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("key-1"), Value: body, Headers: headers}).FirstErr()
+		}
 	default:
 		b.Skipf("no direct publisher for %s", bc.name)
 	}
@@ -125,8 +186,17 @@ func BenchmarkBrokers(b *testing.B) {
 	n := benchEnv("HOOKBOOK_BENCH_EVENTS", 3000)
 	for _, bc := range brokerCases {
 		b.Run(bc.name, func(b *testing.B) {
-			brokertest.Require(b, bc.service, bc.addr)
+			addr, config := bc.addr, bc.config
+			if bc.start == nil {
+				brokertest.Require(b, bc.service, bc.addr)
+			}
 			for range b.N {
+				if bc.start != nil { // a broker of its own (kafka: kfake), reached through its proxy
+					proxy, cf := bc.start(b)
+					addr, config = proxy.Addr(), cf
+				}
+				bc := bc
+				bc.addr, bc.config = addr, config
 				var succeeded atomic.Int64
 				in := startBench(b, map[string]string{}, func(a *server.App) {
 					next := a.Dispatcher.Hooks.Attempted

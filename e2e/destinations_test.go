@@ -1,18 +1,31 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	amqp "github.com/rabbitmq/amqp091-go"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/hookbook/hookbook/internal/brokertest"
 	"github.com/hookbook/hookbook/internal/hookbooktest"
@@ -35,14 +48,38 @@ type brokerCase struct {
 	// (hookbook's side goes through a proxy), the password replaced by
 	// password, and starts a consumer of what it publishes, with the
 	// broker's ordinary client, that stops with the test.
-	config func(t testing.TB, addr, password string) (map[string]any, <-chan brokerMessage)
+	config configFunc
 	// secret is the password of the broker's test account.
 	secret string
+	// start, when set, starts a broker that only this test uses (kafka: a
+	// kfake cluster) behind a proxy and returns the proxy and the config
+	// function bound to that broker; addr and service are then unused.
+	start func(t testing.TB) (*brokertest.Proxy, configFunc)
+	// auth, when set, returns a config with a wrong password for a broker
+	// that checks passwords (the shared service does not), started for
+	// the test alone; without it the wrong-password check uses config.
+	auth func(t testing.TB) map[string]any
+	// noHeaders: the protocol has no headers (MQTT 3.1.1), so the consumer
+	// gets the body only: no signature to verify, no metadata headers to
+	// compare; deduplication by the envelope's id and order by its
+	// sequence still hold.
+	noHeaders bool
 }
+
+// configFunc returns an endpoint config that reaches the broker at addr,
+// the password replaced by password, and starts a consumer of what it
+// publishes, with the broker's ordinary client, that stops with the test.
+type configFunc func(t testing.TB, addr, password string) (map[string]any, <-chan brokerMessage)
 
 var brokerCases = []brokerCase{
 	{name: "rabbitmq", service: "RabbitMQ", addr: brokertest.RabbitMQ, secret: "guest", config: rabbitmqCase},
 	{name: "redis", service: "Redis", addr: brokertest.Redis, secret: "", config: redisCase},
+	{name: "nats", service: "NATS", addr: brokertest.NATS, secret: "", config: natsCase, auth: natsAuthCase},
+	// MQTT 3.1.1 carries no headers: the signature is not sent, so it is
+	// not verified here; the consumer deduplicates by the envelope's id
+	// and checks order by its sequence.
+	{name: "mqtt", service: "Mosquitto", addr: brokertest.Mosquitto, secret: "", config: mqttCase, auth: mqttAuthCase, noHeaders: true},
+	{name: "kafka", secret: kafkaPassword, start: kafkaStart},
 }
 
 func rabbitmqCase(t testing.TB, addr, password string) (map[string]any, <-chan brokerMessage) {
@@ -135,7 +172,9 @@ func TestBrokerDestinations(t *testing.T) {
 	for _, bc := range brokerCases {
 		t.Run(bc.name, func(t *testing.T) {
 			t.Parallel()
-			brokertest.Require(t, bc.service, bc.addr)
+			if bc.start == nil {
+				brokertest.Require(t, bc.service, bc.addr)
+			}
 			n := 1000
 			if hookbooktest.Backend() == "postgres" {
 				n = 200
@@ -146,7 +185,14 @@ func TestBrokerDestinations(t *testing.T) {
 }
 
 func runBrokerCase(t *testing.T, bc brokerCase, n int) {
-	proxy := brokertest.NewProxy(t, bc.addr)
+	config, authAddr := bc.config, bc.addr
+	var proxy *brokertest.Proxy
+	if bc.start != nil {
+		proxy, config = bc.start(t)
+		authAddr = proxy.Addr()
+	} else {
+		proxy = brokertest.NewProxy(t, bc.addr)
+	}
 	var failed atomic.Int64
 	in := start(t, map[string]string{"HOOKBOOK_RETRY_SCHEDULE": "100ms,200ms,400ms", "HOOKBOOK_BREAKER_COOLDOWN": "200ms"},
 		func(a *server.App) {
@@ -159,12 +205,16 @@ func runBrokerCase(t *testing.T, bc brokerCase, n int) {
 			}
 		})
 	in.must(201, "POST", "/api/v1/event-types", map[string]any{"name": "test.broker", "description": "broker test"})
-	cfg, msgs := bc.config(t, proxy.Addr(), bc.secret)
+	cfg, msgs := config(t, proxy.Addr(), bc.secret)
 	ep := in.must(201, "POST", "/api/v1/webhooks", map[string]any{"type": bc.name, "config": cfg, "events": []string{"test.broker"},
 		"ordered": true, "max_attempts": 20, "timeout_seconds": 2})
 	secret := ep["secret"].(string)
 	shown, _ := json.Marshal(ep["config"])
-	if bc.secret != "" && strings.Contains(string(shown), ":"+bc.secret+"@") {
+	leak := bc.secret // a password shown anywhere
+	if bc.secret == "guest" {
+		leak = ":guest@" // RabbitMQ's guest is its user name too
+	}
+	if bc.secret != "" && strings.Contains(string(shown), leak) {
 		t.Fatalf("the answer shows the password: %s", shown)
 	}
 	if ep["type"] != bc.name {
@@ -208,11 +258,13 @@ func runBrokerCase(t *testing.T, bc brokerCase, n int) {
 				if err := json.Unmarshal(m.Body, &e); err != nil {
 					t.Fatalf("body %q: %v", m.Body, err)
 				}
-				if err := webhook.Verify(secret, m.Headers, m.Body); err != nil {
+				if bc.noHeaders {
+					// Nothing to verify or compare: the body alone came.
+				} else if err := webhook.Verify(secret, m.Headers, m.Body); err != nil {
 					t.Fatalf("signature of %s: %v (headers %v)", e.ID, err, m.Headers)
 				}
-				if m.Headers.Get("X-Hookbook-Event-Id") != e.ID || m.Headers.Get("X-Hookbook-Ordering-Key") != e.OrderingKey ||
-					m.Headers.Get("X-Hookbook-Sequence") != fmt.Sprint(e.Sequence) {
+				if !bc.noHeaders && (m.Headers.Get("X-Hookbook-Event-Id") != e.ID || m.Headers.Get("X-Hookbook-Ordering-Key") != e.OrderingKey ||
+					m.Headers.Get("X-Hookbook-Sequence") != fmt.Sprint(e.Sequence)) {
 					t.Fatalf("metadata headers %v of %+v", m.Headers, e)
 				}
 				if seen[e.ID] {
@@ -231,7 +283,12 @@ func runBrokerCase(t *testing.T, bc brokerCase, n int) {
 	t.Logf("%s: %d events, %d messages consumed, %d failed attempts during the outage", bc.name, n, received, failed.Load())
 
 	// A wrong password: the delivery log says auth.
-	bad, _ := bc.config(t, bc.addr, "wrong-password")
+	var bad map[string]any
+	if bc.auth != nil {
+		bad = bc.auth(t)
+	} else {
+		bad, _ = config(t, authAddr, "wrong-password")
+	}
 	ep2 := in.must(201, "POST", "/api/v1/webhooks", map[string]any{"type": bc.name, "config": bad, "events": []string{"test.broker"}})
 	dlv := in.must(202, "POST", "/api/v1/webhooks/"+ep2["id"].(string)+"/test", nil)["delivery_id"].(string)
 	hookbooktest.WaitFor(t, time.Minute, "an auth failure in the delivery log", func() bool {
@@ -343,4 +400,280 @@ func TestBrokerRedactedWithoutStored(t *testing.T) {
 	if r.Status != 422 || !strings.Contains(string(r.Body), `"config"`) {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
+}
+
+// sendOrStop hands m to out unless ctx ends first (a consumer nobody
+// reads any more must not block its stop).
+func sendOrStop(ctx context.Context, out chan<- brokerMessage, m brokerMessage) {
+	select {
+	case out <- m:
+	case <-ctx.Done():
+	}
+}
+
+// natsCase makes a JetStream stream of its own for a unique subject on the
+// shared NATS (deleted with the test) and consumes it with nats.go's
+// jetstream API, headers and body.
+func natsCase(t testing.TB, addr, password string) (map[string]any, <-chan brokerMessage) {
+	id := time.Now().UnixNano()
+	subject, stream := fmt.Sprintf("hookbook-e2e.%d", id), fmt.Sprintf("hookbook-e2e-%d", id)
+	nc, err := natsgo.Connect("nats://" + brokertest.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{subject}, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan brokerMessage, 4096)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		h := http.Header{}
+		for k, vs := range m.Headers() {
+			for _, v := range vs {
+				h.Add(k, v)
+			}
+		}
+		sendOrStop(ctx, out, brokerMessage{Body: m.Data(), Headers: h})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cc.Stop()
+		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer dcancel()
+		js.DeleteStream(dctx, stream)
+		nc.Close()
+	})
+	url := "nats://" + addr
+	if password != "" {
+		url = "nats://hookbook:" + password + "@" + addr
+	}
+	return map[string]any{"url": url, "subject": subject}, out
+}
+
+// natsAuthCase: the shared NATS takes any password, so the wrong one is
+// tried on a nats-server of the test's own that checks it.
+func natsAuthCase(t testing.TB) map[string]any {
+	addr := privateBroker(t, "nats-server", func(dir, addr string) string {
+		return fmt.Sprintf("listen: %q\nauthorization { user: \"hookbook\", password: \"right-password\" }\n", addr)
+	})
+	return map[string]any{"url": "nats://hookbook:wrong-password@" + addr, "subject": "hookbook-e2e.auth"}
+}
+
+// mqttCase subscribes with paho to a unique topic on the shared Mosquitto,
+// at QoS 1. MQTT 3.1.1 has no headers: the messages are bodies alone.
+func mqttCase(t testing.TB, addr, password string) (map[string]any, <-chan brokerMessage) {
+	id := time.Now().UnixNano()
+	topic := fmt.Sprintf("hookbook-e2e/%d", id)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan brokerMessage, 4096)
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + brokertest.Mosquitto).
+		SetClientID(fmt.Sprintf("hookbook-e2e-%d", id)).SetCleanSession(true).SetOrderMatters(true))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("mqtt connect: %v", tok.Error())
+	}
+	tok := c.Subscribe(topic, 1, func(_ paho.Client, m paho.Message) {
+		sendOrStop(ctx, out, brokerMessage{Body: m.Payload(), Headers: http.Header{}})
+	})
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("mqtt subscribe: %v", tok.Error())
+	}
+	t.Cleanup(func() {
+		cancel()
+		c.Disconnect(250)
+	})
+	url := "tcp://" + addr
+	if password != "" {
+		url = "tcp://hookbook:" + password + "@" + addr
+	}
+	return map[string]any{"url": url, "topic": topic, "qos": 1}, out
+}
+
+// mqttAuthCase: the shared Mosquitto allows anonymous clients, so the
+// wrong password is tried on a mosquitto of the test's own with a
+// password file.
+func mqttAuthCase(t testing.TB) map[string]any {
+	passwd := requireTool(t, "mosquitto_passwd")
+	addr := privateBroker(t, "mosquitto", func(dir, addr string) string {
+		pwfile := filepath.Join(dir, "passwd")
+		if out, err := exec.Command(passwd, "-c", "-b", pwfile, "hookbook", "right-password").CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_passwd: %v: %s", err, out)
+		}
+		_, port, _ := net.SplitHostPort(addr)
+		return fmt.Sprintf("user root\nlistener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\npersistence false\n", port, pwfile)
+	})
+	return map[string]any{"url": "tcp://hookbook:wrong-password@" + addr, "topic": "hookbook-e2e/auth", "qos": 1}
+}
+
+// requireTool finds a broker's binary, skipping loudly without it (failing
+// under CI=true).
+func requireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI=true", name)
+		}
+		t.Skipf("\n\n*** SKIPPED: %s is not installed (see .ci/run).\n\n", name)
+	}
+	return p
+}
+
+// privateBroker runs bin -c <config> for the test alone, the config being
+// conf(dir, addr) for a free address on 127.0.0.1, and returns the address
+// once it answers; the process stops with the test.
+func privateBroker(t testing.TB, bin string, conf func(dir, addr string) string) string {
+	t.Helper()
+	path := requireTool(t, bin)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "broker.conf")
+	if err := os.WriteFile(file, []byte(conf(dir, addr)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(path, "-c", file)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	hookbooktest.WaitFor(t, 20*time.Second, bin+" answering at "+addr, func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return addr
+}
+
+// kafkaPassword is the SASL/PLAIN password of the kfake cluster's user.
+const kafkaPassword = "kafka-e2e-pw"
+
+// advertisedListener makes kfake tell its clients to connect to addr (the
+// proxy in front of it): a Kafka client connects to the brokers the
+// cluster advertises, not to its seed, so a proxy only in front of the
+// seed would see the first connection alone.
+type advertisedListener struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (l advertisedListener) Addr() net.Addr { return l.addr }
+
+// kafkaStart starts a kfake cluster (franz-go's in-process Kafka, speaking
+// the real protocol over TCP; no Kafka broker runs here) with SASL/PLAIN,
+// behind a proxy it advertises. Its configs make a topic of their own and
+// consume it with a franz-go client that dials the cluster directly (so
+// the outage is hookbook's alone), record headers and value.
+func kafkaStart(t testing.TB) (*brokertest.Proxy, configFunc) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := ln.Addr().String()
+	proxy := brokertest.NewProxy(t, direct)
+	padv, err := net.ResolveTCPAddr("tcp", proxy.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.Superuser("PLAIN", "hookbook", kafkaPassword),
+		kfake.ListenFn(func(string, string) (net.Listener, error) { return advertisedListener{ln, padv}, nil }))
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	// kfake closes the connection on a wrong password, where a Kafka broker
+	// answers SaslAuthenticate with SASL_AUTHENTICATION_FAILED (58): this
+	// makes kfake answer as Kafka does (as internal/destination/kafka's
+	// TestKafkaWrongPassword does).
+	c.ControlKey(int16(kmsg.SASLAuthenticate), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.SASLAuthenticateRequest)
+		if parts := bytes.Split(r.SASLAuthBytes, []byte{0}); len(parts) == 3 && string(parts[2]) != kafkaPassword {
+			resp := r.ResponseKind().(*kmsg.SASLAuthenticateResponse)
+			resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
+			msg := "Authentication failed: Invalid username or password"
+			resp.ErrorMessage = &msg
+			return resp, nil, true
+		}
+		return nil, nil, false
+	})
+	var topics atomic.Int64
+	config := func(t testing.TB, addr, password string) (map[string]any, <-chan brokerMessage) {
+		topic := fmt.Sprintf("hookbook-e2e-%d", topics.Add(1))
+		var d net.Dialer
+		cl, err := kgo.NewClient(kgo.SeedBrokers(direct), kgo.SASL(plain.Auth{User: "hookbook", Pass: kafkaPassword}.AsMechanism()),
+			kgo.Dialer(func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, direct)
+			}),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 3, 1
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.Topics[0].ErrorCode)
+		}
+		if err != nil {
+			cancel()
+			cl.Close()
+			t.Fatalf("create topic %s: %v", topic, err)
+		}
+		cl.AddConsumeTopics(topic)
+		out := make(chan brokerMessage, 4096)
+		done := make(chan struct{})
+		partitionOf := map[string]int32{}
+		go func() {
+			defer close(done)
+			for ctx.Err() == nil {
+				fs := cl.PollFetches(ctx)
+				fs.EachRecord(func(r *kgo.Record) {
+					// One key, one partition: that is where Kafka's order holds.
+					// (An event without an ordering key has no record key.)
+					if p, ok := partitionOf[string(r.Key)]; ok && p != r.Partition && len(r.Key) > 0 {
+						t.Errorf("key %s in partitions %d and %d", r.Key, p, r.Partition)
+					}
+					partitionOf[string(r.Key)] = r.Partition
+					h := http.Header{}
+					for _, rh := range r.Headers {
+						h.Add(rh.Key, string(rh.Value))
+					}
+					sendOrStop(ctx, out, brokerMessage{Body: r.Value, Headers: h})
+				})
+			}
+		}()
+		t.Cleanup(func() {
+			cancel()
+			<-done
+			cl.Close()
+		})
+		return map[string]any{"brokers": []string{addr}, "topic": topic,
+			"sasl": map[string]any{"mechanism": "plain", "username": "hookbook", "password": password}}, out
+	}
+	return proxy, config
 }

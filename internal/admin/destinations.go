@@ -93,6 +93,7 @@ func (u *UI) readType(r *http.Request, in *outbound.EndpointInput, form map[stri
 	}
 	in.URL = nil
 	config := map[string]any{}
+	var kept []string // secrets left blank on an edit
 	for _, t := range u.Outbound.OfferedTypes() {
 		for _, f := range t.Fields() {
 			v := strings.TrimSpace(r.PostFormValue(configKey(t.Name(), f.Name)))
@@ -119,7 +120,8 @@ func (u *UI) readType(r *http.Request, in *outbound.EndpointInput, form map[stri
 				setPath(config, f.Name, list)
 			case "secret":
 				if v == "" {
-					v = destination.Redacted // blank keeps the stored one
+					kept = append(kept, f.Name) // blank keeps the stored one
+					continue
 				}
 				setPath(config, f.Name, v)
 			case "bool":
@@ -129,7 +131,27 @@ func (u *UI) readType(r *http.Request, in *outbound.EndpointInput, form map[stri
 			}
 		}
 	}
+	for _, name := range kept {
+		// A secret inside an object whose other fields were all left blank
+		// (kafka's sasl without a mechanism or user) goes with its object:
+		// no SASL is no password to keep.
+		if i := strings.LastIndex(name, "."); i < 0 || hasPath(config, name[:i]) {
+			setPath(config, name, destination.Redacted)
+		}
+	}
 	in.Config, _ = json.Marshal(config)
+}
+
+// hasPath reports whether config has an object at the dotted name.
+func hasPath(config map[string]any, name string) bool {
+	for _, p := range strings.Split(name, ".") {
+		next, ok := config[p].(map[string]any)
+		if !ok {
+			return false
+		}
+		config = next
+	}
+	return true
 }
 
 // fillType puts an endpoint's type and redacted config in an edit form.

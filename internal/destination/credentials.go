@@ -30,7 +30,8 @@ func RedactURL(raw string) string {
 }
 
 // KeepCredentials returns the config next where every credential given
-// back as it was shown (Redacted, alone or as a URL's password) takes its
+// back as it was shown (Redacted, alone, as a URL's password or as a URL's
+// user name alone, NATS's token) takes its
 // value in prev, the stored config: so a form or a client that sends back
 // what it was shown keeps the credentials it never saw. A field with no
 // counterpart in prev is left as it is (and fails validation when it
@@ -88,12 +89,21 @@ func keepURLPassword(next, prev string) string {
 	if err != nil || nu.User == nil {
 		return next
 	}
-	if pw, _ := nu.User.Password(); pw != Redacted {
+	pw, hasPW := nu.User.Password()
+	token := !hasPW && nu.User.Username() == Redacted // nats://***@host: a token
+	if pw != Redacted && !token {
 		return next
 	}
 	pu, err := url.Parse(prev)
 	if err != nil || pu.User == nil {
 		return next
+	}
+	if token {
+		if _, ok := pu.User.Password(); ok {
+			return next
+		}
+		nu.User = pu.User
+		return nu.String()
 	}
 	pw, ok := pu.User.Password()
 	if !ok {

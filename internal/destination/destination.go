@@ -133,7 +133,7 @@ type Field struct {
 	Name     string // its JSON name
 	Label    string
 	Help     string
-	Kind     string // "text", "url" (may hold a credential), "number", "list" (one per line), "secret"
+	Kind     string // "text", "url" (may hold a credential), "number", "list" (one per line), "secret", "bool" (true or false)
 	Required bool
 	Default  string // shown as the placeholder
 }

@@ -31,6 +31,11 @@ func TestRedactAndKeepCredentials(t *testing.T) {
 	if got["url"] != "amqp://u:new@h/v" {
 		t.Fatalf("a new password: %v", got)
 	}
+	// A NATS token (a user name alone) shown as *** is kept too.
+	json.Unmarshal(destination.KeepCredentials(json.RawMessage(`{"url":"nats://***@h:4222"}`), json.RawMessage(`{"url":"nats://t0ken@h:4222"}`)), &got)
+	if got["url"] != "nats://t0ken@h:4222" {
+		t.Fatalf("a token: %v", got)
+	}
 	if r := string(destination.RedactAny(json.RawMessage(`{"url":"x://u:pw@h","token":"t","n":1}`))); r != `{"n":1,"token":"***","url":"x://u:***@h"}` {
 		t.Fatalf("RedactAny: %s", r)
 	}

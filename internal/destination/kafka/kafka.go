@@ -236,7 +236,7 @@ func (kafkaType) Fields() []destination.Field {
 			Help: "plain, scram-sha-256 or scram-sha-512; empty for none."},
 		{Name: "sasl.username", Label: "SASL user", Kind: "text"},
 		{Name: "sasl.password", Label: "SASL password", Kind: "secret", Help: "Write-only."},
-		{Name: "tls", Label: "TLS", Kind: "text", Default: "false", Help: "true to connect over TLS."},
+		{Name: "tls", Label: "TLS", Kind: "bool", Default: "false", Help: "Connect over TLS (the brokers' certificates verified)."},
 	}
 }
 

@@ -188,9 +188,9 @@ func redactURL(raw string) string {
 		return raw
 	}
 	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "***")
+		return destination.RedactURL(raw) // user:***@, unescaped
 	}
-	return u.String()
+	return raw
 }
 
 func hostPort(u *url.URL) string {

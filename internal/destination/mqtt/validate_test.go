@@ -56,7 +56,7 @@ func TestMQTTValidate(t *testing.T) {
 func TestMQTTRedact(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ config, want, secret string }{
-		{`{"url":"tcp://user:s3cret@h:1883","topic":"a","qos":1}`, `{"url":"tcp://user:%2A%2A%2A@h:1883","topic":"a","qos":1}`, "s3cret"},
+		{`{"url":"tcp://user:s3cret@h:1883","topic":"a","qos":1}`, `{"url":"tcp://user:***@h:1883","topic":"a","qos":1}`, "s3cret"},
 		{`{"url":"tcp://h:1883"}`, `{"url":"tcp://h:1883"}`, ""},
 		{`{"url":"tcp://u:p%zz@h"}`, `{"url":"***"}`, "p%zz"},
 		{`s3cret`, `{}`, "s3cret"},

@@ -178,11 +178,12 @@ func redactURL(raw string) string {
 		return raw
 	}
 	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "***")
-	} else {
-		u.User = url.User("***") // a token
+		return destination.RedactURL(raw)
 	}
-	return u.String()
+	// A token: *** in its place, unescaped (as the answers show it and as a
+	// client sends it back to keep it).
+	u.User = nil
+	return strings.Replace(u.String(), "://", "://"+destination.Redacted+"@", 1)
 }
 
 // Addresses returns the host:port the config connects to.

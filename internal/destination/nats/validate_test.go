@@ -56,8 +56,8 @@ func TestNATSValidate(t *testing.T) {
 func TestNATSRedact(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ config, want, secret string }{
-		{`{"url":"nats://user:s3cret@h:4222","subject":"a.b"}`, `{"url":"nats://user:%2A%2A%2A@h:4222","subject":"a.b"}`, "s3cret"},
-		{`{"url":"nats://t0ken@h:4222"}`, `{"url":"nats://%2A%2A%2A@h:4222"}`, "t0ken"},
+		{`{"url":"nats://user:s3cret@h:4222","subject":"a.b"}`, `{"url":"nats://user:***@h:4222","subject":"a.b"}`, "s3cret"},
+		{`{"url":"nats://t0ken@h:4222"}`, `{"url":"nats://***@h:4222"}`, "t0ken"},
 		{`{"url":"nats://h:4222"}`, `{"url":"nats://h:4222"}`, ""},
 		{`{"url":"nats://u:p%zz@h"}`, `{"url":"***"}`, "p%zz"},
 		{`not json with s3cret`, `{}`, "s3cret"},
