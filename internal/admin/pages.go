@@ -295,7 +295,9 @@ func formInput(r *http.Request, create bool, s *session) (outbound.EndpointInput
 		events = []string{}
 	}
 	in := outbound.EndpointInput{URL: ptr(form["url"]), Events: &events, Description: ptr(form["description"])}
-	if _, sent := r.PostForm["alert_emails"]; sent { // comma separated; empty clears them
+	// Alert e-mails are the organization's to set: a portal user could
+	// otherwise have hookbook mail any address from the operator's sender.
+	if _, sent := r.PostForm["alert_emails"]; sent && !s.Portal { // comma separated; empty clears them
 		emails := []string{}
 		for _, a := range strings.Split(form["alert_emails"], ",") {
 			if a = strings.TrimSpace(a); a != "" {

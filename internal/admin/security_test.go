@@ -89,5 +89,10 @@ func TestEndpointSecurityForm(t *testing.T) {
 		if strings.Contains(portal, "clinic") || strings.Contains(portal, "pw-never-shown") || strings.Contains(portal, "auth_password") || strings.Contains(portal, "BEGIN") {
 			t.Errorf("the portal shows a credential or the fields")
 		}
+		// Alert e-mails are the organization's: a portal user must not
+		// have hookbook mail addresses of their choosing.
+		if strings.Contains(portal, `name="alert_emails"`) {
+			t.Errorf("the portal offers the alert e-mails field")
+		}
 	})
 }
