@@ -1,9 +1,11 @@
 package outbound
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/destination"
@@ -53,6 +55,7 @@ func (s *Service) applyType(ctx context.Context, e *hookbook.Endpoint, in Endpoi
 		f.Add("transformation", "only webhook endpoints run transformations")
 	}
 	raw := in.Config
+	keptStored := false // a stored credential stands for a "***" given back
 	switch {
 	case len(raw) == 0 && prevType == e.Type:
 		raw = prevConfig // unchanged
@@ -61,6 +64,7 @@ func (s *Service) applyType(ctx context.Context, e *hookbook.Endpoint, in Endpoi
 		return
 	case prevType == e.Type:
 		raw = destination.KeepCredentials(raw, prevConfig)
+		keptStored = !bytes.Equal(raw, in.Config)
 	}
 	if destination.HasRedacted(raw) {
 		f.Add("config", `holds "***" where a credential goes, with no stored credential to keep: give the credential`)
@@ -85,6 +89,12 @@ func (s *Service) applyType(ctx context.Context, e *hookbook.Endpoint, in Endpoi
 		f.Add("config", err.Error())
 		return
 	}
+	if keptStored && !sameAddresses(t, addrs, prevConfig) {
+		// A stored credential goes only where it went: whoever can edit the
+		// endpoint could otherwise send it to a host of their own.
+		f.Add("config.url", `holds "***" for a stored credential, but the broker's address changed: give the credential again to use it with another address`)
+		return
+	}
 	for _, a := range addrs {
 		if err := s.Guard.CheckAddress(ctx, a); err != nil {
 			f.Add("config", err.Error())
@@ -93,6 +103,21 @@ func (s *Service) applyType(ctx context.Context, e *hookbook.Endpoint, in Endpoi
 	}
 	e.Config = norm
 	e.URL = destination.Describe(t, norm)
+}
+
+// sameAddresses reports whether next, the addresses of a new config of t,
+// are those prev connects to (and so whether a stored credential may be
+// kept).
+func sameAddresses(t destination.Type, next []string, prev json.RawMessage) bool {
+	b, err := t.Addresses(prev)
+	if err != nil || len(next) != len(b) {
+		return false
+	}
+	a := slices.Clone(next)
+	b = slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // offeredTypes lists the endpoint types this instance offers.
