@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookbook/hookbook/internal/brokertest"
 	"github.com/hookbook/hookbook/internal/destination"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -23,7 +24,7 @@ func BenchmarkKafkaPublish(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cl.Close()
-	p := open(b, fmt.Sprintf(`{"brokers":%s,"topic":"bookings"}`, brokersJSON(c)), plainDial)
+	p := open(b, fmt.Sprintf(`{"brokers":%s,"topic":"bookings"}`, brokersJSON(c)), brokertest.Dial)
 	ctx := context.Background()
 	m := message(1, "bkg_1", 1)
 	direct := func(m *destination.Message) error {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/hookbook/hookbook/internal/brokertest"
 	"github.com/hookbook/hookbook/internal/destination"
 )
 
@@ -16,7 +17,7 @@ import (
 // one message at a time and from 8 goroutines at once.
 // Run: go test -run XXX -bench MQTTPublish ./internal/destination/mqtt/
 func BenchmarkMQTTPublish(b *testing.B) {
-	requireTCP(b, sharedAddr)
+	brokertest.Require(b, "Mosquitto", sharedAddr)
 	topic := "hbbench/" + randomID()
 	opts := paho.NewClientOptions().AddBroker("tcp://" + sharedAddr).SetClientID("hbbench-" + randomID()).SetOrderMatters(false)
 	c := paho.NewClient(opts)

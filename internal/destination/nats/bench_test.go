@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookbook/hookbook/internal/brokertest"
 	"github.com/hookbook/hookbook/internal/destination"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,7 +19,7 @@ import (
 // message at a time (each waiting for its ack) and from 8 goroutines at
 // once. Run: go test -run XXX -bench NATSPublish ./internal/destination/nats/
 func BenchmarkNATSPublish(b *testing.B) {
-	requireTCP(b, sharedAddr)
+	brokertest.Require(b, "NATS", sharedAddr)
 	nc, err := natsgo.Connect("nats://" + sharedAddr)
 	if err != nil {
 		b.Fatal(err)
