@@ -189,3 +189,17 @@ func hasRedacted(v any) bool {
 	}
 	return false
 }
+
+// RedactURLConfig redacts a config of type C whose one credential is the
+// password of the URL that field points at (RedactURL): the config as
+// decoded into C, with that password Redacted; `{}` when it does not
+// decode.
+func RedactURLConfig[C any](config json.RawMessage, field func(*C) *string) json.RawMessage {
+	var c C
+	if json.Unmarshal(config, &c) != nil {
+		return json.RawMessage(`{}`)
+	}
+	u := field(&c)
+	*u = RedactURL(*u)
+	return Encode(c)
+}

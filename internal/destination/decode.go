@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -78,8 +77,8 @@ func ParseURL(field, raw string, defaultPort string, schemes ...string) (*url.UR
 	if raw == "" {
 		return nil, "", bad("is required")
 	}
-	if len(raw) > 2048 {
-		return nil, "", bad("must be at most 2048 characters")
+	if len(raw) > MaxURLLength {
+		return nil, "", bad(fmt.Sprintf("must be at most %d characters", MaxURLLength))
 	}
 	u, err := url.Parse(raw)
 	ok := err == nil
@@ -95,13 +94,12 @@ func ParseURL(field, raw string, defaultPort string, schemes ...string) (*url.UR
 	if u.Hostname() == "" {
 		return nil, "", bad("must name a host")
 	}
-	port := u.Port()
-	if port == "" {
-		port = defaultPort
-	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return nil, "", bad("has an invalid port")
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, "", bad("has an invalid port")
+		}
 	}
-	return u, net.JoinHostPort(u.Hostname(), port), nil
+	return u, HostPort(u, defaultPort), nil
 }
 
 // CheckName refuses an empty (when required) or oversized name field.

@@ -3,10 +3,9 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
-	"time"
 
+	"github.com/hookbook/hookbook/internal/brokertest"
 	"github.com/hookbook/hookbook/internal/destination"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -23,7 +22,7 @@ func BenchmarkKafkaPublish(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cl.Close()
-	p := open(b, fmt.Sprintf(`{"brokers":%s,"topic":"bookings"}`, brokersJSON(c)), plainDial)
+	p := open(b, fmt.Sprintf(`{"brokers":%s,"topic":"bookings"}`, brokersJSON(c)), brokertest.Dial)
 	ctx := context.Background()
 	m := message(1, "bkg_1", 1)
 	direct := func(m *destination.Message) error {
@@ -34,69 +33,5 @@ func BenchmarkKafkaPublish(b *testing.B) {
 		return cl.ProduceSync(ctx, rec).FirstErr()
 	}
 	hookbook := func(m *destination.Message) error { return p.Publish(ctx, m) }
-	b.Run("interleaved", func(b *testing.B) {
-		interleaved(b, func() error { return direct(m) }, func() error { return hookbook(m) })
-	})
-	for _, mode := range []string{"serial", "parallel8"} {
-		for _, cs := range []struct {
-			name string
-			pub  func(*destination.Message) error
-		}{{"direct", direct}, {"hookbook", hookbook}} {
-			b.Run(mode+"/"+cs.name, func(b *testing.B) {
-				if mode == "serial" {
-					for b.Loop() {
-						if err := cs.pub(m); err != nil {
-							b.Fatal(err)
-						}
-					}
-					return
-				}
-				b.SetParallelism(4)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if err := cs.pub(m); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			})
-		}
-	}
-}
-
-// interleaved publishes rounds of 8 goroutines × 25 messages, by turns
-// directly and through the Publisher, so that both see the same machine
-// load, and reports each one's messages per second and their ratio.
-func interleaved(b *testing.B, direct, hookbook func() error) {
-	const workers, per = 8, 25
-	round := func(pub func() error) time.Duration {
-		start := time.Now()
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range per {
-					if err := pub(); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		return time.Since(start)
-	}
-	var d, h time.Duration
-	rounds := 0
-	for b.Loop() {
-		d += round(direct)
-		h += round(hookbook)
-		rounds++
-	}
-	n := float64(rounds * workers * per)
-	b.ReportMetric(n/d.Seconds(), "direct-msg/s")
-	b.ReportMetric(n/h.Seconds(), "hookbook-msg/s")
-	b.ReportMetric(d.Seconds()/h.Seconds(), "ratio")
+	brokertest.BenchPublish(b, func() error { return direct(m) }, func() error { return hookbook(m) })
 }

@@ -89,29 +89,8 @@ func fieldErr(field, format string, args ...any) error {
 
 func decode(config json.RawMessage) (Config, error) {
 	var c Config
-	if len(bytes.TrimSpace(config)) == 0 {
-		return c, fieldErr("brokers", "is required")
-	}
-	dec := json.NewDecoder(bytes.NewReader(config))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		var fe *destination.FieldError
-		if errors.As(err, &fe) {
-			return c, fe
-		}
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) && ute.Field != "" {
-			return c, fieldErr(ute.Field, "must be a %s", ute.Type)
-		}
-		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return c, fieldErr(strings.Trim(f, `"`), "is not a field of a kafka config (brokers, topic, sasl, tls)")
-		}
-		return c, fieldErr("brokers", "the config must be a JSON object: %v", err)
-	}
-	if dec.More() {
-		return c, fieldErr("brokers", "the config must be one JSON object")
-	}
-	return c, nil
+	err := destination.DecodeStrict(config, &c, "brokers", "a kafka config (brokers, topic, sasl, tls)")
+	return c, err
 }
 
 func validBroker(b string) bool {

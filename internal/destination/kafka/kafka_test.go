@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookbook/hookbook/internal/brokertest"
 	"github.com/hookbook/hookbook/internal/destination"
 	"github.com/hookbook/hookbook/webhook"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -41,11 +42,6 @@ func cluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 func brokersJSON(c *kfake.Cluster) string {
 	b, _ := json.Marshal(c.ListenAddrs())
 	return string(b)
-}
-
-func plainDial(ctx context.Context, network, address string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, network, address)
 }
 
 func open(t testing.TB, config string, dial destination.DialFunc) destination.Publisher {
@@ -115,7 +111,7 @@ func consume(t testing.TB, c *kfake.Cluster, topic string, n int) []*kgo.Record 
 func TestKafkaPublishConsume(t *testing.T) {
 	t.Parallel()
 	c := cluster(t)
-	p := open(t, fmt.Sprintf(`{"brokers":%s,"topic":"bookings"}`, brokersJSON(c)), plainDial)
+	p := open(t, fmt.Sprintf(`{"brokers":%s,"topic":"bookings"}`, brokersJSON(c)), brokertest.Dial)
 	const keys, per = 5, 40
 	sent := map[string]*destination.Message{}
 	var mu sync.Mutex
@@ -193,7 +189,7 @@ func TestKafkaSASL(t *testing.T) {
 			t.Parallel()
 			c := cluster(t, kfake.EnableSASL(), kfake.Superuser(mech, "hb", "right"))
 			p := open(t, fmt.Sprintf(`{"brokers":%s,"topic":"bookings","sasl":{"mechanism":%q,"username":"hb","password":"right"}}`,
-				brokersJSON(c), strings.ToLower(mech)), plainDial)
+				brokersJSON(c), strings.ToLower(mech)), brokertest.Dial)
 			if err := publish(p, message(1, "k", 1)); err != nil {
 				t.Fatal(err)
 			}
@@ -223,14 +219,14 @@ func TestKafkaWrongPassword(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"brokers":%s,"topic":"bookings","sasl":{"mechanism":"plain","username":"hb","password":"wrong-pw"}}`, brokersJSON(c))), plainDial)
+	_, err := New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"brokers":%s,"topic":"bookings","sasl":{"mechanism":"plain","username":"hb","password":"wrong-pw"}}`, brokersJSON(c))), brokertest.Dial)
 	if destination.KindOf(err) != destination.KindAuth {
 		t.Fatalf("err = %v, want auth", err)
 	}
 	if strings.Contains(err.Error(), "wrong-pw") {
 		t.Fatalf("the error shows the password: %v", err)
 	}
-	p := open(t, fmt.Sprintf(`{"brokers":%s,"topic":"bookings","sasl":{"mechanism":"plain","username":"hb","password":"right"}}`, brokersJSON(c)), plainDial)
+	p := open(t, fmt.Sprintf(`{"brokers":%s,"topic":"bookings","sasl":{"mechanism":"plain","username":"hb","password":"right"}}`, brokersJSON(c)), brokertest.Dial)
 	if err := publish(p, message(1, "k", 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +236,7 @@ func TestKafkaWrongPassword(t *testing.T) {
 func TestKafkaUnknownTopic(t *testing.T) {
 	t.Parallel()
 	c := cluster(t)
-	p := open(t, fmt.Sprintf(`{"brokers":%s,"topic":"nosuchtopic"}`, brokersJSON(c)), plainDial)
+	p := open(t, fmt.Sprintf(`{"brokers":%s,"topic":"nosuchtopic"}`, brokersJSON(c)), brokertest.Dial)
 	err := publish(p, message(1, "k", 1))
 	if destination.KindOf(err) != destination.KindRejected {
 		t.Fatalf("err = %v, want publish_rejected", err)
@@ -261,7 +257,7 @@ func (c *cuttable) dial(ctx context.Context, network, address string) (net.Conn,
 	if c.cut {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
 	}
-	conn, err := plainDial(ctx, network, address)
+	conn, err := brokertest.Dial(ctx, network, address)
 	if err == nil {
 		c.conns = append(c.conns, conn)
 	}
@@ -335,7 +331,7 @@ func TestKafkaConnectRefused(t *testing.T) {
 	l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, err = New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"brokers":[%q],"topic":"t"}`, addr)), plainDial)
+	_, err = New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"brokers":[%q],"topic":"t"}`, addr)), brokertest.Dial)
 	if k := destination.KindOf(err); k != destination.KindConnect && k != destination.KindTimeout {
 		t.Fatalf("err = %v", err)
 	}
@@ -349,7 +345,7 @@ func TestKafkaConnectRefused(t *testing.T) {
 func TestKafkaClosed(t *testing.T) {
 	t.Parallel()
 	c := cluster(t)
-	p := open(t, fmt.Sprintf(`{"brokers":%s,"topic":"bookings"}`, brokersJSON(c)), plainDial)
+	p := open(t, fmt.Sprintf(`{"brokers":%s,"topic":"bookings"}`, brokersJSON(c)), brokertest.Dial)
 	p.Close()
 	if err := publish(p, message(1, "k", 1)); destination.KindOf(err) != destination.KindConnect {
 		t.Fatalf("err = %v", err)

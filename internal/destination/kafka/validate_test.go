@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookbook/hookbook/internal/brokertest"
 	"github.com/hookbook/hookbook/internal/destination"
 )
 
@@ -98,23 +99,6 @@ func FuzzKafkaValidate(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, config string) {
-		norm, err := New().Validate(json.RawMessage(config))
-		if err != nil {
-			var fe *destination.FieldError
-			if !errors.As(err, &fe) {
-				t.Fatalf("not a FieldError: %v", err)
-			}
-			return
-		}
-		again, err := New().Validate(norm)
-		if err != nil || string(again) != string(norm) {
-			t.Fatalf("the normal form %s is not a fixed point: %s, %v", norm, again, err)
-		}
-		if _, err := New().Validate(New().Redact(norm)); err != nil {
-			t.Fatalf("the redaction of %s is invalid: %v", norm, err)
-		}
-		if _, err := New().Addresses(norm); err != nil {
-			t.Fatal(err)
-		}
+		brokertest.CheckConfig(t, New(), json.RawMessage(config), new(*destination.FieldError))
 	})
 }

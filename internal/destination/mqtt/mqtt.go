@@ -9,7 +9,6 @@
 package mqtt
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -31,7 +30,7 @@ import (
 
 // Bounds of a config.
 const (
-	MaxURLLength   = 2048
+	MaxURLLength   = destination.MaxURLLength
 	MaxTopicLength = 255
 	// DefaultTopic is the topic when the config names none.
 	DefaultTopic = "hookbook/{event}"
@@ -60,69 +59,15 @@ func (mqttType) Name() string { return "mqtt" }
 
 func decode(config json.RawMessage) (Config, error) {
 	var c Config
-	if len(bytes.TrimSpace(config)) == 0 {
-		return c, &destination.FieldError{Field: "url", Message: "is required"}
-	}
-	dec := json.NewDecoder(bytes.NewReader(config))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) && ute.Field != "" {
-			return c, &destination.FieldError{Field: ute.Field, Message: "must be a " + ute.Type.String()}
-		}
-		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return c, &destination.FieldError{Field: strings.Trim(f, `"`), Message: "is not a field of an mqtt config (url, topic, qos)"}
-		}
-		return c, &destination.FieldError{Field: "url", Message: "the config must be a JSON object: " + err.Error()}
-	}
-	if dec.More() {
-		return c, &destination.FieldError{Field: "url", Message: "the config must be one JSON object"}
-	}
-	return c, nil
+	err := destination.DecodeStrict(config, &c, "url", "an mqtt config (url, topic, qos)")
+	return c, err
 }
 
 func secure(u *url.URL) bool { return u.Scheme == "ssl" || u.Scheme == "mqtts" }
 
 func parseURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, &destination.FieldError{Field: "url", Message: "is required"}
-	}
-	if len(raw) > MaxURLLength {
-		return nil, &destination.FieldError{Field: "url", Message: fmt.Sprintf("is longer than %d characters", MaxURLLength)}
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, &destination.FieldError{Field: "url", Message: "is not a URL"}
-	}
-	switch u.Scheme {
-	case "tcp", "mqtt", "ssl", "mqtts":
-	default:
-		return nil, &destination.FieldError{Field: "url", Message: "must be tcp://[user:password@]host[:port] (or mqtt://, ssl://, mqtts://)"}
-	}
-	if u.Hostname() == "" || u.Opaque != "" {
-		return nil, &destination.FieldError{Field: "url", Message: "must name a host"}
-	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return nil, &destination.FieldError{Field: "url", Message: "must be only scheme, credentials, host and port"}
-	}
-	if p := u.Port(); p != "" && !validPort(p) {
-		return nil, &destination.FieldError{Field: "url", Message: "has an invalid port"}
-	}
-	return u, nil
-}
-
-func validPort(p string) bool {
-	if len(p) > 5 {
-		return false
-	}
-	n := 0
-	for _, r := range p {
-		if r < '0' || r > '9' {
-			return false
-		}
-		n = n*10 + int(r-'0')
-	}
-	return n > 0 && n <= 65535
+	return destination.ParseBrokerURL("url", raw, "must be tcp://[user:password@]host[:port] (or mqtt://, ssl://, mqtts://)",
+		"tcp", "mqtt", "ssl", "mqtts")
 }
 
 // validTopic reports whether s is a topic one can publish to: UTF-8
@@ -171,37 +116,16 @@ func (mqttType) Redact(config json.RawMessage) json.RawMessage {
 	if err != nil {
 		return json.RawMessage(`{}`)
 	}
-	c.URL = redactURL(c.URL)
+	c.URL = destination.RedactBrokerURL(c.URL, false)
 	out, _ := json.Marshal(c)
 	return out
 }
 
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if strings.Contains(raw, "@") {
-			return "***"
-		}
-		return raw
-	}
-	if u.User == nil {
-		return raw
-	}
-	if _, has := u.User.Password(); has {
-		return destination.RedactURL(raw) // user:***@, unescaped
-	}
-	return raw
-}
-
 func hostPort(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = "1883"
-		if secure(u) {
-			port = "8883"
-		}
+	if secure(u) {
+		return destination.HostPort(u, "8883")
 	}
-	return net.JoinHostPort(u.Hostname(), port)
+	return destination.HostPort(u, "1883")
 }
 
 // Addresses returns the host:port the config connects to.

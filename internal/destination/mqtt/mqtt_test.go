@@ -14,10 +14,11 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/hookbook/hookbook/internal/brokertest"
 	"github.com/hookbook/hookbook/internal/destination"
 )
 
-const sharedAddr = "127.0.0.1:1883"
+const sharedAddr = brokertest.Mosquitto
 
 func randomID() string {
 	b := make([]byte, 6)
@@ -33,7 +34,7 @@ func open(t testing.TB, config string) destination.Publisher {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p, err := New().Open(ctx, norm, plainDial)
+	p, err := New().Open(ctx, norm, brokertest.Dial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func receive(t testing.TB, ch <-chan paho.Message) paho.Message {
 // body, the ordered half in order.
 func TestMQTTPublishConsume(t *testing.T) {
 	t.Parallel()
-	requireTCP(t, sharedAddr)
+	brokertest.Require(t, "Mosquitto", sharedAddr)
 	for _, qos := range []int{0, 1, 2} {
 		t.Run(fmt.Sprint("qos", qos), func(t *testing.T) {
 			t.Parallel()
@@ -159,7 +160,7 @@ func TestMQTTWrongPassword(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, cred := range []string{"hb:wrong@", ""} {
-		_, err := New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"url":"tcp://%s%s"}`, cred, b.addr)), plainDial)
+		_, err := New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"url":"tcp://%s%s"}`, cred, b.Addr())), brokertest.Dial)
 		if destination.KindOf(err) != destination.KindAuth {
 			t.Fatalf("%q: err = %v, want auth", cred, err)
 		}
@@ -167,7 +168,7 @@ func TestMQTTWrongPassword(t *testing.T) {
 			t.Fatalf("the error shows the password: %v", err)
 		}
 	}
-	p := open(t, fmt.Sprintf(`{"url":"tcp://hb:right@%s"}`, b.addr))
+	p := open(t, fmt.Sprintf(`{"url":"tcp://hb:right@%s"}`, b.Addr()))
 	if err := publish(t, p, message(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -179,17 +180,17 @@ func TestMQTTWrongPassword(t *testing.T) {
 func TestMQTTOutage(t *testing.T) {
 	t.Parallel()
 	b := startPrivateBroker(t, "hb", "pw")
-	p := open(t, fmt.Sprintf(`{"url":"tcp://hb:pw@%s","topic":"out/{event}"}`, b.addr))
+	p := open(t, fmt.Sprintf(`{"url":"tcp://hb:pw@%s","topic":"out/{event}"}`, b.Addr()))
 	if err := publish(t, p, message(0)); err != nil {
 		t.Fatal(err)
 	}
-	b.stop()
+	b.Stop()
 	err := publish(t, p, message(1))
 	if k := destination.KindOf(err); k != destination.KindConnect && k != destination.KindTimeout {
 		t.Fatalf("during the outage: err = %v, want connect or timeout", err)
 	}
-	b.start()
-	ch := subscribe(t, b.addr, "hb", "pw", "out/#")
+	b.Start()
+	ch := subscribe(t, b.Addr(), "hb", "pw", "out/#")
 	m := message(2)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -222,7 +223,7 @@ func TestMQTTOpenBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"url":"tcp://%s"}`, l.Addr())), plainDial)
+	_, err = New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"url":"tcp://%s"}`, l.Addr())), brokertest.Dial)
 	if destination.KindOf(err) != destination.KindTimeout {
 		t.Fatalf("err = %v, want timeout", err)
 	}
@@ -236,7 +237,7 @@ func TestMQTTConnectRefused(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"url":"tcp://127.0.0.1:%d"}`, freePort(t))), plainDial)
+	_, err := New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"url":"tcp://127.0.0.1:%d"}`, brokertest.FreePort(t))), brokertest.Dial)
 	if destination.KindOf(err) != destination.KindConnect {
 		t.Fatalf("err = %v, want connect", err)
 	}
@@ -245,7 +246,7 @@ func TestMQTTConnectRefused(t *testing.T) {
 // TestMQTTClosed: Publish after Close fails (connect).
 func TestMQTTClosed(t *testing.T) {
 	t.Parallel()
-	requireTCP(t, sharedAddr)
+	brokertest.Require(t, "Mosquitto", sharedAddr)
 	p := open(t, fmt.Sprintf(`{"url":"tcp://%s"}`, sharedAddr))
 	p.Close()
 	if err := publish(t, p, message(1)); destination.KindOf(err) != destination.KindConnect {
@@ -286,13 +287,13 @@ func silent(t *testing.T, l net.Listener) {
 // once it answers again.
 func TestMQTTHungBroker(t *testing.T) {
 	t.Parallel()
-	requireTCP(t, sharedAddr)
-	f := startFreezer(t, sharedAddr)
-	p := open(t, fmt.Sprintf(`{"url":"tcp://%s","topic":"hbtest/%s/{event}"}`, f.addr(), randomID()))
+	brokertest.Require(t, "Mosquitto", sharedAddr)
+	f := brokertest.NewProxy(t, sharedAddr)
+	p := open(t, fmt.Sprintf(`{"url":"tcp://%s","topic":"hbtest/%s/{event}"}`, f.Addr(), randomID()))
 	if err := publish(t, p, message(0)); err != nil {
 		t.Fatal(err)
 	}
-	f.setFrozen(true)
+	f.Freeze()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	start := time.Now()
 	err := p.Publish(ctx, message(1))
@@ -303,7 +304,7 @@ func TestMQTTHungBroker(t *testing.T) {
 	if time.Since(start) > 5*time.Second {
 		t.Fatalf("Publish took %s", time.Since(start))
 	}
-	f.setFrozen(false)
+	f.Restore()
 	if err := publish(t, p, message(2)); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@
 package nats
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,7 +25,7 @@ import (
 
 // Bounds of a config.
 const (
-	MaxURLLength     = 2048
+	MaxURLLength     = destination.MaxURLLength
 	MaxSubjectLength = 255
 	// DefaultSubject is the subject when the config names none.
 	DefaultSubject = "hookbook.{event}"
@@ -52,70 +51,12 @@ func (natsType) Name() string { return "nats" }
 
 func decode(config json.RawMessage) (Config, error) {
 	var c Config
-	if len(bytes.TrimSpace(config)) == 0 {
-		return c, &destination.FieldError{Field: "url", Message: "is required"}
-	}
-	dec := json.NewDecoder(bytes.NewReader(config))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) && ute.Field != "" {
-			return c, &destination.FieldError{Field: ute.Field, Message: "must be a " + ute.Type.String()}
-		}
-		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return c, &destination.FieldError{Field: strings.Trim(f, `"`), Message: "is not a field of a nats config (url, subject)"}
-		}
-		return c, &destination.FieldError{Field: "url", Message: "the config must be a JSON object: " + err.Error()}
-	}
-	if dec.More() {
-		return c, &destination.FieldError{Field: "url", Message: "the config must be one JSON object"}
-	}
-	return c, nil
+	err := destination.DecodeStrict(config, &c, "url", "a nats config (url, subject)")
+	return c, err
 }
 
 func parseURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, &destination.FieldError{Field: "url", Message: "is required"}
-	}
-	if len(raw) > MaxURLLength {
-		return nil, &destination.FieldError{Field: "url", Message: fmt.Sprintf("is longer than %d characters", MaxURLLength)}
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, &destination.FieldError{Field: "url", Message: "is not a URL"}
-	}
-	if u.Scheme != "nats" && u.Scheme != "tls" {
-		return nil, &destination.FieldError{Field: "url", Message: "must be nats://[user:password@]host[:port] or tls://…"}
-	}
-	if u.Hostname() == "" || u.Opaque != "" {
-		return nil, &destination.FieldError{Field: "url", Message: "must name a host"}
-	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return nil, &destination.FieldError{Field: "url", Message: "must be only scheme, credentials, host and port"}
-	}
-	if p := u.Port(); p != "" {
-		if n, err := parsePort(p); err != nil || n == 0 {
-			return nil, &destination.FieldError{Field: "url", Message: "has an invalid port"}
-		}
-	}
-	return u, nil
-}
-
-func parsePort(p string) (int, error) {
-	n := 0
-	if p == "" || len(p) > 5 {
-		return 0, errors.New("bad port")
-	}
-	for _, r := range p {
-		if r < '0' || r > '9' {
-			return 0, errors.New("bad port")
-		}
-		n = n*10 + int(r-'0')
-	}
-	if n > 65535 {
-		return 0, errors.New("bad port")
-	}
-	return n, nil
+	return destination.ParseBrokerURL("url", raw, "must be nats://[user:password@]host[:port] or tls://…", "nats", "tls")
 }
 
 // validSubject reports whether s is a subject one can publish to: tokens of
@@ -161,29 +102,9 @@ func (natsType) Redact(config json.RawMessage) json.RawMessage {
 	if err != nil {
 		return json.RawMessage(`{}`)
 	}
-	c.URL = redactURL(c.URL)
+	c.URL = destination.RedactBrokerURL(c.URL, true) // a user name alone is a token
 	out, _ := json.Marshal(c)
 	return out
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if strings.Contains(raw, "@") {
-			return "***"
-		}
-		return raw
-	}
-	if u.User == nil {
-		return raw
-	}
-	if _, has := u.User.Password(); has {
-		return destination.RedactURL(raw)
-	}
-	// A token: *** in its place, unescaped (as the answers show it and as a
-	// client sends it back to keep it).
-	u.User = nil
-	return strings.Replace(u.String(), "://", "://"+destination.Redacted+"@", 1)
 }
 
 // Addresses returns the host:port the config connects to.
@@ -199,13 +120,7 @@ func (natsType) Addresses(config json.RawMessage) ([]string, error) {
 	return []string{hostPort(u)}, nil
 }
 
-func hostPort(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = defaultPort
-	}
-	return net.JoinHostPort(u.Hostname(), port)
-}
+func hostPort(u *url.URL) string { return destination.HostPort(u, defaultPort) }
 
 // Fields describes the config's form.
 func (natsType) Fields() []destination.Field {

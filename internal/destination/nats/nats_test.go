@@ -14,13 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookbook/hookbook/internal/brokertest"
 	"github.com/hookbook/hookbook/internal/destination"
 	"github.com/hookbook/hookbook/webhook"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-const sharedAddr = "127.0.0.1:4222"
+const sharedAddr = brokertest.NATS
 
 func randomID() string {
 	b := make([]byte, 6)
@@ -68,7 +69,7 @@ func open(t testing.TB, config string) destination.Publisher {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p, err := New().Open(ctx, norm, plainDial)
+	p, err := New().Open(ctx, norm, brokertest.Dial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func publish(t testing.TB, p destination.Publisher, m *destination.Message) erro
 // every body and header, and the ordered half in order on its subject.
 func TestNATSPublishConsume(t *testing.T) {
 	t.Parallel()
-	requireTCP(t, sharedAddr)
+	brokertest.Require(t, "NATS", sharedAddr)
 	st, prefix := testStream(t, "nats://"+sharedAddr, "", "")
 	p := open(t, fmt.Sprintf(`{"url":"nats://%s","subject":"%s.{event}"}`, sharedAddr, prefix))
 
@@ -202,7 +203,7 @@ func TestNATSPublishConsume(t *testing.T) {
 // acknowledged twice and stored once.
 func TestNATSDeduplicates(t *testing.T) {
 	t.Parallel()
-	requireTCP(t, sharedAddr)
+	brokertest.Require(t, "NATS", sharedAddr)
 	st, prefix := testStream(t, "nats://"+sharedAddr, "", "")
 	p := open(t, fmt.Sprintf(`{"url":"nats://%s","subject":"%s.{event}"}`, sharedAddr, prefix))
 	m := message(1, "")
@@ -226,7 +227,7 @@ func TestNATSDeduplicates(t *testing.T) {
 // TestNATSNoStream: a subject no stream covers is publish_rejected, saying so.
 func TestNATSNoStream(t *testing.T) {
 	t.Parallel()
-	requireTCP(t, sharedAddr)
+	brokertest.Require(t, "NATS", sharedAddr)
 	p := open(t, fmt.Sprintf(`{"url":"nats://%s","subject":"hbnostream%s.{event}"}`, sharedAddr, randomID()))
 	err := publish(t, p, message(1, ""))
 	if destination.KindOf(err) != destination.KindRejected || !strings.Contains(err.Error(), "stream") {
@@ -240,14 +241,14 @@ func TestNATSWrongPassword(t *testing.T) {
 	s := startPrivateServer(t, "hb", "right")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"url":"nats://hb:wrong@%s"}`, s.addr)), plainDial)
+	_, err := New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"url":"nats://hb:wrong@%s"}`, s.Addr())), brokertest.Dial)
 	if destination.KindOf(err) != destination.KindAuth {
 		t.Fatalf("err = %v, want auth", err)
 	}
 	if strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("the error shows the password: %v", err)
 	}
-	_, err = New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"url":"nats://%s"}`, s.addr)), plainDial)
+	_, err = New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"url":"nats://%s"}`, s.Addr())), brokertest.Dial)
 	if destination.KindOf(err) != destination.KindAuth {
 		t.Fatalf("no credentials: err = %v, want auth", err)
 	}
@@ -259,8 +260,8 @@ func TestNATSWrongPassword(t *testing.T) {
 func TestNATSOutage(t *testing.T) {
 	t.Parallel()
 	s := startPrivateServer(t, "hb", "pw")
-	st, prefix := testStream(t, "nats://"+s.addr, "hb", "pw")
-	p := open(t, fmt.Sprintf(`{"url":"nats://hb:pw@%s","subject":"%s.{event}"}`, s.addr, prefix))
+	st, prefix := testStream(t, "nats://"+s.Addr(), "hb", "pw")
+	p := open(t, fmt.Sprintf(`{"url":"nats://hb:pw@%s","subject":"%s.{event}"}`, s.Addr(), prefix))
 	acked := 0
 	for i := range 10 {
 		if err := publish(t, p, message(i, "k")); err != nil {
@@ -268,13 +269,13 @@ func TestNATSOutage(t *testing.T) {
 		}
 		acked++
 	}
-	s.stop()
+	s.Stop()
 	m := message(10, "k")
 	err := publish(t, p, m)
 	if k := destination.KindOf(err); k != destination.KindConnect && k != destination.KindTimeout {
 		t.Fatalf("during the outage: err = %v, want connect or timeout", err)
 	}
-	s.start()
+	s.Start()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -312,7 +313,7 @@ func TestNATSOpenBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"url":"nats://%s"}`, l.Addr())), plainDial)
+	_, err = New().Open(ctx, json.RawMessage(fmt.Sprintf(`{"url":"nats://%s"}`, l.Addr())), brokertest.Dial)
 	if destination.KindOf(err) != destination.KindTimeout {
 		t.Fatalf("err = %v, want timeout", err)
 	}
@@ -324,7 +325,7 @@ func TestNATSOpenBounded(t *testing.T) {
 // TestNATSClosed: Publish after Close fails (connect).
 func TestNATSClosed(t *testing.T) {
 	t.Parallel()
-	requireTCP(t, sharedAddr)
+	brokertest.Require(t, "NATS", sharedAddr)
 	p := open(t, fmt.Sprintf(`{"url":"nats://%s"}`, sharedAddr))
 	p.Close()
 	if err := publish(t, p, message(1, "")); destination.KindOf(err) != destination.KindConnect {
@@ -376,14 +377,14 @@ func sign(id string, at time.Time, body []byte) string {
 // once it answers again.
 func TestNATSHungServer(t *testing.T) {
 	t.Parallel()
-	requireTCP(t, sharedAddr)
+	brokertest.Require(t, "NATS", sharedAddr)
 	st, prefix := testStream(t, "nats://"+sharedAddr, "", "")
-	f := startFreezer(t, sharedAddr)
-	p := open(t, fmt.Sprintf(`{"url":"nats://%s","subject":"%s.{event}"}`, f.addr(), prefix))
+	f := brokertest.NewProxy(t, sharedAddr)
+	p := open(t, fmt.Sprintf(`{"url":"nats://%s","subject":"%s.{event}"}`, f.Addr(), prefix))
 	if err := publish(t, p, message(0, "k")); err != nil {
 		t.Fatal(err)
 	}
-	f.setFrozen(true)
+	f.Freeze()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	start := time.Now()
 	err := p.Publish(ctx, message(1, "k"))
@@ -394,7 +395,7 @@ func TestNATSHungServer(t *testing.T) {
 	if time.Since(start) > 5*time.Second {
 		t.Fatalf("Publish took %s", time.Since(start))
 	}
-	f.setFrozen(false)
+	f.Restore()
 	if err := publish(t, p, message(2, "k")); err != nil {
 		t.Fatal(err)
 	}

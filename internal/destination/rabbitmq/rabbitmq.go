@@ -83,12 +83,7 @@ func (typ) Validate(config json.RawMessage) (json.RawMessage, error) {
 }
 
 func (typ) Redact(config json.RawMessage) json.RawMessage {
-	var c Config
-	if json.Unmarshal(config, &c) != nil {
-		return json.RawMessage(`{}`)
-	}
-	c.URL = destination.RedactURL(c.URL)
-	return destination.Encode(c)
+	return destination.RedactURLConfig(config, func(c *Config) *string { return &c.URL })
 }
 
 func (typ) Addresses(config json.RawMessage) ([]string, error) {

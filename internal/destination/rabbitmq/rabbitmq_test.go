@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -16,11 +15,6 @@ import (
 	"github.com/hookbook/hookbook/internal/destination"
 	"github.com/hookbook/hookbook/internal/destination/rabbitmq"
 )
-
-func dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, network, addr)
-}
 
 // queue declares a fresh queue, deleted after the test, and returns its
 // name and a channel consuming it.
@@ -66,7 +60,7 @@ func open(t *testing.T, cfg json.RawMessage) destination.Publisher {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	pub, err := rabbitmq.New().Open(ctx, cfg, dial)
+	pub, err := rabbitmq.New().Open(ctx, cfg, brokertest.Dial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +140,7 @@ func TestRabbitMQWrongPassword(t *testing.T) {
 	brokertest.Require(t, "RabbitMQ", brokertest.RabbitMQ)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := rabbitmq.New().Open(ctx, config("amqp://guest:wrong@"+brokertest.RabbitMQ+"/", "", "q"), dial)
+	_, err := rabbitmq.New().Open(ctx, config("amqp://guest:wrong@"+brokertest.RabbitMQ+"/", "", "q"), brokertest.Dial)
 	if kind := destination.KindOf(err); err == nil || kind != destination.KindAuth {
 		t.Fatalf("got %v (kind %s), want auth", err, kind)
 	}
@@ -169,7 +163,7 @@ func TestRabbitMQOutage(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if _, err := rabbitmq.New().Open(ctx, cfg, dial); err == nil || (destination.KindOf(err) != destination.KindConnect && destination.KindOf(err) != destination.KindTimeout) {
+	if _, err := rabbitmq.New().Open(ctx, cfg, brokertest.Dial); err == nil || (destination.KindOf(err) != destination.KindConnect && destination.KindOf(err) != destination.KindTimeout) {
 		t.Fatalf("open during the outage: %v", err)
 	}
 	proxy.Restore()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -16,11 +15,6 @@ import (
 	"github.com/hookbook/hookbook/internal/destination"
 	"github.com/hookbook/hookbook/internal/destination/redis"
 )
-
-func dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, network, addr)
-}
 
 func config(url, stream string) json.RawMessage {
 	return json.RawMessage(fmt.Sprintf(`{"url":%q,"stream":%q,"max_len":1000}`, url, stream))
@@ -67,7 +61,7 @@ func TestRedisPublish(t *testing.T) {
 	rdb := goredis.NewClient(&goredis.Options{Addr: brokertest.Redis})
 	t.Cleanup(func() { rdb.Del(context.Background(), stream); rdb.Close() })
 
-	pub, err := redis.New().Open(ctx, config("redis://"+brokertest.Redis+"/0", stream), dial)
+	pub, err := redis.New().Open(ctx, config("redis://"+brokertest.Redis+"/0", stream), brokertest.Dial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +86,7 @@ func TestRedisWrongPassword(t *testing.T) {
 	brokertest.Require(t, "Redis", brokertest.Redis)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := redis.New().Open(ctx, config("redis://nobody:wrong@"+brokertest.Redis+"/0", "s"), dial)
+	_, err := redis.New().Open(ctx, config("redis://nobody:wrong@"+brokertest.Redis+"/0", "s"), brokertest.Dial)
 	if kind := destination.KindOf(err); err == nil || kind != destination.KindAuth {
 		t.Fatalf("got %v (kind %s), want auth", err, kind)
 	}
@@ -114,7 +108,7 @@ func TestRedisOutage(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	pub, err := redis.New().Open(ctx, cfg, dial)
+	pub, err := redis.New().Open(ctx, cfg, brokertest.Dial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +121,7 @@ func TestRedisOutage(t *testing.T) {
 	if kind := destination.KindOf(err); err == nil || (kind != destination.KindConnect && kind != destination.KindTimeout) {
 		t.Fatalf("during the outage: %v (kind %s), want connect or timeout", err, kind)
 	}
-	if _, err := redis.New().Open(ctx, cfg, dial); err == nil || (destination.KindOf(err) != destination.KindConnect && destination.KindOf(err) != destination.KindTimeout) {
+	if _, err := redis.New().Open(ctx, cfg, brokertest.Dial); err == nil || (destination.KindOf(err) != destination.KindConnect && destination.KindOf(err) != destination.KindTimeout) {
 		t.Fatalf("open during the outage: %v", err)
 	}
 	proxy.Restore()
