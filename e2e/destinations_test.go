@@ -371,6 +371,17 @@ func TestBrokerEndpointAPI(t *testing.T) {
 	if !strings.Contains(string(e.Config), "amqp://hb:s3cret-pw@mq.example.com:5672/vh") || !strings.Contains(string(e.Config), `"routing_key":"all"`) {
 		t.Fatalf("stored config %s", e.Config)
 	}
+	// The stored password goes nowhere else: "***" with another host (or
+	// port) is refused, and nothing is stored.
+	for _, other := range []string{"amqp://hb:***@attacker.example:5672/vh", "amqp://hb:***@mq.example.com:5673/vh"} {
+		cfg["url"] = other
+		if r := in.do("PATCH", "/api/v1/webhooks/"+id, map[string]any{"config": cfg}); r.Status != 422 || fieldOf(r) != "config.url" {
+			t.Errorf("*** to %s: %d %s, want 422 naming config.url", other, r.Status, r.Body)
+		}
+	}
+	if e, _ := in.App.Outbound.Endpoint(context.Background(), ep["organization_id"].(string), id); !strings.Contains(string(e.Config), "@mq.example.com:5672/vh") {
+		t.Fatalf("stored config after refused moves %s", e.Config)
+	}
 	// A new password replaces it; a switch of type persists.
 	in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"config": map[string]any{"url": "amqp://hb:new-pw@mq.example.com/vh"}})
 	e, _ = in.App.Outbound.Endpoint(context.Background(), ep["organization_id"].(string), id)

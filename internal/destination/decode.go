@@ -70,8 +70,9 @@ func Encode(v any) json.RawMessage {
 }
 
 // ParseURL checks a broker URL of one of schemes (the first is the
-// default one), bounded in length, with a host and a valid port, and
-// returns it with host:port, the port defaulting to defaultPort.
+// default one), bounded in length, with a host and a valid port and no
+// query or fragment (a client would act on its options), and returns it
+// with host:port, the port defaulting to defaultPort.
 func ParseURL(field, raw string, defaultPort string, schemes ...string) (*url.URL, string, error) {
 	bad := func(msg string) error { return &FieldError{Field: field, Message: msg} }
 	if raw == "" {
@@ -98,6 +99,11 @@ func ParseURL(field, raw string, defaultPort string, schemes ...string) (*url.UR
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 			return nil, "", bad("has an invalid port")
 		}
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		// Clients act on a URL's options (certificate files read from
+		// hookbook's disk, pool sizes, timeouts): they are hookbook's to set.
+		return nil, "", bad("must not have a query or a fragment (connection options are not set through the URL)")
 	}
 	return u, HostPort(u, defaultPort), nil
 }
