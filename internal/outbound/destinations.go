@@ -89,7 +89,7 @@ func (s *Service) applyType(ctx context.Context, e *hookbook.Endpoint, in Endpoi
 		f.Add("config", err.Error())
 		return
 	}
-	if keptStored && !sameAddresses(t, addrs, prevConfig) {
+	if keptStored && !knownAddresses(t, addrs, prevConfig) {
 		// A stored credential goes only where it went: whoever can edit the
 		// endpoint could otherwise send it to a host of their own.
 		f.Add("config.url", `holds "***" for a stored credential, but the broker's address changed: give the credential again to use it with another address`)
@@ -105,19 +105,20 @@ func (s *Service) applyType(ctx context.Context, e *hookbook.Endpoint, in Endpoi
 	e.URL = destination.Describe(t, norm)
 }
 
-// sameAddresses reports whether next, the addresses of a new config of t,
-// are those prev connects to (and so whether a stored credential may be
-// kept).
-func sameAddresses(t destination.Type, next []string, prev json.RawMessage) bool {
-	b, err := t.Addresses(prev)
-	if err != nil || len(next) != len(b) {
+// knownAddresses reports whether next, the addresses of a new config of
+// t, are all among those prev connects to: a stored credential kept for
+// them goes nowhere it did not go before.
+func knownAddresses(t destination.Type, next []string, prev json.RawMessage) bool {
+	before, err := t.Addresses(prev)
+	if err != nil {
 		return false
 	}
-	a := slices.Clone(next)
-	b = slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
+	for _, a := range next {
+		if !slices.Contains(before, a) {
+			return false
+		}
+	}
+	return true
 }
 
 // offeredTypes lists the endpoint types this instance offers.

@@ -335,3 +335,11 @@ func (p *publisher) Close() error {
 	}
 	return nil
 }
+
+// Describe implements destination.Describer: the topic and the seed
+// brokers (a config holds no credential outside sasl).
+func (kafkaType) Describe(config json.RawMessage) string {
+	var c Config
+	json.Unmarshal(config, &c)
+	return "kafka topic " + c.Topic + " at " + strings.Join(c.Brokers, ",")
+}

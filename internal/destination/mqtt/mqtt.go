@@ -267,3 +267,15 @@ func (p *publisher) Close() error {
 	p.client.Disconnect(0)
 	return nil
 }
+
+// Describe implements destination.Describer: the topic and the broker,
+// credentials redacted.
+func (t mqttType) Describe(config json.RawMessage) string {
+	var c Config
+	json.Unmarshal(t.Redact(config), &c)
+	topic := c.Topic
+	if topic == "" {
+		topic = DefaultTopic
+	}
+	return "mqtt topic " + topic + " at " + c.URL
+}

@@ -278,3 +278,15 @@ func (p *publisher) Close() error {
 	p.nc.Close()
 	return nil
 }
+
+// Describe implements destination.Describer: the subject and the server,
+// credentials redacted.
+func (t natsType) Describe(config json.RawMessage) string {
+	var c Config
+	json.Unmarshal(t.Redact(config), &c)
+	subject := c.Subject
+	if subject == "" {
+		subject = DefaultSubject
+	}
+	return "nats subject " + subject + " at " + c.URL
+}
