@@ -336,6 +336,7 @@ func TestBrokerEndpointAPI(t *testing.T) {
 		{map[string]any{"type": "redis", "events": []string{"*"}}, "config"},
 		{map[string]any{"type": "mqtt", "config": map[string]any{}, "events": []string{"*"}}, "type"},
 		{map[string]any{"type": "carrier-pigeon", "config": map[string]any{}, "events": []string{"*"}}, "type"},
+		{map[string]any{"type": "listen", "url": "https://example.com/h", "events": []string{"*"}}, "type"},
 		{map[string]any{"type": "redis", "url": "https://example.com", "config": map[string]any{"url": "redis://h", "stream": "s"}, "events": []string{"*"}}, "url"},
 		{map[string]any{"type": "redis", "config": map[string]any{"url": "redis://h", "stream": "s"}, "events": []string{"*"},
 			"transformation": map[string]any{"code": "function handler(w) { return w }", "enabled": true}}, "transformation"},

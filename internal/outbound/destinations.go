@@ -26,6 +26,17 @@ import (
 // resulting type apply.
 func (s *Service) applyType(ctx context.Context, e *hookbook.Endpoint, in EndpointInput, f hookbook.Fields) {
 	prevType, prevConfig := e.Type, e.Config
+	if prevType == hookbook.EndpointListen || (in.Type != nil && *in.Type == hookbook.EndpointListen) {
+		// Listening endpoints are made by hookbook listen (GET
+		// /api/v1/listen) and stay what they are.
+		if in.Type != nil && *in.Type != prevType {
+			f.Add("type", "listen endpoints are made by hookbook listen and keep their type")
+		}
+		if len(in.Config) > 0 && string(in.Config) != "null" {
+			f.Add("config", "listen endpoints have no config")
+		}
+		return
+	}
 	if in.Type != nil {
 		e.Type = *in.Type
 	}

@@ -128,18 +128,17 @@ func TestRunHostile(t *testing.T) {
 	}
 }
 
-// A run that allocates without bound is stopped by the heap watch well
-// before its (here long) time limit. Not parallel: the heap is the
-// process's, and other tests' runs would be stopped with it.
+// A run that allocates without bound is stopped by the heap watch, not
+// by its (here very long) time limit: the error says which stopped it.
+// No bound on how long that takes: on a loaded machine under the race
+// detector, allocating 256 MiB alone has taken most of a minute. Not
+// parallel: the heap is the process's, and other tests' runs would be
+// stopped with it.
 func TestRunMemory(t *testing.T) {
-	e := New(Limits{Timeout: time.Minute}, nil, nil)
-	start := time.Now()
+	e := New(Limits{Timeout: 10 * time.Minute}, nil, nil)
 	_, err := e.Run(context.Background(), `function handler(w) { const a = []; for (;;) { a.push("y".repeat(100000) + a.length); } }`, input(), at)
 	if err == nil || !strings.Contains(err.Error(), "more than 256 MiB of memory") {
-		t.Fatalf("got %v", err)
-	}
-	if d := time.Since(start); d > 50*time.Second {
-		t.Fatalf("stopped after %s", d)
+		t.Fatalf("got %v, want the heap watch to stop it", err)
 	}
 }
 
