@@ -490,8 +490,12 @@ func mqttCase(t testing.TB, addr, password string) (map[string]any, <-chan broke
 	topic := fmt.Sprintf("hookbook-e2e/%d", id)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan brokerMessage, 4096)
+	// A persistent session, resumed on reconnect: on a loaded machine the
+	// consumer's own connection may drop (a missed keepalive), and a clean
+	// session would lose its subscription and what was published meanwhile.
 	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + brokertest.Mosquitto).
-		SetClientID(fmt.Sprintf("hookbook-e2e-%d", id)).SetCleanSession(true).SetOrderMatters(true))
+		SetClientID(fmt.Sprintf("hookbook-e2e-%d", id)).SetCleanSession(false).SetResumeSubs(true).
+		SetAutoReconnect(true).SetKeepAlive(time.Minute).SetOrderMatters(true))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("mqtt connect: %v", tok.Error())
 	}
