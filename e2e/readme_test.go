@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookbook/hookbook/internal/dbtest"
 	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"github.com/hookbook/hookbook/webhook"
 )
@@ -482,7 +483,7 @@ func readmePostgresServe(t *testing.T, s snippet) {
 	waitReady(t, 2*time.Minute, "hookbook on PostgreSQL", addr)
 	// The instance that answers is the one on PostgreSQL: its tables are in
 	// the test's schema, and no SQLite file appeared where it runs.
-	db, err := sql.Open("pgx", pg)
+	db, err := sql.Open("pgx", strings.Replace(pg, "&"+dbtest.PoolOption, "", 1))
 	if err != nil {
 		t.Fatal(err)
 	}

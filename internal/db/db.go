@@ -18,6 +18,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +49,7 @@ type DB struct {
 	stmts stmtCache
 	gate  gate // SQLite's writer
 	ckpt  *checkpointer
+	locks lockConn // PostgreSQL: the advisory locks of Exclusive
 }
 
 // Pools returns the connection pools by name, for their statistics: on
@@ -142,13 +144,24 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	return d, nil
 }
 
+// DefaultPostgresConns is how many connections one instance opens to
+// PostgreSQL at most, unless its URL says otherwise (pool_max_conns).
+const DefaultPostgresConns = 32
+
 func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {
+	databaseURL, maxConns, err := poolSize(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	pool, err := sql.Open("pgx", databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	pool.SetMaxOpenConns(32)
-	pool.SetMaxIdleConns(32)
+	// Bounded, and idle connections are given back: several instances
+	// (and other programs) share the server's max_connections.
+	pool.SetMaxOpenConns(maxConns)
+	pool.SetMaxIdleConns(maxConns)
+	pool.SetConnMaxIdleTime(time.Minute)
 	d := &DB{w: pool, r: pool, dialect: postgres, url: databaseURL, Now: time.Now}
 	if err := d.Ping(ctx); err != nil {
 		pool.Close()
@@ -161,6 +174,38 @@ func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {
 	}
 	d.schema = schema.String
 	return d, nil
+}
+
+// poolSize takes the pool_max_conns option (1 to 1000; the name pgxpool
+// gives it) out of a PostgreSQL URL, which the server would refuse as an
+// unknown parameter, and returns the URL without it and the bound.
+func poolSize(databaseURL string) (string, int, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "", 0, fmt.Errorf("bad URL: %w", redactURLError(err))
+	}
+	q := u.Query()
+	v, ok := q["pool_max_conns"]
+	if !ok {
+		return databaseURL, DefaultPostgresConns, nil
+	}
+	n, err := strconv.Atoi(v[len(v)-1])
+	if err != nil || n < 1 || n > 1000 {
+		return "", 0, fmt.Errorf("pool_max_conns=%q: want a number from 1 to 1000", v[len(v)-1])
+	}
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
+}
+
+// redactURLError keeps a URL parse error from repeating the URL, which
+// may hold a password.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // Shared reports whether several hookbook processes may use the database
@@ -201,6 +246,7 @@ var (
 func (d *DB) Close() error {
 	d.stopCheckpoints()
 	d.closeStmts()
+	d.locks.close()
 	err := d.w.Close()
 	if d.r != d.w {
 		if e := d.r.Close(); err == nil {

@@ -147,6 +147,52 @@ func TestExclusiveRunsOnce(t *testing.T) {
 	})
 }
 
+// TestExclusiveJobsShareNoPooledConnection: every periodic job may run at
+// once, each asking the pool for connections, on a pool smaller than the
+// number of jobs; the jobs' locks must not take the pool's connections.
+func TestExclusiveJobsShareNoPooledConnection(t *testing.T) {
+	t.Parallel()
+	url := strings.Replace(dbtest.PostgresURL(t), dbtest.PoolOption, "pool_max_conns=2", 1)
+	d := dbtest.Open(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 7 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ran, err := d.Exclusive(ctx, fmt.Sprintf("job-%d", i), func(ctx context.Context) error {
+				<-start // every job holds its lock before any asks the pool
+				var one int
+				return d.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+			})
+			if err != nil || !ran {
+				t.Errorf("job %d: ran %v, %v", i, ran, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+func TestPostgresPoolOption(t *testing.T) {
+	t.Parallel()
+	base := dbtest.PostgresURL(t)
+	for _, bad := range []string{"pool_max_conns=0", "pool_max_conns=x", "pool_max_conns=1001"} {
+		if d, err := db.Open(context.Background(), strings.Replace(base, dbtest.PoolOption, bad, 1)); err == nil {
+			d.Close()
+			t.Errorf("Open with %s succeeded", bad)
+		} else if strings.Contains(err.Error(), "postgres://") {
+			t.Errorf("the error repeats the URL: %v", err)
+		}
+	}
+	d := dbtest.Open(t, strings.Replace(base, dbtest.PoolOption, "pool_max_conns=3", 1))
+	if got := d.Pools()["postgres"].Stats().MaxOpenConnections; got != 3 {
+		t.Errorf("MaxOpenConnections = %d, want 3", got)
+	}
+}
+
 // TestBackgroundTxDurability checks each class of transaction commits with
 // the durability it promises: foreground fsynced, background lazily.
 func TestBackgroundTxDurability(t *testing.T) {

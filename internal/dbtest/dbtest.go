@@ -80,8 +80,15 @@ func PostgresURL(t testing.TB) string {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	return base + sep + "search_path=" + schema
+	return base + sep + "search_path=" + schema + "&" + PoolOption
 }
+
+// PoolOption bounds the connections of each instance a test starts: the
+// tests running at once share the server's max_connections (100 by
+// default), and the default of 32 each came near it. hookbook takes it
+// out of the URL; a client of its own must too (pgx would send it to the
+// server as a setting).
+const PoolOption = "pool_max_conns=10"
 
 // randomName returns 24 lowercase hex digits, a schema name no other test
 // picks.
