@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 // section) names exactly the internal imports of every package, as go list
 // reports them, and lists each package above everything it imports.
 func TestArchitectureMapIsTrue(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	const module = "github.com/hookbook/hookbook/"
 	readme, err := os.ReadFile("../README.md")

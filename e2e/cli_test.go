@@ -22,6 +22,7 @@ import (
 // touching anything (no database file appears, no server starts); bad
 // input gets a precise error and exit 1.
 func TestCLIHelp(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	bin := buildBinary(t)
 	dir := t.TempDir()

@@ -78,13 +78,14 @@ func needPostgresPass(t *testing.T) {
 }
 
 // TestClusterKill9 runs three hookbook processes on one PostgreSQL
-// database, publishes events (HOOKBOOK_TEST_CLUSTER_EVENTS, default 20,000)
+// database, publishes events (HOOKBOOK_TEST_CLUSTER_EVENTS, default 4,000;
+// BENCHMARKS.md's figures are of 20,000)
 // to 10 receivers, kills one process with SIGKILL half-way and checks that
 // every acknowledged event reached every receiver, that no delivery was in
 // flight twice at once, and how many duplicates the kill caused.
 func TestClusterKill9(t *testing.T) {
 	needPostgresPass(t)
-	total := 20000
+	total := 4000
 	if v, err := strconv.Atoi(os.Getenv("HOOKBOOK_TEST_CLUSTER_EVENTS")); err == nil && v > 0 {
 		total = v
 	}

@@ -83,6 +83,7 @@ func podman(t *testing.T, env []string, args ...string) (string, error) {
 // SIGTERM stops it cleanly. The container, volume and image go however the
 // test ends.
 func TestContainerImage(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	start := time.Now()
 	env := podmanEnv(t)
@@ -250,6 +251,7 @@ func TestContainerImage(t *testing.T) {
 // the compose file's PostgreSQL service with its user, password and
 // database, and the checks it runs are hookbook's.
 func TestComposeFile(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	b, err := os.ReadFile("../deploy/compose.yaml")
 	if err != nil {
@@ -318,6 +320,7 @@ func TestComposeFile(t *testing.T) {
 // TestReadmeContainer: the README's container section names the files it
 // builds from and the healthcheck command the test runs.
 func TestReadmeContainer(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	b, err := os.ReadFile("../README.md")
 	if err != nil {

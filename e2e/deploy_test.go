@@ -158,6 +158,7 @@ func unitValues(lines []string, key string) []string {
 // cannot without them); and the environment it gives hookbook, with the
 // credentials systemd copies in place, serves HTTPS.
 func TestSystemdUnit(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	shipped, enabled := unitLines(t)
 	for _, want := range []string{"DynamicUser=yes", "AmbientCapabilities=CAP_NET_BIND_SERVICE", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",

@@ -22,6 +22,7 @@ import (
 // and plain-HTTP port kept to the test. Through it the API answers over
 // https, with HSTS, and a portal link starts with the public URL.
 func TestReverseProxyCaddy(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	hookbooktest.RequireTool(t, "caddy")
 	caddyfile := readmeSnippets(t)["caddyfile"].code

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"os"
 	"regexp"
 	"strings"
@@ -11,6 +12,7 @@ import (
 // same thing (its first cell), no sentence of its prose appears twice,
 // and no paragraph repeats a run of ten words.
 func TestReadmeSaysThingsOnce(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	b, err := os.ReadFile("../README.md")
 	if err != nil {

@@ -500,6 +500,7 @@ func readmePostgresServe(t *testing.T, s snippet) {
 // TestReadmeDocumentsEverySetting: every HOOKBOOK_* variable the
 // configuration reads appears in the README.
 func TestReadmeDocumentsEverySetting(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	src, err := os.ReadFile("../internal/config/config.go")
 	if err != nil {
@@ -521,6 +522,7 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 // same thing. Two bullets repeat each other when most words (of three
 // letters or more) of the shorter one are in the other.
 func TestReadmeListsDoNotRepeat(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	b, err := os.ReadFile("../README.md")
 	if err != nil {

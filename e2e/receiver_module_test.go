@@ -15,6 +15,7 @@ import (
 // it): it pulls in nothing but that module, and its verification of
 // hookbook's signature headers passes.
 func TestReceiverModule(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	setup, ok := readmeSnippets(t)["go-replace"]
 	if !ok {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 // TestSourcesAreFormatted: every Go file is as gofmt writes it.
 func TestSourcesAreFormatted(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	out, err := exec.Command("gofmt", "-l", "..").CombinedOutput()
 	if err != nil {
@@ -26,6 +28,7 @@ func TestSourcesAreFormatted(t *testing.T) {
 // package it documents ("Package x …", "Command hookbook …" for the
 // binary), and no comment speaks of packages hookbook no longer has.
 func TestPackageCommentsAreTrue(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	for _, dir := range []string{"..", "../webhook"} {
 		cmd := exec.Command("go", "list", "-f", "{{.ImportPath}}\t{{.Name}}\t{{.Doc}}\t{{len .GoFiles}}", "./...")

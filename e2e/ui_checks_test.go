@@ -91,6 +91,7 @@ func axeViolations(t *testing.T, ctx context.Context) []string {
 // TestAxeCheckFindsViolations: the accessibility check reports what it
 // should, so that its silence on hookbook's pages means something.
 func TestAxeCheckFindsViolations(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	ctx := browser(t)
 	page := `<!doctype html><html lang="en"><head><title>t</title></head><body><main><img src="x.png"><input id="n"></main></body></html>`

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"net/http"
 	"regexp"
 	"strings"
@@ -158,6 +159,7 @@ func checkPage(t *testing.T, ctx context.Context, url, name string) {
 // 390 px phone with the checks of checkPage, including a delivery log of
 // a failing endpoint and one held back by its circuit breaker.
 func TestUIEveryPage(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	f := newUIFixture(t)
 	in := f.in
@@ -249,6 +251,7 @@ func replayFlow(t *testing.T, ctx context.Context, f *uiFixture) {
 // TestUIPageFixes: what a user found at 390 px and 1280 px, each checked
 // where it was found.
 func TestUIPageFixes(t *testing.T) {
+	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	f := newUIFixture(t)
 	in := f.in

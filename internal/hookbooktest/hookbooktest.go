@@ -37,6 +37,17 @@ const Key = "hk_test_key_0123456789abcdef0123456789"
 // "postgres" (HOOKBOOK_TEST_BACKEND=postgres). It is dbtest.Backend.
 func Backend() string { return dbtest.Backend() }
 
+// OncePerSuite marks a test whose subject does not depend on the database
+// (the container image, generated clients, the browser's view of a page,
+// the repository's own files): it runs when the end-to-end suite runs on
+// SQLite, and skips, saying so, when the suite runs again on PostgreSQL.
+func OncePerSuite(t testing.TB) {
+	t.Helper()
+	if Backend() == "postgres" {
+		t.Skip("runs in the SQLite run of the suite: what it checks does not depend on the database")
+	}
+}
+
 // DatabaseURL returns a fresh database of Backend for one test
 // (dbtest.URL).
 func DatabaseURL(t testing.TB) string { t.Helper(); return dbtest.URL(t) }
@@ -323,8 +334,10 @@ func (rc *Receiver) All() []Received {
 }
 
 // StartEach runs fn as a subtest with an instance on each backend, SQLite
-// and PostgreSQL, for edge cases that must hold on both.
+// and PostgreSQL, for edge cases that must hold on both. Having run on
+// both, it runs once per suite (OncePerSuite).
 func StartEach(t *testing.T, fn func(t *testing.T, in *Instance)) {
+	OncePerSuite(t)
 	dbtest.EachURL(t, func(t *testing.T, url string) { fn(t, Start(t, map[string]string{"HOOKBOOK_DATABASE_URL": url})) })
 }
 
