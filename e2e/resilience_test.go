@@ -145,6 +145,25 @@ func TestNetworkGuardAtCreate(t *testing.T) {
 			t.Errorf("%s: %d %s, want 422", u, r.Status, r.Body)
 		}
 	}
+	// Broker addresses too; the answer names the field that holds them.
+	for _, c := range []struct {
+		typ    string
+		config map[string]any
+		field  string
+	}{
+		{"redis", map[string]any{"url": "redis://meta.example:6379", "stream": "s"}, "config.url"},
+		{"redis", map[string]any{"url": "redis://10.0.0.1:6379", "stream": "s"}, "config.url"},
+		{"kafka", map[string]any{"brokers": []string{"public.example:9092", "10.0.0.1:9092"}, "topic": "t"}, "config.brokers"},
+	} {
+		r := in.do("POST", "/api/v1/webhooks", map[string]any{"type": c.typ, "config": c.config, "events": []string{"*"}})
+		var e struct {
+			Error struct{ Details map[string]string } `json:"error"`
+		}
+		json.Unmarshal(r.Body, &e)
+		if msg, ok := e.Error.Details[c.field]; r.Status != 422 || !ok || !strings.Contains(msg, "address") {
+			t.Errorf("%v: %d %s, want 422 naming %s", c.config, r.Status, r.Body, c.field)
+		}
+	}
 	ep := in.createEndpoint("https://public.example/hook", []string{"*"}, nil)["id"].(string)
 	// Update is checked too.
 	if r := in.do("PATCH", "/api/v1/webhooks/"+ep, map[string]any{"url": "https://10.0.0.1/"}); r.Status != 422 {

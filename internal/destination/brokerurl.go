@@ -33,7 +33,7 @@ func DecodeStrict(config json.RawMessage, v any, field, what string) error {
 		}
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) && ute.Field != "" {
-			return &FieldError{Field: ute.Field, Message: "must be a " + ute.Type.String()}
+			return &FieldError{Field: ute.Field, Message: "must be a " + JSONKind(ute.Type)}
 		}
 		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			return &FieldError{Field: strings.Trim(f, `"`), Message: "is not a field of " + what}

@@ -59,13 +59,17 @@ func TestRedactBrokerURL(t *testing.T) {
 func TestDecodeStrict(t *testing.T) {
 	t.Parallel()
 	var c struct {
-		URL  string `json:"url"`
-		Port int    `json:"port"`
+		URL     string   `json:"url"`
+		Port    int      `json:"port"`
+		Brokers []string `json:"brokers"`
+		TLS     *bool    `json:"tls"`
 	}
 	for config, want := range map[string]string{
 		``:                      "config.url: is required",
 		`{"nope":1}`:            "config.nope: is not a field of a test config",
-		`{"port":"x"}`:          "config.port: must be a int",
+		`{"port":"x"}`:          "config.port: must be a whole number",
+		`{"brokers":"x"}`:       "config.brokers: must be a list of strings",
+		`{"tls":"yes"}`:         "config.tls: must be a boolean (true or false)",
 		`{"url":"a"} {}`:        "config.url: the config must be one JSON object",
 		`{"url":"a","port":80}`: "",
 	} {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -38,7 +39,7 @@ func Decode(config json.RawMessage, v any) error {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return &FieldError{Field: typeErr.Field, Message: "must be a " + jsonKind(typeErr.Type.Kind().String())}
+		return &FieldError{Field: typeErr.Field, Message: "must be a " + JSONKind(typeErr.Type)}
 	case errors.As(err, &typeErr):
 		return &FieldError{Message: "must be a JSON object"}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -48,16 +49,27 @@ func Decode(config json.RawMessage, v any) error {
 	return &FieldError{Message: "must be a JSON object"}
 }
 
-func jsonKind(goKind string) string {
-	switch {
-	case strings.HasPrefix(goKind, "int"), strings.HasPrefix(goKind, "uint"), strings.HasPrefix(goKind, "float"):
-		return "number"
-	case goKind == "bool":
-		return "boolean"
-	case goKind == "slice":
-		return "list"
+// JSONKind names the JSON value a Go type decodes from, for messages
+// that speak of what a client sends ("a list of strings"), never of Go
+// types ("[]string").
+func JSONKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	return goKind
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "whole number"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Bool:
+		return "boolean (true or false)"
+	case reflect.String:
+		return "string"
+	case reflect.Slice, reflect.Array:
+		return "list of " + JSONKind(t.Elem()) + "s"
+	}
+	return "JSON object"
 }
 
 // Encode returns the JSON of a normalized config.

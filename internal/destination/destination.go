@@ -48,6 +48,21 @@ type Describer interface {
 	Describe(config json.RawMessage) string
 }
 
+// AddressFielder is implemented by a Type whose addresses come from a
+// config field other than "url" (kafka: "brokers").
+type AddressFielder interface {
+	AddressField() string
+}
+
+// AddressField names the config field t's addresses come from, for
+// messages about them: "url" unless t says otherwise.
+func AddressField(t Type) string {
+	if a, ok := t.(AddressFielder); ok {
+		return a.AddressField()
+	}
+	return "url"
+}
+
 // DialFunc opens a network connection, as net.Dialer.DialContext does.
 type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
 

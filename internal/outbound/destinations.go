@@ -95,20 +95,21 @@ func (s *Service) applyType(ctx context.Context, e *hookbook.Endpoint, in Endpoi
 		}
 		return
 	}
+	field := "config." + destination.AddressField(t)
 	addrs, err := t.Addresses(norm)
 	if err != nil {
-		f.Add("config", err.Error())
+		f.Add(field, err.Error())
 		return
 	}
 	if keptStored && !knownAddresses(t, addrs, prevConfig) {
 		// A stored credential goes only where it went: whoever can edit the
 		// endpoint could otherwise send it to a host of their own.
-		f.Add("config.url", `holds "***" for a stored credential, but the broker's address changed: give the credential again to use it with another address`)
+		f.Add(field, `holds "***" for a stored credential, but the broker's address changed: give the credential again to use it with another address`)
 		return
 	}
 	for _, a := range addrs {
 		if err := s.Guard.CheckAddress(ctx, a); err != nil {
-			f.Add("config", err.Error())
+			f.Add(field, err.Error())
 			return
 		}
 	}

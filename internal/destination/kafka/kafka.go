@@ -66,7 +66,7 @@ func (s *SASL) UnmarshalJSON(b []byte) error {
 	if err := dec.Decode((*fields)(s)); err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) && ute.Field != "" {
-			return fieldErr("sasl."+strings.TrimPrefix(ute.Field, "sasl."), "must be a %s", ute.Type)
+			return fieldErr("sasl."+strings.TrimPrefix(ute.Field, "sasl."), "must be a %s", destination.JSONKind(ute.Type))
 		}
 		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			return fieldErr("sasl."+strings.Trim(f, `"`), "is not a field of sasl (mechanism, username, password)")
@@ -82,6 +82,9 @@ type kafkaType struct{}
 func New() destination.Type { return kafkaType{} }
 
 func (kafkaType) Name() string { return "kafka" }
+
+// AddressField: a Kafka config's addresses are its brokers.
+func (kafkaType) AddressField() string { return "brokers" }
 
 func fieldErr(field, format string, args ...any) error {
 	return &destination.FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
