@@ -71,6 +71,10 @@ func checkAlertEmails(list []string) ([]string, string) {
 	seen := map[string]bool{}
 	for _, raw := range list {
 		a := strings.TrimSpace(raw)
+		if len(a) > maxAlertEmail {
+			// Not echoed: an answer stays small whatever was sent.
+			return out, fmt.Sprintf("holds an address of more than %d characters: not an e-mail address such as ops@example.com", maxAlertEmail)
+		}
 		parsed, err := mail.ParseAddress(a)
 		if err != nil || parsed.Address != a || parsed.Name != "" || len(a) > maxAlertEmail {
 			return out, fmt.Sprintf("%q is not an e-mail address such as ops@example.com", raw)

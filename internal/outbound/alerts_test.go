@@ -171,11 +171,14 @@ func TestAlertMailOutbox(t *testing.T) {
 		f := outboundtest.New(t, d)
 		f.Svc.MailAlerts, f.Svc.PublicURL = true, "https://hooks.example.com"
 		ctx := context.Background()
-		for _, bad := range [][]string{{"not an address"}, {"Ops <ops@example.com>"}, {"a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io", "f@x.io"}} {
+		huge := strings.Repeat("x", 100_000) + "@example.com"
+		for _, bad := range [][]string{{"not an address"}, {"Ops <ops@example.com>"}, {"a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io", "f@x.io"}, {huge}} {
 			_, err := f.Svc.CreateEndpoint(ctx, f.Org, outbound.EndpointInput{URL: outboundtest.Ptr("http://127.0.0.1:9/hook"),
 				Events: &[]string{"*"}, AlertEmails: &bad})
 			if e := hookbook.AsError(err); e == nil || e.Kind != hookbook.EValidation || e.Details["alert_emails"] == "" {
-				t.Errorf("alert_emails %q: %v, want a 422 naming alert_emails", bad, err)
+				t.Errorf("alert_emails %.40q: %v, want a 422 naming alert_emails", bad, err)
+			} else if len(e.Details["alert_emails"]) > 300 {
+				t.Errorf("the 422 echoes what was sent: %d bytes", len(e.Details["alert_emails"]))
 			}
 		}
 		ep, err := f.Svc.CreateEndpoint(ctx, f.Org, outbound.EndpointInput{URL: outboundtest.Ptr("http://127.0.0.1:9/hook"),
