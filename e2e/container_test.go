@@ -83,7 +83,6 @@ func podman(t *testing.T, env []string, args ...string) (string, error) {
 // SIGTERM stops it cleanly. The container, volume and image go however the
 // test ends.
 func TestContainerImage(t *testing.T) {
-	hookbooktest.OncePerSuite(t)
 	t.Parallel()
 	start := time.Now()
 	env := podmanEnv(t)

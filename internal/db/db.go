@@ -22,7 +22,8 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // database/sql over pgx; registers the driver "pgx" too
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // SQLite driver "sqlite"
@@ -41,8 +42,10 @@ type DB struct {
 	w       *sql.DB // every transaction and write; on SQLite the single writer connection
 	r       *sql.DB // reads outside transactions
 	dialect string
-	url     string
 	schema  string // PostgreSQL: the schema hookbook's tables live in
+	// pgConfig is PostgreSQL's connection config, for the connections
+	// outside the pool (LISTEN, the jobs' locks).
+	pgConfig *pgx.ConnConfig
 	// Now is the instance's clock; tests may replace it before use.
 	Now func() time.Time
 
@@ -134,7 +137,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// (pragmas, schema, every prepared statement once more).
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	d := &DB{w: w, r: r, dialect: sqlite, url: "sqlite:" + path, Now: time.Now}
+	d := &DB{w: w, r: r, dialect: sqlite, Now: time.Now}
 	d.gate.durable = durable
 	if err := d.Ping(ctx); err != nil {
 		d.Close()
@@ -149,20 +152,28 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 const DefaultPostgresConns = 32
 
 func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {
-	databaseURL, maxConns, err := poolSize(databaseURL)
+	// pgx reads the URL as libpq does; pool_max_conns, which the server
+	// would refuse as an unknown setting, is taken out of what it read.
+	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err) // pgx's message hides the password
 	}
-	pool, err := sql.Open("pgx", databaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+	maxConns := DefaultPostgresConns
+	if v, ok := cfg.RuntimeParams["pool_max_conns"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, fmt.Errorf("postgres: pool_max_conns=%q: want a number from 1 to 1000", v)
+		}
+		maxConns = n
+		delete(cfg.RuntimeParams, "pool_max_conns")
 	}
+	pool := stdlib.OpenDB(*cfg)
 	// Bounded, and idle connections are given back: several instances
 	// (and other programs) share the server's max_connections.
 	pool.SetMaxOpenConns(maxConns)
 	pool.SetMaxIdleConns(maxConns)
 	pool.SetConnMaxIdleTime(time.Minute)
-	d := &DB{w: pool, r: pool, dialect: postgres, url: databaseURL, Now: time.Now}
+	d := &DB{w: pool, r: pool, dialect: postgres, pgConfig: cfg, Now: time.Now}
 	if err := d.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -174,38 +185,6 @@ func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {
 	}
 	d.schema = schema.String
 	return d, nil
-}
-
-// poolSize takes the pool_max_conns option (1 to 1000; the name pgxpool
-// gives it) out of a PostgreSQL URL, which the server would refuse as an
-// unknown parameter, and returns the URL without it and the bound.
-func poolSize(databaseURL string) (string, int, error) {
-	u, err := url.Parse(databaseURL)
-	if err != nil {
-		return "", 0, fmt.Errorf("bad URL: %w", redactURLError(err))
-	}
-	q := u.Query()
-	v, ok := q["pool_max_conns"]
-	if !ok {
-		return databaseURL, DefaultPostgresConns, nil
-	}
-	n, err := strconv.Atoi(v[len(v)-1])
-	if err != nil || n < 1 || n > 1000 {
-		return "", 0, fmt.Errorf("pool_max_conns=%q: want a number from 1 to 1000", v[len(v)-1])
-	}
-	q.Del("pool_max_conns")
-	u.RawQuery = q.Encode()
-	return u.String(), n, nil
-}
-
-// redactURLError keeps a URL parse error from repeating the URL, which
-// may hold a password.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // Shared reports whether several hookbook processes may use the database

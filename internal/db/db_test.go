@@ -156,14 +156,22 @@ func TestExclusiveJobsShareNoPooledConnection(t *testing.T) {
 	d := dbtest.Open(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range 7 {
-		wg.Add(1)
+	const jobs = 7
+	var inside, done sync.WaitGroup
+	inside.Add(jobs)
+	allInside := make(chan struct{})
+	go func() { inside.Wait(); close(allInside) }()
+	for i := range jobs {
+		done.Add(1)
 		go func() {
-			defer wg.Done()
+			defer done.Done()
 			ran, err := d.Exclusive(ctx, fmt.Sprintf("job-%d", i), func(ctx context.Context) error {
-				<-start // every job holds its lock before any asks the pool
+				inside.Done()
+				select { // every job holds its lock before any asks the pool
+				case <-allInside:
+				case <-ctx.Done():
+					return fmt.Errorf("not every job got its lock: %w", ctx.Err())
+				}
 				var one int
 				return d.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
 			})
@@ -172,24 +180,41 @@ func TestExclusiveJobsShareNoPooledConnection(t *testing.T) {
 			}
 		}()
 	}
-	close(start)
-	wg.Wait()
+	done.Wait()
 }
 
-func TestPostgresPoolOption(t *testing.T) {
+// TestPostgresURLOptions: pool_max_conns bounds the pool and is taken out
+// of the URL; the rest of the URL means what it meant to pgx (percent
+// escapes kept); errors never repeat a password.
+func TestPostgresURLOptions(t *testing.T) {
 	t.Parallel()
 	base := dbtest.PostgresURL(t)
 	for _, bad := range []string{"pool_max_conns=0", "pool_max_conns=x", "pool_max_conns=1001"} {
 		if d, err := db.Open(context.Background(), strings.Replace(base, dbtest.PoolOption, bad, 1)); err == nil {
 			d.Close()
 			t.Errorf("Open with %s succeeded", bad)
-		} else if strings.Contains(err.Error(), "postgres://") {
-			t.Errorf("the error repeats the URL: %v", err)
 		}
 	}
-	d := dbtest.Open(t, strings.Replace(base, dbtest.PoolOption, "pool_max_conns=3", 1))
+	for _, bad := range []string{"postgres://hb:s3cr#et@127.0.0.1:notaport/x", "postgres://hb:s3cret@127.0.0.1:1/x?pool_max_conns=0"} {
+		if d, err := db.Open(context.Background(), bad); err == nil {
+			d.Close()
+			t.Errorf("Open(%q) succeeded", bad)
+		} else if strings.Contains(err.Error(), "s3cr") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+	d := dbtest.Open(t, strings.Replace(base, dbtest.PoolOption, "pool_max_conns=3&application_name=my%20app", 1))
 	if got := d.Pools()["postgres"].Stats().MaxOpenConnections; got != 3 {
 		t.Errorf("MaxOpenConnections = %d, want 3", got)
+	}
+	var name string
+	if err := d.QueryRowContext(context.Background(), `SHOW application_name`).Scan(&name); err != nil || name != "my app" {
+		t.Errorf("application_name = %q, %v; want %q", name, err, "my app")
+	}
+	// LISTEN and the jobs' locks connect with the same options.
+	ran, err := d.Exclusive(context.Background(), "options", func(context.Context) error { return nil })
+	if err != nil || !ran {
+		t.Errorf("Exclusive = %v, %v", ran, err)
 	}
 }
 

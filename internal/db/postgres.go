@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -48,7 +49,7 @@ func (d *DB) channel(name string) string {
 }
 
 func (d *DB) listenOnce(ctx context.Context, channel string, wake func()) error {
-	conn, err := pgx.Connect(ctx, d.url)
+	conn, err := pgx.ConnectConfig(ctx, d.pgConfig.Copy())
 	if err != nil {
 		return err
 	}
@@ -84,16 +85,22 @@ func (d *DB) Exclusive(ctx context.Context, name string, fn func(context.Context
 	}
 	defer d.locks.release(key)
 	var got bool
-	err := d.locks.do(ctx, d.url, func(c *pgx.Conn) error {
+	session, err := d.locks.do(ctx, d.pgConfig, 0, func(ctx context.Context, c *pgx.Conn) error {
 		return c.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, key).Scan(&got)
 	})
 	if err != nil || !got {
 		return false, err
 	}
-	defer d.locks.do(context.Background(), d.url, func(c *pgx.Conn) error {
-		_, err := c.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext($1))`, key)
-		return err
-	})
+	defer func() {
+		// Only on the session that took it: a lock of a lost session went
+		// with it.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d.locks.do(ctx, d.pgConfig, session, func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.Exec(ctx, `SELECT pg_advisory_unlock(hashtext($1))`, key)
+			return err
+		})
+	}()
 	return true, fn(ctx)
 }
 
@@ -101,8 +108,10 @@ func (d *DB) Exclusive(ctx context.Context, name string, fn func(context.Context
 // opened when first needed and again after it failed (PostgreSQL releases
 // a lost session's locks).
 type lockConn struct {
-	mu   sync.Mutex
-	conn *pgx.Conn
+	mu      sync.Mutex
+	conn    *pgx.Conn
+	session int  // counts the connections opened; 0 before the first
+	closed  bool // after close: nothing opens again
 
 	heldMu sync.Mutex
 	held   map[string]bool
@@ -128,29 +137,45 @@ func (l *lockConn) release(key string) {
 	delete(l.held, key)
 }
 
-func (l *lockConn) do(ctx context.Context, url string, fn func(*pgx.Conn) error) error {
+// errLocksClosed: the database was closed.
+var errLocksClosed = errors.New("database closed")
+
+// do runs fn on the lock connection, connecting first if needed, and
+// returns the session it ran on. With session non-zero it runs fn only on
+// that session, and does nothing if the connection has changed since. A
+// connection on which fn failed is closed: the session may be in doubt.
+func (l *lockConn) do(ctx context.Context, cfg *pgx.ConnConfig, session int, fn func(context.Context, *pgx.Conn) error) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.conn == nil || l.conn.IsClosed() {
-		c, err := pgx.Connect(ctx, url)
-		if err != nil {
-			return err
-		}
-		l.conn = c
+	if l.closed {
+		return 0, errLocksClosed
 	}
-	err := fn(l.conn)
-	if err != nil && (l.conn.IsClosed() || ctx.Err() == nil) {
-		// A failed statement may have left the session in doubt: start
-		// again with a new one (its locks go with the old).
-		l.conn.Close(context.Background())
+	if l.conn != nil && l.conn.IsClosed() {
 		l.conn = nil
 	}
-	return err
+	if session != 0 && (l.conn == nil || session != l.session) {
+		return 0, nil // that session is gone, and its locks with it
+	}
+	if l.conn == nil {
+		c, err := pgx.ConnectConfig(ctx, cfg.Copy())
+		if err != nil {
+			return 0, err
+		}
+		l.conn = c
+		l.session++
+	}
+	if err := fn(ctx, l.conn); err != nil {
+		l.conn.Close(context.Background())
+		l.conn = nil
+		return 0, err
+	}
+	return l.session, nil
 }
 
 func (l *lockConn) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.closed = true
 	if l.conn != nil {
 		l.conn.Close(context.Background())
 		l.conn = nil

@@ -63,13 +63,15 @@ func TestDecodeStrict(t *testing.T) {
 		Port    int      `json:"port"`
 		Brokers []string `json:"brokers"`
 		TLS     *bool    `json:"tls"`
+		Groups  [][]int  `json:"groups"`
 	}
 	for config, want := range map[string]string{
 		``:                      "config.url: is required",
 		`{"nope":1}`:            "config.nope: is not a field of a test config",
 		`{"port":"x"}`:          "config.port: must be a whole number",
 		`{"brokers":"x"}`:       "config.brokers: must be a list of strings",
-		`{"tls":"yes"}`:         "config.tls: must be a boolean (true or false)",
+		`{"groups":"x"}`:        "config.groups: must be a list of lists of whole numbers",
+		`{"tls":"yes"}`:         "config.tls: must be a boolean",
 		`{"url":"a"} {}`:        "config.url: the config must be one JSON object",
 		`{"url":"a","port":80}`: "",
 	} {

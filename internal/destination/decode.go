@@ -63,13 +63,20 @@ func JSONKind(t reflect.Type) string {
 	case reflect.Float32, reflect.Float64:
 		return "number"
 	case reflect.Bool:
-		return "boolean (true or false)"
+		return "boolean"
 	case reflect.String:
 		return "string"
 	case reflect.Slice, reflect.Array:
-		return "list of " + JSONKind(t.Elem()) + "s"
+		return "list of " + plural(JSONKind(t.Elem()))
 	}
 	return "JSON object"
+}
+
+func plural(kind string) string {
+	if rest, ok := strings.CutPrefix(kind, "list of "); ok {
+		return "lists of " + rest
+	}
+	return kind + "s"
 }
 
 // Encode returns the JSON of a normalized config.

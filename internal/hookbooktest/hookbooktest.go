@@ -38,9 +38,11 @@ const Key = "hk_test_key_0123456789abcdef0123456789"
 func Backend() string { return dbtest.Backend() }
 
 // OncePerSuite marks a test whose subject does not depend on the database
-// (the container image, generated clients, the browser's view of a page,
-// the repository's own files): it runs when the end-to-end suite runs on
-// SQLite, and skips, saying so, when the suite runs again on PostgreSQL.
+// (the repository's own files, the command line's help, the receivers'
+// module, an accessibility checker, a reverse proxy's configuration) or
+// that runs on both databases by itself (StartEach): it runs when the
+// end-to-end suite runs on SQLite, and skips, saying so, when the suite
+// runs again on PostgreSQL.
 func OncePerSuite(t testing.TB) {
 	t.Helper()
 	if Backend() == "postgres" {

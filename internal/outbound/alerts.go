@@ -77,7 +77,7 @@ func checkAlertEmails(list []string) ([]string, string) {
 		}
 		parsed, err := mail.ParseAddress(a)
 		if err != nil || parsed.Address != a || parsed.Name != "" || len(a) > maxAlertEmail {
-			return out, fmt.Sprintf("%q is not an e-mail address such as ops@example.com", raw)
+			return out, fmt.Sprintf("%q is not an e-mail address such as ops@example.com", a)
 		}
 		if !seen[strings.ToLower(a)] {
 			seen[strings.ToLower(a)] = true
