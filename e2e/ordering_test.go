@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hookbook/hookbook/internal/hookbooktest"
+	"github.com/hookbook/hookbook/internal/queue"
+	"github.com/hookbook/hookbook/internal/server"
 )
 
 // orderedReceiver fails at random (500s, answers after the endpoint's
@@ -53,11 +55,12 @@ func newOrderedReceiver(t *testing.T, failRate float64, alwaysBad ...string) *or
 		}
 		rc.attempts[env.ID]++
 		rc.mu.Unlock()
-		defer func() {
+		done := sync.OnceFunc(func() {
 			rc.mu.Lock()
 			rc.inFlight[env.OrderingKey]--
 			rc.mu.Unlock()
-		}()
+		})
+		defer done()
 		roll := rand.Float64()
 		switch {
 		case rc.alwaysBad[env.OrderingKey] || roll < failRate*0.7:
@@ -65,7 +68,12 @@ func newOrderedReceiver(t *testing.T, failRate float64, alwaysBad ...string) *or
 			return
 		case roll < failRate*0.8:
 			// No answer: hookbook gives up after its 1 s timeout and
-			// closes the connection, which ends this attempt here too.
+			// closes the connection. When it gave up only hookbook knows
+			// (this handler sees the close later, by as much as a loaded
+			// machine delays it): the attempt stops counting here, and
+			// attemptSpans checks from hookbook's side that no attempt
+			// of a key began before the one before it had ended.
+			done()
 			select {
 			case <-r.Context().Done():
 			case <-time.After(5 * time.Second):
@@ -108,12 +116,59 @@ func (rc *orderedReceiver) checkOrder(t *testing.T) {
 	}
 }
 
+// attemptSpans records, per ordering key, when each of hookbook's attempts
+// began and ended, as its engine saw them.
+type attemptSpans struct {
+	mu    sync.Mutex
+	byKey map[string][]span
+}
+
+type span struct{ start, end time.Time }
+
+// record is a setup of start: it wraps the engine's Attempted hook.
+func (a *attemptSpans) record(app *server.App) {
+	next := app.Dispatcher.Hooks.Attempted
+	app.Dispatcher.Hooks.Attempted = func(r *queue.Result) {
+		a.mu.Lock()
+		k := r.Job.OrderingKey
+		a.byKey[k] = append(a.byKey[k], span{r.StartedAt, r.StartedAt.Add(r.Duration)})
+		a.mu.Unlock()
+		if next != nil {
+			next(r)
+		}
+	}
+}
+
+// check fails t for every attempt that began before the attempt of its
+// key before it had ended.
+func (a *attemptSpans) check(t *testing.T) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	overlaps := 0
+	for key, list := range a.byKey {
+		sort.Slice(list, func(i, j int) bool { return list[i].start.Before(list[j].start) })
+		for i := 1; i < len(list); i++ {
+			if list[i].start.Before(list[i-1].end) {
+				if overlaps++; overlaps <= 3 {
+					t.Errorf("key %s: an attempt began at %s, before the one before it ended (%s)", key,
+						list[i].start.Format(time.StampMicro), list[i-1].end.Format(time.StampMicro))
+				}
+			}
+		}
+	}
+	if overlaps > 3 {
+		t.Errorf("%d attempts in all began before the attempt before them had ended", overlaps)
+	}
+}
+
 // TestOrderedDeliveryUnderFailures: a receiver failing at random gets, per
 // key, its first successful receipt of each event in sequence order, and
 // never two attempts of one key at once.
 func TestOrderedDeliveryUnderFailures(t *testing.T) {
 	t.Parallel()
-	in := start(t, map[string]string{"HOOKBOOK_RETRY_SCHEDULE": "20ms,50ms,100ms", "HOOKBOOK_API_RATE_LIMIT": "off"})
+	spans := &attemptSpans{byKey: map[string][]span{}}
+	in := start(t, map[string]string{"HOOKBOOK_RETRY_SCHEDULE": "20ms,50ms,100ms", "HOOKBOOK_API_RATE_LIMIT": "off"}, spans.record)
 	rc := newOrderedReceiver(t, 0.3)
 	in.createEndpoint(rc.URL, []string{"*"}, map[string]any{"ordered": true, "max_attempts": 20, "timeout_seconds": 1})
 	in.must(201, "POST", "/api/v1/event-types", map[string]any{"name": "order.updated", "description": "An order changed"})
@@ -145,6 +200,7 @@ func TestOrderedDeliveryUnderFailures(t *testing.T) {
 		t.Errorf("%d keys received, want %d", len(rc.firsts), keys)
 	}
 	rc.checkOrder(t)
+	spans.check(t)
 	total := 0
 	for _, n := range rc.attempts {
 		total += n
