@@ -297,6 +297,9 @@ func runBrokerCase(t *testing.T, bc brokerCase, n int) {
 	dlv := in.must(202, "POST", "/api/v1/webhooks/"+ep2["id"].(string)+"/test", nil)["delivery_id"].(string)
 	hookbooktest.WaitFor(t, time.Minute, "an auth failure in the delivery log", func() bool {
 		d := in.must(200, "GET", "/api/v1/deliveries/"+dlv, nil)
+		if m := d["request"].(map[string]any)["method"]; m != "PUBLISH" {
+			t.Fatalf("a broker delivery's request method is %v, want PUBLISH", m)
+		}
 		attempts, _ := d["attempts"].([]any)
 		for _, a := range attempts {
 			if e, _ := a.(map[string]any)["error"].(string); strings.HasPrefix(e, "auth: ") {

@@ -296,9 +296,9 @@ type DeliveryDetail struct {
 	Attempts []*hookbook.Attempt `json:"attempts"`
 }
 
-// Request is the HTTP request of a delivery as last sent: its headers are
-// those of the newest attempt (none before the first), its body the event's
-// envelope.
+// Request is the request of a delivery as last sent: its method POST (or
+// PUBLISH to a message broker), its headers those of the newest attempt
+// (none before the first), its body the event's envelope.
 type Request struct {
 	Method  string            `json:"method"`
 	URL     string            `json:"url"`
@@ -324,13 +324,21 @@ func (s *Service) DeliveryDetail(ctx context.Context, orgID, id string) (*Delive
 	if v.Attempts == nil {
 		v.Attempts = []*hookbook.Attempt{}
 	}
+	ep, err := s.Endpoint(ctx, orgID, d.EndpointID)
+	if err == nil && ep.Type != "" && ep.Type != hookbook.EndpointWebhook && ep.Type != hookbook.EndpointListen {
+		v.Request.Method = RequestPublish
+	}
 	if n := len(attempts); n > 0 {
 		v.Request.URL, v.Request.Headers = attempts[n-1].RequestURL, attempts[n-1].RequestHeaders
-	} else if ep, err := s.Endpoint(ctx, orgID, d.EndpointID); err == nil {
+	} else if err == nil {
 		v.Request.URL = ep.URL
 	}
 	return v, nil
 }
+
+// RequestPublish is the method a delivery to a message broker shows: its
+// message is published, not POSTed.
+const RequestPublish = "PUBLISH"
 
 // IsDelivery reports whether id names a delivery of this hookbook: a
 // request carrying it in its delivery header is one of hookbook's own
