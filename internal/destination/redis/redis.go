@@ -48,7 +48,7 @@ func New() destination.Type { return typ{} }
 func (typ) Name() string { return "redis" }
 
 func parse(config json.RawMessage) (*Config, *goredis.Options, string, error) {
-	var c Config
+	c := Config{MaxLen: DefaultMaxLen} // unless the config names one (0 is refused)
 	if err := destination.Decode(config, &c); err != nil {
 		return nil, nil, "", err
 	}
@@ -62,9 +62,6 @@ func parse(config json.RawMessage) (*Config, *goredis.Options, string, error) {
 	}
 	if err := destination.CheckName("stream", c.Stream, true); err != nil {
 		return nil, nil, "", err
-	}
-	if c.MaxLen == 0 {
-		c.MaxLen = DefaultMaxLen
 	}
 	if c.MaxLen < 1 || c.MaxLen > MaxMaxLen {
 		return nil, nil, "", &destination.FieldError{Field: "max_len", Message: fmt.Sprintf("must be between 1 and %d", MaxMaxLen)}

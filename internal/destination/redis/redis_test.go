@@ -40,6 +40,7 @@ func TestRedisValidate(t *testing.T) {
 		{`{"url":"http://x","stream":"s"}`, "url"},
 		{`{"url":"redis://x","stream":""}`, "stream"},
 		{`{"url":"redis://x","stream":"s","max_len":-1}`, "max_len"},
+		{`{"url":"redis://x","stream":"s","max_len":0}`, "max_len"},
 		{`{"url":"redis://x","stream":"s","max_len":"7"}`, "max_len"},
 		{`{"url":"redis://x","stream":"s","extra":1}`, "extra"},
 		{`{"url":"redis://x:99999","stream":"s"}`, "url"},
