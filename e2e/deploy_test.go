@@ -81,6 +81,9 @@ func TestTLSAndMetricsListener(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("/metrics on its own listener: X-Content-Type-Options %q, want nosniff", got)
+	}
 	if !strings.Contains(string(b), "hookbook_queue_pending") {
 		t.Errorf("metrics body: %.300s", b)
 	}

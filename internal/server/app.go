@@ -270,7 +270,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		}
 		mmux := http.NewServeMux()
-		mmux.Handle("GET /metrics", a.Metrics.Handler())
+		mmux.Handle("GET /metrics", nosniff(a.Metrics.Handler()))
 		msrv := &http.Server{Handler: logRequests(a.Log, nil, nil, a.Metrics.ObserveRequest, mmux), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- msrv.Serve(mln) }()
 		defer msrv.Close()
@@ -341,4 +341,14 @@ func (a *App) Close() error {
 		a.Brokers.Close()
 	}
 	return a.DB.Close()
+}
+
+// nosniff marks answers as the type they say they are, as the main
+// listener's are: the metrics listener serves text that a browser must not
+// read as anything else.
+func nosniff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
 }
