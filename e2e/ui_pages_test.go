@@ -443,6 +443,32 @@ func TestUIPageFixes(t *testing.T) {
 		t.Errorf("created with events %s", b)
 	}
 
+	// The endpoint form shows the settings of the chosen type only: the
+	// URL for a webhook, the broker's section for a broker (on a phone a
+	// long scroll past five brokers' fields before).
+	run(t, ctx, phone, chromedp.Navigate(in.url+"/settings/webhooks/create"), chromedp.WaitVisible("#type", chromedp.ByID))
+	sections := func() []string {
+		var ids []string
+		run(t, ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll(".broker-config, #config-webhook"))
+			.filter(e => e.getClientRects().length > 0).map(e => e.id)`, &ids))
+		return ids
+	}
+	if got := sections(); len(got) != 1 || got[0] != "config-webhook" {
+		t.Errorf("the create form for a webhook shows %v, want only config-webhook", got)
+	}
+	var types []string
+	run(t, ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll("#type option")).map(o => o.value).filter(v => v !== "webhook")`, &types))
+	if len(types) == 0 {
+		t.Error("the create form offers no broker type")
+	}
+	for _, typ := range types {
+		run(t, ctx, chromedp.SetValue("#type", typ, chromedp.ByID))
+		if got := sections(); len(got) != 1 || got[0] != "config-"+typ {
+			t.Errorf("with type %s the create form shows %v, want only config-%s", typ, got, typ)
+		}
+	}
+	run(t, ctx, desk)
+
 	// Unknown settings and portal pages carry the security headers.
 	for _, p := range []string{"/settings/no-such-page", "/settings/webhooks/" + f.epOK + "/nothing", "/portal/no-such-page"} {
 		resp := noRedirect(t, in.url+p)
