@@ -253,6 +253,24 @@ func runBrokerCase(t *testing.T, bc brokerCase, n int) {
 	seen := map[string]bool{}
 	last := map[string]int64{}
 	received := 0
+	defer func() {
+		// Whose loss: what hookbook's delivery log says of the endpoint's
+		// deliveries (succeeded: the broker acknowledged them).
+		if !t.Failed() {
+			return
+		}
+		counts := map[string]string{}
+		for _, st := range []string{"pending", "succeeded", "failed"} {
+			r := in.do("GET", "/api/v1/webhooks/"+ep["id"].(string)+"/deliveries?limit=100&status="+st, nil)
+			var page struct {
+				Data    []any `json:"data"`
+				HasMore bool  `json:"has_more"`
+			}
+			json.Unmarshal(r.Body, &page)
+			counts[st] = fmt.Sprint(len(page.Data)) + map[bool]string{true: "+", false: ""}[page.HasMore]
+		}
+		t.Logf("%s: %d of %d events consumed (%d messages); hookbook's delivery log: %v", bc.name, len(seen), n, received, counts)
+	}()
 	hookbooktest.WaitFor(t, 3*time.Minute, fmt.Sprintf("%d events consumed", n), func() bool {
 		for {
 			select {
