@@ -533,9 +533,17 @@ func mqttCase(t testing.TB, broker, addr, password string) (map[string]any, <-ch
 	// A persistent session, resumed on reconnect: on a loaded machine the
 	// consumer's own connection may drop (a missed keepalive), and a clean
 	// session would lose its subscription and what was published meanwhile.
+	// It reconnects within a second, not after paho's backoff (which grows
+	// to 10 minutes), and waits long for a PINGRESP.
 	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + broker).
 		SetClientID(fmt.Sprintf("hookbook-e2e-%d", id)).SetCleanSession(false).SetResumeSubs(true).
-		SetAutoReconnect(true).SetKeepAlive(time.Minute).SetOrderMatters(true))
+		SetAutoReconnect(true).SetMaxReconnectInterval(time.Second).SetConnectTimeout(10 * time.Second).
+		SetKeepAlive(time.Minute).SetPingTimeout(30 * time.Second).SetOrderMatters(true).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			if ctx.Err() == nil {
+				t.Logf("the test's MQTT consumer lost its connection: %v", err)
+			}
+		}))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("mqtt connect: %v", tok.Error())
 	}
