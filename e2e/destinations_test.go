@@ -227,19 +227,27 @@ func runBrokerCase(t *testing.T, bc brokerCase, n int) {
 
 	const keys = 10
 	var published atomic.Int64
+	var (
+		idsMu sync.Mutex
+		ids   []string // the events published, for the account of a missing one
+	)
 	var wg sync.WaitGroup
 	for k := range keys {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := k; i < n; i += keys {
-				in.must(202, "POST", "/api/v1/events", map[string]any{"event": "test.broker", "data": map[string]any{"i": i},
+				evt := in.must(202, "POST", "/api/v1/events", map[string]any{"event": "test.broker", "data": map[string]any{"i": i},
 					"ordering_key": fmt.Sprintf("key-%d", k)})
+				idsMu.Lock()
+				ids = append(ids, evt["id"].(string))
+				idsMu.Unlock()
 				published.Add(1)
 			}
 		}()
 	}
 	hookbooktest.WaitFor(t, time.Minute, "a third published", func() bool { return published.Load() >= int64(n/3) })
+	cutAt := time.Now()
 	proxy.Cut()
 	hookbooktest.WaitFor(t, time.Minute, "an attempt failing during the outage", func() bool { return failed.Load() > 0 })
 	proxy.Restore()
@@ -269,7 +277,20 @@ func runBrokerCase(t *testing.T, bc brokerCase, n int) {
 			json.Unmarshal(r.Body, &page)
 			counts[st] = fmt.Sprint(len(page.Data)) + map[bool]string{true: "+", false: ""}[page.HasMore]
 		}
-		t.Logf("%s: %d of %d events consumed (%d messages); hookbook's delivery log: %v", bc.name, len(seen), n, received, counts)
+		t.Logf("%s: %d of %d events consumed (%d messages); hookbook's delivery log: %v; the outage began at %s", bc.name, len(seen), n, received, counts,
+			cutAt.UTC().Format(time.StampMicro))
+		shown := 0
+		for _, id := range ids {
+			if seen[id] || shown == 3 {
+				continue
+			}
+			shown++
+			evt := in.do("GET", "/api/v1/events/"+id, nil).JSON(t)
+			for _, d := range evt["deliveries"].([]any) {
+				dlv := in.do("GET", "/api/v1/deliveries/"+d.(map[string]any)["id"].(string), nil)
+				t.Logf("not consumed: %s, whose delivery is %s", id, dlv.Body)
+			}
+		}
 	}()
 	hookbooktest.WaitFor(t, 3*time.Minute, fmt.Sprintf("%d events consumed", n), func() bool {
 		for {

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -154,8 +155,12 @@ func (mqttType) Fields() []destination.Field {
 }
 
 // Open connects to the broker (MQTT 3.1.1, clean session, a random client
-// id). The client reconnects by itself after an outage; Publish fails
-// (connect) while it is down.
+// id). The client does not reconnect by itself: a lost connection fails
+// the publishes waiting for their acknowledgement (connect), hookbook
+// retries them, and the next Publish connects again, with a clean session.
+// (paho's own reconnect resends what it had stored and completes the
+// waiting publishes as if acknowledged before the broker has answered: a
+// publish could be counted delivered and lost.)
 func (mqttType) Open(ctx context.Context, config json.RawMessage, dial destination.DialFunc) (destination.Publisher, error) {
 	norm, err := mqttType{}.Validate(config)
 	if err != nil {
@@ -173,9 +178,8 @@ func (mqttType) Open(ctx context.Context, config json.RawMessage, dial destinati
 		SetProtocolVersion(4).
 		SetCleanSession(true).
 		SetOrderMatters(false).
-		SetAutoReconnect(true).
+		SetAutoReconnect(false).
 		SetConnectRetry(false).
-		SetMaxReconnectInterval(2 * time.Second).
 		SetConnectTimeout(dialTimeout).
 		SetWriteTimeout(dialTimeout).
 		SetKeepAlive(30 * time.Second).
@@ -230,6 +234,32 @@ type publisher struct {
 	qos    byte
 	addr   string
 	closed atomic.Bool
+	mu     sync.Mutex // one reconnection at a time
+}
+
+// connected connects the client again after a lost connection, within ctx.
+func (p *publisher) connected(ctx context.Context) error {
+	if p.client.IsConnectionOpen() {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client.IsConnectionOpen() {
+		return nil
+	}
+	if p.closed.Load() {
+		return destination.Errorf(destination.KindConnect, "mqtt: the publisher is closed")
+	}
+	tok := p.client.Connect()
+	select {
+	case <-tok.Done():
+	case <-ctx.Done():
+		return destination.Errorf(destination.KindConnect, "mqtt: not connected to %s: %v", p.addr, ctx.Err())
+	}
+	if err := tok.Error(); err != nil {
+		return classify("mqtt: reconnecting to "+p.addr, err)
+	}
+	return nil
 }
 
 // Topic returns the topic a message of eventType goes to.
@@ -243,8 +273,8 @@ func (p *publisher) Publish(ctx context.Context, m *destination.Message) error {
 	if p.closed.Load() {
 		return destination.Errorf(destination.KindConnect, "mqtt: the publisher is closed")
 	}
-	if !p.client.IsConnectionOpen() {
-		return destination.Errorf(destination.KindConnect, "mqtt: not connected to %s", p.addr)
+	if err := p.connected(ctx); err != nil {
+		return err
 	}
 	topic := Topic(p.topic, m.EventType)
 	tok := p.client.Publish(topic, p.qos, false, m.Body)
