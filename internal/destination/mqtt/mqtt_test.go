@@ -14,6 +14,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/hookbook/hookbook/internal/brokertest"
 	"github.com/hookbook/hookbook/internal/destination"
 )
@@ -307,5 +308,58 @@ func TestMQTTHungBroker(t *testing.T) {
 	f.Restore()
 	if err := publish(t, p, message(2)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMQTTUnacknowledgedIsNeverSuccess: a broker that takes each publish
+// and drops the connection before its PUBACK, and takes the client back
+// when it connects again. No publish may succeed: one the broker never
+// acknowledged fails and is hookbook's to retry. (paho's own reconnect
+// resent such publishes and completed them as acknowledged.)
+func TestMQTTUnacknowledgedIsNeverSuccess(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for {
+					p, err := packets.ReadPacket(c)
+					if err != nil {
+						return
+					}
+					switch p.(type) {
+					case *packets.ConnectPacket:
+						if packets.NewControlPacket(packets.Connack).Write(c) != nil {
+							return
+						}
+					case *packets.PingreqPacket:
+						packets.NewControlPacket(packets.Pingresp).Write(c)
+					case *packets.PublishPacket:
+						return // taken, never acknowledged: the connection drops
+					}
+				}
+			}()
+		}
+	}()
+	p := open(t, fmt.Sprintf(`{"url":"tcp://%s","topic":"t","qos":1}`, ln.Addr()))
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := p.Publish(ctx, message(i))
+		cancel()
+		if err == nil {
+			t.Fatalf("publish %d succeeded, but the broker acknowledged nothing", i)
+		}
+		if k := destination.KindOf(err); k != destination.KindConnect && k != destination.KindTimeout {
+			t.Errorf("publish %d: %v, want connect or timeout", i, err)
+		}
 	}
 }
