@@ -135,9 +135,17 @@ func readmeEndpointAuth(t *testing.T, s snippet) {
 		defer mu.Unlock()
 		return slices.Contains(got, evt)
 	})
-	list := in.must(200, "GET", "/api/v1/webhooks/"+ep["id"].(string)+"/deliveries", nil)["data"].([]any)
-	detail := in.must(200, "GET", "/api/v1/deliveries/"+list[0].(map[string]any)["id"].(string), nil)
-	attempts := detail["attempts"].([]any)
+	// The receiver has the request before hookbook has recorded its answer.
+	var attempts []any
+	hookbooktest.WaitFor(t, time.Minute, "the attempt in the delivery log", func() bool {
+		list := in.must(200, "GET", "/api/v1/webhooks/"+ep["id"].(string)+"/deliveries", nil)["data"].([]any)
+		if len(list) == 0 {
+			return false
+		}
+		detail := in.must(200, "GET", "/api/v1/deliveries/"+list[0].(map[string]any)["id"].(string), nil)
+		attempts, _ = detail["attempts"].([]any)
+		return len(attempts) > 0 && detail["status"] == "succeeded"
+	})
 	headers := attempts[len(attempts)-1].(map[string]any)["request_headers"].(map[string]any)
 	if headers["Authorization"] != "Bearer …" {
 		t.Errorf("the delivery log keeps Authorization %v", headers["Authorization"])
