@@ -101,7 +101,10 @@ func TestTransformations(t *testing.T) {
 	for name, ep := range failed {
 		d := finished(t, in, ep)
 		msg, _ := d["last_error"].(string)
-		if d["status"] != "failed" || !strings.HasPrefix(msg, "transformation failed: ") || !strings.Contains(msg, want[name]) {
+		// The heap watch reads the process's heap: in this test binary,
+		// beside other tests' instances, it may stop the loop first.
+		heap := name == "loops" && strings.Contains(msg, "more than 256 MiB of memory")
+		if d["status"] != "failed" || !strings.HasPrefix(msg, "transformation failed: ") || !strings.Contains(msg, want[name]) && !heap {
 			t.Errorf("%s: delivery %v, want a failure naming %q", name, d, want[name])
 		}
 		if a := attemptsOf(in, d["id"].(string)); len(a) != 1 || a[0]["status_code"] != nil || a[0]["error"] != msg {
