@@ -76,7 +76,7 @@ func checkAlertEmails(list []string) ([]string, string) {
 			return out, fmt.Sprintf("holds an address of more than %d characters: not an e-mail address such as ops@example.com", maxAlertEmail)
 		}
 		parsed, err := mail.ParseAddress(a)
-		if err != nil || parsed.Address != a || parsed.Name != "" || len(a) > maxAlertEmail {
+		if err != nil || parsed.Address != a || parsed.Name != "" {
 			return out, fmt.Sprintf("%q is not an e-mail address such as ops@example.com", a)
 		}
 		if !seen[strings.ToLower(a)] {
