@@ -18,6 +18,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,8 @@ type DB struct {
 	gate  gate // SQLite's writer
 	ckpt  *checkpointer
 	locks lockConn // PostgreSQL: the advisory locks of Exclusive
+	path  string   // SQLite: the database file
+	owned *os.File // SQLite: the file, locked by Own
 }
 
 // Pools returns the connection pools by name, for their statistics: on
@@ -137,7 +140,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// (pragmas, schema, every prepared statement once more).
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	d := &DB{w: w, r: r, dialect: sqlite, Now: time.Now}
+	d := &DB{w: w, r: r, dialect: sqlite, Now: time.Now, path: base}
 	d.gate.durable = durable
 	if err := d.Ping(ctx); err != nil {
 		d.Close()
@@ -231,6 +234,9 @@ func (d *DB) Close() error {
 		if e := d.r.Close(); err == nil {
 			err = e
 		}
+	}
+	if d.owned != nil {
+		d.owned.Close() // and with it the lock
 	}
 	return err
 }

@@ -18,7 +18,9 @@ import (
 const deliveryColumns = `id, organization_id, endpoint_id, event_id, event_type, status, attempts, max_attempts,
 	last_status_code, last_error, next_attempt_at, created_at, updated_at, lease_until`
 
-func scanDelivery(row interface{ Scan(...any) error }) (*hookbook.Delivery, error) {
+// scanDelivery reads a delivery row. It is in flight while its lease
+// lasts: in the row, or held in memory by this process's engine (held).
+func scanDelivery(row interface{ Scan(...any) error }, held func(id string) bool) (*hookbook.Delivery, error) {
 	var d hookbook.Delivery
 	var code sql.NullInt64
 	var lastErr sql.NullString
@@ -37,20 +39,20 @@ func scanDelivery(row interface{ Scan(...any) error }) (*hookbook.Delivery, erro
 	}
 	if d.Status == hookbook.StatusPending {
 		d.NextAttemptAt = db.NullTime(next)
-		d.InFlight = leaseUntil > time.Now().UnixMicro()
+		d.InFlight = leaseUntil > time.Now().UnixMicro() || held(d.ID)
 	}
 	d.CreatedAt, d.UpdatedAt = db.Time(created), db.Time(updated)
 	return &d, nil
 }
 
-func collectDeliveries(rows *sql.Rows, err error) ([]*hookbook.Delivery, error) {
+func (s *Service) collectDeliveries(rows *sql.Rows, err error) ([]*hookbook.Delivery, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []*hookbook.Delivery
 	for rows.Next() {
-		d, err := scanDelivery(rows)
+		d, err := scanDelivery(rows, s.queue().Holds)
 		if err != nil {
 			return nil, err
 		}
@@ -83,7 +85,7 @@ func eventParams(pattern string) (exact, prefix string) {
 // Deliveries lists an organization's deliveries, newest first.
 func (s *Service) Deliveries(ctx context.Context, orgID string, f DeliveryFilter, p db.Page) ([]*hookbook.Delivery, string, error) {
 	exact, prefix := eventParams(f.EventType)
-	out, err := collectDeliveries(s.DB.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+	out, err := s.collectDeliveries(s.DB.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE organization_id = $1 AND ($2 = '' OR endpoint_id = $2) AND ($3 = '' OR status = $3)
 		AND ($4 = '' OR event_type = $4) AND ($5 = '' OR id < $5)
 		AND ($7 = '' OR substr(event_type, 1, length($7)) = $7)
@@ -97,14 +99,14 @@ func (s *Service) Deliveries(ctx context.Context, orgID string, f DeliveryFilter
 
 // DeliveriesOfEvent lists the deliveries of one event.
 func (s *Service) DeliveriesOfEvent(ctx context.Context, orgID, eventID string) ([]*hookbook.Delivery, error) {
-	return collectDeliveries(s.DB.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+	return s.collectDeliveries(s.DB.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE organization_id = $1 AND event_id = $2 ORDER BY id`, orgID, eventID))
 }
 
 // Delivery returns an organization's delivery.
 func (s *Service) Delivery(ctx context.Context, orgID, id string) (*hookbook.Delivery, error) {
 	d, err := scanDelivery(s.DB.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE id = $1 AND organization_id = $2`, id, orgID))
+		WHERE id = $1 AND organization_id = $2`, id, orgID), s.queue().Holds)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hookbook.NotFound("delivery")
 	}
@@ -177,10 +179,10 @@ func (s *Service) Redeliver(ctx context.Context, orgID, id string) (*hookbook.De
 		// To an ordered endpoint it queues in its key's order: parked, then
 		// due if nothing of its key is in front of it.
 		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1,
-			next_attempt_at = CASE WHEN status = 'pending' AND lease_until > $1 THEN next_attempt_at
+			next_attempt_at = CASE WHEN status = 'pending' AND (lease_until > $1 OR $4) THEN next_attempt_at
 				WHEN $3 AND ordering_key <> '' THEN NULL ELSE CAST($1 AS BIGINT) END,
 			max_attempts = CASE WHEN status IN ('pending', 'skipped') THEN max_attempts ELSE attempts + 1 END
-			WHERE id = $2`, now, id, ordered)
+			WHERE id = $2`, now, id, ordered, s.queue().Holds(id))
 		if err != nil {
 			return err
 		}

@@ -40,7 +40,15 @@ func (q *Queue) Complete(ctx context.Context, results []*Result) error {
 	if len(results) == 0 {
 		return nil
 	}
+	jobs := make([]*Job, len(results))
+	for i, r := range results {
+		jobs[i] = r.Job
+	}
 	err := q.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
+		// The holds go first among the commit's callbacks: before the
+		// wake-ups of retries due now (hold.go).
+		tx.OnCommit(func() { q.unhold(jobs) })
+		tx.OnAbort(func() { q.unholdAt(jobs) })
 		now := q.DB.Now()
 		if err := q.recordAttempts(ctx, tx, results, now); err != nil {
 			return err
@@ -237,7 +245,7 @@ func (q *Queue) recordAttempts(ctx context.Context, tx *db.Tx, results []*Result
 	for _, r := range results {
 		j := r.Job
 		if r.Success {
-			g := group{j.Owner, r.StatusCode}
+			g := group{leaseOwner(j), r.StatusCode}
 			successes[g] = append(successes[g], j.DeliveryID)
 			continue
 		}
@@ -251,7 +259,7 @@ func (q *Queue) recordAttempts(ctx context.Context, tx *db.Tx, results []*Result
 			}
 		}
 		if _, err := tx.ExecContext(ctx, updateDeliverySQL,
-			status, j.Attempt, db.NullInt(r.StatusCode), db.NullText(r.Error), next, db.Micros(now), j.DeliveryID, j.Owner); err != nil {
+			status, j.Attempt, db.NullInt(r.StatusCode), db.NullText(r.Error), next, db.Micros(now), j.DeliveryID, leaseOwner(j)); err != nil {
 			return fmt.Errorf("update delivery: %w", err)
 		}
 	}

@@ -47,6 +47,7 @@ type Queue struct {
 
 	mu      sync.Mutex
 	allowed map[string]time.Time // throttled endpoints' next allowed times, as last seen
+	held    holds                // leases held in memory (hold.go)
 }
 
 // Endpoints is what the queue needs of the endpoints it delivers to.
@@ -74,6 +75,9 @@ type Job struct {
 	// TraceParent is the W3C traceparent of the event's publication ("" when
 	// it was not traced): the parent of each attempt's span.
 	TraceParent string
+	// hold is the token of the job's lease when the queue holds it in
+	// memory (hold.go), 0 when the lease is in the row.
+	hold uint64
 }
 
 // Engine is the delivery engine of this instance, as publication sees it.
@@ -125,7 +129,11 @@ func (q *Queue) Claim(ctx context.Context, r ClaimRequest) ([]*Job, error) {
 			return err
 		}
 		if room := r.Limit - len(leased); room > 0 {
-			open, openOf, err := lease(ctx, tx, ClaimRequest{Owner: r.Owner, Limit: room, Lease: r.Lease, Exclude: r.Exclude}, now)
+			take := lease
+			if q.holdsLocally() {
+				take = q.hold
+			}
+			open, openOf, err := take(ctx, tx, ClaimRequest{Owner: r.Owner, Limit: room, Lease: r.Lease, Exclude: r.Exclude}, now)
 			if err != nil {
 				return err
 			}
@@ -242,6 +250,7 @@ func (q *Queue) failDisabled(ctx context.Context, tx *db.Tx, j *Job, ep *hookboo
 		lease_owner = '', lease_until = 0, updated_at = $2 WHERE id = $3`, reason, db.Micros(now), j.DeliveryID); err != nil {
 		return err
 	}
+	q.unhold([]*Job{j}) // finished: no claim can take it again
 	if ep != nil && ep.Ordered && j.OrderingKey != "" {
 		return q.UnparkTx(ctx, tx, []string{ep.ID}, []string{j.OrderingKey}, now)
 	}
@@ -272,12 +281,14 @@ func payloadsByID(ctx context.Context, q db.Queryer, idList []string) (map[strin
 	return out, rows.Err()
 }
 
-// NextDue returns when the earliest pending delivery is due (for a claimed
-// one, when its lease ends), and false when none is pending.
+// NextDue returns when the earliest pending delivery not yet due comes
+// due (for one leased in its row, when its lease ends), and false when
+// none waits for a later time. Deliveries due already are the claims' and
+// the freed slots' business.
 func (q *Queue) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next int64
-	err := q.DB.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND next_attempt_at IS NOT NULL
-		ORDER BY next_attempt_at LIMIT 1`).Scan(&next)
+	err := q.DB.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND next_attempt_at > $1
+		ORDER BY next_attempt_at LIMIT 1`, db.Micros(q.DB.Now())).Scan(&next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, nil
 	}
@@ -287,10 +298,16 @@ func (q *Queue) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return db.Time(next), true, nil
 }
 
-// Release gives claimed deliveries back to the queue unattempted, due at once.
+// Release gives claimed deliveries back to the queue unattempted, due at
+// once. Those held in memory are due already: their holds just go.
 func (q *Queue) Release(ctx context.Context, jobs []*Job) error {
+	held, leased := splitHeld(jobs)
+	q.unhold(held)
+	if len(leased) == 0 {
+		return nil
+	}
 	err := q.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
-		return giveBack(ctx, tx, jobs, q.DB.Now())
+		return q.giveBack(ctx, tx, leased, q.DB.Now())
 	})
 	if err != nil {
 		return fmt.Errorf("release deliveries: %w", err)
@@ -298,13 +315,17 @@ func (q *Queue) Release(ctx context.Context, jobs []*Job) error {
 	return nil
 }
 
-// giveBack ends the leases of jobs, due again at until.
-func giveBack(ctx context.Context, tx *db.Tx, jobs []*Job, until time.Time) error {
+// giveBack ends the leases of jobs, due again at until; the holds of
+// those held in memory go once tx commits.
+func (q *Queue) giveBack(ctx context.Context, tx *db.Tx, jobs []*Job, until time.Time) error {
 	for _, j := range jobs {
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
-			WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, j.Owner, db.Micros(until)); err != nil {
+			WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, leaseOwner(j), db.Micros(until)); err != nil {
 			return err
 		}
+	}
+	if held, _ := splitHeld(jobs); len(held) > 0 {
+		tx.OnCommit(func() { q.unhold(held) })
 	}
 	return nil
 }
@@ -323,7 +344,7 @@ func (q *Queue) ReleaseAllLeases(ctx context.Context) error {
 // circuit is open or it stalls.
 func (q *Queue) Postpone(ctx context.Context, endpointID string, jobs []*Job, until time.Time) error {
 	err := q.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
-		if err := giveBack(ctx, tx, jobs, until); err != nil {
+		if err := q.giveBack(ctx, tx, jobs, until); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1

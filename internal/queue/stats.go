@@ -29,6 +29,8 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
+	// Deliveries held in memory are in flight, not waiting (hold.go).
+	st.Due = max(st.Due-q.heldCount(), 0)
 	if created.Valid {
 		st.OldestPendingAge = max(now.Sub(db.Time(created.Int64)), 0)
 	}

@@ -95,6 +95,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
+	if err := d.Own(); err != nil {
+		d.Close()
+		return nil, err
+	}
 	a := &App{Config: cfg, DB: d, Log: log, InstanceID: ids.New("ins")}
 	if a.Tracing, err = tracing.New(ctx, cfg.Tracing, a.InstanceID); err != nil {
 		d.Close()
