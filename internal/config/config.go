@@ -73,7 +73,7 @@ type Config struct {
 	// Limits, documented in the README.
 	APIRateLimit  ratelimit.Rate // HOOKBOOK_API_RATE_LIMIT: requests per API key, per instance
 	TestSendLimit ratelimit.Rate // HOOKBOOK_TEST_SEND_LIMIT: test events per organization, per instance
-	MaxEndpoints  int            // HOOKBOOK_MAX_ENDPOINTS: endpoints per organization
+	MaxEndpoints  int            // HOOKBOOK_MAX_ENDPOINTS: endpoints per organization, at most MaxEndpointsBound
 	MaxEventTypes int            // HOOKBOOK_MAX_EVENT_TYPES: custom event types per organization
 }
 
@@ -144,6 +144,11 @@ const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h"
 // MaxEndpointTimeout is the longest timeout an endpoint may have (the one
 // home of the rule: endpoint validation reads it); a lease must outlast it.
 const MaxEndpointTimeout = 30 * time.Second
+
+// MaxEndpointsBound is the most HOOKBOOK_MAX_ENDPOINTS may allow: one
+// event fans out to at most that many deliveries, each an insert of its
+// publication's transaction.
+const MaxEndpointsBound = 10000
 
 // MaxTransformTimeout bounds HOOKBOOK_TRANSFORM_TIMEOUT: a transformation
 // runs before its attempt, on a worker of the engine.
@@ -248,6 +253,9 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("%s: want a positive whole number", n.key)
 		}
 		*n.dst = v
+	}
+	if c.MaxEndpoints > MaxEndpointsBound {
+		return nil, fmt.Errorf("HOOKBOOK_MAX_ENDPOINTS: %d is more than %d endpoints per organization", c.MaxEndpoints, MaxEndpointsBound)
 	}
 	if c.TransformTimeout > MaxTransformTimeout {
 		return nil, fmt.Errorf("HOOKBOOK_TRANSFORM_TIMEOUT: %s is longer than %s", c.TransformTimeout, MaxTransformTimeout)

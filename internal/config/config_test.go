@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,17 @@ func TestDestinationTypes(t *testing.T) {
 		if _, err := ParseDestinationTypes(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestMaxEndpointsIsBounded: an organization's endpoints may be raised to
+// MaxEndpointsBound and no further.
+func TestMaxEndpointsIsBounded(t *testing.T) {
+	if c, err := load(map[string]string{"HOOKBOOK_MAX_ENDPOINTS": strconv.Itoa(MaxEndpointsBound)}); err != nil || c.MaxEndpoints != MaxEndpointsBound {
+		t.Errorf("HOOKBOOK_MAX_ENDPOINTS=%d: %v", MaxEndpointsBound, err)
+	}
+	_, err := load(map[string]string{"HOOKBOOK_MAX_ENDPOINTS": strconv.Itoa(MaxEndpointsBound + 1)})
+	if err == nil || !strings.HasPrefix(err.Error(), "HOOKBOOK_MAX_ENDPOINTS: 10001 is more than 10000") {
+		t.Errorf("HOOKBOOK_MAX_ENDPOINTS=%d: %v, want it refused", MaxEndpointsBound+1, err)
 	}
 }

@@ -25,8 +25,14 @@ type Fanout struct {
 	TraceParent    string // the publication span's traceparent, "" when not traced
 }
 
+// enqueueRows is how many deliveries one INSERT of a fan-out holds at
+// most: 10 values each, within both databases' bounds on a statement's
+// parameters (SQLite 32,766, PostgreSQL 65,535) however many endpoints an
+// organization may have.
+const enqueueRows = 500
+
 // Enqueue inserts an event's deliveries inside tx, one multi-row INSERT
-// for the whole fan-out, and returns their ids in the order of
+// per enqueueRows deliveries of the fan-out, and returns their ids in the order of
 // f.Endpoints. Those the local engine has room for (Engine.Reserve) are
 // inserted already leased to it and handed over once the transaction
 // commits, without waiting for a claim; the others wait in the queue, and
@@ -41,9 +47,20 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 		return nil, nil
 	}
 	var b strings.Builder
-	b.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
+	var args []any
+	begin := func() {
+		b.Reset()
+		b.WriteString(`INSERT INTO deliveries (id, organization_id, endpoint_id, event_id, event_type, status,
 		max_attempts, next_attempt_at, created_at, updated_at, ordering_key, sequence, lease_owner, lease_until, throttled) VALUES `)
-	args := []any{f.OrganizationID, f.EventID, f.EventType, db.Micros(f.Now)}
+		args = append(args[:0], f.OrganizationID, f.EventID, f.EventType, db.Micros(f.Now))
+	}
+	flush := func() error {
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("queue deliveries: %w", err)
+		}
+		return nil
+	}
+	begin()
 	var waiting map[string]bool
 	if f.OrderingKey != "" {
 		var ordered []string
@@ -69,7 +86,12 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 	waits := 0 // deliveries that wait in the queue
 	for i, ep := range f.Endpoints {
 		id := ids.New("dlv")
-		if i > 0 {
+		if i > 0 && i%enqueueRows == 0 {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			begin()
+		} else if i > 0 {
 			b.WriteString(", ")
 		}
 		// An ordered endpoint gets a key's deliveries one at a time:
@@ -110,8 +132,8 @@ func (q *Queue) Enqueue(ctx context.Context, tx *db.Tx, f Fanout) ([]string, err
 		tx.OnCommit(func() { engine.Take(direct) })
 		tx.OnAbort(func() { engine.Cancel(direct) })
 	}
-	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-		return nil, fmt.Errorf("queue deliveries: %w", err)
+	if err := flush(); err != nil {
+		return nil, err
 	}
 	if waits > 0 {
 		if err := q.wakeFor(ctx, tx, f, direct); err != nil {
@@ -189,24 +211,35 @@ func (q *Queue) allowedLater(ctx context.Context, tx *db.Tx, endpointIDs []strin
 // keyPending returns which of the endpoints have a pending delivery of key.
 func keyPending(ctx context.Context, tx *db.Tx, endpointIDs []string, key string) (map[string]bool, error) {
 	out := map[string]bool{}
+	for len(endpointIDs) > enqueueRows {
+		if err := keyPendingOf(ctx, tx, endpointIDs[:enqueueRows], key, out); err != nil {
+			return nil, err
+		}
+		endpointIDs = endpointIDs[enqueueRows:]
+	}
 	if len(endpointIDs) == 0 {
 		return out, nil
 	}
+	return out, keyPendingOf(ctx, tx, endpointIDs, key, out)
+}
+
+// keyPendingOf adds to out which of the endpoints have a pending delivery of key.
+func keyPendingOf(ctx context.Context, tx *db.Tx, endpointIDs []string, key string, out map[string]bool) error {
 	args := append([]any{key}, db.Args(endpointIDs)...)
 	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT endpoint_id FROM deliveries
 		WHERE ordering_key = $1 AND ordering_key <> '' AND status = 'pending' AND endpoint_id IN (`+db.Placeholders(2, len(endpointIDs))+`)`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("ordered delivery: %w", err)
+		return fmt.Errorf("ordered delivery: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, err
+			return err
 		}
 		out[id] = true
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // notifyChannel is the PostgreSQL channel on which a commit that made

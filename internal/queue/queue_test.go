@@ -505,3 +505,45 @@ func TestQueueGoneDisabledAndPurge(t *testing.T) {
 		}
 	})
 }
+
+// TestWideFanoutInsertsInBatches: an event to more endpoints than one
+// INSERT of the fan-out holds gets every delivery, once.
+func TestWideFanoutInsertsInBatches(t *testing.T) {
+	t.Parallel()
+	dbtest.EachBackend(t, func(t *testing.T, d *db.DB) {
+		f := outboundtest.New(t, d)
+		ctx := context.Background()
+		const endpoints = 501 // two INSERTs: 500 and 1
+		for range endpoints {
+			f.Endpoint(t, "booking.created")
+		}
+		p := f.Publish(t, "booking.created", "")
+		seen := map[string]bool{}
+		for _, id := range p.Deliveries {
+			seen[id] = true
+		}
+		if len(p.Deliveries) != endpoints || len(seen) != endpoints {
+			t.Fatalf("publication queued %d deliveries (%d distinct), want %d", len(p.Deliveries), len(seen), endpoints)
+		}
+		claimed := 0
+		for {
+			jobs, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 256, Lease: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(jobs) == 0 {
+				break
+			}
+			for _, j := range jobs {
+				if !seen[j.DeliveryID] {
+					t.Fatalf("claimed %s, not one of the publication's deliveries (or twice)", j.DeliveryID)
+				}
+				delete(seen, j.DeliveryID)
+			}
+			claimed += len(jobs)
+		}
+		if claimed != endpoints {
+			t.Errorf("claimed %d deliveries, want %d", claimed, endpoints)
+		}
+	})
+}
