@@ -42,6 +42,7 @@ func BenchmarkLightLoad(b *testing.B) {
 		a50, a99 := percentiles(acks)
 		f50, _ := percentiles(fsyncLatencies(b, 200))
 		goal := d50 + f50 + time.Millisecond
+		bare50, bare99 := percentiles(bareLatencies(b, recv, rate, seconds))
 		b.ReportMetric(float64(p50.Microseconds())/1000, "p50_ms")
 		b.ReportMetric(float64(p99.Microseconds())/1000, "p99_ms")
 		b.ReportMetric(float64(a50.Microseconds())/1000, "ack_p50_ms")
@@ -49,9 +50,10 @@ func BenchmarkLightLoad(b *testing.B) {
 		b.ReportMetric(float64(d99.Microseconds())/1000, "direct_p99_ms")
 		b.ReportMetric(float64(f50.Microseconds())/1000, "fsync_p50_ms")
 		b.ReportMetric(float64(goal.Microseconds())/1000, "goal_p50_ms")
+		b.ReportMetric(float64(bare50.Microseconds())/1000, "bare_hub_p50_ms")
 		r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
-		b.Logf("%d events/s × %d endpoints for %d s: publish→receipt p50 %s p99 %s (%d deliveries), publish→202 p50 %s p99 %s; a direct POST p50 %s p99 %s; an fsync p50 %s; p50 goal (direct + fsync + 1ms) %s, p99 goal 10ms",
-			rate, endpoints, seconds, r(p50), r(p99), len(lat), r(a50), r(a99), r(d50), r(d99), r(f50), r(goal))
+		b.Logf("%d events/s × %d endpoints for %d s: publish→receipt p50 %s p99 %s (%d deliveries), publish→202 p50 %s p99 %s; a direct POST p50 %s p99 %s; an fsync p50 %s; p50 goal (direct + fsync + 1ms) %s, p99 goal 10ms; the bare hub's publish→receipt p50 %s p99 %s (hookbook - bare hub: %s)",
+			rate, endpoints, seconds, r(p50), r(p99), len(lat), r(a50), r(a99), r(d50), r(d99), r(f50), r(goal), r(bare50), r(bare99), r(p50-bare50))
 	}
 }
 
@@ -88,7 +90,7 @@ func BenchmarkSixtyPercent(b *testing.B) {
 // event.
 func atRate(b *testing.B, recv []*benchReceiver, in *instance, body []byte, rate, seconds int) (lat, acks []time.Duration) {
 	b.StartTimer()
-	published, acks := publishAtRate(b, in, body, rate, seconds)
+	published, acks := publishAtRate(b, in.url, in.key, body, rate, seconds)
 	awaitDeliveries(b, recv, int64(len(published)*len(recv)))
 	b.StopTimer()
 	lat = receiptLatencies(recv, published)
@@ -115,7 +117,7 @@ func receiptLatencies(recv []*benchReceiver, published map[string]time.Time) []t
 // publishAtRate publishes rate events per second for seconds, each at its
 // own tick, and returns when each was sent (just before its request), by
 // id, and how long each took to be acknowledged.
-func publishAtRate(b *testing.B, in *instance, body []byte, rate, seconds int) (map[string]time.Time, []time.Duration) {
+func publishAtRate(b *testing.B, url, key string, body []byte, rate, seconds int) (map[string]time.Time, []time.Duration) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -129,7 +131,7 @@ func publishAtRate(b *testing.B, in *instance, body []byte, rate, seconds int) (
 		go func() {
 			defer wg.Done()
 			at := time.Now()
-			id, err := publishOne(client, in.url, in.key, body)
+			id, err := publishOne(client, url, key, body)
 			if err != nil {
 				b.Error(err)
 				return
@@ -243,4 +245,21 @@ func fsyncLatencies(b *testing.B, n int) []time.Duration {
 		out = append(out, time.Since(at))
 	}
 	return out
+}
+
+// bareLatencies publishes rate events per second for seconds to a bare
+// hub (bareHub: a durable store and a signed fan-out, nothing else) that
+// delivers to recv, and returns every delivery's publish→receipt.
+func bareLatencies(b *testing.B, recv []*benchReceiver, rate, seconds int) []time.Duration {
+	for _, r := range recv {
+		r.mu.Lock()
+		r.first = map[string]time.Time{}
+		r.mu.Unlock()
+		r.count.Store(0)
+	}
+	h := newBareHub(b, recv)
+	defer h.close()
+	published, _ := publishAtRate(b, h.srv.URL, "", []byte(benchBody), rate, seconds)
+	awaitDeliveries(b, recv, int64(len(published)*len(recv)))
+	return receiptLatencies(recv, published)
 }
