@@ -50,12 +50,13 @@ type DB struct {
 	// Now is the instance's clock; tests may replace it before use.
 	Now func() time.Time
 
-	stmts stmtCache
-	gate  gate // SQLite's writer
-	ckpt  *checkpointer
-	locks lockConn // PostgreSQL: the advisory locks of Exclusive
-	path  string   // SQLite: the database file
-	owned *os.File // SQLite: the file, locked by Own
+	stmts    stmtCache
+	gate     gate // SQLite's writer
+	ckpt     *checkpointer
+	locks    lockConn // PostgreSQL: the advisory locks of Exclusive
+	path     string   // SQLite: the database file, as its URL names it
+	lockFile *os.File // SQLite: the file, opened by Own
+	owned    *os.File // SQLite: the same, once Own locked it
 }
 
 // Pools returns the connection pools by name, for their statistics: on
@@ -235,8 +236,8 @@ func (d *DB) Close() error {
 			err = e
 		}
 	}
-	if d.owned != nil {
-		d.owned.Close() // and with it the lock
+	if d.lockFile != nil {
+		d.lockFile.Close() // and with it the lock
 	}
 	return err
 }

@@ -7,7 +7,10 @@ import (
 	"os"
 )
 
-var errLocked = errors.New("locked")
+var (
+	errLocked  = errors.New("locked")
+	errNoLocks = errors.New("no file locks on this system")
+)
 
-// lockFile does nothing where flock is not available.
-func lockFile(*os.File) error { return nil }
+// lockFile cannot lock where flock is not available.
+func lockFile(*os.File) error { return errNoLocks }

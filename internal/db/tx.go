@@ -13,6 +13,7 @@ type Tx struct {
 	*sql.Tx
 	d        *DB
 	onCommit []func()
+	onLocked []func()
 	onAbort  []func()
 	values   map[string]any
 }
@@ -42,6 +43,11 @@ func (d *DB) tx(ctx context.Context, background bool, fn func(*Tx) error) error 
 		return fmt.Errorf("begin: %w", err)
 	}
 	tx, err := d.run(ctx, background, fn)
+	if err == nil {
+		for _, f := range tx.onLocked {
+			f()
+		}
+	}
 	d.prepareWanted(ctx)
 	release()
 	// The callbacks run with the writer free: they may write themselves.
@@ -91,6 +97,12 @@ func (tx *Tx) DB() *DB { return tx.d }
 
 // OnCommit runs f after the transaction commits (never after a rollback).
 func (tx *Tx) OnCommit(f func()) { tx.onCommit = append(tx.onCommit, f) }
+
+// OnCommitLocked runs f right after the transaction commits, before the
+// OnCommit functions and, on SQLite, before the writer is given back: no
+// other transaction of this process starts in between. f must be quick
+// and must not use the database.
+func (tx *Tx) OnCommitLocked(f func()) { tx.onLocked = append(tx.onLocked, f) }
 
 // Value returns what Remember stored under key in this transaction.
 func (tx *Tx) Value(key string) (any, bool) {

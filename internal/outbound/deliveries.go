@@ -175,14 +175,15 @@ func (s *Service) Redeliver(ctx context.Context, orgID, id string) (*hookbook.De
 		// A pending delivery keeps its schedule but is moved to now; a
 		// finished one gets exactly one more attempt, a skipped one its
 		// endpoint's attempts.
-		// A delivery in flight (pending under a live lease) is left to its worker.
+		// A delivery in flight (pending under a live lease, or held by
+		// this process's engine) is left to its worker as it is.
 		// To an ordered endpoint it queues in its key's order: parked, then
 		// due if nothing of its key is in front of it.
 		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1,
-			next_attempt_at = CASE WHEN status = 'pending' AND (lease_until > $1 OR $4) THEN next_attempt_at
+			next_attempt_at = CASE WHEN status = 'pending' AND lease_until > $1 THEN next_attempt_at
 				WHEN $3 AND ordering_key <> '' THEN NULL ELSE CAST($1 AS BIGINT) END,
 			max_attempts = CASE WHEN status IN ('pending', 'skipped') THEN max_attempts ELSE attempts + 1 END
-			WHERE id = $2`, now, id, ordered, s.queue().Holds(id))
+			WHERE id = $2 AND NOT (status = 'pending' AND $4)`, now, id, ordered, s.queue().Holds(id))
 		if err != nil {
 			return err
 		}

@@ -45,10 +45,9 @@ func (q *Queue) Complete(ctx context.Context, results []*Result) error {
 		jobs[i] = r.Job
 	}
 	err := q.DB.BackgroundTx(ctx, func(tx *db.Tx) error {
-		// The holds go first among the commit's callbacks: before the
-		// wake-ups of retries due now (hold.go).
-		tx.OnCommit(func() { q.unhold(jobs) })
-		tx.OnAbort(func() { q.unholdAt(jobs) })
+		// The holds go before the writer does, and before the wake-ups
+		// of retries due now (hold.go).
+		tx.OnCommitLocked(func() { q.unhold(jobs) })
 		now := q.DB.Now()
 		if err := q.recordAttempts(ctx, tx, results, now); err != nil {
 			return err
@@ -64,6 +63,7 @@ func (q *Queue) Complete(ctx context.Context, results []*Result) error {
 		return recordHealth(ctx, tx, results)
 	})
 	if err != nil {
+		q.unholdLater(jobs)
 		return fmt.Errorf("record outcomes: %w", err)
 	}
 	return nil
@@ -237,6 +237,10 @@ func (q *Queue) recordAttempts(ctx context.Context, tx *db.Tx, results []*Result
 	if err := insertAttempts(ctx, tx, results); err != nil {
 		return err
 	}
+	stale, err := staleHeld(ctx, tx, results)
+	if err != nil {
+		return err
+	}
 	type group struct {
 		owner string
 		code  int
@@ -244,6 +248,9 @@ func (q *Queue) recordAttempts(ctx context.Context, tx *db.Tx, results []*Result
 	successes := map[group][]any{}
 	for _, r := range results {
 		j := r.Job
+		if stale[j] {
+			continue // logged; the row has moved on since the claim (hold.go)
+		}
 		if r.Success {
 			g := group{leaseOwner(j), r.StatusCode}
 			successes[g] = append(successes[g], j.DeliveryID)

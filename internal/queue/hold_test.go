@@ -9,12 +9,14 @@ import (
 	"github.com/hookbook/hookbook"
 	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/dbtest"
+	"github.com/hookbook/hookbook/internal/outbound"
 	"github.com/hookbook/hookbook/internal/outboundtest"
 	"github.com/hookbook/hookbook/internal/queue"
 )
 
-// dataVersion returns SQLite's count of commits to the database file by
-// any connection: it moves only when something was written.
+// dataVersion returns how many rows the writer connection has changed
+// since it opened (SQLite's total_changes()): claims run on the writer,
+// so it moves if a claim writes.
 func dataVersion(t *testing.T, d *db.DB) int64 {
 	t.Helper()
 	var v int64
@@ -119,63 +121,247 @@ func TestClaimsOnSQLiteWriteNothing(t *testing.T) {
 	}
 }
 
-// TestHeldLeaseOutlivesAFailedOutcome: when an outcome cannot be recorded,
-// its delivery stays held until its lease ends, as a lease in a row would,
-// and is then claimed again (the attempt is repeated, never lost).
-func TestHeldLeaseOutlivesAFailedOutcome(t *testing.T) {
+// awaitClaim claims until the delivery id is claimed again, and fails the
+// test if that takes more than 10 s.
+func awaitClaim(t *testing.T, q *queue.Queue, id string) *queue.Job {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		jobs, err := q.Claim(context.Background(), queue.ClaimRequest{Owner: "a", Limit: 10, Lease: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range jobs {
+			if j.DeliveryID == id {
+				return j
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery %s was never claimed again", id)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHeldLeaseOutlivesFailures: when an outcome cannot be recorded (its
+// transaction fails, or cannot even begin) or a postpone fails, the
+// delivery stays held until its lease ends, as a lease in a row would,
+// and is then claimed again: the attempt is repeated, never lost, and
+// never repeated at once.
+func TestHeldLeaseOutlivesFailures(t *testing.T) {
+	t.Parallel()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, fail := range map[string]func(f outboundtest.Fixture, j *queue.Job) error{
+		"outcome fails": func(f outboundtest.Fixture, j *queue.Job) error {
+			f.Q.Outcomes = func(context.Context, *db.Tx, []*queue.Result) error { return errors.New("disk full") }
+			defer func() { f.Q.Outcomes = nil }()
+			return f.Q.Complete(context.Background(), []*queue.Result{{Job: j, StartedAt: time.Now(), StatusCode: 200, Success: true}})
+		},
+		"outcome cannot begin": func(f outboundtest.Fixture, j *queue.Job) error {
+			return f.Q.Complete(cancelled, []*queue.Result{{Job: j, StartedAt: time.Now(), StatusCode: 200, Success: true}})
+		},
+		"postpone fails": func(f outboundtest.Fixture, j *queue.Job) error {
+			return f.Q.Postpone(cancelled, j.Endpoint.ID, []*queue.Job{j}, time.Now())
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := dbtest.Open(t, dbtest.SQLiteURL(t))
+			f := outboundtest.New(t, d)
+			ctx := context.Background()
+			f.Endpoint(t, "*")
+			f.Publish(t, "booking.created", "")
+			jobs, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: 300 * time.Millisecond})
+			if err != nil || len(jobs) != 1 {
+				t.Fatalf("claim = %d (%v)", len(jobs), err)
+			}
+			if err := fail(f, jobs[0]); err == nil {
+				t.Fatal("the failure did not fail")
+			}
+			if more, _ := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute}); len(more) != 0 {
+				t.Fatal("claimed again at once, before its lease ended")
+			}
+			if j := awaitClaim(t, f.Q, jobs[0].DeliveryID); j.Attempt != 1 {
+				t.Errorf("claimed again as attempt %d, want 1 (no outcome was recorded)", j.Attempt)
+			}
+		})
+	}
+}
+
+// TestHeldDeliveryOfARowLeaseThatEnded: a delivery handed over at
+// publication (leased in its row) whose outcome was never recorded is
+// claimed into memory once its lease ends, and that claim's outcome is
+// recorded on it.
+func TestHeldDeliveryOfARowLeaseThatEnded(t *testing.T) {
+	t.Parallel()
+	d := dbtest.Open(t, dbtest.SQLiteURL(t))
+	f := outboundtest.New(t, d)
+	ctx := context.Background()
+	ep := f.Endpoint(t, "*")
+	e := &shortLease{engine{room: map[string]int{ep.ID: 1}, visible: func(string) bool { return true }}}
+	f.Q.Engine = e
+	p := f.Publish(t, "booking.created", "")
+	if len(e.taken) != 1 {
+		t.Fatalf("handed over %d deliveries, want 1", len(e.taken))
+	}
+	f.Q.Engine = nil
+	j := awaitClaim(t, f.Q, p.Deliveries[0]) // its row's lease ends
+	if err := f.Q.Complete(ctx, []*queue.Result{{Job: j, StartedAt: time.Now(), Duration: time.Millisecond, StatusCode: 200, Success: true}}); err != nil {
+		t.Fatal(err)
+	}
+	dl, _ := f.Svc.Delivery(ctx, f.Org, j.DeliveryID)
+	if dl.Status != hookbook.StatusSucceeded || dl.Attempts != 1 {
+		t.Errorf("after a successful attempt: %s, %d attempts; want succeeded", dl.Status, dl.Attempts)
+	}
+	if more, _ := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 10, Lease: time.Minute}); len(more) != 0 {
+		t.Errorf("a succeeded delivery was claimed again")
+	}
+}
+
+type shortLease struct{ engine }
+
+func (e *shortLease) LeaseTerms() (string, time.Duration) { return "ins_a", 50 * time.Millisecond }
+
+// TestThrottledWhileHeld: an endpoint given a rate limit and an in-flight
+// bound while some of its deliveries are held: the throttled claim never
+// takes them again, counts them against max_in_flight, and their outcome
+// is recorded.
+func TestThrottledWhileHeld(t *testing.T) {
+	t.Parallel()
+	d := dbtest.Open(t, dbtest.SQLiteURL(t))
+	f := outboundtest.New(t, d)
+	ctx := context.Background()
+	ep := f.Endpoint(t, "*")
+	for range 3 {
+		f.Publish(t, "booking.created", "")
+	}
+	first, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute})
+	if err != nil || len(first) != 1 {
+		t.Fatalf("claim %d %v", len(first), err)
+	}
+	rate, inFlight := "100/s", 2
+	if _, err := f.Svc.UpdateEndpoint(ctx, f.Org, ep.ID, outbound.EndpointInput{RateLimit: outbound.Clearable[string]{Set: true, Value: &rate},
+		MaxInFlight: outbound.Clearable[int]{Set: true, Value: &inFlight}}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 10, Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 1 || again[0].DeliveryID == first[0].DeliveryID {
+		t.Fatalf("throttled claim took %d deliveries (the held one among them: %v); want 1, the held one counting as in flight",
+			len(again), len(again) > 0 && again[0].DeliveryID == first[0].DeliveryID)
+	}
+	st, err := f.Q.EndpointState(ctx, ep.ID)
+	if err != nil || st.InFlight != 2 || st.Due != 1 || st.Pending != 3 {
+		t.Errorf("endpoint state = %+v (%v), want 3 pending, 2 in flight (one held, one leased), 1 due", st, err)
+	}
+	if err := f.Q.Complete(ctx, []*queue.Result{{Job: first[0], StartedAt: time.Now(), Duration: time.Millisecond, StatusCode: 200, Success: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if dl, _ := f.Svc.Delivery(ctx, f.Org, first[0].DeliveryID); dl.Status != hookbook.StatusSucceeded {
+		t.Errorf("the held delivery's outcome was not recorded: %s", dl.Status)
+	}
+}
+
+// TestHeldOutcomeOfARequeuedDelivery: a delivery held when its endpoint is
+// disabled for its failures (so it fails), then enabled and the delivery
+// redelivered: the
+// old attempt's outcome is logged but does not settle the redelivery,
+// which is claimed afresh.
+func TestHeldOutcomeOfARequeuedDelivery(t *testing.T) {
+	t.Parallel()
+	d := dbtest.Open(t, dbtest.SQLiteURL(t))
+	f := outboundtest.New(t, d)
+	ctx := context.Background()
+	ep := f.Endpoint(t, "*")
+	f.Publish(t, "booking.created", "")
+	jobs, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 10, Lease: time.Minute})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim %d %v", len(jobs), err)
+	}
+	// Disabled for its failures (its pending deliveries fail), then
+	// enabled again by its owner.
+	if _, err := f.Svc.DisableEndpoint(ctx, ep.ID, "failing for 5 days"); err != nil {
+		t.Fatal(err)
+	}
+	on := true
+	if _, err := f.Svc.UpdateEndpoint(ctx, f.Org, ep.ID, outbound.EndpointInput{Enabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Svc.Redeliver(ctx, f.Org, jobs[0].DeliveryID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Q.Complete(ctx, []*queue.Result{{Job: jobs[0], StartedAt: time.Now(), Duration: time.Millisecond, StatusCode: 200, Success: true}}); err != nil {
+		t.Fatal(err)
+	}
+	dl, _ := f.Svc.Delivery(ctx, f.Org, jobs[0].DeliveryID)
+	if dl.Status != hookbook.StatusPending {
+		t.Errorf("redelivered delivery = %s after an attempt begun before it failed; want pending, for an attempt of its own", dl.Status)
+	}
+	if attempts, _ := f.Svc.Attempts(ctx, jobs[0].DeliveryID); len(attempts) != 1 {
+		t.Errorf("the old attempt was not logged: %d attempts", len(attempts))
+	}
+	if j := awaitClaim(t, f.Q, jobs[0].DeliveryID); j == nil {
+		t.Error("not claimed again")
+	}
+}
+
+// TestQueueDepthLeavesHeldOut: the queue's depth counts a held delivery
+// as in flight, not as due or waiting (no false lag alarm while an
+// attempt runs).
+func TestQueueDepthLeavesHeldOut(t *testing.T) {
+	t.Parallel()
+	d := dbtest.Open(t, dbtest.SQLiteURL(t))
+	f := outboundtest.New(t, d)
+	ctx := context.Background()
+	ep := f.Endpoint(t, "*")
+	f.Publish(t, "booking.created", "")
+	f.Publish(t, "booking.created", "")
+	jobs, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim %d %v", len(jobs), err)
+	}
+	st, err := f.Q.Stats(ctx)
+	if err != nil || st.Pending != 2 || st.Due != 1 {
+		t.Errorf("stats = %+v (%v), want 2 pending, 1 due (the other in flight)", st, err)
+	}
+	es, err := f.Q.EndpointState(ctx, ep.ID)
+	if err != nil || es.Pending != 2 || es.Due != 1 || es.InFlight != 1 {
+		t.Errorf("endpoint state = %+v (%v), want 2 pending, 1 due, 1 in flight", es, err)
+	}
+	rest, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute})
+	if err != nil || len(rest) != 1 {
+		t.Fatalf("claim %d %v", len(rest), err)
+	}
+	st, err = f.Q.Stats(ctx)
+	if err != nil || st.Due != 0 || st.OldestDueAge != 0 {
+		t.Errorf("stats with everything in flight = %+v (%v), want none due, no oldest due age", st, err)
+	}
+}
+
+// TestRedeliverWhileHeld: a redelivery asked for while the delivery is in
+// flight (held) leaves it to its worker: the worker's outcome settles it.
+func TestRedeliverWhileHeld(t *testing.T) {
 	t.Parallel()
 	d := dbtest.Open(t, dbtest.SQLiteURL(t))
 	f := outboundtest.New(t, d)
 	ctx := context.Background()
 	f.Endpoint(t, "*")
 	f.Publish(t, "booking.created", "")
-	jobs, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: 300 * time.Millisecond})
+	jobs, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 10, Lease: time.Minute})
 	if err != nil || len(jobs) != 1 {
-		t.Fatalf("claim = %d (%v)", len(jobs), err)
+		t.Fatalf("claim %d %v", len(jobs), err)
 	}
-	f.Q.Outcomes = func(context.Context, *db.Tx, []*queue.Result) error { return errors.New("disk full") }
-	err = f.Q.Complete(ctx, []*queue.Result{{Job: jobs[0], StartedAt: time.Now(), StatusCode: 200, Success: true}})
-	if err == nil {
-		t.Fatal("Complete succeeded with a failing transaction")
+	dl, err := f.Svc.Redeliver(ctx, f.Org, jobs[0].DeliveryID)
+	if err != nil || !dl.InFlight {
+		t.Fatalf("redeliver while in flight = %+v (%v)", dl, err)
 	}
-	if more, _ := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute}); len(more) != 0 {
-		t.Fatal("a delivery whose outcome failed to record was claimed again before its lease ended")
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		again, err := f.Q.Claim(ctx, queue.ClaimRequest{Owner: "a", Limit: 1, Lease: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(again) == 1 && again[0].DeliveryID == jobs[0].DeliveryID && again[0].Attempt == 1 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the delivery was never claimed again after its lease ended")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// TestSQLiteServerOwnsItsFile: a second server cannot take a SQLite file
-// one already owns; other commands still open it, and the file is free
-// again once its owner closes it.
-func TestSQLiteServerOwnsItsFile(t *testing.T) {
-	t.Parallel()
-	url := dbtest.SQLiteURL(t)
-	first := dbtest.Open(t, url)
-	if err := first.Own(); err != nil {
+	if err := f.Q.Complete(ctx, []*queue.Result{{Job: jobs[0], StartedAt: time.Now(), Duration: time.Millisecond, StatusCode: 200, Success: true}}); err != nil {
 		t.Fatal(err)
 	}
-	second := dbtest.Open(t, url)
-	if err := second.Own(); !errors.Is(err, db.ErrInUse) {
-		t.Fatalf("second Own = %v, want ErrInUse", err)
-	}
-	if err := second.Ping(context.Background()); err != nil {
-		t.Errorf("a database another process owns cannot be read: %v", err)
-	}
-	first.Close()
-	if err := second.Own(); err != nil {
-		t.Errorf("Own after the owner closed: %v", err)
+	if dl, _ := f.Svc.Delivery(ctx, f.Org, jobs[0].DeliveryID); dl.Status != hookbook.StatusSucceeded || dl.InFlight {
+		t.Errorf("after its worker's success: %s, in flight %v", dl.Status, dl.InFlight)
 	}
 }

@@ -76,8 +76,11 @@ type Job struct {
 	// it was not traced): the parent of each attempt's span.
 	TraceParent string
 	// hold is the token of the job's lease when the queue holds it in
-	// memory (hold.go), 0 when the lease is in the row.
-	hold uint64
+	// memory (hold.go), 0 when the lease is in the row; rowOwner and
+	// version are the row's lease_owner and updated_at when it was claimed.
+	hold     uint64
+	rowOwner string
+	version  int64
 }
 
 // Engine is the delivery engine of this instance, as publication sees it.
@@ -325,7 +328,7 @@ func (q *Queue) giveBack(ctx context.Context, tx *db.Tx, jobs []*Job, until time
 		}
 	}
 	if held, _ := splitHeld(jobs); len(held) > 0 {
-		tx.OnCommit(func() { q.unhold(held) })
+		tx.OnCommitLocked(func() { q.unhold(held) })
 	}
 	return nil
 }
@@ -353,6 +356,7 @@ func (q *Queue) Postpone(ctx context.Context, endpointID string, jobs []*Job, un
 		return err
 	})
 	if err != nil {
+		q.unholdLater(jobs)
 		return fmt.Errorf("postpone deliveries: %w", err)
 	}
 	return nil

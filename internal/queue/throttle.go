@@ -52,7 +52,11 @@ func (q *Queue) leaseThrottled(ctx context.Context, tx *db.Tx, r ClaimRequest, r
 		if room <= 0 {
 			break
 		}
-		leased, next, err := leaseOne(ctx, tx, r, t, room, now)
+		var held []string
+		if q.holdsLocally() {
+			held = q.heldIDs(t.id) // throttled since they were claimed
+		}
+		leased, next, err := leaseOne(ctx, tx, r, t, room, now, held)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -116,8 +120,10 @@ func storedRate(s sql.NullString) ratelimit.Rate {
 
 // leaseOne leases what t's allowance and in-flight bound let through, at
 // most room, and advances t's rate by what it leased; next is when the
-// rate allows the next attempt (zero when unchanged).
-func leaseOne(ctx context.Context, tx *db.Tx, r ClaimRequest, t throttle, room int, now time.Time) (jobs []*Job, next time.Time, err error) {
+// rate allows the next attempt (zero when unchanged). held are t's
+// deliveries held in memory (hold.go: claimed before t was throttled):
+// in flight, never leased again.
+func leaseOne(ctx context.Context, tx *db.Tx, r ClaimRequest, t throttle, room int, now time.Time, held []string) (jobs []*Job, next time.Time, err error) {
 	want := room
 	if bound := inFlightBound(t, r); bound > 0 {
 		var inFlight int
@@ -125,7 +131,7 @@ func leaseOne(ctx context.Context, tx *db.Tx, r ClaimRequest, t throttle, room i
 			AND throttled AND lease_until > $2`, t.id, db.Micros(now)).Scan(&inFlight); err != nil {
 			return nil, time.Time{}, fmt.Errorf("throttled endpoint in flight: %w", err)
 		}
-		want = min(want, bound-inFlight)
+		want = min(want, bound-inFlight-len(held))
 	}
 	tat := db.Time(t.tat)
 	want, _ = t.rate.Allow(tat, now, want)
@@ -133,10 +139,11 @@ func leaseOne(ctx context.Context, tx *db.Tx, r ClaimRequest, t throttle, room i
 		return nil, time.Time{}, nil
 	}
 	until := now.Add(r.Lease)
+	skip, skipArgs := notHeld(held, 6)
 	jobs, _, err = leaseRows(ctx, tx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
-		WHERE id IN (SELECT id FROM deliveries WHERE endpoint_id = $5 AND status = 'pending' AND throttled AND next_attempt_at <= $3
+		WHERE id IN (SELECT id FROM deliveries WHERE endpoint_id = $5 AND status = 'pending' AND throttled AND next_attempt_at <= $3`+skip+`
 			ORDER BY next_attempt_at LIMIT $4`+tx.SkipLocked()+`)
-		RETURNING `+leasedColumns, r.Owner, until, []any{r.Owner, db.Micros(until), db.Micros(now), want, t.id})
+		RETURNING `+leasedColumns, r.Owner, until, append([]any{r.Owner, db.Micros(until), db.Micros(now), want, t.id}, skipArgs...))
 	if err != nil || len(jobs) == 0 || t.rate.Off() {
 		return jobs, time.Time{}, err
 	}
@@ -257,9 +264,19 @@ func (q *Queue) EndpointState(ctx context.Context, endpointID string) (EndpointS
 	var oldest sql.NullInt64
 	var next int64
 	var rate sql.NullString
-	err := q.DB.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN next_attempt_at <= $2 THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN lease_until > $2 THEN 1 ELSE 0 END), 0), MIN(created_at)
-		FROM deliveries WHERE endpoint_id = $1 AND status = 'pending'`, endpointID, now).Scan(&st.Pending, &st.Due, &st.InFlight, &oldest)
+	// Held deliveries (hold.go) are in flight, not due.
+	var held []string
+	if q.holdsLocally() {
+		held = q.heldIDs(endpointID)
+	}
+	leased, args := `lease_until > $2`, []any{endpointID, now}
+	if len(held) > 0 {
+		leased = `(lease_until > $2 OR id IN (` + db.Placeholders(3, len(held)) + `))`
+		args = append(args, db.Args(held)...)
+	}
+	err := q.DB.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN next_attempt_at <= $2 AND NOT `+leased+` THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN `+leased+` THEN 1 ELSE 0 END), 0), MIN(created_at)
+		FROM deliveries WHERE endpoint_id = $1 AND status = 'pending'`, args...).Scan(&st.Pending, &st.Due, &st.InFlight, &oldest)
 	if err != nil {
 		return st, fmt.Errorf("endpoint queue: %w", err)
 	}

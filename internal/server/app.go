@@ -95,7 +95,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	if err := d.Own(); err != nil {
+	if err := d.Own(); errors.Is(err, db.ErrCannotLock) {
+		log.Warn("the SQLite file cannot be locked on its file system: make sure no second hookbook server uses it", "err", err)
+	} else if err != nil {
 		d.Close()
 		return nil, err
 	}
