@@ -222,7 +222,7 @@ type benchResult struct {
 	// barePerSec is a bare hub's deliveries/s (bareHub) with the same
 	// publishers, measured after the raw baseline; 0 when not measured.
 	barePerSec float64
-	p50, p99                                  time.Duration
+	p50, p99   time.Duration
 	// CPU time of the whole process (receivers and clients included) per
 	// delivery, and per request of the raw baseline.
 	cpuPerDelivery, rawCPUPerRequest time.Duration
