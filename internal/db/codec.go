@@ -64,6 +64,16 @@ func NullInt(v int) any {
 	return v
 }
 
+// Touched is the new updated_at of a delivery row that a write finishes
+// or queues again, now being the placeholder of the time (e.g. "$1"): now,
+// or one microsecond past the row's updated_at if the clock has not moved
+// beyond it. A row's updated_at is the version the engine's in-memory
+// leases check (internal/queue, hold.go), so it must move with every such
+// write, however coarse or frozen the clock.
+func Touched(now string) string {
+	return `CASE WHEN updated_at >= CAST(` + now + ` AS BIGINT) THEN updated_at + 1 ELSE CAST(` + now + ` AS BIGINT) END`
+}
+
 // Placeholders returns "$from, $from+1, …" for n values.
 func Placeholders(from, n int) string {
 	var b strings.Builder

@@ -32,14 +32,17 @@ func (d *DB) Own() error {
 	if err != nil {
 		path = d.path
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("sqlite %s: %w", path, err)
+	// The descriptor stays open until Close even when the lock fails (a
+	// later Own tries it again): closing a descriptor of the file would
+	// drop the record locks that SQLite's own connections in this process
+	// hold on it.
+	f := d.lockFile
+	if f == nil {
+		if f, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
+			return fmt.Errorf("sqlite %s: %w", path, err)
+		}
+		d.lockFile = f
 	}
-	// The descriptor stays open until Close even when the lock fails:
-	// closing a descriptor of the file would drop the record locks that
-	// SQLite's own connections in this process hold on it.
-	d.lockFile = f
 	switch err := lockFile(f); {
 	case err == nil:
 		d.owned = f

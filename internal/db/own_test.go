@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/hookbook/hookbook/internal/db"
 	"github.com/hookbook/hookbook/internal/dbtest"
@@ -42,5 +43,39 @@ func TestOwnIsANoOpOnPostgres(t *testing.T) {
 	}
 	if err := b.Own(); err != nil {
 		t.Errorf("a second instance on PostgreSQL: %v", err)
+	}
+}
+
+// TestOnCommitLockedRunsBeforeTheWriterIsFree: on SQLite, what a
+// transaction runs with OnCommitLocked happens before any other
+// transaction of the process begins (the engine drops its in-memory
+// leases there, so that no claim sees a finished delivery still held).
+func TestOnCommitLockedRunsBeforeTheWriterIsFree(t *testing.T) {
+	t.Parallel()
+	d := dbtest.Open(t, dbtest.SQLiteURL(t))
+	ctx := context.Background()
+	started, ran := make(chan struct{}), make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		<-started
+		done <- d.Tx(ctx, func(*db.Tx) error { ran <- struct{}{}; return nil })
+	}()
+	err := d.BackgroundTx(ctx, func(tx *db.Tx) error {
+		tx.OnCommitLocked(func() {
+			close(started)
+			select {
+			case <-ran:
+				t.Error("another transaction ran before OnCommitLocked finished")
+			case <-time.After(200 * time.Millisecond):
+				// Nothing ran meanwhile: the writer is still held.
+			}
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -179,7 +179,7 @@ func (s *Service) Redeliver(ctx context.Context, orgID, id string) (*hookbook.De
 		// this process's engine) is left to its worker as it is.
 		// To an ordered endpoint it queues in its key's order: parked, then
 		// due if nothing of its key is in front of it.
-		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1,
+		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = `+db.Touched("$1")+`,
 			next_attempt_at = CASE WHEN status = 'pending' AND lease_until > $1 THEN next_attempt_at
 				WHEN $3 AND ordering_key <> '' THEN NULL ELSE CAST($1 AS BIGINT) END,
 			max_attempts = CASE WHEN status IN ('pending', 'skipped') THEN max_attempts ELSE attempts + 1 END
@@ -242,7 +242,7 @@ func (s *Service) RecoverReport(ctx context.Context, orgID, endpointID string, s
 		}
 		now := db.Micros(s.DB.Now())
 		// To an ordered endpoint they queue in their keys' order.
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1,
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = `+db.Touched("$1")+`,
 			next_attempt_at = CASE WHEN $4 AND ordering_key <> '' THEN NULL ELSE CAST($1 AS BIGINT) END,
 			max_attempts = attempts + 1 WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3`, now, endpointID, db.Micros(since), ordered)
 		if err != nil {

@@ -288,7 +288,7 @@ func (s *Service) DeleteEndpoint(ctx context.Context, orgID, id string) error {
 // failPending marks every pending delivery of an endpoint failed.
 func failPending(ctx context.Context, tx *db.Tx, endpointID, reason string, now int64) error {
 	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $1,
-		lease_owner = '', lease_until = 0, updated_at = $2 WHERE endpoint_id = $3 AND status = 'pending'`, reason, now, endpointID)
+		lease_owner = '', lease_until = 0, updated_at = `+db.Touched("$2")+` WHERE endpoint_id = $3 AND status = 'pending'`, reason, now, endpointID)
 	return err
 }
 

@@ -529,7 +529,7 @@ func (s *Service) requeue(ctx context.Context, tx *db.Tx, endpointID string, idL
 	if len(idList) == 0 {
 		return 0, nil
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1,
+	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', updated_at = `+db.Touched("$1")+`,
 		next_attempt_at = CASE WHEN $2 AND ordering_key <> '' THEN NULL ELSE CAST($1 AS BIGINT) END,
 		max_attempts = CASE WHEN status = 'skipped' THEN max_attempts ELSE attempts + 1 END
 		WHERE status <> 'pending' AND id IN (`+db.Placeholders(3, len(idList))+`)`,

@@ -153,9 +153,17 @@ func recordHealth(ctx context.Context, tx *db.Tx, results []*Result) error {
 	return nil
 }
 
-const updateDeliverySQL = `UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
+// updateDeliverySQL records an outcome on a delivery still leased to its
+// owner ($8) in its row; updateHeldSQL on one held in memory and still as
+// it was claimed (its version, $8: hold.go).
+const (
+	updateDeliverySQL = `UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
 	next_attempt_at = $5, lease_owner = '', lease_until = 0, updated_at = $6
 	WHERE id = $7 AND lease_owner = $8 AND status = 'pending'`
+	updateHeldSQL = `UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
+	next_attempt_at = $5, lease_owner = '', lease_until = 0, updated_at = $6
+	WHERE id = $7 AND updated_at = $8 AND status = 'pending'`
+)
 
 // attemptColumns are the columns of an attempt row, in the order of attemptRow.
 var attemptColumns = []string{"delivery_id", "attempt", "started_at", "duration_ms", "status_code", "error",
@@ -243,6 +251,7 @@ func (q *Queue) recordAttempts(ctx context.Context, tx *db.Tx, results []*Result
 	}
 	type group struct {
 		owner string
+		held  bool // held in memory: checked by staleHeld in this transaction
 		code  int
 	}
 	successes := map[group][]any{}
@@ -252,7 +261,10 @@ func (q *Queue) recordAttempts(ctx context.Context, tx *db.Tx, results []*Result
 			continue // logged; the row has moved on since the claim (hold.go)
 		}
 		if r.Success {
-			g := group{leaseOwner(j), r.StatusCode}
+			g := group{owner: j.Owner, code: r.StatusCode}
+			if j.hold != 0 {
+				g = group{held: true, code: r.StatusCode}
+			}
 			successes[g] = append(successes[g], j.DeliveryID)
 			continue
 		}
@@ -265,16 +277,24 @@ func (q *Queue) recordAttempts(ctx context.Context, tx *db.Tx, results []*Result
 				}
 			}
 		}
-		if _, err := tx.ExecContext(ctx, updateDeliverySQL,
-			status, j.Attempt, db.NullInt(r.StatusCode), db.NullText(r.Error), next, db.Micros(now), j.DeliveryID, leaseOwner(j)); err != nil {
+		query, lease := updateDeliverySQL, any(j.Owner)
+		if j.hold != 0 {
+			query, lease = updateHeldSQL, j.version
+		}
+		if _, err := tx.ExecContext(ctx, query,
+			status, j.Attempt, db.NullInt(r.StatusCode), db.NullText(r.Error), next, db.Micros(now), j.DeliveryID, lease); err != nil {
 			return fmt.Errorf("update delivery: %w", err)
 		}
 	}
 	for g, idList := range successes {
+		lease := `lease_owner = $3`
+		if g.held {
+			lease = `$3 = ''` // checked by staleHeld above
+		}
 		args := append([]any{g.code, db.Micros(now), g.owner}, idList...)
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'succeeded', attempts = attempts + 1,
 			last_status_code = $1, last_error = NULL, next_attempt_at = NULL, lease_owner = '', lease_until = 0, updated_at = $2
-			WHERE lease_owner = $3 AND status = 'pending' AND id IN (`+db.Placeholders(4, len(idList))+`)`, args...); err != nil {
+			WHERE `+lease+` AND status = 'pending' AND id IN (`+db.Placeholders(4, len(idList))+`)`, args...); err != nil {
 			return fmt.Errorf("update deliveries: %w", err)
 		}
 	}

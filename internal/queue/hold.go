@@ -66,6 +66,17 @@ func (q *Queue) Holds(deliveryID string) bool {
 	return ok
 }
 
+// outcomeRetries is longer than the engine keeps retrying the record of an
+// outcome that failed (internal/delivery: completer.go, about 3 s).
+const outcomeRetries = 10 * time.Second
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 // maxHeldInQuery bounds the held ids a read leaves out by name; past it
 // (far beyond the default workers) the queue's depth counts them as due.
 const maxHeldInQuery = 5000
@@ -109,7 +120,7 @@ func (q *Queue) hold(ctx context.Context, tx *db.Tx, r ClaimRequest, now time.Ti
 		exclude = ` AND endpoint_id NOT IN (` + db.Placeholders(3, len(r.Exclude)) + `)`
 		args = append(args, db.Args(r.Exclude)...)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+leasedColumns+`, lease_owner, updated_at FROM deliveries
+	rows, err := tx.QueryContext(ctx, `SELECT `+leasedColumns+`, updated_at FROM deliveries
 		WHERE status = 'pending' AND NOT throttled AND next_attempt_at <= $1`+exclude+`
 		ORDER BY next_attempt_at LIMIT $2`, args...)
 	if err != nil {
@@ -128,7 +139,7 @@ func (q *Queue) hold(ctx context.Context, tx *db.Tx, r ClaimRequest, now time.Ti
 		j := &Job{Owner: r.Owner, LeaseUntil: until}
 		var epID string
 		if err := rows.Scan(&j.DeliveryID, &j.OrganizationID, &epID, &j.EventID, &j.EventType, &j.Attempt, &j.MaxAttempts, &j.OrderingKey,
-			&j.rowOwner, &j.version); err != nil {
+			&j.version); err != nil {
 			return nil, nil, err
 		}
 		if _, ok := q.held.ids[j.DeliveryID]; ok {
@@ -163,9 +174,9 @@ func (q *Queue) unhold(jobs []*Job) {
 }
 
 // unholdLater lets the holds of jobs go when their leases end, as a lease
-// in a row would, and wakes the claimers then: their outcome could not be
-// recorded (or their postpone failed), and the attempt is repeated after
-// the lease, not at once.
+// in a row would (and not before outcomeRetries from now), and wakes the
+// claimers then: their outcome could not be recorded (or their postpone
+// failed), and the attempt is repeated after the lease, not at once.
 func (q *Queue) unholdLater(jobs []*Job) {
 	var hs []*Job
 	var until time.Time
@@ -180,22 +191,16 @@ func (q *Queue) unholdLater(jobs []*Job) {
 	if len(hs) == 0 {
 		return
 	}
+	// Not before the engine has stopped retrying the outcome either: a
+	// retry that records it finds the hold gone only after the delivery
+	// could be claimed again.
+	until = later(until, time.Now().Add(outcomeRetries))
 	time.AfterFunc(time.Until(until), func() {
 		q.unhold(hs)
 		if q.Notify != nil {
 			q.Notify()
 		}
 	})
-}
-
-// leaseOwner is the lease_owner a job's row carries while it is leased:
-// its owner, or for a held job what the row held when it was claimed ("",
-// or the owner of a lease in the row that had ended).
-func leaseOwner(j *Job) string {
-	if j.hold != 0 {
-		return j.rowOwner
-	}
-	return j.Owner
 }
 
 // splitHeld separates jobs held in memory from those leased in their rows.

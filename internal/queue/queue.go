@@ -76,11 +76,10 @@ type Job struct {
 	// it was not traced): the parent of each attempt's span.
 	TraceParent string
 	// hold is the token of the job's lease when the queue holds it in
-	// memory (hold.go), 0 when the lease is in the row; rowOwner and
-	// version are the row's lease_owner and updated_at when it was claimed.
-	hold     uint64
-	rowOwner string
-	version  int64
+	// memory (hold.go), 0 when the lease is in the row; version is the
+	// row's updated_at when it was claimed.
+	hold    uint64
+	version int64
 }
 
 // Engine is the delivery engine of this instance, as publication sees it.
@@ -250,7 +249,7 @@ func (q *Queue) failDisabled(ctx context.Context, tx *db.Tx, j *Job, ep *hookboo
 		reason = *ep.DisabledReason
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $1,
-		lease_owner = '', lease_until = 0, updated_at = $2 WHERE id = $3`, reason, db.Micros(now), j.DeliveryID); err != nil {
+		lease_owner = '', lease_until = 0, updated_at = `+db.Touched("$2")+` WHERE id = $3`, reason, db.Micros(now), j.DeliveryID); err != nil {
 		return err
 	}
 	q.unhold([]*Job{j}) // finished: no claim can take it again
@@ -322,8 +321,15 @@ func (q *Queue) Release(ctx context.Context, jobs []*Job) error {
 // those held in memory go once tx commits.
 func (q *Queue) giveBack(ctx context.Context, tx *db.Tx, jobs []*Job, until time.Time) error {
 	for _, j := range jobs {
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
-			WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, j.DeliveryID, leaseOwner(j), db.Micros(until)); err != nil {
+		// A lease in the row is checked by its owner, a held one by the
+		// row's version (hold.go).
+		query, lease := `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
+			WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, any(j.Owner)
+		if j.hold != 0 {
+			query, lease = `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
+			WHERE id = $1 AND updated_at = $2 AND status = 'pending'`, j.version
+		}
+		if _, err := tx.ExecContext(ctx, query, j.DeliveryID, lease, db.Micros(until)); err != nil {
 			return err
 		}
 	}
