@@ -40,6 +40,9 @@ func (d *Dispatcher) claim(ctx, attemptCtx context.Context) (claimed, full bool)
 	if free <= 0 || !wanted {
 		return false, false
 	}
+	d.mu.Lock()
+	d.claimedAt = now
+	d.mu.Unlock()
 	left := make(map[string]bool, len(exclude))
 	for _, ep := range exclude {
 		left[ep] = true
@@ -172,7 +175,15 @@ func (d *Dispatcher) sleep(ctx context.Context) time.Duration {
 	if next, ok, err := d.Queue.NextDue(ctx); err == nil && ok && next.Sub(d.Now()) > 0 {
 		wait = min(wait, next.Sub(d.Now())+time.Millisecond)
 	}
-	if next, ok, err := d.Queue.NextAllowed(ctx); err == nil && ok {
+	d.mu.Lock()
+	since := d.claimedAt
+	d.mu.Unlock()
+	if since.IsZero() {
+		since = d.Now()
+	}
+	// Asked from the last claim on: a rate that refused it allows the next
+	// one after it, perhaps already (a busy machine), and then at once.
+	if next, ok, err := d.Queue.NextAllowed(ctx, since); err == nil && ok {
 		wait = min(wait, max(next.Sub(d.Now()), 0)+time.Millisecond)
 	}
 	return wait

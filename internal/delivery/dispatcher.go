@@ -104,8 +104,11 @@ type Dispatcher struct {
 	// timerAt is when its timer fires.
 	rearm   bool
 	timerAt time.Time
-	running sync.WaitGroup
-	once    sync.Once
+	// claimedAt is when the last claim ran: a throttled endpoint's rate
+	// that refused it allows the next claim after it (sleep).
+	claimedAt time.Time
+	running   sync.WaitGroup
+	once      sync.Once
 }
 
 // Hooks let the rest of hookbook watch the engine (metrics).

@@ -142,14 +142,14 @@ func (q *fakeQueue) unlease(jobs ...*queue.Job) {
 	}
 }
 
-func (q *fakeQueue) NextAllowed(context.Context) (time.Time, bool, error) {
+func (q *fakeQueue) NextAllowed(_ context.Context, since time.Time) (time.Time, bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var next time.Time
 	now := q.clock()
 	for _, p := range q.pending {
 		if rate := fakeRate(p.job.Endpoint); !rate.Off() && !p.due.After(now) {
-			if at := rate.Next(q.tat[p.job.Endpoint.ID]); at.After(now) && (next.IsZero() || at.Before(next)) {
+			if at := rate.Next(q.tat[p.job.Endpoint.ID]); at.After(since) && (next.IsZero() || at.Before(next)) {
 				next = at
 			}
 		}

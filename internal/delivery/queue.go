@@ -22,7 +22,7 @@ type Queue interface {
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	// NextAllowed tells when the rate of a throttled endpoint with a due
 	// backlog next allows an attempt.
-	NextAllowed(ctx context.Context) (time.Time, bool, error)
+	NextAllowed(ctx context.Context, since time.Time) (time.Time, bool, error)
 }
 
 var _ Queue = (*queue.Queue)(nil)

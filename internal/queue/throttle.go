@@ -205,16 +205,20 @@ func inFlightBound(t throttle, r ClaimRequest) int {
 	return r.PerEndpoint
 }
 
-// NextAllowed returns the earliest time after now at which a throttled
+// NextAllowed returns the earliest time after since at which a throttled
 // endpoint's due backlog may be claimed by its rate, and false when no
 // throttled endpoint waits for its rate. Its claimers sleep until then.
-func (q *Queue) NextAllowed(ctx context.Context) (time.Time, bool, error) {
+// since is when the claimer last claimed: a rate that refused that claim
+// allows the next one later than since, and a time already past by the
+// time NextAllowed runs (on a busy machine) means claim again now. (Asked
+// after now instead, such a time would be missed, and the backlog would
+// wait for the fallback poll.)
+func (q *Queue) NextAllowed(ctx context.Context, since time.Time) (time.Time, bool, error) {
 	var next sql.NullInt64
-	now := db.Micros(q.DB.Now())
 	err := q.DB.QueryRowContext(ctx, `SELECT MIN(e.throttle_next) FROM endpoints e
 		WHERE `+throttledSQL+` AND e.throttle_next > $1
 		AND EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.throttled
-			AND d.next_attempt_at <= e.throttle_next)`, now).Scan(&next)
+			AND d.next_attempt_at <= e.throttle_next)`, db.Micros(since)).Scan(&next)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("next allowed: %w", err)
 	}
