@@ -18,6 +18,11 @@ import (
 // seen when Hub.Heartbeat is unset.
 const DefaultHeartbeat = 15 * time.Second
 
+// minPongWait is the least time a pong has to come, however short the
+// heartbeat: a listener on a busy laptop may take a moment to answer, and
+// while its connection lasts its endpoint is never reaped.
+const minPongWait = 5 * time.Second
+
 // Hub holds this instance's listen connections, one per listening
 // endpoint. Only the instance holding a listener's connection can send to
 // it: on another instance Sender fails the attempt (listener_offline).
@@ -29,7 +34,8 @@ type Hub struct {
 	// deliveries due now (queue.Hasten).
 	Back func(ctx context.Context, endpointID string)
 	// Heartbeat is how often each connection is pinged (a pong must come
-	// within it) and marked Seen; 0 means DefaultHeartbeat.
+	// within it, or within minPongWait if that is longer) and marked Seen;
+	// 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
 	Log       *slog.Logger
 
@@ -177,11 +183,12 @@ func (h *Hub) keepAlive(ctx context.Context, s *session) {
 			return
 		case <-t.C:
 		}
-		pctx, cancel := context.WithTimeout(ctx, h.heartbeat())
+		wait := max(h.heartbeat(), minPongWait)
+		pctx, cancel := context.WithTimeout(ctx, wait)
 		err := s.conn.Ping(pctx)
 		cancel()
 		if err != nil {
-			s.end(websocket.StatusPolicyViolation, "no pong within "+h.heartbeat().String())
+			s.end(websocket.StatusPolicyViolation, "no pong within "+wait.String())
 			return
 		}
 		if h.Seen != nil {
