@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hookbook/hookbook/internal/dbtest"
+	"github.com/hookbook/hookbook/internal/hookbooktest"
 	"github.com/hookbook/hookbook/webhook"
 )
 
@@ -35,18 +38,32 @@ type bareHub struct {
 	next     atomic.Int64
 	sends    chan struct{} // in-flight sends
 	outcomes chan [2]string
+	postgres bool
 	written  sync.WaitGroup
 	sending  sync.WaitGroup
 }
 
-func newBareHub(b *testing.B, recv []*benchReceiver, concurrency int) *bareHub {
+// newBareHub starts a bare hub on SQLite, or on a fresh PostgreSQL schema
+// when postgres is true (there its outcome batches commit with
+// synchronous_commit off, as hookbook's do, and publications use up to 32
+// connections).
+func newBareHub(b *testing.B, recv []*benchReceiver, concurrency int, postgres bool) *bareHub {
 	b.Helper()
-	path := filepath.Join(b.TempDir(), "bare.db")
-	d, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	var d *sql.DB
+	var err error
+	conns := 1
+	if postgres {
+		url := strings.Replace(hookbooktest.PostgresURL(b), "&"+dbtest.PoolOption, "", 1)
+		d, err = sql.Open("pgx", url)
+		conns = 32
+	} else {
+		path := filepath.Join(b.TempDir(), "bare.db")
+		d, err = sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
-	d.SetMaxOpenConns(1)
+	d.SetMaxOpenConns(conns)
 	for _, q := range []string{`CREATE TABLE events (id TEXT PRIMARY KEY, body TEXT NOT NULL)`,
 		`CREATE TABLE deliveries (id TEXT PRIMARY KEY, event_id TEXT NOT NULL, url TEXT NOT NULL, status TEXT NOT NULL)`,
 		`CREATE TABLE attempts (delivery_id TEXT NOT NULL, attempt INTEGER NOT NULL, status_code INTEGER, PRIMARY KEY (delivery_id, attempt))`} {
@@ -54,7 +71,7 @@ func newBareHub(b *testing.B, recv []*benchReceiver, concurrency int) *bareHub {
 			b.Fatal(err)
 		}
 	}
-	h := &bareHub{db: d, sends: make(chan struct{}, concurrency), outcomes: make(chan [2]string, 4096)}
+	h := &bareHub{db: d, postgres: postgres, sends: make(chan struct{}, concurrency), outcomes: make(chan [2]string, 4096)}
 	h.written.Add(1)
 	go h.writer()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 16}}
@@ -104,7 +121,9 @@ func newBareHub(b *testing.B, recv []*benchReceiver, concurrency int) *bareHub {
 // commit ran goes into the next one.
 func (h *bareHub) writer() {
 	defer h.written.Done()
-	h.db.Exec(`PRAGMA synchronous = NORMAL`) // as hookbook's background commits
+	if !h.postgres {
+		h.db.Exec(`PRAGMA synchronous = NORMAL`) // as hookbook's background commits
+	}
 	for o := range h.outcomes {
 		batch := [][2]string{o}
 	more:
@@ -122,6 +141,9 @@ func (h *bareHub) writer() {
 		tx, err := h.db.Begin()
 		if err != nil {
 			continue
+		}
+		if h.postgres {
+			tx.Exec(`SET LOCAL synchronous_commit = off`)
 		}
 		for _, o := range batch {
 			tx.Exec(`INSERT INTO attempts (delivery_id, attempt, status_code) VALUES ($1, 1, $2)`, o[0], o[1])
@@ -142,11 +164,11 @@ func (h *bareHub) close() {
 // bareBurst publishes events to a bare hub from publishers clients, as the
 // engine benchmark publishes to hookbook, and returns deliveries/s (the
 // last receipt against the first publication).
-func bareBurst(b *testing.B, recv []*benchReceiver, events, publishers, concurrency int) float64 {
+func bareBurst(b *testing.B, recv []*benchReceiver, events, publishers, concurrency int, postgres bool) float64 {
 	for _, r := range recv {
 		r.count.Store(0)
 	}
-	h := newBareHub(b, recv, concurrency)
+	h := newBareHub(b, recv, concurrency, postgres)
 	defer h.close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: publishers}}
 	body := []byte(`{"event":"booking.created","data":` + benchBody + `}`)

@@ -257,7 +257,7 @@ func bareLatencies(b *testing.B, recv []*benchReceiver, rate, seconds int) []tim
 		r.mu.Unlock()
 		r.count.Store(0)
 	}
-	h := newBareHub(b, recv, 160)
+	h := newBareHub(b, recv, 160, false)
 	defer h.close()
 	published, _ := publishAtRate(b, h.srv.URL, "", []byte(benchBody), rate, seconds)
 	awaitDeliveries(b, recv, int64(len(published)*len(recv)))
