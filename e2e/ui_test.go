@@ -306,7 +306,10 @@ func TestUIWebhooks(t *testing.T) {
 	// A payload filter: a bad one is refused beside its field, naming the
 	// bad part; the dry run says whether the chosen type's example or a
 	// pasted event matches, at 1280 px and on a phone; saved, the API has it.
-	run(t, ctx, chromedp.SetValue("#payload_filter", `{"data":{"participants":{"$gte":2,"$between":[1,3]}}}`, chromedp.ByID),
+	// The saved page has just replaced the form: wait for its field
+	// before using it (a node of the page before is gone).
+	run(t, ctx, chromedp.WaitVisible("#payload_filter", chromedp.ByID),
+		chromedp.SetValue("#payload_filter", `{"data":{"participants":{"$gte":2,"$between":[1,3]}}}`, chromedp.ByID),
 		chromedp.Click("button[value='test_filter']", chromedp.ByQuery), chromedp.WaitVisible("#payload_filter-error", chromedp.ByID))
 	if msg := text(t, ctx, "#payload_filter-error"); !strings.Contains(msg, "filter.data.participants.$between") {
 		t.Errorf("filter error = %q", msg)
