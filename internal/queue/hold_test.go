@@ -35,8 +35,7 @@ func dataVersion(t *testing.T, d *db.DB) int64 {
 // lets it go, each exactly as the lease in a row did.
 func TestClaimsOnSQLiteWriteNothing(t *testing.T) {
 	t.Parallel()
-	d := dbtest.Open(t, dbtest.SQLiteURL(t))
-	f := outboundtest.New(t, d)
+	d, f := sqliteFixture(t)
 	ctx := context.Background()
 	ep := f.Endpoint(t, "*")
 	for range 4 {
@@ -168,8 +167,7 @@ func TestHeldLeaseOutlivesFailures(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			d := dbtest.Open(t, dbtest.SQLiteURL(t))
-			f := outboundtest.New(t, d)
+			_, f := sqliteFixture(t)
 			ctx := context.Background()
 			f.Endpoint(t, "*")
 			f.Publish(t, "booking.created", "")
@@ -196,8 +194,7 @@ func TestHeldLeaseOutlivesFailures(t *testing.T) {
 // recorded on it.
 func TestHeldDeliveryOfARowLeaseThatEnded(t *testing.T) {
 	t.Parallel()
-	d := dbtest.Open(t, dbtest.SQLiteURL(t))
-	f := outboundtest.New(t, d)
+	_, f := sqliteFixture(t)
 	ctx := context.Background()
 	ep := f.Endpoint(t, "*")
 	e := &shortLease{engine{room: map[string]int{ep.ID: 1}, visible: func(string) bool { return true }}}
@@ -235,8 +232,7 @@ func (e *shortLease) LeaseTerms() (string, time.Duration) { return "ins_a", 50 *
 // is recorded.
 func TestThrottledWhileHeld(t *testing.T) {
 	t.Parallel()
-	d := dbtest.Open(t, dbtest.SQLiteURL(t))
-	f := outboundtest.New(t, d)
+	_, f := sqliteFixture(t)
 	ctx := context.Background()
 	ep := f.Endpoint(t, "*")
 	for range 3 {
@@ -331,8 +327,7 @@ func heldOutcomeOfARequeuedDelivery(t *testing.T, clock func() time.Time) {
 // attempt runs).
 func TestQueueDepthLeavesHeldOut(t *testing.T) {
 	t.Parallel()
-	d := dbtest.Open(t, dbtest.SQLiteURL(t))
-	f := outboundtest.New(t, d)
+	_, f := sqliteFixture(t)
 	ctx := context.Background()
 	ep := f.Endpoint(t, "*")
 	f.Publish(t, "booking.created", "")
@@ -363,8 +358,7 @@ func TestQueueDepthLeavesHeldOut(t *testing.T) {
 // flight (held) leaves it to its worker: the worker's outcome settles it.
 func TestRedeliverWhileHeld(t *testing.T) {
 	t.Parallel()
-	d := dbtest.Open(t, dbtest.SQLiteURL(t))
-	f := outboundtest.New(t, d)
+	_, f := sqliteFixture(t)
 	ctx := context.Background()
 	f.Endpoint(t, "*")
 	f.Publish(t, "booking.created", "")
@@ -382,4 +376,12 @@ func TestRedeliverWhileHeld(t *testing.T) {
 	if dl, _ := f.Svc.Delivery(ctx, f.Org, jobs[0].DeliveryID); dl.Status != hookbook.StatusSucceeded || dl.InFlight {
 		t.Errorf("after its worker's success: %s, in flight %v", dl.Status, dl.InFlight)
 	}
+}
+
+// sqliteFixture opens a SQLite database, whose claims hold their leases
+// in memory, with an organization, its service and queue.
+func sqliteFixture(t *testing.T) (*db.DB, outboundtest.Fixture) {
+	t.Helper()
+	d := dbtest.Open(t, dbtest.SQLiteURL(t))
+	return d, outboundtest.New(t, d)
 }
