@@ -143,6 +143,7 @@ func TestBadInput(t *testing.T) {
 		{"outbound without enabled", "PUT", "/api/v1/settings/outbound", `{}`, 422, "validation_failed", "enabled"},
 		{"outbound of wrong type", "PUT", "/api/v1/settings/outbound", `{"enabled":"yes"}`, 422, "validation_failed", "enabled"},
 		{"event type bad name", "POST", "/api/v1/event-types", `{"name":"lead","description":"x"}`, 422, "validation_failed", "name"},
+		{"event type without description", "POST", "/api/v1/event-types", `{"name":"lead.found"}`, 422, "validation_failed", "description"},
 		{"event type bad schema", "POST", "/api/v1/event-types", `{"name":"lead.lost","description":"x","schema":{"type":12}}`, 422, "validation_failed", "schema"},
 		{"built-in event type", "POST", "/api/v1/event-types", `{"name":"booking.created","description":"x"}`, 409, "event_type_exists", ""},
 		{"unknown endpoint", "GET", "/api/v1/webhooks/ep_01ARZ3NDEKTSV4RRFFQ69G5FAV", nil, 404, "not_found", ""},

@@ -83,6 +83,40 @@ func TestCLIHelp(t *testing.T) {
 	}
 }
 
+// TestCLINewDatabase: a command run on a SQLite database that does not
+// exist (another directory, another URL than the server's) says that it
+// created a new one, and backup refuses to copy nothing.
+func TestCLINewDatabase(t *testing.T) {
+	t.Parallel()
+	if backend() != "sqlite" {
+		t.Skip("SQLite only: a PostgreSQL database is never created by hookbook")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "new.db")
+	run := func(args ...string) (string, error) {
+		c := hookbooktest.Command(t, bin, args...)
+		c.Dir = dir
+		c.Env = append(os.Environ(), "HOOKBOOK_DATABASE_URL=sqlite:new.db")
+		var errb bytes.Buffer
+		c.Stderr = &errb
+		err := c.Run()
+		return errb.String(), err
+	}
+	if errOut, err := run("backup", filepath.Join(dir, "copy.db")); err == nil || !strings.Contains(errOut, "there is no database "+file) {
+		t.Errorf("backup of no database: %v, stderr %q", err, errOut)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("backup of no database left files behind: %v", entries)
+	}
+	if errOut, err := run("org", "create", "--name", "acme"); err != nil || !strings.Contains(errOut, "created a new, empty database "+file) {
+		t.Errorf("org create on no database: %v, stderr %q", err, errOut)
+	}
+	if errOut, err := run("org", "list"); err != nil || strings.Contains(errOut, "created") {
+		t.Errorf("org list on the database just made: %v, stderr %q", err, errOut)
+	}
+}
+
 // TestBackupAndRestore copies a live SQLite database with `hookbook backup`
 // while the server runs with deliveries pending, then starts a fresh
 // instance on the copy: it delivers what was pending.

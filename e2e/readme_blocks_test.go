@@ -216,6 +216,14 @@ func readmeReplay(t *testing.T, s snippet) {
 		}
 	}
 	waitFor(t, 10*time.Second, "the replayed deliveries", func() bool { return rc.Count() == 7 })
+	// On an endpoint with nothing to replay the example ends at once,
+	// printing the count of none.
+	quiet := in.createEndpoint(rc.URL, []string{"*"}, nil)["id"].(string)
+	script = strings.ReplaceAll(script, "replay-1", "replay-2")
+	out, err = runBash(t, t.TempDir(), script, "K=Authorization: Bearer "+in.key, "EP="+quiet)
+	if err != nil || !strings.Contains(out, `{"count":0,"capped":false,"limit":10000}`) || strings.Contains(out, `"status"`) {
+		t.Errorf("the replay example on an endpoint with nothing to replay: %v\n%s", err, out)
+	}
 }
 
 // readmeFilters runs the Filters example against an instance, then checks

@@ -82,6 +82,9 @@ func openMigrated(ctx context.Context) (*db.DB, error) {
 		st.Close()
 		return nil, err
 	}
+	if st.Created != "" {
+		fmt.Fprintf(os.Stderr, "hookbook: created a new, empty database %s (nothing was there); a server's database is the one its HOOKBOOK_DATABASE_URL names\n", st.Created)
+	}
 	return st, nil
 }
 
@@ -157,6 +160,14 @@ func backup(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer)
 	st, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
+	}
+	if st.Created != "" {
+		// Opening made an empty file: there was nothing to back up.
+		st.Close()
+		for _, f := range []string{st.Created, st.Created + "-wal", st.Created + "-shm"} {
+			os.Remove(f)
+		}
+		return fmt.Errorf("backup: there is no database %s (HOOKBOOK_DATABASE_URL names the server's)", st.Created)
 	}
 	defer st.Close()
 	if st.Shared() {

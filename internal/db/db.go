@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,12 @@ type DB struct {
 	path     string   // SQLite: the database file, as its URL names it
 	lockFile *os.File // SQLite: the file, opened by Own
 	owned    *os.File // SQLite: the same, once Own locked it
+
+	// Created names the SQLite database file Open made, as an absolute
+	// path, when nothing had used its path before (a command run with
+	// another database URL, or from another directory, than the server's);
+	// it is empty otherwise.
+	Created string
 }
 
 // Pools returns the connection pools by name, for their statistics: on
@@ -114,6 +121,16 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
+	file, err := url.PathUnescape(base) // SQLite reads the path as a file: URI
+	if err != nil {
+		file = base
+	}
+	var created string
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		if created, err = filepath.Abs(file); err != nil {
+			created = file
+		}
+	}
 	dsn := "file:" + base + "?" + q.Encode()
 	// The writer keeps its statement journals in memory: a multi-row write
 	// inside a transaction (a publication's deliveries, a batch of attempt
@@ -141,7 +158,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// (pragmas, schema, every prepared statement once more).
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	d := &DB{w: w, r: r, dialect: sqlite, Now: time.Now, path: base}
+	d := &DB{w: w, r: r, dialect: sqlite, Now: time.Now, path: base, Created: created}
 	d.gate.durable = durable
 	if err := d.Ping(ctx); err != nil {
 		d.Close()

@@ -41,6 +41,7 @@ func TestHostileEdges(t *testing.T) {
 			{"idempotency key not UTF-8", "POST", "/api/v1/events", `{"event":"booking.created","data":{}}`, map[string]string{"Idempotency-Key": "k\xff\xfe"}, "invalid_header"},
 			{"broken query", "GET", "/api/v1/webhooks?cursor=%%%", "", nil, "invalid_query"},
 			{"empty PATCH of a service", "PATCH", "/api/v1/services/" + svc, "", nil, "invalid_json"},
+			{"compressed body", "POST", "/api/v1/events", "\x1f\x8b\x08\x00", map[string]string{"Content-Encoding": "gzip"}, "unsupported_content_encoding"},
 		}
 		for _, c := range cases {
 			status, body := send(t, in, c.method, c.path, c.body, c.header)

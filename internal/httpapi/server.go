@@ -300,8 +300,15 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	return DecodeBytes(body, dst)
 }
 
-// ReadBody reads at most MaxBody bytes; a larger body answers 413.
+// ReadBody reads at most MaxBody bytes; a larger body answers 413, and a
+// compressed one (a Content-Encoding other than identity) 400: bodies are
+// read as sent, and a compressed one would otherwise be refused as JSON
+// that is not valid.
 func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return nil, hookbook.Errorf(hookbook.EInvalid, "unsupported_content_encoding",
+			"the request body must not be compressed (Content-Encoding: %.40s); send it as plain JSON", ce)
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
