@@ -446,6 +446,23 @@ func TestBrokerEndpointAPI(t *testing.T) {
 	if back["config"] != nil || back["url"] != "https://example.com/h" {
 		t.Fatalf("back to a webhook: %v", back)
 	}
+	// A webhook's auth does not become a broker's: the change of type
+	// names its removal, or is refused and changes nothing.
+	in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"auth": map[string]any{"type": "bearer", "token": "tok-never-shown"}})
+	toRedis := map[string]any{"type": "redis", "config": map[string]any{"url": "redis://h", "stream": "s"}}
+	if r := in.do("PATCH", "/api/v1/webhooks/"+id, toRedis); r.Status != 422 || fieldOf(r) != "auth" {
+		t.Fatalf("to redis keeping auth: %d %s, want 422 naming auth", r.Status, r.Body)
+	}
+	if got := in.must(200, "GET", "/api/v1/webhooks/"+id, nil); got["type"] != "webhook" || got["auth"] == nil {
+		t.Fatalf("a refused change of type changed the endpoint: %v", got)
+	}
+	toRedis["auth"] = nil
+	if sw := in.must(200, "PATCH", "/api/v1/webhooks/"+id, toRedis); sw["type"] != "redis" || sw["auth"] != nil {
+		t.Fatalf("to redis removing auth: %v", sw)
+	}
+	if e, _ := in.App.Outbound.Endpoint(context.Background(), ep["organization_id"].(string), id); e.Auth != nil || e.TLS != nil {
+		t.Fatalf("a broker endpoint kept a webhook's security: %+v %+v", e.Auth, e.TLS)
+	}
 }
 
 // TestBrokerRedactedWithoutStored: a "***" with no stored credential to
