@@ -55,6 +55,22 @@ func TestBrokerForm(t *testing.T) {
 	if err != nil || !strings.Contains(string(e.Config), "form-pw") || !strings.Contains(string(e.Config), `"exchange":"y"`) {
 		t.Fatalf("stored %s %v", e.Config, err)
 	}
+	// A webhook with authentication made a broker endpoint: the form says
+	// beside the authentication that it must go, and saves once it does.
+	hook := in.CreateEndpoint("http://127.0.0.1:9/x", []string{"*"}, map[string]any{"auth": map[string]any{"type": "bearer", "token": "tok-never-shown"}})["id"].(string)
+	edit = "/settings/webhooks/" + hook + "/edit"
+	toBroker := url.Values{"config.rabbitmq.url": {"amqp://hb:pw@mq.example.com/v"}, "config.rabbitmq.exchange": {"x"}, "auth_type": {"keep"}, "tls_action": {"keep"}}
+	s, body = b.post(edit, form(edit, toBroker))
+	if s != 422 || !strings.Contains(body, `<p class="field-error" id="auth_type-error">is only for webhook endpoints`) {
+		t.Fatalf("to a broker keeping auth = %d, without the error beside the authentication", s)
+	}
+	toBroker["auth_type"] = []string{"none"}
+	if s, _ := b.post(edit, form(edit, toBroker)); s != 200 {
+		t.Fatalf("to a broker removing auth = %d", s)
+	}
+	if e, err := in.App.Outbound.Endpoint(context.Background(), org, hook); err != nil || e.Type != "rabbitmq" || e.Auth != nil {
+		t.Fatalf("stored after the change of type: %v %+v (%v)", e.Type, e.Auth, err)
+	}
 }
 
 // TestBrokerFormKafka: the form of a kafka endpoint, whose fields have

@@ -456,6 +456,8 @@ func filterErrors(details map[string]string) map[string]string {
 			out["payload_filter"] = k + ": " + v
 		case k == "event":
 			out["filter_event"] = v
+		case k == "auth":
+			out["auth.type"] = v // the form's choice of authentication
 		case (k == "rate_limit" || k == "max_in_flight") && strings.HasSuffix(v, outbound.NoLimitHint):
 			// The form clears a throttle field left empty; it cannot send null.
 			out[k] = strings.TrimSuffix(v, outbound.NoLimitHint) + UINoLimitHint

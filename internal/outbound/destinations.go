@@ -68,10 +68,10 @@ func (s *Service) applyType(ctx context.Context, e *hookbook.Endpoint, in Endpoi
 	// A webhook's receiver security does not carry over to a broker: the
 	// change names its removal (null), as a transformation's.
 	if e.Auth != nil {
-		f.Add("auth", "is only for webhook endpoints: remove it (null) with the change of type")
+		f.Add("auth", "is only for webhook endpoints: remove it with the change of type")
 	}
 	if e.TLS != nil {
-		f.Add("tls", "is only for webhook endpoints: remove it (null) with the change of type")
+		f.Add("tls", "is only for webhook endpoints: remove it with the change of type")
 	}
 	raw := in.Config
 	keptStored := false // a stored credential stands for a "***" given back
