@@ -103,13 +103,13 @@ func TestCLINewDatabase(t *testing.T) {
 		err := c.Run()
 		return errb.String(), err
 	}
-	if errOut, err := run("backup", filepath.Join(dir, "copy.db")); err == nil || !strings.Contains(errOut, "there is no database "+file) {
+	if errOut, err := run("backup", filepath.Join(dir, "copy.db")); err == nil || !strings.Contains(errOut, "no database at "+file+";") {
 		t.Errorf("backup of no database: %v, stderr %q", err, errOut)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("backup of no database left files behind: %v", entries)
 	}
-	if errOut, err := run("org", "create", "--name", "acme"); err != nil || !strings.Contains(errOut, "created a new, empty database "+file) {
+	if errOut, err := run("org", "create", "--name", "acme"); err != nil || !strings.Contains(errOut, "no database was at "+file+": created a new, empty one") {
 		t.Errorf("org create on no database: %v, stderr %q", err, errOut)
 	}
 	if errOut, err := run("org", "list"); err != nil || strings.Contains(errOut, "created") {

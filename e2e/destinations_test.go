@@ -446,22 +446,42 @@ func TestBrokerEndpointAPI(t *testing.T) {
 	if back["config"] != nil || back["url"] != "https://example.com/h" {
 		t.Fatalf("back to a webhook: %v", back)
 	}
-	// A webhook's auth does not become a broker's: the change of type
-	// names its removal, or is refused and changes nothing.
-	in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"auth": map[string]any{"type": "bearer", "token": "tok-never-shown"}})
+	// A webhook's auth and tls do not become a broker's: the change of
+	// type names their removal, or is refused and changes nothing.
+	ca := hookbooktest.NewCA(t, "clinic CA")
+	in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"auth": map[string]any{"type": "bearer", "token": "tok-never-shown"},
+		"tls": map[string]any{"ca_certificates": ca.PEM}})
 	toRedis := map[string]any{"type": "redis", "config": map[string]any{"url": "redis://h", "stream": "s"}}
-	if r := in.do("PATCH", "/api/v1/webhooks/"+id, toRedis); r.Status != 422 || fieldOf(r) != "auth" {
-		t.Fatalf("to redis keeping auth: %d %s, want 422 naming auth", r.Status, r.Body)
+	for _, c := range []struct {
+		remove, field string
+	}{{"tls", "auth"}, {"auth", "tls"}} {
+		body := map[string]any{c.remove: nil}
+		for k, v := range toRedis {
+			body[k] = v
+		}
+		if r := in.do("PATCH", "/api/v1/webhooks/"+id, body); r.Status != 422 || fieldOf(r) != c.field {
+			t.Fatalf("to redis keeping %s: %d %s, want 422 naming it", c.field, r.Status, r.Body)
+		}
 	}
-	if got := in.must(200, "GET", "/api/v1/webhooks/"+id, nil); got["type"] != "webhook" || got["auth"] == nil {
+	if got := in.must(200, "GET", "/api/v1/webhooks/"+id, nil); got["type"] != "webhook" || got["auth"] == nil || got["tls"] == nil {
 		t.Fatalf("a refused change of type changed the endpoint: %v", got)
 	}
-	toRedis["auth"] = nil
-	if sw := in.must(200, "PATCH", "/api/v1/webhooks/"+id, toRedis); sw["type"] != "redis" || sw["auth"] != nil {
-		t.Fatalf("to redis removing auth: %v", sw)
+	toRedis["auth"], toRedis["tls"] = nil, nil
+	if sw := in.must(200, "PATCH", "/api/v1/webhooks/"+id, toRedis); sw["type"] != "redis" || sw["auth"] != nil || sw["tls"] != nil {
+		t.Fatalf("to redis removing auth and tls: %v", sw)
 	}
 	if e, _ := in.App.Outbound.Endpoint(context.Background(), ep["organization_id"].(string), id); e.Auth != nil || e.TLS != nil {
 		t.Fatalf("a broker endpoint kept a webhook's security: %+v %+v", e.Auth, e.TLS)
+	}
+	// A broker endpoint takes neither; the change back to a webhook may
+	// set them with it.
+	if r := in.do("PATCH", "/api/v1/webhooks/"+id, map[string]any{"auth": map[string]any{"type": "bearer", "token": "t"}}); r.Status != 422 || fieldOf(r) != "auth" {
+		t.Fatalf("auth on a broker endpoint: %d %s", r.Status, r.Body)
+	}
+	back = in.must(200, "PATCH", "/api/v1/webhooks/"+id, map[string]any{"type": "webhook", "url": "https://example.com/h",
+		"auth": map[string]any{"type": "bearer", "token": "tok-never-shown"}})
+	if a, _ := back["auth"].(map[string]any); back["type"] != "webhook" || a["type"] != "bearer" {
+		t.Fatalf("back to a webhook with auth: %v", back)
 	}
 }
 

@@ -219,8 +219,11 @@ func readmeReplay(t *testing.T, s snippet) {
 	// On an endpoint with nothing to replay the example ends at once,
 	// printing the count of none.
 	quiet := in.createEndpoint(rc.URL, []string{"*"}, nil)["id"].(string)
-	script = strings.ReplaceAll(script, "replay-1", "replay-2")
-	out, err = runBash(t, t.TempDir(), script, "K=Authorization: Bearer "+in.key, "EP="+quiet)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "replay.sh"), []byte(strings.ReplaceAll(script, "replay-1", "replay-2")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runBash(t, dir, "timeout 60 bash -euo pipefail replay.sh", "K=Authorization: Bearer "+in.key, "EP="+quiet)
 	if err != nil || !strings.Contains(out, `{"count":0,"capped":false,"limit":10000}`) || strings.Contains(out, `"status"`) {
 		t.Errorf("the replay example on an endpoint with nothing to replay: %v\n%s", err, out)
 	}

@@ -83,7 +83,7 @@ func openMigrated(ctx context.Context) (*db.DB, error) {
 		return nil, err
 	}
 	if st.Created != "" {
-		fmt.Fprintf(os.Stderr, "hookbook: created a new, empty database %s (nothing was there); a server's database is the one its HOOKBOOK_DATABASE_URL names\n", st.Created)
+		fmt.Fprintf(os.Stderr, "hookbook: no database was at %s: created a new, empty one; to use a server's, set HOOKBOOK_DATABASE_URL as the server has it (default sqlite:hookbook.db, in the current directory)\n", st.Created)
 	}
 	return st, nil
 }
@@ -157,17 +157,17 @@ func backup(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer)
 	if _, err := os.Stat(file); err == nil {
 		return fmt.Errorf("backup: %s exists; choose a new file", file)
 	}
+	// Opening a missing SQLite file would create an empty database, and
+	// back that up.
+	if live := db.SQLiteFile(cfg.DatabaseURL); live != "" {
+		if _, err := os.Stat(live); errors.Is(err, os.ErrNotExist) {
+			abs, _ := filepath.Abs(live)
+			return fmt.Errorf("backup: no database at %s; set HOOKBOOK_DATABASE_URL as the server has it (default sqlite:hookbook.db, in the current directory)", abs)
+		}
+	}
 	st, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
-	}
-	if st.Created != "" {
-		// Opening made an empty file: there was nothing to back up.
-		st.Close()
-		for _, f := range []string{st.Created, st.Created + "-wal", st.Created + "-shm"} {
-			os.Remove(f)
-		}
-		return fmt.Errorf("backup: there is no database %s (HOOKBOOK_DATABASE_URL names the server's)", st.Created)
 	}
 	defer st.Close()
 	if st.Shared() {

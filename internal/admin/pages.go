@@ -498,6 +498,13 @@ func (u *UI) formError(w http.ResponseWriter, r *http.Request, s *session, err e
 	}
 	pg := u.reshow(r, s, form, checked, create, id, kept)
 	pg.Errors = filterErrors(e.Details)
+	if s.Portal && (pg.Errors["auth.type"] != "" || pg.Errors["tls"] != "") {
+		// The portal neither shows nor sets receiver security: the type
+		// is what the customer can change.
+		delete(pg.Errors, "auth.type")
+		delete(pg.Errors, "tls")
+		pg.Errors["type"] = "This endpoint has receiver security (authentication or TLS) set by the platform, which only webhook endpoints use: ask the platform to remove it before changing the type."
+	}
 	if data, ok := pg.Data.(map[string]any); ok {
 		data["Types"] = u.typeForms(form, pg.Errors)
 	}

@@ -94,5 +94,25 @@ func TestEndpointSecurityForm(t *testing.T) {
 		if strings.Contains(portal, `name="alert_emails"`) {
 			t.Errorf("the portal offers the alert e-mails field")
 		}
+		// A portal user making it a broker endpoint is told, beside the
+		// type, why it cannot be (nothing changes).
+		m := csrfField.FindStringSubmatch(portal)
+		if m == nil {
+			t.Fatal("the portal page has no CSRF token")
+		}
+		resp, err = c.PostForm(in.URL+"/portal/webhooks/"+id+"/edit", url.Values{"csrf": {m[1]}, "type": {"rabbitmq"}, "events": {"*"}, "enabled": {"on"},
+			"max_attempts": {"8"}, "timeout_seconds": {"10"}, "signature_scheme": {"timestamped"},
+			"config.rabbitmq.url": {"amqp://hb:pw@mq.example.com/v"}, "config.rabbitmq.exchange": {"x"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 422 || !strings.Contains(string(raw), `id="type-error">This endpoint has receiver security`) {
+			t.Errorf("the portal's change to a broker type = %d, without the reason beside the type", resp.StatusCode)
+		}
+		if ep = in.Must(200, "GET", "/api/v1/webhooks/"+id, nil); ep["type"] != "webhook" || ep["auth"] == nil {
+			t.Errorf("a refused change of type changed the endpoint: %v", ep)
+		}
 	})
 }

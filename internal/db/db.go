@@ -84,12 +84,49 @@ func Open(ctx context.Context, databaseURL string) (*DB, error) {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		return openPostgres(ctx, databaseURL)
 	case strings.HasPrefix(databaseURL, "sqlite:"), strings.HasPrefix(databaseURL, "file:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "file:")
-		path = strings.TrimPrefix(path, "//")
-		return openSQLite(ctx, path)
+		return openSQLite(ctx, sqlitePath(databaseURL))
 	default:
 		return nil, fmt.Errorf("unsupported database URL %q: want sqlite:PATH or postgres://…", databaseURL)
 	}
+}
+
+// sqlitePath is the path of a SQLite database URL, options included.
+func sqlitePath(databaseURL string) string {
+	path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "file:")
+	return strings.TrimPrefix(path, "//")
+}
+
+// newFile returns file as an absolute path when there is none of that
+// name (opening the database will create it), else "".
+func newFile(file string) string {
+	if file == "" {
+		return ""
+	}
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	if abs, err := filepath.Abs(file); err == nil {
+		return abs
+	}
+	return file
+}
+
+// SQLiteFile returns the file a SQLite database URL names, as SQLite will
+// open it, or "" for another database or one in memory.
+func SQLiteFile(databaseURL string) string {
+	if !strings.HasPrefix(databaseURL, "sqlite:") && !strings.HasPrefix(databaseURL, "file:") {
+		return ""
+	}
+	base, query, _ := strings.Cut(sqlitePath(databaseURL), "?")
+	base, _, _ = strings.Cut(base, "#") // a URI's fragment is not part of the file's name
+	if q, err := url.ParseQuery(query); base == "" || base == ":memory:" || err == nil && q.Get("mode") == "memory" {
+		return ""
+	}
+	file, err := url.PathUnescape(base) // SQLite reads the path as a file: URI
+	if err != nil {
+		return base
+	}
+	return file
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
@@ -121,16 +158,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	file, err := url.PathUnescape(base) // SQLite reads the path as a file: URI
-	if err != nil {
-		file = base
-	}
-	var created string
-	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
-		if created, err = filepath.Abs(file); err != nil {
-			created = file
-		}
-	}
+	created := newFile(SQLiteFile("sqlite:" + path))
 	dsn := "file:" + base + "?" + q.Encode()
 	// The writer keeps its statement journals in memory: a multi-row write
 	// inside a transaction (a publication's deliveries, a batch of attempt

@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -77,5 +78,35 @@ func TestOnCommitLockedRunsBeforeTheWriterIsFree(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSQLiteFile: the file a database URL names, as SQLite opens it; none
+// for PostgreSQL or a database in memory. Open reports a file it made.
+func TestSQLiteFile(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"sqlite:hookbook.db":                             "hookbook.db",
+		"sqlite:///var/lib/h.db":                         "/var/lib/h.db",
+		"file:data/h%20b.db?_pragma=synchronous(NORMAL)": "data/h b.db",
+		"sqlite:c.db#frag":                               "c.db",
+		"sqlite::memory:":                                "",
+		"file:x.db?mode=memory&cache=shared":             "",
+		"postgres://u@h/db":                              "",
+	} {
+		if got := db.SQLiteFile(in); got != want {
+			t.Errorf("SQLiteFile(%q) = %q, want %q", in, got, want)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "new.db")
+	for i, want := range []string{file, ""} {
+		d, err := db.Open(context.Background(), "sqlite:"+file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Created != want {
+			t.Errorf("open %d: Created = %q, want %q", i+1, d.Created, want)
+		}
+		d.Close()
 	}
 }

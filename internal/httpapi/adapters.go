@@ -101,7 +101,7 @@ func list[Out any](prefix string, fn func(context.Context, string, db.Page) ([]O
 
 // decodeOptional is Decode that takes an empty body as {}.
 func decodeOptional(w http.ResponseWriter, r *http.Request, dst any) error {
-	body, err := ReadBody(w, r)
+	body, err := readJSON(w, r)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,33 @@ func TestHostileEdges(t *testing.T) {
 				t.Errorf("%s: %d %s, want 400 %s", c.name, status, body, c.code)
 			}
 		}
+		// A second Content-Encoding field counts too, on a route that keeps
+		// idempotent answers; nothing is created.
+		req, _ := http.NewRequest("POST", in.URL+"/api/v1/webhooks", strings.NewReader(`{"url":"http://127.0.0.1:9/x","events":["*"]}`))
+		req.Header.Set("Authorization", "Bearer "+in.Key)
+		req.Header.Set("Idempotency-Key", "compressed-1")
+		req.Header["Content-Encoding"] = []string{"identity", "gzip"}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(b), `"code":"unsupported_content_encoding"`) {
+			t.Errorf("identity then gzip: %d %s", resp.StatusCode, b)
+		}
+		if eps := in.Must(200, "GET", "/api/v1/webhooks", nil)["data"].([]any); len(eps) != 0 {
+			t.Errorf("a refused request created %d endpoints", len(eps))
+		}
+		// The inbound route reads bodies as sent, before its own checks: a
+		// compressed one to an organization whose inbound is off is refused
+		// as any unsigned request there, and nothing is logged.
+		if status, body := send(t, in, "POST", "/api/public/webhooks/inbound", "\x1f\x8b", map[string]string{"Content-Encoding": "gzip"}); status != 403 {
+			t.Errorf("compressed inbound, inbound off: %d %s, want 403", status, body)
+		}
+		if cmds := in.Must(200, "GET", "/api/v1/inbound/commands", nil)["data"].([]any); len(cmds) != 0 {
+			t.Errorf("%d commands logged for a request to an inbound that is off", len(cmds))
+		}
 		// An inbound request id that is not UTF-8 is refused and still logged.
 		in.Must(200, "PUT", "/api/v1/settings/inbound", map[string]any{"enabled": true, "secret": "inbound-secret-0123456789", "scopes": []string{"admin.planner"}})
 		status, body := send(t, in, "POST", "/api/public/webhooks/inbound", `{}`, map[string]string{"X-Hookbook-Request-Id": "id\xff" + uuid.NewString()})

@@ -28,7 +28,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, org *hookbook.Orga
 				Details: map[string]string{"Idempotency-Key": "invalid"}}, 0)
 			return
 		}
-		body, err := ReadBody(w, r)
+		body, err := readJSON(w, r)
 		if err != nil {
 			WriteError(w, err, 0)
 			return

@@ -293,22 +293,39 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // errors answer 400, values of the wrong type 422 naming the field, an
 // oversized body 413.
 func Decode(w http.ResponseWriter, r *http.Request, dst any) error {
-	body, err := ReadBody(w, r)
+	body, err := readJSON(w, r)
 	if err != nil {
 		return err
 	}
 	return DecodeBytes(body, dst)
 }
 
-// ReadBody reads at most MaxBody bytes; a larger body answers 413, and a
-// compressed one (a Content-Encoding other than identity) 400: bodies are
-// read as sent, and a compressed one would otherwise be refused as JSON
-// that is not valid.
-func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return nil, hookbook.Errorf(hookbook.EInvalid, "unsupported_content_encoding",
-			"the request body must not be compressed (Content-Encoding: %.40s); send it as plain JSON", ce)
+// readJSON is ReadBody for a JSON request: a compressed body (a
+// Content-Encoding other than identity) answers 400 rather than being
+// refused as JSON that is not valid. Bodies are read as sent.
+func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if err := plainBody(r.Header); err != nil {
+		return nil, err
 	}
+	return ReadBody(w, r)
+}
+
+// plainBody refuses a Content-Encoding other than identity, in any of the
+// header's fields or list items.
+func plainBody(h http.Header) error {
+	for _, v := range h.Values("Content-Encoding") {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				return hookbook.Errorf(hookbook.EInvalid, "unsupported_content_encoding",
+					"the request body must not be compressed (Content-Encoding: %.40q); send it as plain JSON", c)
+			}
+		}
+	}
+	return nil
+}
+
+// ReadBody reads at most MaxBody bytes, as sent; a larger body answers 413.
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError

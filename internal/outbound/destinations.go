@@ -65,13 +65,16 @@ func (s *Service) applyType(ctx context.Context, e *hookbook.Endpoint, in Endpoi
 	if e.Transformation != nil {
 		f.Add("transformation", "only webhook endpoints run transformations")
 	}
-	// A webhook's receiver security does not carry over to a broker: the
-	// change names its removal (null), as a transformation's.
-	if e.Auth != nil {
-		f.Add("auth", "is only for webhook endpoints: remove it with the change of type")
-	}
-	if e.TLS != nil {
-		f.Add("tls", "is only for webhook endpoints: remove it with the change of type")
+	// A webhook's receiver security does not carry over to a broker: a
+	// change of type names its removal (null), as a transformation's. (What
+	// this request sets, applySecurity has checked.)
+	if prevType != e.Type {
+		if e.Auth != nil && !in.Auth.Set {
+			f.Add("auth", "is only for webhook endpoints: remove it with the change of type")
+		}
+		if e.TLS != nil && !in.TLS.Set {
+			f.Add("tls", "is only for webhook endpoints: remove it with the change of type")
+		}
 	}
 	raw := in.Config
 	keptStored := false // a stored credential stands for a "***" given back

@@ -432,8 +432,12 @@ func (s *Service) apply(ctx context.Context, e *hookbook.Endpoint, in EndpointIn
 // applySecurity validates and sets auth and tls, each replaced as a whole;
 // null removes them. Only webhook endpoints take them.
 func (s *Service) applySecurity(ctx context.Context, e *hookbook.Endpoint, in EndpointInput, f hookbook.Fields) {
+	kind := e.Type // what the endpoint is after this change
+	if in.Type != nil {
+		kind = *in.Type
+	}
 	webhookOnly := func(name string) {
-		if e.Type != "" && e.Type != hookbook.EndpointWebhook {
+		if kind != "" && kind != hookbook.EndpointWebhook {
 			f.Add(name, "is only for webhook endpoints")
 		}
 	}
