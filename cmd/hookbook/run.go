@@ -159,11 +159,8 @@ func backup(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer)
 	}
 	// Opening a missing SQLite file would create an empty database, and
 	// back that up.
-	if live := db.SQLiteFile(cfg.DatabaseURL); live != "" {
-		if _, err := os.Stat(live); errors.Is(err, os.ErrNotExist) {
-			abs, _ := filepath.Abs(live)
-			return fmt.Errorf("backup: no database at %s; set HOOKBOOK_DATABASE_URL as the server has it (default sqlite:hookbook.db, in the current directory)", abs)
-		}
+	if missing := db.Missing(cfg.DatabaseURL); missing != "" {
+		return fmt.Errorf("backup: no database at %s; set HOOKBOOK_DATABASE_URL as the server has it (default sqlite:hookbook.db, in the current directory)", missing)
 	}
 	st, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {

@@ -55,7 +55,7 @@ type DB struct {
 	gate     gate // SQLite's writer
 	ckpt     *checkpointer
 	locks    lockConn // PostgreSQL: the advisory locks of Exclusive
-	path     string   // SQLite: the database file, as its URL names it
+	file     string   // SQLite: the database file SQLite opens ("" in memory)
 	lockFile *os.File // SQLite: the file, opened by Own
 	owned    *os.File // SQLite: the same, once Own locked it
 
@@ -96,8 +96,13 @@ func sqlitePath(databaseURL string) string {
 	return strings.TrimPrefix(path, "//")
 }
 
+// Missing returns, as an absolute path, the SQLite file a database URL
+// names when there is none of that name (opening the database would create
+// it), else "" (a file is there, or the database is not a SQLite file).
+func Missing(databaseURL string) string { return newFile(SQLiteFile(databaseURL)) }
+
 // newFile returns file as an absolute path when there is none of that
-// name (opening the database will create it), else "".
+// name, else "".
 func newFile(file string) string {
 	if file == "" {
 		return ""
@@ -158,7 +163,8 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	created := newFile(SQLiteFile("sqlite:" + path))
+	file := SQLiteFile("sqlite:" + path)
+	created := newFile(file)
 	dsn := "file:" + base + "?" + q.Encode()
 	// The writer keeps its statement journals in memory: a multi-row write
 	// inside a transaction (a publication's deliveries, a batch of attempt
@@ -186,7 +192,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// (pragmas, schema, every prepared statement once more).
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	d := &DB{w: w, r: r, dialect: sqlite, Now: time.Now, path: base, Created: created}
+	d := &DB{w: w, r: r, dialect: sqlite, Now: time.Now, file: file, Created: created}
 	d.gate.durable = durable
 	if err := d.Ping(ctx); err != nil {
 		d.Close()

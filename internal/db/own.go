@@ -3,7 +3,6 @@ package db
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 )
 
@@ -24,20 +23,17 @@ var ErrCannotLock = errors.New("the database file cannot be locked")
 // migrate) open the file without owning it. On PostgreSQL, which
 // instances share, Own does nothing.
 func (d *DB) Own() error {
-	if d.dialect != sqlite || d.owned != nil {
-		return nil
+	if d.dialect != sqlite || d.owned != nil || d.file == "" {
+		return nil // nothing to own: shared, owned already, or in memory
 	}
-	// SQLite reads the path as a file: URI, whose %XX it decodes.
-	path, err := url.PathUnescape(d.path)
-	if err != nil {
-		path = d.path
-	}
+	path := d.file
 	// The descriptor stays open until Close even when the lock fails (a
 	// later Own tries it again): closing a descriptor of the file would
 	// drop the record locks that SQLite's own connections in this process
 	// hold on it.
 	f := d.lockFile
 	if f == nil {
+		var err error
 		if f, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
 			return fmt.Errorf("sqlite %s: %w", path, err)
 		}

@@ -153,17 +153,11 @@ func recordHealth(ctx context.Context, tx *db.Tx, results []*Result) error {
 	return nil
 }
 
-// updateDeliverySQL records an outcome on a delivery still leased to its
-// owner ($8) in its row; updateHeldSQL on one held in memory and still as
-// it was claimed (its version, $8: hold.go).
-const (
-	updateDeliverySQL = `UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
+// updateDeliverySQL records an outcome on a delivery still as its claim
+// left it (stillClaimed on $8 follows).
+const updateDeliverySQL = `UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
 	next_attempt_at = $5, lease_owner = '', lease_until = 0, updated_at = $6
-	WHERE id = $7 AND lease_owner = $8 AND status = 'pending'`
-	updateHeldSQL = `UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
-	next_attempt_at = $5, lease_owner = '', lease_until = 0, updated_at = $6
-	WHERE id = $7 AND updated_at = $8 AND status = 'pending'`
-)
+	WHERE id = $7 AND status = 'pending' AND `
 
 // attemptColumns are the columns of an attempt row, in the order of attemptRow.
 var attemptColumns = []string{"delivery_id", "attempt", "started_at", "duration_ms", "status_code", "error",
@@ -277,11 +271,8 @@ func (q *Queue) recordAttempts(ctx context.Context, tx *db.Tx, results []*Result
 				}
 			}
 		}
-		query, lease := updateDeliverySQL, any(j.Owner)
-		if j.hold != 0 {
-			query, lease = updateHeldSQL, j.version
-		}
-		if _, err := tx.ExecContext(ctx, query,
+		claimed, lease := stillClaimed(j, "$8")
+		if _, err := tx.ExecContext(ctx, updateDeliverySQL+claimed,
 			status, j.Attempt, db.NullInt(r.StatusCode), db.NullText(r.Error), next, db.Micros(now), j.DeliveryID, lease); err != nil {
 			return fmt.Errorf("update delivery: %w", err)
 		}

@@ -82,7 +82,8 @@ func later(a, b time.Time) time.Time {
 const maxHeldInQuery = 5000
 
 // heldIDs returns the ids of the deliveries held, of one endpoint when
-// endpointID is not "", at most maxHeldInQuery of them.
+// endpointID is not "", at most maxHeldInQuery of them (none where the
+// queue does not hold leases in memory).
 func (q *Queue) heldIDs(endpointID string) []string {
 	q.held.mu.Lock()
 	defer q.held.mu.Unlock()
@@ -183,9 +184,7 @@ func (q *Queue) unholdLater(jobs []*Job) {
 	for _, j := range jobs {
 		if j.hold != 0 {
 			hs = append(hs, j)
-			if j.LeaseUntil.After(until) {
-				until = j.LeaseUntil
-			}
+			until = later(until, j.LeaseUntil)
 		}
 	}
 	if len(hs) == 0 {
@@ -201,6 +200,16 @@ func (q *Queue) unholdLater(jobs []*Job) {
 			q.Notify()
 		}
 	})
+}
+
+// stillClaimed is the condition that j's row is as j's claim left it, on
+// placeholder p, and its argument: a lease in the row is checked by its
+// owner, a held one by the row's version (its updated_at when claimed).
+func stillClaimed(j *Job, p string) (cond string, arg any) {
+	if j.hold != 0 {
+		return "updated_at = " + p, j.version
+	}
+	return "lease_owner = " + p, j.Owner
 }
 
 // splitHeld separates jobs held in memory from those leased in their rows.

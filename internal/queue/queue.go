@@ -321,15 +321,9 @@ func (q *Queue) Release(ctx context.Context, jobs []*Job) error {
 // those held in memory go once tx commits.
 func (q *Queue) giveBack(ctx context.Context, tx *db.Tx, jobs []*Job, until time.Time) error {
 	for _, j := range jobs {
-		// A lease in the row is checked by its owner, a held one by the
-		// row's version (hold.go).
-		query, lease := `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
-			WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, any(j.Owner)
-		if j.hold != 0 {
-			query, lease = `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
-			WHERE id = $1 AND updated_at = $2 AND status = 'pending'`, j.version
-		}
-		if _, err := tx.ExecContext(ctx, query, j.DeliveryID, lease, db.Micros(until)); err != nil {
+		claimed, lease := stillClaimed(j, "$2")
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = $3
+			WHERE id = $1 AND status = 'pending' AND `+claimed, j.DeliveryID, lease, db.Micros(until)); err != nil {
 			return err
 		}
 	}

@@ -25,13 +25,8 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	var oldest sql.NullInt64
 	var created sql.NullInt64
 	// Deliveries held in memory are in flight, not waiting (hold.go).
-	waiting, args := "TRUE", []any{db.Micros(now)}
-	if q.holdsLocally() {
-		if held := q.heldIDs(""); len(held) > 0 {
-			waiting = `id NOT IN (` + db.Placeholders(2, len(held)) + `)`
-			args = append(args, db.Args(held)...)
-		}
-	}
+	skip, skipArgs := notHeld(q.heldIDs(""), 2)
+	waiting, args := "TRUE"+skip, append([]any{db.Micros(now)}, skipArgs...)
 	err := q.DB.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN next_attempt_at <= $1 AND `+waiting+` THEN 1 ELSE 0 END), 0),
 		MIN(CASE WHEN `+waiting+` THEN next_attempt_at END), MIN(created_at) FROM deliveries WHERE status = 'pending'`, args...).Scan(&st.Pending, &st.Due, &oldest, &created)
 	if err != nil {

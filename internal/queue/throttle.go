@@ -52,11 +52,8 @@ func (q *Queue) leaseThrottled(ctx context.Context, tx *db.Tx, r ClaimRequest, r
 		if room <= 0 {
 			break
 		}
-		var held []string
-		if q.holdsLocally() {
-			held = q.heldIDs(t.id) // throttled since they were claimed
-		}
-		leased, next, err := leaseOne(ctx, tx, r, t, room, now, held)
+		// Held ones (only on SQLite) were claimed before t was throttled.
+		leased, next, err := leaseOne(ctx, tx, r, t, room, now, q.heldIDs(t.id))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -269,10 +266,7 @@ func (q *Queue) EndpointState(ctx context.Context, endpointID string) (EndpointS
 	var next int64
 	var rate sql.NullString
 	// Held deliveries (hold.go) are in flight, not due.
-	var held []string
-	if q.holdsLocally() {
-		held = q.heldIDs(endpointID)
-	}
+	held := q.heldIDs(endpointID)
 	leased, args := `lease_until > $2`, []any{endpointID, now}
 	if len(held) > 0 {
 		leased = `(lease_until > $2 OR id IN (` + db.Placeholders(3, len(held)) + `))`
